@@ -1,0 +1,1 @@
+"""portsync: keep cloud firewalls in line with port tables."""

@@ -1,0 +1,129 @@
+"""The portsync error tree.
+
+Every error portsync raises on purpose is a :class:`PortsyncError`; the CLI prints its message as
+one line and exits 1. Misuse of the Python API raises ``TypeError`` / ``ValueError`` instead::
+
+    PortsyncError
+    ├── InputError              bad config, port table or plan file
+    │   ├── ConfigError
+    │   ├── PortTableError
+    │   ├── PlanFileError
+    │   └── StalePlanError      a saved plan no longer matches the live state
+    ├── TranslationError        a neutral rule cannot be expressed on a cloud
+    │   ├── UnsupportedFeatureError
+    │   └── ProviderLimitError
+    ├── ProviderError           the cloud said no
+    │   ├── AuthError
+    │   ├── NotFoundError
+    │   ├── ConflictError
+    │   └── ThrottledError
+    ├── GuardrailError          apply refused by a safety rule (--max-deletes, approval)
+    ├── ApplyError              carries the failed op and the ops already done
+    │   └── ConvergenceError
+    └── DriftDetected           carries the diffs
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+class PortsyncError(Exception):
+    """Base of every error portsync raises on purpose."""
+
+    def __init__(self, message: str, *, hint: str | None = None, **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.context = context
+
+    def __str__(self) -> str:
+        if self.hint:
+            return f"{self.message} ({self.hint})"
+        return self.message
+
+
+class InputError(PortsyncError):
+    """User input (config, port table, plan file) is invalid; nothing reached a cloud."""
+
+
+class ConfigError(InputError):
+    """The configuration file is invalid."""
+
+
+class PortTableError(InputError):
+    """A port table could not be read; ``problems`` lists every bad row as ``file:line: why``."""
+
+    def __init__(self, message: str, *, problems: Sequence[str] = (), **context: Any) -> None:
+        self.problems = tuple(problems)
+        if self.problems:
+            message = message + "\n" + "\n".join(f"  {p}" for p in self.problems)
+        super().__init__(message, **context)
+
+
+class PlanFileError(InputError):
+    """A saved plan file is unreadable, of another format version, or made from another config."""
+
+
+class StalePlanError(InputError):
+    """The live state changed since the saved plan was made; the plan is refused."""
+
+
+class TranslationError(PortsyncError):
+    """A neutral rule cannot be expressed on a provider."""
+
+
+class UnsupportedFeatureError(TranslationError):
+    """The provider does not support a field the rule uses."""
+
+
+class ProviderLimitError(TranslationError):
+    """The result would exceed a provider quota or per-rule limit (checked at plan time)."""
+
+
+class ProviderError(PortsyncError):
+    """A cloud API call failed."""
+
+
+class AuthError(ProviderError):
+    """Credentials are missing or lack a permission."""
+
+
+class NotFoundError(ProviderError):
+    """A bound target (security group, network, NSG) does not exist."""
+
+
+class ConflictError(ProviderError):
+    """A concurrent writer changed the target (etag mismatch, duplicate)."""
+
+
+class ThrottledError(ProviderError):
+    """The cloud kept throttling after portsync's bounded retries."""
+
+
+class GuardrailError(PortsyncError):
+    """A safety guardrail refused the apply (too many deletes, no approval)."""
+
+
+class ApplyError(PortsyncError):
+    """Apply failed part way; ``done`` lists what was applied before ``op`` failed."""
+
+    def __init__(
+        self, message: str, *, op: Any = None, done: Sequence[Any] = (), **context: Any
+    ) -> None:
+        super().__init__(message, **context)
+        self.op = op
+        self.done = tuple(done)
+
+
+class ConvergenceError(ApplyError):
+    """After apply, a re-read still shows differences."""
+
+
+class DriftDetected(PortsyncError):
+    """Raised by callers that treat drift as failure; carries the pending changes."""
+
+    def __init__(self, message: str, *, diffs: Sequence[Any] = (), **context: Any) -> None:
+        super().__init__(message, **context)
+        self.diffs = tuple(diffs)

@@ -1,0 +1,460 @@
+"""The provider-neutral model: what a port table means, independent of any cloud.
+
+Two layers live here:
+
+* :class:`Rule` / :class:`RuleSet` — the neutral rule set synthesised from port tables. Peers are
+  abstract (``any``, ``self``, ``role:<name>``, ``cidr:<prefix>``, ``load-balancers``).
+* :class:`TargetRule` — one rule resolved for one cluster and bound to one concrete target
+  (a security group, a network tag, an NSG), with a concrete :class:`Endpoint` as its peer.
+  The diff engine compares desired and live ``TargetRule`` sets; every provider reads into and
+  writes from this shape.
+
+Values are normalised on construction so equal things compare equal.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+__all__ = [
+    "Direction",
+    "Endpoint",
+    "EndpointKind",
+    "Peer",
+    "PeerKind",
+    "PortRange",
+    "Protocol",
+    "Rule",
+    "RuleSet",
+    "TargetRule",
+    "canonical_cidr",
+    "slugify",
+]
+
+
+class Direction(str, Enum):
+    """Traffic direction, seen from the target."""
+
+    INGRESS = "ingress"
+    EGRESS = "egress"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Protocol(str, Enum):
+    """IP protocol of a rule; ``all`` means every protocol and carries no ports."""
+
+    TCP = "tcp"
+    UDP = "udp"
+    ICMP = "icmp"
+    ALL = "all"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def has_ports(self) -> bool:
+        """Whether rules of this protocol carry a port range."""
+        return self in (Protocol.TCP, Protocol.UDP)
+
+
+_PORT_RANGE_RE = re.compile(r"^\s*(\d{1,5})\s*(?:[-–—~]\s*(\d{1,5}))?\s*$")
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class PortRange:
+    """An inclusive port range; one port has ``from_port == to_port``."""
+
+    from_port: int
+    to_port: int
+
+    def __post_init__(self) -> None:
+        for port in (self.from_port, self.to_port):
+            if isinstance(port, bool) or not isinstance(port, int):
+                raise TypeError(f"port must be an int, got {port!r}")
+            if not 0 <= port <= 65535:
+                raise ValueError(f"port {port} is outside 0-65535")
+        if self.from_port > self.to_port:
+            raise ValueError(f"port range {self.from_port}-{self.to_port} is reversed")
+
+    @classmethod
+    def parse(cls, text: str | int) -> PortRange:
+        """Parse ``"6443"``, ``"2379-2380"`` or an int.
+
+        Raises:
+            ValueError: the text is not a port or a port range.
+        """
+        if isinstance(text, int) and not isinstance(text, bool):
+            return cls(text, text)
+        match = _PORT_RANGE_RE.match(str(text))
+        if not match:
+            raise ValueError(f"{text!r} is not a port or a port range like 30000-32767")
+        low = int(match.group(1))
+        high = int(match.group(2)) if match.group(2) else low
+        return cls(low, high)
+
+    def __str__(self) -> str:
+        if self.from_port == self.to_port:
+            return str(self.from_port)
+        return f"{self.from_port}-{self.to_port}"
+
+    def contains(self, port: int) -> bool:
+        """Whether ``port`` lies in the range."""
+        return self.from_port <= port <= self.to_port
+
+    def overlaps(self, other: PortRange) -> bool:
+        """Whether the two ranges share at least one port."""
+        return self.from_port <= other.to_port and other.from_port <= self.to_port
+
+
+def canonical_cidr(text: str) -> str:
+    """Return ``text`` as a canonical network: host bits zeroed, IPv6 compressed.
+
+    A bare address becomes a /32 (or /128).
+
+    Raises:
+        ValueError: ``text`` is not an IPv4 or IPv6 network.
+    """
+    try:
+        return str(ipaddress.ip_network(str(text).strip(), strict=False))
+    except ValueError as exc:
+        raise ValueError(f"{text!r} is not an IPv4 or IPv6 network like 10.0.0.0/8") from exc
+
+
+_SLUG_RE = re.compile(r"[^\w]+", re.UNICODE)
+
+
+def slugify(text: str) -> str:
+    """Lowercase, hyphen-separated form of a heading (``"Database nodes"`` → ``database-nodes``)."""
+    slug = _SLUG_RE.sub("-", text.strip().lower()).strip("-_")
+    return slug.replace("_", "-")
+
+
+class PeerKind(str, Enum):
+    """Kinds of neutral peer."""
+
+    ANY = "any"
+    SELF = "self"
+    ROLE = "role"
+    CIDR = "cidr"
+    LOAD_BALANCERS = "load-balancers"
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Peer:
+    """Who a neutral rule talks to. String forms: ``any``, ``self``, ``role:X``, ``cidr:P``,
+    ``load-balancers``."""
+
+    kind: PeerKind
+    value: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind is PeerKind.CIDR:
+            object.__setattr__(self, "value", canonical_cidr(self.value))
+        elif self.kind is PeerKind.ROLE:
+            if not self.value or slugify(self.value) != self.value:
+                raise ValueError(f"role name {self.value!r} must be a lowercase slug")
+        elif self.value:
+            raise ValueError(f"peer {self.kind.value!r} takes no value")
+
+    @classmethod
+    def parse(cls, text: str) -> Peer:
+        """Parse the string form of a peer.
+
+        Raises:
+            ValueError: unknown peer form.
+        """
+        text = str(text).strip()
+        if text in ("any", "self", "load-balancers"):
+            return cls(PeerKind(text))
+        prefix, sep, rest = text.partition(":")
+        if sep and prefix == "role":
+            return cls(PeerKind.ROLE, rest)
+        if sep and prefix == "cidr":
+            return cls(PeerKind.CIDR, rest)
+        raise ValueError(
+            f"peer {text!r} is not one of any, self, load-balancers, role:<name>, cidr:<prefix>"
+        )
+
+    def __str__(self) -> str:
+        if self.kind in (PeerKind.ROLE, PeerKind.CIDR):
+            return f"{self.kind.value}:{self.value}"
+        return self.kind.value
+
+    def for_target(self, role: str) -> Peer:
+        """``role:X`` where X is the rule's own role is written ``self``."""
+        if self.kind is PeerKind.ROLE and self.value == role:
+            return Peer(PeerKind.SELF)
+        return self
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Rule:
+    """One neutral rule: ``role`` may be reached over ``protocol``/``ports`` from ``peer``."""
+
+    role: str
+    direction: Direction = Direction.INGRESS
+    protocol: Protocol
+    ports: PortRange | None
+    peer: Peer
+    purpose: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.role or slugify(self.role) != self.role:
+            raise ValueError(f"role {self.role!r} must be a lowercase slug like 'control-plane'")
+        object.__setattr__(self, "direction", Direction(self.direction))
+        object.__setattr__(self, "protocol", Protocol(self.protocol))
+        if self.protocol.has_ports and self.ports is None:
+            raise ValueError(f"a {self.protocol.value} rule needs a port range")
+        if not self.protocol.has_ports and self.ports is not None:
+            raise ValueError(f"a {self.protocol.value} rule carries no ports")
+        object.__setattr__(self, "peer", self.peer.for_target(self.role))
+        object.__setattr__(self, "purpose", " ".join(self.purpose.split()))
+
+    @property
+    def identity(self) -> tuple[str, str, str, int, int, str]:
+        """What makes two rules the same rule (purpose excluded)."""
+        low, high = (self.ports.from_port, self.ports.to_port) if self.ports else (-1, -1)
+        return (self.role, self.direction.value, self.protocol.value, low, high, str(self.peer))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON rule object of DESIGN §6."""
+        return {
+            "role": self.role,
+            "direction": self.direction.value,
+            "protocol": self.protocol.value,
+            "from_port": self.ports.from_port if self.ports else None,
+            "to_port": self.ports.to_port if self.ports else None,
+            "peer": str(self.peer),
+            "purpose": self.purpose,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Rule:
+        """Build a rule from its JSON object.
+
+        Raises:
+            ValueError, TypeError, KeyError: the object is malformed.
+        """
+        protocol = Protocol(str(data["protocol"]).lower())
+        ports = None
+        if data.get("from_port") is not None:
+            ports = PortRange(data["from_port"], data.get("to_port", data["from_port"]))
+        return cls(
+            role=data["role"],
+            direction=Direction(data.get("direction", "ingress")),
+            protocol=protocol,
+            ports=ports,
+            peer=Peer.parse(data["peer"]),
+            purpose=str(data.get("purpose") or ""),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSet:
+    """An ordered, duplicate-free set of neutral rules.
+
+    Rules with the same identity collapse into one; their purposes are joined.
+    """
+
+    rules: tuple[Rule, ...] = ()
+
+    def __post_init__(self) -> None:
+        merged: dict[tuple[str, str, str, int, int, str], Rule] = {}
+        for rule in self.rules:
+            seen = merged.get(rule.identity)
+            if seen is None:
+                merged[rule.identity] = rule
+            elif rule.purpose and rule.purpose not in seen.purpose.split("; "):
+                purpose = f"{seen.purpose}; {rule.purpose}" if seen.purpose else rule.purpose
+                merged[rule.identity] = Rule(
+                    role=seen.role,
+                    direction=seen.direction,
+                    protocol=seen.protocol,
+                    ports=seen.ports,
+                    peer=seen.peer,
+                    purpose=purpose,
+                )
+        object.__setattr__(self, "rules", tuple(sorted(merged.values(), key=_rule_sort_key)))
+
+    def __iter__(self) -> Iterator[Rule]:
+        return iter(self.rules)
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        """Roles that have at least one rule, sorted."""
+        return tuple(sorted({r.role for r in self.rules}))
+
+    def for_role(self, role: str) -> RuleSet:
+        """Only the rules that target ``role``."""
+        return RuleSet(tuple(r for r in self.rules if r.role == role))
+
+    def with_rules(self, rules: Iterable[Rule]) -> RuleSet:
+        """A new set holding these rules and ``rules``."""
+        return RuleSet((*self.rules, *rules))
+
+
+_ROLE_ORDER = {"control-plane": 0, "etcd": 1, "worker": 2}
+
+
+def _rule_sort_key(rule: Rule) -> tuple[Any, ...]:
+    return (_ROLE_ORDER.get(rule.role, 9), *rule.identity)
+
+
+class EndpointKind(str, Enum):
+    """Kinds of concrete peer a provider can express."""
+
+    CIDR = "cidr"
+    GROUP = "sg"  # AWS security group
+    PREFIX_LIST = "pl"  # AWS managed prefix list
+    TAG = "tag"  # GCP network tag
+    SERVICE_ACCOUNT = "sa"  # GCP service account
+    SERVICE_TAG = "service-tag"  # Azure service tag
+    ASG = "asg"  # Azure application security group
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Endpoint:
+    """A concrete peer on one cloud, written ``kind:value`` (``cidr:10.0.0.0/8``, ``sg:sg-1``)."""
+
+    kind: EndpointKind
+    value: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", EndpointKind(self.kind))
+        if self.kind is EndpointKind.CIDR:
+            object.__setattr__(self, "value", canonical_cidr(self.value))
+        elif not self.value:
+            raise ValueError(f"endpoint {self.kind.value} needs a value")
+
+    @classmethod
+    def parse(cls, text: str) -> Endpoint:
+        """Parse ``kind:value``.
+
+        Raises:
+            ValueError: unknown kind or bad value.
+        """
+        kind, sep, value = str(text).partition(":")
+        if not sep:
+            raise ValueError(f"endpoint {text!r} must be written kind:value")
+        return cls(EndpointKind(kind), value)
+
+    @classmethod
+    def cidr(cls, prefix: str) -> Endpoint:
+        """A CIDR endpoint."""
+        return cls(EndpointKind.CIDR, prefix)
+
+    @property
+    def ip_version(self) -> int | None:
+        """4 or 6 for CIDR endpoints, None otherwise."""
+        if self.kind is not EndpointKind.CIDR:
+            return None
+        return ipaddress.ip_network(self.value).version
+
+    def __str__(self) -> str:
+        return f"{self.kind.value}:{self.value}"
+
+
+RuleKey = tuple[str, str, str, int, int, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TargetRule:
+    """One rule bound to a concrete target on one cluster, desired or live.
+
+    ``target`` is the provider's id of what the rule protects (a security group id, a network tag,
+    an NSG name). ``key`` — target, direction, protocol, ports, peer — is the identity the diff uses;
+    ``description``, ``owned`` and ``native_id`` never take part in it.
+    """
+
+    target: str
+    role: str | None = None
+    direction: Direction = Direction.INGRESS
+    protocol: Protocol
+    ports: PortRange | None = None
+    peer: Endpoint
+    description: str = ""
+    owned: bool = False
+    native_id: str | None = None
+    origin: str | None = None  # the neutral peer this was resolved from, e.g. "role:worker"
+    extra: tuple[tuple[str, str], ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "direction", Direction(self.direction))
+        object.__setattr__(self, "protocol", Protocol(self.protocol))
+        if not self.protocol.has_ports:
+            object.__setattr__(self, "ports", None)
+
+    @property
+    def key(self) -> RuleKey:
+        """The diff identity."""
+        low, high = (self.ports.from_port, self.ports.to_port) if self.ports else (-1, -1)
+        return (self.target, self.direction.value, self.protocol.value, low, high, str(self.peer))
+
+    @property
+    def ports_text(self) -> str:
+        """``6443``, ``2379-2380`` or ``all``."""
+        return str(self.ports) if self.ports else "all"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: the rule object of DESIGN §6 plus target-level fields."""
+        data: dict[str, Any] = {
+            "role": self.role,
+            "direction": self.direction.value,
+            "protocol": self.protocol.value,
+            "from_port": self.ports.from_port if self.ports else None,
+            "to_port": self.ports.to_port if self.ports else None,
+            "peer": str(self.peer),
+            "purpose": self.description,
+            "target": self.target,
+            "owned": self.owned,
+        }
+        if self.native_id is not None:
+            data["native_id"] = self.native_id
+        if self.origin is not None:
+            data["origin"] = self.origin
+        if self.extra:
+            data["extra"] = dict(self.extra)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TargetRule:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            ValueError, TypeError, KeyError: the object is malformed.
+        """
+        ports = None
+        if data.get("from_port") is not None:
+            ports = PortRange(int(data["from_port"]), int(data["to_port"]))
+        extra = data.get("extra") or {}
+        if not isinstance(extra, dict):
+            raise TypeError("extra must be an object")
+        return cls(
+            target=str(data["target"]),
+            role=data.get("role"),
+            direction=Direction(data["direction"]),
+            protocol=Protocol(data["protocol"]),
+            ports=ports,
+            peer=Endpoint.parse(data["peer"]),
+            description=str(data.get("purpose") or ""),
+            owned=bool(data.get("owned", False)),
+            native_id=data.get("native_id"),
+            origin=data.get("origin"),
+            extra=tuple(sorted((str(k), str(v)) for k, v in extra.items())),
+        )
+
+    def replace(self, **changes: Any) -> TargetRule:
+        """A copy with ``changes`` applied."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values.update(changes)
+        return TargetRule(**values)
