@@ -1,0 +1,5 @@
+"""``python -m portsync``."""
+
+from portsync.cli import main
+
+main()

@@ -1,0 +1,323 @@
+"""The typed Python API behind the CLI: synthesise, plan, apply.
+
+``plan`` and ``apply`` build the same :class:`~portsync.ops.Plan`; only the sink differs
+(STYLE rule 11). Providers are created per cluster through the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from portsync.config import ClusterConfig, LoadedConfig
+from portsync.diff import diff_target
+from portsync.errors import (
+    ApplyError,
+    ConfigError,
+    ConvergenceError,
+    GuardrailError,
+    PlanFileError,
+    PortsyncError,
+    StalePlanError,
+)
+from portsync.model import RuleSet, TargetRule
+from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, fingerprint
+from portsync.provider import Provider, Settings, Target
+from portsync.registry import get_provider_class
+from portsync.synthesis import synthesize
+
+__all__ = [
+    "ApplyResult",
+    "Session",
+    "apply",
+    "config_digest",
+    "final_state",
+    "plan",
+    "select_clusters",
+    "synthesize",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Session:
+    """Providers opened during one command, reused between plan, apply and verification."""
+
+    loaded: LoadedConfig
+    settings: Settings
+    providers: dict[str, Provider] = field(default_factory=dict)
+
+    def provider(self, cluster: ClusterConfig) -> Provider:
+        """The provider for ``cluster``, created on first use."""
+        if cluster.name not in self.providers:
+            cls = get_provider_class(cluster.provider)
+            self.providers[cluster.name] = cls(cluster, settings=self.settings)
+        return self.providers[cluster.name]
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What an apply did."""
+
+    plan: Plan
+    applied: tuple[tuple[str, str, Op], ...] = ()
+
+    @property
+    def changed(self) -> bool:
+        """Whether anything was written."""
+        return bool(self.applied)
+
+
+def config_digest(loaded: LoadedConfig, ruleset: RuleSet) -> str:
+    """A digest of everything that shapes a plan: rules, sources, mode, cluster bindings."""
+    config = loaded.config
+    payload = {
+        "rules": [r.to_dict() for r in ruleset],
+        "sources": config.sources.model_dump(mode="json"),
+        "mode": config.mode,
+        "clusters": [c.model_dump(mode="json") for c in config.clusters],
+    }
+    blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def select_clusters(loaded: LoadedConfig, names: Sequence[str] = ()) -> list[ClusterConfig]:
+    """The clusters to work on: all of them, or those named.
+
+    Raises:
+        ConfigError: a name is unknown, or no cluster is configured.
+    """
+    if not loaded.config.clusters:
+        raise ConfigError(
+            f"no clusters configured in {loaded.where()}",
+            hint="add a clusters: list (see docs/configuration.md), or try `portsync demo`",
+        )
+    if not names:
+        return list(loaded.config.clusters)
+    return [loaded.cluster(n) for n in dict.fromkeys(names)]
+
+
+def final_state(live: Sequence[TargetRule], ops: Sequence[Op]) -> list[TargetRule]:
+    """The rules a target would hold after ``ops``."""
+    removed = {id(op.rule) for op in ops if isinstance(op, DeleteRuleOp)}
+    removed_keys = {
+        (op.rule.key, op.rule.native_id) for op in ops if isinstance(op, DeleteRuleOp)
+    }
+    out = [
+        r for r in live if id(r) not in removed and (r.key, r.native_id) not in removed_keys
+    ]
+    out.extend(op.rule for op in ops if op.action.value == "add")
+    return out
+
+
+def _plan_cluster(
+    session: Session,
+    cluster: ClusterConfig,
+    ruleset: RuleSet,
+    *,
+    only_targets: set[str] | None = None,
+) -> list[GroupOps]:
+    config = session.loaded.config
+    provider = session.provider(cluster)
+    targets: list[Target] = provider.targets()
+    if only_targets is not None:
+        targets = [t for t in targets if t.id in only_targets]
+    desired = provider.translate(ruleset, config.sources)
+    live = provider.fetch(targets)
+    groups = []
+    for target in targets:
+        wanted = [r for r in desired if r.target == target.id]
+        current = live.get(target.id, [])
+        ops, unmanaged = diff_target(wanted, current, mode=config.mode)
+        provider.check_limits(target, final_state(current, ops))
+        groups.append(
+            GroupOps(
+                cluster=cluster.name,
+                provider=cluster.provider,
+                target=target.id,
+                role=target.role,
+                label=target.label,
+                ops=tuple(ops),
+                unmanaged=tuple(unmanaged),
+                fingerprint=fingerprint(current),
+                live_count=len(current),
+            )
+        )
+    return groups
+
+
+def plan(
+    loaded: LoadedConfig,
+    *,
+    clusters: Sequence[str] = (),
+    settings: Settings | None = None,
+    session: Session | None = None,
+    ruleset: RuleSet | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Plan:
+    """Read every selected cluster and compute the plan.
+
+    Clusters are read concurrently (bounded); each provider batches its own reads.
+
+    Raises:
+        ConfigError, PortTableError: bad input (nothing is read from a cloud).
+        TranslationError: a rule cannot be expressed on a cloud, or a quota would be exceeded.
+        ProviderError: a cloud refused.
+    """
+    settings = settings or Settings(mode=loaded.config.mode)
+    session = session or Session(loaded, settings)
+    ruleset = ruleset if ruleset is not None else synthesize(loaded)
+    selected = select_clusters(loaded, clusters)
+
+    def one(cluster: ClusterConfig) -> list[GroupOps]:
+        if progress:
+            progress(f"reading {cluster.name} ({cluster.provider})")
+        return _plan_cluster(session, cluster, ruleset)
+
+    workers = max(1, min(settings.max_workers, len(selected)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plan") as pool:
+        results = list(pool.map(one, selected))
+    return Plan(
+        groups=tuple(g for groups in results for g in groups),
+        mode=loaded.config.mode,
+        config_digest=config_digest(loaded, ruleset),
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
+
+
+def check_fresh(saved: Plan, current: Plan) -> None:
+    """Refuse a saved plan whose targets' live rules changed since it was made.
+
+    Raises:
+        StalePlanError: naming every target that changed.
+    """
+    now = {(g.cluster, g.target): g.fingerprint for g in current.groups}
+    stale = [
+        f"{g.cluster}/{g.label or g.target}"
+        for g in saved.groups
+        if now.get((g.cluster, g.target)) != g.fingerprint
+    ]
+    if stale:
+        raise StalePlanError(
+            f"the saved plan is stale: live rules changed on {', '.join(stale)} since it was made",
+            hint="run `portsync plan --out PLAN.json` again and review the new plan",
+        )
+
+
+def apply(
+    loaded: LoadedConfig,
+    *,
+    saved: Plan | None = None,
+    clusters: Sequence[str] = (),
+    settings: Settings | None = None,
+    max_deletes: int | None = None,
+    allow_exclusive: bool = False,
+    confirm: Callable[[Plan], bool] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ApplyResult:
+    """Make the live state match: a fresh plan, or exactly a saved one.
+
+    Raises:
+        PlanFileError: the saved plan was made from another config.
+        StalePlanError: the saved plan no longer matches the live state.
+        GuardrailError: too many deletions, exclusive removals not allowed, or not confirmed.
+        ApplyError: a write failed; ``done`` lists what was applied.
+        ConvergenceError: after apply, the live state still differs.
+    """
+    settings = settings or Settings(mode=loaded.config.mode)
+    session = Session(loaded, settings)
+    ruleset = synthesize(loaded)
+    if saved is not None:
+        digest = config_digest(loaded, ruleset)
+        if saved.config_digest != digest:
+            raise PlanFileError(
+                "the saved plan was made from a different config (rules, sources, mode or "
+                "cluster bindings changed)",
+                hint="run `portsync plan --out PLAN.json` again with this config",
+            )
+        names = saved.clusters()
+        current = plan(loaded, clusters=names, settings=settings, session=session, ruleset=ruleset)
+        check_fresh(saved, current)
+        the_plan = saved
+    else:
+        the_plan = plan(
+            loaded, clusters=clusters, settings=settings, session=session, ruleset=ruleset,
+            progress=progress,
+        )
+    if the_plan.is_empty():
+        return ApplyResult(the_plan)
+
+    limit = loaded.config.max_deletes if max_deletes is None else max_deletes
+    removes = the_plan.summary()["remove"]
+    if removes > limit:
+        raise GuardrailError(
+            f"the plan removes {removes} rules, more than --max-deletes {limit}",
+            hint="review the plan, then pass --max-deletes N to allow it",
+        )
+    foreign = [
+        op for _g, op in the_plan.changes if isinstance(op, DeleteRuleOp) and not op.rule.owned
+    ]
+    if foreign and not allow_exclusive:
+        raise GuardrailError(
+            f"mode exclusive would remove {len(foreign)} rules portsync does not own",
+            hint="pass --exclusive to allow removing unmanaged rules",
+        )
+    if confirm is not None and not confirm(the_plan):
+        raise GuardrailError("apply cancelled; nothing was changed")
+
+    done: list[tuple[str, str, Op]] = []
+    failures: list[tuple[GroupOps, PortsyncError]] = []
+    changed = [g for g in the_plan.groups if not g.is_empty()]
+
+    def one(group: GroupOps) -> None:
+        cluster = loaded.cluster(group.cluster)
+        provider = session.provider(cluster)
+        if progress:
+            progress(f"applying {len(group.ops)} changes to {group.cluster}/{group.label or group.target}")
+        provider.apply(group)
+        done.extend((group.cluster, group.target, op) for op in group.ops)
+
+    def guarded(group: GroupOps) -> None:
+        try:
+            one(group)
+        except PortsyncError as exc:
+            failures.append((group, exc))
+
+    workers = max(1, min(settings.max_workers, len(changed)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
+        list(pool.map(guarded, changed))
+    if failures:
+        group, first = failures[0]
+        where = ", ".join(f"{g.cluster}/{g.label or g.target}" for g, _ in failures)
+        raise ApplyError(
+            f"apply failed on {where}: {first}",
+            hint="nothing wanted was removed; fix the cause and run apply again to converge",
+            done=done,
+            op=group,
+        ) from first
+
+    # Verify: re-read only the touched targets and re-diff (STYLE rule 12).
+    touched: dict[str, set[str]] = {}
+    for group in changed:
+        touched.setdefault(group.cluster, set()).add(group.target)
+    remaining: list[str] = []
+    for name, targets in touched.items():
+        cluster = loaded.cluster(name)
+        for group in _plan_cluster(session, cluster, ruleset, only_targets=targets):
+            for op in group.ops:
+                if isinstance(op, DeleteRuleOp) and not op.rule.owned and not allow_exclusive:
+                    continue
+                remaining.append(f"{group.cluster}/{group.label or group.target}: {op.action.value} {op.rule.key}")
+    if remaining:
+        raise ConvergenceError(
+            "apply finished but the live state still differs: " + "; ".join(remaining[:10]),
+            hint="another writer may be changing these targets; run plan to see the drift",
+            done=done,
+        )
+    return ApplyResult(the_plan, tuple(done))

@@ -1,0 +1,368 @@
+"""Loading and validating ``portsync.yaml`` (DESIGN §5).
+
+The file is parsed with PyYAML's composer so every value keeps its line number; pydantic validates
+the shape; every problem becomes one :class:`~portsync.errors.ConfigError` naming ``file:line``
+and the fix. Provider-specific cluster keys are validated by the provider's own model, found
+through the registry, so the core knows nothing about any cloud.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from portsync.errors import ConfigError
+from portsync.model import Peer, PortRange, Rule, canonical_cidr, slugify
+
+__all__ = [
+    "COMPONENTS",
+    "DEFAULT_CONFIG_NAMES",
+    "ClusterConfig",
+    "Config",
+    "LoadedConfig",
+    "Sources",
+    "find_config",
+    "load_config",
+    "parse_config",
+]
+
+DEFAULT_CONFIG_NAMES = ("portsync.yaml", "portsync.yml")
+
+#: Components whose ports the Kubernetes docs say may be changed, by override key.
+COMPONENTS = (
+    "kube-apiserver",
+    "etcd",
+    "kubelet",
+    "kube-scheduler",
+    "kube-controller-manager",
+    "kube-proxy",
+    "nodeport",
+)
+
+Mode = Literal["additive", "owned", "exclusive"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sources(_Strict):
+    """Who the abstract peers ``any`` and ``load-balancers`` mean."""
+
+    all: tuple[str, ...] = ()
+    load_balancers: tuple[str, ...] = ()
+
+    @field_validator("all")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(canonical_cidr(v) for v in value)
+
+    @field_validator("load_balancers")
+    @classmethod
+    def _lb(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        out = []
+        for item in value:
+            item = str(item).strip()
+            if item.startswith(("sg-", "pl-")):
+                out.append(item)
+            else:
+                out.append(canonical_cidr(item))
+        return tuple(out)
+
+
+class ExtraRule(_Strict):
+    """A rule added in neutral form."""
+
+    role: str
+    direction: Literal["ingress", "egress"] = "ingress"
+    protocol: Literal["tcp", "udp", "icmp", "all"]
+    ports: str | int | None = None
+    peer: str
+    purpose: str = ""
+
+    def to_rule(self) -> Rule:
+        """The neutral rule."""
+        return Rule(
+            role=self.role,
+            direction=self.direction,  # type: ignore[arg-type]
+            protocol=self.protocol,  # type: ignore[arg-type]
+            ports=PortRange.parse(self.ports) if self.ports is not None else None,
+            peer=Peer.parse(self.peer),
+            purpose=self.purpose,
+        )
+
+    @field_validator("role")
+    @classmethod
+    def _role(cls, value: str) -> str:
+        if slugify(value) != value:
+            raise ValueError(f"role {value!r} must be a lowercase slug such as {slugify(value)!r}")
+        return value
+
+    @field_validator("ports")
+    @classmethod
+    def _ports(cls, value: str | int | None) -> str | int | None:
+        if value is not None:
+            PortRange.parse(value)
+        return value
+
+    @field_validator("peer")
+    @classmethod
+    def _peer(cls, value: str) -> str:
+        Peer.parse(value)
+        return value
+
+
+class ClusterConfig(BaseModel):
+    """One cluster: which cloud, where, and which native object each role is bound to.
+
+    Keys beyond the common ones are the provider's and are validated by its own model.
+    """
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(min_length=1)
+    provider: str = Field(min_length=1)
+    endpoint: str | None = None
+    credentials: Literal["default", "anonymous"] = "default"
+    roles: dict[str, dict[str, Any]]
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        if not value:
+            raise ValueError("bind at least one role, e.g. control-plane: {...}")
+        for role in value:
+            if slugify(role) != role:
+                raise ValueError(f"role {role!r} must be a lowercase slug such as {slugify(role)!r}")
+        return value
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """Every key of the cluster entry, provider-specific ones included."""
+        return dict(self.model_dump())
+
+
+class Config(_Strict):
+    """The whole configuration file."""
+
+    catalog: str | list[str] = "kubernetes"
+    etcd: Literal["stacked", "external"] = "stacked"
+    overrides: dict[str, int | str] = Field(default_factory=dict)
+    extra_rules: list[ExtraRule] = Field(default_factory=list)
+    sources: Sources = Field(default_factory=Sources)
+    mode: Mode = "owned"
+    max_deletes: int = Field(default=10, ge=0)
+    allow_exposure: list[str] = Field(default_factory=list)
+    clusters: list[ClusterConfig] = Field(default_factory=list)
+
+    @field_validator("overrides")
+    @classmethod
+    def _overrides(cls, value: dict[str, int | str]) -> dict[str, int | str]:
+        for key, ports in value.items():
+            if key not in COMPONENTS:
+                raise ValueError(
+                    f"unknown component {key!r}; overridable components: {', '.join(COMPONENTS)}"
+                )
+            PortRange.parse(ports)
+        return value
+
+    @field_validator("clusters")
+    @classmethod
+    def _unique(cls, value: list[ClusterConfig]) -> list[ClusterConfig]:
+        seen: set[str] = set()
+        for cluster in value:
+            if cluster.name in seen:
+                raise ValueError(f"cluster name {cluster.name!r} is used twice; names must be unique")
+            seen.add(cluster.name)
+        return value
+
+    @property
+    def catalogs(self) -> list[str]:
+        """The catalog entry as a list."""
+        return [self.catalog] if isinstance(self.catalog, str) else list(self.catalog)
+
+    def override_ports(self) -> dict[str, PortRange]:
+        """Overrides as port ranges, by component."""
+        return {k: PortRange.parse(v) for k, v in self.overrides.items()}
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """A validated config with where it came from (``path`` is None for built-in defaults)."""
+
+    config: Config
+    path: Path | None = None
+    text: str = ""
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        """Directory relative paths in the config are resolved against."""
+        return self.path.parent if self.path else Path.cwd()
+
+    def where(self, *loc: str | int) -> str:
+        """``file:line`` of a config path such as ``("clusters", 0, "roles")``."""
+        name = str(self.path) if self.path else "<defaults>"
+        for depth in range(len(loc), -1, -1):
+            line = self.lines.get(tuple(loc[:depth]))
+            if line is not None:
+                return f"{name}:{line}"
+        return name
+
+    def cluster(self, name: str) -> ClusterConfig:
+        """The cluster named ``name``.
+
+        Raises:
+            ConfigError: no such cluster.
+        """
+        for cluster in self.config.clusters:
+            if cluster.name == name:
+                return cluster
+        known = ", ".join(c.name for c in self.config.clusters) or "none configured"
+        raise ConfigError(
+            f"no cluster named {name!r} in {self.where('clusters')}", hint=f"clusters: {known}"
+        )
+
+    def cluster_index(self, name: str) -> int:
+        """Position of the cluster in the file (for error locations)."""
+        for i, cluster in enumerate(self.config.clusters):
+            if cluster.name == name:
+                return i
+        return -1
+
+
+def find_config(explicit: str | Path | None = None) -> Path | None:
+    """The config path: ``--config``, else ``$PORTSYNC_CONFIG``, else ``./portsync.yaml``.
+
+    Raises:
+        ConfigError: an explicitly named file does not exist.
+    """
+    named = explicit or os.environ.get("PORTSYNC_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            source = "--config" if explicit else "PORTSYNC_CONFIG"
+            raise ConfigError(
+                f"config file {path} (from {source}) does not exist",
+                hint="check the path, or run without it to use the built-in defaults",
+            )
+        return path
+    for candidate in DEFAULT_CONFIG_NAMES:
+        path = Path(candidate)
+        if path.is_file():
+            return path
+    return None
+
+
+def load_config(explicit: str | Path | None = None) -> LoadedConfig:
+    """Find and load the config; with no file at all, the built-in defaults.
+
+    Raises:
+        ConfigError: the file is unreadable or invalid.
+    """
+    path = find_config(explicit)
+    if path is None:
+        return LoadedConfig(Config())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    return parse_config(text, path=path)
+
+
+def parse_config(text: str, *, path: Path | None = None) -> LoadedConfig:
+    """Parse and validate config text.
+
+    Raises:
+        ConfigError: invalid YAML or values; the message names ``file:line`` and the fix.
+    """
+    name = str(path) if path else "<config>"
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(
+            f"{name}{line}: invalid YAML: {problem}",
+            hint="fix the YAML syntax (indentation, quotes, colons)",
+        ) from exc
+    lines: dict[tuple[str | int, ...], int] = {}
+    if node is not None:
+        _index_lines(node, (), lines)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{name}:1: the config must be a mapping of keys such as catalog, clusters")
+    loaded = LoadedConfig(Config(), path=path, text=text, lines=lines)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, loaded)) from None
+    loaded = LoadedConfig(config, path=path, text=text, lines=lines)
+    _validate_clusters(loaded)
+    return loaded
+
+
+def _validate_clusters(loaded: LoadedConfig) -> None:
+    # Imported here: the registry pulls provider metadata, never an SDK.
+    from portsync.registry import get_provider_class
+
+    problems = []
+    for index, cluster in enumerate(loaded.config.clusters):
+        try:
+            provider_cls = get_provider_class(cluster.provider)
+        except ConfigError as exc:
+            problems.append(f"{loaded.where('clusters', index, 'provider')}: {exc}")
+            continue
+        try:
+            provider_cls.config_model.model_validate(cluster.settings)
+        except ValidationError as exc:
+            problems.append(_describe(exc, loaded, prefix=("clusters", index)))
+    if problems:
+        raise ConfigError("\n".join(problems))
+
+
+def _index_lines(node: yaml.Node, loc: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:
+    out.setdefault(loc, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*loc, key)] = key_node.start_mark.line + 1
+            _index_lines(value_node, (*loc, key), out)
+            out[(*loc, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, (*loc, i), out)
+
+
+_FIXES = {
+    "extra_forbidden": "remove it or check its spelling",
+    "missing": "add it",
+    "literal_error": "use one of the values listed",
+}
+
+
+def _describe(exc: ValidationError, loaded: LoadedConfig, prefix: Sequence[str | int] = ()) -> str:
+    messages = []
+    for error in exc.errors():
+        loc = (*prefix, *(part for part in error["loc"] if not isinstance(part, str) or "[" not in part))
+        dotted = ".".join(str(p) for p in loc) or "(top level)"
+        msg = str(error["msg"]).removeprefix("Value error, ")
+        fix = _FIXES.get(error["type"], "")
+        if error["type"] == "extra_forbidden":
+            msg = f"unknown key {loc[-1]!r}"
+        elif error["type"] == "missing":
+            msg = f"required key {loc[-1]!r} is missing"
+        text = f"{loaded.where(*loc)}: {dotted}: {msg}"
+        if fix:
+            text += f" ({fix})"
+        messages.append(text)
+    return "\n".join(messages)

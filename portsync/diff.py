@@ -1,0 +1,83 @@
+"""Diff is set algebra on stable keys (STYLE rule 8).
+
+``desired − live`` → create; ``live − desired`` → delete if portsync owns it (per mode), otherwise
+report as unmanaged; ``both`` → compare descriptions. Every live rule is looked at; findings are
+logged at INFO in sorted order.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+
+from portsync.model import RuleKey, TargetRule
+from portsync.ops import CreateRuleOp, DeleteRuleOp, Op, UpdateRuleOp
+
+__all__ = ["MODES", "diff_target"]
+
+log = logging.getLogger(__name__)
+
+MODES = ("additive", "owned", "exclusive")
+
+
+def diff_target(
+    desired: Sequence[TargetRule], live: Sequence[TargetRule], *, mode: str = "owned"
+) -> tuple[list[Op], list[TargetRule]]:
+    """Compare one target's desired and live rules.
+
+    Returns:
+        ``(ops, unmanaged)``: the operations that make live match desired under ``mode``, and the
+        live rules portsync does not own (always reported, removed only in ``exclusive`` mode).
+
+    Raises:
+        ValueError: unknown mode.
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+    wanted: dict[RuleKey, TargetRule] = {}
+    for rule in desired:
+        wanted.setdefault(rule.key, rule)
+    present: dict[RuleKey, list[TargetRule]] = defaultdict(list)
+    for rule in live:
+        present[rule.key].append(rule)
+
+    ops: list[Op] = []
+    unmanaged: list[TargetRule] = []
+    for key in sorted(wanted):
+        want = wanted[key]
+        found = present.get(key, [])
+        owned = [r for r in found if r.owned]
+        if not found:
+            log.info("missing %s", key)
+            ops.append(CreateRuleOp(want, _reason_add(want)))
+        elif owned:
+            keep = owned[0]
+            if keep.description != want.description:
+                log.info("stale description %s", key)
+                ops.append(
+                    UpdateRuleOp(
+                        keep,
+                        want.replace(native_id=keep.native_id, owned=True),
+                        f"description is {keep.description!r}, wanted {want.description!r}",
+                    )
+                )
+            if mode != "additive":
+                for extra in owned[1:]:
+                    ops.append(DeleteRuleOp(extra, "duplicate of another portsync rule"))
+    for key in sorted(present):
+        for rule in present[key]:
+            if not rule.owned:
+                unmanaged.append(rule)
+                if key not in wanted and mode == "exclusive":
+                    ops.append(DeleteRuleOp(rule, "unmanaged rule removed in exclusive mode"))
+            elif key not in wanted and mode != "additive":
+                log.info("unwanted %s", key)
+                ops.append(DeleteRuleOp(rule, "owned by portsync but no longer wanted"))
+    return ops, unmanaged
+
+
+def _reason_add(rule: TargetRule) -> str:
+    origin = f" (from {rule.origin})" if rule.origin else ""
+    what = rule.description.split(": ", 1)[-1] if rule.description else "wanted rule"
+    return f"missing: {what}{origin}"

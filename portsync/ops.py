@@ -1,0 +1,356 @@
+"""The plan as data (STYLE rule 9): operations, grouped per target, serialisable to JSON.
+
+A :class:`Plan` is what ``portsync plan`` prints and saves and what ``portsync apply`` executes.
+Ops hold neutral :class:`~portsync.model.TargetRule` values only — never SDK objects.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from portsync.errors import PlanFileError
+from portsync.model import TargetRule
+
+__all__ = [
+    "FORMAT_VERSION",
+    "Action",
+    "CreateRuleOp",
+    "DeleteRuleOp",
+    "GroupOps",
+    "Op",
+    "Plan",
+    "UpdateRuleOp",
+    "fingerprint",
+]
+
+FORMAT_VERSION = 1
+
+
+class Action(str, Enum):
+    """What a change does."""
+
+    ADD = "add"
+    REMOVE = "remove"
+    UPDATE = "update"
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRuleOp:
+    """Create ``rule`` on its target."""
+
+    rule: TargetRule
+    reason: str = ""
+    action = Action.ADD
+
+    def reverse(self) -> DeleteRuleOp:
+        """The op that undoes this one."""
+        return DeleteRuleOp(self.rule, f"undo: {self.reason}")
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        """A compact tuple for comparisons and logs."""
+        return ("add", self.rule.key)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteRuleOp:
+    """Remove ``rule`` (a live rule) from its target."""
+
+    rule: TargetRule
+    reason: str = ""
+    action = Action.REMOVE
+
+    def reverse(self) -> CreateRuleOp:
+        """The op that undoes this one."""
+        return CreateRuleOp(self.rule, f"undo: {self.reason}")
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        """A compact tuple for comparisons and logs."""
+        return ("remove", self.rule.key)
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRuleOp:
+    """Change a live rule in place (description only: identity never changes in place)."""
+
+    before: TargetRule
+    after: TargetRule
+    reason: str = ""
+    action = Action.UPDATE
+
+    @property
+    def rule(self) -> TargetRule:
+        """The rule as it will be."""
+        return self.after
+
+    def reverse(self) -> UpdateRuleOp:
+        """The op that undoes this one."""
+        return UpdateRuleOp(self.after, self.before, f"undo: {self.reason}")
+
+    def to_diff_tuple(self) -> tuple[Any, ...]:
+        """A compact tuple for comparisons and logs."""
+        return ("update", self.before.key, self.before.description, self.after.description)
+
+
+Op = CreateRuleOp | DeleteRuleOp | UpdateRuleOp
+
+_ORDER = {Action.ADD: 0, Action.UPDATE: 1, Action.REMOVE: 2}
+
+
+def fingerprint(rules: Iterable[TargetRule]) -> str:
+    """A digest of a target's live rules: identity, description and ownership, order-free.
+
+    Native ids are left out on purpose: some clouds only reveal them at apply time.
+    """
+    items = sorted(
+        json.dumps([list(r.key), r.description, r.owned], ensure_ascii=False) for r in rules
+    )
+    return hashlib.sha256("\n".join(items).encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class GroupOps:
+    """Everything the plan does to one target, plus what it saw there."""
+
+    cluster: str
+    provider: str
+    target: str
+    role: str
+    label: str = ""
+    ops: tuple[Op, ...] = ()
+    unmanaged: tuple[TargetRule, ...] = ()
+    fingerprint: str = ""
+    live_count: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(
+            self, "ops", tuple(sorted(self.ops, key=lambda op: (_ORDER[op.action], op.rule.key)))
+        )
+
+    @property
+    def adds(self) -> list[CreateRuleOp]:
+        """Creations, in order."""
+        return [op for op in self.ops if isinstance(op, CreateRuleOp)]
+
+    @property
+    def updates(self) -> list[UpdateRuleOp]:
+        """In-place updates, in order."""
+        return [op for op in self.ops if isinstance(op, UpdateRuleOp)]
+
+    @property
+    def removes(self) -> list[DeleteRuleOp]:
+        """Removals, in order."""
+        return [op for op in self.ops if isinstance(op, DeleteRuleOp)]
+
+    def is_empty(self) -> bool:
+        """Whether nothing would change on this target."""
+        return not self.ops
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Plan:
+    """The drift of every selected target and what to do about it."""
+
+    groups: tuple[GroupOps, ...] = ()
+    mode: str = "owned"
+    config_digest: str = ""
+    created_at: str = ""
+    format_version: int = FORMAT_VERSION
+    errors: tuple[str, ...] = field(default=())
+
+    def __iter__(self) -> Iterator[GroupOps]:
+        return iter(self.groups)
+
+    def is_empty(self) -> bool:
+        """Whether no target needs a change."""
+        return all(g.is_empty() for g in self.groups)
+
+    def as_diffs(self) -> list[tuple[str, str, tuple[Any, ...]]]:
+        """Every op as ``(cluster, target, diff tuple)``."""
+        return [(g.cluster, g.target, op.to_diff_tuple()) for g in self.groups for op in g.ops]
+
+    @property
+    def changes(self) -> list[tuple[GroupOps, Op]]:
+        """Every op with its group, in plan order."""
+        return [(g, op) for g in self.groups for op in g.ops]
+
+    def summary(self) -> dict[str, int]:
+        """Counts of adds, removes, updates and unmanaged rules."""
+        counts = {"add": 0, "remove": 0, "update": 0, "unmanaged": 0}
+        for group in self.groups:
+            for op in group.ops:
+                counts[op.action.value] += 1
+            counts["unmanaged"] += len(group.unmanaged)
+        return counts
+
+    def clusters(self) -> list[str]:
+        """Cluster names in plan order."""
+        return list(dict.fromkeys(g.cluster for g in self.groups))
+
+    # -- serialisation -------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object of DESIGN §6 (also the saved plan file)."""
+        changes = []
+        for group, op in self.changes:
+            item: dict[str, Any] = {
+                "cluster": group.cluster,
+                "provider": group.provider,
+                "target": group.target,
+                "action": op.action.value,
+                "rule": op.rule.to_dict(),
+                "reason": op.reason,
+            }
+            if isinstance(op, UpdateRuleOp):
+                item["before"] = op.before.to_dict()
+            changes.append(item)
+        unmanaged = [
+            {
+                "cluster": g.cluster,
+                "provider": g.provider,
+                "target": g.target,
+                "rule": r.to_dict(),
+            }
+            for g in self.groups
+            for r in g.unmanaged
+        ]
+        fingerprints: dict[str, dict[str, str]] = {}
+        for g in self.groups:
+            fingerprints.setdefault(g.cluster, {})[g.target] = g.fingerprint
+        return {
+            "format_version": self.format_version,
+            "created_at": self.created_at,
+            "mode": self.mode,
+            "config_digest": self.config_digest,
+            "changes": changes,
+            "unmanaged": unmanaged,
+            "summary": self.summary(),
+            "fingerprints": fingerprints,
+            "targets": [
+                {
+                    "cluster": g.cluster,
+                    "provider": g.provider,
+                    "target": g.target,
+                    "role": g.role,
+                    "label": g.label,
+                    "live_count": g.live_count,
+                }
+                for g in self.groups
+            ],
+            "errors": list(self.errors),
+        }
+
+    def to_json(self) -> str:
+        """Pretty, stable JSON."""
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "<plan>") -> Plan:
+        """Rebuild a plan from its JSON object.
+
+        Raises:
+            PlanFileError: the object is not a plan this version can apply.
+        """
+        if not isinstance(data, dict):
+            raise PlanFileError(f"{source}: not a portsync plan (expected a JSON object)")
+        version = data.get("format_version")
+        if version != FORMAT_VERSION:
+            raise PlanFileError(
+                f"{source}: plan format_version {version!r} is not supported "
+                f"(this portsync writes {FORMAT_VERSION})",
+                hint="run `portsync plan --out` again with this version",
+            )
+        try:
+            targets = data["targets"]
+            fingerprints = data["fingerprints"]
+            groups: dict[tuple[str, str], dict[str, Any]] = {}
+            for t in targets:
+                key = (str(t["cluster"]), str(t["target"]))
+                groups[key] = {
+                    "cluster": key[0],
+                    "provider": str(t["provider"]),
+                    "target": key[1],
+                    "role": str(t["role"]),
+                    "label": str(t.get("label", "")),
+                    "live_count": int(t.get("live_count", 0)),
+                    "fingerprint": str(fingerprints[key[0]][key[1]]),
+                    "ops": [],
+                    "unmanaged": [],
+                }
+            for i, change in enumerate(data["changes"]):
+                key = (str(change["cluster"]), str(change["target"]))
+                if key not in groups:
+                    raise PlanFileError(
+                        f"{source}: changes[{i}] names target {key[1]!r} of cluster {key[0]!r}, "
+                        "which the plan's targets do not list"
+                    )
+                rule = TargetRule.from_dict(change["rule"])
+                if rule.target != key[1]:
+                    raise PlanFileError(f"{source}: changes[{i}].rule.target does not match")
+                action = Action(change["action"])
+                reason = str(change.get("reason", ""))
+                op: Op
+                if action is Action.ADD:
+                    op = CreateRuleOp(rule, reason)
+                elif action is Action.REMOVE:
+                    op = DeleteRuleOp(rule, reason)
+                else:
+                    op = UpdateRuleOp(TargetRule.from_dict(change["before"]), rule, reason)
+                groups[key]["ops"].append(op)
+            for item in data.get("unmanaged", []):
+                key = (str(item["cluster"]), str(item["target"]))
+                if key in groups:
+                    groups[key]["unmanaged"].append(TargetRule.from_dict(item["rule"]))
+            plan = cls(
+                groups=tuple(
+                    GroupOps(
+                        **{k: v for k, v in g.items() if k not in ("ops", "unmanaged")},
+                        ops=tuple(g["ops"]),
+                        unmanaged=tuple(g["unmanaged"]),
+                    )
+                    for g in groups.values()
+                ),
+                mode=str(data.get("mode", "owned")),
+                config_digest=str(data.get("config_digest", "")),
+                created_at=str(data.get("created_at", "")),
+            )
+        except PlanFileError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise PlanFileError(
+                f"{source}: malformed plan ({type(exc).__name__}: {exc})",
+                hint="plan files are written by `portsync plan --out`; do not edit them by hand",
+            ) from None
+        if plan.summary()["add"] + plan.summary()["remove"] + plan.summary()["update"] != len(
+            data["changes"]
+        ):
+            raise PlanFileError(f"{source}: summary does not match the changes")
+        return plan
+
+    @classmethod
+    def load(cls, path: str) -> Plan:
+        """Read a saved plan file.
+
+        Raises:
+            PlanFileError: unreadable, not JSON, or not a plan.
+        """
+        try:
+            with open(path, encoding="utf-8") as fh:
+                data = json.load(fh)
+        except OSError as exc:
+            raise PlanFileError(f"cannot read plan file {path}: {exc.strerror}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise PlanFileError(
+                f"{path}: not a JSON plan file ({exc})",
+                hint="plan files are written by `portsync plan --out PLAN.json`",
+            ) from None
+        return cls.from_dict(data, source=path)
+
+
+def sort_rules(rules: Sequence[TargetRule]) -> list[TargetRule]:
+    """Rules in stable key order."""
+    return sorted(rules, key=lambda r: (r.key, r.description, r.native_id or ""))

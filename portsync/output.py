@@ -1,0 +1,53 @@
+"""The only module that writes to the terminal.
+
+Rich consoles for humans; plain text when stdout is not a terminal (CI), with ``NO_COLOR`` and
+``--no-color`` honoured.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+
+from rich.console import Console
+
+__all__ = ["Output"]
+
+
+@dataclass
+class Output:
+    """Where messages go: results to stdout, diagnostics to stderr."""
+
+    color: bool = True
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        no_color = not self.color or bool(os.environ.get("NO_COLOR"))
+        self.out = Console(no_color=no_color, highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+
+    def raw(self, text: str) -> None:
+        """Machine output (JSON, SARIF, markdown): written verbatim."""
+        sys.stdout.write(text)
+        if not text.endswith("\n"):
+            sys.stdout.write("\n")
+        sys.stdout.flush()
+
+    def print(self, *objects: object) -> None:
+        """Human output on stdout."""
+        self.out.print(*objects)
+
+    def info(self, message: str) -> None:
+        """A progress note on stderr, silenced by --quiet."""
+        if not self.quiet:
+            self.err.print(f"[dim]{message}[/dim]")
+
+    def error(self, message: str) -> None:
+        """One error line on stderr."""
+        self.err.print(f"[bold red]error:[/bold red] {message}", markup=True, highlight=False)
+
+    @property
+    def interactive(self) -> bool:
+        """Whether stdin and stdout are terminals."""
+        return sys.stdin is not None and sys.stdin.isatty() and sys.stdout.isatty()

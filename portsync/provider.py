@@ -1,0 +1,91 @@
+"""The narrow boundary between the core and a cloud (STYLE rule 3).
+
+A provider is constructed for one cluster. The engine asks it for the cluster's targets, for the
+desired rule set translated onto those targets, for the live rules, for a limit check of the state
+a plan would produce, and finally to apply one target's operations. Nothing else crosses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel
+
+from portsync.model import RuleSet, TargetRule
+
+if TYPE_CHECKING:
+    from portsync.config import ClusterConfig, Sources
+    from portsync.ops import GroupOps
+
+__all__ = ["Provider", "Settings", "Target"]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """One thing rules are attached to: a security group, a network tag, an NSG."""
+
+    id: str
+    role: str
+    label: str = ""
+
+    def __str__(self) -> str:
+        return self.label or self.id
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Run-wide knobs handed to providers (no module globals)."""
+
+    mode: str = "owned"
+    max_workers: int = 8
+    poll_interval: float = 0.2
+    debug: bool = False
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """What every cloud implements. See ``docs/extending.md``."""
+
+    name: ClassVar[str]
+    config_model: ClassVar[type[BaseModel]]
+    limits: ClassVar[Mapping[str, int]]
+
+    def __init__(self, cluster: ClusterConfig, *, settings: Settings) -> None: ...
+
+    def targets(self) -> list[Target]:
+        """The targets the cluster's role bindings name, in config order."""
+        ...
+
+    def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
+        """Resolve neutral rules onto this cluster's targets (desired state).
+
+        Raises:
+            TranslationError: a rule cannot be expressed (missing source, unsupported field).
+        """
+        ...
+
+    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
+        """Read live rules of ``targets`` in as few calls as the API allows.
+
+        Raises:
+            ProviderError: the cloud refused or a target does not exist.
+        """
+        ...
+
+    def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
+        """Refuse a final state that would exceed a quota.
+
+        Raises:
+            ProviderLimitError: naming the target and the limit.
+        """
+        ...
+
+    def apply(self, ops: GroupOps) -> None:
+        """Apply one target's operations: additions, then updates, then removals.
+
+        Raises:
+            ProviderError: the cloud refused; the state left behind converges on the next run.
+        """
+        ...

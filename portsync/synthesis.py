@@ -1,0 +1,67 @@
+"""From catalog rows and config to the desired neutral rule set (DESIGN §4)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from portsync.catalog import load_catalog
+from portsync.catalog.parser import PortRow, rows_to_rules
+from portsync.config import Config, LoadedConfig
+from portsync.errors import ConfigError, PortTableError
+from portsync.model import RuleSet
+
+__all__ = ["apply_overrides", "catalog_rows", "synthesize"]
+
+
+def catalog_rows(loaded: LoadedConfig) -> list[PortRow]:
+    """Rows of every catalog the config names, in order.
+
+    Raises:
+        ConfigError: a catalog name or path is unknown.
+        PortTableError: a table cannot be read.
+    """
+    rows: list[PortRow] = []
+    for name in loaded.config.catalogs:
+        try:
+            catalog = load_catalog(name, base_dir=loaded.base_dir)
+        except PortTableError:
+            raise
+        except (FileNotFoundError, KeyError, LookupError) as exc:
+            raise ConfigError(
+                f"{loaded.where('catalog')}: catalog {name!r} is neither a built-in catalog nor a "
+                f"readable file ({exc})",
+                hint="run `portsync catalog list` for built-in names, or give a path to a .md table",
+            ) from None
+        rows.extend(catalog.rows)
+    return rows
+
+
+def apply_overrides(rows: list[PortRow], config: Config) -> list[PortRow]:
+    """Move the ports of overridden components (``kube-apiserver: 443``, ``nodeport: …``)."""
+    overrides = config.override_ports()
+    if not overrides:
+        return rows
+    out = []
+    for row in rows:
+        if row.component in overrides:
+            row = dataclasses.replace(row, ports=overrides[row.component])
+        out.append(row)
+    return out
+
+
+def synthesize(loaded: LoadedConfig) -> RuleSet:
+    """The desired neutral rule set for this config.
+
+    Raises:
+        ConfigError, PortTableError: bad catalog or extra rules.
+    """
+    config = loaded.config
+    rows = apply_overrides(catalog_rows(loaded), config)
+    ruleset = rows_to_rules(rows, etcd=config.etcd)
+    extra = []
+    for index, item in enumerate(config.extra_rules):
+        try:
+            extra.append(item.to_rule())
+        except ValueError as exc:
+            raise ConfigError(f"{loaded.where('extra_rules', index)}: extra_rules[{index}]: {exc}")
+    return ruleset.with_rules(extra)
