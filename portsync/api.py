@@ -289,6 +289,12 @@ def apply(
         except PortsyncError as exc:
             failures.append((group, exc))
 
+    for name in dict.fromkeys(g.cluster for g in changed):
+        provider = session.provider(loaded.cluster(name))
+        prepare = getattr(provider, "prepare_apply", None)
+        if prepare is not None:
+            prepare([g for g in changed if g.cluster == name])
+
     workers = max(1, min(settings.max_workers, len(changed)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
         list(pool.map(guarded, changed))

@@ -82,6 +82,10 @@ class Provider(Protocol):
         """
         ...
 
+    def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
+        """Batch whatever apply needs for these targets (rule ids, etags) in few reads."""
+        ...
+
     def apply(self, ops: GroupOps) -> None:
         """Apply one target's operations: additions, then updates, then removals.
 

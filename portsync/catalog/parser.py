@@ -1,0 +1,614 @@
+"""Read port tables out of Markdown documents.
+
+A *port table* is a Markdown table whose rows read, by column position::
+
+    | Protocol | Direction | Port range | Purpose | Used by |
+
+The parser finds such tables by the shape of their cells (a protocol word, a direction word, a
+port or range), never by header words, so translated pages and unrelated tables on the same page
+are handled alike. The role of a table comes from the nearest heading above it. Tables and
+headings inside HTML comments, fenced code blocks and YAML front matter are not read.
+
+Reading happens in two steps (load, then build): :func:`parse_document` yields :class:`PortRow`
+values that carry ``file:line``, raising one :class:`~portsync.errors.PortTableError` listing every
+bad row; :func:`rows_to_rules` turns rows into the neutral :class:`~portsync.model.RuleSet`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, NamedTuple
+
+from portsync.catalog import vocabulary as vocab
+from portsync.errors import PortTableError
+from portsync.model import (
+    Direction,
+    Peer,
+    PeerKind,
+    PortRange,
+    Protocol,
+    Rule,
+    RuleSet,
+    canonical_cidr,
+    slugify,
+)
+
+__all__ = [
+    "FrontMatter",
+    "PortRow",
+    "clean_text",
+    "front_matter",
+    "parse_document",
+    "parse_file",
+    "read_text",
+    "rows_to_rules",
+]
+
+EtcdMode = Literal["stacked", "external"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortRow:
+    """One port of one role, as written in a port table (one protocol, one range).
+
+    A table row listing ``TCP/UDP`` or several ports yields one ``PortRow`` per protocol and
+    range, all with the row's line.
+    """
+
+    source: str
+    line: int
+    role: str
+    protocol: Protocol
+    direction: Direction
+    ports: PortRange
+    purpose: str
+    component: str | None = None
+    used_by: tuple[str, ...] = ()
+
+    @property
+    def location(self) -> str:
+        """``source:line`` of the row, for messages."""
+        return f"{self.source}:{self.line}"
+
+
+# --- text helpers ------------------------------------------------------------------------------
+
+_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
+_REF_LINK = re.compile(r"!?\[([^\]]*)\]\[[^\]]*\]")
+_HTML_TAG = re.compile(r"<[^>]*>")
+_MARKS = re.compile(r"\\?\*|[†‡¹²³⁴⁵⁶⁷⁸⁹⁰]")
+_ESCAPE = re.compile(r"\\([\\`_{}\[\]()#+\-.!|<>~])")
+
+
+def clean_text(text: str) -> str:
+    """Reduce Markdown cell or heading text to plain words.
+
+    Links become their text, HTML tags and code backticks go, footnote marks (``†``, ``‡``,
+    ``*``, ``**``, ``\\*``, superscript digits) are removed, escapes are undone and whitespace is
+    collapsed.
+
+    Args:
+        text: raw Markdown.
+
+    Returns:
+        The plain text.
+
+    Raises:
+        Nothing.
+    """
+    text = _LINK.sub(r"\1", text)
+    text = _REF_LINK.sub(r"\1", text)
+    text = _HTML_TAG.sub(" ", text)
+    text = _MARKS.sub("", text).replace("`", "")
+    text = _ESCAPE.sub(r"\1", text)
+    return " ".join(text.split())
+
+
+_SENTENCE_BREAK = re.compile(r"(?<=[^\s.]{2}[.!?])\s+(?=[A-ZÀ-ÖØ-ÞА-ЯЁЄІЇҐ])|(?<=[。！？])(?=\S)")
+
+
+def _first_sentence(text: str) -> str:
+    """A purpose is a label: keep the first sentence of a cell that holds several."""
+    head, *rest = _SENTENCE_BREAK.split(text, maxsplit=1)
+    return head.rstrip(" .。") if rest else head
+
+
+def _split_lines(text: str) -> list[str]:
+    text = text.removeprefix("\ufeff")
+    return text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+
+
+class FrontMatter(NamedTuple):
+    """YAML front matter of a document: its text and the 1-based lines of its fences."""
+
+    text: str
+    start: int  # line of the opening ---
+    end: int  # line of the closing --- (or ...)
+
+
+def front_matter(text: str) -> FrontMatter | None:
+    """Find the YAML front matter that opens a document.
+
+    Args:
+        text: the whole document.
+
+    Returns:
+        The front matter, or None when the first line is not ``---`` or no closing fence follows.
+
+    Raises:
+        Nothing.
+    """
+    lines = _split_lines(text)
+    if not lines or lines[0].strip() != "---":
+        return None
+    for index in range(1, len(lines)):
+        if lines[index].strip() in ("---", "..."):
+            return FrontMatter("\n".join(lines[1:index]), 1, index + 1)
+    return None
+
+
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
+_DELIMITER = re.compile(r"^\s*\|?\s*:?-+:?\s*(?:\|\s*:?-+:?\s*)*\|?\s*$")
+
+
+def _visible_lines(text: str) -> tuple[list[str], bool]:
+    """The document's lines with front matter, fenced code and HTML comments blanked.
+
+    Line numbers are kept (hidden text becomes empty strings). The flag tells whether a table
+    delimiter row was hidden inside a comment, for the "no port table" hint.
+    """
+    lines = _split_lines(text)
+    matter = front_matter(text)
+    hidden_from = matter.end if matter else 0
+    out: list[str] = []
+    in_comment = False
+    hidden_table = False
+    fence: str | None = None
+    for number, line in enumerate(lines, start=1):
+        if number <= hidden_from:
+            out.append("")
+            continue
+        if fence is not None:
+            marker = line.strip()
+            if marker.startswith(fence) and not marker.strip(fence[0]):
+                fence = None
+            out.append("")
+            continue
+        if not in_comment and (opening := _FENCE.match(line)):
+            fence = opening.group(1)
+            out.append("")
+            continue
+        visible: list[str] = []
+        rest = line
+        while rest:
+            if in_comment:
+                end = rest.find("-->")
+                if end < 0:
+                    if _DELIMITER.match(rest) and "|" in rest:
+                        hidden_table = True
+                    break
+                rest, in_comment = rest[end + 3 :], False
+            else:
+                start = rest.find("<!--")
+                if start < 0:
+                    visible.append(rest)
+                    break
+                visible.append(rest[:start])
+                rest, in_comment = rest[start + 4 :], True
+        out.append("".join(visible))
+    return out, hidden_table
+
+
+_HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_ANCHOR = re.compile(r"\{\s*#([^}\s]*)\s*\}")
+_PIPE = re.compile(r"(?<!\\)\|")
+
+
+def _cells(line: str) -> list[str]:
+    body = line.strip()
+    if body.startswith("|"):
+        body = body[1:]
+    if body.endswith("|") and not body.endswith("\\|"):
+        body = body[:-1]
+    return [cell.strip().replace("\\|", "|") for cell in _PIPE.split(body)]
+
+
+# --- document structure ------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _Heading:
+    line: int
+    title: str
+    role: str
+
+
+@dataclass(slots=True)
+class _Table:
+    heading: _Heading | None
+    line: int
+    columns: int
+    rows: list[tuple[int, list[str]]]
+
+
+_ROLE_WORDS = vocab.build_lookup(vocab.ROLE_HEADINGS)
+_USED_BY_WORDS = vocab.build_lookup(vocab.USED_BY)
+_DIRECTION_WORDS = vocab.build_lookup(vocab.DIRECTIONS)
+_PROTOCOL_SPLIT = re.compile(r"\s*(?:[/,+&、]|\band\b)\s*|\s+")
+_PORTS_SHAPE = re.compile(r"^\d+(?:\s*[-–—~]\s*\d+)?(?:\s*[,、，]\s*\d+(?:\s*[-–—~]\s*\d+)?)*$")
+_PORT_ITEM_SPLIT = re.compile(r"\s*[,、，]\s*")
+_USED_BY_SPLIT = re.compile(r"\s*(?:[,、，;；]|<br\s*/?>)\s*", re.IGNORECASE)
+
+
+def _lookup(words: dict[str, str], text: str) -> str | None:
+    key = vocab.phrase_key(text)
+    for candidate in (key, vocab.loose_key(key), vocab.loose_key(key).replace(" ", "")):
+        if candidate in words:
+            return words[candidate]
+    return None
+
+
+def _direction(text: str) -> Direction | None:
+    key = vocab.phrase_key(clean_text(text))
+    return _DIRECTION_WORDS.get(key) or _DIRECTION_WORDS.get(key.replace(" ", ""))
+
+
+def _protocol_words(text: str) -> list[str]:
+    return [w for w in _PROTOCOL_SPLIT.split(clean_text(text).casefold()) if w]
+
+
+def _is_protocol_cell(text: str) -> bool:
+    words = _protocol_words(text)
+    known = vocab.PROTOCOLS.keys() | vocab.OTHER_PROTOCOLS
+    return bool(words) and all(w in known for w in words)
+
+
+def _is_ports_cell(text: str) -> bool:
+    return bool(_PORTS_SHAPE.match(clean_text(text)))
+
+
+def _looks_like_port_row(cells: list[str]) -> bool:
+    """Two of three shapes in columns 1-3: protocol word, direction word, port or range."""
+    if len(cells) < 3:
+        return False
+    score = (
+        _is_protocol_cell(cells[0]) + (_direction(cells[1]) is not None) + _is_ports_cell(cells[2])
+    )
+    return score >= 2
+
+
+def _heading_role(title: str, anchor: str | None) -> str:
+    role = _lookup(_ROLE_WORDS, title)
+    if role is None and anchor:
+        role = vocab.ANCHOR_ROLES.get(anchor.casefold())
+    return role or slugify(title)
+
+
+def _scan(lines: list[str]) -> list[_Table]:
+    """Headings and tables of the visible document, port tables or not."""
+    tables: list[_Table] = []
+    heading: _Heading | None = None
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        match = _HEADING.match(line)
+        if match:
+            raw = match.group(2) or ""
+            anchor = _ANCHOR.search(raw)
+            title = clean_text(_ANCHOR.sub("", raw))
+            role = _heading_role(title, anchor.group(1) if anchor else None)
+            heading = _Heading(index + 1, title, role)
+            index += 1
+            continue
+        following = lines[index + 1] if index + 1 < len(lines) else ""
+        if "|" in line and "|" in following and _DELIMITER.match(following):
+            table = _Table(heading, index + 1, len(_cells(following)), [])
+            index += 2
+            while index < len(lines):
+                row = lines[index]
+                if not row.strip() or "|" not in row or _HEADING.match(row):
+                    break
+                table.rows.append((index + 1, _cells(row)))
+                index += 1
+            tables.append(table)
+            continue
+        index += 1
+    return tables
+
+
+# --- rows --------------------------------------------------------------------------------------
+
+
+def _fix_hint(what: str) -> str:
+    return {
+        "protocol": "write TCP or UDP (TCP/UDP for both)",
+        "direction": "write Inbound or Outbound (or a translation: Ingress, 入站, Entrant, …)",
+        "ports": "write a port 1-65535 or a range like 30000-32767",
+    }[what]
+
+
+class _RowReader:
+    """Turns the cells of one port table into rows, collecting problems instead of raising."""
+
+    def __init__(self, source: str, tables: list[_Table]) -> None:
+        self.source = source
+        self.problems: list[str] = []
+        # Headings that own a port table may be named in "Used by": phrase key → role slug.
+        self.role_headings: dict[str, str] = {}
+        self.role_titles: list[str] = []
+        for table in tables:
+            if table.heading is None or not table.heading.role:
+                continue
+            if table.heading.title not in self.role_titles:
+                self.role_titles.append(table.heading.title)
+            for text in (table.heading.title, table.heading.role):
+                key = vocab.phrase_key(text)
+                for candidate in (key, vocab.loose_key(key), vocab.loose_key(key).replace(" ", "")):
+                    self.role_headings.setdefault(candidate, table.heading.role)
+
+    def problem(self, line: int, what: str, fix: str) -> None:
+        self.problems.append(f"{self.source}:{line}: {what} — {fix}")
+
+    def read(self, table: _Table, role: str) -> list[PortRow]:
+        rows: list[PortRow] = []
+        for line, cells in table.rows:
+            if not any(cells):
+                continue
+            if len(cells) < 3:
+                self.problem(
+                    line,
+                    f"row has {len(cells)} cell(s)",
+                    "a port row reads Protocol | Direction | Port range | Purpose | Used by",
+                )
+                continue
+            cells = (cells + [""] * table.columns)[: table.columns]
+            rows.extend(self._row(line, cells, role, has_used_by=table.columns >= 5))
+        return rows
+
+    def _row(self, line: int, cells: list[str], role: str, *, has_used_by: bool) -> list[PortRow]:
+        before = len(self.problems)
+        protocols = self._protocols(line, cells[0])
+        direction = _direction(cells[1])
+        if direction is None:
+            self.problem(line, f"direction {cells[1]!r} is not known", _fix_hint("direction"))
+        ports = self._ports(line, cells[2])
+        purpose = _first_sentence(clean_text(cells[3]))
+        component = next(
+            (name for name, pattern in vocab.COMPONENT_PATTERNS if pattern.search(purpose)), None
+        )
+        used_by = self._used_by(line, cells[4]) if has_used_by else vocab.IMPLIED_USED_BY[component]
+        if len(self.problems) > before or direction is None:
+            return []
+        return [
+            PortRow(
+                source=self.source,
+                line=line,
+                role=role,
+                protocol=protocol,
+                direction=direction,
+                ports=port_range,
+                purpose=purpose,
+                component=component,
+                used_by=used_by,
+            )
+            for protocol in protocols
+            for port_range in ports
+        ]
+
+    def _protocols(self, line: int, cell: str) -> list[Protocol]:
+        protocols: list[Protocol] = []
+        for word in _protocol_words(cell) or [""]:
+            protocol = vocab.PROTOCOLS.get(word)
+            if protocol is None:
+                what = (
+                    f"protocol {clean_text(cell)!r} is not supported in port tables"
+                    if word in vocab.OTHER_PROTOCOLS
+                    else f"protocol {clean_text(cell)!r} is not known"
+                )
+                self.problem(line, what, _fix_hint("protocol"))
+                return []
+            if protocol not in protocols:
+                protocols.append(protocol)
+        return protocols
+
+    def _ports(self, line: int, cell: str) -> list[PortRange]:
+        text = clean_text(cell)
+        ranges: list[PortRange] = []
+        for item in _PORT_ITEM_SPLIT.split(text) if text else [""]:
+            try:
+                port_range = PortRange.parse(item)
+            except ValueError:
+                self.problem(line, f"{item!r} is not a port or port range", _fix_hint("ports"))
+                continue
+            if port_range.from_port == 0:
+                self.problem(line, f"port 0 in {item!r} cannot be opened", _fix_hint("ports"))
+                continue
+            ranges.append(port_range)
+        return ranges
+
+    def _used_by(self, line: int, cell: str) -> tuple[str, ...]:
+        symbols: list[str] = []
+        parts = [clean_text(p) for p in _USED_BY_SPLIT.split(cell)]
+        parts = [p for p in parts if p]
+        if not parts:
+            self.problem(line, "the Used by cell is empty", self._used_by_hint())
+        for part in parts:
+            symbol = self._symbol(part)
+            if symbol is None:
+                self.problem(line, f"{part!r} in Used by is not a known peer", self._used_by_hint())
+            elif symbol not in symbols:
+                symbols.append(symbol)
+        return tuple(symbols)
+
+    def _symbol(self, word: str) -> str | None:
+        symbol = _lookup(_USED_BY_WORDS, word)
+        if symbol is not None:
+            return symbol
+        role = _lookup(self.role_headings, word)
+        if role is not None:
+            return f"role:{role}"
+        if any(ch.isdigit() for ch in word) and ("." in word or ":" in word):
+            try:
+                return f"cidr:{canonical_cidr(word)}"
+            except ValueError:
+                return None
+        return None
+
+    def _used_by_hint(self) -> str:
+        words = ", ".join(vocab.USED_BY_EXAMPLES)
+        hint = f"use {words} (or a translation), a CIDR like 10.0.0.0/8"
+        if self.role_titles:
+            hint += f", or a role heading of this document: {', '.join(self.role_titles)}"
+        return hint
+
+
+def parse_document(text: str, *, source: str = "<string>") -> list[PortRow]:
+    """Read every port table of a Markdown document.
+
+    Args:
+        text: the document.
+        source: where it came from, used in ``PortRow.source`` and in messages.
+
+    Returns:
+        The rows, in document order.
+
+    Raises:
+        PortTableError: the document has no port table, or some rows cannot be read; the error
+            lists every problem as ``file:line: what is wrong — how to fix``.
+    """
+    lines, hidden_table = _visible_lines(text)
+    tables = [
+        t
+        for t in _scan(lines)
+        if t.columns >= 4 and any(_looks_like_port_row(cells) for _, cells in t.rows)
+    ]
+    if not tables:
+        note = " (tables inside HTML comments are not read)" if hidden_table else ""
+        raise PortTableError(
+            f"{source}:1: no port table found{note} — add a Markdown table with the columns "
+            "Protocol | Direction | Port range | Purpose | Used by under a heading that names "
+            "the role, e.g. '## Control plane' (see docs/port-tables.md)",
+            source=source,
+        )
+    reader = _RowReader(source, tables)
+    rows: list[PortRow] = []
+    for table in tables:
+        if table.heading is None or not table.heading.role:
+            reader.problem(
+                table.line,
+                "this port table has no heading naming its role",
+                "put a heading such as '## Control plane' or '## Database nodes' above it",
+            )
+            continue
+        rows.extend(reader.read(table, table.heading.role))
+    if reader.problems:
+        count = len(reader.problems)
+        raise PortTableError(
+            f"{source}: {count} problem{'s' if count > 1 else ''} in port tables, nothing loaded:",
+            problems=reader.problems,
+            source=source,
+        )
+    return rows
+
+
+def read_text(path: str | Path) -> str:
+    """Read a port-table document as UTF-8 (a leading byte-order mark is allowed).
+
+    Args:
+        path: the file.
+
+    Returns:
+        Its text.
+
+    Raises:
+        PortTableError: the file is missing, unreadable or not UTF-8 (``file:line`` given).
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise PortTableError(
+            f"{path}: cannot read the port table ({reason}) — check the path and permissions",
+            source=str(path),
+        ) from exc
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise PortTableError(
+            f"{path}:{line}: the file is not valid UTF-8 — save it as UTF-8",
+            source=str(path),
+        ) from exc
+
+
+def parse_file(path: str | Path) -> list[PortRow]:
+    """Read every port table of a Markdown file.
+
+    Args:
+        path: the file (UTF-8).
+
+    Returns:
+        The rows, in document order, with ``source`` set to ``str(path)``.
+
+    Raises:
+        PortTableError: the file is unreadable or not UTF-8, has no port table, or has rows that
+            cannot be read.
+    """
+    return parse_document(read_text(path), source=str(path))
+
+
+# --- rows → neutral rules ----------------------------------------------------------------------
+
+
+def _peer(symbol: str, etcd: EtcdMode) -> Peer:
+    if symbol == "component:kube-apiserver":
+        return Peer(PeerKind.ROLE, "control-plane")
+    if symbol == "component:etcd":
+        return Peer(PeerKind.ROLE, "etcd" if etcd == "external" else "control-plane")
+    try:
+        return Peer.parse(symbol)
+    except ValueError:
+        raise ValueError(f"used_by symbol {symbol!r} is not one portsync knows") from None
+
+
+def rows_to_rules(rows: Sequence[PortRow], *, etcd: EtcdMode = "stacked") -> RuleSet:
+    """Turn port rows into the neutral rule set (one rule per row and peer; duplicates collapse).
+
+    ``component:kube-apiserver`` becomes ``role:control-plane``; ``component:etcd`` becomes
+    ``role:control-plane`` when etcd is stacked and ``role:etcd`` when it is external. With
+    ``etcd="external"``, rows of the etcd component move to role ``etcd``, reachable from the
+    control plane and from etcd itself.
+
+    Args:
+        rows: rows from :func:`parse_document`.
+        etcd: ``stacked`` (etcd runs on the control plane) or ``external``.
+
+    Returns:
+        The rule set.
+
+    Raises:
+        ValueError: ``etcd`` is neither mode, or a row carries an unknown ``used_by`` symbol.
+    """
+    if etcd not in ("stacked", "external"):
+        raise ValueError(f"etcd must be 'stacked' or 'external', not {etcd!r}")
+    rules: list[Rule] = []
+    for row in rows:
+        role, symbols = row.role, row.used_by
+        if etcd == "external" and row.component == "etcd":
+            role, symbols = "etcd", ("role:control-plane", "self")
+        rules.extend(
+            Rule(
+                role=role,
+                direction=row.direction,
+                protocol=row.protocol,
+                ports=row.ports,
+                peer=_peer(symbol, etcd),
+                purpose=row.purpose,
+            )
+            for symbol in symbols
+        )
+    return RuleSet(tuple(rules))

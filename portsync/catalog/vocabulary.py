@@ -1,0 +1,325 @@
+"""The words a port table may use, in every language the parser knows, as plain data.
+
+The parser finds a port table by the *shape* of its cells, then reads each cell through the tables
+below. Adding a language means adding its words here; no parser code changes. Keys are compared
+after :func:`phrase_key` (Unicode NFKC, case-folded, ``-``/``_`` read as spaces, ``(s)`` dropped,
+whitespace collapsed), so ``Control-plane``, ``control plane`` and ``CONTROL PLANE`` are one word.
+
+Languages: English plus the Kubernetes documentation translations seen in the wild — ``zh-cn``,
+``ja``, ``ko``, ``fr``, ``id``, ``uk`` (checked against real pages) — and a best-effort list for
+``de``, ``es``, ``pt-br``, ``it``, ``ru``, ``pl`` and ``vi``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
+from typing import TypeVar
+
+from portsync.model import Direction, Protocol
+
+__all__ = [
+    "ANCHOR_ROLES",
+    "COMPONENTS",
+    "COMPONENT_PATTERNS",
+    "DIRECTIONS",
+    "IMPLIED_USED_BY",
+    "LANGUAGES",
+    "OTHER_PROTOCOLS",
+    "PROTOCOLS",
+    "ROLE_HEADINGS",
+    "USED_BY",
+    "USED_BY_EXAMPLES",
+    "build_lookup",
+    "loose_key",
+    "phrase_key",
+]
+
+LANGUAGES: tuple[str, ...] = (
+    "en", "zh-cn", "ja", "ko", "fr", "id", "uk", "de", "es", "pt-br", "it", "ru", "pl", "vi",
+)  # fmt: skip
+
+# --- protocol column ---------------------------------------------------------------------------
+
+PROTOCOLS: Mapping[str, Protocol] = MappingProxyType({"tcp": Protocol.TCP, "udp": Protocol.UDP})
+"""Protocols a port row may carry (a port table lists ports, so only port-carrying protocols)."""
+
+OTHER_PROTOCOLS: frozenset[str] = frozenset(
+    {"icmp", "icmpv6", "sctp", "gre", "esp", "ah", "all", "any", "ip"}
+)
+"""Protocol words recognised as such (so the row is read as a port row) but refused."""
+
+# --- direction column --------------------------------------------------------------------------
+
+DIRECTIONS: Mapping[Direction, tuple[str, ...]] = MappingProxyType(
+    {
+        Direction.INGRESS: (
+            "inbound", "ingress", "in", "incoming",  # en
+            "入站", "入", "入方向", "入站方向",  # zh-cn
+            "インバウンド", "受信",  # ja
+            "인바운드", "수신",  # ko
+            "entrant", "entrante", "entrée",  # fr
+            "masuk",  # id
+            "вхідний", "вхідні", "вхідна",  # uk
+            "eingehend",  # de
+            "entrada",  # es, pt-br
+            "in entrata",  # it
+            "входящий", "входящие",  # ru
+            "przychodzący", "przychodzące",  # pl
+            "vào", "đầu vào",  # vi
+        ),
+        Direction.EGRESS: (
+            "outbound", "egress", "out", "outgoing",
+            "出站", "出", "出方向", "出站方向",
+            "アウトバウンド", "送信",
+            "아웃바운드", "송신",
+            "sortant", "sortante", "sortie",
+            "keluar",
+            "вихідний", "вихідні", "вихідна",
+            "ausgehend",
+            "saliente", "salida", "saída",
+            "in uscita",
+            "исходящий", "исходящие",
+            "wychodzący", "wychodzące",
+            "ra", "đầu ra",
+        ),
+    }
+)  # fmt: skip
+
+# --- role headings -----------------------------------------------------------------------------
+
+ROLE_HEADINGS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "control-plane": (
+            "control plane", "control plane node", "control plane nodes", "control planes",
+            "master", "masters", "master node", "master nodes",  # en (old pages)
+            "控制面", "控制平面", "控制面节点", "控制平面节点", "主节点",  # zh-cn
+            "コントロールプレーン", "コントロールプレーンノード",
+            "マスター", "マスターノード",  # ja
+            "컨트롤 플레인", "컨트롤 플레인 노드", "마스터", "마스터 노드",  # ko
+            "plan de contrôle", "le plan de contrôle", "nœuds du plan de contrôle",
+            "nœud maître", "nœuds maîtres", "maître",  # fr
+            "panel kontrol", "bidang kontrol", "node master",  # id
+            "панель управління", "площина управління", "площина керування",
+            "контрольна площина",  # uk
+            "steuerungsebene", "control plane knoten",  # de
+            "plano de control", "nodos del plano de control",  # es
+            "plano de controle", "nós do plano de controle",  # pt-br
+            "piano di controllo",  # it
+            "плоскость управления", "управляющий слой", "управляющие узлы",  # ru
+            "warstwa sterowania", "płaszczyzna sterowania",  # pl
+            "mặt phẳng điều khiển",  # vi
+        ),
+        "worker": (
+            "worker", "workers", "worker node", "worker nodes", "node", "nodes",  # en
+            "工作节点", "节点", "工作者节点",  # zh-cn
+            "ワーカーノード", "ワーカー", "ノード",  # ja
+            "워커 노드", "워커", "노드",  # ko
+            "nœud de travail", "nœuds de travail", "nœud worker", "nœuds worker", "nœuds",  # fr
+            "node pekerja", "worker node", "simpul pekerja",  # id
+            "робочі вузли", "робочий вузол", "вузли", "вузол",  # uk
+            "worker knoten", "arbeitsknoten", "knoten",  # de
+            "nodos de trabajo", "nodos worker", "nodos",  # es
+            "nós de trabalho", "nós worker", "nós",  # pt-br
+            "nodi worker", "nodi di lavoro", "nodi",  # it
+            "рабочие узлы", "рабочий узел", "узлы",  # ru
+            "węzły robocze", "węzeł roboczy", "węzły",  # pl
+            "node worker", "các node worker",  # vi
+        ),
+    }
+)  # fmt: skip
+"""Heading words that name the two Kubernetes roles. Any other heading becomes its own slug."""
+
+ANCHOR_ROLES: Mapping[str, str] = MappingProxyType(
+    {
+        "control-plane": "control-plane",
+        "master": "control-plane",
+        "master-nodes": "control-plane",
+        "node": "worker",
+        "nodes": "worker",
+        "worker": "worker",
+        "worker-nodes": "worker",
+    }
+)
+"""Heading anchors (``{#node}``) that translations keep in English: a fallback for headings in
+a language this vocabulary does not know yet."""
+
+# --- "Used by" column --------------------------------------------------------------------------
+
+USED_BY: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "any": (
+            "all", "any", "anyone", "everyone", "anywhere", "everything",  # en
+            "所有", "全部", "任何", "任意",  # zh-cn
+            "全て", "すべて", "全部",  # ja
+            "전부", "모두", "전체",  # ko
+            "tous", "toutes", "tout", "n'importe qui",  # fr
+            "semua",  # id
+            "усі", "всі", "будь-хто",  # uk
+            "alle",  # de
+            "todos", "todas", "cualquiera",  # es, pt-br
+            "tutti",  # it
+            "все", "любой",  # ru
+            "wszyscy", "wszystkie",  # pl
+            "tất cả",  # vi
+        ),
+        "self": (
+            "self", "itself", "same node", "this node",  # en
+            "自身", "自己", "本身",  # zh-cn
+            "自分",  # ja (also 自身)
+            "자신", "자체",  # ko
+            "lui-même", "le nœud lui-même", "nœud lui-même", "soi-même", "elle-même",  # fr
+            "diri sendiri", "sendiri",  # id
+            "власний", "сам", "сам вузол",  # uk
+            "selbst",  # de
+            "sí mismo", "si mismo", "el propio nodo",  # es
+            "o próprio nó", "próprio", "si mesmo",  # pt-br
+            "se stesso", "il nodo stesso",  # it
+            "сам узел", "собственный",  # ru
+            "sam", "własny",  # pl
+            "chính nó",  # vi
+        ),
+        "load-balancers": (
+            "load balancer", "load balancers", "lb", "lbs",  # en
+            "负载均衡器", "负载均衡",  # zh-cn
+            "ロードバランサー", "ロードバランサ",  # ja
+            "로드 밸런서", "로드밸런서",  # ko
+            "équilibreur de charge", "équilibreurs de charge",
+            "répartiteur de charge", "répartiteurs de charge",  # fr
+            "penyeimbang beban",  # id
+            "балансувальник навантаження", "балансувальники навантаження",  # uk
+            "lastverteiler",  # de
+            "balanceador de carga", "balanceadores de carga",  # es, pt-br
+            "bilanciatore di carico", "bilanciatori di carico",  # it
+            "балансировщик нагрузки", "балансировщики нагрузки",  # ru
+            "równoważnik obciążenia", "load balancery",  # pl
+            "bộ cân bằng tải",  # vi
+        ),
+        "role:control-plane": ROLE_HEADINGS["control-plane"],
+        "role:worker": ROLE_HEADINGS["worker"],
+        "component:kube-apiserver": (
+            "kube-apiserver", "apiserver", "api server", "kubernetes api server",
+        ),
+        "component:etcd": ("etcd",),
+    }
+)  # fmt: skip
+"""Words of the "Used by" column, keyed by the normalised symbol the parser records."""
+
+USED_BY_EXAMPLES: tuple[str, ...] = (
+    "All", "Self", "Control plane", "Worker nodes", "Load balancers", "kube-apiserver", "etcd",
+)  # fmt: skip
+"""The English words quoted in error hints."""
+
+# --- components --------------------------------------------------------------------------------
+
+COMPONENTS: tuple[str, ...] = (
+    "kube-apiserver", "etcd", "kubelet", "kube-scheduler", "kube-controller-manager",
+    "kube-proxy", "nodeport", "kubelet-read-only",
+)  # fmt: skip
+
+COMPONENT_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = tuple(
+    (name, re.compile(pattern, re.IGNORECASE))
+    for name, pattern in (
+        # Most specific first: "Read-only Kubelet API" is not the kubelet API, and
+        # "etcd server client API" is not the API server.
+        ("kubelet-read-only", r"read[- ]?only.*kubelet|kubelet.*read[- ]?only"),
+        ("etcd", r"\betcd\b"),
+        ("kubelet", r"kubelet"),
+        ("kube-scheduler", r"kube-?scheduler"),
+        ("kube-controller-manager", r"kube-?controller-?manager"),
+        ("kube-proxy", r"kube-?proxy"),
+        ("nodeport", r"node\s?port|노드포트"),
+        ("kube-apiserver", r"kube-?apiserver|(?:kubernetes|k8s|쿠버네티스)\s*api|api.*kubernetes"),
+    )
+)
+"""How a row's Purpose cell names a Kubernetes component (component names stay in English in
+every translation, so the patterns are few). Unmatched purposes have no component."""
+
+IMPLIED_USED_BY: Mapping[str | None, tuple[str, ...]] = MappingProxyType(
+    {
+        "kube-apiserver": ("any",),
+        "nodeport": ("any",),
+        "etcd": ("component:kube-apiserver", "component:etcd"),
+        "kubelet": ("self", "role:control-plane"),
+        "kube-scheduler": ("self",),
+        "kube-controller-manager": ("self",),
+        "kube-proxy": ("self", "load-balancers"),
+        "kubelet-read-only": ("self",),
+        None: ("self",),
+    }
+)
+"""Peers given to rows of old four-column tables (no "Used by" column), by component: what the
+current upstream table says for the same component, and the narrowest peer (``self``) for
+anything else, retired ports included."""
+
+
+# --- normalisation -----------------------------------------------------------------------------
+
+_PLURAL_MARK = re.compile(r"\(\s*s\s*\)|（\s*s\s*）", re.IGNORECASE)
+_SEPARATORS = re.compile(r"[-_\s]+")
+_QUOTES = str.maketrans({"’": "'", "‘": "'", "`": "'"})
+
+
+def phrase_key(text: str) -> str:
+    """Return the comparison key of a word or phrase.
+
+    Args:
+        text: a cell, heading or vocabulary entry.
+
+    Returns:
+        The key: NFKC, case-folded, ``(s)`` removed, hyphens/underscores/whitespace collapsed to
+        one space, trailing ``.:;`` dropped.
+
+    Raises:
+        Nothing; any string has a key (possibly empty).
+    """
+    text = unicodedata.normalize("NFKC", text).translate(_QUOTES).casefold()
+    text = _PLURAL_MARK.sub("", text)
+    return _SEPARATORS.sub(" ", text).strip(" .:;")
+
+
+def loose_key(key: str) -> str:
+    """Return ``key`` with a plural ``s`` dropped from each word longer than three letters.
+
+    Args:
+        key: a key from :func:`phrase_key`.
+
+    Returns:
+        The loose key, so ``application servers`` and ``application server`` compare equal.
+
+    Raises:
+        Nothing.
+    """
+    return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in key.split(" "))
+
+
+_Symbol = TypeVar("_Symbol")
+
+
+def build_lookup(table: Mapping[_Symbol, Iterable[str]]) -> dict[str, _Symbol]:
+    """Index vocabulary phrases by key, loose key and space-free loose key.
+
+    Exact keys win over loose ones, so no phrase is shadowed by another's plural form.
+
+    Args:
+        table: symbol → phrases.
+
+    Returns:
+        key → symbol.
+
+    Raises:
+        ValueError: two symbols claim the same exact phrase.
+    """
+    exact: dict[str, _Symbol] = {}
+    for symbol, phrases in table.items():
+        for phrase in phrases:
+            key = phrase_key(phrase)
+            if exact.setdefault(key, symbol) != symbol:
+                raise ValueError(f"{phrase!r} means both {exact[key]!r} and {symbol!r}")
+    lookup = dict(exact)
+    for key, symbol in exact.items():
+        lookup.setdefault(loose_key(key), symbol)
+        lookup.setdefault(loose_key(key).replace(" ", ""), symbol)
+    return lookup

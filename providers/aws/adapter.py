@@ -1,0 +1,136 @@
+"""The only module that talks to AWS: boto3 EC2 calls, imported lazily."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from portsync.errors import ProviderError
+from portsync.providers.aws.errors import map_sdk_errors
+from portsync.providers.aws.limits import MAX_FILTER_VALUES, MAX_RESULTS_PER_PAGE
+
+__all__ = ["Ec2Adapter", "make_client"]
+
+
+def make_client(
+    *,
+    region: str,
+    endpoint: str | None = None,
+    profile: str | None = None,
+    anonymous: bool = False,
+    max_attempts: int = 8,
+    retry_mode: str = "adaptive",
+) -> Any:
+    """An EC2 client with bounded retries (standard/adaptive: throttling and 5xx, with jitter).
+
+    Raises:
+        ProviderError: boto3 is not installed.
+    """
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ProviderError(
+            "the AWS provider needs boto3", hint="pip install 'portsync[aws]'"
+        ) from exc
+    session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+    config = Config(
+        region_name=region,
+        retries={"max_attempts": max_attempts, "mode": retry_mode},
+        connect_timeout=5,
+        read_timeout=30,
+        user_agent_extra="portsync",
+    )
+    kwargs: dict[str, Any] = {"config": config}
+    if endpoint:
+        kwargs["endpoint_url"] = endpoint
+    if anonymous:
+        # Emulators only: static dummy keys, never the caller's real credentials.
+        kwargs["aws_access_key_id"] = "portsync-emulator"
+        kwargs["aws_secret_access_key"] = "portsync-emulator"  # noqa: S105
+    return session.client("ec2", **kwargs)
+
+
+class Ec2Adapter:
+    """Batched EC2 reads and writes. ``client`` is injectable for tests and benchmarks."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def _pages(self, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        paginator = self.client.get_paginator(operation)
+        with map_sdk_errors(operation):
+            for page in paginator.paginate(**kwargs):
+                yield from page.get(key, [])
+
+    def describe_groups(self, group_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Every permission of ``group_ids``: one filtered call, or the region's pages when many.
+
+        Missing groups are simply absent from the result.
+        """
+        wanted = sorted(set(group_ids))
+        if not wanted:
+            return []
+        if len(wanted) <= MAX_FILTER_VALUES:
+            items = self._pages(
+                "describe_security_groups",
+                "SecurityGroups",
+                Filters=[{"Name": "group-id", "Values": wanted}],
+            )
+        else:
+            items = self._pages(
+                "describe_security_groups",
+                "SecurityGroups",
+                PaginationConfig={"PageSize": MAX_RESULTS_PER_PAGE},
+            )
+        keep = set(wanted)
+        return [g for g in items if g.get("GroupId") in keep]
+
+    def describe_rules(self, group_ids: Sequence[str]) -> list[dict[str, Any]]:
+        """Rule items (with ids and tags) of ``group_ids``, batched by filter."""
+        wanted = sorted(set(group_ids))
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), MAX_FILTER_VALUES):
+            chunk = wanted[start : start + MAX_FILTER_VALUES]
+            out.extend(
+                self._pages(
+                    "describe_security_group_rules",
+                    "SecurityGroupRules",
+                    Filters=[{"Name": "group-id", "Values": chunk}],
+                    PaginationConfig={"PageSize": MAX_RESULTS_PER_PAGE},
+                )
+            )
+        return out
+
+    def authorize(
+        self, group_id: str, egress: bool, permissions: list[dict[str, Any]], tags: dict[str, str]
+    ) -> None:
+        """One authorize call carrying every permission, tagging the new rules."""
+        call = (
+            self.client.authorize_security_group_egress
+            if egress
+            else self.client.authorize_security_group_ingress
+        )
+        spec = [
+            {
+                "ResourceType": "security-group-rule",
+                "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            }
+        ]
+        with map_sdk_errors(f"authorize on {group_id}"):
+            call(GroupId=group_id, IpPermissions=permissions, TagSpecifications=spec)
+
+    def modify(self, group_id: str, entries: list[dict[str, Any]]) -> None:
+        """Change rules in place (descriptions)."""
+        with map_sdk_errors(f"modify rules of {group_id}"):
+            self.client.modify_security_group_rules(GroupId=group_id, SecurityGroupRules=entries)
+
+    def revoke(self, group_id: str, egress: bool, rule_ids: list[str]) -> None:
+        """One revoke call by rule ids."""
+        call = (
+            self.client.revoke_security_group_egress
+            if egress
+            else self.client.revoke_security_group_ingress
+        )
+        with map_sdk_errors(f"revoke on {group_id}"):
+            call(GroupId=group_id, SecurityGroupRuleIds=rule_ids)

@@ -1,0 +1,24 @@
+"""AWS limits that portsync checks at plan time, each with its source."""
+
+#: Inbound or outbound rules per security group (default quota, adjustable).
+#: IPv4 and IPv6 rules are counted separately.
+#: https://docs.aws.amazon.com/vpc/latest/userguide/amazon-vpc-limits.html#vpc-limits-security-groups
+MAX_RULES_PER_GROUP = 60
+
+#: Maximum length of a security-group rule description.
+#: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_IpRange.html
+MAX_DESCRIPTION_LENGTH = 255
+
+#: DescribeSecurityGroups / DescribeSecurityGroupRules page size maximum.
+#: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSecurityGroups.html
+MAX_RESULTS_PER_PAGE = 1000
+
+#: Values in one filter; above this portsync lists the region's groups instead of filtering.
+#: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Using_Filtering.html
+MAX_FILTER_VALUES = 200
+
+LIMITS = {
+    "rules_per_group": MAX_RULES_PER_GROUP,
+    "description_length": MAX_DESCRIPTION_LENGTH,
+    "page_size": MAX_RESULTS_PER_PAGE,
+}

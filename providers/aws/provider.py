@@ -1,0 +1,214 @@
+"""The AWS provider: roles bound to security groups, read and written through boto3.
+
+Plan reads groups only (DescribeSecurityGroups carries every permission and its description, and
+the description carries portsync's ownership marker). Rule ids — needed to modify and revoke —
+are read at apply time, in one batched DescribeSecurityGroupRules for the groups that change.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from portsync.config import ClusterConfig, Sources
+from portsync.errors import ConflictError, NotFoundError, ProviderLimitError
+from portsync.model import Direction, EndpointKind, RuleSet, TargetRule
+from portsync.ops import GroupOps
+from portsync.provider import Settings, Target
+from portsync.providers.aws import translate
+from portsync.providers.aws.limits import LIMITS, MAX_RULES_PER_GROUP
+
+__all__ = ["AwsClusterConfig", "AwsProvider"]
+
+log = logging.getLogger(__name__)
+
+
+class AwsRoleBinding(BaseModel):
+    """A role's security group."""
+
+    model_config = ConfigDict(extra="forbid")
+    security_group: str = Field(pattern=r"^sg-[0-9a-zA-Z]+$")
+
+
+class AwsClusterConfig(BaseModel):
+    """Keys of a ``provider: aws`` cluster."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    provider: Literal["aws"]
+    region: str = Field(min_length=1)
+    endpoint: str | None = None
+    profile: str | None = None
+    credentials: Literal["default", "anonymous"] = "default"
+    rules_per_group: int = Field(default=MAX_RULES_PER_GROUP, ge=1, le=1000)
+    retry_mode: Literal["standard", "adaptive"] = "adaptive"
+    max_attempts: int = Field(default=8, ge=1, le=20)
+    roles: dict[str, AwsRoleBinding]
+
+    @field_validator("roles")
+    @classmethod
+    def _distinct(cls, value: dict[str, AwsRoleBinding]) -> dict[str, AwsRoleBinding]:
+        seen: dict[str, str] = {}
+        for role, binding in value.items():
+            if binding.security_group in seen:
+                raise ValueError(
+                    f"roles {seen[binding.security_group]!r} and {role!r} share "
+                    f"{binding.security_group}; bind each role to its own security group"
+                )
+            seen[binding.security_group] = role
+        return value
+
+
+class AwsProvider:
+    """AWS security groups (see docs/providers/aws.md)."""
+
+    name: ClassVar[str] = "aws"
+    config_model: ClassVar[type[BaseModel]] = AwsClusterConfig
+    limits: ClassVar[dict[str, int]] = LIMITS
+
+    def __init__(
+        self, cluster: ClusterConfig, *, settings: Settings, client: Any = None
+    ) -> None:
+        self.cluster = cluster
+        self.settings = settings
+        self.config = AwsClusterConfig.model_validate(cluster.settings)
+        self.groups = {role: b.security_group for role, b in self.config.roles.items()}
+        self.roles_by_group = {gid: role for role, gid in self.groups.items()}
+        self._client = client
+        self._adapter: Any = None
+        self._lock = threading.Lock()
+        self._rule_ids: dict[tuple[str, str, str, int, int, str], list[str]] = {}
+
+    @property
+    def adapter(self) -> Any:
+        """The EC2 adapter, created on first use (imports boto3 only then)."""
+        with self._lock:
+            if self._adapter is None:
+                from portsync.providers.aws.adapter import Ec2Adapter, make_client
+
+                client = self._client or make_client(
+                    region=self.config.region,
+                    endpoint=self.config.endpoint,
+                    profile=self.config.profile,
+                    anonymous=self.config.credentials == "anonymous",
+                    max_attempts=self.config.max_attempts,
+                    retry_mode=self.config.retry_mode,
+                )
+                self._adapter = Ec2Adapter(client)
+            return self._adapter
+
+    def targets(self) -> list[Target]:
+        """One target per bound security group."""
+        return [
+            Target(id=gid, role=role, label=f"{gid} ({role})") for role, gid in self.groups.items()
+        ]
+
+    def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
+        """Neutral rules → security-group rules."""
+        return translate.translate_rules(
+            rules,
+            cluster=self.cluster.name,
+            groups=self.groups,
+            sources_all=sources.all,
+            load_balancers=sources.load_balancers,
+        )
+
+    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
+        """Live rules of ``targets``: one (paginated) DescribeSecurityGroups for all of them."""
+        ids = [t.id for t in targets]
+        found = {g["GroupId"]: g for g in self.adapter.describe_groups(ids)}
+        missing = [t for t in targets if t.id not in found]
+        if missing:
+            names = ", ".join(f"{t.id} (role {t.role})" for t in missing)
+            raise NotFoundError(
+                f"cluster {self.cluster.name}: security group {names} does not exist in "
+                f"{self.config.region}",
+                hint="check the security_group ids and the region in the config",
+            )
+        return {gid: translate.rules_from_group(found[gid], self.roles_by_group) for gid in ids}
+
+    def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
+        """Refuse more than ``rules_per_group`` per direction and IP family (DESIGN §7.6)."""
+        limit = self.config.rules_per_group
+        for direction in (Direction.INGRESS, Direction.EGRESS):
+            rules = [r for r in final if r.direction is direction]
+            v4 = sum(1 for r in rules if r.peer.ip_version != 6)
+            v6 = sum(1 for r in rules if r.peer.kind is not EndpointKind.CIDR or r.peer.ip_version == 6)
+            for family, count in (("IPv4", v4), ("IPv6", v6)):
+                if count > limit:
+                    raise ProviderLimitError(
+                        f"cluster {self.cluster.name}: {target} would hold {count} {family} "
+                        f"{direction.value} rules, over the AWS quota of {limit} per group",
+                        hint="remove rules, use prefix lists, or set rules_per_group after "
+                        "raising the quota",
+                    )
+
+    def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
+        """Read rule ids once, for every group whose updates or removals need them."""
+        need = sorted({g.target for g in groups if g.updates or g.removes})
+        if need:
+            self._rule_ids = translate.rules_from_sg_rules(self.adapter.describe_rules(need))
+
+    def _ids_for(self, group_id: str, rule: TargetRule) -> list[str]:
+        ids = self._rule_ids.get(rule.key)
+        if ids is None:
+            self._rule_ids.update(translate.rules_from_sg_rules(self.adapter.describe_rules([group_id])))
+            ids = self._rule_ids.get(rule.key, [])
+        return ids
+
+    def apply(self, ops: GroupOps) -> None:
+        """Authorize (one call per direction), modify descriptions, then revoke by rule id."""
+        gid = ops.target
+        tags = {translate.OWNER_TAG: "true", "portsync:cluster": self.cluster.name}
+        for direction in (Direction.INGRESS, Direction.EGRESS):
+            adds = [op.rule for op in ops.adds if op.rule.direction is direction]
+            if adds:
+                self._authorize(gid, direction, adds, tags)
+        entries = []
+        for op in ops.updates:
+            for rule_id in self._ids_for(gid, op.before)[:1]:
+                entries.append(translate.modify_request(op.after, rule_id))
+        if entries:
+            self.adapter.modify(gid, entries)
+        for direction in (Direction.INGRESS, Direction.EGRESS):
+            ids = [
+                rid
+                for op in ops.removes
+                if op.rule.direction is direction
+                for rid in self._ids_for(gid, op.rule)
+            ]
+            if ids:
+                try:
+                    self.adapter.revoke(gid, direction is Direction.EGRESS, ids)
+                except NotFoundError:
+                    # Another run removed some already: revoke what is still there.
+                    current = translate.rules_from_sg_rules(self.adapter.describe_rules([gid]))
+                    still = {r for rids in current.values() for r in rids} & set(ids)
+                    if still:
+                        self.adapter.revoke(gid, direction is Direction.EGRESS, sorted(still))
+
+    def _authorize(
+        self, gid: str, direction: Direction, adds: list[TargetRule], tags: dict[str, str]
+    ) -> None:
+        egress = direction is Direction.EGRESS
+        pending = adds
+        for _attempt in range(3):
+            try:
+                self.adapter.authorize(gid, egress, translate.permissions_for(pending), tags)
+                return
+            except ConflictError:
+                # InvalidPermission.Duplicate: another run added some of these first. The call is
+                # atomic on AWS, so re-read and add only what is still missing.
+                current = translate.rules_from_sg_rules(self.adapter.describe_rules([gid]))
+                pending = [r for r in pending if r.key not in current]
+                log.info("duplicate on %s; %d rules still missing", gid, len(pending))
+                if not pending:
+                    return
+        raise ConflictError(
+            f"cluster {self.cluster.name}: {gid} kept changing while rules were added",
+            hint="another writer is racing portsync; run apply again",
+        )

@@ -1,0 +1,305 @@
+"""Pure translation between neutral target rules and EC2 security-group shapes (no I/O)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from portsync.errors import TranslationError
+from portsync.model import (
+    Direction,
+    Endpoint,
+    EndpointKind,
+    PeerKind,
+    PortRange,
+    Protocol,
+    Rule,
+    RuleSet,
+    TargetRule,
+)
+from portsync.providers.aws.limits import MAX_DESCRIPTION_LENGTH
+
+__all__ = [
+    "MARKER",
+    "OWNER_TAG",
+    "describe",
+    "is_owned",
+    "permissions_for",
+    "rules_from_group",
+    "rules_from_sg_rules",
+    "sanitize_description",
+    "translate_rules",
+]
+
+#: Description prefix that marks a rule portsync owns (visible to DescribeSecurityGroups).
+MARKER = "portsync: "
+#: Tag set on every rule portsync creates (usable in IAM conditions).
+OWNER_TAG = "portsync:managed"
+
+# EC2 accepts only these characters in rule descriptions.
+_ALLOWED = re.compile(r"[^a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]")
+
+
+def sanitize_description(text: str) -> str:
+    """Drop characters EC2 refuses in descriptions and cap the length."""
+    cleaned = " ".join(_ALLOWED.sub(" ", text).split())
+    return cleaned[:MAX_DESCRIPTION_LENGTH]
+
+
+def describe(purpose: str) -> str:
+    """The description portsync writes for a rule with this purpose."""
+    return sanitize_description(MARKER + (purpose or "portsync rule"))
+
+
+def is_owned(description: str | None) -> bool:
+    """Whether a live description carries portsync's marker."""
+    return bool(description) and str(description).startswith(MARKER.strip())
+
+
+def _peers(
+    rule: Rule,
+    *,
+    cluster: str,
+    groups: Mapping[str, str],
+    sources_all: Sequence[str],
+    load_balancers: Sequence[str],
+) -> list[Endpoint]:
+    peer = rule.peer
+    if peer.kind is PeerKind.SELF:
+        return [Endpoint(EndpointKind.GROUP, groups[rule.role])]
+    if peer.kind is PeerKind.ROLE:
+        if peer.value not in groups:
+            raise TranslationError(
+                f"cluster {cluster}: rule {rule.role} {rule.ports} needs peer role "
+                f"{peer.value!r}, which has no security_group binding",
+                hint=f"bind it under clusters[{cluster}].roles.{peer.value}.security_group",
+            )
+        return [Endpoint(EndpointKind.GROUP, groups[peer.value])]
+    if peer.kind is PeerKind.CIDR:
+        return [Endpoint.cidr(peer.value)]
+    if peer.kind is PeerKind.ANY:
+        if not sources_all:
+            raise TranslationError(
+                f"cluster {cluster}: rule {rule.role} {rule.ports} ({rule.purpose}) is open to "
+                "'All', but sources.all is not set",
+                hint="set sources.all to the CIDRs 'All' means (0.0.0.0/0 only if you mean it)",
+            )
+        return [Endpoint.cidr(c) for c in sources_all]
+    if not load_balancers:
+        raise TranslationError(
+            f"cluster {cluster}: rule {rule.role} {rule.ports} ({rule.purpose}) names load "
+            "balancers, but sources.load_balancers is not set",
+            hint="set sources.load_balancers to the load balancers' security groups or CIDRs",
+        )
+    out = []
+    for item in load_balancers:
+        if item.startswith("sg-"):
+            out.append(Endpoint(EndpointKind.GROUP, item))
+        elif item.startswith("pl-"):
+            out.append(Endpoint(EndpointKind.PREFIX_LIST, item))
+        else:
+            out.append(Endpoint.cidr(item))
+    return out
+
+
+def translate_rules(
+    rules: RuleSet,
+    *,
+    cluster: str,
+    groups: Mapping[str, str],
+    sources_all: Sequence[str],
+    load_balancers: Sequence[str],
+) -> list[TargetRule]:
+    """Resolve neutral rules onto security groups (``groups``: role → group id).
+
+    Rules of roles the cluster does not bind are skipped.
+
+    Raises:
+        TranslationError: every rule that needs a source the config does not give, at once.
+    """
+    out: list[TargetRule] = []
+    problems: list[str] = []
+    reverse = {gid: role for role, gid in groups.items()}
+    for rule in rules:
+        if rule.role not in groups:
+            continue
+        try:
+            peers = _peers(
+                rule,
+                cluster=cluster,
+                groups=groups,
+                sources_all=sources_all,
+                load_balancers=load_balancers,
+            )
+        except TranslationError as exc:
+            if str(exc) not in problems:
+                problems.append(str(exc))
+            continue
+        for peer in peers:
+            origin = str(rule.peer)
+            if peer.kind is EndpointKind.GROUP and peer.value in reverse and rule.peer.kind is PeerKind.LOAD_BALANCERS:
+                origin = "load-balancers"
+            out.append(
+                TargetRule(
+                    target=groups[rule.role],
+                    role=rule.role,
+                    direction=rule.direction,
+                    protocol=rule.protocol,
+                    ports=rule.ports,
+                    peer=peer,
+                    description=describe(rule.purpose),
+                    owned=True,
+                    origin=origin,
+                )
+            )
+    if problems:
+        raise TranslationError("\n".join(problems))
+    return out
+
+
+def _protocol(ip_protocol: str) -> Protocol | None:
+    value = str(ip_protocol).lower()
+    return {
+        "tcp": Protocol.TCP,
+        "6": Protocol.TCP,
+        "udp": Protocol.UDP,
+        "17": Protocol.UDP,
+        "icmp": Protocol.ICMP,
+        "1": Protocol.ICMP,
+        "-1": Protocol.ALL,
+        "all": Protocol.ALL,
+    }.get(value)
+
+
+def _ports(protocol: Protocol, from_port: Any, to_port: Any) -> PortRange | None:
+    if not protocol.has_ports or from_port is None:
+        return None
+    return PortRange(int(from_port), int(to_port))
+
+
+def _label(peer: Endpoint, target: str, roles_by_group: Mapping[str, str]) -> str | None:
+    if peer.kind is EndpointKind.GROUP and peer.value in roles_by_group:
+        return "self" if peer.value == target else f"role:{roles_by_group[peer.value]}"
+    return None
+
+
+def rules_from_group(
+    group: Mapping[str, Any], roles_by_group: Mapping[str, str]
+) -> list[TargetRule]:
+    """Expand one DescribeSecurityGroups item into one target rule per source (DESIGN §4)."""
+    target = str(group["GroupId"])
+    out: list[TargetRule] = []
+    for direction, key in ((Direction.INGRESS, "IpPermissions"), (Direction.EGRESS, "IpPermissionsEgress")):
+        for perm in group.get(key, []):
+            protocol = _protocol(perm.get("IpProtocol", ""))
+            if protocol is None:
+                continue  # protocols portsync does not model (esp, gre, ...) are never touched
+            ports = _ports(protocol, perm.get("FromPort"), perm.get("ToPort"))
+            sources: list[tuple[Endpoint, str]] = []
+            sources += [(Endpoint.cidr(r["CidrIp"]), r.get("Description", "")) for r in perm.get("IpRanges", [])]
+            sources += [(Endpoint.cidr(r["CidrIpv6"]), r.get("Description", "")) for r in perm.get("Ipv6Ranges", [])]
+            sources += [
+                (Endpoint(EndpointKind.GROUP, p["GroupId"]), p.get("Description", ""))
+                for p in perm.get("UserIdGroupPairs", [])
+            ]
+            sources += [
+                (Endpoint(EndpointKind.PREFIX_LIST, p["PrefixListId"]), p.get("Description", ""))
+                for p in perm.get("PrefixListIds", [])
+            ]
+            for peer, description in sources:
+                out.append(
+                    TargetRule(
+                        target=target,
+                        role=roles_by_group.get(target),
+                        direction=direction,
+                        protocol=protocol,
+                        ports=ports,
+                        peer=peer,
+                        description=description or "",
+                        owned=is_owned(description),
+                        origin=_label(peer, target, roles_by_group),
+                    )
+                )
+    return out
+
+
+def sg_rule_key(item: Mapping[str, Any]) -> tuple[str, str, str, int, int, str] | None:
+    """The diff key of one DescribeSecurityGroupRules item (None for unmodelled protocols)."""
+    protocol = _protocol(item.get("IpProtocol", ""))
+    if protocol is None:
+        return None
+    ports = _ports(protocol, item.get("FromPort"), item.get("ToPort"))
+    if item.get("CidrIpv4"):
+        peer = Endpoint.cidr(item["CidrIpv4"])
+    elif item.get("CidrIpv6"):
+        peer = Endpoint.cidr(item["CidrIpv6"])
+    elif item.get("PrefixListId"):
+        peer = Endpoint(EndpointKind.PREFIX_LIST, item["PrefixListId"])
+    elif item.get("ReferencedGroupInfo", {}).get("GroupId"):
+        peer = Endpoint(EndpointKind.GROUP, item["ReferencedGroupInfo"]["GroupId"])
+    else:
+        return None
+    rule = TargetRule(
+        target=str(item["GroupId"]),
+        direction=Direction.EGRESS if item.get("IsEgress") else Direction.INGRESS,
+        protocol=protocol,
+        ports=ports,
+        peer=peer,
+    )
+    return rule.key
+
+
+def rules_from_sg_rules(items: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str, int, int, str], list[str]]:
+    """Map diff keys to rule ids from DescribeSecurityGroupRules items."""
+    out: dict[tuple[str, str, str, int, int, str], list[str]] = defaultdict(list)
+    for item in items:
+        key = sg_rule_key(item)
+        if key is not None:
+            out[key].append(str(item["SecurityGroupRuleId"]))
+    return out
+
+
+def _ip_protocol(protocol: Protocol) -> str:
+    return "-1" if protocol is Protocol.ALL else protocol.value
+
+
+def permissions_for(rules: Iterable[TargetRule]) -> list[dict[str, Any]]:
+    """Group rules into the fewest IpPermissions (one per protocol and port range)."""
+    grouped: dict[tuple[str, int, int], dict[str, Any]] = {}
+    for rule in sorted(rules, key=lambda r: r.key):
+        low, high = (rule.ports.from_port, rule.ports.to_port) if rule.ports else (-1, -1)
+        perm = grouped.setdefault(
+            (_ip_protocol(rule.protocol), low, high),
+            {"IpProtocol": _ip_protocol(rule.protocol)},
+        )
+        if rule.protocol is not Protocol.ALL:
+            perm["FromPort"], perm["ToPort"] = low, high
+        peer = rule.peer
+        if peer.kind is EndpointKind.CIDR and peer.ip_version == 4:
+            perm.setdefault("IpRanges", []).append({"CidrIp": peer.value, "Description": rule.description})
+        elif peer.kind is EndpointKind.CIDR:
+            perm.setdefault("Ipv6Ranges", []).append({"CidrIpv6": peer.value, "Description": rule.description})
+        elif peer.kind is EndpointKind.GROUP:
+            perm.setdefault("UserIdGroupPairs", []).append({"GroupId": peer.value, "Description": rule.description})
+        elif peer.kind is EndpointKind.PREFIX_LIST:
+            perm.setdefault("PrefixListIds", []).append({"PrefixListId": peer.value, "Description": rule.description})
+        else:
+            raise TranslationError(f"AWS cannot express peer {peer}")
+    return list(grouped.values())
+
+
+def modify_request(rule: TargetRule, rule_id: str) -> dict[str, Any]:
+    """One ModifySecurityGroupRules entry changing ``rule`` (identified by ``rule_id``)."""
+    body: dict[str, Any] = {"IpProtocol": _ip_protocol(rule.protocol), "Description": rule.description}
+    low, high = (rule.ports.from_port, rule.ports.to_port) if rule.ports else (-1, -1)
+    body["FromPort"], body["ToPort"] = low, high
+    peer = rule.peer
+    if peer.kind is EndpointKind.CIDR:
+        body["CidrIpv4" if peer.ip_version == 4 else "CidrIpv6"] = peer.value
+    elif peer.kind is EndpointKind.GROUP:
+        body["ReferencedGroupId"] = peer.value
+    elif peer.kind is EndpointKind.PREFIX_LIST:
+        body["PrefixListId"] = peer.value
+    return {"SecurityGroupRuleId": rule_id, "SecurityGroupRule": body}

@@ -1,0 +1,249 @@
+"""AWS end to end: boto3 against moto server over HTTP, through the portsync API and CLI."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from portsync import api
+from portsync.cli import app
+from portsync.config import load_config
+from portsync.errors import (
+    GuardrailError,
+    NotFoundError,
+    PlanFileError,
+    ProviderLimitError,
+    StalePlanError,
+    TranslationError,
+)
+from portsync.ops import Plan
+
+from .conftest import AwsWorld
+
+runner = CliRunner()
+
+
+def _plan(world: AwsWorld) -> Plan:
+    return api.plan(load_config(world.config_path))
+
+
+def _apply(world: AwsWorld, **kwargs: object) -> api.ApplyResult:
+    return api.apply(load_config(world.config_path), **kwargs)  # type: ignore[arg-type]
+
+
+def _sources(perms: list[dict]) -> set[tuple[str, int, str]]:
+    out = set()
+    for p in perms:
+        for r in p.get("IpRanges", []):
+            out.add((p["IpProtocol"], p.get("FromPort", -1), r["CidrIp"]))
+        for r in p.get("Ipv6Ranges", []):
+            out.add((p["IpProtocol"], p.get("FromPort", -1), r["CidrIpv6"]))
+        for r in p.get("UserIdGroupPairs", []):
+            out.add((p["IpProtocol"], p.get("FromPort", -1), r["GroupId"]))
+    return out
+
+
+def test_plan_empty_groups_adds_every_rule(aws_world: AwsWorld) -> None:
+    plan = _plan(aws_world)
+    counts = plan.summary()
+    # control-plane: 6443 x2 (v4+v6) + 2379-2380 + 10250 + 10259 + 10257 = 6
+    # worker: 10250 self + cp, 10256 self + lb, 30000-32767 x2 = 6
+    assert counts["add"] == 12
+    assert counts["remove"] == 0
+    # moto gives each new group an allow-all egress rule: unmanaged, listed, left alone.
+    assert counts["unmanaged"] == 2
+
+
+def test_apply_then_plan_is_clean_and_second_apply_changes_nothing(aws_world: AwsWorld) -> None:
+    first = _apply(aws_world)
+    assert first.changed
+    cp = _sources(aws_world.ingress(aws_world.cp))
+    assert ("tcp", 6443, "203.0.113.0/24") in cp
+    assert ("tcp", 6443, "2001:db8::/32") in cp
+    assert ("tcp", 2379, aws_world.cp) in cp
+    worker = _sources(aws_world.ingress(aws_world.worker))
+    assert ("tcp", 10250, aws_world.cp) in worker
+    assert ("tcp", 10256, aws_world.lb) in worker
+    assert _plan(aws_world).is_empty()
+    second = _apply(aws_world)
+    assert not second.changed
+
+
+def test_apply_new_rules_carry_ownership_tag(aws_world: AwsWorld) -> None:
+    _apply(aws_world)
+    rules = aws_world.ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [aws_world.cp]}]
+    )["SecurityGroupRules"]
+    ingress = [r for r in rules if not r["IsEgress"]]
+    assert ingress
+    for rule in ingress:
+        tags = {t["Key"]: t["Value"] for t in rule.get("Tags", [])}
+        assert tags.get("portsync:managed") == "true"
+        assert rule["Description"].startswith("portsync: ")
+
+
+def test_apply_owned_mode_keeps_unmanaged_and_removes_owned_extra(aws_world: AwsWorld) -> None:
+    ec2 = aws_world.ec2
+    ec2.authorize_security_group_ingress(
+        GroupId=aws_world.cp,
+        IpPermissions=[
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+             "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "bastion ssh"}]},
+            {"IpProtocol": "tcp", "FromPort": 9999, "ToPort": 9999,
+             "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: stale rule"}]},
+        ],
+    )
+    plan = _plan(aws_world)
+    removes = [op.rule for g in plan for op in g.removes]
+    assert [(r.ports_text, str(r.peer)) for r in removes] == [("9999", "cidr:10.0.0.0/8")]
+    unmanaged = [r.description for g in plan for r in g.unmanaged]
+    assert "bastion ssh" in unmanaged
+    _apply(aws_world)
+    cp = _sources(aws_world.ingress(aws_world.cp))
+    assert ("tcp", 22, "10.9.0.0/16") in cp
+    assert ("tcp", 9999, "10.0.0.0/8") not in cp
+
+
+def test_plan_stale_description_is_an_update_not_a_replace(aws_world: AwsWorld) -> None:
+    _apply(aws_world)
+    ec2 = aws_world.ec2
+    rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [aws_world.cp]}]
+    )["SecurityGroupRules"]
+    target = next(r for r in rules if r.get("FromPort") == 10259)
+    ec2.modify_security_group_rules(
+        GroupId=aws_world.cp,
+        SecurityGroupRules=[{
+            "SecurityGroupRuleId": target["SecurityGroupRuleId"],
+            "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 10259, "ToPort": 10259,
+                                  "ReferencedGroupId": aws_world.cp,
+                                  "Description": "portsync: old words"},
+        }],
+    )
+    plan = _plan(aws_world)
+    assert plan.summary() == {"add": 0, "remove": 0, "update": 1, "unmanaged": 2}
+    _apply(aws_world)
+    assert _plan(aws_world).is_empty()
+
+
+def test_apply_additive_mode_never_removes(aws_world: AwsWorld) -> None:
+    aws_world.write_config(mode="additive")
+    aws_world.ec2.authorize_security_group_ingress(
+        GroupId=aws_world.cp,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 9999, "ToPort": 9999,
+                        "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: old"}]}],
+    )
+    plan = _plan(aws_world)
+    assert plan.summary()["remove"] == 0
+    _apply(aws_world)
+    assert ("tcp", 9999, "10.0.0.0/8") in _sources(aws_world.ingress(aws_world.cp))
+
+
+def test_apply_exclusive_mode_needs_flag_to_remove_unmanaged(aws_world: AwsWorld) -> None:
+    aws_world.write_config(mode="exclusive")
+    aws_world.ec2.authorize_security_group_ingress(
+        GroupId=aws_world.cp,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                        "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "ssh"}]}],
+    )
+    with pytest.raises(GuardrailError, match="--exclusive"):
+        _apply(aws_world)
+    assert ("tcp", 22, "10.9.0.0/16") in _sources(aws_world.ingress(aws_world.cp))
+    _apply(aws_world, allow_exclusive=True)
+    assert ("tcp", 22, "10.9.0.0/16") not in _sources(aws_world.ingress(aws_world.cp))
+
+
+def test_apply_too_many_deletes_is_refused_before_any_write(aws_world: AwsWorld) -> None:
+    perms = [{"IpProtocol": "tcp", "FromPort": p, "ToPort": p,
+              "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: old"}]}
+             for p in range(9000, 9004)]
+    aws_world.ec2.authorize_security_group_ingress(GroupId=aws_world.cp, IpPermissions=perms)
+    with pytest.raises(GuardrailError, match="max-deletes 3"):
+        _apply(aws_world, max_deletes=3)
+    # Nothing was added either: the guardrail fires before any write.
+    assert ("tcp", 6443, "203.0.113.0/24") not in _sources(aws_world.ingress(aws_world.cp))
+
+
+def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(aws_world: AwsWorld, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    saved.write_text(_plan(aws_world).to_json())
+    aws_world.ec2.authorize_security_group_ingress(
+        GroupId=aws_world.worker,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                        "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}],
+    )
+    with pytest.raises(StalePlanError, match=aws_world.worker):
+        _apply(aws_world, saved=Plan.load(str(saved)))
+    assert ("tcp", 6443, "203.0.113.0/24") not in _sources(aws_world.ingress(aws_world.cp))
+    saved.write_text(_plan(aws_world).to_json())
+    result = _apply(aws_world, saved=Plan.load(str(saved)))
+    assert result.plan.summary()["add"] == 12
+    assert _plan(aws_world).is_empty()
+
+
+def test_saved_plan_from_other_config_is_refused(aws_world: AwsWorld, tmp_path: Path) -> None:
+    saved = tmp_path / "plan.json"
+    saved.write_text(_plan(aws_world).to_json())
+    aws_world.write_config(overrides={"kube-apiserver": 443})
+    with pytest.raises(PlanFileError, match="different config"):
+        _apply(aws_world, saved=Plan.load(str(saved)))
+
+
+def test_apply_concurrent_runs_both_converge(aws_world: AwsWorld) -> None:
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            _apply(aws_world)
+        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert _plan(aws_world).is_empty()
+
+
+def test_plan_missing_any_source_is_a_plan_time_error(aws_world: AwsWorld) -> None:
+    aws_world.write_config(sources={"load_balancers": [aws_world.lb]})
+    with pytest.raises(TranslationError, match="sources.all"):
+        _plan(aws_world)
+
+
+def test_plan_unknown_group_names_it(aws_world: AwsWorld) -> None:
+    aws_world.ec2.delete_security_group(GroupId=aws_world.worker)
+    with pytest.raises(NotFoundError, match=aws_world.worker):
+        _plan(aws_world)
+
+
+def test_plan_over_quota_is_refused_naming_the_group(aws_world: AwsWorld) -> None:
+    aws_world.write_config(sources={"all": [f"198.51.{i}.0/24" for i in range(30)],
+                                    "load_balancers": [aws_world.lb]})
+    with pytest.raises(ProviderLimitError, match=aws_world.worker):
+        _plan(aws_world)
+
+
+def test_cli_plan_detailed_exitcode_json_and_apply(aws_world: AwsWorld, tmp_path: Path) -> None:
+    cfg = str(aws_world.config_path)
+    result = runner.invoke(app, ["--config", cfg, "plan", "--detailed-exitcode", "--output", "json"])
+    assert result.exit_code == 2, result.output
+    data = json.loads(result.stdout)
+    assert data["summary"]["add"] == 12
+    change = data["changes"][0]
+    assert set(change) >= {"cluster", "provider", "target", "action", "rule", "reason"}
+    assert set(change["rule"]) >= {"role", "direction", "protocol", "from_port", "to_port", "peer", "purpose"}
+    result = runner.invoke(app, ["--config", cfg, "apply"])
+    assert result.exit_code == 1
+    assert "--auto-approve" in result.stderr
+    result = runner.invoke(app, ["--config", cfg, "apply", "--auto-approve"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["--config", cfg, "plan", "--detailed-exitcode"])
+    assert result.exit_code == 0
+    assert "No changes" in result.stdout
