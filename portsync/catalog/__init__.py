@@ -50,6 +50,11 @@ class RetiredPort:
     why: str
     location: str  # ``source:line`` of the entry
 
+    def __str__(self) -> str:
+        where = f" on {', '.join(self.roles)}" if self.roles else ""
+        what = f" ({self.component})" if self.component else ""
+        return f"{self.protocol.value}/{self.ports}{what}{where}: {self.why}"
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Catalog:
@@ -60,6 +65,7 @@ class Catalog:
     path: Path | None  # the file, when there is one on disk
     rows: tuple[PortRow, ...]
     retired: tuple[RetiredPort, ...] = ()
+    description: str = ""  # the front matter's ``title``, if any
 
     @property
     def roles(self) -> tuple[str, ...]:
@@ -144,36 +150,43 @@ def load_catalog(name_or_path: str, *, base_dir: Path | None = None) -> Catalog:
         source = str(path)
         name = path.stem
     rows = parse_document(text, source=source)
+    retired, description = _front_matter_fields(text, source)
     return Catalog(
         name=name,
         source=source,
         path=path,
         rows=tuple(rows),
-        retired=_retired_ports(text, source),
+        retired=retired,
+        description=description,
     )
 
 
 _RETIRED_KEYS = frozenset({"ports", "protocol", "component", "roles", "why"})
 
 
-def _retired_ports(text: str, source: str) -> tuple[RetiredPort, ...]:
-    """Read ``retired_ports`` from the front matter, reporting every bad entry at once."""
+def _front_matter_fields(text: str, source: str) -> tuple[tuple[RetiredPort, ...], str]:
+    """Read ``retired_ports`` and ``title`` from the front matter, reporting every bad entry."""
     matter = front_matter(text)
     if matter is None:
-        return ()
+        return (), ""
     try:
         data = yaml.safe_load(matter.text)
         tree = yaml.compose(matter.text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = matter.start + 1 + (mark.line if mark is not None else 0)
+        problem = getattr(exc, "problem", None) or "unreadable"
         raise PortTableError(
-            f"{source}:{line}: the front matter is not valid YAML ({exc}) — fix the YAML "
+            f"{source}:{line}: the front matter is not valid YAML ({problem}) — fix the YAML "
             "between the --- lines",
             source=source,
         ) from exc
-    if not isinstance(data, dict) or data.get("retired_ports") is None:
-        return ()
+    if not isinstance(data, dict):
+        return (), ""
+    title = data.get("title")
+    description = " ".join(title.split()) if isinstance(title, str) else ""
+    if data.get("retired_ports") is None:
+        return (), description
     entries = data["retired_ports"]
     lines = _item_lines(tree, matter.start + 1)
     problems: list[str] = []
@@ -197,7 +210,7 @@ def _retired_ports(text: str, source: str) -> tuple[RetiredPort, ...]:
             problems=problems,
             source=source,
         )
-    return tuple(retired)
+    return tuple(retired), description
 
 
 def _item_lines(tree: yaml.Node | None, first_line: int) -> list[int]:

@@ -420,8 +420,11 @@ class _RowReader:
         for item in _PORT_ITEM_SPLIT.split(text) if text else [""]:
             try:
                 port_range = PortRange.parse(item)
-            except ValueError:
-                self.problem(line, f"{item!r} is not a port or port range", _fix_hint("ports"))
+            except ValueError as exc:
+                what = str(exc) if item.isdigit() or "-" in item else None
+                self.problem(
+                    line, what or f"{item!r} is not a port or port range", _fix_hint("ports")
+                )
                 continue
             if port_range.from_port == 0:
                 self.problem(line, f"port 0 in {item!r} cannot be opened", _fix_hint("ports"))

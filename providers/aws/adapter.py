@@ -121,7 +121,7 @@ class Ec2Adapter:
             call(GroupId=group_id, IpPermissions=permissions, TagSpecifications=spec)
 
     def modify(self, group_id: str, entries: list[dict[str, Any]]) -> None:
-        """Change rules in place (descriptions)."""
+        """Change rules in place by rule id (ModifySecurityGroupRules)."""
         with map_sdk_errors(f"modify rules of {group_id}"):
             self.client.modify_security_group_rules(GroupId=group_id, SecurityGroupRules=entries)
 

@@ -6,6 +6,7 @@ so boto3 is exercised exactly as against AWS.
 
 from __future__ import annotations
 
+import logging
 import urllib.request
 from typing import Any
 
@@ -31,6 +32,8 @@ class MotoServer:
             from moto.server import ThreadedMotoServer
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise RuntimeError("moto server needs: pip install 'portsync[emulators]'") from exc
+        # werkzeug logs every request to stderr; the demo and tests want quiet.
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()

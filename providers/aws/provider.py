@@ -69,6 +69,7 @@ class AwsProvider:
     name: ClassVar[str] = "aws"
     config_model: ClassVar[type[BaseModel]] = AwsClusterConfig
     limits: ClassVar[dict[str, int]] = LIMITS
+    demo: ClassVar[str] = "portsync.providers.aws.demo:AwsDemo"
 
     def __init__(
         self, cluster: ClusterConfig, *, settings: Settings, client: Any = None
@@ -161,17 +162,18 @@ class AwsProvider:
         return ids
 
     def apply(self, ops: GroupOps) -> None:
-        """Authorize (one call per direction), modify descriptions, then revoke by rule id."""
+        """Authorize (one call per direction), modify descriptions in place, then revoke by id."""
         gid = ops.target
         tags = {translate.OWNER_TAG: "true", "portsync:cluster": self.cluster.name}
         for direction in (Direction.INGRESS, Direction.EGRESS):
             adds = [op.rule for op in ops.adds if op.rule.direction is direction]
             if adds:
                 self._authorize(gid, direction, adds, tags)
-        entries = []
-        for op in ops.updates:
-            for rule_id in self._ids_for(gid, op.before)[:1]:
-                entries.append(translate.modify_request(op.after, rule_id))
+        entries = [
+            translate.modify_request(op.after, rule_id)
+            for op in ops.updates
+            for rule_id in self._ids_for(gid, op.before)[:1]
+        ]
         if entries:
             self.adapter.modify(gid, entries)
         for direction in (Direction.INGRESS, Direction.EGRESS):

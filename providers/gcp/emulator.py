@@ -839,6 +839,9 @@ class GcpEmulator:
         wait_deadline: longest time ``globalOperations.wait`` blocks
             (the real API: about 2 minutes).
         networks: VPC networks that exist in every project.
+        firewall_quota: most rules a project may hold (the ``FIREWALLS``
+            quota); None for no limit. An insert beyond it is answered 403
+            ``quotaExceeded``.
         user: the ``user`` written into operations.
         verbose: log every request to stderr.
     """
@@ -852,6 +855,7 @@ class GcpEmulator:
         operation_delay: float = 0.0,
         wait_deadline: float = 120.0,
         networks: Iterable[str] = ("default",),
+        firewall_quota: int | None = None,
         user: str = "emulator@portsync.invalid",
         verbose: bool = False,
     ) -> None:
@@ -859,10 +863,11 @@ class GcpEmulator:
         self.port = port
         self.user = user
         self.verbose = verbose
-        self._defaults = (latency, operation_delay, wait_deadline)
+        self._defaults = (latency, operation_delay, wait_deadline, firewall_quota)
         self.latency = latency
         self.operation_delay = operation_delay
         self.wait_deadline = wait_deadline
+        self.firewall_quota = firewall_quota
         self._default_networks = tuple(networks)
         self._lock = threading.RLock()
         self._projects: dict[str, _Project] = {}
@@ -938,15 +943,21 @@ class GcpEmulator:
     def reset(self) -> None:
         """Forget every project, operation, counter, fault and observer.
 
-        ``latency``, ``operation_delay`` and ``wait_deadline`` return to the
-        constructor values. The server keeps listening on the same port.
+        ``latency``, ``operation_delay``, ``wait_deadline`` and
+        ``firewall_quota`` return to the constructor values. The server keeps
+        listening on the same port.
         """
         with self._lock:
             self._projects.clear()
             self._calls.clear()
             self._faults.clear()
             self._observers.clear()
-            self.latency, self.operation_delay, self.wait_deadline = self._defaults
+            (
+                self.latency,
+                self.operation_delay,
+                self.wait_deadline,
+                self.firewall_quota,
+            ) = self._defaults
 
     def add_observer(self, observer: Observer) -> Callable[[], None]:
         """Call ``observer(project, firewalls)`` after every change of a project's rules.
@@ -1310,6 +1321,7 @@ class GcpEmulator:
                 self._ensure_idle(state, name, path)
                 if name in state.firewalls:
                     raise _already_exists(path)
+                self._check_quota(state)
 
                 def apply() -> None:
                     self._store(state, resource)
@@ -1345,6 +1357,19 @@ class GcpEmulator:
             response = copy.deepcopy(operation)
             self._settle(project, state)
             return response
+
+    def _check_quota(self, state: _Project) -> None:
+        quota = self.firewall_quota
+        if quota is None:
+            return
+        inserting = sum(1 for p in state.pending if p.target not in state.firewalls)
+        if len(state.firewalls) + inserting >= quota:
+            raise _ApiError(
+                403,
+                "quotaExceeded",
+                f"Quota 'FIREWALLS' exceeded.  Limit: {float(quota)} globally.",
+                domain="usageLimits",
+            )
 
     @staticmethod
     def _ensure_idle(state: _Project, name: str, path: str) -> None:

@@ -83,7 +83,25 @@ def test_apply_new_rules_carry_ownership_tag(aws_world: AwsWorld) -> None:
     for rule in ingress:
         tags = {t["Key"]: t["Value"] for t in rule.get("Tags", [])}
         assert tags.get("portsync:managed") == "true"
-        assert rule["Description"].startswith("portsync: ")
+    for perm in aws_world.ingress(aws_world.cp):
+        for source in perm.get("IpRanges", []) + perm.get("UserIdGroupPairs", []):
+            assert source["Description"].startswith("portsync: ")
+
+
+@pytest.mark.xfail(
+    reason="moto gap: DescribeSecurityGroupRules omits Description for group-reference rules",
+    strict=True,
+)
+def test_moto_describe_rules_group_reference_description_present(aws_world: AwsWorld) -> None:
+    aws_world.ec2.authorize_security_group_ingress(
+        GroupId=aws_world.cp,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1,
+                        "UserIdGroupPairs": [{"GroupId": aws_world.cp, "Description": "x"}]}],
+    )
+    rules = aws_world.ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [aws_world.cp]}]
+    )["SecurityGroupRules"]
+    assert [r.get("Description") for r in rules if not r["IsEgress"]] == ["x"]
 
 
 def test_apply_owned_mode_keeps_unmanaged_and_removes_owned_extra(aws_world: AwsWorld) -> None:
@@ -108,24 +126,38 @@ def test_apply_owned_mode_keeps_unmanaged_and_removes_owned_extra(aws_world: Aws
     assert ("tcp", 9999, "10.0.0.0/8") not in cp
 
 
+def _set_description(world: AwsWorld, perm: dict) -> None:
+    world.ec2.update_security_group_rule_descriptions_ingress(GroupId=world.cp, IpPermissions=[perm])
+
+
 def test_plan_stale_description_is_an_update_not_a_replace(aws_world: AwsWorld) -> None:
     _apply(aws_world)
-    ec2 = aws_world.ec2
-    rules = ec2.describe_security_group_rules(
-        Filters=[{"Name": "group-id", "Values": [aws_world.cp]}]
-    )["SecurityGroupRules"]
-    target = next(r for r in rules if r.get("FromPort") == 10259)
-    ec2.modify_security_group_rules(
-        GroupId=aws_world.cp,
-        SecurityGroupRules=[{
-            "SecurityGroupRuleId": target["SecurityGroupRuleId"],
-            "SecurityGroupRule": {"IpProtocol": "tcp", "FromPort": 10259, "ToPort": 10259,
-                                  "ReferencedGroupId": aws_world.cp,
-                                  "Description": "portsync: old words"},
-        }],
-    )
+    _set_description(aws_world, {"IpProtocol": "tcp", "FromPort": 6443, "ToPort": 6443,
+                                 "IpRanges": [{"CidrIp": "203.0.113.0/24",
+                                               "Description": "portsync: old words"}]})
     plan = _plan(aws_world)
     assert plan.summary() == {"add": 0, "remove": 0, "update": 1, "unmanaged": 2}
+    (update,) = [op for g in plan for op in g.updates]
+    assert update.before.description == "portsync: old words"
+    assert update.after.description == "portsync: Kubernetes API server"
+    _apply(aws_world)
+    assert _plan(aws_world).is_empty()
+
+
+@pytest.mark.xfail(
+    reason="moto gap: rule equality includes the group pair's description, so neither "
+    "UpdateSecurityGroupRuleDescriptions nor ModifySecurityGroupRules changes the description "
+    "of a group-reference rule as DescribeSecurityGroups reports it",
+    strict=True,
+)
+def test_apply_stale_description_on_group_reference_converges(aws_world: AwsWorld) -> None:
+    aws_world.ec2.authorize_security_group_ingress(
+        GroupId=aws_world.cp,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 10259, "ToPort": 10259,
+                        "UserIdGroupPairs": [{"GroupId": aws_world.cp,
+                                              "Description": "portsync: old words"}]}],
+    )
+    assert _plan(aws_world).summary()["update"] == 1
     _apply(aws_world)
     assert _plan(aws_world).is_empty()
 
@@ -224,9 +256,9 @@ def test_plan_unknown_group_names_it(aws_world: AwsWorld) -> None:
 
 
 def test_plan_over_quota_is_refused_naming_the_group(aws_world: AwsWorld) -> None:
-    aws_world.write_config(sources={"all": [f"198.51.{i}.0/24" for i in range(30)],
+    aws_world.write_config(sources={"all": [f"198.51.{i}.0/24" for i in range(60)],
                                     "load_balancers": [aws_world.lb]})
-    with pytest.raises(ProviderLimitError, match=aws_world.worker):
+    with pytest.raises(ProviderLimitError, match=f"{aws_world.cp}.*64 IPv4 ingress rules"):
         _plan(aws_world)
 
 

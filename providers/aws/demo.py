@@ -1,0 +1,63 @@
+"""The AWS part of ``portsync demo``: moto server with two groups seeded with drift."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from portsync.providers.aws.emulator import MotoServer
+
+__all__ = ["AwsDemo"]
+
+
+class AwsDemo:
+    """moto server seeded with a missing rule, an extra owned rule, a stale description and an
+    unmanaged rule."""
+
+    def __init__(self) -> None:
+        self.server = MotoServer()
+
+    def start(self, workdir: Path) -> dict[str, Any]:
+        """Start moto, create the VPC and groups, seed drift, return the cluster entry."""
+        from portsync.providers.aws.adapter import make_client
+
+        url = self.server.start()
+        ec2 = make_client(region="eu-west-1", endpoint=url, anonymous=True)
+        vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        cp, worker, lb = (
+            ec2.create_security_group(GroupName=n, Description=f"demo {n}", VpcId=vpc)["GroupId"]
+            for n in ("k8s-control-plane", "k8s-worker", "k8s-lb")
+        )
+        ec2.authorize_security_group_ingress(
+            GroupId=cp,
+            IpPermissions=[
+                # correct and owned
+                {"IpProtocol": "tcp", "FromPort": 2379, "ToPort": 2380,
+                 "UserIdGroupPairs": [{"GroupId": cp, "Description": "portsync: etcd server client API"}]},
+                # stale description
+                {"IpProtocol": "tcp", "FromPort": 6443, "ToPort": 6443,
+                 "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "portsync: API (old)"}]},
+                # owned but no longer wanted
+                {"IpProtocol": "tcp", "FromPort": 10255, "ToPort": 10255,
+                 "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: read-only kubelet"}]},
+                # unmanaged: left alone
+                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                 "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "bastion ssh"}]},
+            ],
+        )
+        return {
+            "name": "demo-aws",
+            "provider": "aws",
+            "region": "eu-west-1",
+            "endpoint": url,
+            "credentials": "anonymous",
+            "roles": {
+                "control-plane": {"security_group": cp},
+                "worker": {"security_group": worker},
+            },
+            "sources": {"load_balancers": [lb]},
+        }
+
+    def stop(self) -> None:
+        """Stop moto."""
+        self.server.stop()

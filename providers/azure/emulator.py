@@ -1,0 +1,2113 @@
+"""Local emulator of the Azure Resource Manager API for network security groups.
+
+The emulator speaks the real ARM wire format — paths, ``api-version``, JSON bodies, error
+envelopes, ``Azure-AsyncOperation`` long-running operations, paging with ``nextLink`` — over
+HTTPS on 127.0.0.1, so that the real ``azure.mgmt.network.NetworkManagementClient`` is what
+portsync's tests, benchmarks and offline demo exercise.
+
+It uses only the standard library (``http.server`` + ``ssl``) plus ``trustme``, which makes a
+throw-away certificate authority and a server certificate for ``127.0.0.1``/``localhost`` at
+start.  The CA bundle is written to :attr:`AzureEmulator.ca_bundle_path`; hand that path to the
+SDK as ``connection_verify``.  TLS is required because azure-core refuses to send bearer tokens
+over plain http.
+
+Quick use::
+
+    with AzureEmulator() as emu:
+        client = NetworkManagementClient(
+            credential, "00000000-0000-0000-0000-000000000000",
+            base_url=emu.base_url, connection_verify=emu.ca_bundle_path,
+            polling_interval=0.01,
+        )
+
+Run standalone: ``python -m portsync.providers.azure.emulator --port 8443 --ca-out ca.pem``.
+See ``docs/providers/azure-emulator.md`` for routes, validation, faults and known gaps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import contextlib
+import copy
+import fnmatch
+import ipaddress
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import ssl
+import struct
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, cast
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+__all__ = [
+    "DEFAULT_SECURITY_RULES",
+    "FAULT_KINDS",
+    "MAX_PRIORITY",
+    "MAX_RULES_PER_NSG",
+    "MIN_PRIORITY",
+    "SDK_DEFAULT_API_VERSION",
+    "AzureEmulator",
+    "CallCounter",
+    "RecordedRequest",
+    "main",
+]
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+Observer = Callable[[JSON], None]
+
+#: api-version that azure-mgmt-network 33.1.0 sends by default (informational; any is accepted).
+SDK_DEFAULT_API_VERSION = "2026-03-01"
+
+NSG_TYPE = "Microsoft.Network/networkSecurityGroups"
+RULE_TYPE = f"{NSG_TYPE}/securityRules"
+DEFAULT_RULE_TYPE = f"{NSG_TYPE}/defaultSecurityRules"
+ASG_TYPE = "Microsoft.Network/applicationSecurityGroups"
+
+#: Custom rule priorities allowed by Azure (swagger: "between 100 and 4096").
+MIN_PRIORITY = 100
+MAX_PRIORITY = 4096
+#: Rules per NSG (Azure subscription limits: "Security rules per network security group").
+MAX_RULES_PER_NSG = 1000
+#: Swagger: "A description for this rule. Restricted to 140 chars."
+MAX_DESCRIPTION_LENGTH = 140
+
+#: The six rules Azure puts in every NSG: (name, description, source, destination, access,
+#: priority, direction).
+DEFAULT_SECURITY_RULES: tuple[tuple[str, str, str, str, str, int, str], ...] = (
+    (
+        "AllowVnetInBound",
+        "Allow inbound traffic from all VMs in VNET",
+        "VirtualNetwork",
+        "VirtualNetwork",
+        "Allow",
+        65000,
+        "Inbound",
+    ),
+    (
+        "AllowAzureLoadBalancerInBound",
+        "Allow inbound traffic from azure load balancer",
+        "AzureLoadBalancer",
+        "*",
+        "Allow",
+        65001,
+        "Inbound",
+    ),
+    ("DenyAllInBound", "Deny all inbound traffic", "*", "*", "Deny", 65500, "Inbound"),
+    (
+        "AllowVnetOutBound",
+        "Allow outbound traffic from all VMs to all VMs in VNET",
+        "VirtualNetwork",
+        "VirtualNetwork",
+        "Allow",
+        65000,
+        "Outbound",
+    ),
+    (
+        "AllowInternetOutBound",
+        "Allow outbound traffic from all VMs to Internet",
+        "*",
+        "Internet",
+        "Allow",
+        65001,
+        "Outbound",
+    ),
+    ("DenyAllOutBound", "Deny all outbound traffic", "*", "*", "Deny", 65500, "Outbound"),
+)
+
+#: Fault kinds accepted by :meth:`AzureEmulator.inject`.
+FAULT_KINDS = frozenset(
+    {"throttle", "server_error", "another_operation", "operation_failed", "slow", "reset"}
+)
+_WRITE_ONLY_FAULTS = frozenset({"another_operation", "operation_failed"})
+
+_PROTOCOLS = {p.lower(): p for p in ("Tcp", "Udp", "Icmp", "Esp", "Ah", "*")}
+_ACCESS = {a.lower(): a for a in ("Allow", "Deny")}
+_DIRECTIONS = {d.lower(): d for d in ("Inbound", "Outbound")}
+
+# Service tags the emulator accepts in a singular address prefix.  Real Azure knows many more
+# (and regional forms such as "Storage.WestEurope"); see the docs' known-gaps list.
+_SERVICE_TAGS = frozenset(
+    t.lower()
+    for t in (
+        "VirtualNetwork",
+        "AzureLoadBalancer",
+        "Internet",
+        "AzureCloud",
+        "Storage",
+        "Sql",
+        "SqlManagement",
+        "AzureActiveDirectory",
+        "AzureMonitor",
+        "AzureKeyVault",
+        "AzureContainerRegistry",
+        "AzureTrafficManager",
+        "AzureBackup",
+        "AzureCosmosDB",
+        "AzureFrontDoor.Backend",
+        "AzureFrontDoor.Frontend",
+        "AzureFrontDoor.FirstParty",
+        "ApiManagement",
+        "AppService",
+        "AppServiceManagement",
+        "EventHub",
+        "ServiceBus",
+        "GatewayManager",
+        "GuestAndHybridManagement",
+        "MicrosoftContainerRegistry",
+        "AzureKubernetesService",
+    )
+)
+# Tag families that may carry a region suffix ("Storage.WestEurope", "AzureCloud.eastus").
+_REGIONAL_TAG_FAMILIES = frozenset(
+    t.lower()
+    for t in (
+        "AzureCloud",
+        "Storage",
+        "Sql",
+        "EventHub",
+        "ServiceBus",
+        "AzureKeyVault",
+        "AzureContainerRegistry",
+        "AzureCosmosDB",
+        "AppService",
+        "ApiManagement",
+        "AzureMonitor",
+        "MicrosoftContainerRegistry",
+    )
+)
+
+# ARM name rule for Microsoft.Network resources and security rules: 1-80 chars, starts with a
+# word character, ends with a word character or '_', may contain '.', '-', '_'.
+_NAME_RE = re.compile(r"^\w(?:[\w.-]{0,78}\w)?$")
+_PORT_RE = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
+_API_VERSION_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:-preview)?$")
+
+_SUB = r"/subscriptions/(?P<sub>[^/]+)"
+_RG = _SUB + r"/resourcegroups/(?P<rg>[^/]+)"
+_NET = r"/providers/microsoft\.network"
+_NSG = _RG + _NET + r"/networksecuritygroups/(?P<nsg>[^/]+)"
+_ASG_ID_RE = re.compile(
+    r"^" + _RG + _NET + r"/applicationsecuritygroups/(?P<asg>[^/]+)/?$", re.IGNORECASE
+)
+
+# (regex, {method: operation name}) — first match wins.
+_ROUTES: tuple[tuple[re.Pattern[str], dict[str, str]], ...] = tuple(
+    (re.compile("^" + pattern + "/?$", re.IGNORECASE), methods)
+    for pattern, methods in (
+        (_SUB + _NET + r"/networksecuritygroups", {"GET": "nsg.list_all"}),
+        (_RG + _NET + r"/networksecuritygroups", {"GET": "nsg.list"}),
+        (
+            _NSG,
+            {
+                "GET": "nsg.get",
+                "PUT": "nsg.put",
+                "PATCH": "nsg.update_tags",
+                "DELETE": "nsg.delete",
+            },
+        ),
+        (_NSG + r"/securityrules", {"GET": "rule.list"}),
+        (
+            _NSG + r"/securityrules/(?P<rule>[^/]+)",
+            {"GET": "rule.get", "PUT": "rule.put", "DELETE": "rule.delete"},
+        ),
+        (_NSG + r"/defaultsecurityrules", {"GET": "default_rule.list"}),
+        (_NSG + r"/defaultsecurityrules/(?P<rule>[^/]+)", {"GET": "default_rule.get"}),
+        (_RG + _NET + r"/applicationsecuritygroups", {"GET": "asg.list"}),
+        (
+            _RG + _NET + r"/applicationsecuritygroups/(?P<asg>[^/]+)",
+            {"GET": "asg.get", "PUT": "asg.put", "DELETE": "asg.delete"},
+        ),
+        (
+            _SUB + _NET + r"/locations/(?P<loc>[^/]+)/operations/(?P<op>[^/]+)",
+            {"GET": "operation.get"},
+        ),
+        (
+            _SUB + _NET + r"/locations/(?P<loc>[^/]+)/operationresults/(?P<op>[^/]+)",
+            {"GET": "operation_result.get"},
+        ),
+    )
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Small value types
+
+
+class ArmError(Exception):
+    """An ARM error response: ``{"error": {"code", "message", "details"}}`` with a status."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        details: Sequence[JSON] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = list(details)
+        self.headers = dict(headers or {})
+
+    def body(self) -> JSON:
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request as the emulator saw it (kept in :attr:`AzureEmulator.requests`)."""
+
+    method: str
+    path: str
+    query: Mapping[str, str]
+    operation: str
+    headers: Mapping[str, str]
+    body: Any
+    status: int
+
+
+class CallCounter(Mapping[str, int]):
+    """Thread-safe per-operation request counter; missing keys read as 0."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: dict[str, int] = {}
+
+    def __getitem__(self, key: str) -> int:
+        with self._lock:
+            return self._counts.get(key, 0)
+
+    def __contains__(self, key: object) -> bool:
+        with self._lock:
+            return key in self._counts
+
+    def __iter__(self) -> Iterator[str]:
+        with self._lock:
+            return iter(sorted(self._counts))
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._counts)
+
+    def __repr__(self) -> str:
+        return f"CallCounter({self.snapshot()!r})"
+
+    def total(self) -> int:
+        """Number of requests counted under every key."""
+        with self._lock:
+            return sum(self._counts.values())
+
+    def snapshot(self) -> dict[str, int]:
+        """A plain copy of the counts."""
+        with self._lock:
+            return dict(self._counts)
+
+    def add(self, key: str, amount: int = 1) -> None:
+        with self._lock:
+            self._counts[key] = self._counts.get(key, 0) + amount
+
+    def clear(self) -> None:
+        with self._lock:
+            self._counts.clear()
+
+
+@dataclass(slots=True)
+class _Fault:
+    kind: str
+    remaining: int
+    route: str | None
+    status: int | None
+    retry_after: int | None
+    delay: float
+    code: str | None
+    message: str | None
+
+    def applies_to(self, operation: str, method: str) -> bool:
+        if self.route is not None and not fnmatch.fnmatchcase(operation, self.route):
+            return False
+        if self.kind == "another_operation":
+            return method in {"PUT", "PATCH", "DELETE"}
+        if self.kind == "operation_failed":
+            return method in {"PUT", "DELETE"} and operation not in {"nsg.update_tags"}
+        return True
+
+
+@dataclass(slots=True)
+class _Nsg:
+    subscription: str
+    resource_group: str
+    name: str
+    location: str
+    tags: dict[str, str] | None
+    rules: list[JSON]  # each {"name": str, "properties": {...}} in stored order
+    etag: str
+    guid: str
+
+    @property
+    def id(self) -> str:
+        return _nsg_id(self.subscription, self.resource_group, self.name)
+
+
+@dataclass(slots=True)
+class _Asg:
+    subscription: str
+    resource_group: str
+    name: str
+    location: str
+    tags: dict[str, str] | None
+    etag: str
+    guid: str
+
+    @property
+    def id(self) -> str:
+        return (
+            f"/subscriptions/{self.subscription}/resourceGroups/{self.resource_group}"
+            f"/providers/Microsoft.Network/applicationSecurityGroups/{self.name}"
+        )
+
+
+@dataclass(slots=True)
+class _Operation:
+    id: str
+    subscription: str
+    location: str
+    kind: str  # "put" | "delete"
+    resource_path: str
+    api_version: str
+    done_at: float
+    error: JSON | None = None
+
+    def status(self, now: float) -> str:
+        if now < self.done_at:
+            return "InProgress"
+        return "Failed" if self.error is not None else "Succeeded"
+
+
+@dataclass(slots=True)
+class _Request:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    host: str
+    operation: str = "unknown"
+    params: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def api_version(self) -> str:
+        return self.query.get("api-version", "")
+
+
+@dataclass(slots=True)
+class _Response:
+    status: int
+    body: Any = None  # JSON-serialisable, or None for an empty body
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False  # close the connection without answering
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _new_etag() -> str:
+    return f'W/"{uuid.uuid4()}"'
+
+
+def _nsg_id(subscription: str, resource_group: str, name: str) -> str:
+    return (
+        f"/subscriptions/{subscription}/resourceGroups/{resource_group}"
+        f"/providers/Microsoft.Network/networkSecurityGroups/{name}"
+    )
+
+
+def _key(*parts: str) -> tuple[str, ...]:
+    return tuple(p.lower() for p in parts)
+
+
+def _norm_location(location: str) -> str:
+    return location.replace(" ", "").lower()
+
+
+def _not_found_nsg(resource_group: str, name: str) -> ArmError:
+    return ArmError(
+        404,
+        "ResourceNotFound",
+        f"The Resource 'Microsoft.Network/networkSecurityGroups/{name}' under resource group "
+        f"'{resource_group}' was not found. For more details please go to "
+        "https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
+def _not_found_asg(resource_group: str, name: str) -> ArmError:
+    return ArmError(
+        404,
+        "ResourceNotFound",
+        f"The Resource 'Microsoft.Network/applicationSecurityGroups/{name}' under resource "
+        f"group '{resource_group}' was not found. For more details please go to "
+        "https://aka.ms/ARMResourceNotFoundFix",
+    )
+
+
+def _bad_format(path: str, problem: str) -> ArmError:
+    # Microsoft.Network answers body-shape problems (wrong JSON type, unknown enum value)
+    # with InvalidRequestFormat and the JSON path in an InvalidJson detail.
+    return ArmError(
+        400,
+        "InvalidRequestFormat",
+        "Cannot parse the request.",
+        details=[{"code": "InvalidJson", "message": f"{problem} Path '{path}'."}],
+    )
+
+
+def _check_name(name: str) -> None:
+    if not _NAME_RE.match(name):
+        raise ArmError(
+            400,
+            "InvalidResourceName",
+            f"Resource name {name} is invalid. The name can be up to 80 characters long. It "
+            "must begin with a word character, and it must end with a word character or with "
+            "'_'. The name may contain word characters or '.', '-', '_'.",
+        )
+
+
+def _parse_json(body: bytes) -> JSON:
+    if not body.strip():
+        raise ArmError(400, "InvalidRequestContent", "The request content was empty.")
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ArmError(
+            400,
+            "InvalidRequestContent",
+            f"The request content was invalid and could not be deserialized: '{exc}'.",
+        ) from exc
+    if not isinstance(value, dict):
+        raise _bad_format("", "The request body must be a JSON object.")
+    return value
+
+
+def _parse_tags(value: Any, path: str) -> dict[str, str] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in value.items()
+    ):
+        raise _bad_format(path, "Tags must be an object of string values.")
+    return dict(value)
+
+
+def _is_ip_prefix(value: str) -> bool:
+    try:
+        if "/" in value:
+            ipaddress.ip_network(value, strict=True)
+        else:
+            ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_service_tag(value: str) -> bool:
+    low = value.lower()
+    if low in _SERVICE_TAGS:
+        return True
+    family, dot, region = low.partition(".")
+    return bool(dot) and family in _REGIONAL_TAG_FAMILIES and region.isalnum()
+
+
+def _valid_port_range(value: str) -> bool:
+    if value == "*":
+        return True
+    match = _PORT_RE.match(value)
+    if not match:
+        return False
+    low = int(match.group(1))
+    high = int(match.group(2)) if match.group(2) is not None else low
+    return 0 <= low <= high <= 65535
+
+
+def _encode_token(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode().rstrip("=")
+
+
+def _decode_token(token: str) -> str:
+    padded = token + "=" * (-len(token) % 4)
+    try:
+        return base64.urlsafe_b64decode(padded.encode()).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ArmError(400, "InvalidSkipToken", f"The skip token '{token}' is invalid.") from exc
+
+
+# --------------------------------------------------------------------------------------------
+# Security rule validation
+
+
+def _rule_enum(props: JSON, key: str, allowed: Mapping[str, str], rule_id: str) -> str:
+    value = props.get(key)
+    if value is None:
+        raise ArmError(
+            400,
+            "SecurityRuleParameterMissing",
+            f"Required security rule parameter {key[0].upper()}{key[1:]} is missing for "
+            f"security rule with Id: {rule_id}.",
+        )
+    if not isinstance(value, str) or value.lower() not in allowed:
+        raise _bad_format(
+            f"properties.{key}",
+            f"Error converting value {json.dumps(value)} to type '{key}'; allowed values are "
+            f"{', '.join(sorted(allowed.values()))}.",
+        )
+    return allowed[value.lower()]
+
+
+def _string_list(props: JSON, key: str) -> list[str]:
+    value = props.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _bad_format(f"properties.{key}", "Expected an array of strings.")
+    return list(value)
+
+
+def _opt_string(props: JSON, key: str) -> str | None:
+    value = props.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise _bad_format(f"properties.{key}", "Expected a string.")
+    return value
+
+
+def _check_ports(props: JSON, side: str, rule_id: str) -> JSON:
+    single = _opt_string(props, f"{side}PortRange")
+    plural = _string_list(props, f"{side}PortRanges")
+    cap = side[0].upper() + side[1:]
+    if single is None and not plural:
+        raise ArmError(
+            400,
+            "SecurityRuleParametersMissing",
+            f"Required security rule parameters are missing for security rule with Id: "
+            f"{rule_id}. Security rule must specify {cap}PortRanges or {cap}PortRange.",
+        )
+    if single is not None and plural:
+        raise ArmError(
+            400,
+            "SecurityRuleParameterContainsUnsupportedValue",
+            f"Security rule {rule_id} specifies both {cap}PortRange and {cap}PortRanges; "
+            "only one of them may be used.",
+        )
+    for value in [single] if single is not None else plural:
+        if not _valid_port_range(value):
+            raise ArmError(
+                400,
+                "SecurityRuleInvalidPortRange",
+                f"Security rule has invalid Port range. Value provided: {value}. Value should "
+                "be an integer OR integer range with '-' delimiter. Valid range 0-65535.",
+            )
+    out: JSON = {f"{side}PortRanges": plural}
+    if single is not None:
+        out[f"{side}PortRange"] = single
+    return out
+
+
+def _check_addresses(
+    props: JSON,
+    side: str,
+    rule_id: str,
+    asg_exists: Callable[[str], bool],
+) -> JSON:
+    single = _opt_string(props, f"{side}AddressPrefix")
+    plural = _string_list(props, f"{side}AddressPrefixes")
+    asgs_raw = props.get(f"{side}ApplicationSecurityGroups")
+    cap = side[0].upper() + side[1:]
+    asgs: list[JSON] = []
+    if asgs_raw is not None:
+        if not isinstance(asgs_raw, list):
+            raise _bad_format(f"properties.{side}ApplicationSecurityGroups", "Expected an array.")
+        for item in asgs_raw:
+            asg_id = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(asg_id, str) or not asg_id:
+                raise _bad_format(
+                    f"properties.{side}ApplicationSecurityGroups",
+                    "Each application security group needs an id.",
+                )
+            if not asg_exists(asg_id):
+                raise ArmError(
+                    400,
+                    "InvalidResourceReference",
+                    f"Resource {asg_id} referenced by resource {rule_id} was not found. Please "
+                    "make sure that the referenced resource exists, and that both resources are "
+                    "in the same region.",
+                )
+            asgs.append({"id": asg_id})
+    given = sum((single is not None, bool(plural), bool(asgs)))
+    if given == 0:
+        raise ArmError(
+            400,
+            "SecurityRuleParametersMissing",
+            f"Required security rule parameters are missing for security rule with Id: "
+            f"{rule_id}. Security rule must specify {cap}AddressPrefixes, {cap}AddressPrefix, "
+            f"or {cap}ApplicationSecurityGroups.",
+        )
+    if given > 1:
+        raise ArmError(
+            400,
+            "SecurityRuleParameterContainsUnsupportedValue",
+            f"Security rule {rule_id} specifies more than one of {cap}AddressPrefix, "
+            f"{cap}AddressPrefixes and {cap}ApplicationSecurityGroups; only one may be used.",
+        )
+    if (
+        single is not None
+        and single != "*"
+        and not _is_ip_prefix(single)
+        and not _is_service_tag(single)
+    ):
+        raise ArmError(
+            400,
+            "SecurityRuleInvalidAddressPrefix",
+            f"Security rule {rule_id} has invalid Address prefix. Value provided: {single}",
+        )
+    for value in plural:
+        if _is_ip_prefix(value):
+            continue
+        if value == "*" or _is_service_tag(value):
+            raise ArmError(
+                400,
+                "SecurityRuleParameterContainsUnsupportedValue",
+                f"Security rule parameter {cap}AddressPrefixes for rule with Id {rule_id} cannot "
+                "specify existing VIRTUALNETWORK, INTERNET, AZURELOADBALANCER, '*' or system "
+                f"tags. Unsupported value used: {value}.",
+            )
+        raise ArmError(
+            400,
+            "SecurityRuleInvalidAddressPrefix",
+            f"Security rule {rule_id} has invalid Address prefix. Value provided: {value}",
+        )
+    out: JSON = {f"{side}AddressPrefixes": plural}
+    if single is not None:
+        out[f"{side}AddressPrefix"] = single
+    if asgs:
+        out[f"{side}ApplicationSecurityGroups"] = asgs
+    return out
+
+
+def _validate_rule(
+    raw: Any, name: str, rule_id: str, asg_exists: Callable[[str], bool], path: str
+) -> JSON:
+    """Check one security rule body and return its normalised stored form."""
+    _check_name(name)
+    if not isinstance(raw, dict):
+        raise _bad_format(path, "A security rule must be a JSON object.")
+    props = raw.get("properties")
+    if props is None:
+        props = {}
+    if not isinstance(props, dict):
+        raise _bad_format(f"{path}.properties", "Expected an object.")
+    protocol = _rule_enum(props, "protocol", _PROTOCOLS, rule_id)
+    access = _rule_enum(props, "access", _ACCESS, rule_id)
+    direction = _rule_enum(props, "direction", _DIRECTIONS, rule_id)
+    priority = props.get("priority")
+    if priority is None:
+        raise ArmError(
+            400,
+            "SecurityRuleParameterMissing",
+            f"Required security rule parameter Priority is missing for security rule with Id: "
+            f"{rule_id}.",
+        )
+    if isinstance(priority, bool) or not isinstance(priority, int):
+        raise _bad_format(f"{path}.properties.priority", "Priority must be an integer.")
+    if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
+        raise ArmError(
+            400,
+            "SecurityRuleInvalidPriority",
+            f"Security rule has invalid Priority. Value provided: {priority} Allowed range "
+            f"{MIN_PRIORITY}-{MAX_PRIORITY}.",
+        )
+    description = _opt_string(props, "description")
+    if description is not None and len(description) > MAX_DESCRIPTION_LENGTH:
+        raise ArmError(
+            400,
+            "SecurityRuleDescriptionTooLong",
+            f"Security rule {rule_id} has a description of {len(description)} characters; the "
+            f"limit is {MAX_DESCRIPTION_LENGTH}.",
+        )
+    stored: JSON = {"protocol": protocol}
+    if description is not None:
+        stored["description"] = description
+    stored.update(_check_ports(props, "source", rule_id))
+    stored.update(_check_ports(props, "destination", rule_id))
+    stored.update(_check_addresses(props, "source", rule_id, asg_exists))
+    stored.update(_check_addresses(props, "destination", rule_id, asg_exists))
+    stored.update({"access": access, "priority": priority, "direction": direction})
+    return {"name": name, "properties": stored}
+
+
+def _too_many_rules() -> ArmError:
+    return ArmError(
+        400,
+        "SecurityRuleCountLimitReached",
+        f"A security group cannot have more than {MAX_RULES_PER_NSG} security rules.",
+    )
+
+
+def _check_rule_set(rules: Sequence[JSON]) -> None:
+    """Checks across the rules of one NSG: count, unique names, unique (priority, direction)."""
+    if len(rules) > MAX_RULES_PER_NSG:
+        raise _too_many_rules()
+    seen: dict[tuple[int, str], str] = {}
+    names: set[str] = set()
+    for rule in rules:
+        lowered = rule["name"].lower()
+        if lowered in names:
+            raise ArmError(
+                400,
+                "DuplicateResourceName",
+                f"Security rule name {rule['name']} is used by more than one rule in the "
+                "security group.",
+            )
+        names.add(lowered)
+        props = rule["properties"]
+        slot = (props["priority"], props["direction"])
+        if slot in seen:
+            raise ArmError(
+                400,
+                "SecurityRuleConflict",
+                f"Security rule {rule['name']} conflicts with rule {seen[slot]}. Rules cannot "
+                "have the same Priority and Direction. To learn more, see aka.ms/nsgrules.",
+            )
+        seen[slot] = rule["name"]
+
+
+def _flat_rule(rule: Mapping[str, Any]) -> JSON:
+    """Accept a rule as ``{"name", "properties": {...}}`` or flat ``{"name", "priority", ...}``."""
+    if "properties" in rule:
+        return dict(rule)
+    props = {k: v for k, v in rule.items() if k != "name"}
+    return {"name": rule.get("name"), "properties": props}
+
+
+# --------------------------------------------------------------------------------------------
+# The emulator
+
+
+class AzureEmulator:
+    """ARM emulator for network security groups, served over HTTPS on a background thread.
+
+    Args:
+        host: Address to bind (default ``127.0.0.1``).
+        port: Port to bind; ``0`` picks a free one.
+        page_size: Items per page of every list operation.
+        latency: Seconds to sleep before answering each request.
+        operation_delay: Seconds a long-running write stays ``InProgress``.  While it does, the
+            resource reports ``provisioningState: Updating`` and other writes to the same NSG
+            get ``409 AnotherOperationInProgress``.  Default 0: operations finish at once.
+        retry_after: Value of the ``Retry-After`` header on LRO and throttle responses.
+        require_auth: When true, a request without ``Authorization: Bearer …`` gets 401 as on
+            real ARM.  Default false, so ``credentials: anonymous`` works.
+        ca_out: Where to write the CA bundle PEM; default a fresh temporary directory.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        page_size: int = 100,
+        latency: float = 0.0,
+        operation_delay: float = 0.0,
+        retry_after: int = 0,
+        require_auth: bool = False,
+        ca_out: str | os.PathLike[str] | None = None,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.host = host
+        self.port = port
+        self.page_size = page_size
+        self.latency = latency
+        self.operation_delay = operation_delay
+        self.retry_after = retry_after
+        self.require_auth = require_auth
+        self.calls = CallCounter()
+        self.requests: deque[RecordedRequest] = deque(maxlen=10_000)
+        self.observer_errors: list[BaseException] = []
+        self._ca_out = Path(ca_out) if ca_out is not None else None
+        self._ca_path: Path | None = None
+        self._tmpdir: str | None = None
+        self._lock = threading.RLock()
+        self._nsgs: dict[tuple[str, ...], _Nsg] = {}
+        self._asgs: dict[tuple[str, ...], _Asg] = {}
+        self._operations: dict[str, _Operation] = {}
+        self._busy: dict[tuple[str, ...], tuple[float, str]] = {}
+        self._faults: list[_Fault] = []
+        self._observers: list[Observer] = []
+        self._server: _TLSServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> str:
+        """Make the certificates, bind, serve on a daemon thread; return the base URL."""
+        if self._server is not None:
+            return self.base_url
+        try:
+            import trustme
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "the Azure emulator needs 'trustme'; install portsync[emulators]"
+            ) from exc
+        ca = trustme.CA(organization_name="portsync Azure emulator")
+        identities = ["127.0.0.1", "localhost", "::1"]
+        if self.host not in identities and self.host not in {"0.0.0.0", "::"}:
+            identities.append(self.host)
+        leaf = ca.issue_cert(*identities)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        leaf.configure_cert(context)
+        if self._ca_out is not None:
+            self._ca_out.parent.mkdir(parents=True, exist_ok=True)
+            self._ca_path = self._ca_out
+        else:
+            self._tmpdir = tempfile.mkdtemp(prefix="portsync-azure-emulator-")
+            self._ca_path = Path(self._tmpdir) / "ca.pem"
+        ca.cert_pem.write_to_path(str(self._ca_path))
+        server = _TLSServer((self.host, self.port), _Handler, self, context)
+        self._server = server
+        self.port = server.server_address[1]
+        self._thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"azure-emulator-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        """Stop serving and remove the temporary CA directory (if the emulator made it)."""
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+
+    def __enter__(self) -> AzureEmulator:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        """``https://127.0.0.1:PORT`` once started."""
+        if self._server is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}"
+
+    @property
+    def ca_bundle_path(self) -> str:
+        """Path of the PEM CA bundle that verifies the emulator's certificate."""
+        if self._ca_path is None:
+            raise RuntimeError("the emulator has not been started; call start() first")
+        return str(self._ca_path)
+
+    # -- instrumentation and setup -----------------------------------------------------------
+
+    def reset(self) -> None:
+        """Zero the call counters, forget recorded requests and pending faults (keeps state)."""
+        self.calls.clear()
+        self.requests.clear()
+        with self._lock:
+            self._faults.clear()
+        self.observer_errors.clear()
+
+    def clear(self) -> None:
+        """Delete every resource, operation and observer, then :meth:`reset`."""
+        with self._lock:
+            self._observers.clear()
+            self._nsgs.clear()
+            self._asgs.clear()
+            self._operations.clear()
+            self._busy.clear()
+        self.reset()
+
+    def add_observer(self, observer: Observer) -> None:
+        """Call ``observer(nsg)`` with a deep copy of an NSG after every committed change.
+
+        The copy has the shape of a GET response.  For a deletion it is the last state with
+        ``properties.provisioningState == "Deleting"``.  Observers run under the emulator's
+        lock, in commit order; exceptions they raise are kept in :attr:`observer_errors`.
+        """
+        with self._lock:
+            self._observers.append(observer)
+
+    def remove_observer(self, observer: Observer) -> None:
+        with self._lock:
+            self._observers.remove(observer)
+
+    def inject(
+        self,
+        kind: str,
+        *,
+        times: int = 1,
+        route: str | None = None,
+        status: int | None = None,
+        retry_after: int | None = None,
+        delay: float = 1.0,
+        code: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Queue a fault for the next matching request(s); faults are consumed in order.
+
+        Args:
+            kind: ``throttle`` (429 + Retry-After), ``server_error`` (500, or ``status=503``),
+                ``another_operation`` (409 AnotherOperationInProgress, writes only),
+                ``operation_failed`` (the LRO ends ``Failed`` and the change is not applied;
+                PUT/DELETE only), ``slow`` (sleep ``delay`` seconds, then answer normally) or
+                ``reset`` (drop the connection without answering).
+            times: How many matching requests the fault hits.
+            route: Operation name or glob the fault is limited to, e.g. ``"nsg.put"``,
+                ``"rule.*"``; ``None`` matches any request the kind applies to.
+            status: HTTP status for ``server_error`` (500 or 503).
+            retry_after: Retry-After seconds for ``throttle`` (default :attr:`retry_after`).
+            delay: Seconds for ``slow``.
+            code: Error code for ``operation_failed`` / ``server_error``.
+            message: Error message for ``operation_failed`` / ``server_error``.
+
+        Raises:
+            ValueError: Unknown kind, ``times`` < 1, or an unsupported ``status``.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        if kind == "server_error" and status not in {None, 500, 503}:
+            raise ValueError("server_error status must be 500 or 503")
+        with self._lock:
+            self._faults.append(
+                _Fault(kind, times, route, status, retry_after, delay, code, message)
+            )
+
+    def pending_faults(self) -> list[tuple[str, int, str | None]]:
+        """``(kind, remaining, route)`` of every fault not yet consumed."""
+        with self._lock:
+            return [(f.kind, f.remaining, f.route) for f in self._faults]
+
+    def seed_nsg(
+        self,
+        subscription: str,
+        resource_group: str,
+        name: str,
+        location: str = "eastus",
+        rules: Iterable[Mapping[str, Any]] = (),
+        *,
+        tags: Mapping[str, str] | None = None,
+    ) -> JSON:
+        """Create or replace an NSG directly (no request, no counters, no observers).
+
+        ``rules`` take the ARM shape ``{"name", "properties": {...}}`` or a flat dict with the
+        property keys next to ``name``.  They are validated exactly like a PUT.
+
+        Returns:
+            The NSG as a GET would return it.
+
+        Raises:
+            ValueError: A rule is invalid (the message carries the ARM error code).
+        """
+        nsg_id = _nsg_id(subscription, resource_group, name)
+        try:
+            _check_name(name)
+            normalised = []
+            for index, rule in enumerate(rules):
+                flat = _flat_rule(rule)
+                rule_name = str(flat.get("name") or "")
+                normalised.append(
+                    _validate_rule(
+                        flat,
+                        rule_name,
+                        f"{nsg_id}/securityRules/{rule_name}",
+                        self._asg_exists,
+                        f"rules[{index}]",
+                    )
+                )
+            _check_rule_set(normalised)
+        except ArmError as exc:
+            raise ValueError(f"{exc.code}: {exc.message}") from exc
+        with self._lock:
+            key = _key(subscription, resource_group, name)
+            old = self._nsgs.get(key)
+            self._nsgs[key] = _Nsg(
+                subscription=subscription,
+                resource_group=resource_group,
+                name=name,
+                location=location,
+                tags=dict(tags) if tags is not None else None,
+                rules=normalised,
+                etag=_new_etag(),
+                guid=old.guid if old else str(uuid.uuid4()),
+            )
+            return self._render_nsg(self._nsgs[key], time.monotonic())
+
+    def seed_asg(
+        self,
+        subscription: str,
+        resource_group: str,
+        name: str,
+        location: str = "eastus",
+        *,
+        tags: Mapping[str, str] | None = None,
+    ) -> JSON:
+        """Create an application security group directly; returns it as a GET would."""
+        with self._lock:
+            key = _key(subscription, resource_group, name)
+            self._asgs[key] = _Asg(
+                subscription,
+                resource_group,
+                name,
+                location,
+                dict(tags) if tags is not None else None,
+                _new_etag(),
+                str(uuid.uuid4()),
+            )
+            return self._render_asg(self._asgs[key], time.monotonic())
+
+    def get_nsg(self, subscription: str, resource_group: str, name: str) -> JSON | None:
+        """The NSG as a GET would return it, or ``None``; does not count as a call."""
+        with self._lock:
+            nsg = self._nsgs.get(_key(subscription, resource_group, name))
+            return self._render_nsg(nsg, time.monotonic()) if nsg else None
+
+    def nsgs(self) -> list[JSON]:
+        """Every NSG (all subscriptions), sorted by id."""
+        with self._lock:
+            now = time.monotonic()
+            items = sorted(self._nsgs.values(), key=lambda n: n.id.lower())
+            return [self._render_nsg(n, now) for n in items]
+
+    # -- rendering ---------------------------------------------------------------------------
+
+    def _provisioning_state(self, key: tuple[str, ...], now: float) -> str:
+        busy = self._busy.get(key)
+        return "Updating" if busy is not None and now < busy[0] else "Succeeded"
+
+    def _render_rule(self, nsg: _Nsg, rule: JSON, state: str) -> JSON:
+        props = rule["properties"]
+        out_props: JSON = {"provisioningState": state}
+        if "description" in props:
+            out_props["description"] = props["description"]
+        out_props["protocol"] = props["protocol"]
+        for key in (
+            "sourcePortRange",
+            "destinationPortRange",
+            "sourceAddressPrefix",
+            "destinationAddressPrefix",
+        ):
+            if key in props:
+                out_props[key] = props[key]
+        for key in ("sourceApplicationSecurityGroups", "destinationApplicationSecurityGroups"):
+            if key in props:
+                out_props[key] = copy.deepcopy(props[key])
+        out_props.update(
+            {
+                "access": props["access"],
+                "priority": props["priority"],
+                "direction": props["direction"],
+                "sourcePortRanges": list(props["sourcePortRanges"]),
+                "destinationPortRanges": list(props["destinationPortRanges"]),
+                "sourceAddressPrefixes": list(props["sourceAddressPrefixes"]),
+                "destinationAddressPrefixes": list(props["destinationAddressPrefixes"]),
+            }
+        )
+        return {
+            "name": rule["name"],
+            "id": f"{nsg.id}/securityRules/{rule['name']}",
+            "etag": nsg.etag,
+            "type": RULE_TYPE,
+            "properties": out_props,
+        }
+
+    @staticmethod
+    def _render_default_rules(nsg: _Nsg) -> list[JSON]:
+        out = []
+        for name, description, src, dst, access, priority, direction in DEFAULT_SECURITY_RULES:
+            out.append(
+                {
+                    "name": name,
+                    "id": f"{nsg.id}/defaultSecurityRules/{name}",
+                    "etag": nsg.etag,
+                    "type": DEFAULT_RULE_TYPE,
+                    "properties": {
+                        "provisioningState": "Succeeded",
+                        "description": description,
+                        "protocol": "*",
+                        "sourcePortRange": "*",
+                        "destinationPortRange": "*",
+                        "sourceAddressPrefix": src,
+                        "destinationAddressPrefix": dst,
+                        "access": access,
+                        "priority": priority,
+                        "direction": direction,
+                        "sourcePortRanges": [],
+                        "destinationPortRanges": [],
+                        "sourceAddressPrefixes": [],
+                        "destinationAddressPrefixes": [],
+                    },
+                }
+            )
+        return out
+
+    def _render_nsg(self, nsg: _Nsg, now: float, *, state: str | None = None) -> JSON:
+        if state is None:
+            state = self._provisioning_state(
+                _key("nsg", nsg.subscription, nsg.resource_group, nsg.name), now
+            )
+        body: JSON = {
+            "name": nsg.name,
+            "id": nsg.id,
+            "etag": nsg.etag,
+            "type": NSG_TYPE,
+            "location": nsg.location,
+        }
+        if nsg.tags is not None:
+            body["tags"] = dict(nsg.tags)
+        body["properties"] = {
+            "provisioningState": state,
+            "resourceGuid": nsg.guid,
+            "securityRules": [self._render_rule(nsg, r, state) for r in nsg.rules],
+            "defaultSecurityRules": self._render_default_rules(nsg),
+        }
+        return body
+
+    def _render_asg(self, asg: _Asg, now: float) -> JSON:
+        state = self._provisioning_state(
+            _key("asg", asg.subscription, asg.resource_group, asg.name), now
+        )
+        body: JSON = {
+            "name": asg.name,
+            "id": asg.id,
+            "etag": asg.etag,
+            "type": ASG_TYPE,
+            "location": asg.location,
+        }
+        if asg.tags is not None:
+            body["tags"] = dict(asg.tags)
+        body["properties"] = {"provisioningState": state, "resourceGuid": asg.guid}
+        return body
+
+    # -- internal state helpers (call with the lock held) -------------------------------------
+
+    def _asg_exists(self, asg_id: str) -> bool:
+        match = _ASG_ID_RE.match(asg_id)
+        if not match:
+            return False
+        with self._lock:
+            return _key(match["sub"], match["rg"], unquote(match["asg"])) in self._asgs
+
+    def _notify(self, snapshot: JSON) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(copy.deepcopy(snapshot))
+            except Exception as exc:  # an observer must not break the request
+                log.exception("azure emulator observer failed")
+                self.observer_errors.append(exc)
+
+    def _operation_url(self, req: _Request, op: _Operation, kind: str = "operations") -> str:
+        return (
+            f"https://{req.host}/subscriptions/{op.subscription}/providers/Microsoft.Network"
+            f"/locations/{op.location}/{kind}/{op.id}?api-version={quote(op.api_version)}"
+        )
+
+    def _check_busy(self, key: tuple[str, ...], req: _Request, now: float) -> None:
+        busy = self._busy.get(key)
+        if busy is None or now >= busy[0]:
+            return
+        op = self._operations[busy[1]]
+        raise ArmError(
+            409,
+            "AnotherOperationInProgress",
+            "Another operation on this or dependent resource is in progress. To retrieve "
+            f"status of the operation use uri: {self._operation_url(req, op)}.",
+        )
+
+    @staticmethod
+    def _check_preconditions(req: _Request, current_etag: str | None) -> None:
+        if_match = req.headers.get("if-match")
+        if if_match is not None:
+            wanted = [v.strip() for v in if_match.split(",") if v.strip()]
+            if current_etag is None or ("*" not in wanted and current_etag not in wanted):
+                raise ArmError(
+                    412,
+                    "PreconditionFailed",
+                    f"The condition 'If-Match: {if_match}' is not met: the resource "
+                    + (
+                        f"has etag {current_etag}."
+                        if current_etag is not None
+                        else "does not exist."
+                    ),
+                )
+        if_none_match = req.headers.get("if-none-match")
+        if if_none_match is not None and current_etag is not None:
+            wanted = [v.strip() for v in if_none_match.split(",") if v.strip()]
+            if "*" in wanted or current_etag in wanted:
+                raise ArmError(
+                    412,
+                    "PreconditionFailed",
+                    f"The condition 'If-None-Match: {if_none_match}' is not met: the resource "
+                    f"exists with etag {current_etag}.",
+                )
+
+    def _start_operation(
+        self,
+        req: _Request,
+        busy_key: tuple[str, ...],
+        subscription: str,
+        location: str,
+        kind: str,
+        fail: _Fault | None,
+    ) -> _Operation:
+        now = time.monotonic()
+        error: JSON | None = None
+        if fail is not None:
+            error = {
+                "code": fail.code or "InternalServerError",
+                "message": fail.message or "An error occurred while processing the operation.",
+                "details": [],
+            }
+        op = _Operation(
+            id=str(uuid.uuid4()),
+            subscription=subscription,
+            location=_norm_location(location) or "global",
+            kind=kind,
+            resource_path=req.path,
+            api_version=req.api_version,
+            done_at=now + max(self.operation_delay, 0.0),
+            error=error,
+        )
+        self._operations[op.id] = op
+        if self.operation_delay > 0:
+            self._busy[busy_key] = (op.done_at, op.id)
+        return op
+
+    def _lro_headers(self, req: _Request, op: _Operation, *, location: bool) -> dict[str, str]:
+        headers = {
+            "Azure-AsyncOperation": self._operation_url(req, op),
+            "Retry-After": str(self.retry_after),
+        }
+        if location:
+            headers["Location"] = self._operation_url(req, op, "operationResults")
+        return headers
+
+    def _page(self, req: _Request, items: Sequence[tuple[str, JSON]]) -> _Response:
+        """One page of ``items`` (already sorted by their key) after ``$skipToken``."""
+        token = req.query.get("$skiptoken") or req.query.get("$skipToken")
+        remaining = list(items)
+        if token:
+            after = _decode_token(token)
+            remaining = [item for item in remaining if item[0] > after]
+        page = remaining[: self.page_size]
+        body: JSON = {"value": [item for _, item in page]}
+        if len(remaining) > len(page):
+            next_link = (
+                f"https://{req.host}{quote(req.path)}?api-version={quote(req.api_version)}"
+                f"&%24skipToken={_encode_token(page[-1][0])}"
+            )
+            body["nextLink"] = next_link
+        return _Response(200, body)
+
+    # -- request entry point -----------------------------------------------------------------
+
+    def _handle(self, req: _Request) -> _Response:
+        if self.latency > 0:
+            time.sleep(self.latency)
+        route_error = self._route(req)
+        self.calls.add(req.operation)
+        try:
+            if route_error is not None:
+                raise route_error
+            self._check_auth(req)
+            self._check_api_version(req)
+            fault = self._take_fault(req)
+            fail: _Fault | None = None
+            if fault is not None:
+                if fault.kind == "operation_failed":
+                    fail = fault
+                else:
+                    early = self._apply_fault(fault, req)
+                    if early is not None:
+                        return early
+            return self._dispatch(req, fail)
+        except ArmError as exc:
+            return _Response(exc.status, exc.body(), dict(exc.headers))
+
+    def _route(self, req: _Request) -> ArmError | None:
+        for pattern, methods in _ROUTES:
+            match = pattern.match(req.path)
+            if not match:
+                continue
+            req.params = {k: unquote(v) for k, v in match.groupdict().items() if v is not None}
+            operation = methods.get(req.method)
+            if operation is None:
+                req.operation = "unsupported_method"
+                return ArmError(
+                    405,
+                    "MethodNotAllowed",
+                    f"The requested resource does not support http method '{req.method}'.",
+                )
+            req.operation = operation
+            return None
+        req.operation = "unknown"
+        return ArmError(
+            404,
+            "InvalidResourceType",
+            f"The emulator has no resource at '{req.path}'; it serves "
+            "Microsoft.Network/networkSecurityGroups (with securityRules and "
+            "defaultSecurityRules) and Microsoft.Network/applicationSecurityGroups.",
+        )
+
+    def _check_auth(self, req: _Request) -> None:
+        header = req.headers.get("authorization")
+        if header is None:
+            if self.require_auth:
+                raise ArmError(
+                    401,
+                    "AuthenticationFailed",
+                    "Authentication failed. The 'Authorization' header is missing.",
+                )
+            return
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ArmError(
+                401,
+                "AuthenticationFailedInvalidHeader",
+                "Authentication failed. The 'Authorization' header is provided in an invalid "
+                "format.",
+            )
+
+    @staticmethod
+    def _check_api_version(req: _Request) -> None:
+        version = req.query.get("api-version")
+        if not version:
+            raise ArmError(
+                400,
+                "MissingApiVersionParameter",
+                "The api-version query parameter (?api-version=) is required for all requests.",
+            )
+        if not _API_VERSION_RE.match(version):
+            raise ArmError(
+                400,
+                "InvalidApiVersionParameter",
+                f"The api-version '{version}' is invalid. The supported versions are dates of "
+                "the form 'YYYY-MM-DD' or 'YYYY-MM-DD-preview'.",
+            )
+
+    def _take_fault(self, req: _Request) -> _Fault | None:
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if fault.applies_to(req.operation, req.method):
+                    fault.remaining -= 1
+                    if fault.remaining <= 0:
+                        del self._faults[index]
+                    return fault
+        return None
+
+    def _apply_fault(self, fault: _Fault, req: _Request) -> _Response | None:
+        if fault.kind == "slow":
+            time.sleep(fault.delay)
+            return None
+        if fault.kind == "reset":
+            return _Response(0, drop=True)
+        if fault.kind == "throttle":
+            retry_after = self.retry_after if fault.retry_after is None else fault.retry_after
+            raise ArmError(
+                429,
+                "SubscriptionRequestsThrottled",
+                "Number of requests for subscription exceeded the limit. Please try again "
+                f"after '{retry_after}' seconds.",
+                headers={"Retry-After": str(retry_after)},
+            )
+        if fault.kind == "server_error":
+            if fault.status == 503:
+                raise ArmError(
+                    503,
+                    fault.code or "ServiceUnavailable",
+                    fault.message or "The service is temporarily unavailable.",
+                    headers={"Retry-After": str(self.retry_after)},
+                )
+            raise ArmError(
+                500,
+                fault.code or "InternalServerError",
+                fault.message or "Encountered internal server error.",
+            )
+        if fault.kind == "another_operation":
+            with self._lock:
+                op = _Operation(
+                    id=str(uuid.uuid4()),
+                    subscription=req.params.get("sub", "unknown"),
+                    location="eastus",
+                    kind="put",
+                    resource_path=req.path,
+                    api_version=req.api_version,
+                    done_at=time.monotonic(),
+                )
+                self._operations[op.id] = op
+            raise ArmError(
+                409,
+                "AnotherOperationInProgress",
+                "Another operation on this or dependent resource is in progress. To retrieve "
+                f"status of the operation use uri: {self._operation_url(req, op)}.",
+            )
+        raise AssertionError(f"unhandled fault {fault.kind}")  # pragma: no cover
+
+    def _dispatch(self, req: _Request, fail: _Fault | None) -> _Response:
+        handler = getattr(self, "_op_" + req.operation.replace(".", "_"))
+        if req.method in {"PUT", "DELETE"}:
+            return cast(Callable[[_Request, _Fault | None], _Response], handler)(req, fail)
+        return cast(Callable[[_Request], _Response], handler)(req)
+
+    # -- NSG operations ------------------------------------------------------------------------
+
+    def _get_nsg(self, req: _Request) -> _Nsg:
+        p = req.params
+        nsg = self._nsgs.get(_key(p["sub"], p["rg"], p["nsg"]))
+        if nsg is None:
+            raise _not_found_nsg(p["rg"], p["nsg"])
+        return nsg
+
+    def _op_nsg_get(self, req: _Request) -> _Response:
+        with self._lock:
+            return _Response(200, self._render_nsg(self._get_nsg(req), time.monotonic()))
+
+    def _op_nsg_list(self, req: _Request) -> _Response:
+        p = req.params
+        with self._lock:
+            now = time.monotonic()
+            items = [
+                (n.name.lower(), self._render_nsg(n, now))
+                for k, n in self._nsgs.items()
+                if k[:2] == _key(p["sub"], p["rg"])
+            ]
+        items.sort(key=lambda item: item[0])
+        return self._page(req, items)
+
+    def _op_nsg_list_all(self, req: _Request) -> _Response:
+        sub = req.params["sub"].lower()
+        with self._lock:
+            now = time.monotonic()
+            items = [
+                (f"{n.resource_group.lower()}/{n.name.lower()}", self._render_nsg(n, now))
+                for k, n in self._nsgs.items()
+                if k[0] == sub
+            ]
+        items.sort(key=lambda item: item[0])
+        return self._page(req, items)
+
+    def _op_nsg_put(self, req: _Request, fail: _Fault | None) -> _Response:
+        p = req.params
+        sub, rg, name = p["sub"], p["rg"], p["nsg"]
+        _check_name(name)
+        payload = _parse_json(req.body)
+        with self._lock:
+            now = time.monotonic()
+            key = _key(sub, rg, name)
+            busy_key = _key("nsg", sub, rg, name)
+            self._check_busy(busy_key, req, now)
+            existing = self._nsgs.get(key)
+            self._check_preconditions(req, existing.etag if existing else None)
+            location = payload.get("location")
+            if not isinstance(location, str) or not location.strip():
+                raise ArmError(
+                    400,
+                    "LocationRequired",
+                    "The location property is required for this definition.",
+                )
+            if existing is not None and _norm_location(existing.location) != _norm_location(
+                location
+            ):
+                raise ArmError(
+                    409,
+                    "InvalidResourceLocation",
+                    f"The resource '{name}' already exists in location '{existing.location}' in "
+                    f"resource group '{existing.resource_group}'. A resource with the same name "
+                    "cannot be created in location "
+                    f"'{location}'. Please select a new resource name.",
+                )
+            tags = _parse_tags(payload.get("tags"), "tags")
+            props = payload.get("properties")
+            if props is None:
+                props = {}
+            if not isinstance(props, dict):
+                raise _bad_format("properties", "Expected an object.")
+            raw_rules = props.get("securityRules")
+            if raw_rules is None:
+                raw_rules = []
+            if not isinstance(raw_rules, list):
+                raise _bad_format("properties.securityRules", "Expected an array.")
+            rg_name = existing.resource_group if existing else rg
+            nsg_name = existing.name if existing else name
+            nsg_id = _nsg_id(sub, rg_name, nsg_name)
+            if len(raw_rules) > MAX_RULES_PER_NSG:
+                raise _too_many_rules()
+            rules = []
+            for index, raw in enumerate(raw_rules):
+                rule_name = raw.get("name") if isinstance(raw, dict) else None
+                if not isinstance(rule_name, str):
+                    rule_name = ""
+                rules.append(
+                    _validate_rule(
+                        raw,
+                        rule_name,
+                        f"{nsg_id}/securityRules/{rule_name}",
+                        self._asg_exists,
+                        f"properties.securityRules[{index}]",
+                    )
+                )
+            _check_rule_set(rules)
+            new = _Nsg(
+                subscription=existing.subscription if existing else sub,
+                resource_group=rg_name,
+                name=nsg_name,
+                location=existing.location if existing else location,
+                tags=tags,
+                rules=rules,
+                etag=_new_etag(),
+                guid=existing.guid if existing else str(uuid.uuid4()),
+            )
+            op = self._start_operation(req, busy_key, sub, new.location, "put", fail)
+            now = time.monotonic()
+            if fail is None:
+                self._nsgs[key] = new
+                self._notify(self._render_nsg(new, now))
+            body = self._render_nsg(new, now)
+            return _Response(
+                200 if existing else 201, body, self._lro_headers(req, op, location=False)
+            )
+
+    def _op_nsg_update_tags(self, req: _Request) -> _Response:
+        payload = _parse_json(req.body)
+        tags = _parse_tags(payload.get("tags"), "tags")
+        p = req.params
+        with self._lock:
+            now = time.monotonic()
+            nsg = self._get_nsg(req)
+            self._check_busy(_key("nsg", p["sub"], p["rg"], p["nsg"]), req, now)
+            self._check_preconditions(req, nsg.etag)
+            nsg.tags = tags if tags is not None else {}
+            nsg.etag = _new_etag()
+            body = self._render_nsg(nsg, now)
+            self._notify(body)
+            return _Response(200, body)
+
+    def _op_nsg_delete(self, req: _Request, fail: _Fault | None) -> _Response:
+        p = req.params
+        with self._lock:
+            now = time.monotonic()
+            key = _key(p["sub"], p["rg"], p["nsg"])
+            nsg = self._nsgs.get(key)
+            if nsg is None:
+                if "if-match" in req.headers:
+                    self._check_preconditions(req, None)
+                return _Response(204)
+            busy_key = _key("nsg", p["sub"], p["rg"], p["nsg"])
+            self._check_busy(busy_key, req, now)
+            self._check_preconditions(req, nsg.etag)
+            op = self._start_operation(
+                req, busy_key, nsg.subscription, nsg.location, "delete", fail
+            )
+            if fail is None:
+                del self._nsgs[key]
+                self._notify(self._render_nsg(nsg, now, state="Deleting"))
+            return _Response(202, None, self._lro_headers(req, op, location=True))
+
+    # -- security rule operations -------------------------------------------------------------
+
+    def _op_rule_list(self, req: _Request) -> _Response:
+        with self._lock:
+            nsg = self._get_nsg(req)
+            state = self._provisioning_state(
+                _key("nsg", nsg.subscription, nsg.resource_group, nsg.name), time.monotonic()
+            )
+            items = [
+                (f"{i:05d}", self._render_rule(nsg, r, state)) for i, r in enumerate(nsg.rules)
+            ]
+        return self._page(req, items)
+
+    def _find_rule(self, nsg: _Nsg, name: str) -> int | None:
+        lowered = name.lower()
+        for index, rule in enumerate(nsg.rules):
+            if rule["name"].lower() == lowered:
+                return index
+        return None
+
+    def _op_rule_get(self, req: _Request) -> _Response:
+        with self._lock:
+            nsg = self._get_nsg(req)
+            index = self._find_rule(nsg, req.params["rule"])
+            if index is None:
+                raise ArmError(
+                    404,
+                    "NotFound",
+                    f"Resource {nsg.id}/securityRules/{req.params['rule']} not found.",
+                )
+            state = self._provisioning_state(
+                _key("nsg", nsg.subscription, nsg.resource_group, nsg.name), time.monotonic()
+            )
+            return _Response(200, self._render_rule(nsg, nsg.rules[index], state))
+
+    def _op_rule_put(self, req: _Request, fail: _Fault | None) -> _Response:
+        p = req.params
+        rule_name = p["rule"]
+        payload = _parse_json(req.body)
+        with self._lock:
+            now = time.monotonic()
+            nsg = self._get_nsg(req)
+            busy_key = _key("nsg", p["sub"], p["rg"], p["nsg"])
+            self._check_busy(busy_key, req, now)
+            index = self._find_rule(nsg, rule_name)
+            self._check_preconditions(req, nsg.etag if index is not None else None)
+            if index is not None:
+                rule_name = nsg.rules[index]["name"]
+            rule = _validate_rule(
+                payload,
+                rule_name,
+                f"{nsg.id}/securityRules/{rule_name}",
+                self._asg_exists,
+                "",
+            )
+            rules = [copy.deepcopy(r) for r in nsg.rules]
+            if index is None:
+                rules.append(rule)
+            else:
+                rules[index] = rule
+            _check_rule_set(rules)
+            new = _Nsg(
+                nsg.subscription,
+                nsg.resource_group,
+                nsg.name,
+                nsg.location,
+                copy.deepcopy(nsg.tags),
+                rules,
+                _new_etag(),
+                nsg.guid,
+            )
+            op = self._start_operation(req, busy_key, nsg.subscription, nsg.location, "put", fail)
+            now = time.monotonic()
+            if fail is None:
+                self._nsgs[_key(p["sub"], p["rg"], p["nsg"])] = new
+                self._notify(self._render_nsg(new, now))
+            state = self._provisioning_state(busy_key, now)
+            return _Response(
+                201 if index is None else 200,
+                self._render_rule(new, rule, state),
+                self._lro_headers(req, op, location=False),
+            )
+
+    def _op_rule_delete(self, req: _Request, fail: _Fault | None) -> _Response:
+        p = req.params
+        with self._lock:
+            now = time.monotonic()
+            nsg = self._get_nsg(req)
+            index = self._find_rule(nsg, p["rule"])
+            if index is None:
+                return _Response(204)
+            busy_key = _key("nsg", p["sub"], p["rg"], p["nsg"])
+            self._check_busy(busy_key, req, now)
+            self._check_preconditions(req, nsg.etag)
+            op = self._start_operation(
+                req, busy_key, nsg.subscription, nsg.location, "delete", fail
+            )
+            if fail is None:
+                rules = [copy.deepcopy(r) for i, r in enumerate(nsg.rules) if i != index]
+                new = _Nsg(
+                    nsg.subscription,
+                    nsg.resource_group,
+                    nsg.name,
+                    nsg.location,
+                    copy.deepcopy(nsg.tags),
+                    rules,
+                    _new_etag(),
+                    nsg.guid,
+                )
+                self._nsgs[_key(p["sub"], p["rg"], p["nsg"])] = new
+                self._notify(self._render_nsg(new, now))
+            return _Response(202, None, self._lro_headers(req, op, location=True))
+
+    def _op_default_rule_list(self, req: _Request) -> _Response:
+        with self._lock:
+            nsg = self._get_nsg(req)
+            rules = self._render_default_rules(nsg)
+        return self._page(req, [(f"{i:05d}", r) for i, r in enumerate(rules)])
+
+    def _op_default_rule_get(self, req: _Request) -> _Response:
+        with self._lock:
+            nsg = self._get_nsg(req)
+            wanted = req.params["rule"].lower()
+            for rule in self._render_default_rules(nsg):
+                if rule["name"].lower() == wanted:
+                    return _Response(200, rule)
+            raise ArmError(
+                404,
+                "NotFound",
+                f"Resource {nsg.id}/defaultSecurityRules/{req.params['rule']} not found.",
+            )
+
+    # -- application security groups -----------------------------------------------------------
+
+    def _op_asg_get(self, req: _Request) -> _Response:
+        p = req.params
+        with self._lock:
+            asg = self._asgs.get(_key(p["sub"], p["rg"], p["asg"]))
+            if asg is None:
+                raise _not_found_asg(p["rg"], p["asg"])
+            return _Response(200, self._render_asg(asg, time.monotonic()))
+
+    def _op_asg_list(self, req: _Request) -> _Response:
+        p = req.params
+        with self._lock:
+            now = time.monotonic()
+            items = [
+                (a.name.lower(), self._render_asg(a, now))
+                for k, a in self._asgs.items()
+                if k[:2] == _key(p["sub"], p["rg"])
+            ]
+        items.sort(key=lambda item: item[0])
+        return self._page(req, items)
+
+    def _op_asg_put(self, req: _Request, fail: _Fault | None) -> _Response:
+        p = req.params
+        _check_name(p["asg"])
+        payload = _parse_json(req.body)
+        with self._lock:
+            now = time.monotonic()
+            key = _key(p["sub"], p["rg"], p["asg"])
+            busy_key = _key("asg", p["sub"], p["rg"], p["asg"])
+            self._check_busy(busy_key, req, now)
+            existing = self._asgs.get(key)
+            self._check_preconditions(req, existing.etag if existing else None)
+            location = payload.get("location")
+            if not isinstance(location, str) or not location.strip():
+                raise ArmError(
+                    400,
+                    "LocationRequired",
+                    "The location property is required for this definition.",
+                )
+            new = _Asg(
+                existing.subscription if existing else p["sub"],
+                existing.resource_group if existing else p["rg"],
+                existing.name if existing else p["asg"],
+                existing.location if existing else location,
+                _parse_tags(payload.get("tags"), "tags"),
+                _new_etag(),
+                existing.guid if existing else str(uuid.uuid4()),
+            )
+            op = self._start_operation(req, busy_key, p["sub"], new.location, "put", fail)
+            if fail is None:
+                self._asgs[key] = new
+            return _Response(
+                200 if existing else 201,
+                self._render_asg(new, time.monotonic()),
+                self._lro_headers(req, op, location=False),
+            )
+
+    def _op_asg_delete(self, req: _Request, fail: _Fault | None) -> _Response:
+        p = req.params
+        with self._lock:
+            key = _key(p["sub"], p["rg"], p["asg"])
+            asg = self._asgs.get(key)
+            if asg is None:
+                return _Response(204)
+            busy_key = _key("asg", p["sub"], p["rg"], p["asg"])
+            self._check_busy(busy_key, req, time.monotonic())
+            self._check_preconditions(req, asg.etag)
+            op = self._start_operation(
+                req, busy_key, asg.subscription, asg.location, "delete", fail
+            )
+            if fail is None:
+                del self._asgs[key]
+            return _Response(202, None, self._lro_headers(req, op, location=True))
+
+    # -- operation status ------------------------------------------------------------------------
+
+    def _get_operation(self, req: _Request) -> _Operation:
+        with self._lock:
+            op = self._operations.get(req.params["op"])
+        if op is None or op.subscription.lower() != req.params["sub"].lower():
+            raise ArmError(404, "NotFound", f"Operation {req.params['op']} was not found.")
+        return op
+
+    def _op_operation_get(self, req: _Request) -> _Response:
+        op = self._get_operation(req)
+        status = op.status(time.monotonic())
+        body: JSON = {"status": status}
+        if status == "Failed" and op.error is not None:
+            body["error"] = copy.deepcopy(op.error)
+        headers = {"Retry-After": str(self.retry_after)} if status == "InProgress" else {}
+        return _Response(200, body, headers)
+
+    def _op_operation_result_get(self, req: _Request) -> _Response:
+        op = self._get_operation(req)
+        status = op.status(time.monotonic())
+        if status == "InProgress":
+            return _Response(
+                202,
+                None,
+                {
+                    "Location": self._operation_url(req, op, "operationResults"),
+                    "Retry-After": str(self.retry_after),
+                },
+            )
+        if status == "Failed" and op.error is not None:
+            raise ArmError(400, op.error["code"], op.error["message"])
+        if op.kind == "delete":
+            return _Response(204)
+        inner = _Request(
+            "GET", op.resource_path, {"api-version": op.api_version}, {}, b"", req.host
+        )
+        if self._route(inner) is not None:  # pragma: no cover - paths come from our own routes
+            return _Response(204)
+        try:
+            return self._dispatch(inner, None)
+        except ArmError as exc:
+            return _Response(exc.status, exc.body())
+
+
+# --------------------------------------------------------------------------------------------
+# HTTP plumbing
+
+
+class _TLSServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        emulator: AzureEmulator,
+        context: ssl.SSLContext,
+    ) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.emulator = emulator
+        self._context = context
+        super().__init__(address, handler)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, addr = super().get_request()
+        # Handshake lazily, in the handler thread, so one slow client cannot stall accept().
+        return self._context.wrap_socket(
+            sock, server_side=True, do_handshake_on_connect=False
+        ), addr
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        log.debug("azure emulator connection error from %s", client_address, exc_info=True)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "portsync-azure-emulator"
+    sys_version = ""
+    timeout = 60
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("azure emulator: " + format, *args)
+
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except (ConnectionError, ssl.SSLError, TimeoutError, OSError):
+            self.close_connection = True
+
+    def finish(self) -> None:
+        with contextlib.suppress(OSError, ValueError):
+            super().finish()
+
+    def do_GET(self) -> None:
+        self._serve()
+
+    def do_PUT(self) -> None:
+        self._serve()
+
+    def do_PATCH(self) -> None:
+        self._serve()
+
+    def do_DELETE(self) -> None:
+        self._serve()
+
+    def do_POST(self) -> None:
+        self._serve()
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length > 0 else b""
+
+    def _serve(self) -> None:
+        emulator = cast(_TLSServer, self.server).emulator
+        body = self._read_body()
+        split = urlsplit(self.path)
+        query = {k: v for k, v in parse_qsl(split.query, keep_blank_values=True)}
+        # ARM matches query parameter names case-insensitively for these two.
+        for name in ("api-version", "$skiptoken"):
+            for k in list(query):
+                if k.lower() == name and k != name:
+                    query[name] = query.pop(k)
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        host = headers.get("host") or f"{emulator.host}:{emulator.port}"
+        req = _Request(self.command, unquote(split.path), query, headers, body, host)
+        try:
+            response = emulator._handle(req)
+        except Exception:  # a bug in the emulator: answer like ARM would
+            log.exception("azure emulator failed on %s %s", self.command, self.path)
+            response = _Response(
+                500,
+                {
+                    "error": {
+                        "code": "InternalServerError",
+                        "message": "Emulator error.",
+                        "details": [],
+                    }
+                },
+            )
+        emulator.requests.append(
+            RecordedRequest(
+                method=req.method,
+                path=req.path,
+                query=dict(req.query),
+                operation=req.operation,
+                headers=dict(headers),
+                body=_maybe_json(body),
+                status=response.status,
+            )
+        )
+        if response.drop:
+            self._drop()
+            return
+        self._send(response)
+
+    def _send(self, response: _Response) -> None:
+        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        self.send_response(response.status, HTTPStatus(response.status).phrase)
+        request_id = str(uuid.uuid4())
+        self.send_header("x-ms-request-id", request_id)
+        self.send_header("x-ms-correlation-request-id", request_id)
+        self.send_header("Cache-Control", "no-cache")
+        for name, value in response.headers.items():
+            self.send_header(name, value)
+        if payload:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        if payload:
+            self.wfile.write(payload)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        # Linger 0: closing sends a TCP RST, which the client sees as a reset connection.
+        with contextlib.suppress(OSError):
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with contextlib.suppress(OSError):
+            self.connection.close()
+
+
+def _maybe_json(body: bytes) -> Any:
+    if not body:
+        return None
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        return body.decode("utf-8", "replace")
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the emulator in the foreground until interrupted."""
+    parser = argparse.ArgumentParser(
+        prog="python -m portsync.providers.azure.emulator",
+        description="Serve a local Azure Resource Manager emulator for network security groups.",
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8443)
+    parser.add_argument("--ca-out", default="./emulator-ca.pem", help="where to write the CA PEM")
+    parser.add_argument("--page-size", type=int, default=100)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    parser.add_argument(
+        "--operation-delay", type=float, default=0.0, help="seconds an LRO stays InProgress"
+    )
+    parser.add_argument("--require-auth", action="store_true", help="401 without a bearer token")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO)
+    emulator = AzureEmulator(
+        args.host,
+        args.port,
+        page_size=args.page_size,
+        latency=args.latency,
+        operation_delay=args.operation_delay,
+        require_auth=args.require_auth,
+        ca_out=args.ca_out,
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    url = emulator.start()
+    print(f"Azure ARM emulator listening on {url}", flush=True)
+    print(f"CA bundle: {Path(emulator.ca_bundle_path).resolve()}", flush=True)
+    print(
+        "Point the SDK at it: NetworkManagementClient(credential, subscription_id, "
+        f"base_url={url!r}, connection_verify={emulator.ca_bundle_path!r}, "
+        "polling_interval=0.05)",
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emulator.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
