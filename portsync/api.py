@@ -106,12 +106,8 @@ def select_clusters(loaded: LoadedConfig, names: Sequence[str] = ()) -> list[Clu
 def final_state(live: Sequence[TargetRule], ops: Sequence[Op]) -> list[TargetRule]:
     """The rules a target would hold after ``ops``."""
     removed = {id(op.rule) for op in ops if isinstance(op, DeleteRuleOp)}
-    removed_keys = {
-        (op.rule.key, op.rule.native_id) for op in ops if isinstance(op, DeleteRuleOp)
-    }
-    out = [
-        r for r in live if id(r) not in removed and (r.key, r.native_id) not in removed_keys
-    ]
+    removed_keys = {(op.rule.key, op.rule.native_id) for op in ops if isinstance(op, DeleteRuleOp)}
+    out = [r for r in live if id(r) not in removed and (r.key, r.native_id) not in removed_keys]
     out.extend(op.rule for op in ops if op.action.value == "add")
     return out
 
@@ -247,7 +243,11 @@ def apply(
         the_plan = saved
     else:
         the_plan = plan(
-            loaded, clusters=clusters, settings=settings, session=session, ruleset=ruleset,
+            loaded,
+            clusters=clusters,
+            settings=settings,
+            session=session,
+            ruleset=ruleset,
             progress=progress,
         )
     if the_plan.is_empty():
@@ -279,7 +279,9 @@ def apply(
         cluster = loaded.cluster(group.cluster)
         provider = session.provider(cluster)
         if progress:
-            progress(f"applying {len(group.ops)} changes to {group.cluster}/{group.label or group.target}")
+            progress(
+                f"applying {len(group.ops)} changes to {group.cluster}/{group.label or group.target}"
+            )
         provider.apply(group)
         done.extend((group.cluster, group.target, op) for op in group.ops)
 
@@ -319,7 +321,9 @@ def apply(
             for op in group.ops:
                 if isinstance(op, DeleteRuleOp) and not op.rule.owned and not allow_exclusive:
                     continue
-                remaining.append(f"{group.cluster}/{group.label or group.target}: {op.action.value} {op.rule.key}")
+                remaining.append(
+                    f"{group.cluster}/{group.label or group.target}: {op.action.value} {op.rule.key}"
+                )
     if remaining:
         raise ConvergenceError(
             "apply finished but the live state still differs: " + "; ".join(remaining[:10]),

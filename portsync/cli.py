@@ -12,12 +12,15 @@ import tempfile
 import traceback
 from enum import Enum, IntEnum
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
 from portsync.errors import PortsyncError
 from portsync.output import Output
+
+if TYPE_CHECKING:
+    from portsync.config import LoadedConfig
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -64,7 +67,9 @@ state = _State()
 
 ConfigOpt = Annotated[
     str | None,
-    typer.Option("--config", "-c", help="Config file (default: $PORTSYNC_CONFIG or ./portsync.yaml)."),
+    typer.Option(
+        "--config", "-c", help="Config file (default: $PORTSYNC_CONFIG or ./portsync.yaml)."
+    ),
 ]
 
 
@@ -72,7 +77,9 @@ ConfigOpt = Annotated[
 def _root(
     config: ConfigOpt = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")] = False,
-    no_color: Annotated[bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")] = False,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")] = False,
 ) -> None:
     state.config = config
@@ -98,11 +105,13 @@ def _fail(exc: BaseException) -> NoReturn:
         "w", prefix="portsync-crash-", suffix=".log", delete=False
     ) as fh:
         traceback.print_exception(exc, file=fh)
-    out.error(f"internal error, please report: {type(exc).__name__}: {exc} (traceback in {fh.name})")
+    out.error(
+        f"internal error, please report: {type(exc).__name__}: {exc} (traceback in {fh.name})"
+    )
     raise typer.Exit(ExitCode.ERROR)
 
 
-def _load():  # type: ignore[no-untyped-def]
+def _load() -> LoadedConfig:
     from portsync.config import load_config
 
     return load_config(state.config)
@@ -110,7 +119,9 @@ def _load():  # type: ignore[no-untyped-def]
 
 @app.command()
 def rules(
-    role: Annotated[list[str] | None, typer.Option("--role", "-r", help="Only this role (repeatable).")] = None,
+    role: Annotated[
+        list[str] | None, typer.Option("--role", "-r", help="Only this role (repeatable).")
+    ] = None,
     output: Annotated[RulesFormat, typer.Option("--output", "-o")] = RulesFormat.table,
 ) -> None:
     """Print the neutral rule set (no cloud access; works with no config)."""
@@ -204,7 +215,9 @@ ClusterOpt = Annotated[
 @app.command()
 def plan(
     cluster: ClusterOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Save the plan as JSON for apply.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Save the plan as JSON for apply.")
+    ] = None,
     output: Annotated[PlanFormat, typer.Option("--output", "-o")] = PlanFormat.text,
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when changes are pending.")
@@ -237,9 +250,15 @@ def plan(
 def apply(
     plan_file: Annotated[Path | None, typer.Argument(help="A plan saved with plan --out.")] = None,
     cluster: ClusterOpt = None,
-    auto_approve: Annotated[bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")] = False,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")
+    ] = False,
     max_deletes: Annotated[
-        int | None, typer.Option("--max-deletes", help="Refuse plans removing more rules (default: config max_deletes, 10).")
+        int | None,
+        typer.Option(
+            "--max-deletes",
+            help="Refuse plans removing more rules (default: config max_deletes, 10).",
+        ),
     ] = None,
     exclusive: Annotated[
         bool, typer.Option("--exclusive", help="Allow mode exclusive to remove unmanaged rules.")
@@ -269,7 +288,9 @@ def apply(
         if plan_file is not None and cluster:
             from portsync.errors import InputError
 
-            raise InputError("--cluster cannot be combined with a saved plan; the plan fixes its clusters")
+            raise InputError(
+                "--cluster cannot be combined with a saved plan; the plan fixes its clusters"
+            )
         saved = Plan.load(str(plan_file)) if plan_file is not None else None
         result = api.apply(
             loaded,

@@ -139,7 +139,9 @@ class ClusterConfig(BaseModel):
             raise ValueError("bind at least one role, e.g. control-plane: {...}")
         for role in value:
             if slugify(role) != role:
-                raise ValueError(f"role {role!r} must be a lowercase slug such as {slugify(role)!r}")
+                raise ValueError(
+                    f"role {role!r} must be a lowercase slug such as {slugify(role)!r}"
+                )
         return value
 
     @property
@@ -178,7 +180,9 @@ class Config(_Strict):
         seen: set[str] = set()
         for cluster in value:
             if cluster.name in seen:
-                raise ValueError(f"cluster name {cluster.name!r} is used twice; names must be unique")
+                raise ValueError(
+                    f"cluster name {cluster.name!r} is used twice; names must be unique"
+                )
             seen.add(cluster.name)
         return value
 
@@ -300,7 +304,9 @@ def parse_config(text: str, *, path: Path | None = None) -> LoadedConfig:
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{name}:1: the config must be a mapping of keys such as catalog, clusters")
+        raise ConfigError(
+            f"{name}:1: the config must be a mapping of keys such as catalog, clusters"
+        )
     loaded = LoadedConfig(Config(), path=path, text=text, lines=lines)
     try:
         config = Config.model_validate(data)
@@ -330,7 +336,9 @@ def _validate_clusters(loaded: LoadedConfig) -> None:
         raise ConfigError("\n".join(problems))
 
 
-def _index_lines(node: yaml.Node, loc: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]) -> None:
+def _index_lines(
+    node: yaml.Node, loc: tuple[str | int, ...], out: dict[tuple[str | int, ...], int]
+) -> None:
     out.setdefault(loc, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
@@ -353,7 +361,10 @@ _FIXES = {
 def _describe(exc: ValidationError, loaded: LoadedConfig, prefix: Sequence[str | int] = ()) -> str:
     messages = []
     for error in exc.errors():
-        loc = (*prefix, *(part for part in error["loc"] if not isinstance(part, str) or "[" not in part))
+        loc = (
+            *prefix,
+            *(part for part in error["loc"] if not isinstance(part, str) or "[" not in part),
+        )
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         msg = str(error["msg"]).removeprefix("Value error, ")
         fix = _FIXES.get(error["type"], "")

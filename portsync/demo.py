@@ -67,8 +67,10 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
             config = {"mode": "owned", "sources": sources, "clusters": clusters}
             path = workdir / "portsync.yaml"
             path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-            out.print(f"[bold]portsync demo[/bold]: {len(clusters)} clusters on local emulators "
-                      f"({', '.join(n for n, _ in clouds)}); config at {path}\n")
+            out.print(
+                f"[bold]portsync demo[/bold]: {len(clusters)} clusters on local emulators "
+                f"({', '.join(n for n, _ in clouds)}); config at {path}\n"
+            )
             loaded = load_config(path)
 
             out.print("[bold]1. portsync plan[/bold] — drift seeded on purpose:")

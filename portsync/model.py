@@ -185,7 +185,7 @@ class Peer:
     def __str__(self) -> str:
         if self.kind in (PeerKind.ROLE, PeerKind.CIDR):
             return f"{self.kind.value}:{self.value}"
-        return self.kind.value
+        return str(self.kind.value)
 
     def for_target(self, role: str) -> Peer:
         """``role:X`` where X is the rule's own role is written ``self``."""

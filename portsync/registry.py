@@ -48,8 +48,6 @@ def get_provider_class(name: str) -> type[Provider]:
     eps = _entry_points()
     if name not in eps:
         known = ", ".join(sorted(eps)) or "none"
-        raise ConfigError(
-            f"unknown provider {name!r}", hint=f"installed providers: {known}"
-        )
+        raise ConfigError(f"unknown provider {name!r}", hint=f"installed providers: {known}")
     cls: type[Provider] = eps[name].load()
     return cls

@@ -177,7 +177,9 @@ def render_plan_markdown(plan: Plan) -> str:
             lines.append("| | protocol | ports | peer | description | why |")
             lines.append("|---|---|---|---|---|---|")
             for op in group.ops:
-                sign = {"add": "➕ add", "remove": "➖ remove", "update": "✏️ update"}[op.action.value]
+                sign = {"add": "➕ add", "remove": "➖ remove", "update": "✏️ update"}[
+                    op.action.value
+                ]
                 r = op.rule
                 lines.append(
                     f"| {sign} | {r.protocol.value} | {r.ports_text} | `{_md(str(r.peer))}` | "

@@ -63,5 +63,7 @@ def synthesize(loaded: LoadedConfig) -> RuleSet:
         try:
             extra.append(item.to_rule())
         except ValueError as exc:
-            raise ConfigError(f"{loaded.where('extra_rules', index)}: extra_rules[{index}]: {exc}")
+            raise ConfigError(
+                f"{loaded.where('extra_rules', index)}: extra_rules[{index}]: {exc}"
+            ) from None
     return ruleset.with_rules(extra)

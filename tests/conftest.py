@@ -38,7 +38,9 @@ def _guarded_connect(self: socket.socket, address: object) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _sandbox(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+def _sandbox(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[None]:
     for name in _CLOUD_ENV:
         monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("home")

@@ -17,10 +17,10 @@ bad row; :func:`rows_to_rules` turns rows into the neutral :class:`~portsync.mod
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, TypeVar
 
 from portsync.catalog import vocabulary as vocab
 from portsync.errors import PortTableError
@@ -221,7 +221,6 @@ def _cells(line: str) -> list[str]:
 
 @dataclass(slots=True)
 class _Heading:
-    line: int
     title: str
     role: str
 
@@ -243,17 +242,15 @@ _PORT_ITEM_SPLIT = re.compile(r"\s*[,、，]\s*")
 _USED_BY_SPLIT = re.compile(r"\s*(?:[,、，;；]|<br\s*/?>)\s*", re.IGNORECASE)
 
 
-def _lookup(words: dict[str, str], text: str) -> str | None:
-    key = vocab.phrase_key(text)
-    for candidate in (key, vocab.loose_key(key), vocab.loose_key(key).replace(" ", "")):
-        if candidate in words:
-            return words[candidate]
-    return None
+_T = TypeVar("_T")
+
+
+def _lookup(words: Mapping[str, _T], text: str) -> _T | None:
+    return next((words[k] for k in vocab.lookup_keys(text) if k in words), None)
 
 
 def _direction(text: str) -> Direction | None:
-    key = vocab.phrase_key(clean_text(text))
-    return _DIRECTION_WORDS.get(key) or _DIRECTION_WORDS.get(key.replace(" ", ""))
+    return _lookup(_DIRECTION_WORDS, clean_text(text))
 
 
 def _protocol_words(text: str) -> list[str]:
@@ -300,7 +297,7 @@ def _scan(lines: list[str]) -> list[_Table]:
             anchor = _ANCHOR.search(raw)
             title = clean_text(_ANCHOR.sub("", raw))
             role = _heading_role(title, anchor.group(1) if anchor else None)
-            heading = _Heading(index + 1, title, role)
+            heading = _Heading(title, role)
             index += 1
             continue
         following = lines[index + 1] if index + 1 < len(lines) else ""
@@ -322,16 +319,13 @@ def _scan(lines: list[str]) -> list[_Table]:
 # --- rows --------------------------------------------------------------------------------------
 
 
-def _fix_hint(what: str) -> str:
-    return {
-        "protocol": "write TCP or UDP (TCP/UDP for both)",
-        "direction": "write Inbound or Outbound (or a translation: Ingress, 入站, Entrant, …)",
-        "ports": "write a port 1-65535 or a range like 30000-32767",
-    }[what]
+_FIX_PROTOCOL = "write TCP or UDP (TCP/UDP for both)"
+_FIX_DIRECTION = "write Inbound or Outbound (or a translation: Ingress, 入站, Entrant, …)"
+_FIX_PORTS = "write a port 1-65535 or a range like 30000-32767"
 
 
 class _RowReader:
-    """Turns the cells of one port table into rows, collecting problems instead of raising."""
+    """Turns the cells of a document's port tables into rows, collecting every problem."""
 
     def __init__(self, source: str, tables: list[_Table]) -> None:
         self.source = source
@@ -345,9 +339,8 @@ class _RowReader:
             if table.heading.title not in self.role_titles:
                 self.role_titles.append(table.heading.title)
             for text in (table.heading.title, table.heading.role):
-                key = vocab.phrase_key(text)
-                for candidate in (key, vocab.loose_key(key), vocab.loose_key(key).replace(" ", "")):
-                    self.role_headings.setdefault(candidate, table.heading.role)
+                for key in vocab.lookup_keys(text):
+                    self.role_headings.setdefault(key, table.heading.role)
 
     def problem(self, line: int, what: str, fix: str) -> None:
         self.problems.append(f"{self.source}:{line}: {what} — {fix}")
@@ -373,7 +366,7 @@ class _RowReader:
         protocols = self._protocols(line, cells[0])
         direction = _direction(cells[1])
         if direction is None:
-            self.problem(line, f"direction {cells[1]!r} is not known", _fix_hint("direction"))
+            self.problem(line, f"direction {clean_text(cells[1])!r} is not known", _FIX_DIRECTION)
         ports = self._ports(line, cells[2])
         purpose = _first_sentence(clean_text(cells[3]))
         component = next(
@@ -408,7 +401,7 @@ class _RowReader:
                     if word in vocab.OTHER_PROTOCOLS
                     else f"protocol {clean_text(cell)!r} is not known"
                 )
-                self.problem(line, what, _fix_hint("protocol"))
+                self.problem(line, what, _FIX_PROTOCOL)
                 return []
             if protocol not in protocols:
                 protocols.append(protocol)
@@ -422,12 +415,10 @@ class _RowReader:
                 port_range = PortRange.parse(item)
             except ValueError as exc:
                 what = str(exc) if item.isdigit() or "-" in item else None
-                self.problem(
-                    line, what or f"{item!r} is not a port or port range", _fix_hint("ports")
-                )
+                self.problem(line, what or f"{item!r} is not a port or port range", _FIX_PORTS)
                 continue
             if port_range.from_port == 0:
-                self.problem(line, f"port 0 in {item!r} cannot be opened", _fix_hint("ports"))
+                self.problem(line, f"port 0 in {item!r} cannot be opened", _FIX_PORTS)
                 continue
             ranges.append(port_range)
         return ranges

@@ -33,6 +33,7 @@ __all__ = [
     "USED_BY",
     "USED_BY_EXAMPLES",
     "build_lookup",
+    "lookup_keys",
     "loose_key",
     "phrase_key",
 ]
@@ -295,6 +296,23 @@ def loose_key(key: str) -> str:
     return " ".join(w[:-1] if len(w) > 3 and w.endswith("s") else w for w in key.split(" "))
 
 
+def lookup_keys(text: str) -> tuple[str, str, str]:
+    """The keys a phrase is looked up by, strictest first: exact, loose, loose without spaces.
+
+    Args:
+        text: a phrase.
+
+    Returns:
+        ``(phrase_key, loose_key, loose_key without spaces)``.
+
+    Raises:
+        Nothing.
+    """
+    key = phrase_key(text)
+    loose = loose_key(key)
+    return key, loose, loose.replace(" ", "")
+
+
 _Symbol = TypeVar("_Symbol")
 
 
@@ -320,6 +338,6 @@ def build_lookup(table: Mapping[_Symbol, Iterable[str]]) -> dict[str, _Symbol]:
                 raise ValueError(f"{phrase!r} means both {exact[key]!r} and {symbol!r}")
     lookup = dict(exact)
     for key, symbol in exact.items():
-        lookup.setdefault(loose_key(key), symbol)
-        lookup.setdefault(loose_key(key).replace(" ", ""), symbol)
+        for variant in lookup_keys(key)[1:]:
+            lookup.setdefault(variant, symbol)
     return lookup

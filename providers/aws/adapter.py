@@ -6,8 +6,9 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from portsync.errors import ProviderError
-from portsync.providers.aws.errors import map_sdk_errors
-from portsync.providers.aws.limits import MAX_FILTER_VALUES, MAX_RESULTS_PER_PAGE
+
+from .errors import map_sdk_errors
+from .limits import MAX_FILTER_VALUES, MAX_RESULTS_PER_PAGE
 
 __all__ = ["Ec2Adapter", "make_client"]
 
@@ -47,7 +48,7 @@ def make_client(
     if anonymous:
         # Emulators only: static dummy keys, never the caller's real credentials.
         kwargs["aws_access_key_id"] = "portsync-emulator"
-        kwargs["aws_secret_access_key"] = "portsync-emulator"  # noqa: S105
+        kwargs["aws_secret_access_key"] = "portsync-emulator"
     return session.client("ec2", **kwargs)
 
 

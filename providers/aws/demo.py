@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from portsync.providers.aws.emulator import MotoServer
+from .emulator import MotoServer
 
 __all__ = ["AwsDemo"]
 
@@ -19,7 +19,7 @@ class AwsDemo:
 
     def start(self, workdir: Path) -> dict[str, Any]:
         """Start moto, create the VPC and groups, seed drift, return the cluster entry."""
-        from portsync.providers.aws.adapter import make_client
+        from .adapter import make_client
 
         url = self.server.start()
         ec2 = make_client(region="eu-west-1", endpoint=url, anonymous=True)
@@ -32,17 +32,39 @@ class AwsDemo:
             GroupId=cp,
             IpPermissions=[
                 # correct and owned
-                {"IpProtocol": "tcp", "FromPort": 2379, "ToPort": 2380,
-                 "UserIdGroupPairs": [{"GroupId": cp, "Description": "portsync: etcd server client API"}]},
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 2379,
+                    "ToPort": 2380,
+                    "UserIdGroupPairs": [
+                        {"GroupId": cp, "Description": "portsync: etcd server client API"}
+                    ],
+                },
                 # stale description
-                {"IpProtocol": "tcp", "FromPort": 6443, "ToPort": 6443,
-                 "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "portsync: API (old)"}]},
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 6443,
+                    "ToPort": 6443,
+                    "IpRanges": [
+                        {"CidrIp": "203.0.113.0/24", "Description": "portsync: API (old)"}
+                    ],
+                },
                 # owned but no longer wanted
-                {"IpProtocol": "tcp", "FromPort": 10255, "ToPort": 10255,
-                 "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: read-only kubelet"}]},
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 10255,
+                    "ToPort": 10255,
+                    "IpRanges": [
+                        {"CidrIp": "10.0.0.0/8", "Description": "portsync: read-only kubelet"}
+                    ],
+                },
                 # unmanaged: left alone
-                {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-                 "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "bastion ssh"}]},
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 22,
+                    "ToPort": 22,
+                    "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "bastion ssh"}],
+                },
             ],
         )
         return {

@@ -77,7 +77,9 @@ def map_sdk_errors(what: str) -> Iterator[None]:
             hint="configure an AWS profile, environment variables or an instance role",
         ) from exc
     except NoRegionError as exc:
-        raise ProviderError(f"AWS {what} failed: no region", hint="set region: in the cluster") from exc
+        raise ProviderError(
+            f"AWS {what} failed: no region", hint="set region: in the cluster"
+        ) from exc
     except (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError) as exc:
         raise ProviderError(
             f"AWS {what} failed: cannot reach the endpoint ({exc})",

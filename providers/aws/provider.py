@@ -19,8 +19,9 @@ from portsync.errors import ConflictError, NotFoundError, ProviderLimitError
 from portsync.model import Direction, EndpointKind, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
-from portsync.providers.aws import translate
-from portsync.providers.aws.limits import LIMITS, MAX_RULES_PER_GROUP
+
+from . import translate
+from .limits import LIMITS, MAX_RULES_PER_GROUP
 
 __all__ = ["AwsClusterConfig", "AwsProvider"]
 
@@ -71,9 +72,7 @@ class AwsProvider:
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.aws.demo:AwsDemo"
 
-    def __init__(
-        self, cluster: ClusterConfig, *, settings: Settings, client: Any = None
-    ) -> None:
+    def __init__(self, cluster: ClusterConfig, *, settings: Settings, client: Any = None) -> None:
         self.cluster = cluster
         self.settings = settings
         self.config = AwsClusterConfig.model_validate(cluster.settings)
@@ -89,7 +88,7 @@ class AwsProvider:
         """The EC2 adapter, created on first use (imports boto3 only then)."""
         with self._lock:
             if self._adapter is None:
-                from portsync.providers.aws.adapter import Ec2Adapter, make_client
+                from .adapter import Ec2Adapter, make_client
 
                 client = self._client or make_client(
                     region=self.config.region,
@@ -138,7 +137,9 @@ class AwsProvider:
         for direction in (Direction.INGRESS, Direction.EGRESS):
             rules = [r for r in final if r.direction is direction]
             v4 = sum(1 for r in rules if r.peer.ip_version != 6)
-            v6 = sum(1 for r in rules if r.peer.kind is not EndpointKind.CIDR or r.peer.ip_version == 6)
+            v6 = sum(
+                1 for r in rules if r.peer.kind is not EndpointKind.CIDR or r.peer.ip_version == 6
+            )
             for family, count in (("IPv4", v4), ("IPv6", v6)):
                 if count > limit:
                     raise ProviderLimitError(
@@ -157,7 +158,9 @@ class AwsProvider:
     def _ids_for(self, group_id: str, rule: TargetRule) -> list[str]:
         ids = self._rule_ids.get(rule.key)
         if ids is None:
-            self._rule_ids.update(translate.rules_from_sg_rules(self.adapter.describe_rules([group_id])))
+            self._rule_ids.update(
+                translate.rules_from_sg_rules(self.adapter.describe_rules([group_id]))
+            )
             ids = self._rule_ids.get(rule.key, [])
         return ids
 

@@ -19,7 +19,8 @@ from portsync.model import (
     RuleSet,
     TargetRule,
 )
-from portsync.providers.aws.limits import MAX_DESCRIPTION_LENGTH
+
+from .limits import MAX_DESCRIPTION_LENGTH
 
 __all__ = [
     "MARKER",
@@ -139,7 +140,11 @@ def translate_rules(
             continue
         for peer in peers:
             origin = str(rule.peer)
-            if peer.kind is EndpointKind.GROUP and peer.value in reverse and rule.peer.kind is PeerKind.LOAD_BALANCERS:
+            if (
+                peer.kind is EndpointKind.GROUP
+                and peer.value in reverse
+                and rule.peer.kind is PeerKind.LOAD_BALANCERS
+            ):
                 origin = "load-balancers"
             out.append(
                 TargetRule(
@@ -191,15 +196,24 @@ def rules_from_group(
     """Expand one DescribeSecurityGroups item into one target rule per source (DESIGN §4)."""
     target = str(group["GroupId"])
     out: list[TargetRule] = []
-    for direction, key in ((Direction.INGRESS, "IpPermissions"), (Direction.EGRESS, "IpPermissionsEgress")):
+    for direction, key in (
+        (Direction.INGRESS, "IpPermissions"),
+        (Direction.EGRESS, "IpPermissionsEgress"),
+    ):
         for perm in group.get(key, []):
             protocol = _protocol(perm.get("IpProtocol", ""))
             if protocol is None:
                 continue  # protocols portsync does not model (esp, gre, ...) are never touched
             ports = _ports(protocol, perm.get("FromPort"), perm.get("ToPort"))
             sources: list[tuple[Endpoint, str]] = []
-            sources += [(Endpoint.cidr(r["CidrIp"]), r.get("Description", "")) for r in perm.get("IpRanges", [])]
-            sources += [(Endpoint.cidr(r["CidrIpv6"]), r.get("Description", "")) for r in perm.get("Ipv6Ranges", [])]
+            sources += [
+                (Endpoint.cidr(r["CidrIp"]), r.get("Description", ""))
+                for r in perm.get("IpRanges", [])
+            ]
+            sources += [
+                (Endpoint.cidr(r["CidrIpv6"]), r.get("Description", ""))
+                for r in perm.get("Ipv6Ranges", [])
+            ]
             sources += [
                 (Endpoint(EndpointKind.GROUP, p["GroupId"]), p.get("Description", ""))
                 for p in perm.get("UserIdGroupPairs", [])
@@ -251,7 +265,9 @@ def sg_rule_key(item: Mapping[str, Any]) -> tuple[str, str, str, int, int, str] 
     return rule.key
 
 
-def rules_from_sg_rules(items: Iterable[Mapping[str, Any]]) -> dict[tuple[str, str, str, int, int, str], list[str]]:
+def rules_from_sg_rules(
+    items: Iterable[Mapping[str, Any]],
+) -> dict[tuple[str, str, str, int, int, str], list[str]]:
     """Map diff keys to rule ids from DescribeSecurityGroupRules items."""
     out: dict[tuple[str, str, str, int, int, str], list[str]] = defaultdict(list)
     for item in items:
@@ -278,13 +294,21 @@ def permissions_for(rules: Iterable[TargetRule]) -> list[dict[str, Any]]:
             perm["FromPort"], perm["ToPort"] = low, high
         peer = rule.peer
         if peer.kind is EndpointKind.CIDR and peer.ip_version == 4:
-            perm.setdefault("IpRanges", []).append({"CidrIp": peer.value, "Description": rule.description})
+            perm.setdefault("IpRanges", []).append(
+                {"CidrIp": peer.value, "Description": rule.description}
+            )
         elif peer.kind is EndpointKind.CIDR:
-            perm.setdefault("Ipv6Ranges", []).append({"CidrIpv6": peer.value, "Description": rule.description})
+            perm.setdefault("Ipv6Ranges", []).append(
+                {"CidrIpv6": peer.value, "Description": rule.description}
+            )
         elif peer.kind is EndpointKind.GROUP:
-            perm.setdefault("UserIdGroupPairs", []).append({"GroupId": peer.value, "Description": rule.description})
+            perm.setdefault("UserIdGroupPairs", []).append(
+                {"GroupId": peer.value, "Description": rule.description}
+            )
         elif peer.kind is EndpointKind.PREFIX_LIST:
-            perm.setdefault("PrefixListIds", []).append({"PrefixListId": peer.value, "Description": rule.description})
+            perm.setdefault("PrefixListIds", []).append(
+                {"PrefixListId": peer.value, "Description": rule.description}
+            )
         else:
             raise TranslationError(f"AWS cannot express peer {peer}")
     return list(grouped.values())
@@ -292,7 +316,10 @@ def permissions_for(rules: Iterable[TargetRule]) -> list[dict[str, Any]]:
 
 def modify_request(rule: TargetRule, rule_id: str) -> dict[str, Any]:
     """One ModifySecurityGroupRules entry changing ``rule`` (identified by ``rule_id``)."""
-    body: dict[str, Any] = {"IpProtocol": _ip_protocol(rule.protocol), "Description": rule.description}
+    body: dict[str, Any] = {
+        "IpProtocol": _ip_protocol(rule.protocol),
+        "Description": rule.description,
+    }
     low, high = (rule.ports.from_port, rule.ports.to_port) if rule.ports else (-1, -1)
     body["FromPort"], body["ToPort"] = low, high
     peer = rule.peer

@@ -10,7 +10,6 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-
 from portsync.providers.aws.emulator import MotoServer
 
 
@@ -63,7 +62,9 @@ class AwsWorld:
         return self.config_path
 
     def ingress(self, group: str) -> list[dict[str, Any]]:
-        return self.ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0]["IpPermissions"]
+        return self.ec2.describe_security_groups(GroupIds=[group])["SecurityGroups"][0][
+            "IpPermissions"
+        ]
 
 
 @pytest.fixture
@@ -72,7 +73,11 @@ def aws_world(moto_url: str, tmp_path: Path) -> AwsWorld:
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     groups = {}
     for name in ("cp", "worker", "lb"):
-        groups[name] = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)["GroupId"]
-    world = AwsWorld(moto_url, ec2, vpc, groups["cp"], groups["worker"], groups["lb"], tmp_path / "portsync.yaml")
+        groups[name] = ec2.create_security_group(GroupName=name, Description=name, VpcId=vpc)[
+            "GroupId"
+        ]
+    world = AwsWorld(
+        moto_url, ec2, vpc, groups["cp"], groups["worker"], groups["lb"], tmp_path / "portsync.yaml"
+    )
     world.write_config()
     return world

@@ -95,8 +95,14 @@ def test_apply_new_rules_carry_ownership_tag(aws_world: AwsWorld) -> None:
 def test_moto_describe_rules_group_reference_description_present(aws_world: AwsWorld) -> None:
     aws_world.ec2.authorize_security_group_ingress(
         GroupId=aws_world.cp,
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 1, "ToPort": 1,
-                        "UserIdGroupPairs": [{"GroupId": aws_world.cp, "Description": "x"}]}],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 1,
+                "ToPort": 1,
+                "UserIdGroupPairs": [{"GroupId": aws_world.cp, "Description": "x"}],
+            }
+        ],
     )
     rules = aws_world.ec2.describe_security_group_rules(
         Filters=[{"Name": "group-id", "Values": [aws_world.cp]}]
@@ -109,10 +115,18 @@ def test_apply_owned_mode_keeps_unmanaged_and_removes_owned_extra(aws_world: Aws
     ec2.authorize_security_group_ingress(
         GroupId=aws_world.cp,
         IpPermissions=[
-            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-             "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "bastion ssh"}]},
-            {"IpProtocol": "tcp", "FromPort": 9999, "ToPort": 9999,
-             "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: stale rule"}]},
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "bastion ssh"}],
+            },
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 9999,
+                "ToPort": 9999,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: stale rule"}],
+            },
         ],
     )
     plan = _plan(aws_world)
@@ -127,14 +141,22 @@ def test_apply_owned_mode_keeps_unmanaged_and_removes_owned_extra(aws_world: Aws
 
 
 def _set_description(world: AwsWorld, perm: dict) -> None:
-    world.ec2.update_security_group_rule_descriptions_ingress(GroupId=world.cp, IpPermissions=[perm])
+    world.ec2.update_security_group_rule_descriptions_ingress(
+        GroupId=world.cp, IpPermissions=[perm]
+    )
 
 
 def test_plan_stale_description_is_an_update_not_a_replace(aws_world: AwsWorld) -> None:
     _apply(aws_world)
-    _set_description(aws_world, {"IpProtocol": "tcp", "FromPort": 6443, "ToPort": 6443,
-                                 "IpRanges": [{"CidrIp": "203.0.113.0/24",
-                                               "Description": "portsync: old words"}]})
+    _set_description(
+        aws_world,
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 6443,
+            "ToPort": 6443,
+            "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "portsync: old words"}],
+        },
+    )
     plan = _plan(aws_world)
     assert plan.summary() == {"add": 0, "remove": 0, "update": 1, "unmanaged": 2}
     (update,) = [op for g in plan for op in g.updates]
@@ -153,9 +175,16 @@ def test_plan_stale_description_is_an_update_not_a_replace(aws_world: AwsWorld) 
 def test_apply_stale_description_on_group_reference_converges(aws_world: AwsWorld) -> None:
     aws_world.ec2.authorize_security_group_ingress(
         GroupId=aws_world.cp,
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 10259, "ToPort": 10259,
-                        "UserIdGroupPairs": [{"GroupId": aws_world.cp,
-                                              "Description": "portsync: old words"}]}],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 10259,
+                "ToPort": 10259,
+                "UserIdGroupPairs": [
+                    {"GroupId": aws_world.cp, "Description": "portsync: old words"}
+                ],
+            }
+        ],
     )
     assert _plan(aws_world).summary()["update"] == 1
     _apply(aws_world)
@@ -166,8 +195,14 @@ def test_apply_additive_mode_never_removes(aws_world: AwsWorld) -> None:
     aws_world.write_config(mode="additive")
     aws_world.ec2.authorize_security_group_ingress(
         GroupId=aws_world.cp,
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 9999, "ToPort": 9999,
-                        "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: old"}]}],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 9999,
+                "ToPort": 9999,
+                "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: old"}],
+            }
+        ],
     )
     plan = _plan(aws_world)
     assert plan.summary()["remove"] == 0
@@ -179,8 +214,14 @@ def test_apply_exclusive_mode_needs_flag_to_remove_unmanaged(aws_world: AwsWorld
     aws_world.write_config(mode="exclusive")
     aws_world.ec2.authorize_security_group_ingress(
         GroupId=aws_world.cp,
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-                        "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "ssh"}]}],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "ssh"}],
+            }
+        ],
     )
     with pytest.raises(GuardrailError, match="--exclusive"):
         _apply(aws_world)
@@ -190,9 +231,15 @@ def test_apply_exclusive_mode_needs_flag_to_remove_unmanaged(aws_world: AwsWorld
 
 
 def test_apply_too_many_deletes_is_refused_before_any_write(aws_world: AwsWorld) -> None:
-    perms = [{"IpProtocol": "tcp", "FromPort": p, "ToPort": p,
-              "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: old"}]}
-             for p in range(9000, 9004)]
+    perms = [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": p,
+            "ToPort": p,
+            "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: old"}],
+        }
+        for p in range(9000, 9004)
+    ]
     aws_world.ec2.authorize_security_group_ingress(GroupId=aws_world.cp, IpPermissions=perms)
     with pytest.raises(GuardrailError, match="max-deletes 3"):
         _apply(aws_world, max_deletes=3)
@@ -200,13 +247,21 @@ def test_apply_too_many_deletes_is_refused_before_any_write(aws_world: AwsWorld)
     assert ("tcp", 6443, "203.0.113.0/24") not in _sources(aws_world.ingress(aws_world.cp))
 
 
-def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(aws_world: AwsWorld, tmp_path: Path) -> None:
+def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(
+    aws_world: AwsWorld, tmp_path: Path
+) -> None:
     saved = tmp_path / "plan.json"
     saved.write_text(_plan(aws_world).to_json())
     aws_world.ec2.authorize_security_group_ingress(
         GroupId=aws_world.worker,
-        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-                        "IpRanges": [{"CidrIp": "10.9.0.0/16"}]}],
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": "10.9.0.0/16"}],
+            }
+        ],
     )
     with pytest.raises(StalePlanError, match=aws_world.worker):
         _apply(aws_world, saved=Plan.load(str(saved)))
@@ -231,7 +286,7 @@ def test_apply_concurrent_runs_both_converge(aws_world: AwsWorld) -> None:
     def run() -> None:
         try:
             _apply(aws_world)
-        except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+        except BaseException as exc:
             errors.append(exc)
 
     threads = [threading.Thread(target=run) for _ in range(2)]
@@ -245,7 +300,7 @@ def test_apply_concurrent_runs_both_converge(aws_world: AwsWorld) -> None:
 
 def test_plan_missing_any_source_is_a_plan_time_error(aws_world: AwsWorld) -> None:
     aws_world.write_config(sources={"load_balancers": [aws_world.lb]})
-    with pytest.raises(TranslationError, match="sources.all"):
+    with pytest.raises(TranslationError, match=r"sources\.all"):
         _plan(aws_world)
 
 
@@ -256,21 +311,32 @@ def test_plan_unknown_group_names_it(aws_world: AwsWorld) -> None:
 
 
 def test_plan_over_quota_is_refused_naming_the_group(aws_world: AwsWorld) -> None:
-    aws_world.write_config(sources={"all": [f"198.51.{i}.0/24" for i in range(60)],
-                                    "load_balancers": [aws_world.lb]})
+    aws_world.write_config(
+        sources={"all": [f"198.51.{i}.0/24" for i in range(60)], "load_balancers": [aws_world.lb]}
+    )
     with pytest.raises(ProviderLimitError, match=f"{aws_world.cp}.*64 IPv4 ingress rules"):
         _plan(aws_world)
 
 
 def test_cli_plan_detailed_exitcode_json_and_apply(aws_world: AwsWorld, tmp_path: Path) -> None:
     cfg = str(aws_world.config_path)
-    result = runner.invoke(app, ["--config", cfg, "plan", "--detailed-exitcode", "--output", "json"])
+    result = runner.invoke(
+        app, ["--config", cfg, "plan", "--detailed-exitcode", "--output", "json"]
+    )
     assert result.exit_code == 2, result.output
     data = json.loads(result.stdout)
     assert data["summary"]["add"] == 12
     change = data["changes"][0]
     assert set(change) >= {"cluster", "provider", "target", "action", "rule", "reason"}
-    assert set(change["rule"]) >= {"role", "direction", "protocol", "from_port", "to_port", "peer", "purpose"}
+    assert set(change["rule"]) >= {
+        "role",
+        "direction",
+        "protocol",
+        "from_port",
+        "to_port",
+        "peer",
+        "purpose",
+    }
     result = runner.invoke(app, ["--config", cfg, "apply"])
     assert result.exit_code == 1
     assert "--auto-approve" in result.stderr
