@@ -12,10 +12,17 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 
 from portsync.errors import ConfigError
 from portsync.model import Peer, PortRange, Rule, canonical_cidr, slugify
@@ -52,28 +59,37 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _lb_source(item: str) -> str:
+    item = str(item).strip()
+    if item.startswith(("sg-", "pl-")):
+        return item
+    return canonical_cidr(item)
+
+
+def _port_range(value: int | str) -> int | str:
+    PortRange.parse(value)
+    return value
+
+
+Cidr = Annotated[str, AfterValidator(canonical_cidr)]
+LoadBalancerSource = Annotated[str, AfterValidator(_lb_source)]
+PortsValue = Annotated[int | str, AfterValidator(_port_range)]
+Component = Literal[
+    "kube-apiserver",
+    "etcd",
+    "kubelet",
+    "kube-scheduler",
+    "kube-controller-manager",
+    "kube-proxy",
+    "nodeport",
+]
+
+
 class Sources(_Strict):
     """Who the abstract peers ``any`` and ``load-balancers`` mean."""
 
-    all: tuple[str, ...] = ()
-    load_balancers: tuple[str, ...] = ()
-
-    @field_validator("all")
-    @classmethod
-    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(canonical_cidr(v) for v in value)
-
-    @field_validator("load_balancers")
-    @classmethod
-    def _lb(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        out = []
-        for item in value:
-            item = str(item).strip()
-            if item.startswith(("sg-", "pl-")):
-                out.append(item)
-            else:
-                out.append(canonical_cidr(item))
-        return tuple(out)
+    all: tuple[Cidr, ...] = ()
+    load_balancers: tuple[LoadBalancerSource, ...] = ()
 
 
 class ExtraRule(_Strict):
@@ -155,24 +171,13 @@ class Config(_Strict):
 
     catalog: str | list[str] = "kubernetes"
     etcd: Literal["stacked", "external"] = "stacked"
-    overrides: dict[str, int | str] = Field(default_factory=dict)
+    overrides: dict[Component, PortsValue] = Field(default_factory=dict)
     extra_rules: list[ExtraRule] = Field(default_factory=list)
     sources: Sources = Field(default_factory=Sources)
     mode: Mode = "owned"
     max_deletes: int = Field(default=10, ge=0)
     allow_exposure: list[str] = Field(default_factory=list)
     clusters: list[ClusterConfig] = Field(default_factory=list)
-
-    @field_validator("overrides")
-    @classmethod
-    def _overrides(cls, value: dict[str, int | str]) -> dict[str, int | str]:
-        for key, ports in value.items():
-            if key not in COMPONENTS:
-                raise ValueError(
-                    f"unknown component {key!r}; overridable components: {', '.join(COMPONENTS)}"
-                )
-            PortRange.parse(ports)
-        return value
 
     @field_validator("clusters")
     @classmethod
@@ -355,6 +360,7 @@ _FIXES = {
     "extra_forbidden": "remove it or check its spelling",
     "missing": "add it",
     "literal_error": "use one of the values listed",
+    "enum": "use one of the values listed",
 }
 
 

@@ -221,7 +221,7 @@ class Plan:
         fingerprints: dict[str, dict[str, str]] = {}
         for g in self.groups:
             fingerprints.setdefault(g.cluster, {})[g.target] = g.fingerprint
-        return {
+        body = {
             "format_version": self.format_version,
             "created_at": self.created_at,
             "mode": self.mode,
@@ -243,6 +243,8 @@ class Plan:
             ],
             "errors": list(self.errors),
         }
+        body["checksum"] = _checksum(body)
+        return body
 
     def to_json(self) -> str:
         """Pretty, stable JSON."""
@@ -258,6 +260,12 @@ class Plan:
         if not isinstance(data, dict):
             raise PlanFileError(f"{source}: not a portsync plan (expected a JSON object)")
         version = data.get("format_version")
+        if version == FORMAT_VERSION and data.get("checksum") != _checksum(data):
+            raise PlanFileError(
+                f"{source}: the plan's checksum does not match its content; it was edited or "
+                "damaged after `portsync plan --out` wrote it",
+                hint="make a new plan with `portsync plan --out PLAN.json`",
+            )
         if version != FORMAT_VERSION:
             raise PlanFileError(
                 f"{source}: plan format_version {version!r} is not supported "
@@ -349,6 +357,12 @@ class Plan:
                 hint="plan files are written by `portsync plan --out PLAN.json`",
             ) from None
         return cls.from_dict(data, source=path)
+
+
+def _checksum(body: dict[str, Any]) -> str:
+    content = {k: v for k, v in body.items() if k != "checksum"}
+    blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
+    return hashlib.sha256(blob).hexdigest()
 
 
 def sort_rules(rules: Sequence[TargetRule]) -> list[TargetRule]:

@@ -24,7 +24,9 @@ class Output:
 
     def __post_init__(self) -> None:
         no_color = not self.color or bool(os.environ.get("NO_COLOR"))
-        self.out = Console(no_color=no_color, highlight=False, soft_wrap=True)
+        # Logs in CI are wide; rich's 80-column fallback would squeeze tables unreadably.
+        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "140"))
+        self.out = Console(no_color=no_color, highlight=False, soft_wrap=True, width=width)
         self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
 
     def raw(self, text: str) -> None:

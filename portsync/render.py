@@ -30,8 +30,9 @@ __all__ = [
 def render_rules_table(rules: Iterable[Rule], *, title: str = "") -> Table:
     """A rich table of neutral rules."""
     table = Table(title=title or None, show_lines=False)
-    for column in ("role", "direction", "protocol", "ports", "peer", "purpose"):
-        table.add_column(column)
+    for column in ("role", "direction", "protocol", "ports", "peer"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("purpose", ratio=1)
     for rule in rules:
         table.add_row(
             rule.role,

@@ -24,14 +24,10 @@ def catalog_rows(loaded: LoadedConfig) -> list[PortRow]:
     for name in loaded.config.catalogs:
         try:
             catalog = load_catalog(name, base_dir=loaded.base_dir)
-        except PortTableError:
-            raise
-        except (FileNotFoundError, KeyError, LookupError) as exc:
-            raise ConfigError(
-                f"{loaded.where('catalog')}: catalog {name!r} is neither a built-in catalog nor a "
-                f"readable file ({exc})",
-                hint="run `portsync catalog list` for built-in names, or give a path to a .md table",
-            ) from None
+        except PortTableError as exc:
+            if exc.problems:
+                raise  # errors inside a table name their own file:line
+            raise ConfigError(f"{loaded.where('catalog')}: catalog {name!r}: {exc}") from None
         rows.extend(catalog.rows)
     return rows
 

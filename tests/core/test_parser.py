@@ -638,3 +638,89 @@ def test_canonical_cidr_any_network_is_normalised_and_idempotent(text: str) -> N
     assert canon == network.compressed
     assert canonical_cidr(canon) == canon
     assert ipaddress.ip_network(text, strict=False) == network
+
+
+# --- generated tables round-trip (property-based) ----------------------------------------------
+
+_HEADINGS = {
+    "Control plane": "control-plane",
+    "Worker nodes": "worker",
+    "Database nodes": "database-nodes",
+    "Cache": "cache",
+}
+_PEERS = {"All": "any", "Self": "self", "Load balancers": "load-balancers", "控制面": None}
+_generated_row = st.tuples(
+    st.sampled_from(["TCP", "UDP"]),
+    st.sampled_from(["Inbound", "Outbound", "入站"]),
+    st.tuples(st.integers(1, 65535), st.integers(0, 100)),
+    st.lists(st.sampled_from(sorted(_PEERS)), min_size=1, max_size=4, unique=True),
+    st.sampled_from([", ", "、", " ; "]),
+    st.booleans(),  # closing pipe
+)
+
+
+@given(
+    st.lists(
+        st.tuples(st.sampled_from(sorted(_HEADINGS)), st.lists(_generated_row, max_size=4)),
+        min_size=1,
+        max_size=4,
+    ).filter(lambda sections: any(rows for _, rows in sections))
+)
+def test_parse_document_generated_tables_round_trip(
+    sections: list[tuple[str, list[tuple[str, str, tuple[int, int], list[str], str, bool]]]],
+) -> None:
+    lines = ["# Generated", ""]
+    expected = []
+    for heading, rows in sections:
+        lines += [f"## {heading}", "", TABLE.splitlines()[0], TABLE.splitlines()[1]]
+        for index, (proto, direction, (low, width), peers, sep, closed) in enumerate(rows):
+            high = min(low + width, 65535)
+            ports = str(low) if high == low else f"{low}-{high}"
+            line = f"| {proto} | {direction} | {ports} | service {index} | {sep.join(peers)}"
+            lines.append(line + (" |" if closed else ""))
+            symbols = tuple(_PEERS[p] or "role:control-plane" for p in peers)
+            role, ingress = _HEADINGS[heading], direction != "Outbound"
+            purpose = f"service {index}"
+            expected.append((len(lines), role, proto.lower(), ingress, low, high, purpose, symbols))
+        lines.append("")
+    rows_read = parse_document("\n".join(lines))
+    assert [
+        (
+            r.line,
+            r.role,
+            r.protocol.value,
+            r.direction is Direction.INGRESS,
+            r.ports.from_port,
+            r.ports.to_port,
+            r.purpose,
+            r.used_by,
+        )
+        for r in rows_read
+    ] == expected
+
+
+# --- the user doc stays true -------------------------------------------------------------------
+
+DOC = Path(__file__).parents[2] / "docs" / "port-tables.md"
+
+
+def test_docs_shape_example_parses_to_described_roles() -> None:
+    example = DOC.read_text(encoding="utf-8").split("```markdown\n", 1)[1].split("```", 1)[0]
+    rows = parse_document(example, source="docs example")
+    assert {r.role for r in rows} == {"database-nodes", "application-servers"}
+    assert rows[0].used_by == ("role:application-servers",)
+
+
+def test_docs_language_table_words_map_as_documented() -> None:
+    table = DOC.read_text(encoding="utf-8").split("| Language |", 1)[1].split("\n\n", 1)[0]
+    lines = table.splitlines()[2:]
+    assert len(lines) == 6
+    for line in lines:
+        lang, inbound, everyone, self_word, control, balancers, worker = (
+            c.strip() for c in line.strip().strip("|").split("|")
+        )
+        used_by = f"{everyone}, {self_word}, {control}, {balancers}"
+        text = f"## {worker}\n\n{TABLE}| TCP | {inbound} | 1 | x | {used_by} |\n"
+        (row,) = parse_document(text, source=lang)
+        assert (row.role, row.direction) == ("worker", Direction.INGRESS), lang
+        assert row.used_by == ("any", "self", "role:control-plane", "load-balancers"), lang

@@ -1,0 +1,171 @@
+"""Config loading: every bad value is one clear message naming file:line and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portsync.config import load_config, parse_config
+from portsync.errors import ConfigError
+from portsync.synthesis import synthesize
+
+GOOD = """\
+catalog: kubernetes
+etcd: stacked
+overrides:
+  kube-apiserver: 443
+  nodeport: 30000-32000
+sources:
+  all: [203.0.113.7/24]
+mode: owned
+clusters:
+  - name: prod-aws
+    provider: aws
+    region: eu-west-1
+    roles:
+      control-plane: {security_group: sg-0aaa}
+      worker: {security_group: sg-0bbb}
+"""
+
+
+def _error(text: str, tmp_path: Path) -> str:
+    path = tmp_path / "portsync.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    return str(info.value)
+
+
+def test_load_config_good_file_normalises_sources(tmp_path: Path) -> None:
+    path = tmp_path / "portsync.yaml"
+    path.write_text(GOOD)
+    loaded = load_config(path)
+    assert loaded.config.sources.all == ("203.0.113.0/24",)
+    assert loaded.config.clusters[0].name == "prod-aws"
+
+
+def test_load_config_no_file_uses_builtin_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    loaded = load_config(None)
+    assert loaded.path is None
+    assert len(synthesize(loaded)) == 10
+
+
+def test_load_config_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "other.yaml"
+    path.write_text(GOOD)
+    monkeypatch.setenv("PORTSYNC_CONFIG", str(path))
+    assert load_config(None).path == path
+
+
+def test_load_config_missing_explicit_file_says_which(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_parse_config_unknown_key_names_line_and_fix(tmp_path: Path) -> None:
+    message = _error("catalog: kubernetes\nmdoe: owned\n", tmp_path)
+    assert "portsync.yaml:2" in message
+    assert "unknown key 'mdoe'" in message
+    assert "remove it or check its spelling" in message
+
+
+def test_parse_config_bad_mode_lists_choices(tmp_path: Path) -> None:
+    message = _error("mode: sometimes\n", tmp_path)
+    assert "portsync.yaml:1" in message
+    assert "additive" in message and "exclusive" in message
+
+
+def test_parse_config_bad_cidr_points_at_the_item(tmp_path: Path) -> None:
+    message = _error("sources:\n  all:\n    - 10.0.0.0/8\n    - 300.1.1.1/8\n", tmp_path)
+    assert "portsync.yaml:4" in message
+    assert "300.1.1.1/8" in message
+
+
+def test_parse_config_bad_override_names_components(tmp_path: Path) -> None:
+    message = _error("overrides:\n  apiserver: 443\n", tmp_path)
+    assert "portsync.yaml:2" in message
+    assert "kube-apiserver" in message
+
+
+def test_parse_config_reversed_port_range_is_refused(tmp_path: Path) -> None:
+    message = _error("overrides:\n  nodeport: 32767-30000\n", tmp_path)
+    assert "reversed" in message
+
+
+def test_parse_config_invalid_yaml_names_line(tmp_path: Path) -> None:
+    message = _error("catalog: kubernetes\nclusters: [\n  - a\n", tmp_path)
+    assert "invalid YAML" in message
+    assert "portsync.yaml:" in message
+
+
+def test_parse_config_unknown_provider_lists_installed(tmp_path: Path) -> None:
+    message = _error(
+        "clusters:\n  - name: x\n    provider: openstack\n    roles: {worker: {}}\n", tmp_path
+    )
+    assert "portsync.yaml:3" in message
+    assert "unknown provider 'openstack'" in message
+    assert "aws" in message
+
+
+def test_parse_config_provider_keys_validated_by_provider_model(tmp_path: Path) -> None:
+    message = _error(
+        "clusters:\n  - name: x\n    provider: aws\n    region: eu-west-1\n"
+        "    roles:\n      worker: {security_group: not-a-group}\n",
+        tmp_path,
+    )
+    assert "portsync.yaml:6" in message
+    assert "security_group" in message
+
+
+def test_parse_config_duplicate_cluster_names_refused() -> None:
+    text = (
+        "clusters:\n"
+        "  - {name: a, provider: aws, region: r, roles: {worker: {security_group: sg-1}}}\n"
+        "  - {name: a, provider: aws, region: r, roles: {worker: {security_group: sg-2}}}\n"
+    )
+    with pytest.raises(ConfigError, match="used twice"):
+        parse_config(text)
+
+
+def test_parse_config_top_level_list_refused() -> None:
+    with pytest.raises(ConfigError, match="must be a mapping"):
+        parse_config("- a\n- b\n")
+
+
+def test_synthesize_overrides_move_apiserver_and_nodeport(tmp_path: Path) -> None:
+    path = tmp_path / "portsync.yaml"
+    path.write_text(GOOD)
+    rules = synthesize(load_config(path))
+    ports = {(r.role, str(r.ports), str(r.peer)) for r in rules}
+    assert ("control-plane", "443", "any") in ports
+    assert ("control-plane", "6443", "any") not in ports
+    assert ("worker", "30000-32000", "any") in ports
+
+
+def test_synthesize_etcd_external_moves_etcd_rule(tmp_path: Path) -> None:
+    path = tmp_path / "portsync.yaml"
+    path.write_text("etcd: external\n")
+    rules = synthesize(load_config(path))
+    etcd = {(r.role, str(r.ports), str(r.peer)) for r in rules if r.role == "etcd"}
+    assert etcd == {("etcd", "2379-2380", "role:control-plane"), ("etcd", "2379-2380", "self")}
+    assert not any(r.role == "control-plane" and str(r.ports) == "2379-2380" for r in rules)
+
+
+def test_synthesize_extra_rules_are_added(tmp_path: Path) -> None:
+    path = tmp_path / "portsync.yaml"
+    path.write_text(
+        "extra_rules:\n  - {role: worker, protocol: udp, ports: 8472, peer: self, purpose: flannel vxlan}\n"
+    )
+    rules = synthesize(load_config(path))
+    assert any(r.protocol.value == "udp" and str(r.ports) == "8472" for r in rules)
+    assert len(rules) == 11
+
+
+def test_parse_config_extra_rule_bad_peer_is_refused(tmp_path: Path) -> None:
+    message = _error(
+        "extra_rules:\n  - {role: worker, protocol: tcp, ports: 1, peer: everyone}\n", tmp_path
+    )
+    assert "portsync.yaml:2" in message
+    assert "everyone" in message

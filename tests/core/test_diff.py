@@ -1,0 +1,82 @@
+"""Diff: set algebra on stable keys, ownership and modes."""
+
+from __future__ import annotations
+
+import pytest
+
+from portsync.diff import diff_target
+from portsync.model import Endpoint, PortRange, Protocol, TargetRule
+from portsync.ops import CreateRuleOp, DeleteRuleOp, UpdateRuleOp
+
+
+def rule(port: int, peer: str = "cidr:10.0.0.0/8", *, owned: bool = True, desc: str = "portsync: x") -> TargetRule:
+    return TargetRule(
+        target="sg-1",
+        protocol=Protocol.TCP,
+        ports=PortRange(port, port),
+        peer=Endpoint.parse(peer),
+        description=desc,
+        owned=owned,
+    )
+
+
+def test_diff_missing_rule_is_created() -> None:
+    ops, unmanaged = diff_target([rule(1)], [])
+    assert [type(op) for op in ops] == [CreateRuleOp]
+    assert unmanaged == []
+
+
+def test_diff_same_rule_is_nothing() -> None:
+    ops, _ = diff_target([rule(1)], [rule(1)])
+    assert ops == []
+
+
+def test_diff_changed_description_is_update_keeping_native_id() -> None:
+    live = rule(1, desc="portsync: old").replace(native_id="sgr-1")
+    ops, _ = diff_target([rule(1, desc="portsync: new")], [live])
+    assert len(ops) == 1 and isinstance(ops[0], UpdateRuleOp)
+    assert ops[0].after.native_id == "sgr-1"
+    assert ops[0].before.description == "portsync: old"
+
+
+def test_diff_owned_extra_is_removed_in_owned_mode() -> None:
+    ops, _ = diff_target([], [rule(2)])
+    assert [type(op) for op in ops] == [DeleteRuleOp]
+
+
+def test_diff_additive_mode_never_removes() -> None:
+    ops, unmanaged = diff_target([], [rule(2), rule(3, owned=False)], mode="additive")
+    assert ops == []
+    assert len(unmanaged) == 1
+
+
+def test_diff_unmanaged_rule_is_reported_not_removed_in_owned_mode() -> None:
+    ops, unmanaged = diff_target([], [rule(22, owned=False, desc="ssh")])
+    assert ops == []
+    assert [r.description for r in unmanaged] == ["ssh"]
+
+
+def test_diff_exclusive_mode_removes_unmanaged_too() -> None:
+    ops, unmanaged = diff_target([], [rule(22, owned=False)], mode="exclusive")
+    assert [type(op) for op in ops] == [DeleteRuleOp]
+    assert len(unmanaged) == 1
+
+
+def test_diff_unmanaged_rule_satisfies_desired_without_duplicate() -> None:
+    ops, unmanaged = diff_target([rule(1)], [rule(1, owned=False, desc="by hand")])
+    assert ops == []
+    assert len(unmanaged) == 1
+
+
+def test_diff_owned_duplicates_collapse_to_one() -> None:
+    ops, _ = diff_target([rule(1)], [rule(1).replace(native_id="a"), rule(1).replace(native_id="b")])
+    assert [(type(op), op.rule.native_id) for op in ops] == [(DeleteRuleOp, "b")]
+
+
+def test_diff_description_is_not_identity() -> None:
+    assert rule(1, desc="a").key == rule(1, desc="b").key
+
+
+def test_diff_unknown_mode_is_a_value_error() -> None:
+    with pytest.raises(ValueError):
+        diff_target([], [], mode="sometimes")

@@ -1,0 +1,113 @@
+"""The plan as data: JSON round trip, summary, refusal of bad plan files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from portsync.errors import PlanFileError
+from portsync.model import Endpoint, PortRange, Protocol, TargetRule
+from portsync.ops import (
+    CreateRuleOp,
+    DeleteRuleOp,
+    GroupOps,
+    Plan,
+    UpdateRuleOp,
+    _checksum,
+    fingerprint,
+)
+
+
+def _rule(port: int, desc: str = "portsync: x") -> TargetRule:
+    return TargetRule(
+        target="sg-1",
+        role="worker",
+        protocol=Protocol.TCP,
+        ports=PortRange(port, port),
+        peer=Endpoint.parse("cidr:10.0.0.0/8"),
+        description=desc,
+        owned=True,
+    )
+
+
+def _plan() -> Plan:
+    group = GroupOps(
+        cluster="c",
+        provider="aws",
+        target="sg-1",
+        role="worker",
+        ops=(
+            DeleteRuleOp(_rule(3), "unwanted"),
+            CreateRuleOp(_rule(1), "missing"),
+            UpdateRuleOp(_rule(2, "portsync: old"), _rule(2), "stale"),
+        ),
+        unmanaged=(_rule(22, "ssh").replace(owned=False),),
+        fingerprint="abc",
+    )
+    return Plan(groups=(group,), config_digest="d", created_at="t")
+
+
+def test_group_ops_orders_adds_then_updates_then_removes() -> None:
+    actions = [op.action.value for op in _plan().groups[0].ops]
+    assert actions == ["add", "update", "remove"]
+
+
+def test_plan_json_has_contract_keys_and_round_trips(tmp_path: Path) -> None:
+    plan = _plan()
+    data = json.loads(plan.to_json())
+    assert {"format_version", "changes", "unmanaged", "summary", "fingerprints"} <= set(data)
+    assert data["summary"] == {"add": 1, "remove": 1, "update": 1, "unmanaged": 1}
+    assert data["changes"][0]["rule"]["from_port"] == 1
+    path = tmp_path / "plan.json"
+    path.write_text(plan.to_json())
+    again = Plan.load(str(path))
+    assert again.as_diffs() == plan.as_diffs()
+    assert again.groups[0].fingerprint == "abc"
+
+
+def test_plan_load_other_format_version_is_refused(tmp_path: Path) -> None:
+    data = json.loads(_plan().to_json())
+    data["format_version"] = 99
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PlanFileError, match="format_version 99"):
+        Plan.load(str(path))
+
+
+def test_plan_load_hand_edited_summary_is_refused(tmp_path: Path) -> None:
+    data = json.loads(_plan().to_json())
+    data["changes"].append(dict(data["changes"][0]))
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PlanFileError, match="checksum"):
+        Plan.load(str(path))
+
+
+def test_plan_load_not_json_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("{not json")
+    with pytest.raises(PlanFileError, match="not a JSON plan"):
+        Plan.load(str(path))
+
+
+def test_plan_load_malformed_rule_is_refused(tmp_path: Path) -> None:
+    data = json.loads(_plan().to_json())
+    data["changes"][0]["rule"]["protocol"] = "carrier-pigeon"
+    data["checksum"] = _checksum(data)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PlanFileError, match="malformed"):
+        Plan.load(str(path))
+
+
+def test_fingerprint_ignores_order_and_native_ids_but_not_descriptions() -> None:
+    a, b = _rule(1), _rule(2)
+    assert fingerprint([a, b]) == fingerprint([b.replace(native_id="x"), a])
+    assert fingerprint([a]) != fingerprint([a.replace(description="portsync: y")])
+
+
+def test_op_reverse_undoes() -> None:
+    op = CreateRuleOp(_rule(1))
+    assert op.reverse().reverse().to_diff_tuple() == op.to_diff_tuple()
