@@ -53,13 +53,13 @@ def diff_target(
             ops.append(CreateRuleOp(want, _reason_add(want)))
         elif owned:
             keep = owned[0]
-            if keep.description != want.description:
-                log.info("stale description %s", key)
+            if keep.description != want.description or keep.extra != want.extra:
+                log.info("stale attributes %s", key)
                 ops.append(
                     UpdateRuleOp(
                         keep,
                         want.replace(native_id=keep.native_id, owned=True),
-                        f"description is {keep.description!r}, wanted {want.description!r}",
+                        _reason_update(keep, want),
                     )
                 )
             if mode != "additive":
@@ -75,6 +75,17 @@ def diff_target(
                 log.info("unwanted %s", key)
                 ops.append(DeleteRuleOp(rule, "owned by portsync but no longer wanted"))
     return ops, unmanaged
+
+
+def _reason_update(live: TargetRule, want: TargetRule) -> str:
+    parts = []
+    if live.description != want.description:
+        parts.append(f"description is {live.description!r}, wanted {want.description!r}")
+    before, after = dict(live.extra), dict(want.extra)
+    for name in sorted(set(before) | set(after)):
+        if before.get(name) != after.get(name):
+            parts.append(f"{name} is {before.get(name)!r}, wanted {after.get(name)!r}")
+    return "; ".join(parts)
 
 
 def _reason_add(rule: TargetRule) -> str:

@@ -107,7 +107,8 @@ def fingerprint(rules: Iterable[TargetRule]) -> str:
     Native ids are left out on purpose: some clouds only reveal them at apply time.
     """
     items = sorted(
-        json.dumps([list(r.key), r.description, r.owned], ensure_ascii=False) for r in rules
+        json.dumps([list(r.key), r.description, r.owned, list(r.extra)], ensure_ascii=False)
+        for r in rules
     )
     return hashlib.sha256("\n".join(items).encode()).hexdigest()[:32]
 

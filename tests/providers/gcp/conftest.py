@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
-
 from portsync.providers.gcp.emulator import SERVICE_PATH, GcpEmulator
 
 if TYPE_CHECKING:
@@ -53,7 +52,7 @@ def _client_kwargs(url: str) -> dict[str, Any]:
 
     return {
         "client_options": ClientOptions(api_endpoint=url),
-        "credentials": AnonymousCredentials(),
+        "credentials": AnonymousCredentials(),  # type: ignore[no-untyped-call]
         "transport": "rest",
     }
 
