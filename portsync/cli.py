@@ -52,8 +52,14 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: rich-formatted help would double the start-up time of every command.
+    rich_markup_mode=None,
 )
-catalog_app = typer.Typer(help="Built-in port tables, and parsing your own.", no_args_is_help=True)
+catalog_app = typer.Typer(
+    help="Built-in port tables, and parsing your own.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
 app.add_typer(catalog_app, name="catalog")
 
 

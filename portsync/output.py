@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
 
 __all__ = ["Output"]
 
@@ -21,13 +23,32 @@ class Output:
 
     color: bool = True
     quiet: bool = False
+    _consoles: dict[str, Console] = field(default_factory=dict, repr=False)
 
-    def __post_init__(self) -> None:
-        no_color = not self.color or bool(os.environ.get("NO_COLOR"))
-        # Logs in CI are wide; rich's 80-column fallback would squeeze tables unreadably.
-        width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "140"))
-        self.out = Console(no_color=no_color, highlight=False, soft_wrap=True, width=width)
-        self.err = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+    def _console(self, stream: str) -> Console:
+        # rich is imported on first use so `portsync --help` does not pay for it.
+        if stream not in self._consoles:
+            from rich.console import Console
+
+            no_color = not self.color or bool(os.environ.get("NO_COLOR"))
+            if stream == "out":
+                # CI logs are wide; rich's 80-column fallback would squeeze tables unreadably.
+                width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS", "140"))
+                console = Console(no_color=no_color, highlight=False, soft_wrap=True, width=width)
+            else:
+                console = Console(stderr=True, no_color=no_color, highlight=False, soft_wrap=True)
+            self._consoles[stream] = console
+        return self._consoles[stream]
+
+    @property
+    def out(self) -> Console:
+        """The stdout console."""
+        return self._console("out")
+
+    @property
+    def err(self) -> Console:
+        """The stderr console."""
+        return self._console("err")
 
     def raw(self, text: str) -> None:
         """Machine output (JSON, SARIF, markdown): written verbatim."""
