@@ -25,7 +25,7 @@ from portsync.errors import (
     PortsyncError,
     StalePlanError,
 )
-from portsync.model import RuleSet, TargetRule
+from portsync.model import PortRange, Protocol, RuleSet, TargetRule
 from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, fingerprint
 from portsync.provider import Provider, Settings, Target
 from portsync.registry import get_provider_class
@@ -206,6 +206,45 @@ def check_fresh(saved: Plan, current: Plan) -> None:
         )
 
 
+def check_exposure(loaded: LoadedConfig, the_plan: Plan) -> None:
+    """Refuse to open etcd, kubelet, scheduler, controller-manager or retired ports to the world,
+    unless ``allow_exposure`` names them.
+
+    Raises:
+        GuardrailError: listing every such addition.
+    """
+    from portsync.catalog import load_catalog
+    from portsync.exposure import exposed_sensitive_ports, sensitive_ports
+    from portsync.synthesis import apply_overrides, catalog_rows
+
+    rows = apply_overrides(catalog_rows(loaded), loaded.config)
+    retired: list[tuple[Protocol, PortRange, str]] = []
+    for name in loaded.config.catalogs:
+        retired.extend(
+            (r.protocol, r.ports, r.why)
+            for r in load_catalog(name, base_dir=loaded.base_dir).retired
+        )
+    sensitive = sensitive_ports(((r.component or "", r.protocol, r.ports) for r in rows), retired)
+    allowed = set(loaded.config.allow_exposure)
+    adds = [op.rule for _g, op in the_plan.changes if op.action.value in ("add", "update")]
+    bad = [
+        (rule, item)
+        for rule, item in exposed_sensitive_ports(adds, sensitive)
+        if item.name not in allowed
+    ]
+    if bad:
+        lines = "; ".join(
+            f"{rule.target} {rule.protocol.value}/{rule.ports_text} from {rule.peer} ({item.name})"
+            for rule, item in bad[:10]
+        )
+        names = ", ".join(sorted({item.name for _r, item in bad}))
+        raise GuardrailError(
+            f"apply would open sensitive ports to the internet: {lines}",
+            hint=f"narrow the source, or list {names} under allow_exposure: in the config if you "
+            "really mean it",
+        )
+
+
 def apply(
     loaded: LoadedConfig,
     *,
@@ -253,6 +292,7 @@ def apply(
     if the_plan.is_empty():
         return ApplyResult(the_plan)
 
+    check_exposure(loaded, the_plan)
     limit = loaded.config.max_deletes if max_deletes is None else max_deletes
     removes = the_plan.summary()["remove"]
     if removes > limit:

@@ -176,7 +176,9 @@ class Config(_Strict):
     sources: Sources = Field(default_factory=Sources)
     mode: Mode = "owned"
     max_deletes: int = Field(default=10, ge=0)
-    allow_exposure: list[str] = Field(default_factory=list)
+    allow_exposure: list[
+        Literal["etcd", "kubelet", "kube-scheduler", "kube-controller-manager", "retired"]
+    ] = Field(default_factory=list)
     clusters: list[ClusterConfig] = Field(default_factory=list)
 
     @field_validator("clusters")

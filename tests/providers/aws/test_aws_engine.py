@@ -345,3 +345,24 @@ def test_cli_plan_detailed_exitcode_json_and_apply(aws_world: AwsWorld, tmp_path
     result = runner.invoke(app, ["--config", cfg, "plan", "--detailed-exitcode"])
     assert result.exit_code == 0
     assert "No changes" in result.stdout
+
+
+def test_apply_refuses_to_open_etcd_to_the_world_unless_allowed_by_name(
+    aws_world: AwsWorld,
+) -> None:
+    extra = [
+        {"role": "control-plane", "protocol": "tcp", "ports": "2379-2380", "peer": "cidr:0.0.0.0/0"}
+    ]
+    aws_world.write_config(extra_rules=extra)
+    with pytest.raises(GuardrailError, match=r"etcd.*allow_exposure"):
+        _apply(aws_world)
+    assert aws_world.ingress(aws_world.cp) == []
+    aws_world.write_config(extra_rules=extra, allow_exposure=["etcd"])
+    _apply(aws_world)
+    assert ("tcp", 2379, "0.0.0.0/0") in _sources(aws_world.ingress(aws_world.cp))
+
+
+def test_apply_world_open_api_server_is_not_blocked(aws_world: AwsWorld) -> None:
+    aws_world.write_config(sources={"all": ["0.0.0.0/0"], "load_balancers": [aws_world.lb]})
+    _apply(aws_world)
+    assert ("tcp", 6443, "0.0.0.0/0") in _sources(aws_world.ingress(aws_world.cp))
