@@ -49,8 +49,8 @@ class TokenBucket:
         while True:
             with self._lock:
                 self._refill()
-                if self._tokens >= tokens:
-                    self._tokens -= tokens
+                if self._tokens >= tokens - 1e-9:  # float refills may fall a hair short
+                    self._tokens = max(0.0, self._tokens - tokens)
                     self.waited += waited
                     return waited
                 delay = (tokens - self._tokens) / self.rate

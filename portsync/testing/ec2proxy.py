@@ -89,7 +89,8 @@ def error_xml(code: str, message: str) -> bytes:
     ET.SubElement(error, "Code").text = code
     ET.SubElement(error, "Message").text = message
     ET.SubElement(root, "RequestID").text = str(uuid.uuid4())
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    out: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    return out
 
 
 def encode_token(action: str, offset: int) -> str:
@@ -154,9 +155,7 @@ class EC2Proxy:
         if self._server is not None:
             return self.url
         self._stopping.clear()
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
-        server.block_on_close = False
+        server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -339,6 +338,15 @@ class EC2Proxy:
         return reply
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hang up on purpose here (timeouts, resets); no tracebacks on stderr.
+        pass
+
+
 def _error_reply(status: int, code: str, message: str) -> _Reply:
     return _Reply(status, [("Content-Type", "text/xml;charset=UTF-8")], error_xml(code, message))
 
@@ -360,9 +368,10 @@ def _page(document: bytes, action: str, offset: int, size: int) -> bytes:
         root.remove(stale)
     if offset + size < len(items):
         ET.SubElement(root, qualify("nextToken")).text = encode_token(action, offset + size)
-    if namespace:
-        return ET.tostring(root, encoding="utf-8", xml_declaration=True, default_namespace=namespace)
-    return ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    out: bytes = ET.tostring(
+        root, encoding="utf-8", xml_declaration=True, default_namespace=namespace or None
+    )
+    return out
 
 
 def _make_handler(proxy: EC2Proxy) -> type[BaseHTTPRequestHandler]:
@@ -370,8 +379,9 @@ def _make_handler(proxy: EC2Proxy) -> type[BaseHTTPRequestHandler]:
         protocol_version = "HTTP/1.1"
         server_version = "ec2proxy"
         timeout = 60  # an idle keep-alive connection is dropped after this long
+        disable_nagle_algorithm = True  # headers and body go out as separate writes
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def do_GET(self) -> None:
@@ -433,6 +443,7 @@ def _make_handler(proxy: EC2Proxy) -> type[BaseHTTPRequestHandler]:
             self.connection.setsockopt(
                 socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
             )
+            self.connection.close()
             self.close_connection = True
 
     return Handler

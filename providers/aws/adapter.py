@@ -37,7 +37,7 @@ def make_client(
     session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
     config = Config(
         region_name=region,
-        retries={"max_attempts": max_attempts, "mode": retry_mode},
+        retries={"total_max_attempts": max_attempts, "mode": retry_mode},
         connect_timeout=5,
         read_timeout=30,
         user_agent_extra="portsync",
@@ -77,6 +77,7 @@ class Ec2Adapter:
                 "describe_security_groups",
                 "SecurityGroups",
                 Filters=[{"Name": "group-id", "Values": wanted}],
+                PaginationConfig={"PageSize": MAX_RESULTS_PER_PAGE},
             )
         else:
             items = self._pages(

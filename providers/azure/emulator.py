@@ -31,6 +31,7 @@ import base64
 import binascii
 import contextlib
 import copy
+import dataclasses
 import fnmatch
 import ipaddress
 import json
@@ -53,7 +54,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 __all__ = [
@@ -73,6 +74,7 @@ log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
 Observer = Callable[[JSON], None]
+_T = TypeVar("_T")
 
 #: api-version that azure-mgmt-network 33.1.0 sends by default (informational; any is accepted).
 SDK_DEFAULT_API_VERSION = "2026-03-01"
@@ -364,6 +366,7 @@ class _Nsg:
     rules: list[JSON]  # each {"name": str, "properties": {...}} in stored order
     etag: str
     guid: str
+    flush_connection: bool = False
 
     @property
     def id(self) -> str:
@@ -1201,6 +1204,7 @@ class AzureEmulator:
         if nsg.tags is not None:
             body["tags"] = dict(nsg.tags)
         body["properties"] = {
+            "flushConnection": nsg.flush_connection,
             "provisioningState": state,
             "resourceGuid": nsg.guid,
             "securityRules": [self._render_rule(nsg, r, state) for r in nsg.rules],
@@ -1327,15 +1331,17 @@ class AzureEmulator:
             headers["Location"] = self._operation_url(req, op, "operationResults")
         return headers
 
-    def _page(self, req: _Request, items: Sequence[tuple[str, JSON]]) -> _Response:
-        """One page of ``items`` (already sorted by their key) after ``$skipToken``."""
+    def _page(
+        self, req: _Request, items: Sequence[tuple[str, _T]], render: Callable[[_T], JSON]
+    ) -> _Response:
+        """One page of ``items`` (sorted by key) after ``$skipToken``; renders only that page."""
         token = req.query.get("$skiptoken") or req.query.get("$skipToken")
-        remaining = list(items)
+        remaining = sorted(items, key=lambda item: item[0])
         if token:
             after = _decode_token(token)
             remaining = [item for item in remaining if item[0] > after]
         page = remaining[: self.page_size]
-        body: JSON = {"value": [item for _, item in page]}
+        body: JSON = {"value": [render(item) for _, item in page]}
         if len(remaining) > len(page):
             next_link = (
                 f"https://{req.host}{quote(req.path)}?api-version={quote(req.api_version)}"
@@ -1512,24 +1518,22 @@ class AzureEmulator:
         with self._lock:
             now = time.monotonic()
             items = [
-                (n.name.lower(), self._render_nsg(n, now))
+                (n.name.lower(), n)
                 for k, n in self._nsgs.items()
                 if k[:2] == _key(p["sub"], p["rg"])
             ]
-        items.sort(key=lambda item: item[0])
-        return self._page(req, items)
+            return self._page(req, items, lambda n: self._render_nsg(n, now))
 
     def _op_nsg_list_all(self, req: _Request) -> _Response:
         sub = req.params["sub"].lower()
         with self._lock:
             now = time.monotonic()
             items = [
-                (f"{n.resource_group.lower()}/{n.name.lower()}", self._render_nsg(n, now))
+                (f"{n.resource_group.lower()}/{n.name.lower()}", n)
                 for k, n in self._nsgs.items()
                 if k[0] == sub
             ]
-        items.sort(key=lambda item: item[0])
-        return self._page(req, items)
+            return self._page(req, items, lambda n: self._render_nsg(n, now))
 
     def _op_nsg_put(self, req: _Request, fail: _Fault | None) -> _Response:
         p = req.params
@@ -1567,6 +1571,9 @@ class AzureEmulator:
                 props = {}
             if not isinstance(props, dict):
                 raise _bad_format("properties", "Expected an object.")
+            flush = props.get("flushConnection", False)
+            if not isinstance(flush, bool):
+                raise _bad_format("properties.flushConnection", "Expected a boolean.")
             raw_rules = props.get("securityRules")
             if raw_rules is None:
                 raw_rules = []
@@ -1601,6 +1608,7 @@ class AzureEmulator:
                 rules=rules,
                 etag=_new_etag(),
                 guid=existing.guid if existing else str(uuid.uuid4()),
+                flush_connection=flush,
             )
             op = self._start_operation(req, busy_key, sub, new.location, "put", fail)
             now = time.monotonic()
@@ -1656,10 +1664,8 @@ class AzureEmulator:
             state = self._provisioning_state(
                 _key("nsg", nsg.subscription, nsg.resource_group, nsg.name), time.monotonic()
             )
-            items = [
-                (f"{i:05d}", self._render_rule(nsg, r, state)) for i, r in enumerate(nsg.rules)
-            ]
-        return self._page(req, items)
+            items = [(f"{i:05d}", r) for i, r in enumerate(nsg.rules)]
+            return self._page(req, items, lambda r: self._render_rule(nsg, r, state))
 
     def _find_rule(self, nsg: _Nsg, name: str) -> int | None:
         lowered = name.lower()
@@ -1709,15 +1715,8 @@ class AzureEmulator:
             else:
                 rules[index] = rule
             _check_rule_set(rules)
-            new = _Nsg(
-                nsg.subscription,
-                nsg.resource_group,
-                nsg.name,
-                nsg.location,
-                copy.deepcopy(nsg.tags),
-                rules,
-                _new_etag(),
-                nsg.guid,
+            new = dataclasses.replace(
+                nsg, tags=copy.deepcopy(nsg.tags), rules=rules, etag=_new_etag()
             )
             op = self._start_operation(req, busy_key, nsg.subscription, nsg.location, "put", fail)
             now = time.monotonic()
@@ -1747,15 +1746,8 @@ class AzureEmulator:
             )
             if fail is None:
                 rules = [copy.deepcopy(r) for i, r in enumerate(nsg.rules) if i != index]
-                new = _Nsg(
-                    nsg.subscription,
-                    nsg.resource_group,
-                    nsg.name,
-                    nsg.location,
-                    copy.deepcopy(nsg.tags),
-                    rules,
-                    _new_etag(),
-                    nsg.guid,
+                new = dataclasses.replace(
+                    nsg, tags=copy.deepcopy(nsg.tags), rules=rules, etag=_new_etag()
                 )
                 self._nsgs[_key(p["sub"], p["rg"], p["nsg"])] = new
                 self._notify(self._render_nsg(new, now))
@@ -1765,7 +1757,7 @@ class AzureEmulator:
         with self._lock:
             nsg = self._get_nsg(req)
             rules = self._render_default_rules(nsg)
-        return self._page(req, [(f"{i:05d}", r) for i, r in enumerate(rules)])
+        return self._page(req, [(f"{i:05d}", r) for i, r in enumerate(rules)], lambda r: r)
 
     def _op_default_rule_get(self, req: _Request) -> _Response:
         with self._lock:
@@ -1795,12 +1787,11 @@ class AzureEmulator:
         with self._lock:
             now = time.monotonic()
             items = [
-                (a.name.lower(), self._render_asg(a, now))
+                (a.name.lower(), a)
                 for k, a in self._asgs.items()
                 if k[:2] == _key(p["sub"], p["rg"])
             ]
-        items.sort(key=lambda item: item[0])
-        return self._page(req, items)
+            return self._page(req, items, lambda a: self._render_asg(a, now))
 
     def _op_asg_put(self, req: _Request, fail: _Fault | None) -> _Response:
         p = req.params
@@ -1937,6 +1928,9 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "portsync-azure-emulator"
     sys_version = ""
     timeout = 60
+    # Headers and body go out in separate writes; without TCP_NODELAY the client's delayed
+    # ACK adds ~40 ms to every response.
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("azure emulator: " + format, *args)

@@ -11,20 +11,18 @@ The SDK client is built exactly as portsync's adapter (and the offline demo) mus
         credential_scopes=["https://management.azure.com/.default"],
     )
 
-Nothing here talks to anything but 127.0.0.1, and real Azure credentials are removed from the
-environment for every test.
+Azure identity variables and proxies are removed from the environment for every test; the
+repository-wide ``tests/conftest.py`` refuses connections to anything but 127.0.0.1.
 """
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
-
 from portsync.providers.azure.emulator import AzureEmulator
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
@@ -53,7 +51,6 @@ _AZURE_ENV_VARS = (
     "https_proxy",
     "all_proxy",
 )
-_LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 
 
 class StaticTokenCredential:
@@ -84,7 +81,7 @@ class ArmHttp:
         self.session.verify = emulator.ca_bundle_path
 
     def url(self, path: str) -> str:
-        return self.emulator.base_url + path
+        return f"{self.emulator.base_url}{path}"
 
     def request(
         self,
@@ -125,20 +122,11 @@ class ArmHttp:
 
 
 @pytest.fixture(autouse=True)
-def _local_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Strip real Azure credentials and proxies; refuse name lookups of non-local hosts."""
+def _no_azure_identity(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Strip Azure identity settings and proxies (tests/conftest.py guards the network)."""
     for name in _AZURE_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    real_getaddrinfo = socket.getaddrinfo
-
-    def guarded_getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:
-        name = host.decode() if isinstance(host, bytes) else host
-        if name is not None and name not in _LOCAL_HOSTS:
-            raise OSError(f"tests may only connect to 127.0.0.1, not {name!r}")
-        return real_getaddrinfo(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", guarded_getaddrinfo)
 
 
 @pytest.fixture(scope="session")
