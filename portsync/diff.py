@@ -8,6 +8,7 @@ logged at INFO in sorted order.
 from __future__ import annotations
 
 import logging
+import re
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -17,6 +18,9 @@ from portsync.ops import CreateRuleOp, DeleteRuleOp, Op, UpdateRuleOp
 __all__ = ["MODES", "diff_target"]
 
 log = logging.getLogger(__name__)
+
+# Ownership markers providers put in front of a purpose; not worth repeating in a reason.
+_MARKER = re.compile(r"^(?:portsync: |\[portsync\] )")
 
 MODES = ("additive", "owned", "exclusive")
 
@@ -90,5 +94,5 @@ def _reason_update(live: TargetRule, want: TargetRule) -> str:
 
 def _reason_add(rule: TargetRule) -> str:
     origin = f" (from {rule.origin})" if rule.origin else ""
-    what = rule.description.split(": ", 1)[-1] if rule.description else "wanted rule"
+    what = _MARKER.sub("", rule.description) if rule.description else "wanted rule"
     return f"missing: {what}{origin}"

@@ -1,0 +1,642 @@
+"""Pure translation between neutral target rules and Compute Engine firewall rules (no I/O).
+
+The native shape is the firewall JSON of the compute v1 REST API (camelCase keys, exactly as
+``firewalls.get`` returns it). A target is a network tag (``tag:<tag>``) or a service account
+(``sa:<email>``).
+
+Packing: portsync writes one firewall per (target, direction, protocol, peer) and puts every port
+of those rules into its single ``allowed`` entry. The firewall's name is derived from those four
+values, so the same rules always land in the same firewall. Its description lists each port's
+purpose — ``[portsync] 10250 kubelet API; 10257 kube-controller-manager`` — and reading splits it
+back, so each rule's description is ``[portsync] <its own purpose>`` again and a clean state stays
+clean (no perpetual diff). One peer per firewall also means a firewall never mixes IPv4 and IPv6
+ranges and never has an empty source (which GCP would read as 0.0.0.0/0).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from portsync.errors import TranslationError, UnsupportedFeatureError
+from portsync.model import (
+    Direction,
+    Endpoint,
+    EndpointKind,
+    PeerKind,
+    PortRange,
+    Protocol,
+    Rule,
+    RuleSet,
+    TargetRule,
+    canonical_cidr,
+)
+
+from .limits import (
+    DEFAULT_PRIORITY,
+    HEALTH_CHECK_RANGES,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_NAME_LENGTH,
+    NAME_HASH_LENGTH,
+    NAME_PATTERN,
+)
+
+__all__ = [
+    "ALL_INSTANCES",
+    "APPLIES_TO",
+    "MARKER",
+    "PRIORITY",
+    "canonical",
+    "check_firewall",
+    "clean_purpose",
+    "describe",
+    "expand",
+    "firewall_name",
+    "group_of",
+    "is_owned",
+    "network_matches",
+    "network_url",
+    "pack",
+    "parse_description",
+    "patch_for",
+    "targets_of",
+    "translate_rules",
+]
+
+#: Description prefix of every firewall portsync owns (together with the name prefix).
+MARKER = "[portsync]"
+#: Purpose written when a rule has none.
+DEFAULT_PURPOSE = "portsync rule"
+#: ``TargetRule.extra`` key holding the firewall priority (compared by the diff).
+PRIORITY = "priority"
+#: ``TargetRule.extra`` key marking rules of firewalls with no target at all.
+APPLIES_TO = "applies_to"
+#: Value of :data:`APPLIES_TO` for a firewall that applies to every instance of the network.
+ALL_INSTANCES = "all-instances"
+
+_API_ROOT = "https://www.googleapis.com/compute/v1/"
+_NETWORK_TAIL = re.compile(r"(?:^|/)projects/(?P<project>[^/]+)/global/networks/(?P<name>[^/]+)$")
+_PROTOCOLS = {
+    "tcp": Protocol.TCP,
+    "6": Protocol.TCP,
+    "udp": Protocol.UDP,
+    "17": Protocol.UDP,
+    "icmp": Protocol.ICMP,
+    "1": Protocol.ICMP,
+    "all": Protocol.ALL,
+}
+_LIST_FIELDS = (
+    "sourceRanges",
+    "destinationRanges",
+    "sourceTags",
+    "sourceServiceAccounts",
+    "targetTags",
+    "targetServiceAccounts",
+)
+_RANGE_FIELDS = frozenset({"sourceRanges", "destinationRanges"})
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def network_url(project: str, network: str) -> str:
+    """The full network URL the API returns in ``firewall.network``."""
+    return f"{_API_ROOT}projects/{project}/global/networks/{network}"
+
+
+def network_matches(value: str | None, project: str, network: str) -> bool:
+    """Whether a firewall's ``network`` field names ``project``'s ``network``."""
+    match = _NETWORK_TAIL.search(str(value or ""))
+    if match is None:
+        return False
+    return match.group("project") == project and match.group("name") == network
+
+
+def clean_purpose(purpose: str) -> str:
+    """A purpose as portsync writes it: one line, no ``;`` (the packing separator)."""
+    return " ".join(str(purpose or "").replace(";", ",").split()) or DEFAULT_PURPOSE
+
+
+def describe(purpose: str) -> str:
+    """The per-rule description portsync wants for a rule with this purpose."""
+    text = f"{MARKER} {clean_purpose(purpose)}"
+    return text[:MAX_DESCRIPTION_LENGTH].rstrip()
+
+
+def _purpose_of(description: str) -> str:
+    text = description[len(MARKER) :] if description.startswith(MARKER) else description
+    return clean_purpose(text)
+
+
+def targets_of(firewall: Mapping[str, Any]) -> list[str]:
+    """Target ids (``tag:…``, ``sa:…``) a firewall applies to; empty when it applies to all."""
+    tags = [f"{EndpointKind.TAG.value}:{t}" for t in firewall.get("targetTags") or ()]
+    accounts = [
+        f"{EndpointKind.SERVICE_ACCOUNT.value}:{a}"
+        for a in firewall.get("targetServiceAccounts") or ()
+    ]
+    return tags + accounts
+
+
+def is_owned(firewall: Mapping[str, Any], prefix: str) -> bool:
+    """Whether portsync owns a firewall: name prefix, description marker, exactly one target.
+
+    portsync only ever writes single-target firewalls; one with several targets (or none) was
+    edited by someone else and is treated as unmanaged, so portsync never removes access that
+    other instances rely on.
+    """
+    name = str(firewall.get("name", ""))
+    description = str(firewall.get("description") or "")
+    return (
+        name.startswith(f"{prefix}-")
+        and description.startswith(MARKER)
+        and len(targets_of(firewall)) == 1
+    )
+
+
+def _name_part(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9]", "-", text.lower())).strip("-")
+
+
+def firewall_name(
+    prefix: str,
+    role: str | None,
+    target: str,
+    direction: Direction,
+    protocol: Protocol,
+    peer: Endpoint,
+) -> str:
+    """The deterministic name of the firewall holding (target, direction, protocol, peer).
+
+    ``<prefix>-<role>-<protocol>-<hash8>``; the role is shortened so the name fits in 63
+    characters, and the hash is taken over all four values.
+    """
+    seed = "\n".join((target, direction.value, protocol.value, str(peer)))
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:NAME_HASH_LENGTH]
+    short = _name_part(role or target.partition(":")[2])
+    room = MAX_NAME_LENGTH - len(prefix) - len(protocol.value) - NAME_HASH_LENGTH - 3
+    short = short[: max(room, 0)].strip("-")
+    return "-".join(p for p in (prefix, short, protocol.value, digest) if p)
+
+
+# --------------------------------------------------------------------------- neutral → target rules
+
+
+def _peers(
+    rule: Rule,
+    *,
+    cluster: str,
+    bindings: Mapping[str, Endpoint],
+    sources_all: Sequence[str],
+) -> list[Endpoint]:
+    peer = rule.peer
+    where = f"cluster {cluster}: rule {rule.role} {rule.protocol.value} {rule.ports or 'all'}"
+    if peer.kind is PeerKind.SELF:
+        return [bindings[rule.role]]
+    if peer.kind is PeerKind.ROLE:
+        if peer.value not in bindings:
+            raise TranslationError(
+                f"{where} needs peer role {peer.value!r}, which has no target_tag or "
+                "service_account binding",
+                hint=f"bind it under clusters[{cluster}].roles.{peer.value}",
+            )
+        return [bindings[peer.value]]
+    if peer.kind is PeerKind.CIDR:
+        return [Endpoint.cidr(peer.value)]
+    if peer.kind is PeerKind.ANY:
+        if not sources_all:
+            raise TranslationError(
+                f"{where} ({rule.purpose}) is open to 'All', but sources.all is not set",
+                hint="set sources.all to the CIDRs 'All' means (0.0.0.0/0 only if you mean it)",
+            )
+        return [Endpoint.cidr(c) for c in sources_all]
+    return [Endpoint.cidr(c) for c in HEALTH_CHECK_RANGES]
+
+
+def _check_peer(rule: Rule, target: Endpoint, peer: Endpoint, *, cluster: str) -> None:
+    """Refuse combinations a GCP firewall cannot express."""
+    if peer.kind is EndpointKind.CIDR:
+        return
+    where = f"cluster {cluster}: rule {rule.role} {rule.protocol.value} {rule.ports or 'all'}"
+    if rule.direction is Direction.EGRESS:
+        raise UnsupportedFeatureError(
+            f"{where} is an egress rule to {peer}; GCP egress firewalls only take destination "
+            "IP ranges, not tags or service accounts",
+            hint="use a cidr: peer for egress rules",
+        )
+    if peer.kind is not target.kind:
+        target_how = "network tag" if target.kind is EndpointKind.TAG else "service account"
+        peer_how = "network tag" if peer.kind is EndpointKind.TAG else "service account"
+        raise TranslationError(
+            f"{where}: the role is bound by {target_how} {target.value} but its peer "
+            f"({rule.peer}) is the {peer_how} {peer.value}; GCP cannot combine target tags with "
+            "source service accounts, nor target service accounts with source tags",
+            hint="bind the roles that talk to each other the same way: all by target_tag or "
+            "all by service_account",
+        )
+
+
+def translate_rules(
+    rules: RuleSet,
+    *,
+    cluster: str,
+    bindings: Mapping[str, Endpoint],
+    sources_all: Sequence[str],
+    priority: int = DEFAULT_PRIORITY,
+) -> list[TargetRule]:
+    """Resolve neutral rules onto tags or service accounts (``bindings``: role → endpoint).
+
+    Rules of roles the cluster does not bind are skipped. Each rule gets one target rule per
+    concrete peer, described ``[portsync] <purpose>`` and carrying the priority in ``extra``.
+
+    Raises:
+        TranslationError: every rule that needs a missing source or an impossible combination,
+            at once.
+    """
+    out: list[TargetRule] = []
+    problems: list[str] = []
+    kinds: set[type[TranslationError]] = set()
+    extra = ((PRIORITY, str(priority)),)
+    for rule in rules:
+        target = bindings.get(rule.role)
+        if target is None:
+            continue
+        try:
+            peers = _peers(rule, cluster=cluster, bindings=bindings, sources_all=sources_all)
+            for peer in peers:
+                _check_peer(rule, target, peer, cluster=cluster)
+        except TranslationError as exc:
+            kinds.add(type(exc))
+            if str(exc) not in problems:
+                problems.append(str(exc))
+            continue
+        for peer in peers:
+            out.append(
+                TargetRule(
+                    target=str(target),
+                    role=rule.role,
+                    direction=rule.direction,
+                    protocol=rule.protocol,
+                    ports=rule.ports,
+                    peer=peer,
+                    description=describe(rule.purpose),
+                    owned=True,
+                    origin=str(rule.peer),
+                    extra=extra,
+                )
+            )
+    if problems:
+        # One error listing every problem, of the most specific class they all share.
+        cls = kinds.pop() if len(kinds) == 1 else TranslationError
+        raise cls("\n".join(problems))
+    return out
+
+
+# --------------------------------------------------------------------------- target rules → firewalls
+
+
+def _ports_text(ports: PortRange | None) -> str:
+    return str(ports) if ports is not None else ""
+
+
+def _group_priority(rules: Sequence[TargetRule], default: int) -> int:
+    values = {dict(r.extra).get(PRIORITY) for r in rules}
+    if len(values) == 1:
+        (value,) = values
+        if value is not None and value.isdigit():
+            return int(value)
+    return default
+
+
+def _packed_description(protocol: Protocol, rules: Sequence[TargetRule]) -> str:
+    if not protocol.has_ports:
+        return f"{MARKER} {_purpose_of(rules[0].description)}"
+    entries = [f"{r.ports} {_purpose_of(r.description)}" for r in rules]
+    return f"{MARKER} {'; '.join(entries)}"
+
+
+Group = tuple[str, str, str, str]
+"""(target, direction, protocol, peer): the rules one firewall holds."""
+
+
+def group_of(firewall: Mapping[str, Any]) -> Group | None:
+    """The group a firewall holds when it has portsync's shape (one target, one modelled
+    ``allowed`` entry, one source or destination), else None."""
+    targets = targets_of(firewall)
+    entries = list(firewall.get("allowed") or ())
+    if len(targets) != 1 or len(entries) != 1 or firewall.get("denied"):
+        return None
+    protocol = _protocol(entries[0].get("IPProtocol"))
+    if protocol is None:
+        return None
+    direction = Direction(str(firewall.get("direction") or "INGRESS").lower())
+    peers = _peers_of(firewall, direction)
+    if len(peers) != 1:
+        return None
+    return (targets[0], direction.value, protocol.value, str(peers[0]))
+
+
+def pack(
+    rules: Iterable[TargetRule],
+    *,
+    prefix: str,
+    network: str,
+    default_priority: int = DEFAULT_PRIORITY,
+    reuse: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, dict[str, Any]]:
+    """Pack target rules into firewall bodies, one per (target, direction, protocol, peer).
+
+    Every port of a group goes into one ``allowed`` entry (sorted; ranges as ``a-b``); rules with
+    the same key collapse (the first one wins). ``network`` is the network URL. A group gets its
+    deterministic :func:`firewall_name`, unless one of the ``reuse`` firewalls (portsync's own
+    live firewalls) already holds exactly that group: then it keeps that firewall's name, so an
+    upgrade or a hand-named firewall never causes a rename (the deterministic name is preferred
+    when several qualify).
+
+    Returns:
+        Firewall bodies by name, ready for ``firewalls.insert``.
+
+    Raises:
+        TranslationError: a rule GCP cannot express (an egress rule to a tag, a peer kind GCP
+            does not have).
+    """
+    groups: dict[Group, list[TargetRule]] = {}
+    seen: set[tuple[str, str, str, int, int, str]] = set()
+    for rule in sorted(rules, key=lambda r: r.key):
+        if rule.key in seen:
+            continue
+        seen.add(rule.key)
+        group = (rule.target, rule.direction.value, rule.protocol.value, str(rule.peer))
+        groups.setdefault(group, []).append(rule)
+    existing: dict[Group, list[str]] = {}
+    for firewall in reuse:
+        held = group_of(firewall)
+        if held is not None:
+            existing.setdefault(held, []).append(str(firewall["name"]))
+    out: dict[str, dict[str, Any]] = {}
+    for group, members in groups.items():
+        first = members[0]
+        name = firewall_name(
+            prefix, first.role, group[0], first.direction, first.protocol, first.peer
+        )
+        names = existing.get(group, [])
+        if names and name not in names:
+            name = min(names)
+        out[name] = _firewall_body(
+            name,
+            members,
+            network=network,
+            priority=_group_priority(members, default_priority),
+        )
+    return out
+
+
+def _firewall_body(
+    name: str, rules: Sequence[TargetRule], *, network: str, priority: int
+) -> dict[str, Any]:
+    first = rules[0]
+    entry: dict[str, Any] = {"IPProtocol": first.protocol.value}
+    if first.protocol.has_ports:
+        entry["ports"] = [_ports_text(r.ports) for r in rules]  # already sorted by key
+    body: dict[str, Any] = {
+        "name": name,
+        "description": _packed_description(first.protocol, rules),
+        "network": network,
+        "priority": priority,
+        "direction": first.direction.value.upper(),
+        "allowed": [entry],
+        "disabled": False,
+    }
+    peer = first.peer
+    if first.direction is Direction.EGRESS:
+        if peer.kind is not EndpointKind.CIDR:
+            raise UnsupportedFeatureError(f"GCP egress firewalls cannot name {peer} ({name})")
+        body["destinationRanges"] = [peer.value]
+    elif peer.kind is EndpointKind.CIDR:
+        body["sourceRanges"] = [peer.value]
+    elif peer.kind is EndpointKind.TAG:
+        body["sourceTags"] = [peer.value]
+    elif peer.kind is EndpointKind.SERVICE_ACCOUNT:
+        body["sourceServiceAccounts"] = [peer.value]
+    else:
+        raise UnsupportedFeatureError(f"GCP firewalls cannot name peer {peer} ({name})")
+    target = Endpoint.parse(first.target)
+    if target.kind is EndpointKind.TAG:
+        body["targetTags"] = [target.value]
+    elif target.kind is EndpointKind.SERVICE_ACCOUNT:
+        body["targetServiceAccounts"] = [target.value]
+    else:
+        raise UnsupportedFeatureError(f"GCP firewalls cannot target {target} ({name})")
+    return body
+
+
+def check_firewall(body: Mapping[str, Any]) -> list[str]:
+    """Problems GCP would refuse in a firewall portsync is about to write (empty when fine)."""
+    problems = []
+    name = str(body.get("name", ""))
+    if len(name) > MAX_NAME_LENGTH or not NAME_PATTERN.fullmatch(name):
+        problems.append(f"firewall name {name!r} is not a valid RFC 1035 name of 1-63 characters")
+    description = str(body.get("description", ""))
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        problems.append(
+            f"firewall {name} would need a description of {len(description)} characters, over "
+            f"GCP's {MAX_DESCRIPTION_LENGTH}"
+        )
+    sources = [body.get(f) or [] for f in ("sourceRanges", "sourceTags", "sourceServiceAccounts")]
+    if body.get("direction") == "INGRESS" and not any(sources):
+        problems.append(f"firewall {name} would have no source (GCP would read it as 0.0.0.0/0)")
+    ranges = list(body.get("sourceRanges") or []) + list(body.get("destinationRanges") or [])
+    if len({ipaddress.ip_network(r, strict=False).version for r in ranges}) > 1:
+        problems.append(f"firewall {name} would mix IPv4 and IPv6 ranges")
+    return problems
+
+
+# --------------------------------------------------------------------------- firewalls → target rules
+
+
+def parse_description(description: str, tokens: Sequence[str]) -> dict[str, str]:
+    """Split a packed description into per-port descriptions (``[portsync] <purpose>``).
+
+    ``tokens`` are the firewall's port texts (``"10250"``, ``"2379-2380"``). Returns an empty
+    mapping when the description is not in portsync's packed format.
+    """
+    if not description.startswith(MARKER) or not tokens:
+        return {}
+    known = set(tokens)
+    body = description[len(MARKER) :].strip()
+    alternatives = "|".join(re.escape(t) for t in sorted(known, key=len, reverse=True))
+    out: dict[str, str] = {}
+    for piece in re.split(rf"; (?=(?:{alternatives})(?: |$))", body):
+        token, _, purpose = piece.partition(" ")
+        if token not in known:
+            return {}
+        out.setdefault(token, f"{MARKER} {clean_purpose(purpose)}")
+    return out
+
+
+def _protocol(value: Any) -> Protocol | None:
+    return _PROTOCOLS.get(str(value or "").strip().lower())
+
+
+def _entries(firewall: Mapping[str, Any]) -> list[tuple[Protocol, PortRange | None, str]]:
+    """(protocol, ports, port text) of every modelled entry of ``allowed``."""
+    out: list[tuple[Protocol, PortRange | None, str]] = []
+    for entry in firewall.get("allowed") or ():
+        protocol = _protocol(entry.get("IPProtocol"))
+        if protocol is None:
+            continue  # esp, ah, sctp, ipip, …: portsync does not model them and never touches them
+        if not protocol.has_ports:
+            out.append((protocol, None, ""))
+            continue
+        texts = [str(p) for p in entry.get("ports") or ()]
+        if not texts:
+            out.append((protocol, PortRange(0, 65535), "0-65535"))
+        for text in texts:
+            try:
+                out.append((protocol, PortRange.parse(text), text))
+            except ValueError:
+                continue
+    return out
+
+
+def _peers_of(firewall: Mapping[str, Any], direction: Direction) -> list[Endpoint]:
+    peers: list[Endpoint] = []
+    if direction is Direction.EGRESS:
+        ranges = firewall.get("destinationRanges") or ["0.0.0.0/0"]
+        return [Endpoint.cidr(r) for r in ranges]
+    peers += [Endpoint.cidr(r) for r in firewall.get("sourceRanges") or ()]
+    peers += [Endpoint(EndpointKind.TAG, t) for t in firewall.get("sourceTags") or ()]
+    peers += [
+        Endpoint(EndpointKind.SERVICE_ACCOUNT, a)
+        for a in firewall.get("sourceServiceAccounts") or ()
+    ]
+    return peers or [Endpoint.cidr("0.0.0.0/0")]
+
+
+def _origin(peer: Endpoint, target: str, roles_by_target: Mapping[str, str]) -> str | None:
+    if str(peer) == target:
+        return "self"
+    role = roles_by_target.get(str(peer))
+    return f"role:{role}" if role else None
+
+
+def expand(
+    firewall: Mapping[str, Any], *, prefix: str, roles_by_target: Mapping[str, str]
+) -> list[TargetRule]:
+    """Expand one firewall into target rules: one per (allowed entry × port × source × target).
+
+    Only bound targets (keys of ``roles_by_target``) are considered; a firewall with no target
+    applies to every instance and is reported on every bound target, unmanaged, with ``extra``
+    ``applies_to=all-instances``. Denying or disabled firewalls yield nothing: they grant no
+    access, so they must never satisfy a wanted allow rule. ``native_id`` is the firewall name.
+    """
+    if firewall.get("denied") or firewall.get("disabled"):
+        return []
+    named = targets_of(firewall)
+    everywhere = not named
+    bound = list(roles_by_target) if everywhere else [t for t in named if t in roles_by_target]
+    if not bound:
+        return []
+    owned = is_owned(firewall, prefix)
+    name = str(firewall.get("name", ""))
+    description = str(firewall.get("description") or "")
+    direction = Direction(str(firewall.get("direction") or "INGRESS").lower())
+    extra_items = [(PRIORITY, str(int(firewall.get("priority", DEFAULT_PRIORITY))))]
+    if everywhere:
+        extra_items.append((APPLIES_TO, ALL_INSTANCES))
+    extra = tuple(sorted(extra_items))
+    entries = _entries(firewall)
+    purposes = parse_description(description, [t for _p, _r, t in entries if t]) if owned else {}
+    peers = _peers_of(firewall, direction)
+    out: list[TargetRule] = []
+    seen: set[tuple[str, str, str, int, int, str]] = set()
+    for target in bound:
+        for protocol, ports, text in entries:
+            for peer in peers:
+                rule = TargetRule(
+                    target=target,
+                    role=roles_by_target[target],
+                    direction=direction,
+                    protocol=protocol,
+                    ports=ports,
+                    peer=peer,
+                    description=purposes.get(text, description),
+                    owned=owned,
+                    native_id=name,
+                    origin=_origin(peer, target, roles_by_target),
+                    extra=extra,
+                )
+                if rule.key not in seen:
+                    seen.add(rule.key)
+                    out.append(rule)
+    return out
+
+
+# --------------------------------------------------------------------------- comparing firewalls
+
+
+def _port_sort_key(text: str) -> tuple[int, int]:
+    try:
+        ports = PortRange.parse(text)
+    except ValueError:
+        return (65536, 0)
+    return (ports.from_port, ports.to_port)
+
+
+def _canonical_list(field: str, values: Any) -> tuple[str, ...]:
+    items = [str(v) for v in values or ()]
+    if field in _RANGE_FIELDS:
+        items = [canonical_cidr(v) for v in items]
+    return tuple(sorted(set(items)))
+
+
+def canonical(firewall: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields portsync manages, normalised so equal firewalls compare equal.
+
+    ``logConfig``, ``id``, timestamps and links are left out: portsync does not manage them.
+    """
+    allowed = []
+    for entry in firewall.get("allowed") or ():
+        raw = str(entry.get("IPProtocol", "")).strip().lower()
+        protocol = _protocol(raw)
+        ports = sorted({str(p) for p in entry.get("ports") or ()}, key=_port_sort_key)
+        allowed.append((protocol.value if protocol else raw, tuple(ports)))
+    out: dict[str, Any] = {
+        "description": str(firewall.get("description") or ""),
+        "priority": int(firewall.get("priority", DEFAULT_PRIORITY)),
+        "direction": str(firewall.get("direction") or "INGRESS"),
+        "allowed": tuple(sorted(allowed)),
+        "denied": bool(firewall.get("denied")),
+        "disabled": bool(firewall.get("disabled", False)),
+    }
+    for field in _LIST_FIELDS:
+        out[field] = _canonical_list(field, firewall.get(field))
+    if out["direction"] == "EGRESS" and not out["destinationRanges"]:
+        out["destinationRanges"] = ("0.0.0.0/0",)
+    return out
+
+
+def patch_for(live: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[dict[str, Any], bool]:
+    """What turns ``live`` into ``desired``.
+
+    Returns:
+        ``(fields, replace)``: the changed fields for a ``firewalls.patch`` (empty when nothing
+        differs), and whether a patch cannot do it because a field must be cleared (a merge
+        patch from the client can only set fields), so the whole firewall must be replaced
+        with ``firewalls.update``.
+    """
+    have, want = canonical(live), canonical(desired)
+    fields: dict[str, Any] = {}
+    for field in ("description", "priority", "allowed", "disabled", *_LIST_FIELDS):
+        if have[field] != want[field] and field in desired:
+            fields[field] = desired[field]
+    replace = have["denied"] or any(
+        have[field] and field not in desired and have[field] != want[field]
+        for field in _LIST_FIELDS
+    )
+    if replace:
+        fields = {k: v for k, v in desired.items() if k != "name"}
+    return fields, replace
