@@ -22,7 +22,7 @@ def test_registry_loads_provider_class_satisfying_protocol() -> None:
 
 
 def test_registry_unknown_name_lists_installed() -> None:
-    with pytest.raises(ConfigError, match="installed providers: .*aws"):
+    with pytest.raises(ConfigError, match=r"installed providers: .*aws"):
         registry.get_provider_class("nope")
 
 

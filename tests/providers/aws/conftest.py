@@ -10,6 +10,7 @@ from typing import Any
 import boto3
 import pytest
 import yaml
+
 from portsync.providers.aws.emulator import MotoServer
 
 

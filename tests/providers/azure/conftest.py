@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import requests
+
 from portsync.providers.azure.emulator import AzureEmulator
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"

@@ -28,6 +28,7 @@ from azure.core.exceptions import (
 from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.mgmt.network import NetworkManagementClient
 from azure.mgmt.network.models import NetworkSecurityGroup, SecurityRule
+
 from portsync.providers.azure.emulator import (
     DEFAULT_SECURITY_RULES,
     FAULT_KINDS,

@@ -26,6 +26,7 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+
 from portsync.providers.azure.emulator import MAX_PRIORITY, MIN_PRIORITY, AzureEmulator
 
 

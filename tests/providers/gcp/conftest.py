@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
 from portsync.providers.gcp.emulator import SERVICE_PATH, GcpEmulator
 
 if TYPE_CHECKING:

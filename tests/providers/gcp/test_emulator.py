@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from portsync.providers.gcp.emulator import API_ROOT, GcpEmulator
 
 compute_v1: Any = pytest.importorskip("google.cloud.compute_v1", reason="needs portsync[gcp]")

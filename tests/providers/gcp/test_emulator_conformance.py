@@ -16,6 +16,7 @@ from importlib import resources
 from typing import Any
 
 import pytest
+
 from portsync.providers.gcp.emulator import (
     IGNORED_QUERY,
     ROUTES,

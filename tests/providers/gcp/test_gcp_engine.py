@@ -15,9 +15,6 @@ from typing import Any
 
 import pytest
 import yaml
-from portsync.providers.gcp import translate
-from portsync.providers.gcp.demo import GcpDemo, drift
-from portsync.providers.gcp.emulator import GcpEmulator
 from typer.testing import CliRunner
 
 from portsync import api
@@ -36,6 +33,9 @@ from portsync.errors import (
 )
 from portsync.model import Direction, Endpoint, EndpointKind, Protocol, RuleKey
 from portsync.ops import Plan
+from portsync.providers.gcp import translate
+from portsync.providers.gcp.demo import GcpDemo, drift
+from portsync.providers.gcp.emulator import GcpEmulator
 
 pytest.importorskip("google.cloud.compute_v1", reason="needs portsync[gcp]")
 

@@ -5,10 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from portsync.providers.gcp import errors as gcp_errors
-from portsync.providers.gcp import translate
-from portsync.providers.gcp.limits import MAX_NAME_LENGTH, NAME_PATTERN
-from portsync.providers.gcp.provider import GcpClusterConfig
 from pydantic import ValidationError
 
 from portsync.diff import diff_target
@@ -33,6 +29,10 @@ from portsync.model import (
     RuleSet,
     TargetRule,
 )
+from portsync.providers.gcp import errors as gcp_errors
+from portsync.providers.gcp import translate
+from portsync.providers.gcp.limits import MAX_NAME_LENGTH, NAME_PATTERN
+from portsync.providers.gcp.provider import GcpClusterConfig
 
 PROJECT = "proj-1234"
 NETWORK = translate.network_url(PROJECT, "default")
