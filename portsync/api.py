@@ -124,11 +124,13 @@ def _plan_cluster(
     targets: list[Target] = provider.targets()
     if only_targets is not None:
         targets = [t for t in targets if t.id in only_targets]
-    desired = provider.translate(ruleset, config.sources)
+    desired_by_target: dict[str, list[TargetRule]] = {}
+    for rule in provider.translate(ruleset, config.sources):
+        desired_by_target.setdefault(rule.target, []).append(rule)
     live = provider.fetch(targets)
     groups = []
     for target in targets:
-        wanted = [r for r in desired if r.target == target.id]
+        wanted = desired_by_target.get(target.id, [])
         current = live.get(target.id, [])
         ops, unmanaged = diff_target(wanted, current, mode=config.mode)
         provider.check_limits(target, final_state(current, ops))

@@ -295,8 +295,14 @@ def parse_config(text: str, *, path: Path | None = None) -> LoadedConfig:
     """
     name = str(path) if path else "<config>"
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
+        # Compose once (keeping line numbers) and build the data from that node, with the C
+        # loader when PyYAML has it: configs for large fleets hold thousands of entries.
+        loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""

@@ -392,6 +392,8 @@ class GcpProvider:
         for name, firewall in sorted(mine.items()):
             if name in desired or not translate.is_owned(firewall, self.prefix):
                 continue
+            if self.settings.mode == "additive":
+                continue  # additive never deletes, not even a duplicate of a kept firewall
             if any(r.owned for r in self._expand(firewall)):
                 deletes.append(partial(self._delete, name))
         foreign = {op.rule.native_id for op in ops.removes if not op.rule.owned}

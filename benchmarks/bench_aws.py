@@ -1,0 +1,269 @@
+"""AWS at scale: ``portsync.api.plan`` / ``apply`` against moto server, through the counting proxy.
+
+Setup (not counted): N security groups with 10 ingress rules each, all carrying portsync's marker,
+and a config binding role ``role-<i>`` to group i with ``extra_rules`` describing exactly those
+rules, so the plan is empty. Then, in the same run:
+
+* **plan**: ``api.plan`` against the bare boto3 reads a perfect tool would make — one
+  paginated DescribeSecurityGroups over the same groups (a group-id filter up to 200 groups, the
+  region's groups above, as the adapter does), client creation included on both sides;
+* **apply**: one more rule on each of ``apply_groups`` groups, against the perfect tool's one
+  paginated read plus one AuthorizeSecurityGroupIngress per group on as many threads.
+
+moto's speed is not AWS's: the seconds say how much portsync adds on top of the same API calls,
+the call counts are what AWS would bill against the throttle buckets.
+
+    python -m benchmarks.bench_aws             # N=200
+    python -m benchmarks.bench_aws --scale 1000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchmarks.common import format_table, make_row, ratio, timed
+from portsync import api
+from portsync.config import LoadedConfig, load_config
+from portsync.provider import Settings
+from portsync.providers.aws.adapter import make_client
+from portsync.providers.aws.emulator import MotoServer
+from portsync.providers.aws.limits import MAX_FILTER_VALUES, MAX_RESULTS_PER_PAGE
+from portsync.testing.ec2proxy import EC2Proxy
+
+__all__ = ["DEFAULT_SCALE", "main", "run"]
+
+DEFAULT_SCALE = 200
+RULES_PER_GROUP = 10
+REGION = "eu-west-1"
+WORKERS = Settings().max_workers
+
+DSG = "DescribeSecurityGroups"
+DSGR = "DescribeSecurityGroupRules"
+WRITES = (
+    "AuthorizeSecurityGroupIngress",
+    "AuthorizeSecurityGroupEgress",
+    "RevokeSecurityGroupIngress",
+    "RevokeSecurityGroupEgress",
+    "ModifySecurityGroupRules",
+)
+
+
+def _client(url: str) -> Any:
+    return make_client(region=REGION, endpoint=url, anonymous=True)
+
+
+def _role(i: int) -> str:
+    return f"role-{i:05d}"
+
+
+def _create_groups(url: str, count: int) -> list[str]:
+    """``count`` groups in one VPC, each with RULES_PER_GROUP owned ingress rules."""
+    ec2 = _client(url)
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    permissions = [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 10000 + j,
+            "ToPort": 10000 + j,
+            "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": f"portsync: svc {j}"}],
+        }
+        for j in range(RULES_PER_GROUP)
+    ]
+
+    # moto's group creation is not thread-safe (it iterates the VPC's groups); authorizing is.
+    groups: list[str] = [
+        ec2.create_security_group(
+            GroupName=f"bench-{i:05d}", Description="portsync benchmark", VpcId=vpc
+        )["GroupId"]
+        for i in range(count)
+    ]
+
+    def fill(gid: str) -> None:
+        ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=permissions)
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        list(pool.map(fill, groups))
+    return groups
+
+
+def _write_config(path: Path, url: str, groups: Sequence[str], *, extra_for: int = 0) -> Path:
+    """Bind ``role-<i>`` to ``groups[i]`` with its rules; ``extra_for`` roles get one more."""
+    extra_rules: list[dict[str, Any]] = []
+    for i in range(len(groups)):
+        for j in range(RULES_PER_GROUP):
+            extra_rules.append(
+                {"role": _role(i), "protocol": "tcp", "ports": 10000 + j,
+                 "peer": "cidr:10.0.0.0/8", "purpose": f"svc {j}"}
+            )
+        if i < extra_for:
+            extra_rules.append(
+                {"role": _role(i), "protocol": "tcp", "ports": 9999,
+                 "peer": "cidr:10.0.0.0/8", "purpose": "svc added"}
+            )
+    data = {
+        "extra_rules": extra_rules,
+        "max_deletes": 0,
+        "clusters": [
+            {
+                "name": "bench-aws",
+                "provider": "aws",
+                "region": REGION,
+                "endpoint": url,
+                "credentials": "anonymous",
+                "roles": {_role(i): {"security_group": gid} for i, gid in enumerate(groups)},
+            }
+        ],
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def _bare_describe(url: str, groups: Sequence[str]) -> dict[str, Any]:
+    """What a perfect tool reads: one paginated DescribeSecurityGroups over ``groups``."""
+    ec2 = _client(url)
+    paginator = ec2.get_paginator("describe_security_groups")
+    kwargs: dict[str, Any] = {"PaginationConfig": {"PageSize": MAX_RESULTS_PER_PAGE}}
+    if len(groups) <= MAX_FILTER_VALUES:
+        kwargs["Filters"] = [{"Name": "group-id", "Values": list(groups)}]
+    wanted = set(groups)
+    return {
+        g["GroupId"]: g
+        for page in paginator.paginate(**kwargs)
+        for g in page["SecurityGroups"]
+        if g["GroupId"] in wanted
+    }
+
+
+def _bare_apply(url: str, groups: Sequence[str], touched: Sequence[str]) -> None:
+    """A perfect tool adding one rule to each of ``touched``: it reads every bound group (to know
+    the drift), then makes one authorize call per touched group; it verifies nothing."""
+    _bare_describe(url, groups)
+    ec2 = _client(url)
+
+    def one(gid: str) -> None:
+        ec2.authorize_security_group_ingress(
+            GroupId=gid,
+            IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 9998, "ToPort": 9998,
+                 "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "baseline"}]}
+            ],
+        )
+
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        list(pool.map(one, touched))
+
+
+def _reads(calls: dict[str, int]) -> int:
+    return calls.get(DSG, 0) + calls.get(DSGR, 0)
+
+
+def _writes(calls: dict[str, int]) -> int:
+    return sum(calls.get(name, 0) for name in WRITES)
+
+
+def run(
+    scale: int = DEFAULT_SCALE, *, apply_groups: int = 100, repeats: int | None = None
+) -> list[dict[str, Any]]:
+    """Run the AWS benchmark at ``scale`` groups and return its result rows.
+
+    ``repeats`` (default 3 up to 200 groups, else 2) times plan and baseline, alternately,
+    keeping the fastest of each.
+    """
+    if scale < 1:
+        raise ValueError("scale must be at least 1")
+    repeats = repeats or (3 if scale <= 200 else 2)
+    apply_groups = min(apply_groups, scale)
+    rows: list[dict[str, Any]] = []
+    with (
+        MotoServer() as moto,
+        EC2Proxy(moto.url) as proxy,
+        tempfile.TemporaryDirectory(prefix="portsync-bench-") as tmp,
+    ):
+        groups, setup_s = timed(lambda: _create_groups(proxy.url, scale))
+        config = _write_config(Path(tmp) / "portsync.yaml", proxy.url, groups)
+        loaded, load_s = timed(lambda: load_config(config))
+
+        # Alternate baseline and plan so that drifting machine load hits both alike.
+        base_s = plan_s = math.inf
+        for _ in range(repeats):
+            proxy.reset_counts()
+            base_s = min(base_s, timed(lambda: _bare_describe(proxy.url, groups))[1])
+            base_calls = proxy.calls[DSG]
+            proxy.reset_counts()
+            plan, seconds = timed(lambda: api.plan(loaded))
+            plan_s = min(plan_s, seconds)
+            calls = dict(proxy.calls)
+        strategy = "group-id filter" if scale <= MAX_FILTER_VALUES else "region listing"
+        rows.append(
+            make_row(
+                cloud="aws", scale=scale, what="load config", seconds=load_s,
+                note=f"{scale * RULES_PER_GROUP} extra_rules; setup {setup_s:.1f}s not counted",
+            )
+        )
+        rows.append(
+            make_row(
+                cloud="aws", scale=scale, what="plan", calls_read=_reads(calls), calls_write=0,
+                seconds=plan_s, baseline_seconds=base_s, ratio=ratio(plan_s, base_s),
+                note=f"{calls.get(DSG, 0)} DescribeSecurityGroups ({strategy}), "
+                f"{calls.get(DSGR, 0)} DescribeSecurityGroupRules; baseline "
+                f"{base_calls} calls; plan {'empty' if plan.is_empty() else 'NOT EMPTY'}; "
+                f"best of {repeats}",
+            )
+        )
+
+        touched = groups[:apply_groups]
+        grown = _write_config(
+            Path(tmp) / "portsync-apply.yaml", proxy.url, groups, extra_for=apply_groups
+        )
+        loaded_grown: LoadedConfig = load_config(grown)
+        proxy.reset_counts()
+        result, apply_s = timed(lambda: api.apply(loaded_grown))
+        calls = dict(proxy.calls)
+        proxy.reset_counts()
+        _, base_apply_s = timed(lambda: _bare_apply(proxy.url, groups, touched))
+        base_apply = dict(proxy.calls)
+        rows.append(
+            make_row(
+                cloud="aws", scale=scale, what=f"apply +1 rule x{apply_groups}",
+                calls_read=_reads(calls), calls_write=_writes(calls), seconds=apply_s,
+                baseline_seconds=base_apply_s, ratio=ratio(apply_s, base_apply_s),
+                note=f"{calls.get(DSG, 0)} DescribeSecurityGroups (plan + verify), "
+                f"{calls.get(DSGR, 0)} DescribeSecurityGroupRules; {result.plan.summary()['add']} "
+                f"added; baseline {_reads(base_apply)} reads + {_writes(base_apply)} writes, "
+                "no verification",
+            )
+        )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: run and print the table (or JSON rows)."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_aws", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="security groups")
+    parser.add_argument("--apply-groups", type=int, default=100, help="groups the apply grows")
+    parser.add_argument("--repeat", type=int, default=None, help="timing repeats (best kept)")
+    parser.add_argument("--json", action="store_true", help="print rows as JSON")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    rows = run(args.scale, apply_groups=args.apply_groups, repeats=args.repeat)
+    if args.json:
+        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
+    else:
+        sys.stdout.write(format_table(rows) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
