@@ -1,26 +1,36 @@
 """The ``portsync`` command line: a thin typer app over :mod:`portsync.api`.
 
-Exit codes (one place, DESIGN §6): 0 success / in sync; 1 error; 2 changes pending under
-``--detailed-exitcode``; 130 interrupted.
+Exit codes (one place, DESIGN §6, the same for every command): 0 success / in sync / nothing to
+report; 1 error; 2 only under ``--detailed-exitcode``: changes pending (plan), findings at or above
+``--fail-on`` (audit), not allowed (explain); 130 interrupted.
 """
 
 from __future__ import annotations
 
-import logging
 import sys
 import tempfile
 import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import Enum, IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+from typer.core import TyperGroup
+
+try:  # recent typer vendors click privately; older ones use click itself
+    from typer._click.exceptions import UsageError as _UsageError
+except ImportError:  # pragma: no cover - depends on the typer version
+    from click.exceptions import UsageError as _UsageError  # type: ignore[assignment]
 
 from portsync.errors import PortsyncError
 from portsync.output import Output
 
 if TYPE_CHECKING:
     from portsync.config import LoadedConfig
+    from portsync.fleet import Shard
+    from portsync.ops import Plan
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -31,6 +41,8 @@ class ExitCode(IntEnum):
     OK = 0
     ERROR = 1
     CHANGES = 2
+    FINDINGS = 2  # audit --detailed-exitcode: findings at or above --fail-on
+    NOT_ALLOWED = 2  # explain --detailed-exitcode: the source cannot (surely) reach the port
     INTERRUPTED = 130
 
 
@@ -43,10 +55,50 @@ class PlanFormat(str, Enum):
     text = "text"
     json = "json"
     markdown = "markdown"
+    sarif = "sarif"
+
+
+class ExplainFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class FailOn(str, Enum):
+    high = "high"
+    warning = "warning"
+    info = "info"
+
+
+class LogFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class _Group(TyperGroup):
+    """Usage errors (unknown option, bad choice) exit 1 like every other error.
+
+    click's default is 2, which a CI job running ``--detailed-exitcode`` would read as
+    "changes pending" or "findings": 2 is reserved for that.
+    """
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except _UsageError as exc:
+            setattr(exc, "exit_code", int(ExitCode.ERROR))  # noqa: B010 - class attribute
+            raise
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _UsageError as exc:
+            setattr(exc, "exit_code", int(ExitCode.ERROR))  # noqa: B010 - class attribute
+            raise
 
 
 app = typer.Typer(
     name="portsync",
+    cls=_Group,
     help="Keep cloud firewalls in line with port tables (AWS security groups, GCP firewall "
     "rules, Azure NSGs).",
     no_args_is_help=True,
@@ -66,6 +118,7 @@ app.add_typer(catalog_app, name="catalog")
 class _State:
     config: str | None = None
     debug: bool = False
+    log_format: str = "text"
     output: Output = Output()
 
 
@@ -87,14 +140,25 @@ def _root(
         bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only results and errors.")] = False,
+    log_format: Annotated[
+        LogFormat,
+        typer.Option(
+            "--log-format",
+            help="Logs on stderr as text, or as one JSON object per line (progress and errors "
+            "included).",
+        ),
+    ] = LogFormat.text,
 ) -> None:
+    from portsync.logs import LogOutput, configure_logging
+
     state.config = config
     state.debug = debug
-    state.output = Output(color=not no_color, quiet=quiet)
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    state.log_format = log_format.value
+    configure_logging(log_format.value, debug=debug)
+    if log_format is LogFormat.json:
+        state.output = LogOutput(color=not no_color, quiet=quiet)
+    else:
+        state.output = Output(color=not no_color, quiet=quiet)
 
 
 def _fail(exc: BaseException) -> NoReturn:
@@ -121,6 +185,77 @@ def _load() -> LoadedConfig:
     from portsync.config import load_config
 
     return load_config(state.config)
+
+
+class _Progress:
+    """Progress of a long operation: a live status line on a terminal, plain lines otherwise."""
+
+    def __init__(self, status: Any = None) -> None:
+        self._status = status
+
+    def __call__(self, message: str) -> None:
+        if self._status is None:
+            state.output.info(message)
+        else:
+            self._status.update(message)
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Hide the status line while something else talks to the terminal (a prompt)."""
+        if self._status is None:
+            yield
+            return
+        self._status.stop()
+        try:
+            yield
+        finally:
+            self._status.start()
+
+
+@contextmanager
+def _progress(label: str) -> Iterator[_Progress]:
+    """A progress reporter: rich status on an interactive stderr, ``info`` lines in CI.
+
+    The live display is used only when stderr is a terminal (not dumb), logs are text and
+    --quiet is off; otherwise each step is one plain line (or one JSON log record).
+    """
+    out = state.output
+    err = out.err
+    live = (
+        not out.quiet
+        and state.log_format == "text"
+        and err.is_terminal
+        and not err.is_dumb_terminal
+    )
+    if not live:
+        yield _Progress()
+        return
+    with err.status(label) as status:
+        yield _Progress(status)
+
+
+def _shard(text: str | None) -> Shard | None:
+    if text is None:
+        return None
+    from portsync.fleet import parse_shard
+
+    return parse_shard(text)
+
+
+def _fleet(loaded: LoadedConfig, names: list[str] | None, shard: Shard | None) -> list[str]:
+    """The clusters to work on: --cluster names (or all), then the --shard share of them."""
+    from portsync.api import select_clusters
+    from portsync.fleet import select_shard
+
+    chosen = [c.name for c in select_clusters(loaded, names or ())]
+    if shard is None:
+        return chosen
+    picked = select_shard(chosen, shard)
+    state.output.info(
+        f"shard {shard}: {len(picked)} of {len(chosen)} clusters"
+        + (f" ({', '.join(picked)})" if picked and len(picked) <= 10 else "")
+    )
+    return picked
 
 
 @app.command()
@@ -218,6 +353,17 @@ ClusterOpt = Annotated[
 ]
 
 
+ShardOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--shard",
+        metavar="I/N",
+        help="Only shard I of N of the selected clusters (1-based; stable hash of the cluster "
+        "name), to split a fleet across CI jobs.",
+    ),
+]
+
+
 @app.command()
 def plan(
     cluster: ClusterOpt = None,
@@ -228,14 +374,21 @@ def plan(
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when changes are pending.")
     ] = False,
+    shard: ShardOpt = None,
 ) -> None:
     """Read live rules and show the drift."""
     from portsync import api
     from portsync.render import render_plan_markdown, render_plan_text
 
     try:
+        the_shard = _shard(shard)
         loaded = _load()
-        the_plan = api.plan(loaded, clusters=cluster or (), progress=state.output.info)
+        names = _fleet(loaded, cluster, the_shard)
+        if names:
+            with _progress("reading live rules") as progress:
+                the_plan = api.plan(loaded, clusters=names, progress=progress)
+        else:
+            the_plan = _empty_plan(loaded)
         if out is not None:
             out.write_text(the_plan.to_json(), encoding="utf-8")
     except Exception as exc:
@@ -244,12 +397,30 @@ def plan(
         state.output.raw(the_plan.to_json())
     elif output is PlanFormat.markdown:
         state.output.raw(render_plan_markdown(the_plan))
+    elif output is PlanFormat.sarif:
+        from portsync.sarif import plan_to_sarif, to_json
+
+        state.output.raw(to_json(plan_to_sarif(the_plan, config=loaded)))
     else:
         state.output.print(render_plan_text(the_plan))
         if out is not None:
             state.output.info(f"plan saved to {out}; apply it with `portsync apply {out}`")
     if detailed_exitcode and not the_plan.is_empty():
         raise typer.Exit(ExitCode.CHANGES)
+
+
+def _empty_plan(loaded: LoadedConfig) -> Plan:
+    """The plan of an empty selection (a shard holding no cluster): valid, and empty."""
+    from datetime import UTC, datetime
+
+    from portsync import api
+    from portsync.ops import Plan
+
+    return Plan(
+        mode=loaded.config.mode,
+        config_digest=api.config_digest(loaded, api.synthesize(loaded)),
+        created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
 
 
 @app.command()
@@ -269,6 +440,7 @@ def apply(
     exclusive: Annotated[
         bool, typer.Option("--exclusive", help="Allow mode exclusive to remove unmanaged rules.")
     ] = False,
+    shard: ShardOpt = None,
 ) -> None:
     """Make live rules match the port tables (or apply exactly a saved plan)."""
     from portsync import api
@@ -277,36 +449,45 @@ def apply(
     from portsync.render import render_plan_text
 
     out = state.output
+    reporter = _Progress()
 
     def confirm(the_plan: Plan) -> bool:
-        out.print(render_plan_text(the_plan))
-        if auto_approve:
-            return True
-        if not out.interactive:
-            raise GuardrailError(
-                "apply needs confirmation but stdin is not a terminal",
-                hint="pass --auto-approve in CI after reviewing the plan",
-            )
-        return typer.confirm("Apply these changes?", default=False)
+        with reporter.paused():
+            out.print(render_plan_text(the_plan))
+            if auto_approve:
+                return True
+            if not out.interactive:
+                raise GuardrailError(
+                    "apply needs confirmation but stdin is not a terminal",
+                    hint="pass --auto-approve in CI after reviewing the plan",
+                )
+            return typer.confirm("Apply these changes?", default=False)
 
     try:
+        the_shard = _shard(shard)
         loaded = _load()
-        if plan_file is not None and cluster:
+        if plan_file is not None and (cluster or the_shard is not None):
             from portsync.errors import InputError
 
             raise InputError(
-                "--cluster cannot be combined with a saved plan; the plan fixes its clusters"
+                "--cluster and --shard cannot be combined with a saved plan; the plan fixes its "
+                "clusters"
             )
         saved = Plan.load(str(plan_file)) if plan_file is not None else None
-        result = api.apply(
-            loaded,
-            saved=saved,
-            clusters=cluster or (),
-            max_deletes=max_deletes,
-            allow_exclusive=exclusive,
-            confirm=confirm,
-            progress=out.info,
-        )
+        names = None if saved is not None else _fleet(loaded, cluster, the_shard)
+        if names == []:
+            out.print("Nothing to apply: the selection holds no cluster.")
+            return
+        with _progress("applying") as reporter:
+            result = api.apply(
+                loaded,
+                saved=saved,
+                clusters=names or (),
+                max_deletes=max_deletes,
+                allow_exclusive=exclusive,
+                confirm=confirm,
+                progress=reporter,
+            )
     except Exception as exc:
         _fail(exc)
     if not result.changed:
@@ -317,6 +498,108 @@ def apply(
         f"Applied: {counts['add']} added, {counts['update']} updated, {counts['remove']} removed. "
         "Live rules now match."
     )
+
+
+@app.command()
+def audit(
+    cluster: ClusterOpt = None,
+    output: Annotated[PlanFormat, typer.Option("--output", "-o")] = PlanFormat.text,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(
+            "--fail-on", help="Lowest severity that counts for --detailed-exitcode (default high)."
+        ),
+    ] = FailOn.high,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option("--detailed-exitcode", help="Exit 2 when findings at or above --fail-on."),
+    ] = False,
+    shard: ShardOpt = None,
+) -> None:
+    """Report exposures on the live rules (etcd, kubelet, retired ports open to the world, …)."""
+    from portsync import audit as audit_mod
+    from portsync.render import render_audit_markdown, render_audit_text
+
+    severity = audit_mod.Severity(fail_on.value)
+    try:
+        the_shard = _shard(shard)
+        loaded = _load()
+        names = _fleet(loaded, cluster, the_shard)
+        if names:
+            with _progress("reading live rules") as progress:
+                report = audit_mod.audit(loaded, clusters=names, progress=progress)
+        else:
+            report = audit_mod.empty_report()
+    except Exception as exc:
+        _fail(exc)
+    if output is PlanFormat.json:
+        state.output.raw(report.to_json(fail_on=severity))
+    elif output is PlanFormat.markdown:
+        state.output.raw(render_audit_markdown(report, fail_on=severity))
+    elif output is PlanFormat.sarif:
+        from portsync.sarif import audit_to_sarif, to_json
+
+        state.output.raw(to_json(audit_to_sarif(report, config=loaded)))
+    else:
+        state.output.print(render_audit_text(report, fail_on=severity))
+    if detailed_exitcode and report.failing(severity):
+        raise typer.Exit(ExitCode.FINDINGS)
+
+
+@app.command()
+def explain(
+    source: Annotated[
+        str,
+        typer.Argument(
+            metavar="SOURCE",
+            help="An IP or CIDR, any / internet (0.0.0.0/0), role:NAME or load-balancers.",
+        ),
+    ],
+    destination: Annotated[
+        str, typer.Argument(metavar="ROLE:PORT/PROTO", help="e.g. control-plane:6443/tcp")
+    ],
+    cluster: ClusterOpt = None,
+    plan_file: Annotated[
+        Path | None,
+        typer.Option("--plan", help="Answer on the state this saved plan would produce."),
+    ] = None,
+    output: Annotated[ExplainFormat, typer.Option("--output", "-o")] = ExplainFormat.text,
+    detailed_exitcode: Annotated[
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 2 unless the source is allowed on every selected cluster binding the role.",
+        ),
+    ] = False,
+) -> None:
+    """Can SOURCE reach that port of that role? Names the rule(s) that decide, per cluster."""
+    from portsync import explain as explain_mod
+    from portsync.ops import Plan
+    from portsync.render import render_explain_text
+
+    try:
+        the_source = explain_mod.parse_source(source)
+        the_destination = explain_mod.parse_destination(destination)
+        loaded = _load()
+        saved = Plan.load(str(plan_file)) if plan_file is not None else None
+        with _progress("reading live rules") as progress:
+            answer = explain_mod.explain(
+                loaded,
+                the_source,
+                the_destination,
+                clusters=cluster or (),
+                plan=saved,
+                plan_path=str(plan_file) if plan_file is not None else None,
+                progress=progress,
+            )
+    except Exception as exc:
+        _fail(exc)
+    if output is ExplainFormat.json:
+        state.output.raw(answer.to_json())
+    else:
+        state.output.print(render_explain_text(answer))
+    if detailed_exitcode and answer.answer is not explain_mod.Answer.ALLOWED:
+        raise typer.Exit(ExitCode.NOT_ALLOWED)
 
 
 @app.command()

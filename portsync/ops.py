@@ -101,15 +101,18 @@ Op = CreateRuleOp | DeleteRuleOp | UpdateRuleOp
 _ORDER = {Action.ADD: 0, Action.UPDATE: 1, Action.REMOVE: 2}
 
 
+# One shared encoder: ``json.dumps`` with keyword arguments builds a new encoder on every call,
+# about a quarter of fingerprinting at fleet scale. Same settings, so the same text.
+_FINGERPRINT_JSON = json.JSONEncoder(ensure_ascii=False)
+
+
 def fingerprint(rules: Iterable[TargetRule]) -> str:
     """A digest of a target's live rules: identity, description and ownership, order-free.
 
     Native ids are left out on purpose: some clouds only reveal them at apply time.
     """
-    items = sorted(
-        json.dumps([list(r.key), r.description, r.owned, list(r.extra)], ensure_ascii=False)
-        for r in rules
-    )
+    encode = _FINGERPRINT_JSON.encode
+    items = sorted(encode([list(r.key), r.description, r.owned, list(r.extra)]) for r in rules)
     return hashlib.sha256("\n".join(items).encode()).hexdigest()[:32]
 
 

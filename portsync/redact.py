@@ -29,6 +29,13 @@ _PATTERNS = (
     re.compile(r"(?i)(x-amz-security-token['\"]?\s*[:=]\s*b?['\"]?)[^'\",}\s]+"),
     re.compile(r"(?i)(credential=)[^,\s'\"]+"),
     re.compile(r"(?i)(signature=)[0-9a-f]{16,}"),
+    re.compile(r"\b(A(?:KIA|SIA))[0-9A-Z]{16}\b"),
+    # key=value / key: value / "key": "value" pairs whose key names a secret.
+    re.compile(
+        r"(?i)([\"']?\b[\w-]*(?:secret|password|passwd|token|signature|credential|"
+        r"authorization|api[_-]?key|private[_-]?key|sas)[\w-]*[\"']?\s*[:=]\s*[\"']?)"
+        r"([^\s,;'\"}&]+)"
+    ),
 )
 
 

@@ -1,4 +1,4 @@
-"""Rendering rules and plans as text (rich), JSON and Markdown.
+"""Rendering rules, plans, audits and explanations as text (rich), JSON and Markdown.
 
 One renderer per op class (STYLE rule 10): a new op kind registers its own line renderer.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
 from rich.markup import escape
@@ -17,8 +17,15 @@ from rich.text import Text
 from portsync.model import Rule, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, UpdateRuleOp
 
+if TYPE_CHECKING:
+    from portsync.audit import AuditReport, Severity
+    from portsync.explain import Explanation
+
 __all__ = [
     "register_op_renderer",
+    "render_audit_markdown",
+    "render_audit_text",
+    "render_explain_text",
     "render_plan_markdown",
     "render_plan_text",
     "render_rules_json",
@@ -146,50 +153,304 @@ def render_plan_text(plan: Plan, *, show_unmanaged: bool = True) -> Group:
     return Group(*parts)
 
 
+_MD_ESCAPES = str.maketrans(
+    {
+        "\\": "\\\\",
+        "|": "\\|",
+        "*": "\\*",
+        "_": "\\_",
+        "`": "\\`",
+        "[": "\\[",
+        "]": "\\]",
+        "<": "&lt;",
+        ">": "&gt;",
+        "@": "&#64;",
+        "\n": " ",
+        "\r": " ",
+    }
+)
+
+
 def _md(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    """Live text (descriptions come from the cloud) made inert inside a Markdown table cell."""
+    return text.translate(_MD_ESCAPES)
+
+
+def _code(text: str) -> str:
+    """``text`` as a Markdown code span that survives table cells."""
+    return "`" + text.replace("`", "'").replace("|", "\\|").replace("\n", " ") + "`"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _counts_line(counts: dict[str, int]) -> str:
+    return f"{counts['add']} to add, {counts['update']} to update, {counts['remove']} to remove"
+
+
+def _md_peer(rule: TargetRule) -> str:
+    peer = _code(str(rule.peer))
+    if rule.origin and rule.origin != str(rule.peer):
+        peer += f" ({_md(rule.origin)})"
+    return peer
+
+
+_MD_ACTIONS = {"add": "➕ add", "remove": "➖ remove", "update": "✏️ update"}
+
+
+def _md_change(op: Op) -> str:
+    rule = op.rule
+    if isinstance(op, UpdateRuleOp):
+        description = f"{_md(op.before.description)} → {_md(op.after.description)}"
+    else:
+        description = _md(rule.description)
+    return (
+        f"| {_MD_ACTIONS[op.action.value]} | {rule.direction.value} | {rule.protocol.value} | "
+        f"{rule.ports_text} | {_md_peer(rule)} | {description} | {_md(op.reason)} |"
+    )
 
 
 def render_plan_markdown(plan: Plan) -> str:
-    """A plan as GitHub-flavoured Markdown (pull-request comment, job summary)."""
+    """A plan as GitHub-flavoured Markdown, for a pull-request comment or a CI job summary.
+
+    Layout: a headline with the counts, a table of counts per cluster, then per cluster the
+    changes grouped by target, the targets in sync on one line, and the unmanaged rules in a
+    collapsed ``<details>`` block. Text read from the cloud (descriptions) is escaped, so a rule
+    description cannot inject Markdown, HTML or @-mentions into the comment.
+    """
     counts = plan.summary()
     lines = ["## portsync plan", ""]
     if plan.is_empty():
         lines.append("**No changes.** Live rules match the port tables.")
     else:
-        lines.append(
-            f"**{counts['add']} to add, {counts['update']} to update, "
-            f"{counts['remove']} to remove.**"
-        )
+        lines.append(f"**Plan: {_counts_line(counts)}.**")
     if counts["unmanaged"]:
-        lines.append(f"{counts['unmanaged']} unmanaged rules left alone.")
+        lines.append("")
+        lines.append(f"{_plural(counts['unmanaged'], 'unmanaged rule')} left alone (listed below).")
+    for error in plan.errors:
+        lines.extend(["", f"> ⚠️ {_md(error)}"])
     lines.append("")
-    for cluster in plan.clusters():
+    clusters = plan.clusters()
+    if clusters:
+        lines.append("| cluster | provider | targets | add | update | remove | unmanaged |")
+        lines.append("|---|---|--:|--:|--:|--:|--:|")
+        for cluster in clusters:
+            groups = [g for g in plan.groups if g.cluster == cluster]
+            c = _group_counts(groups)
+            lines.append(
+                f"| {_code(cluster)} | {groups[0].provider} | {len(groups)} | {c['add']} | "
+                f"{c['update']} | {c['remove']} | {c['unmanaged']} |"
+            )
+        lines.append("")
+    for cluster in clusters:
         groups = [g for g in plan.groups if g.cluster == cluster]
-        lines.append(f"### Cluster `{cluster}` ({groups[0].provider})")
+        c = _group_counts(groups)
+        state = "in sync" if all(g.is_empty() for g in groups) else _counts_line(c)
+        lines.append(f"### {_code(cluster)} ({groups[0].provider}): {state}")
         lines.append("")
         for group in groups:
-            lines.append(f"#### `{_md(group.label or group.target)}` — {group.role}")
-            lines.append("")
-            if group.is_empty() and not group.unmanaged:
-                lines.append("In sync.")
-                lines.append("")
+            if group.is_empty():
                 continue
-            lines.append("| | protocol | ports | peer | description | why |")
+            lines.append(
+                f"#### {_code(group.label or group.target)}: {group.role}, "
+                f"{_plural(group.live_count, 'live rule')}"
+            )
+            lines.append("")
+            lines.append("| change | direction | protocol | ports | peer | description | why |")
+            lines.append("|---|---|---|---|---|---|---|")
+            lines.extend(_md_change(op) for op in group.ops)
+            lines.append("")
+        in_sync = [g for g in groups if g.is_empty()]
+        if in_sync:
+            names = ", ".join(_code(g.label or g.target) for g in in_sync)
+            lines.append(f"In sync: {names}.")
+            lines.append("")
+        unmanaged = [(g, r) for g in groups for r in g.unmanaged]
+        if unmanaged:
+            lines.append(
+                f"<details><summary>{_plural(len(unmanaged), 'unmanaged rule')} "
+                "(not owned by portsync, left alone)</summary>"
+            )
+            lines.append("")
+            lines.append("| target | direction | protocol | ports | peer | description |")
             lines.append("|---|---|---|---|---|---|")
-            for op in group.ops:
-                sign = {"add": "➕ add", "remove": "➖ remove", "update": "✏️ update"}[
-                    op.action.value
-                ]
-                r = op.rule
+            for group, rule in unmanaged:
                 lines.append(
-                    f"| {sign} | {r.protocol.value} | {r.ports_text} | `{_md(str(r.peer))}` | "
-                    f"{_md(r.description)} | {_md(op.reason)} |"
-                )
-            for r in group.unmanaged:
-                lines.append(
-                    f"| unmanaged | {r.protocol.value} | {r.ports_text} | `{_md(str(r.peer))}` | "
-                    f"{_md(r.description)} | left alone |"
+                    f"| {_code(group.label or group.target)} | {rule.direction.value} | "
+                    f"{rule.protocol.value} | {rule.ports_text} | {_md_peer(rule)} | "
+                    f"{_md(rule.description)} |"
                 )
             lines.append("")
+            lines.append("</details>")
+            lines.append("")
+    footer = [f"mode `{plan.mode}`"]
+    if plan.created_at:
+        footer.append(f"read {plan.created_at}")
+    lines.append(f"<sub>portsync plan, {', '.join(footer)}.</sub>")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _group_counts(groups: Iterable[GroupOps]) -> dict[str, int]:
+    counts = {"add": 0, "remove": 0, "update": 0, "unmanaged": 0}
+    for group in groups:
+        for op in group.ops:
+            counts[op.action.value] += 1
+        counts["unmanaged"] += len(group.unmanaged)
+    return counts
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+_SEVERITY_STYLE = {"high": "bold red", "warning": "yellow", "info": "cyan"}
+_SEVERITY_MD = {"high": "🔴 high", "warning": "🟠 warning", "info": "🔵 info"}
+
+
+def _audit_headline(report: AuditReport, fail_on: Severity) -> str:
+    from portsync.audit import Severity
+
+    counts = report.counts()
+    if not report.findings:
+        return "No findings."
+    parts = [f"{counts[s.value]} {s.value}" for s in Severity]
+    line = ", ".join(parts)
+    if counts["suppressed"]:
+        line += f" ({counts['suppressed']} accepted by allow_exposure)"
+    failing = len(report.failing(fail_on))
+    verdict = (
+        f"{_plural(failing, 'finding')} at or above {fail_on.value}"
+        if failing
+        else (f"nothing at or above {fail_on.value}")
+    )
+    return f"{line}; {verdict}."
+
+
+def render_audit_text(report: AuditReport, *, fail_on: Severity | None = None) -> Group:
+    """The human audit: findings by severity, each with why it matters and the fix."""
+    from portsync.audit import Severity
+
+    fail_on = fail_on or Severity.HIGH
+    parts: list[Any] = []
+    for finding in report.findings:
+        head = Text(
+            f"{finding.severity.value.upper():8}", style=_SEVERITY_STYLE[finding.severity.value]
+        )
+        head.append(f" {finding.id}", style="bold")
+        head.append(f"  {finding.cluster}/{finding.label}")
+        if finding.suppressed:
+            head.append("  (accepted by allow_exposure)", style="dim")
+        parts.append(head)
+        parts.append(Text(f"  {finding.message}"))
+        parts.append(
+            Text(f"  rule: {rule_text(finding.rule)}  {finding.rule.description!r}", style="dim")
+        )
+        parts.append(Text(f"  why: {finding.check.why}", style="dim"))
+        parts.append(Text(f"  fix: {finding.check.fix}", style="dim"))
+    for note in report.notes:
+        parts.append(Text(f"note: {note}", style="magenta"))
+    audited = sum(len(c.targets) for c in report.clusters)
+    summary = Text(
+        f"Audited {_plural(len(report.clusters), 'cluster')}, {_plural(audited, 'target')}: ",
+        style="bold",
+    )
+    failing = report.failing(fail_on)
+    summary.append(
+        _audit_headline(report, fail_on),
+        style="bold red" if failing else "bold green" if not report.findings else "bold",
+    )
+    parts.append(summary)
+    return Group(*parts)
+
+
+def render_audit_markdown(report: AuditReport, *, fail_on: Severity | None = None) -> str:
+    """An audit as GitHub-flavoured Markdown (job summary, pull-request comment)."""
+    from portsync.audit import Severity
+
+    fail_on = fail_on or Severity.HIGH
+    lines = ["## portsync audit", ""]
+    audited = sum(len(c.targets) for c in report.clusters)
+    lines.append(
+        f"**{_audit_headline(report, fail_on)}** "
+        f"Audited {_plural(len(report.clusters), 'cluster')}, {_plural(audited, 'target')}."
+    )
+    lines.append("")
+    if report.findings:
+        lines.append("| severity | check | cluster | target | live rule | finding |")
+        lines.append("|---|---|---|---|---|---|")
+        for f in report.findings:
+            severity = _SEVERITY_MD[f.severity.value]
+            if f.suppressed:
+                severity = f"~~{severity}~~ accepted"
+            lines.append(
+                f"| {severity} | {_code(f.id)} | {_code(f.cluster)} | {_code(f.label)} | "
+                f"{_code(rule_text(f.rule))} | {_md(f.message)} |"
+            )
+        lines.append("")
+        lines.append("<details><summary>Why these matter and how to fix them</summary>")
+        lines.append("")
+        for check in dict.fromkeys(f.check for f in report.findings):
+            lines.append(f"- **{check.id}** ({check.severity.value}): {_md(check.why)}")
+            lines.append(f"  *Fix:* {_md(check.fix)} [Docs]({check.help_uri})")
+        lines.append("")
+        lines.append("</details>")
+        lines.append("")
+    for note in report.notes:
+        lines.append(f"> ℹ️ {_md(note)}")
+        lines.append("")
+    if report.created_at:
+        lines.append(f"<sub>portsync audit, read {report.created_at}.</sub>")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+# --- explain -----------------------------------------------------------------------------------
+
+_ANSWER_STYLE = {
+    "allowed": "bold green",
+    "denied": "bold red",
+    "partial": "bold yellow",
+    "unknown": "bold yellow",
+    "not-bound": "dim",
+    "mixed": "bold yellow",
+}
+
+
+def render_explain_text(explanation: Explanation) -> Group:
+    """The human answer of ``portsync explain``: per cluster, the answer and the deciding rules."""
+    state = f"the state plan {explanation.plan} would produce" if explanation.plan else "live rules"
+    parts: list[Any] = [
+        Text(
+            f"Can {explanation.source} reach {explanation.destination}? (on {state})", style="bold"
+        )
+    ]
+    for cluster in explanation.clusters:
+        line = Text(f"{cluster.cluster} ({cluster.provider}): ")
+        line.append(cluster.answer.value.upper(), style=_ANSWER_STYLE[cluster.answer.value])
+        parts.append(line)
+        for target in cluster.targets:
+            parts.append(Text(f"  {target.target}: {target.answer.value}", style="bold"))
+            for endpoint in target.endpoints:
+                head = f"    from {endpoint.endpoint}: {endpoint.answer.value}"
+                if not endpoint.deciding:
+                    reason = "no rule lets it in" if endpoint.answer.value == "denied" else ""
+                    parts.append(Text(f"{head}{' — ' + reason if reason else ''}"))
+                    continue
+                parts.append(Text(head))
+                for item in endpoint.deciding:
+                    verb = {"yes": "matches", "partial": "partly matches", "unknown": "may match"}[
+                        item.match.value
+                    ]
+                    text = Text(f"      {item.access} rule {verb}: {rule_text(item.rule)}")
+                    if item.rule.description:
+                        text.append(f"  {item.rule.description!r}", style="dim")
+                    if item.note:
+                        text.append(f"  ({item.note})", style="dim")
+                    parts.append(text)
+            if target.answer.value != "allowed" and target.port_rules:
+                opened = ", ".join(str(r.peer) for r in target.port_rules)
+                parts.append(Text(f"    rules open on this port: {opened}", style="dim"))
+        for note in cluster.notes:
+            parts.append(Text(f"  note: {note}", style="magenta"))
+    answer = Text("Answer: ", style="bold")
+    answer.append(explanation.answer.value, style=_ANSWER_STYLE[explanation.answer.value])
+    parts.append(answer)
+    return Group(*parts)

@@ -1,0 +1,417 @@
+"""SARIF 2.1.0 reports of plans (drift) and audits (exposure), for code-scanning dashboards.
+
+Each drift or exposure becomes one ``result`` with a stable ``ruleId`` (``portsync/drift/missing``,
+``portsync/exposure/etcd``, …), a ``level`` (``error`` / ``warning`` / ``note``), a logical
+location naming cloud / cluster / target / rule (``aws/prod-aws/sg-0aaa/tcp-6443-cidr:0.0.0.0/0``)
+and ``partialFingerprints`` that stay the same while the problem does, so dashboards track one
+alert across nightly runs. When the config file is known, each result also points at the line of
+the cluster's role binding in it: code-scanning services show results on a file and a line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from portsync.audit import CHECKS, DOCS_URL, AuditReport, Finding, Severity, rule_slug
+from portsync.model import TargetRule
+from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Plan, UpdateRuleOp
+
+if TYPE_CHECKING:
+    from portsync.config import LoadedConfig
+
+__all__ = [
+    "DRIFT_RULES",
+    "SARIF_SCHEMA",
+    "SARIF_VERSION",
+    "audit_to_sarif",
+    "plan_to_sarif",
+    "to_json",
+]
+
+SARIF_VERSION = "2.1.0"
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+_FINGERPRINT_KEY = "portsyncResult/v1"
+_LEVELS = {Severity.HIGH: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Descriptor:
+    id: str
+    name: str
+    level: str
+    short: str
+    full: str
+    help: str
+    anchor: str
+    tags: tuple[str, ...] = ()
+
+    def to_sarif(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "shortDescription": {"text": self.short},
+            "fullDescription": {"text": self.full},
+            "help": {"text": self.help, "markdown": self.help},
+            "helpUri": f"{DOCS_URL}/{self.anchor}",
+            "defaultConfiguration": {"level": self.level},
+            "properties": {"tags": list(self.tags)},
+        }
+
+
+DRIFT_RULES: Mapping[str, _Descriptor] = {
+    d.id: d
+    for d in (
+        _Descriptor(
+            id="portsync/drift/missing",
+            name="MissingRule",
+            level="warning",
+            short="A rule the port tables require is missing",
+            full="The desired rule set holds a rule that is not live on the target, so the "
+            "traffic it allows is blocked (a node may fail to join, a health check to pass).",
+            help="Review the plan, then run `portsync apply` (or apply the saved plan) to add it.",
+            anchor="reports.md#portsyncdriftmissing",
+            tags=("drift", "kubernetes"),
+        ),
+        _Descriptor(
+            id="portsync/drift/unwanted",
+            name="UnwantedRule",
+            level="warning",
+            short="A live rule is no longer wanted",
+            full="A rule portsync owns (or, in exclusive mode, any rule) is live but no longer in "
+            "the desired rule set: it opens more than the port tables say.",
+            help="Review the plan, then run `portsync apply` to remove it.",
+            anchor="reports.md#portsyncdriftunwanted",
+            tags=("drift", "kubernetes"),
+        ),
+        _Descriptor(
+            id="portsync/drift/stale",
+            name="StaleRule",
+            level="note",
+            short="A live rule's description or attributes are out of date",
+            full="The rule allows the right traffic, but its description (or a provider "
+            "attribute) differs from the desired one; apply updates it in place.",
+            help="Run `portsync apply`; the update never opens a gap.",
+            anchor="reports.md#portsyncdriftstale",
+            tags=("drift",),
+        ),
+        _Descriptor(
+            id="portsync/drift/unmanaged",
+            name="UnmanagedRule",
+            level="note",
+            short="A live rule portsync does not own",
+            full="The rule was not created by portsync; it is left alone (except in exclusive "
+            "mode) and listed so that someone reviews it.",
+            help="Add it to the port tables (extra_rules) if it is needed, remove it otherwise, "
+            "or run `portsync audit` to see whether it exposes anything.",
+            anchor="reports.md#portsyncdriftunmanaged",
+            tags=("drift", "review"),
+        ),
+    )
+}
+
+
+def _exposure_descriptor(check_id: str) -> _Descriptor:
+    check = CHECKS[check_id]
+    return _Descriptor(
+        id=check.sarif_id,
+        name="".join(part.capitalize() for part in check.id.split("-")[1:]),
+        level=_LEVELS[check.severity],
+        short=check.title[0].upper() + check.title[1:],
+        full=f"{check.why} (portsync check {check.id}, severity {check.severity.value}.)",
+        help=check.fix,
+        anchor=f"audit.md#{check.id.lower()}",
+        tags=("security", "exposure", "kubernetes", check.severity.value),
+    )
+
+
+def _version() -> str:
+    try:
+        return metadata.version("portsync")
+    except metadata.PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
+def _driver(rules: Sequence[_Descriptor]) -> dict[str, Any]:
+    version = _version()
+    return {
+        "name": "portsync",
+        "fullName": "portsync — cloud firewalls in line with Kubernetes port tables",
+        "version": version,
+        "semanticVersion": version,
+        "informationUri": DOCS_URL,
+        "rules": [r.to_sarif() for r in rules],
+    }
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+
+
+class _Locator:
+    """Finds the config line of a cluster's role binding, as a SARIF physical location."""
+
+    def __init__(self, config: LoadedConfig | None) -> None:
+        self.config = config
+        self.uri: str | None = None
+        self.base: str | None = None
+        if config is not None and config.path is not None:
+            path = Path(config.path).resolve()
+            try:
+                self.uri = path.relative_to(Path.cwd().resolve()).as_posix()
+                self.base = "%SRCROOT%"
+            except ValueError:
+                self.uri = path.as_uri()
+
+    def physical(self, cluster: str, role: str | None) -> dict[str, Any] | None:
+        if self.config is None or self.uri is None:
+            return None
+        index = self.config.cluster_index(cluster)
+        lines = self.config.lines
+        line = None
+        if index >= 0:
+            for loc in (("clusters", index, "roles", role or ""), ("clusters", index)):
+                line = lines.get(loc)
+                if line is not None:
+                    break
+        artifact: dict[str, Any] = {"uri": self.uri}
+        if self.base:
+            artifact["uriBaseId"] = self.base
+        physical: dict[str, Any] = {"artifactLocation": artifact}
+        if line is not None:
+            physical["region"] = {"startLine": line}
+        return physical
+
+
+def _location(
+    locator: _Locator,
+    *,
+    provider: str,
+    cluster: str,
+    target: str,
+    role: str | None,
+    rule: TargetRule,
+) -> dict[str, Any]:
+    location: dict[str, Any] = {
+        "logicalLocations": [
+            {
+                "name": rule_slug(rule),
+                "fullyQualifiedName": f"{provider}/{cluster}/{target}/{rule_slug(rule)}",
+                "kind": "resource",
+            }
+        ]
+    }
+    physical = locator.physical(cluster, role)
+    if physical is not None:
+        location["physicalLocation"] = physical
+    return location
+
+
+def _rule_text(rule: TargetRule) -> str:
+    peer = str(rule.peer)
+    if rule.origin and rule.origin != peer:
+        peer = f"{peer} ({rule.origin})"
+    return f"{rule.protocol.value} {rule.ports_text} from {peer}"
+
+
+def _log(run: dict[str, Any]) -> dict[str, Any]:
+    return {"$schema": SARIF_SCHEMA, "version": SARIF_VERSION, "runs": [run]}
+
+
+def plan_to_sarif(plan: Plan, *, config: LoadedConfig | None = None) -> dict[str, Any]:
+    """The drift of ``plan`` as a SARIF 2.1.0 log.
+
+    Args:
+        plan: a plan from :func:`portsync.api.plan` or a saved plan file.
+        config: the config the plan was made with (results then point at its lines).
+
+    Returns:
+        The SARIF log as a JSON-ready dict.
+
+    Raises:
+        Nothing.
+    """
+    descriptors = list(DRIFT_RULES.values())
+    index = {d.id: i for i, d in enumerate(descriptors)}
+    locator = _Locator(config)
+    results: list[dict[str, Any]] = []
+
+    def add(group: GroupOps, rule_id: str, rule: TargetRule, text: str, **props: Any) -> None:
+        fqn = f"{group.provider}/{group.cluster}/{group.target}/{rule_slug(rule)}"
+        results.append(
+            {
+                "ruleId": rule_id,
+                "ruleIndex": index[rule_id],
+                "level": DRIFT_RULES[rule_id].level,
+                "message": {"text": text},
+                "locations": [
+                    _location(
+                        locator,
+                        provider=group.provider,
+                        cluster=group.cluster,
+                        target=group.target,
+                        role=group.role,
+                        rule=rule,
+                    )
+                ],
+                "partialFingerprints": {_FINGERPRINT_KEY: _fingerprint(rule_id, fqn)},
+                "properties": {
+                    "cluster": group.cluster,
+                    "provider": group.provider,
+                    "target": group.target,
+                    "role": group.role,
+                    "rule": rule.to_dict(),
+                    **props,
+                },
+            }
+        )
+
+    for group in plan.groups:
+        where = f"{group.cluster}/{group.label or group.target}"
+        removed = set()
+        for op in group.ops:
+            if isinstance(op, CreateRuleOp):
+                add(
+                    group,
+                    "portsync/drift/missing",
+                    op.rule,
+                    f"Missing on {where}: {_rule_text(op.rule)} ({op.reason}). "
+                    "`portsync apply` adds it.",
+                    action="add",
+                )
+            elif isinstance(op, DeleteRuleOp):
+                removed.add(op.rule.key)
+                add(
+                    group,
+                    "portsync/drift/unwanted",
+                    op.rule,
+                    f"Unwanted on {where}: {_rule_text(op.rule)} ({op.reason}). "
+                    "`portsync apply` removes it.",
+                    action="remove",
+                )
+            elif isinstance(op, UpdateRuleOp):
+                add(
+                    group,
+                    "portsync/drift/stale",
+                    op.before,
+                    f"Out of date on {where}: {_rule_text(op.before)} ({op.reason}). "
+                    "`portsync apply` updates it in place.",
+                    action="update",
+                )
+        for rule in group.unmanaged:
+            if rule.key in removed:
+                continue
+            description = f" '{rule.description}'" if rule.description else ""
+            add(
+                group,
+                "portsync/drift/unmanaged",
+                rule,
+                f"Unmanaged on {where}: {_rule_text(rule)}{description} is not owned by "
+                "portsync and is left alone.",
+                action="none",
+            )
+    run: dict[str, Any] = {
+        "tool": {"driver": _driver(descriptors)},
+        "automationDetails": {"id": "portsync/plan/"},
+        "columnKind": "unicodeCodePoints",
+        "results": results,
+        "invocations": [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [
+                    {"level": "error", "message": {"text": e}} for e in plan.errors
+                ],
+            }
+        ],
+        "properties": {"summary": plan.summary(), "mode": plan.mode},
+    }
+    return _log(run)
+
+
+def _finding_result(finding: Finding, index: int, locator: _Locator) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "ruleId": finding.check.sarif_id,
+        "ruleIndex": index,
+        "level": _LEVELS[finding.severity],
+        "message": {"text": f"{finding.message}. {finding.check.fix}"},
+        "locations": [
+            _location(
+                locator,
+                provider=finding.provider,
+                cluster=finding.cluster,
+                target=finding.target,
+                role=finding.role,
+                rule=finding.rule,
+            )
+        ],
+        "partialFingerprints": {_FINGERPRINT_KEY: finding.fingerprint},
+        "properties": {
+            "portsyncId": finding.id,
+            "severity": finding.severity.value,
+            "cluster": finding.cluster,
+            "provider": finding.provider,
+            "target": finding.target,
+            "role": finding.role,
+            "reach": finding.reach.value,
+            "rule": finding.rule.to_dict(),
+        },
+    }
+    if finding.suppressed:
+        result["suppressions"] = [
+            {"kind": "external", "justification": "accepted by allow_exposure in the config"}
+        ]
+    return result
+
+
+def audit_to_sarif(report: AuditReport, *, config: LoadedConfig | None = None) -> dict[str, Any]:
+    """The findings of ``report`` as a SARIF 2.1.0 log.
+
+    Args:
+        report: from :func:`portsync.audit.audit`.
+        config: the config the audit ran with (results then point at its lines).
+
+    Returns:
+        The SARIF log as a JSON-ready dict.
+
+    Raises:
+        Nothing.
+    """
+    descriptors = [_exposure_descriptor(check_id) for check_id in CHECKS]
+    index = {CHECKS[check_id].sarif_id: i for i, check_id in enumerate(CHECKS)}
+    locator = _Locator(config)
+    run: dict[str, Any] = {
+        "tool": {"driver": _driver(descriptors)},
+        "automationDetails": {"id": "portsync/audit/"},
+        "columnKind": "unicodeCodePoints",
+        "results": [_finding_result(f, index[f.check.sarif_id], locator) for f in report.findings],
+        "invocations": [
+            {
+                "executionSuccessful": True,
+                "toolExecutionNotifications": [
+                    {"level": "note", "message": {"text": note}} for note in report.notes
+                ],
+            }
+        ],
+        "properties": {"summary": report.counts()},
+    }
+    return _log(run)
+
+
+def to_json(log: Mapping[str, Any]) -> str:
+    """Pretty, stable JSON text of a SARIF log.
+
+    Args:
+        log: from :func:`plan_to_sarif` or :func:`audit_to_sarif`.
+
+    Returns:
+        The text, ending with a newline.
+
+    Raises:
+        Nothing.
+    """
+    return json.dumps(log, indent=2, ensure_ascii=False) + "\n"
