@@ -12,13 +12,12 @@ from portsync.model import (
     Direction,
     Endpoint,
     EndpointKind,
-    PeerKind,
     PortRange,
     Protocol,
-    Rule,
     RuleSet,
     TargetRule,
 )
+from portsync.resolve import resolve_peer
 
 from .limits import MAX_DESCRIPTION_LENGTH
 
@@ -59,43 +58,9 @@ def is_owned(description: str | None) -> bool:
     return bool(description) and str(description).startswith(MARKER.strip())
 
 
-def _peers(
-    rule: Rule,
-    *,
-    cluster: str,
-    groups: Mapping[str, str],
-    sources_all: Sequence[str],
-    load_balancers: Sequence[str],
-) -> list[Endpoint]:
-    peer = rule.peer
-    if peer.kind is PeerKind.SELF:
-        return [Endpoint(EndpointKind.GROUP, groups[rule.role])]
-    if peer.kind is PeerKind.ROLE:
-        if peer.value not in groups:
-            raise TranslationError(
-                f"cluster {cluster}: rule {rule.role} {rule.ports} needs peer role "
-                f"{peer.value!r}, which has no security_group binding",
-                hint=f"bind it under clusters[{cluster}].roles.{peer.value}.security_group",
-            )
-        return [Endpoint(EndpointKind.GROUP, groups[peer.value])]
-    if peer.kind is PeerKind.CIDR:
-        return [Endpoint.cidr(peer.value)]
-    if peer.kind is PeerKind.ANY:
-        if not sources_all:
-            raise TranslationError(
-                f"cluster {cluster}: rule {rule.role} {rule.ports} ({rule.purpose}) is open to "
-                "'All', but sources.all is not set",
-                hint="set sources.all to the CIDRs 'All' means (0.0.0.0/0 only if you mean it)",
-            )
-        return [Endpoint.cidr(c) for c in sources_all]
-    if not load_balancers:
-        raise TranslationError(
-            f"cluster {cluster}: rule {rule.role} {rule.ports} ({rule.purpose}) names load "
-            "balancers, but sources.load_balancers is not set",
-            hint="set sources.load_balancers to the load balancers' security groups or CIDRs",
-        )
+def _load_balancers(items: Sequence[str]) -> list[Endpoint]:
     out = []
-    for item in load_balancers:
+    for item in items:
         if item.startswith("sg-"):
             out.append(Endpoint(EndpointKind.GROUP, item))
         elif item.startswith("pl-"):
@@ -122,30 +87,27 @@ def translate_rules(
     """
     out: list[TargetRule] = []
     problems: list[str] = []
-    reverse = {gid: role for role, gid in groups.items()}
+    endpoints = {role: [Endpoint(EndpointKind.GROUP, gid)] for role, gid in groups.items()}
+    balancers = _load_balancers(load_balancers)
     for rule in rules:
         if rule.role not in groups:
             continue
         try:
-            peers = _peers(
+            peers = resolve_peer(
                 rule,
                 cluster=cluster,
-                groups=groups,
+                bindings=endpoints,
                 sources_all=sources_all,
-                load_balancers=load_balancers,
+                load_balancers=balancers,
+                binding_keys="security_group",
+                load_balancers_hint="set sources.load_balancers to the load balancers' security "
+                "groups or CIDRs",
             )
         except TranslationError as exc:
             if str(exc) not in problems:
                 problems.append(str(exc))
             continue
         for peer in peers:
-            origin = str(rule.peer)
-            if (
-                peer.kind is EndpointKind.GROUP
-                and peer.value in reverse
-                and rule.peer.kind is PeerKind.LOAD_BALANCERS
-            ):
-                origin = "load-balancers"
             out.append(
                 TargetRule(
                     target=groups[rule.role],
@@ -156,7 +118,7 @@ def translate_rules(
                     peer=peer,
                     description=describe(rule.purpose),
                     owned=True,
-                    origin=origin,
+                    origin=str(rule.peer),
                 )
             )
     if problems:

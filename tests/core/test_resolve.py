@@ -1,0 +1,63 @@
+"""Peer resolution shared by every provider."""
+
+from __future__ import annotations
+
+import pytest
+
+from portsync.errors import TranslationError
+from portsync.model import Endpoint, EndpointKind, Peer, PortRange, Protocol, Rule
+from portsync.resolve import resolve_peer
+
+GROUPS = {
+    "control-plane": [Endpoint(EndpointKind.GROUP, "sg-cp")],
+    "worker": [Endpoint(EndpointKind.GROUP, "sg-w")],
+}
+
+
+def _rule(peer: str, role: str = "worker") -> Rule:
+    return Rule(
+        role=role, protocol=Protocol.TCP, ports=PortRange(1, 1), peer=Peer.parse(peer), purpose="p"
+    )
+
+
+def _resolve(peer: str, **kwargs: object) -> list[str]:
+    args: dict[str, object] = {
+        "cluster": "c",
+        "bindings": GROUPS,
+        "sources_all": ["203.0.113.0/24"],
+        "load_balancers": [Endpoint(EndpointKind.SERVICE_TAG, "AzureLoadBalancer")],
+    }
+    args.update(kwargs)
+    return [str(e) for e in resolve_peer(_rule(peer), **args)]  # type: ignore[arg-type]
+
+
+def test_resolve_self_and_role_use_bindings() -> None:
+    assert _resolve("self") == ["sg:sg-w"]
+    assert _resolve("role:control-plane") == ["sg:sg-cp"]
+
+
+def test_resolve_any_uses_sources_all_and_cidr_passes_through() -> None:
+    assert _resolve("any") == ["cidr:203.0.113.0/24"]
+    assert _resolve("cidr:10.1.2.3/8") == ["cidr:10.0.0.0/8"]
+
+
+def test_resolve_load_balancers_uses_provider_meaning() -> None:
+    assert _resolve("load-balancers") == ["service-tag:AzureLoadBalancer"]
+
+
+def test_resolve_any_without_sources_never_means_the_world() -> None:
+    with pytest.raises(TranslationError, match=r"sources\.all is not set"):
+        _resolve("any", sources_all=[])
+
+
+def test_resolve_unbound_role_names_it_and_how_to_bind() -> None:
+    with pytest.raises(TranslationError, match="'etcd'") as info:
+        _resolve("role:etcd", binding_keys="security_group")
+    assert "security_group" in str(info.value)
+    assert "roles.etcd" in str(info.value)
+
+
+def test_resolve_missing_load_balancers_gives_provider_hint() -> None:
+    with pytest.raises(TranslationError, match="load balancers") as info:
+        _resolve("load-balancers", load_balancers=[], load_balancers_hint="set X")
+    assert "set X" in str(info.value)
