@@ -26,7 +26,6 @@ from portsync.model import (
     Direction,
     Endpoint,
     EndpointKind,
-    PeerKind,
     PortRange,
     Protocol,
     Rule,
@@ -34,6 +33,7 @@ from portsync.model import (
     TargetRule,
     canonical_cidr,
 )
+from portsync.resolve import resolve_peer
 
 from .limits import (
     DEFAULT_PRIORITY,
@@ -192,28 +192,14 @@ def _peers(
     bindings: Mapping[str, Endpoint],
     sources_all: Sequence[str],
 ) -> list[Endpoint]:
-    peer = rule.peer
-    where = f"cluster {cluster}: rule {rule.role} {rule.protocol.value} {rule.ports or 'all'}"
-    if peer.kind is PeerKind.SELF:
-        return [bindings[rule.role]]
-    if peer.kind is PeerKind.ROLE:
-        if peer.value not in bindings:
-            raise TranslationError(
-                f"{where} needs peer role {peer.value!r}, which has no target_tag or "
-                "service_account binding",
-                hint=f"bind it under clusters[{cluster}].roles.{peer.value}",
-            )
-        return [bindings[peer.value]]
-    if peer.kind is PeerKind.CIDR:
-        return [Endpoint.cidr(peer.value)]
-    if peer.kind is PeerKind.ANY:
-        if not sources_all:
-            raise TranslationError(
-                f"{where} ({rule.purpose}) is open to 'All', but sources.all is not set",
-                hint="set sources.all to the CIDRs 'All' means (0.0.0.0/0 only if you mean it)",
-            )
-        return [Endpoint.cidr(c) for c in sources_all]
-    return [Endpoint.cidr(c) for c in HEALTH_CHECK_RANGES]
+    return resolve_peer(
+        rule,
+        cluster=cluster,
+        bindings={role: [endpoint] for role, endpoint in bindings.items()},
+        sources_all=sources_all,
+        load_balancers=[Endpoint.cidr(c) for c in HEALTH_CHECK_RANGES],
+        binding_keys="target_tag or service_account binding",
+    )
 
 
 def _check_peer(rule: Rule, target: Endpoint, peer: Endpoint, *, cluster: str) -> None:
