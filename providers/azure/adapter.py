@@ -1,0 +1,219 @@
+"""The only module that talks to Azure: azure-mgmt-network NSG calls, imported lazily.
+
+azure-core's retry policy already retries 429, 5xx and dropped connections (honouring
+``Retry-After``); this adapter adds what it does not: a bounded, jittered retry of writes refused
+with 409 ``AnotherOperationInProgress`` (and of throttling that outlasts the SDK's retries).
+Every NSG write carries ``If-Match: <etag>``; a 412 comes back as a
+:class:`~portsync.errors.ConflictError` for the provider to re-read and re-compose.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from portsync.errors import ConfigError, ConflictError, ProviderError, ThrottledError
+
+from .errors import is_busy, map_sdk_errors
+from .limits import DEFAULT_ENDPOINT
+
+__all__ = ["AzureAdapter", "make_client"]
+
+log = logging.getLogger(__name__)
+
+#: azure-core retry policy: attempts, and exponential backoff (the first retry is immediate).
+RETRY_TOTAL = 6
+RETRY_BACKOFF_FACTOR = 0.2
+RETRY_BACKOFF_MAX = 10.0
+#: portsync's own retries of a write refused because the NSG is busy or throttled.
+BUSY_RETRIES = 6
+BUSY_BACKOFF = 0.25
+BUSY_BACKOFF_MAX = 8.0
+
+
+def _import_network() -> Any:
+    try:
+        from azure.mgmt import network
+    except ImportError as exc:  # pragma: no cover - depends on the install
+        raise ProviderError(
+            "the Azure provider needs azure-mgmt-network and azure-identity",
+            hint="pip install 'portsync[azure]'",
+        ) from exc
+    return network
+
+
+class _NoCredential:
+    """Placeholder credential for anonymous access (emulators): never asked for a token because
+    the bearer-token policy is replaced by a no-op policy."""
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:  # pragma: no cover - never called
+        raise RuntimeError("anonymous Azure access has no token")
+
+
+def make_client(
+    *,
+    subscription_id: str,
+    endpoint: str | None = None,
+    ca_bundle: str | None = None,
+    anonymous: bool = False,
+    polling_interval: float = 1.0,
+    credential: Any = None,
+) -> Any:
+    """A ``NetworkManagementClient`` for one subscription.
+
+    ``endpoint`` defaults to the public ARM endpoint; the token scope follows it
+    (``<endpoint>/.default``), so sovereign clouds work. ``ca_bundle`` (a PEM file, relative to
+    the working directory) verifies a private endpoint or an emulator. ``anonymous`` sends no
+    credentials (emulators only); otherwise ``credential`` or azure-identity's
+    ``DefaultAzureCredential`` is used.
+
+    Raises:
+        ProviderError: azure-mgmt-network or azure-identity is not installed.
+        ConfigError: ``ca_bundle`` names no file.
+    """
+    network = _import_network()
+    base_url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
+    kwargs: dict[str, Any] = {
+        "base_url": base_url,
+        "credential_scopes": [f"{base_url}/.default"],
+        "polling_interval": polling_interval,
+        "retry_total": RETRY_TOTAL,
+        "retry_backoff_factor": RETRY_BACKOFF_FACTOR,
+        "retry_backoff_max": RETRY_BACKOFF_MAX,
+    }
+    if ca_bundle:
+        path = Path(ca_bundle).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(
+                f"ca_bundle {ca_bundle} does not exist (resolved to {path})",
+                hint="give the path of a PEM file, relative to the working directory",
+            )
+        kwargs["connection_verify"] = str(path)
+    if anonymous:
+        from azure.core.pipeline.policies import SansIOHTTPPolicy
+
+        credential = _NoCredential()
+        kwargs["authentication_policy"] = SansIOHTTPPolicy()
+    elif credential is None:
+        try:
+            from azure.identity import DefaultAzureCredential
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise ProviderError(
+                "the Azure provider needs azure-identity", hint="pip install 'portsync[azure]'"
+            ) from exc
+        # DefaultAzureCredential logs its whole chain of failures as a WARNING before raising;
+        # portsync reports one clear AuthError instead (the chain stays in the cause, --debug).
+        identity_log = logging.getLogger("azure.identity")
+        if identity_log.level == logging.NOTSET and not logging.getLogger().isEnabledFor(
+            logging.DEBUG
+        ):
+            identity_log.setLevel(logging.ERROR)
+        credential = DefaultAzureCredential()
+    return network.NetworkManagementClient(credential, subscription_id, **kwargs)
+
+
+def _as_dict(model: Any) -> dict[str, Any]:
+    """An SDK model as its REST JSON (camelCase keys, read-only fields included)."""
+    as_dict = getattr(model, "as_dict", None)
+    if callable(as_dict):
+        data: dict[str, Any] = as_dict()
+        return data
+    return dict(model)
+
+
+class AzureAdapter:
+    """NSG reads and writes in one resource group. The client is injectable for tests.
+
+    NSGs cross this boundary as plain dicts in the REST JSON shape.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        resource_group: str,
+        polling_interval: float = 1.0,
+        busy_retries: int = BUSY_RETRIES,
+        backoff: float = BUSY_BACKOFF,
+        backoff_max: float = BUSY_BACKOFF_MAX,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.resource_group = resource_group
+        self.polling_interval = polling_interval
+        self.busy_retries = busy_retries
+        self.backoff = backoff
+        self.backoff_max = backoff_max
+        self.sleep = sleep
+
+    def list_nsgs(self) -> list[dict[str, Any]]:
+        """Every NSG of the resource group, rules and etag inline: one paged list.
+
+        Raises:
+            ProviderError: or a subclass, when ARM refuses after retries.
+        """
+        rg = self.resource_group
+        with map_sdk_errors(f"listing the network security groups of resource group {rg}"):
+            return [_as_dict(nsg) for nsg in self.client.network_security_groups.list(rg)]
+
+    def get_nsg(self, name: str) -> dict[str, Any]:
+        """One NSG (used only to re-read after a 412).
+
+        Raises:
+            NotFoundError: the NSG does not exist (any more).
+            ProviderError: or another subclass, when ARM refuses after retries.
+        """
+        with map_sdk_errors(f"reading NSG {name} in resource group {self.resource_group}"):
+            return _as_dict(self.client.network_security_groups.get(self.resource_group, name))
+
+    def put_nsg(self, name: str, body: Mapping[str, Any], *, etag: str) -> dict[str, Any]:
+        """Replace an NSG (its whole rule list) if its etag is still ``etag``; wait for the
+        long-running operation; return the NSG as written.
+
+        A write refused because another operation runs on the NSG (409
+        ``AnotherOperationInProgress``), or still throttled after the SDK's own retries, is
+        retried with exponential backoff and jitter, at most ``busy_retries`` times.
+
+        Raises:
+            ConflictError: the etag is stale (412, ``context["code"] == "PreconditionFailed"``),
+                or the NSG stayed busy.
+            ThrottledError: ARM kept throttling.
+            ProviderError: or another subclass, when the write or its operation fails.
+        """
+        attempt = 0
+        while True:
+            try:
+                return self._put_once(name, body, etag=etag)
+            except (ConflictError, ThrottledError) as exc:
+                retryable = is_busy(exc) or isinstance(exc, ThrottledError)
+                if not retryable or attempt >= self.busy_retries:
+                    raise
+                delay = min(self.backoff_max, self.backoff * 2**attempt)
+                delay *= random.uniform(0.5, 1.0)
+                attempt += 1
+                log.info(
+                    "NSG %s: %s; retrying in %.2f s (attempt %d of %d)",
+                    name,
+                    exc.context.get("code") or type(exc).__name__,
+                    delay,
+                    attempt,
+                    self.busy_retries,
+                )
+                self.sleep(delay)
+
+    def _put_once(self, name: str, body: Mapping[str, Any], *, etag: str) -> dict[str, Any]:
+        rg = self.resource_group
+        with map_sdk_errors(f"write of NSG {name} in resource group {rg}"):
+            poller = self.client.network_security_groups.begin_create_or_update(
+                rg,
+                name,
+                dict(body),
+                headers={"If-Match": etag},
+                polling_interval=self.polling_interval,
+            )
+        with map_sdk_errors(f"write of NSG {name} in resource group {rg} (long-running operation)"):
+            return _as_dict(poller.result())

@@ -1,0 +1,455 @@
+"""The Azure provider: roles bound to network security groups, read and written through
+azure-mgmt-network.
+
+Plan lists the resource group's NSGs once (one paged ``networkSecurityGroups.list``: rules and
+etags come inline) and keeps the raw NSGs for apply. Apply writes each changed NSG with one PUT
+carrying its complete rule list and ``If-Match: <etag>``: unmanaged rules go back exactly as
+read, portsync's rules are added, re-rendered or left out, and priorities are allocated inside
+``priority_band`` (see :func:`.translate.compose`). One PUT is atomic, so there is never a moment
+with a wanted rule missing. On 412 the NSG is re-read and the change composed again.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Sequence
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from portsync.config import ClusterConfig, Sources
+from portsync.errors import ConflictError, NotFoundError, PortsyncError, ProviderError
+from portsync.model import RuleSet, TargetRule, canonical_cidr
+from portsync.ops import GroupOps
+from portsync.provider import Settings, Target
+
+from . import translate
+from .errors import is_precondition_failed
+from .limits import (
+    DEFAULT_PRIORITY_BAND,
+    LIMITS,
+    MAX_NAME_PREFIX_LENGTH,
+    MAX_PRIORITY,
+    MIN_PRIORITY,
+    RESOURCE_GROUP_PATTERN,
+)
+from .translate import Binding, Change, NsgLayout
+
+__all__ = ["AzureClusterConfig", "AzureProvider", "AzureRoleBinding"]
+
+log = logging.getLogger(__name__)
+
+_NAME = r"^\w(?:[\w.-]{0,78}\w)?$"
+_PREFIX = rf"^\w(?:[\w.-]{{0,{MAX_NAME_PREFIX_LENGTH - 2}}}\w)?$"
+_GUID = r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$"
+_ASG_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.Network/"
+    r"applicationSecurityGroups/[^/]+$",
+    re.IGNORECASE,
+)
+
+#: How many times one NSG write is composed again after a 412 (its etag changed under us).
+PRECONDITION_RETRIES = 5
+
+Cidr = Annotated[str, AfterValidator(canonical_cidr)]
+
+
+class AzureRoleBinding(BaseModel):
+    """A role's NSG and its side of the rules: address prefixes or an ASG, exactly one."""
+
+    model_config = ConfigDict(extra="forbid")
+    nsg: str = Field(pattern=_NAME)
+    address_prefixes: list[Cidr] | None = None
+    asg: str | None = None
+
+    @field_validator("asg")
+    @classmethod
+    def _asg_id(cls, value: str | None) -> str | None:
+        if value is not None and not _ASG_ID.match(value):
+            raise ValueError(
+                "asg must be an application security group resource id like /subscriptions/"
+                "<sub>/resourceGroups/<rg>/providers/Microsoft.Network/"
+                "applicationSecurityGroups/<name>"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> AzureRoleBinding:
+        if (self.address_prefixes is None) == (self.asg is None):
+            raise ValueError("give exactly one of address_prefixes or asg")
+        if self.address_prefixes is not None:
+            if not self.address_prefixes:
+                raise ValueError("address_prefixes needs at least one CIDR")
+            self.address_prefixes = sorted(
+                dict.fromkeys(self.address_prefixes), key=lambda p: (":" in p, p)
+            )
+        return self
+
+
+class AzureClusterConfig(BaseModel):
+    """Keys of a ``provider: azure`` cluster."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    provider: Literal["azure"]
+    subscription_id: str = Field(pattern=_GUID)
+    resource_group: str = Field(pattern=RESOURCE_GROUP_PATTERN)
+    endpoint: str | None = None
+    ca_bundle: str | None = None
+    credentials: Literal["default", "anonymous"] = "default"
+    priority_band: tuple[int, int] = DEFAULT_PRIORITY_BAND
+    polling_interval: float = Field(default=1.0, gt=0, le=60)
+    name_prefix: str = Field(default="portsync", pattern=_PREFIX)
+    max_workers: int = Field(default=8, ge=1, le=64)
+    roles: dict[str, AzureRoleBinding]
+
+    @field_validator("endpoint")
+    @classmethod
+    def _https(cls, value: str | None) -> str | None:
+        if value is not None and not value.lower().startswith("https://"):
+            raise ValueError(
+                "the Azure endpoint must be an https:// URL (azure-core refuses to send "
+                "credentials over plain http; the local emulator speaks TLS)"
+            )
+        return value
+
+    @field_validator("priority_band")
+    @classmethod
+    def _band(cls, value: tuple[int, int]) -> tuple[int, int]:
+        low, high = value
+        if not MIN_PRIORITY <= low <= high <= MAX_PRIORITY:
+            raise ValueError(
+                f"priority_band [{low}, {high}] must satisfy {MIN_PRIORITY} <= low <= high <= "
+                f"{MAX_PRIORITY}"
+            )
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _distinct(cls, value: dict[str, AzureRoleBinding]) -> dict[str, AzureRoleBinding]:
+        if not value:
+            raise ValueError("bind at least one role, e.g. control-plane: {nsg: ..., ...}")
+        by_nsg: dict[str, list[tuple[str, AzureRoleBinding]]] = {}
+        for role, binding in value.items():
+            by_nsg.setdefault(binding.nsg.lower(), []).append((role, binding))
+        for shared in by_nsg.values():
+            if len(shared) < 2:
+                continue
+            seen: dict[str, str] = {}
+            for role, binding in shared:
+                items = (
+                    [binding.asg.lower()] if binding.asg else list(binding.address_prefixes or ())
+                )
+                for item in items:
+                    if item in seen:
+                        raise ValueError(
+                            f"roles {seen[item]!r} and {role!r} share NSG {binding.nsg} and both "
+                            f"name {item}; roles sharing an NSG need distinct address_prefixes "
+                            "or asg, so that portsync can tell their rules apart"
+                        )
+                    seen[item] = role
+        return value
+
+
+class _Round:
+    """What one plan read fetched, and the final states check_limits has seen so far."""
+
+    def __init__(self, targets: Sequence[str]) -> None:
+        self.fetched = set(targets)
+        self.finals: dict[str, list[TargetRule]] = {}
+
+
+class AzureProvider:
+    """Azure network security groups (see docs/providers/azure.md)."""
+
+    name: ClassVar[str] = "azure"
+    config_model: ClassVar[type[BaseModel]] = AzureClusterConfig
+    limits: ClassVar[dict[str, int]] = LIMITS
+    demo: ClassVar[str] = "portsync.providers.azure.demo:AzureDemo"
+
+    def __init__(self, cluster: ClusterConfig, *, settings: Settings, client: Any = None) -> None:
+        self.cluster = cluster
+        self.settings = settings
+        self.config = AzureClusterConfig.model_validate(cluster.settings)
+        shared: dict[str, int] = {}
+        for binding in self.config.roles.values():
+            shared[binding.nsg.lower()] = shared.get(binding.nsg.lower(), 0) + 1
+        self.bindings: dict[str, Binding] = {}
+        for role, spec in self.config.roles.items():
+            target = spec.nsg if shared[spec.nsg.lower()] == 1 else f"{spec.nsg}/{role}"
+            self.bindings[role] = Binding(
+                role=role,
+                nsg=spec.nsg,
+                target=target,
+                prefixes=tuple(spec.address_prefixes or ()),
+                asg=spec.asg,
+            )
+        self.by_target = {b.target: b for b in self.bindings.values()}
+        self.asg_names = {b.asg.lower(): b.asg for b in self.bindings.values() if b.asg}
+        self.origins: dict[str, str] = {}
+        for role, b in self.bindings.items():
+            for endpoint in b.endpoints():
+                self.origins.setdefault(str(endpoint), role)
+        self._client = client
+        self._adapter: Any = None
+        self._lock = threading.Lock()
+        self._writes = threading.BoundedSemaphore(self.config.max_workers)
+        self._raw: dict[str, dict[str, Any]] | None = None
+        self._round: _Round | None = None
+        self._wanted: frozenset[tuple[str, str, str, int, int, str]] = frozenset()
+        self._nsg_locks: dict[str, threading.Lock] = {}
+        self._pending: dict[str, list[GroupOps]] = {}
+        self._done: dict[str, PortsyncError | None] = {}
+
+    # ------------------------------------------------------------------ plumbing
+
+    @property
+    def adapter(self) -> Any:
+        """The NSG adapter, created on first use (imports the Azure SDK only then)."""
+        with self._lock:
+            if self._adapter is None:
+                from .adapter import AzureAdapter, make_client
+
+                client = self._client or make_client(
+                    subscription_id=self.config.subscription_id,
+                    endpoint=self.config.endpoint,
+                    ca_bundle=self.config.ca_bundle,
+                    anonymous=self.config.credentials == "anonymous",
+                    polling_interval=self.config.polling_interval,
+                )
+                self._adapter = AzureAdapter(
+                    client,
+                    resource_group=self.config.resource_group,
+                    polling_interval=self.config.polling_interval,
+                )
+            return self._adapter
+
+    def _where(self, nsg: str | None = None) -> str:
+        where = f"cluster {self.cluster.name} (resource group {self.config.resource_group})"
+        return f"{where}: NSG {nsg}" if nsg else where
+
+    def _layout(self, nsg: str) -> NsgLayout:
+        """The layout of the NSG whose lower-cased name is ``nsg``."""
+        bindings = tuple(b for b in self.bindings.values() if b.nsg.lower() == nsg)
+        with self._lock:
+            wanted = self._wanted
+        return NsgLayout(
+            nsg=bindings[0].nsg,
+            where=self._where(bindings[0].nsg),
+            prefix=self.config.name_prefix,
+            band=self.config.priority_band,
+            bindings=bindings,
+            wanted=frozenset(k for k in wanted if k[0] in {b.target for b in bindings}),
+            asg_names=self.asg_names,
+            origins=self.origins,
+        )
+
+    def _nsg_of(self, target: str) -> str:
+        binding = self.by_target.get(target)
+        if binding is None:
+            raise ValueError(f"{target!r} is not a target of cluster {self.cluster.name}")
+        return binding.nsg.lower()
+
+    @staticmethod
+    def _rules(nsg: dict[str, Any]) -> list[dict[str, Any]]:
+        return list((nsg.get("properties") or {}).get("securityRules") or [])
+
+    # ------------------------------------------------------------------ Provider protocol
+
+    def targets(self) -> list[Target]:
+        """One target per role: the NSG name, or ``<nsg>/<role>`` when roles share an NSG."""
+        return [
+            Target(id=b.target, role=role, label=f"{b.nsg} ({role})")
+            for role, b in self.bindings.items()
+        ]
+
+    def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
+        """Neutral rules → rules on NSGs (peer side resolved, role side in ``extra``).
+
+        Raises:
+            TranslationError: a rule needs a missing source or binding, or no peer of the role's
+                IP families.
+        """
+        wanted = translate.translate_rules(
+            rules, cluster=self.cluster.name, bindings=self.bindings, sources_all=sources.all
+        )
+        with self._lock:
+            self._wanted = frozenset(r.key for r in wanted)
+        return wanted
+
+    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
+        """Live rules of ``targets``: one paged ``networkSecurityGroups.list`` of the resource
+        group (rules and etags inline, never a GET per NSG). The raw NSGs are kept for apply.
+
+        Raises:
+            NotFoundError: a bound NSG does not exist in the resource group.
+            ProviderError: or another subclass, when ARM refuses.
+        """
+        items = self.adapter.list_nsgs()
+        found = {str(n.get("name") or "").lower(): n for n in items}
+        wanted_nsgs = {self._nsg_of(t.id) for t in targets}
+        missing = sorted(
+            f"{b.nsg} (role {b.role})"
+            for b in self.bindings.values()
+            if b.nsg.lower() in wanted_nsgs and b.nsg.lower() not in found
+        )
+        if missing:
+            raise NotFoundError(
+                f"{self._where()}: network security group {', '.join(missing)} does not exist "
+                f"in subscription {self.config.subscription_id}",
+                hint="check the nsg names, resource_group and subscription_id in the config",
+            )
+        raw = {nsg: found[nsg] for nsg in wanted_nsgs}
+        with self._lock:
+            self._raw = {**(self._raw or {}), **raw}
+            self._round = _Round([t.id for t in targets])
+        out: dict[str, list[TargetRule]] = {}
+        for nsg, body in sorted(raw.items()):
+            live = self._layout(nsg).live(self._rules(body))
+            out.update(live)
+        return {t.id: out.get(t.id, []) for t in targets}
+
+    def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
+        """Refuse, at plan time, a final state Azure would refuse or portsync could not write.
+
+        Once every target of an NSG has been checked, the NSG's write is composed dry: it fails
+        when ``priority_band`` has too few free priorities in a direction (priorities of rules
+        portsync does not own are never reused), when the NSG would hold more than 1,000 rules,
+        or when mode exclusive would remove only part of an unmanaged rule.
+
+        Raises:
+            ProviderLimitError: naming the NSG, the band or limit, and how much is missing.
+        """
+        nsg = self._nsg_of(target.id)
+        layout = self._layout(nsg)
+        with self._lock:
+            state, raw = self._round, (self._raw or {}).get(nsg)
+            if state is None or raw is None or target.id not in state.fetched:
+                return
+            state.finals[target.id] = list(final)
+            members = [b.target for b in layout.bindings if b.target in state.fetched]
+            if any(t not in state.finals for t in members):
+                return
+            finals = {t: state.finals.pop(t) for t in members}
+        rules = self._rules(raw)
+        live = layout.live(rules)
+        changes = []
+        for t, rules_after in finals.items():
+            kept = {(r.key, r.native_id) for r in rules_after}
+            changes.append(
+                Change(
+                    t,
+                    adds=tuple(r for r in rules_after if r.native_id is None),
+                    removes=tuple(r for r in live[t] if (r.key, r.native_id) not in kept),
+                )
+            )
+        translate.compose(rules, changes, layout)
+
+    def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
+        """Note which targets share an NSG (their changes go into one PUT) and make sure the raw
+        NSGs are at hand (plan normally read them already)."""
+        with self._lock:
+            self._pending = {}
+            self._done = {}
+            for group in groups:
+                self._pending.setdefault(self._nsg_of(group.target), []).append(group)
+            missing = self._raw is None or any(n not in self._raw for n in self._pending)
+        if groups and missing:
+            self.fetch(self.targets())
+
+    def apply(self, ops: GroupOps) -> None:
+        """Write the target's NSG once: its complete rule list, with ``If-Match: <etag>``.
+
+        Changes of every pending target of the same NSG go into that one PUT (the later
+        ``apply`` calls for them return at once). Writes to one NSG are serialised; different
+        NSGs are written in parallel, at most ``max_workers`` at a time. On 412 the NSG is read
+        again and the change composed again, up to five times.
+
+        Raises:
+            ProviderError: or a subclass; the NSG is left as it was, or as written, and the next
+                run converges.
+        """
+        nsg = self._nsg_of(ops.target)
+        with self._lock:
+            lock = self._nsg_locks.setdefault(nsg, threading.Lock())
+        with lock:
+            with self._lock:
+                if ops.target in self._done:
+                    failure = self._done.pop(ops.target)
+                    batch = None
+                else:
+                    others = [g for g in self._pending.pop(nsg, []) if g.target != ops.target]
+                    batch = [ops, *others]
+            if batch is None:
+                if failure is not None:
+                    where = self._where(self.by_target[ops.target].nsg)
+                    raise ProviderError(
+                        f"{where}: the changes for {ops.label or ops.target} were not written; "
+                        f"the NSG's one write, shared with other roles, failed: {failure}",
+                    ) from failure
+                return
+            try:
+                self._write(nsg, batch)
+            except PortsyncError as exc:
+                with self._lock:
+                    self._done.update({g.target: exc for g in batch[1:]})
+                raise
+            with self._lock:
+                self._done.update({g.target: None for g in batch[1:]})
+
+    # ------------------------------------------------------------------ apply helpers
+
+    def _raw_nsg(self, nsg: str) -> dict[str, Any]:
+        with self._lock:
+            raw = (self._raw or {}).get(nsg)
+        if raw is None:
+            self.fetch([t for t in self.targets() if self._nsg_of(t.id) == nsg])
+            with self._lock:
+                raw = (self._raw or {})[nsg]
+        return raw
+
+    def _write(self, nsg: str, batch: Sequence[GroupOps]) -> None:
+        layout = self._layout(nsg)
+        changes = [
+            Change(
+                g.target,
+                adds=tuple(op.rule for op in g.adds),
+                removes=tuple(op.rule for op in g.removes),
+                updates=tuple((op.before, op.after) for op in g.updates),
+            )
+            for g in batch
+        ]
+        raw = self._raw_nsg(nsg)
+        with self._writes:
+            for attempt in range(1, PRECONDITION_RETRIES + 1):
+                rules = translate.compose(self._rules(raw), changes, layout)
+                if rules is None:
+                    log.info("%s already as wanted; nothing to write", layout.where)
+                    return
+                name = str(raw.get("name") or layout.nsg)
+                body = translate.nsg_body(raw, rules)
+                try:
+                    written = self.adapter.put_nsg(name, body, etag=str(raw.get("etag") or "*"))
+                except ConflictError as exc:
+                    if not is_precondition_failed(exc):
+                        raise
+                    log.info(
+                        "%s changed since it was read (412, attempt %d of %d); reading it again",
+                        layout.where,
+                        attempt,
+                        PRECONDITION_RETRIES,
+                    )
+                    raw = self.adapter.get_nsg(name)
+                    with self._lock:
+                        self._raw = {**(self._raw or {}), nsg: raw}
+                    continue
+                with self._lock:
+                    self._raw = {**(self._raw or {}), nsg: written}
+                return
+        raise ConflictError(
+            f"{layout.where}: the NSG changed under portsync on each of {PRECONDITION_RETRIES} "
+            "attempts to write it (412 PreconditionFailed every time)",
+            hint="another writer keeps changing this NSG; stop it or run apply again later",
+        )

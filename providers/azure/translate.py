@@ -1,0 +1,871 @@
+"""Pure translation between neutral target rules and Azure NSG security rules (no I/O).
+
+The native shape is the ARM JSON of a security rule (``{"name", "properties": {...}}`` with
+camelCase keys), exactly as ``networkSecurityGroups.list`` returns it inline in each NSG.
+
+One portsync rule is one security rule: the rule's peer is the *peer side* (the source of an
+inbound rule, the destination of an outbound one) and the role's binding is the *role side* —
+the role's address prefixes of the peer's IP family (Azure refuses a rule mixing IPv4 and IPv6),
+or the role's application security group. The role side is carried in
+``TargetRule.extra["role_addresses"]``, so a rule whose role side drifted is an in-place update.
+
+Priorities are deliberately **not** part of a rule as the diff sees it: they are allocated by
+:func:`compose` when the NSG is written. A live portsync rule keeps its priority; a new one takes
+the lowest priority of ``priority_band`` that no rule of the same direction uses. Only a portsync
+rule sitting outside the band carries ``extra["priority"]`` (so it is moved into the band once).
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from portsync.errors import (
+    ConflictError,
+    ProviderLimitError,
+    TranslationError,
+    UnsupportedFeatureError,
+)
+from portsync.model import (
+    Direction,
+    Endpoint,
+    EndpointKind,
+    PeerKind,
+    PortRange,
+    Protocol,
+    Rule,
+    RuleKey,
+    RuleSet,
+    TargetRule,
+    canonical_cidr,
+)
+
+from .limits import (
+    LOAD_BALANCER_TAG,
+    MAX_DESCRIPTION_LENGTH,
+    MAX_NAME_LENGTH,
+    MAX_RULES_PER_NSG,
+    NAME_HASH_LENGTH,
+)
+
+__all__ = [
+    "MARKER",
+    "PRIORITY",
+    "ROLE_ADDRESSES",
+    "SOURCE_PORTS",
+    "Binding",
+    "Change",
+    "NsgLayout",
+    "compose",
+    "describe",
+    "expand",
+    "is_owned",
+    "nsg_body",
+    "render",
+    "rule_name",
+    "strip",
+    "translate_rules",
+    "unique_name",
+]
+
+#: Description prefix of every rule portsync owns (together with the name prefix).
+MARKER = "[portsync]"
+#: Purpose written when a rule has none.
+DEFAULT_PURPOSE = "portsync rule"
+#: ``TargetRule.extra`` key: the role side of the rule (prefixes or ASG ids, comma-joined).
+ROLE_ADDRESSES = "role_addresses"
+#: ``TargetRule.extra`` key, live portsync rules only: a priority outside ``priority_band``.
+PRIORITY = "priority"
+#: ``TargetRule.extra`` key, live rules only: source ports other than ``*``.
+SOURCE_PORTS = "source_ports"
+
+_ALL_PORTS = PortRange(0, 65535)
+_WRITE_PROTOCOL = {
+    Protocol.TCP: "Tcp",
+    Protocol.UDP: "Udp",
+    Protocol.ICMP: "Icmp",
+    Protocol.ALL: "*",
+}
+_WELL_KNOWN_TAGS = {t.lower(): t for t in ("AzureLoadBalancer", "VirtualNetwork", "Internet")}
+_READ_ONLY_RULE_KEYS = frozenset({"etag", "type"})
+_DIRECTION_NAMES = {Direction.INGRESS: "Inbound", Direction.EGRESS: "Outbound"}
+
+
+# --------------------------------------------------------------------------- bindings
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One role's place in an NSG: the target id, the NSG name, and what the role side is."""
+
+    role: str
+    nsg: str
+    target: str
+    prefixes: tuple[str, ...] = ()
+    asg: str | None = None
+
+    def endpoints(self) -> list[Endpoint]:
+        """The peers this role stands for when another rule names it (``self``, ``role:X``)."""
+        if self.asg is not None:
+            return [Endpoint(EndpointKind.ASG, self.asg)]
+        return [Endpoint.cidr(p) for p in self.prefixes]
+
+    def role_side(self, peer: Endpoint) -> tuple[str, ...]:
+        """The role side of a rule with ``peer``: the ASG, or the prefixes of the peer's family.
+
+        A CIDR peer pairs with the role's prefixes of the same IP family (empty when the role has
+        none: no such traffic can reach the role). A service-tag or ASG peer pairs with the IPv4
+        prefixes, or the IPv6 ones when the role has no IPv4 prefix.
+        """
+        if self.asg is not None:
+            return (self.asg,)
+        version = peer.ip_version
+        if version is None:
+            v4 = tuple(p for p in self.prefixes if ipaddress.ip_network(p).version == 4)
+            return v4 or self.prefixes
+        return tuple(p for p in self.prefixes if ipaddress.ip_network(p).version == version)
+
+    def covers(self, items: Iterable[str]) -> bool:
+        """Whether a live rule's role side (``items``) names this role's binding only."""
+        items = [i.lower() for i in items]
+        if not items:
+            return False
+        if self.asg is not None:
+            return items == [self.asg.lower()]
+        return set(items) <= {p.lower() for p in self.prefixes}
+
+
+# --------------------------------------------------------------------------- text helpers
+
+
+def clean_purpose(purpose: str) -> str:
+    """A purpose as portsync writes it: one line."""
+    return " ".join(str(purpose or "").split()) or DEFAULT_PURPOSE
+
+
+def describe(purpose: str) -> str:
+    """The description portsync writes for a purpose, cut to Azure's 140 characters."""
+    text = f"{MARKER} {clean_purpose(purpose)}"
+    return text[:MAX_DESCRIPTION_LENGTH].rstrip()
+
+
+def _name_part(text: str) -> str:
+    return re.sub(r"-+", "-", re.sub(r"[^A-Za-z0-9_]", "-", text)).strip("-")
+
+
+def rule_name(prefix: str, rule: TargetRule) -> str:
+    """The deterministic name of the security rule holding ``rule``.
+
+    ``<prefix>-<role>-<protocol>-<ports>-<hash8>``, at most 80 characters; the role is shortened
+    when needed. The hash covers role, direction, protocol, ports and peer — not the target id,
+    so binding a second role to the same NSG renames nothing.
+    """
+    seed = "\n".join(
+        (
+            rule.role or "",
+            rule.direction.value,
+            rule.protocol.value,
+            rule.ports_text,
+            str(rule.peer),
+        )
+    )
+    digest = hashlib.sha256(seed.encode()).hexdigest()[:NAME_HASH_LENGTH]
+    ports = rule.ports_text
+    fixed = [rule.protocol.value, ports, digest]
+    room = MAX_NAME_LENGTH - len(prefix) - sum(len(p) for p in fixed) - 4
+    role = _name_part(rule.role or "rule")[: max(room, 0)].strip("-")
+    return "-".join(p for p in (prefix, role, *fixed) if p)
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name`` with a ``-2``, ``-3``… suffix when ``taken`` (lower-cased) has it."""
+    if name.lower() not in taken:
+        return name
+    n = 2
+    while True:
+        suffix = f"-{n}"
+        candidate = name[: MAX_NAME_LENGTH - len(suffix)].rstrip(".-") + suffix
+        if candidate.lower() not in taken:
+            return candidate
+        n += 1
+
+
+# --------------------------------------------------------------------------- neutral → target rules
+
+
+def _peers(
+    rule: Rule,
+    *,
+    cluster: str,
+    bindings: Mapping[str, Binding],
+    sources_all: Sequence[str],
+) -> list[Endpoint]:
+    peer = rule.peer
+    where = f"cluster {cluster}: rule {rule.role} {rule.protocol.value} {rule.ports or 'all'}"
+    if peer.kind is PeerKind.SELF:
+        return bindings[rule.role].endpoints()
+    if peer.kind is PeerKind.ROLE:
+        if peer.value not in bindings:
+            raise TranslationError(
+                f"{where} needs peer role {peer.value!r}, which has no nsg binding in this cluster",
+                hint=f"bind it under clusters[{cluster}].roles.{peer.value}",
+            )
+        return bindings[peer.value].endpoints()
+    if peer.kind is PeerKind.CIDR:
+        return [Endpoint.cidr(peer.value)]
+    if peer.kind is PeerKind.ANY:
+        if not sources_all:
+            raise TranslationError(
+                f"{where} ({rule.purpose}) is open to 'All', but sources.all is not set",
+                hint="set sources.all to the CIDRs 'All' means (0.0.0.0/0 only if you mean it)",
+            )
+        return [Endpoint.cidr(c) for c in sources_all]
+    return [Endpoint(EndpointKind.SERVICE_TAG, LOAD_BALANCER_TAG)]
+
+
+def translate_rules(
+    rules: RuleSet,
+    *,
+    cluster: str,
+    bindings: Mapping[str, Binding],
+    sources_all: Sequence[str],
+) -> list[TargetRule]:
+    """Resolve neutral rules onto NSG targets (``bindings``: role → binding).
+
+    Rules of roles the cluster does not bind are skipped. Each rule becomes one target rule per
+    concrete peer, described ``[portsync] <purpose>`` and carrying its role side in ``extra``. A
+    CIDR peer of an IP family the role has no prefix of is left out (no such traffic can reach
+    the role); a rule left with no peer at all is an error.
+
+    Raises:
+        TranslationError: every rule that needs a missing source or binding, at once.
+    """
+    out: list[TargetRule] = []
+    problems: list[str] = []
+    for rule in rules:
+        binding = bindings.get(rule.role)
+        if binding is None:
+            continue
+        try:
+            peers = _peers(rule, cluster=cluster, bindings=bindings, sources_all=sources_all)
+        except TranslationError as exc:
+            if str(exc) not in problems:
+                problems.append(str(exc))
+            continue
+        made = 0
+        for peer in peers:
+            side = binding.role_side(peer)
+            if not side:
+                continue
+            made += 1
+            out.append(
+                TargetRule(
+                    target=binding.target,
+                    role=rule.role,
+                    direction=rule.direction,
+                    protocol=rule.protocol,
+                    ports=rule.ports,
+                    peer=peer,
+                    description=describe(rule.purpose),
+                    owned=True,
+                    origin=str(rule.peer),
+                    extra=((ROLE_ADDRESSES, ",".join(side)),),
+                )
+            )
+        if not made:
+            problems.append(
+                f"cluster {cluster}: rule {rule.role} {rule.protocol.value} "
+                f"{rule.ports or 'all'} from {rule.peer}: none of its peers "
+                f"({', '.join(p.value for p in peers)}) has the IP family of the role's "
+                f"address_prefixes ({', '.join(binding.prefixes)}); Azure rules cannot mix "
+                "IPv4 and IPv6"
+            )
+    if problems:
+        raise TranslationError(
+            "\n".join(problems),
+            hint="add address_prefixes of the missing family to the role, or fix the sources",
+        )
+    return out
+
+
+# --------------------------------------------------------------------------- security rules → target rules
+
+
+def _props(raw: Mapping[str, Any]) -> Mapping[str, Any]:
+    props = raw.get("properties")
+    return props if isinstance(props, Mapping) else {}
+
+
+def is_owned(raw: Mapping[str, Any], prefix: str) -> bool:
+    """Whether a security rule carries both of portsync's marks: name prefix and description.
+
+    A rule with both marks is still treated as unmanaged when it does not have portsync's shape
+    (one Allow, one peer, one port range); see :func:`expand`.
+    """
+    name = str(raw.get("name") or "")
+    description = str(_props(raw).get("description") or "")
+    return name.startswith(f"{prefix}-") and description.startswith(MARKER)
+
+
+def _items(props: Mapping[str, Any], side: str) -> list[str]:
+    """Address items of one side: the prefix, the prefixes and the ASG ids, as written."""
+    out: list[str] = []
+    single = props.get(f"{side}AddressPrefix")
+    if single:
+        out.append(str(single))
+    out += [str(p) for p in props.get(f"{side}AddressPrefixes") or () if p]
+    for asg in props.get(f"{side}ApplicationSecurityGroups") or ():
+        if isinstance(asg, Mapping) and asg.get("id"):
+            out.append(str(asg["id"]))
+    return out
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_network(text, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _canonical_item(text: str, asg_names: Mapping[str, str]) -> str:
+    if text.startswith("/"):
+        return asg_names.get(text.lower(), text)
+    if text == "*":
+        return text
+    if _is_ip(text):
+        return canonical_cidr(text)
+    return _WELL_KNOWN_TAGS.get(text.lower(), text)
+
+
+def _endpoints(item: str) -> list[Endpoint]:
+    if item.startswith("/"):
+        return [Endpoint(EndpointKind.ASG, item)]
+    if item == "*":
+        return [Endpoint.cidr("0.0.0.0/0"), Endpoint.cidr("::/0")]
+    if _is_ip(item):
+        return [Endpoint.cidr(item)]
+    return [Endpoint(EndpointKind.SERVICE_TAG, item)]
+
+
+def _port_texts(props: Mapping[str, Any], side: str) -> list[str]:
+    out: list[str] = []
+    single = props.get(f"{side}PortRange")
+    if single:
+        out.append(str(single).strip())
+    out += [str(p).strip() for p in props.get(f"{side}PortRanges") or () if p]
+    return out
+
+
+def _parse_port(text: str) -> PortRange | None:
+    if text == "*":
+        return _ALL_PORTS
+    try:
+        return PortRange.parse(text)
+    except ValueError:
+        return None
+
+
+def _protocols(
+    protocol: str, ranges: Sequence[PortRange]
+) -> list[tuple[Protocol, PortRange | None]]:
+    name = protocol.strip().lower()
+    if name in ("tcp", "udp"):
+        proto = Protocol(name)
+        return [(proto, r) for r in ranges]
+    if name == "icmp":
+        return [(Protocol.ICMP, None)]
+    if name == "*":
+        if all(r == _ALL_PORTS for r in ranges):
+            return [(Protocol.ALL, None)]
+        return [(p, r) for p in (Protocol.TCP, Protocol.UDP) for r in ranges]
+    return []  # Esp, Ah: not modelled; such rules are kept as they are and never compared
+
+
+def _direction(props: Mapping[str, Any]) -> Direction | None:
+    value = str(props.get("direction") or "").lower()
+    if value == "inbound":
+        return Direction.INGRESS
+    if value == "outbound":
+        return Direction.EGRESS
+    return None
+
+
+def _sides(direction: Direction) -> tuple[str, str]:
+    """(peer side, role side) of a rule in ``direction``."""
+    return (
+        ("source", "destination") if direction is Direction.INGRESS else ("destination", "source")
+    )
+
+
+def role_items(raw: Mapping[str, Any], asg_names: Mapping[str, str] | None = None) -> list[str]:
+    """The canonical role side of a security rule (empty for a rule of unknown direction)."""
+    props = _props(raw)
+    direction = _direction(props)
+    if direction is None:
+        return []
+    side = _sides(direction)[1]
+    return sorted({_canonical_item(i, asg_names or {}) for i in _items(props, side)})
+
+
+def expand(
+    raw: Mapping[str, Any],
+    *,
+    binding: Binding,
+    prefix: str,
+    band: tuple[int, int],
+    asg_names: Mapping[str, str] | None = None,
+    origins: Mapping[str, str] | None = None,
+) -> list[TargetRule]:
+    """Expand one security rule into target rules of ``binding``'s target: one per peer
+    (source of an inbound rule, destination of an outbound one) × destination port range.
+
+    Deny rules and protocols portsync does not model (``Esp``, ``Ah``) yield nothing: a deny rule
+    grants no access and must never satisfy a wanted allow rule. ``*`` as the peer means every
+    IPv4 and IPv6 address; protocol ``*`` with ports means TCP and UDP on those ports.
+
+    A rule is owned when it carries both marks (:func:`is_owned`) and expands into exactly one
+    target rule; an owned rule outside ``band`` carries ``extra["priority"]``.
+    """
+    asg_names = asg_names or {}
+    origins = origins or {}
+    props = _props(raw)
+    if str(props.get("access") or "").lower() != "allow":
+        return []
+    direction = _direction(props)
+    if direction is None:
+        return []
+    peer_side, role_side = _sides(direction)
+    ranges = [r for r in (_parse_port(t) for t in _port_texts(props, "destination")) if r]
+    pairs = _protocols(str(props.get("protocol") or ""), ranges or [_ALL_PORTS])
+    peers: list[Endpoint] = []
+    for item in _items(props, peer_side):
+        for endpoint in _endpoints(_canonical_item(item, asg_names)):
+            if endpoint not in peers:
+                peers.append(endpoint)
+    side = sorted({_canonical_item(i, asg_names) for i in _items(props, role_side)})
+    extra_items = [(ROLE_ADDRESSES, ",".join(side))]
+    source_ports = sorted(
+        t for t in _port_texts(props, "source") if _parse_port(t) not in (_ALL_PORTS,)
+    )
+    if source_ports:
+        extra_items.append((SOURCE_PORTS, ",".join(source_ports)))
+    count = len(pairs) * len(peers)
+    owned = count == 1 and is_owned(raw, prefix)
+    priority = props.get("priority")
+    if owned and not (isinstance(priority, int) and band[0] <= priority <= band[1]):
+        extra_items.append((PRIORITY, f"{priority} (outside priority_band {band[0]}-{band[1]})"))
+    extra = tuple(sorted(extra_items))
+    name = str(raw.get("name") or "")
+    description = str(props.get("description") or "")
+    out: list[TargetRule] = []
+    seen: set[RuleKey] = set()
+    for protocol, ports in pairs:
+        for peer in peers:
+            rule = TargetRule(
+                target=binding.target,
+                role=binding.role,
+                direction=direction,
+                protocol=protocol,
+                ports=ports,
+                peer=peer,
+                description=description,
+                owned=owned,
+                native_id=name,
+                origin=_origin(peer, binding, origins),
+                extra=extra,
+            )
+            if rule.key not in seen:
+                seen.add(rule.key)
+                out.append(rule)
+    return out
+
+
+def _origin(peer: Endpoint, binding: Binding, origins: Mapping[str, str]) -> str | None:
+    if peer.kind is EndpointKind.SERVICE_TAG and peer.value == LOAD_BALANCER_TAG:
+        return "load-balancers"
+    role = origins.get(str(peer))
+    if role is None:
+        return None
+    return "self" if role == binding.role else f"role:{role}"
+
+
+# --------------------------------------------------------------------------- target rules → security rules
+
+
+def _side_fields(side: str, items: Sequence[str]) -> dict[str, Any]:
+    if items and all(i.startswith("/") for i in items):
+        return {f"{side}ApplicationSecurityGroups": [{"id": i} for i in items]}
+    if len(items) == 1:
+        return {f"{side}AddressPrefix": items[0]}
+    return {f"{side}AddressPrefixes": list(items)}
+
+
+def _peer_item(rule: TargetRule) -> str:
+    peer = rule.peer
+    if peer.kind in (EndpointKind.CIDR, EndpointKind.SERVICE_TAG, EndpointKind.ASG):
+        return peer.value
+    raise UnsupportedFeatureError(
+        f"Azure security rules cannot name peer {peer} (target {rule.target})",
+        hint="use a cidr: peer, the load-balancers peer, or a role bound by asg",
+    )
+
+
+def render(rule: TargetRule, *, name: str, priority: int) -> dict[str, Any]:
+    """The security rule portsync writes for ``rule`` (ARM JSON, ``{"name", "properties"}``).
+
+    The role side comes from ``rule.extra["role_addresses"]``.
+
+    Raises:
+        UnsupportedFeatureError: the peer is of a kind Azure does not have, or the rule has no
+            role side.
+    """
+    role_side = [i for i in dict(rule.extra).get(ROLE_ADDRESSES, "").split(",") if i]
+    if not role_side:
+        raise UnsupportedFeatureError(f"rule {rule.key} has no role side to write ({name})")
+    peer_side, role_key = _sides(rule.direction)
+    props: dict[str, Any] = {
+        "description": rule.description,
+        "protocol": _WRITE_PROTOCOL[rule.protocol],
+        "sourcePortRange": "*",
+        "destinationPortRange": str(rule.ports) if rule.ports else "*",
+    }
+    props.update(_side_fields(peer_side, [_peer_item(rule)]))
+    props.update(_side_fields(role_key, role_side))
+    props.update(
+        {"access": "Allow", "priority": priority, "direction": _DIRECTION_NAMES[rule.direction]}
+    )
+    # Keep ARM's key order stable: source fields before destination fields.
+    ordered = {k: props[k] for k in sorted(props, key=_field_order)}
+    return {"name": name, "properties": ordered}
+
+
+_FIELD_ORDER = (
+    "description",
+    "protocol",
+    "sourcePortRange",
+    "destinationPortRange",
+    "sourceAddressPrefix",
+    "sourceAddressPrefixes",
+    "sourceApplicationSecurityGroups",
+    "destinationAddressPrefix",
+    "destinationAddressPrefixes",
+    "destinationApplicationSecurityGroups",
+    "access",
+    "priority",
+    "direction",
+)
+
+
+def _field_order(key: str) -> int:
+    return _FIELD_ORDER.index(key) if key in _FIELD_ORDER else len(_FIELD_ORDER)
+
+
+def strip(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """A live security rule as it goes back into an NSG PUT: every field as read, minus the
+    read-only ``etag``, ``type`` and ``properties.provisioningState``."""
+    out = {k: copy.deepcopy(v) for k, v in raw.items() if k not in _READ_ONLY_RULE_KEYS}
+    props = out.get("properties")
+    if isinstance(props, dict):
+        props.pop("provisioningState", None)
+    return out
+
+
+def _semantic(raw: Mapping[str, Any]) -> tuple[Any, ...]:
+    """What a security rule means, normalised (singular vs plural fields, case, order)."""
+    props = _props(raw)
+
+    def addresses(side: str) -> tuple[str, ...]:
+        return tuple(sorted(i.lower() for i in _items(props, side)))
+
+    def ports(side: str) -> tuple[str, ...]:
+        return tuple(sorted(_port_texts(props, side)))
+
+    return (
+        str(raw.get("name") or "").lower(),
+        str(props.get("description") or ""),
+        str(props.get("protocol") or "").lower(),
+        str(props.get("access") or "").lower(),
+        str(props.get("direction") or "").lower(),
+        props.get("priority"),
+        ports("source"),
+        ports("destination"),
+        addresses("source"),
+        addresses("destination"),
+    )
+
+
+def nsg_body(nsg: Mapping[str, Any], rules: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The body of an NSG PUT that replaces the rule list of ``nsg`` with ``rules`` and keeps
+    the NSG's location, tags and ``flushConnection`` as they are."""
+    body: dict[str, Any] = {"location": nsg.get("location")}
+    if nsg.get("tags") is not None:
+        body["tags"] = copy.deepcopy(nsg["tags"])
+    properties: dict[str, Any] = {"securityRules": [dict(r) for r in rules]}
+    flush = _props(nsg).get("flushConnection")
+    if flush is not None:
+        properties["flushConnection"] = flush
+    body["properties"] = properties
+    return body
+
+
+# --------------------------------------------------------------------------- composing an NSG
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What the plan wants done to one target of an NSG (the ops of one ``GroupOps``)."""
+
+    target: str
+    adds: tuple[TargetRule, ...] = ()
+    removes: tuple[TargetRule, ...] = ()
+    updates: tuple[tuple[TargetRule, TargetRule], ...] = ()
+
+
+@dataclass(frozen=True)
+class NsgLayout:
+    """Everything :func:`compose` needs to know about one NSG besides its rules.
+
+    ``bindings`` are the roles bound to the NSG, in config order; ``wanted`` the keys of the
+    desired rules of those targets; ``asg_names`` maps lower-cased ASG ids to their configured
+    spelling; ``origins`` maps an endpoint (``cidr:…``, ``asg:…``) to the role it stands for.
+    """
+
+    nsg: str
+    where: str
+    prefix: str
+    band: tuple[int, int]
+    bindings: tuple[Binding, ...]
+    wanted: frozenset[RuleKey] = frozenset()
+    asg_names: Mapping[str, str] = field(default_factory=dict)
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def attribute(self, raw: Mapping[str, Any]) -> Binding:
+        """The binding (target) a security rule belongs to: the first role whose binding its
+        role side names, else the NSG's first role."""
+        if len(self.bindings) > 1:
+            items = role_items(raw, self.asg_names)
+            for binding in self.bindings:
+                if binding.covers(items):
+                    return binding
+        return self.bindings[0]
+
+    def expand(self, raw: Mapping[str, Any]) -> list[TargetRule]:
+        """:func:`expand` with this layout's settings, for the rule's own target."""
+        return expand(
+            raw,
+            binding=self.attribute(raw),
+            prefix=self.prefix,
+            band=self.band,
+            asg_names=self.asg_names,
+            origins=self.origins,
+        )
+
+    def live(self, rules: Iterable[Mapping[str, Any]]) -> dict[str, list[TargetRule]]:
+        """Target rules of every binding's target, in NSG order."""
+        out: dict[str, list[TargetRule]] = {b.target: [] for b in self.bindings}
+        for raw in rules:
+            for rule in self.expand(raw):
+                out[rule.target].append(rule)
+        return out
+
+
+@dataclass
+class _Entry:
+    raw: Mapping[str, Any]
+    name: str
+    target: str
+    rules: list[TargetRule]
+    owned: bool
+    direction: str
+    priority: int | None
+
+    @property
+    def keys(self) -> set[RuleKey]:
+        return {r.key for r in self.rules}
+
+
+def _entries(current: Sequence[Mapping[str, Any]], layout: NsgLayout) -> list[_Entry]:
+    out = []
+    for raw in current:
+        props = _props(raw)
+        rules = layout.expand(raw)
+        priority = props.get("priority")
+        out.append(
+            _Entry(
+                raw=raw,
+                name=str(raw.get("name") or ""),
+                target=layout.attribute(raw).target,
+                rules=rules,
+                owned=bool(rules) and rules[0].owned,
+                direction=str(props.get("direction") or "").capitalize(),
+                priority=priority if isinstance(priority, int) else None,
+            )
+        )
+    return out
+
+
+def compose(
+    current: Sequence[Mapping[str, Any]],
+    changes: Sequence[Change],
+    layout: NsgLayout,
+) -> list[dict[str, Any]] | None:
+    """The complete rule list of an NSG after ``changes``, or None when nothing changes.
+
+    Idempotent by key, so it can be re-run on a fresh read after a concurrent write:
+
+    * every rule portsync does not touch is kept exactly as read (read-only fields aside);
+    * a removal drops the portsync rule it names (or, when that rule is gone and the key is not
+      wanted, every portsync rule with that key); an unmanaged rule (mode exclusive) is dropped
+      only when every rule it expands to is removed;
+    * an update re-renders the portsync rule holding its key, keeping name and priority;
+    * an addition already satisfied by a live rule is skipped; otherwise it becomes a new rule
+      with its deterministic name and the lowest free priority of the band;
+    * a portsync rule outside the band moves to the lowest free priority inside it.
+
+    Raises:
+        ProviderLimitError: the band has too few free priorities in a direction, the NSG would
+            hold more than 1,000 rules, or an unmanaged rule would be removed only in part.
+        ConflictError: two changes name the same target twice (programming error upstream).
+    """
+    entries = _entries(current, layout)
+    drop: set[int] = set()
+    replace: dict[int, TargetRule] = {}
+    new: list[TargetRule] = []
+    seen_targets: set[str] = set()
+
+    def owned_holder(target: str, key: RuleKey, name: str | None = None) -> int | None:
+        fallback = None
+        for i, e in enumerate(entries):
+            if i in drop or not e.owned or e.target != target or key not in e.keys:
+                continue
+            if name is None or e.name.lower() == name.lower():
+                return i
+            if fallback is None:
+                fallback = i
+        return fallback if name is not None else None
+
+    for change in changes:
+        if change.target in seen_targets:
+            raise ConflictError(f"{layout.where}: target {change.target} changed twice")
+        seen_targets.add(change.target)
+        partial: dict[int, set[RuleKey]] = {}
+        for rule in change.removes:
+            named = (rule.native_id or "").lower()
+            hits = [
+                i
+                for i, e in enumerate(entries)
+                if e.target == change.target and e.name.lower() == named and rule.key in e.keys
+            ]
+            if rule.owned:
+                hits = [i for i in hits if entries[i].owned]
+                if not hits and rule.key not in layout.wanted:
+                    hits = [
+                        i
+                        for i, e in enumerate(entries)
+                        if e.owned and e.target == change.target and rule.key in e.keys
+                    ]
+                drop.update(hits)
+            else:
+                for i in hits:
+                    if not entries[i].owned:
+                        partial.setdefault(i, set()).add(rule.key)
+        for i, keys in partial.items():
+            if keys >= entries[i].keys:
+                drop.add(i)
+            else:
+                raise ProviderLimitError(
+                    f"{layout.where}: mode exclusive would remove only some of what the "
+                    f"unmanaged rule {entries[i].name} allows; portsync does not rewrite other "
+                    "people's rules",
+                    hint=f"split or delete rule {entries[i].name} by hand, or use mode owned",
+                )
+        for before, after in change.updates:
+            holder = owned_holder(change.target, before.key, before.native_id)
+            if holder is None:
+                new.append(after)
+            else:
+                replace[holder] = after
+        for rule in change.adds:
+            holder = owned_holder(change.target, rule.key)
+            if holder is not None:
+                replace.setdefault(holder, rule)
+                continue
+            satisfied = any(
+                rule.key in e.keys
+                for j, e in enumerate(entries)
+                if j not in drop and e.target == change.target
+            )
+            if not satisfied and all(r.key != rule.key for r in new):
+                new.append(rule)
+
+    # Priorities: every kept rule keeps its own; moves and new rules take free band slots.
+    low, high = layout.band
+    moving = {
+        i
+        for i, e in enumerate(entries)
+        if i not in drop and e.owned and not (e.priority is not None and low <= e.priority <= high)
+    }
+    used: dict[str, set[int]] = {"Inbound": set(), "Outbound": set()}
+    foreign: dict[str, int] = {"Inbound": 0, "Outbound": 0}
+    for i, e in enumerate(entries):
+        if i in drop or i in moving or e.priority is None:
+            continue
+        used.setdefault(e.direction, set()).add(e.priority)
+        if not e.owned and low <= e.priority <= high:
+            foreign[e.direction] = foreign.get(e.direction, 0) + 1
+    requests: list[tuple[str, RuleKey, int]] = []  # (direction, key, handle)
+    for i in sorted(moving, key=lambda i: entries[i].rules[0].key):
+        rule = replace.get(i, entries[i].rules[0])
+        requests.append((_DIRECTION_NAMES[rule.direction], rule.key, i))
+    new.sort(key=lambda r: r.key)
+    for n, rule in enumerate(new):
+        requests.append((_DIRECTION_NAMES[rule.direction], rule.key, -1 - n))
+    allocated: dict[int, int] = {}
+    for direction in ("Inbound", "Outbound"):
+        wanted = [r for r in requests if r[0] == direction]
+        if not wanted:
+            continue
+        free = [p for p in range(low, high + 1) if p not in used.get(direction, set())]
+        if len(wanted) > len(free):
+            raise ProviderLimitError(
+                f"{layout.where}: priority_band {low}-{high} has {len(free)} free "
+                f"{direction.lower()} priorities but portsync needs {len(wanted)} "
+                f"({len(wanted) - len(free)} missing); {foreign.get(direction, 0)} of the band's "
+                f"priorities are taken by rules portsync does not own",
+                hint="widen priority_band, move the other rules out of the band, or remove rules",
+            )
+        for (_d, _k, handle), priority in zip(wanted, free, strict=False):
+            allocated[handle] = priority
+
+    out: list[dict[str, Any]] = []
+    for i, e in enumerate(entries):
+        if i in drop:
+            continue
+        kept = strip(e.raw)
+        if i in replace or i in moving:
+            rule = replace.get(i, e.rules[0])
+            slot = allocated[i] if i in moving else e.priority
+            body = render(rule, name=e.name, priority=slot if slot is not None else low)
+            out.append(kept if _semantic(body) == _semantic(kept) else body)
+        else:
+            out.append(kept)
+    taken = {str(r.get("name") or "").lower() for r in out}
+    for n, rule in enumerate(new):
+        name = unique_name(rule_name(layout.prefix, rule), taken)
+        taken.add(name.lower())
+        out.append(render(rule, name=name, priority=allocated[-1 - n]))
+    if len(out) > MAX_RULES_PER_NSG:
+        raise ProviderLimitError(
+            f"{layout.where}: the NSG would hold {len(out)} security rules, over Azure's limit "
+            f"of {MAX_RULES_PER_NSG} per network security group",
+            hint="remove rules, or bind some roles to another NSG",
+        )
+    if out == [strip(r) for r in current]:
+        return None
+    return out
