@@ -35,7 +35,6 @@ from portsync.model import (
     Direction,
     Endpoint,
     EndpointKind,
-    PeerKind,
     PortRange,
     Protocol,
     Rule,
@@ -44,6 +43,7 @@ from portsync.model import (
     TargetRule,
     canonical_cidr,
 )
+from portsync.resolve import resolve_peer
 
 from .limits import (
     LOAD_BALANCER_TAG,
@@ -205,27 +205,14 @@ def _peers(
     bindings: Mapping[str, Binding],
     sources_all: Sequence[str],
 ) -> list[Endpoint]:
-    peer = rule.peer
-    where = f"cluster {cluster}: rule {rule.role} {rule.protocol.value} {rule.ports or 'all'}"
-    if peer.kind is PeerKind.SELF:
-        return bindings[rule.role].endpoints()
-    if peer.kind is PeerKind.ROLE:
-        if peer.value not in bindings:
-            raise TranslationError(
-                f"{where} needs peer role {peer.value!r}, which has no nsg binding in this cluster",
-                hint=f"bind it under clusters[{cluster}].roles.{peer.value}",
-            )
-        return bindings[peer.value].endpoints()
-    if peer.kind is PeerKind.CIDR:
-        return [Endpoint.cidr(peer.value)]
-    if peer.kind is PeerKind.ANY:
-        if not sources_all:
-            raise TranslationError(
-                f"{where} ({rule.purpose}) is open to 'All', but sources.all is not set",
-                hint="set sources.all to the CIDRs 'All' means (0.0.0.0/0 only if you mean it)",
-            )
-        return [Endpoint.cidr(c) for c in sources_all]
-    return [Endpoint(EndpointKind.SERVICE_TAG, LOAD_BALANCER_TAG)]
+    return resolve_peer(
+        rule,
+        cluster=cluster,
+        bindings={role: binding.endpoints() for role, binding in bindings.items()},
+        sources_all=sources_all,
+        load_balancers=[Endpoint(EndpointKind.SERVICE_TAG, LOAD_BALANCER_TAG)],
+        binding_keys="nsg binding",
+    )
 
 
 def translate_rules(
