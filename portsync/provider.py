@@ -8,12 +8,13 @@ a plan would produce, and finally to apply one target's operations. Nothing else
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
 from portsync.model import RuleSet, TargetRule
+from portsync.ratelimit import LimiterRegistry
 
 if TYPE_CHECKING:
     from portsync.config import ClusterConfig, Sources
@@ -42,6 +43,8 @@ class Settings:
     max_workers: int = 8
     poll_interval: float = 0.2
     debug: bool = False
+    #: Client-side rate limiters shared by every provider of the run (see portsync.ratelimit).
+    limiters: LimiterRegistry = field(default_factory=LimiterRegistry, compare=False)
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["TokenBucket"]
+__all__ = ["LimiterRegistry", "TokenBucket"]
 
 
 class TokenBucket:
@@ -36,6 +36,13 @@ class TokenBucket:
         self._lock = threading.Lock()
         self.waited = 0.0  # total seconds callers spent waiting, for benchmarks
 
+    @property
+    def available(self) -> float:
+        """Tokens in the bucket now."""
+        with self._lock:
+            self._refill()
+            return self._tokens
+
     def _refill(self) -> None:
         now = self._clock()
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
@@ -56,3 +63,28 @@ class TokenBucket:
                 delay = (tokens - self._tokens) / self.rate
             self._sleep(delay)
             waited += delay
+
+
+class LimiterRegistry:
+    """Buckets shared by every provider of one run, keyed by the cloud's throttling scope.
+
+    Two clusters in the same AWS account and region draw from one EC2 bucket, as AWS counts them
+    together; clusters in different regions or subscriptions get their own.
+    """
+
+    def __init__(self) -> None:
+        self._buckets: dict[tuple[str, ...], TokenBucket] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, ...], *, rate: float, burst: int) -> TokenBucket:
+        """The bucket for ``key``, created with ``rate``/``burst`` on first use."""
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = self._buckets[key] = TokenBucket(rate, burst)
+            return bucket
+
+    def waited(self) -> float:
+        """Seconds every caller spent waiting, all buckets together."""
+        with self._lock:
+            return sum(b.waited for b in self._buckets.values())

@@ -22,3 +22,9 @@ LIMITS = {
     "description_length": MAX_DESCRIPTION_LENGTH,
     "page_size": MAX_RESULTS_PER_PAGE,
 }
+
+#: EC2 request throttling, token buckets per account and region: describe calls (bucket, refill
+#: per second) and mutating security-group calls (authorize, revoke, modify).
+#: https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html
+DESCRIBE_BUCKET = (100, 20.0)
+MUTATE_BUCKET = (50, 5.0)

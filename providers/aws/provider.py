@@ -21,7 +21,7 @@ from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
 
 from . import translate
-from .limits import LIMITS, MAX_RULES_PER_GROUP
+from .limits import DESCRIBE_BUCKET, LIMITS, MAX_RULES_PER_GROUP, MUTATE_BUCKET
 
 __all__ = ["AwsClusterConfig", "AwsProvider"]
 
@@ -98,7 +98,22 @@ class AwsProvider:
                     max_attempts=self.config.max_attempts,
                     retry_mode=self.config.retry_mode,
                 )
-                self._adapter = Ec2Adapter(client)
+                scope = (
+                    "aws",
+                    self.config.profile or "",
+                    self.config.region,
+                    self.config.endpoint or "",
+                )
+                limiters = self.settings.limiters
+                self._adapter = Ec2Adapter(
+                    client,
+                    read_bucket=limiters.get(
+                        (*scope, "describe"), rate=DESCRIBE_BUCKET[1], burst=DESCRIBE_BUCKET[0]
+                    ),
+                    write_bucket=limiters.get(
+                        (*scope, "mutate"), rate=MUTATE_BUCKET[1], burst=MUTATE_BUCKET[0]
+                    ),
+                )
             return self._adapter
 
     def targets(self) -> list[Target]:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from portsync.errors import ConfigError, ConflictError, ProviderError, ThrottledError
+from portsync.ratelimit import TokenBucket
 
 from .errors import is_busy, map_sdk_errors
 from .limits import DEFAULT_ENDPOINT
@@ -141,7 +142,11 @@ class AzureAdapter:
         backoff: float = BUSY_BACKOFF,
         backoff_max: float = BUSY_BACKOFF_MAX,
         sleep: Callable[[float], None] = time.sleep,
+        read_bucket: TokenBucket | None = None,
+        write_bucket: TokenBucket | None = None,
     ) -> None:
+        self.read_bucket = read_bucket
+        self.write_bucket = write_bucket
         self.client = client
         self.resource_group = resource_group
         self.polling_interval = polling_interval
@@ -150,6 +155,11 @@ class AzureAdapter:
         self.backoff_max = backoff_max
         self.sleep = sleep
 
+    def _take(self, bucket: TokenBucket | None) -> None:
+        # Client-side pacing to ARM's per-subscription buckets (shared across clusters).
+        if bucket is not None:
+            bucket.acquire()
+
     def list_nsgs(self) -> list[dict[str, Any]]:
         """Every NSG of the resource group, rules and etag inline: one paged list.
 
@@ -157,6 +167,7 @@ class AzureAdapter:
             ProviderError: or a subclass, when ARM refuses after retries.
         """
         rg = self.resource_group
+        self._take(self.read_bucket)
         with map_sdk_errors(f"listing the network security groups of resource group {rg}"):
             return [_as_dict(nsg) for nsg in self.client.network_security_groups.list(rg)]
 
@@ -167,6 +178,7 @@ class AzureAdapter:
             NotFoundError: the NSG does not exist (any more).
             ProviderError: or another subclass, when ARM refuses after retries.
         """
+        self._take(self.read_bucket)
         with map_sdk_errors(f"reading NSG {name} in resource group {self.resource_group}"):
             return _as_dict(self.client.network_security_groups.get(self.resource_group, name))
 
@@ -207,6 +219,7 @@ class AzureAdapter:
 
     def _put_once(self, name: str, body: Mapping[str, Any], *, etag: str) -> dict[str, Any]:
         rg = self.resource_group
+        self._take(self.write_bucket)
         with map_sdk_errors(f"write of NSG {name} in resource group {rg}"):
             poller = self.client.network_security_groups.begin_create_or_update(
                 rg,

@@ -55,3 +55,9 @@ LIMITS: Final = {
     "description_length": MAX_DESCRIPTION_LENGTH,
     "name_prefix_length": MAX_NAME_PREFIX_LENGTH,
 }
+
+#: Azure Resource Manager throttling, token buckets per subscription (and region):
+#: (bucket size, refill per second) for reads and for writes.
+#: https://learn.microsoft.com/azure/azure-resource-manager/management/request-limits-and-throttling
+READ_BUCKET = (250, 25.0)
+WRITE_BUCKET = (200, 10.0)

@@ -33,7 +33,9 @@ from .limits import (
     MAX_NAME_PREFIX_LENGTH,
     MAX_PRIORITY,
     MIN_PRIORITY,
+    READ_BUCKET,
     RESOURCE_GROUP_PATTERN,
+    WRITE_BUCKET,
 )
 from .translate import Binding, Change, NsgLayout
 
@@ -219,10 +221,18 @@ class AzureProvider:
                     anonymous=self.config.credentials == "anonymous",
                     polling_interval=self.config.polling_interval,
                 )
+                scope = ("azure", self.config.subscription_id, self.config.endpoint or "")
+                limiters = self.settings.limiters
                 self._adapter = AzureAdapter(
                     client,
                     resource_group=self.config.resource_group,
                     polling_interval=self.config.polling_interval,
+                    read_bucket=limiters.get(
+                        (*scope, "read"), rate=READ_BUCKET[1], burst=READ_BUCKET[0]
+                    ),
+                    write_bucket=limiters.get(
+                        (*scope, "write"), rate=WRITE_BUCKET[1], burst=WRITE_BUCKET[0]
+                    ),
                 )
             return self._adapter
 

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from portsync.errors import NotFoundError, ProviderError
+from portsync.ratelimit import TokenBucket
 
 from .errors import is_retryable, map_sdk_errors, operation_error
 from .limits import MAX_RESULTS_PER_PAGE
@@ -93,7 +94,11 @@ class GcpAdapter:
         retry: Any = None,
         timeout: float = CALL_TIMEOUT,
         operation_deadline: float = OPERATION_DEADLINE,
+        read_bucket: TokenBucket | None = None,
+        write_bucket: TokenBucket | None = None,
     ) -> None:
+        self.read_bucket = read_bucket
+        self.write_bucket = write_bucket
         self.firewalls = firewalls
         self.operations = operations
         self.project = project
@@ -101,6 +106,11 @@ class GcpAdapter:
         self.timeout = timeout
         self.operation_deadline = operation_deadline
         self._compute = _import_compute()
+
+    def _take(self, bucket: TokenBucket | None) -> None:
+        # Client-side pacing to the project's API quota (shared by every cluster of the run).
+        if bucket is not None:
+            bucket.acquire()
 
     # ------------------------------------------------------------------ conversion
 
@@ -124,6 +134,7 @@ class GcpAdapter:
         )
         if filter:
             request.filter = filter
+        self._take(self.read_bucket)
         with map_sdk_errors(f"listing the firewalls of project {self.project}"):
             pager = self.firewalls.list(request=request, retry=self.retry, timeout=self.timeout)
             return [self._to_dict(item) for item in pager]
@@ -159,6 +170,7 @@ class GcpAdapter:
             request_id=str(uuid.uuid4()),
         )
         what = f"inserting firewall {name}"
+        self._take(self.write_bucket)
         with map_sdk_errors(what):
             operation = self.firewalls.insert_unary(
                 request=request, retry=self.retry, timeout=self.timeout
@@ -179,6 +191,7 @@ class GcpAdapter:
             request_id=str(uuid.uuid4()),
         )
         what = f"patching firewall {name}"
+        self._take(self.write_bucket)
         with map_sdk_errors(what):
             operation = self.firewalls.patch_unary(
                 request=request, retry=self.retry, timeout=self.timeout
@@ -199,6 +212,7 @@ class GcpAdapter:
             request_id=str(uuid.uuid4()),
         )
         what = f"replacing firewall {name}"
+        self._take(self.write_bucket)
         with map_sdk_errors(what):
             operation = self.firewalls.update_unary(
                 request=request, retry=self.retry, timeout=self.timeout
@@ -216,6 +230,7 @@ class GcpAdapter:
             project=self.project, firewall=name, request_id=str(uuid.uuid4())
         )
         what = f"deleting firewall {name}"
+        self._take(self.write_bucket)
         with map_sdk_errors(what):
             operation = self.firewalls.delete_unary(
                 request=request, retry=self.retry, timeout=self.timeout

@@ -53,3 +53,10 @@ LIMITS: Final = {
     "max_priority": MAX_PRIORITY,
     "name_prefix_length": MAX_NAME_PREFIX_LENGTH,
 }
+
+#: Client-side pacing of Compute API calls per project: (bucket, refill per second). Compute
+#: Engine meters API requests per project per minute (read, write and list groups); these
+#: defaults stay well inside the default per-minute quotas.
+#: https://cloud.google.com/compute/api-quota
+READ_BUCKET = (100, 20.0)
+WRITE_BUCKET = (50, 10.0)

@@ -38,6 +38,8 @@ from .limits import (
     MAX_NAME_PREFIX_LENGTH,
     MAX_PRIORITY,
     MIN_PRIORITY,
+    READ_BUCKET,
+    WRITE_BUCKET,
 )
 
 __all__ = ["GcpClusterConfig", "GcpProvider", "GcpRoleBinding"]
@@ -159,7 +161,19 @@ class GcpProvider:
                     )
                     firewalls = firewalls or made[0]
                     operations = operations or made[1]
-                self._adapter = GcpAdapter(firewalls, operations, project=self.config.project)
+                scope = ("gcp", self.config.project, self.config.endpoint or "")
+                limiters = self.settings.limiters
+                self._adapter = GcpAdapter(
+                    firewalls,
+                    operations,
+                    project=self.config.project,
+                    read_bucket=limiters.get(
+                        (*scope, "read"), rate=READ_BUCKET[1], burst=READ_BUCKET[0]
+                    ),
+                    write_bucket=limiters.get(
+                        (*scope, "write"), rate=WRITE_BUCKET[1], burst=WRITE_BUCKET[0]
+                    ),
+                )
             return self._adapter
 
     def _where(self) -> str:

@@ -366,3 +366,19 @@ def test_apply_world_open_api_server_is_not_blocked(aws_world: AwsWorld) -> None
     aws_world.write_config(sources={"all": ["0.0.0.0/0"], "load_balancers": [aws_world.lb]})
     _apply(aws_world)
     assert ("tcp", 6443, "0.0.0.0/0") in _sources(aws_world.ingress(aws_world.cp))
+
+
+def test_apply_paces_calls_through_shared_account_region_buckets(aws_world: AwsWorld) -> None:
+    from portsync.provider import Settings
+    from portsync.ratelimit import LimiterRegistry
+
+    registry = LimiterRegistry()
+    scope = ("aws", "", "eu-west-1", aws_world.url)
+    # Buckets that barely refill, so what apply took from them stays visible.
+    writes = registry.get((*scope, "mutate"), rate=0.001, burst=1000)
+    reads = registry.get((*scope, "describe"), rate=0.001, burst=1000)
+    loaded = load_config(aws_world.config_path)
+    api.apply(loaded, settings=Settings(mode="owned", limiters=registry))
+    # one authorize per group; reads: plan, verification (no rule ids needed for adds)
+    assert round(1000 - writes.available) == 2
+    assert round(1000 - reads.available) == 2
