@@ -21,7 +21,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from portsync.config import ClusterConfig, Sources
 from portsync.errors import ConflictError, NotFoundError, PortsyncError, ProviderError
-from portsync.model import RuleSet, TargetRule, canonical_cidr
+from portsync.model import RuleKey, RuleSet, TargetRule, canonical_cidr
 from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
 
@@ -200,7 +200,8 @@ class AzureProvider:
         self._writes = threading.BoundedSemaphore(self.config.max_workers)
         self._raw: dict[str, dict[str, Any]] | None = None
         self._round: _Round | None = None
-        self._wanted: frozenset[tuple[str, str, str, int, int, str]] = frozenset()
+        self._wanted: frozenset[RuleKey] = frozenset()
+        self._wanted_by_target: dict[str, frozenset[RuleKey]] = {}
         self._nsg_locks: dict[str, threading.Lock] = {}
         self._pending: dict[str, list[GroupOps]] = {}
         self._done: dict[str, PortsyncError | None] = {}
@@ -244,14 +245,17 @@ class AzureProvider:
         """The layout of the NSG whose lower-cased name is ``nsg``."""
         bindings = tuple(b for b in self.bindings.values() if b.nsg.lower() == nsg)
         with self._lock:
-            wanted = self._wanted
+            by_target = self._wanted_by_target
+        wanted: set[RuleKey] = set()
+        for binding in bindings:
+            wanted |= by_target.get(binding.target, frozenset())
         return NsgLayout(
             nsg=bindings[0].nsg,
             where=self._where(bindings[0].nsg),
             prefix=self.config.name_prefix,
             band=self.config.priority_band,
             bindings=bindings,
-            wanted=frozenset(k for k in wanted if k[0] in {b.target for b in bindings}),
+            wanted=frozenset(wanted),
             asg_names=self.asg_names,
             origins=self.origins,
         )
@@ -285,8 +289,12 @@ class AzureProvider:
         wanted = translate.translate_rules(
             rules, cluster=self.cluster.name, bindings=self.bindings, sources_all=sources.all
         )
+        by_target: dict[str, set[RuleKey]] = {}
+        for rule in wanted:
+            by_target.setdefault(rule.target, set()).add(rule.key)
         with self._lock:
             self._wanted = frozenset(r.key for r in wanted)
+            self._wanted_by_target = {t: frozenset(k) for t, k in by_target.items()}
         return wanted
 
     def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:

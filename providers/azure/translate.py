@@ -202,13 +202,13 @@ def _peers(
     rule: Rule,
     *,
     cluster: str,
-    bindings: Mapping[str, Binding],
+    endpoints: Mapping[str, Sequence[Endpoint]],
     sources_all: Sequence[str],
 ) -> list[Endpoint]:
     return resolve_peer(
         rule,
         cluster=cluster,
-        bindings={role: binding.endpoints() for role, binding in bindings.items()},
+        bindings=endpoints,
         sources_all=sources_all,
         load_balancers=[Endpoint(EndpointKind.SERVICE_TAG, LOAD_BALANCER_TAG)],
         binding_keys="nsg binding",
@@ -234,12 +234,14 @@ def translate_rules(
     """
     out: list[TargetRule] = []
     problems: list[str] = []
+    # Each role's endpoints once per call, not once per rule: fleets bind thousands of roles.
+    endpoints = {role: binding.endpoints() for role, binding in bindings.items()}
     for rule in rules:
         binding = bindings.get(rule.role)
         if binding is None:
             continue
         try:
-            peers = _peers(rule, cluster=cluster, bindings=bindings, sources_all=sources_all)
+            peers = _peers(rule, cluster=cluster, endpoints=endpoints, sources_all=sources_all)
         except TranslationError as exc:
             if str(exc) not in problems:
                 problems.append(str(exc))
