@@ -161,6 +161,8 @@ class _Round:
     def __init__(self, targets: Sequence[str]) -> None:
         self.fetched = set(targets)
         self.finals: dict[str, list[TargetRule]] = {}
+        #: Every live rule by target, to skip NSGs the plan leaves exactly as they are.
+        self.live: dict[str, set[TargetRule]] = {}
 
 
 class AzureProvider:
@@ -327,7 +329,11 @@ class AzureProvider:
         for nsg, body in sorted(raw.items()):
             live = self._layout(nsg).live(self._rules(body))
             out.update(live)
-        return {t.id: out.get(t.id, []) for t in targets}
+        result = {t.id: out.get(t.id, []) for t in targets}
+        with self._lock:
+            if self._round is not None:
+                self._round.live = {t: set(rs) for t, rs in result.items()}
+        return result
 
     def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
         """Refuse, at plan time, a final state Azure would refuse or portsync could not write.
@@ -351,6 +357,9 @@ class AzureProvider:
             if any(t not in state.finals for t in members):
                 return
             finals = {t: state.finals.pop(t) for t in members}
+            unchanged = all(set(after) == state.live.get(t) for t, after in finals.items())
+        if unchanged:
+            return  # the plan leaves this NSG exactly as it is: nothing to place or count
         rules = self._rules(raw)
         live = layout.live(rules)
         changes = []
