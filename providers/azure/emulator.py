@@ -5,7 +5,9 @@ envelopes, ``Azure-AsyncOperation`` long-running operations, paging with ``nextL
 HTTPS on 127.0.0.1, so that the real ``azure.mgmt.network.NetworkManagementClient`` is what
 portsync's tests, benchmarks and offline demo exercise.
 
-It uses only the standard library (``http.server`` + ``ssl``) plus ``trustme``, which makes a
+The HTTP server, counters, fault queue and observers are the cloud-neutral scaffolding of
+:mod:`portsync.testing.emulation`.  It uses only the standard library (``http.server`` +
+``ssl``) plus ``trustme``, which makes a
 throw-away certificate authority and a server certificate for ``127.0.0.1``/``localhost`` at
 start.  The CA bundle is written to :attr:`AzureEmulator.ca_bundle_path`; hand that path to the
 SDK as ``connection_verify``.  TLS is required because azure-core refuses to send bearer tokens
@@ -29,33 +31,31 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
-import contextlib
 import copy
 import dataclasses
-import fnmatch
 import ipaddress
 import json
 import logging
 import os
 import re
 import shutil
-import signal
 import socket
 import ssl
-import struct
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from portsync.testing import emulation
+from portsync.testing.emulation import CallCounter, Fault, StaleRequest
 
 __all__ = [
     "DEFAULT_SECURITY_RULES",
@@ -290,70 +290,13 @@ class RecordedRequest:
     status: int
 
 
-class CallCounter(Mapping[str, int]):
-    """Thread-safe per-operation request counter; missing keys read as 0."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts: dict[str, int] = {}
-
-    def __getitem__(self, key: str) -> int:
-        with self._lock:
-            return self._counts.get(key, 0)
-
-    def __contains__(self, key: object) -> bool:
-        with self._lock:
-            return key in self._counts
-
-    def __iter__(self) -> Iterator[str]:
-        with self._lock:
-            return iter(sorted(self._counts))
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._counts)
-
-    def __repr__(self) -> str:
-        return f"CallCounter({self.snapshot()!r})"
-
-    def total(self) -> int:
-        """Number of requests counted under every key."""
-        with self._lock:
-            return sum(self._counts.values())
-
-    def snapshot(self) -> dict[str, int]:
-        """A plain copy of the counts."""
-        with self._lock:
-            return dict(self._counts)
-
-    def add(self, key: str, amount: int = 1) -> None:
-        with self._lock:
-            self._counts[key] = self._counts.get(key, 0) + amount
-
-    def clear(self) -> None:
-        with self._lock:
-            self._counts.clear()
-
-
-@dataclass(slots=True)
-class _Fault:
-    kind: str
-    remaining: int
-    route: str | None
-    status: int | None
-    retry_after: int | None
-    delay: float
-    code: str | None
-    message: str | None
-
-    def applies_to(self, operation: str, method: str) -> bool:
-        if self.route is not None and not fnmatch.fnmatchcase(operation, self.route):
-            return False
-        if self.kind == "another_operation":
-            return method in {"PUT", "PATCH", "DELETE"}
-        if self.kind == "operation_failed":
-            return method in {"PUT", "DELETE"} and operation not in {"nsg.update_tags"}
-        return True
+def _fault_applies(fault: Fault, operation: str, method: str) -> bool:
+    """Whether a fault of this kind may hit a request (the route is matched by the queue)."""
+    if fault.kind == "another_operation":
+        return method in {"PUT", "PATCH", "DELETE"}
+    if fault.kind == "operation_failed":
+        return method in {"PUT", "DELETE"} and operation not in {"nsg.update_tags"}
+    return True
 
 
 @dataclass(slots=True)
@@ -430,6 +373,7 @@ class _Response:
     body: Any = None  # JSON-serialisable, or None for an empty body
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    record: bool = True  # keep it in AzureEmulator.requests
 
 
 # --------------------------------------------------------------------------------------------
@@ -866,16 +810,18 @@ class AzureEmulator:
         self._asgs: dict[tuple[str, ...], _Asg] = {}
         self._operations: dict[str, _Operation] = {}
         self._busy: dict[tuple[str, ...], tuple[float, str]] = {}
-        self._faults: list[_Fault] = []
-        self._observers: list[Observer] = []
-        self._server: _TLSServer | None = None
-        self._thread: threading.Thread | None = None
+        self._faults = emulation.FaultQueue(FAULT_KINDS)
+        self._observers: emulation.ObserverList[[JSON]] = emulation.ObserverList(
+            on_error=self._observer_failed
+        )
+        self._epoch = emulation.Epoch()
+        self._serving = emulation.ServerThread()
 
     # -- lifecycle ---------------------------------------------------------------------------
 
     def start(self) -> str:
         """Make the certificates, bind, serve on a daemon thread; return the base URL."""
-        if self._server is not None:
+        if self._serving.running:
             return self.base_url
         try:
             import trustme
@@ -898,26 +844,12 @@ class AzureEmulator:
             self._ca_path = Path(self._tmpdir) / "ca.pem"
         ca.cert_pem.write_to_path(str(self._ca_path))
         server = _TLSServer((self.host, self.port), _Handler, self, context)
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"azure-emulator-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self.port = self._serving.start(server, "azure-emulator")
         return self.base_url
 
     def stop(self) -> None:
         """Stop serving and remove the temporary CA directory (if the emulator made it)."""
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._serving.stop()
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
@@ -932,7 +864,7 @@ class AzureEmulator:
     @property
     def base_url(self) -> str:
         """``https://127.0.0.1:PORT`` once started."""
-        if self._server is None:
+        if not self._serving.running:
             raise RuntimeError("the emulator is not running; call start() first")
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"https://{host}:{self.port}"
@@ -947,22 +879,28 @@ class AzureEmulator:
     # -- instrumentation and setup -----------------------------------------------------------
 
     def reset(self) -> None:
-        """Zero the call counters, forget recorded requests and pending faults (keeps state)."""
-        self.calls.clear()
-        self.requests.clear()
+        """Zero the call counters, forget recorded requests and pending faults (keeps state).
+
+        Requests still in flight (sleeping in ``latency`` or a ``slow`` fault) belong to the run
+        before the reset: their connection is dropped without an answer, and they neither
+        count, take a fault, get recorded nor change state.
+        """
         with self._lock:
+            self._epoch.advance()
+            self.calls.clear()
+            self.requests.clear()
             self._faults.clear()
-        self.observer_errors.clear()
+            self.observer_errors.clear()
 
     def clear(self) -> None:
-        """Delete every resource, operation and observer, then :meth:`reset`."""
-        with self._lock:
+        """Delete every resource, operation and observer, and :meth:`reset` (one atomic step)."""
+        with self._lock:  # one step, so no request from before it sees half of it
+            self.reset()
             self._observers.clear()
             self._nsgs.clear()
             self._asgs.clear()
             self._operations.clear()
             self._busy.clear()
-        self.reset()
 
     def add_observer(self, observer: Observer) -> None:
         """Call ``observer(nsg)`` with a deep copy of an NSG after every committed change.
@@ -971,12 +909,19 @@ class AzureEmulator:
         ``properties.provisioningState == "Deleting"``.  Observers run under the emulator's
         lock, in commit order; exceptions they raise are kept in :attr:`observer_errors`.
         """
-        with self._lock:
-            self._observers.append(observer)
+        self._observers.add(observer)
 
     def remove_observer(self, observer: Observer) -> None:
-        with self._lock:
-            self._observers.remove(observer)
+        """Stop calling ``observer``.
+
+        Raises:
+            ValueError: ``observer`` was not added.
+        """
+        self._observers.remove(observer)
+
+    def _observer_failed(self, exc: Exception) -> None:
+        log.error("azure emulator observer failed", exc_info=exc)
+        self.observer_errors.append(exc)
 
     def inject(
         self,
@@ -1010,21 +955,22 @@ class AzureEmulator:
         Raises:
             ValueError: Unknown kind, ``times`` < 1, or an unsupported ``status``.
         """
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; expected one of {sorted(FAULT_KINDS)}")
-        if times < 1:
-            raise ValueError("times must be at least 1")
         if kind == "server_error" and status not in {None, 500, 503}:
             raise ValueError("server_error status must be 500 or 503")
-        with self._lock:
-            self._faults.append(
-                _Fault(kind, times, route, status, retry_after, delay, code, message)
-            )
+        self._faults.add(
+            kind,
+            times=times,
+            route=route,
+            status=status or 0,
+            delay=delay,
+            code=code,
+            message=message,
+            retry_after=retry_after,
+        )
 
     def pending_faults(self) -> list[tuple[str, int, str | None]]:
         """``(kind, remaining, route)`` of every fault not yet consumed."""
-        with self._lock:
-            return [(f.kind, f.remaining, f.route) for f in self._faults]
+        return [(f.kind, f.remaining, f.route) for f in self._faults.pending()]
 
     def seed_nsg(
         self,
@@ -1238,12 +1184,8 @@ class AzureEmulator:
             return _key(match["sub"], match["rg"], unquote(match["asg"])) in self._asgs
 
     def _notify(self, snapshot: JSON) -> None:
-        for observer in list(self._observers):
-            try:
-                observer(copy.deepcopy(snapshot))
-            except Exception as exc:  # an observer must not break the request
-                log.exception("azure emulator observer failed")
-                self.observer_errors.append(exc)
+        # Each observer gets its own deep copy; one that raises must not break the request.
+        self._observers.notify(snapshot)
 
     def _operation_url(self, req: _Request, op: _Operation, kind: str = "operations") -> str:
         return (
@@ -1297,7 +1239,7 @@ class AzureEmulator:
         subscription: str,
         location: str,
         kind: str,
-        fail: _Fault | None,
+        fail: Fault | None,
     ) -> _Operation:
         now = time.monotonic()
         error: JSON | None = None
@@ -1353,27 +1295,32 @@ class AzureEmulator:
     # -- request entry point -----------------------------------------------------------------
 
     def _handle(self, req: _Request) -> _Response:
-        if self.latency > 0:
-            time.sleep(self.latency)
-        route_error = self._route(req)
-        self.calls.add(req.operation)
+        ticket = self._epoch.ticket()
         try:
-            if route_error is not None:
-                raise route_error
-            self._check_auth(req)
-            self._check_api_version(req)
-            fault = self._take_fault(req)
-            fail: _Fault | None = None
-            if fault is not None:
-                if fault.kind == "operation_failed":
-                    fail = fault
-                else:
-                    early = self._apply_fault(fault, req)
-                    if early is not None:
-                        return early
-            return self._dispatch(req, fail)
-        except ArmError as exc:
-            return _Response(exc.status, exc.body(), dict(exc.headers))
+            self._epoch.sleep(self.latency, ticket)
+            with self._lock:  # reset() advances the epoch and clears counters under this lock
+                self._epoch.check(ticket)
+                route_error = self._route(req)
+                self.calls.add(req.operation)
+            try:
+                if route_error is not None:
+                    raise route_error
+                self._check_auth(req)
+                self._check_api_version(req)
+                fault = self._take_fault(req, ticket)
+                fail: Fault | None = None
+                if fault is not None:
+                    if fault.kind == "operation_failed":
+                        fail = fault
+                    else:
+                        early = self._apply_fault(fault, req, ticket)
+                        if early is not None:
+                            return early
+                return self._dispatch(req, fail)
+            except ArmError as exc:
+                return _Response(exc.status, exc.body(), dict(exc.headers))
+        except StaleRequest:  # the emulator was reset while this request slept
+            return _Response(0, drop=True, record=False)
 
     def _route(self, req: _Request) -> ArmError | None:
         for pattern, methods in _ROUTES:
@@ -1436,19 +1383,21 @@ class AzureEmulator:
                 "the form 'YYYY-MM-DD' or 'YYYY-MM-DD-preview'.",
             )
 
-    def _take_fault(self, req: _Request) -> _Fault | None:
-        with self._lock:
-            for index, fault in enumerate(self._faults):
-                if fault.applies_to(req.operation, req.method):
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        del self._faults[index]
-                    return fault
-        return None
+    def _take_fault(self, req: _Request, ticket: int) -> Fault | None:
+        """The first queued fault for the request, unless a reset made it stale.
 
-    def _apply_fault(self, fault: _Fault, req: _Request) -> _Response | None:
+        Raises:
+            StaleRequest: the emulator was reset since the request arrived.
+        """
+        with self._lock:  # reset() advances the epoch and clears faults under this lock
+            self._epoch.check(ticket)
+            return self._faults.take(
+                (req.operation,), lambda fault: _fault_applies(fault, req.operation, req.method)
+            )
+
+    def _apply_fault(self, fault: Fault, req: _Request, ticket: int) -> _Response | None:
         if fault.kind == "slow":
-            time.sleep(fault.delay)
+            self._epoch.sleep(fault.delay, ticket)
             return None
         if fault.kind == "reset":
             return _Response(0, drop=True)
@@ -1494,10 +1443,10 @@ class AzureEmulator:
             )
         raise AssertionError(f"unhandled fault {fault.kind}")  # pragma: no cover
 
-    def _dispatch(self, req: _Request, fail: _Fault | None) -> _Response:
+    def _dispatch(self, req: _Request, fail: Fault | None) -> _Response:
         handler = getattr(self, "_op_" + req.operation.replace(".", "_"))
         if req.method in {"PUT", "DELETE"}:
-            return cast(Callable[[_Request, _Fault | None], _Response], handler)(req, fail)
+            return cast(Callable[[_Request, Fault | None], _Response], handler)(req, fail)
         return cast(Callable[[_Request], _Response], handler)(req)
 
     # -- NSG operations ------------------------------------------------------------------------
@@ -1535,7 +1484,7 @@ class AzureEmulator:
             ]
             return self._page(req, items, lambda n: self._render_nsg(n, now))
 
-    def _op_nsg_put(self, req: _Request, fail: _Fault | None) -> _Response:
+    def _op_nsg_put(self, req: _Request, fail: Fault | None) -> _Response:
         p = req.params
         sub, rg, name = p["sub"], p["rg"], p["nsg"]
         _check_name(name)
@@ -1635,7 +1584,7 @@ class AzureEmulator:
             self._notify(body)
             return _Response(200, body)
 
-    def _op_nsg_delete(self, req: _Request, fail: _Fault | None) -> _Response:
+    def _op_nsg_delete(self, req: _Request, fail: Fault | None) -> _Response:
         p = req.params
         with self._lock:
             now = time.monotonic()
@@ -1689,7 +1638,7 @@ class AzureEmulator:
             )
             return _Response(200, self._render_rule(nsg, nsg.rules[index], state))
 
-    def _op_rule_put(self, req: _Request, fail: _Fault | None) -> _Response:
+    def _op_rule_put(self, req: _Request, fail: Fault | None) -> _Response:
         p = req.params
         rule_name = p["rule"]
         payload = _parse_json(req.body)
@@ -1730,7 +1679,7 @@ class AzureEmulator:
                 self._lro_headers(req, op, location=False),
             )
 
-    def _op_rule_delete(self, req: _Request, fail: _Fault | None) -> _Response:
+    def _op_rule_delete(self, req: _Request, fail: Fault | None) -> _Response:
         p = req.params
         with self._lock:
             now = time.monotonic()
@@ -1793,7 +1742,7 @@ class AzureEmulator:
             ]
             return self._page(req, items, lambda a: self._render_asg(a, now))
 
-    def _op_asg_put(self, req: _Request, fail: _Fault | None) -> _Response:
+    def _op_asg_put(self, req: _Request, fail: Fault | None) -> _Response:
         p = req.params
         _check_name(p["asg"])
         payload = _parse_json(req.body)
@@ -1829,7 +1778,7 @@ class AzureEmulator:
                 self._lro_headers(req, op, location=False),
             )
 
-    def _op_asg_delete(self, req: _Request, fail: _Fault | None) -> _Response:
+    def _op_asg_delete(self, req: _Request, fail: Fault | None) -> _Response:
         p = req.params
         with self._lock:
             key = _key(p["sub"], p["rg"], p["asg"])
@@ -1895,10 +1844,7 @@ class AzureEmulator:
 # HTTP plumbing
 
 
-class _TLSServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class _TLSServer(emulation.EmulatorHTTPServer[AzureEmulator]):
     def __init__(
         self,
         address: tuple[str, int],
@@ -1906,11 +1852,8 @@ class _TLSServer(ThreadingHTTPServer):
         emulator: AzureEmulator,
         context: ssl.SSLContext,
     ) -> None:
-        if ":" in address[0]:
-            self.address_family = socket.AF_INET6
-        self.emulator = emulator
         self._context = context
-        super().__init__(address, handler)
+        super().__init__(address, handler, emulator)
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, addr = super().get_request()
@@ -1923,60 +1866,18 @@ class _TLSServer(ThreadingHTTPServer):
         log.debug("azure emulator connection error from %s", client_address, exc_info=True)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _Handler(emulation.EmulatorRequestHandler):
+    server: _TLSServer
     server_version = "portsync-azure-emulator"
     sys_version = ""
     timeout = 60
-    # Headers and body go out in separate writes; without TCP_NODELAY the client's delayed
-    # ACK adds ~40 ms to every response.
-    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("azure emulator: " + format, *args)
 
-    def handle(self) -> None:
-        try:
-            super().handle()
-        except (ConnectionError, ssl.SSLError, TimeoutError, OSError):
-            self.close_connection = True
-
-    def finish(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            super().finish()
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def _read_body(self) -> bytes:
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    self.rfile.readline()
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _serve(self) -> None:
-        emulator = cast(_TLSServer, self.server).emulator
-        body = self._read_body()
+    def serve(self) -> None:
+        emulator = self.server.app
+        body = self.read_body()
         split = urlsplit(self.path)
         query = {k: v for k, v in parse_qsl(split.query, keep_blank_values=True)}
         # ARM matches query parameter names case-insensitively for these two.
@@ -2001,45 +1902,35 @@ class _Handler(BaseHTTPRequestHandler):
                     }
                 },
             )
-        emulator.requests.append(
-            RecordedRequest(
-                method=req.method,
-                path=req.path,
-                query=dict(req.query),
-                operation=req.operation,
-                headers=dict(headers),
-                body=_maybe_json(body),
-                status=response.status,
+        if response.record:
+            emulator.requests.append(
+                RecordedRequest(
+                    method=req.method,
+                    path=req.path,
+                    query=dict(req.query),
+                    operation=req.operation,
+                    headers=dict(headers),
+                    body=_maybe_json(body),
+                    status=response.status,
+                )
             )
-        )
         if response.drop:
-            self._drop()
+            self.reset_connection()
             return
         self._send(response)
 
     def _send(self, response: _Response) -> None:
         payload = b"" if response.body is None else json.dumps(response.body).encode()
-        self.send_response(response.status, HTTPStatus(response.status).phrase)
         request_id = str(uuid.uuid4())
-        self.send_header("x-ms-request-id", request_id)
-        self.send_header("x-ms-correlation-request-id", request_id)
-        self.send_header("Cache-Control", "no-cache")
-        for name, value in response.headers.items():
-            self.send_header(name, value)
+        headers = [
+            ("x-ms-request-id", request_id),
+            ("x-ms-correlation-request-id", request_id),
+            ("Cache-Control", "no-cache"),
+            *response.headers.items(),
+        ]
         if payload:
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        if payload:
-            self.wfile.write(payload)
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        # Linger 0: closing sends a TCP RST, which the client sees as a reset connection.
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        with contextlib.suppress(OSError):
-            self.connection.close()
+            headers.append(("Content-Type", "application/json; charset=utf-8"))
+        self.write_response(response.status, payload, headers)
 
 
 def _maybe_json(body: bytes) -> Any:
@@ -2082,8 +1973,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         require_auth=args.require_auth,
         ca_out=args.ca_out,
     )
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     url = emulator.start()
     print(f"Azure ARM emulator listening on {url}", flush=True)
     print(f"CA bundle: {Path(emulator.ca_bundle_path).resolve()}", flush=True)
@@ -2093,13 +1982,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "polling_interval=0.05)",
         flush=True,
     )
-    try:
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
+    emulation.serve_in_foreground(emulator.stop)
     return 0
 
 

@@ -16,7 +16,9 @@ per-request ``latency``, an ``operation_delay`` before mutations take effect,
 observers called with a snapshot after every state change, and scripted
 faults (:meth:`GcpEmulator.inject`).
 
-Only the standard library is used. Run it in the foreground with::
+The HTTP server, counters, fault queue and observers are the cloud-neutral
+scaffolding of :mod:`portsync.testing.emulation`. Only the standard library is
+used. Run it in the foreground with::
 
     python -m portsync.providers.gcp.emulator --port 8085
 
@@ -35,8 +37,6 @@ import ipaddress
 import itertools
 import json
 import re
-import socket
-import struct
 import sys
 import threading
 import time
@@ -46,8 +46,10 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Final
+
+from portsync.testing import emulation
+from portsync.testing.emulation import Fault, StaleRequest
 
 __all__ = [
     "API_ROOT",
@@ -783,21 +785,6 @@ def _matches(node: _Node, resource: Json, fields: Mapping[str, str]) -> bool:
 
 
 @dataclasses.dataclass(slots=True)
-class _Fault:
-    kind: str
-    remaining: int
-    route: str | None
-    status: int
-    seconds: float
-    code: str
-
-    def applies_to(self, route: Route) -> bool:
-        if self.kind == "operation_failed" and not route.mutation:
-            return False
-        return self.route is None or self.route in (route.method_id, route.resource)
-
-
-@dataclasses.dataclass(slots=True)
 class _PendingOp:
     name: str
     target: str
@@ -871,13 +858,13 @@ class GcpEmulator:
         self._default_networks = tuple(networks)
         self._lock = threading.RLock()
         self._projects: dict[str, _Project] = {}
-        self._calls: Counter[str] = Counter()
-        self._faults: list[_Fault] = []
-        self._observers: list[Observer] = []
+        self._calls = emulation.CallCounter()
+        self._faults = emulation.FaultQueue(FAULT_KINDS)
+        self._observers: emulation.ObserverList[[str, list[Json]]] = emulation.ObserverList()
+        self._epoch = emulation.Epoch()
         self._ids = itertools.count(_UINT64_BASE + 1)
         self._seq = itertools.count(1)
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving = emulation.ServerThread()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -887,30 +874,15 @@ class GcpEmulator:
         Raises:
             RuntimeError: the emulator is already running.
         """
-        if self._server is not None:
+        if self._serving.running:
             raise RuntimeError("the GCP emulator is already running")
-        server = _Server((self.host, self.port), _Handler)
-        server.emulator = self
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"gcp-emulator-{self.port}",
-            daemon=True,
-        )
-        self._thread.start()
+        server = emulation.EmulatorHTTPServer((self.host, self.port), _Handler, self)
+        self.port = self._serving.start(server, "gcp-emulator")
         return self.url
 
     def stop(self) -> None:
         """Stop serving and release the port; a no-op when not running."""
-        server, thread = self._server, self._thread
-        self._server = self._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if thread is not None:
-            thread.join(timeout=5)
+        self._serving.stop()
 
     def __enter__(self) -> GcpEmulator:
         self.start()
@@ -932,22 +904,24 @@ class GcpEmulator:
 
         Every routed request counts, including ones answered by a fault.
         """
-        with self._lock:
-            return Counter(self._calls)
+        return Counter(self._calls.snapshot())
 
     def reset_calls(self) -> None:
         """Zero the request counters only."""
-        with self._lock:
-            self._calls.clear()
+        self._calls.clear()
 
     def reset(self) -> None:
         """Forget every project, operation, counter, fault and observer.
 
         ``latency``, ``operation_delay``, ``wait_deadline`` and
         ``firewall_quota`` return to the constructor values. The server keeps
-        listening on the same port.
+        listening on the same port. Requests still in flight (sleeping in
+        ``latency``, a ``slow`` fault or ``globalOperations.wait``) belong to
+        the run before the reset: they are dropped without an answer and
+        neither count, take a fault nor change state.
         """
         with self._lock:
+            self._epoch.advance()
             self._projects.clear()
             self._calls.clear()
             self._faults.clear()
@@ -967,15 +941,7 @@ class GcpEmulator:
         under the emulator lock, in order of change; they must be quick and must
         not call the emulator over HTTP. Returns a function that removes it.
         """
-        with self._lock:
-            self._observers.append(observer)
-
-        def remove() -> None:
-            with self._lock:
-                if observer in self._observers:
-                    self._observers.remove(observer)
-
-        return remove
+        return self._observers.add(observer)
 
     def inject(
         self,
@@ -1016,8 +982,6 @@ class GcpEmulator:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {sorted(FAULT_KINDS)}")
         if route is not None and route not in _ROUTE_IDS and route not in _RESOURCES:
             raise ValueError(f"unknown route {route!r}; use one of {sorted(_ROUTE_IDS)}")
-        if times < 1:
-            raise ValueError("times must be at least 1")
         allowed = {"rate_limit": (403, 429), "server_error": (500, 503)}
         default = {"rate_limit": 403, "server_error": 500, "operation_failed": 500}
         chosen = status if status is not None else default.get(kind, 0)
@@ -1025,13 +989,11 @@ class GcpEmulator:
             raise ValueError(f"a {kind} fault takes status {allowed[kind]}, not {status}")
         if status is not None and kind not in (*allowed, "operation_failed"):
             raise ValueError(f"a {kind} fault takes no status")
-        with self._lock:
-            self._faults.append(_Fault(kind, times, route, chosen, seconds, code))
+        self._faults.add(kind, times=times, route=route, status=chosen, delay=seconds, code=code)
 
     def pending_faults(self) -> list[tuple[str, str | None, int]]:
         """The queued faults as ``(kind, route, remaining)``."""
-        with self._lock:
-            return [(f.kind, f.route, f.remaining) for f in self._faults]
+        return [(f.kind, f.route, f.remaining) for f in self._faults.pending()]
 
     # ------------------------------------------------------------------ direct state access
 
@@ -1078,6 +1040,8 @@ class GcpEmulator:
     # ------------------------------------------------------------------ request handling
 
     def _handle(self, method: str, target: str, body: bytes) -> _Response | object:
+        """Answer one request; :data:`_RESET` asks the handler to reset the connection."""
+        ticket = self._epoch.ticket()
         split = urllib.parse.urlsplit(target)
         route, params = self._route(method, split.path)
         if route is None:
@@ -1086,33 +1050,35 @@ class GcpEmulator:
                 _ApiError(404, "notFound", f"The requested URL {split.path} was not found.").body(),
             )
         project = params["project"]
-        with self._lock:
-            self._calls[route.method_id] += 1
-        if self.latency > 0:
-            time.sleep(self.latency)
-        fault = self._take_fault(route)
-        failure: Json | None = None
-        if fault is not None:
-            if fault.kind == "reset":
-                return _RESET
-            if fault.kind == "slow":
-                time.sleep(fault.seconds)
-            elif fault.kind == "rate_limit":
-                return self._error(_rate_limited(fault.status, project))
-            elif fault.kind == "server_error":
-                return self._error(_server_error(fault.status))
-            elif fault.kind == "operation_failed":
-                failure = {
-                    "status": fault.status,
-                    "code": fault.code,
-                    "message": "The operation failed (injected by the emulator).",
-                }
         try:
+            with self._lock:  # reset() advances the epoch and zeroes counters under this lock
+                self._epoch.check(ticket)
+                self._calls.add(route.method_id)
+            self._epoch.sleep(self.latency, ticket)
+            fault = self._take_fault(route, ticket)
+            failure: Json | None = None
+            if fault is not None:
+                if fault.kind == "reset":
+                    return _RESET
+                if fault.kind == "slow":
+                    self._epoch.sleep(fault.delay, ticket)
+                elif fault.kind == "rate_limit":
+                    return self._error(_rate_limited(fault.status, project))
+                elif fault.kind == "server_error":
+                    return self._error(_server_error(fault.status))
+                elif fault.kind == "operation_failed":
+                    failure = {
+                        "status": fault.status,
+                        "code": fault.code,
+                        "message": "The operation failed (injected by the emulator).",
+                    }
             query = self._query(route, split.query)
             payload = self._body(route, body)
-            return self._dispatch(route, params, query, payload, failure)
+            return self._dispatch(route, params, query, payload, failure, ticket)
         except _ApiError as exc:
             return self._error(exc)
+        except StaleRequest:
+            return _RESET  # the emulator was reset while this request slept
 
     @staticmethod
     def _error(exc: _ApiError) -> _Response:
@@ -1127,15 +1093,19 @@ class GcpEmulator:
                 return route, params
         return None, {}
 
-    def _take_fault(self, route: Route) -> _Fault | None:
-        with self._lock:
-            for fault in self._faults:
-                if fault.applies_to(route):
-                    fault.remaining -= 1
-                    if fault.remaining <= 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
+    def _take_fault(self, route: Route, ticket: int) -> Fault | None:
+        """The first queued fault for ``route``, unless a reset made the request stale.
+
+        Raises:
+            StaleRequest: the emulator was reset since the request arrived.
+        """
+
+        def applies(fault: Fault) -> bool:
+            return route.mutation or fault.kind != "operation_failed"
+
+        with self._lock:  # reset() advances the epoch and clears faults under this lock
+            self._epoch.check(ticket)
+            return self._faults.take((route.method_id, route.resource), applies)
 
     @staticmethod
     def _query(route: Route, raw: str) -> dict[str, str]:
@@ -1171,6 +1141,7 @@ class GcpEmulator:
         query: Mapping[str, str],
         body: Json | None,
         failure: Json | None,
+        ticket: int,
     ) -> _Response:
         project = params["project"]
         method = route.method_id
@@ -1189,7 +1160,7 @@ class GcpEmulator:
                 self._settle(project, state)
                 return _Response(200, copy.deepcopy(self._operation(project, state, params)))
         if method == "globalOperations.wait":
-            return _Response(200, self._wait(project, params["operation"]))
+            return _Response(200, self._wait(project, params["operation"], ticket))
         if method == "globalOperations.delete":
             with self._lock:
                 state = self._project(project)
@@ -1277,7 +1248,7 @@ class GcpEmulator:
         granted = [p for p in permissions if p.startswith("compute.firewalls.")]
         return {"permissions": granted} if granted else {}
 
-    def _wait(self, project: str, name: str) -> Json:
+    def _wait(self, project: str, name: str, ticket: int) -> Json:
         deadline = time.monotonic() + self.wait_deadline
         while True:
             with self._lock:
@@ -1292,7 +1263,7 @@ class GcpEmulator:
             now = time.monotonic()
             if now >= deadline:
                 return copy.deepcopy(operation)
-            time.sleep(max(0.001, min(due, deadline) - now))
+            self._epoch.sleep(max(0.001, min(due, deadline) - now), ticket)
 
     # ------------------------------------------------------------------ writes
 
@@ -1425,8 +1396,8 @@ class GcpEmulator:
                 self._notify(project, state)
 
     def _notify(self, project: str, state: _Project) -> None:
-        for observer in list(self._observers):
-            observer(project, self._snapshot(state))
+        if self._observers:  # each observer gets its own deep copy
+            self._observers.notify(project, [state.firewalls[n] for n in sorted(state.firewalls)])
 
     @staticmethod
     def _snapshot(state: _Project) -> list[Json]:
@@ -1660,62 +1631,21 @@ def _validate_request_id(value: str) -> None:
 # --------------------------------------------------------------------------- HTTP plumbing
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    emulator: GcpEmulator
+class _Handler(emulation.EmulatorRequestHandler):
+    server: emulation.EmulatorHTTPServer[GcpEmulator]
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
-            return  # the client went away (timeouts, injected resets)
-        super().handle_error(request, client_address)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server: _Server
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_PUT(self) -> None:
-        self._serve()
-
-    def do_PATCH(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        outcome = self.server.emulator._handle(self.command, self.path, body)
+    def serve(self) -> None:
+        outcome = self.server.app._handle(self.command, self.path, self.read_body())
         if not isinstance(outcome, _Response):
-            self._reset_connection()
+            self.reset_connection()
             return
         data = json.dumps(outcome.body, separators=(",", ":")).encode()
-        self.send_response(outcome.status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _reset_connection(self) -> None:
-        """Abort the TCP connection (RST), sending no response."""
-        self.close_connection = True
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            self.connection.close()
-        except OSError:
-            pass
+        self.write_response(
+            outcome.status, data, [("Content-Type", "application/json; charset=UTF-8")]
+        )
 
     def log_message(self, format: str, *args: Any) -> None:
-        if self.server.emulator.verbose:
+        if self.server.app.verbose:
             super().log_message(format, *args)
 
 
@@ -1753,13 +1683,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     url = emulator.start()
     print(f"GCP Compute firewall emulator listening on {url} (Ctrl-C to stop)", flush=True)
-    try:
-        while True:
-            time.sleep(3600)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        emulator.stop()
+    emulation.serve_in_foreground(emulator.stop)
     return 0
 
 

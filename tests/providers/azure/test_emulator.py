@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -946,6 +947,71 @@ def test_fault_queue_is_consumed_in_order(azure_emulator, strict_network_client)
     assert statuses == [429, 500, 500, 200]
 
 
+# A client that times out leaves its request sleeping in the emulator.  Before the fix it woke up
+# in the next test, after the fixture's clear(), and took that test's fault, counted in its
+# counters or changed its state (the cause of flaky fault tests, above all under pytest-xdist,
+# where any fault test may follow the latency test).  The waits below outlast the old sleep.
+
+
+def test_reset_during_latency_stale_request_takes_no_fault_and_is_not_counted(
+    azure_emulator, network_client, strict_network_client
+):
+    azure_emulator.seed_nsg(SUB, RG, "n")
+    azure_emulator.latency = 0.3
+    with pytest.raises(ServiceResponseError):
+        network_client.network_security_groups.get(RG, "n", read_timeout=0.05, retry_total=0)
+
+    azure_emulator.clear()  # what the next test's fixture does
+    azure_emulator.latency = 0.0
+    azure_emulator.seed_nsg(SUB, RG, "n")
+    azure_emulator.inject("throttle")
+    time.sleep(0.5)
+
+    assert azure_emulator.pending_faults() == [("throttle", 1, None)]
+    assert azure_emulator.calls.total() == 0
+    assert list(azure_emulator.requests) == []
+    with pytest.raises(HttpResponseError) as info:
+        strict_network_client.network_security_groups.get(RG, "n")
+    assert info.value.status_code == 429
+
+
+def test_reset_during_latency_stale_write_changes_nothing(azure_emulator, arm_http):
+    assert arm_http.get(f"{NSG_PATH}/late").status_code == 404  # handshake outside the timeout
+    azure_emulator.latency = 0.3
+    with pytest.raises(requests.exceptions.Timeout):
+        arm_http.session.put(
+            arm_http.url(f"{NSG_PATH}/late"),
+            params={"api-version": "2024-07-01"},
+            json=_nsg_body(),
+            timeout=0.05,
+        )
+
+    azure_emulator.clear()
+    azure_emulator.latency = 0.0
+    time.sleep(0.5)
+
+    assert azure_emulator.nsgs() == []
+    assert azure_emulator.calls.total() == 0
+
+
+def test_reset_during_slow_fault_stale_request_is_not_answered_or_recorded(
+    azure_emulator, network_client
+):
+    azure_emulator.seed_nsg(SUB, RG, "n")
+    azure_emulator.inject("slow", delay=0.3)
+    with pytest.raises(ServiceResponseError):
+        network_client.network_security_groups.get(RG, "n", read_timeout=0.05, retry_total=0)
+
+    azure_emulator.clear()
+    seen: list[dict[str, Any]] = []
+    azure_emulator.add_observer(seen.append)
+    time.sleep(0.5)
+
+    assert list(azure_emulator.requests) == []
+    assert azure_emulator.calls.total() == 0
+    assert seen == []
+
+
 def test_fault_kinds_are_the_documented_six():
     assert sorted(FAULT_KINDS) == [
         "another_operation",
@@ -964,7 +1030,12 @@ def test_fault_kinds_are_the_documented_six():
 def test_lro_in_progress_window_reports_updating_and_rejects_concurrent_write(
     azure_emulator, network_client, strict_network_client, arm_http
 ):
-    azure_emulator.operation_delay = 0.4
+    # Open both connections (TLS handshakes) before the window, so that under load the two
+    # requests inside it still land in it.
+    assert arm_http.get(f"{NSG_PATH}/busy").status_code == 404
+    with pytest.raises(ResourceNotFoundError):
+        strict_network_client.network_security_groups.get(RG, "busy")
+    azure_emulator.operation_delay = 1.0
     poller = network_client.network_security_groups.begin_create_or_update(
         RG, "busy", _nsg_body(_rule("a", 100))
     )
@@ -977,6 +1048,7 @@ def test_lro_in_progress_window_reports_updating_and_rejects_concurrent_write(
     assert _error_code(info.value) == "AnotherOperationInProgress"
     assert poller.result().provisioning_state == "Succeeded"
     assert azure_emulator.calls["operation.get"] >= 1
+    azure_emulator.operation_delay = 0.0  # the window is over: the next write goes through
     network_client.security_rules.begin_create_or_update(RG, "busy", "b", _rule("b", 110)).result()
 
 

@@ -1471,6 +1471,67 @@ def test_reset_restores_settings_and_clears_state(
     assert gcp_emulator.firewalls(gcp_project) == []
 
 
+# A client that times out leaves its request sleeping in the emulator. Before the fix it woke up
+# in the next test, after the fixture's reset(), and took that test's fault (or changed its
+# state). The waits below outlast the old sleep, so the old behaviour fails these tests.
+
+
+def test_reset_during_latency_stale_request_takes_no_fault(
+    gcp_emulator: GcpEmulator, firewalls_client: Any, gcp_project: str
+) -> None:
+    gcp_emulator.latency = 0.3
+    with pytest.raises(requests.exceptions.Timeout):
+        list(firewalls_client.list(project=gcp_project, timeout=0.05))
+
+    gcp_emulator.reset()  # what the next test's fixture does
+    gcp_emulator.inject("rate_limit")
+    time.sleep(0.5)
+
+    assert gcp_emulator.pending_faults() == [("rate_limit", None, 1)]
+    assert gcp_emulator.calls == {}
+    with pytest.raises(gexc.Forbidden):
+        list(firewalls_client.list(project=gcp_project))
+
+
+def test_reset_during_slow_fault_stale_insert_changes_nothing(
+    gcp_emulator: GcpEmulator, firewalls_client: Any, gcp_project: str
+) -> None:
+    gcp_emulator.inject("slow", seconds=0.3, route="firewalls.insert")
+    with pytest.raises(requests.exceptions.Timeout):
+        firewalls_client.insert(project=gcp_project, firewall_resource=rule("api"), timeout=0.05)
+
+    gcp_emulator.reset()
+    time.sleep(0.5)
+
+    assert gcp_emulator.firewalls(gcp_project) == []
+    assert gcp_emulator.calls == {}
+
+
+def test_reset_during_operation_wait_answers_stale_wait_at_once(
+    gcp_emulator: GcpEmulator, firewalls_client: Any, operations_client: Any, gcp_project: str
+) -> None:
+    gcp_emulator.operation_delay = 30
+    operation = firewalls_client.insert(project=gcp_project, firewall_resource=rule("api"))
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            operations_client.wait(project=gcp_project, operation=operation.name, timeout=20)
+        except Exception as exc:
+            outcome.append(exc)
+
+    waiter = threading.Thread(target=wait)
+    waiter.start()
+    time.sleep(0.2)
+    started = time.monotonic()
+    gcp_emulator.reset()
+    waiter.join(timeout=10)
+
+    assert time.monotonic() - started < 5
+    assert len(outcome) == 1 and isinstance(outcome[0], requests.exceptions.ConnectionError)
+    assert gcp_emulator.calls == {}
+
+
 # --------------------------------------------------------------------------- counters, seeding, threads
 
 
