@@ -140,6 +140,10 @@ class GcpProvider:
         self._adapter: Any = None
         self._lock = threading.Lock()
         self._raw: dict[str, dict[str, Any]] | None = None
+        # Per read: firewall names by target ("" = applies to every instance) and each firewall
+        # expanded once, so per-target checks stay linear in the project's firewalls.
+        self._index_of: object = None
+        self._index_value: tuple[dict[str, list[str]], dict[str, list[TargetRule]]] = ({}, {})
         self._round: _Round | None = None
         self._wanted: dict[RuleKey, TargetRule] = {}
         self._name_locks: dict[str, threading.Lock] = {}
@@ -182,14 +186,38 @@ class GcpProvider:
     def _expand(self, firewall: Mapping[str, Any]) -> list[TargetRule]:
         return translate.expand(firewall, prefix=self.prefix, roles_by_target=self.roles_by_target)
 
+    def _index(self) -> tuple[dict[str, list[str]], dict[str, list[TargetRule]]]:
+        """Firewall names by target and expanded rules by firewall, for the last read."""
+        with self._lock:
+            raw = self._raw or {}
+            if self._index_of is raw:
+                return self._index_value
+        by_target: dict[str, list[str]] = {}
+        expanded: dict[str, list[TargetRule]] = {}
+        for name, firewall in raw.items():
+            expanded[name] = self._expand(firewall)
+            for target in translate.targets_of(firewall) or [""]:
+                by_target.setdefault(target, []).append(name)
+        with self._lock:
+            self._index_of, self._index_value = raw, (by_target, expanded)
+        return by_target, expanded
+
+    def _names_for(self, target: str, raw: Mapping[str, Mapping[str, Any]]) -> list[str]:
+        """Names of the firewalls of ``raw`` that apply to ``target`` (or to every instance)."""
+        by_target, _ = self._index()
+        return sorted(n for n in (*by_target.get(target, ()), *by_target.get("", ())) if n in raw)
+
     def _pack(
         self, rules: Sequence[TargetRule], raw: Mapping[str, Mapping[str, Any]], target: str
     ) -> dict[str, dict[str, Any]]:
         """Pack ``target``'s owned rules, keeping the names of portsync's live firewalls."""
+        by_target, _ = self._index()
         reuse = [
-            fw
-            for fw in raw.values()
-            if translate.is_owned(fw, self.prefix) and translate.targets_of(fw) == [target]
+            raw[name]
+            for name in by_target.get(target, ())
+            if name in raw
+            and translate.is_owned(raw[name], self.prefix)
+            and translate.targets_of(raw[name]) == [target]
         ]
         return translate.pack(
             rules,
@@ -309,8 +337,10 @@ class GcpProvider:
         for rule in final:
             if not rule.owned and rule.native_id:
                 kept[rule.native_id] = kept.get(rule.native_id, 0) + 1
-        for name, firewall in sorted(raw.items()):
-            rules = [r for r in self._expand(firewall) if r.target == target.id and not r.owned]
+        _, expanded = self._index()
+        for name in self._names_for(target.id, raw):
+            firewall = raw[name]
+            rules = [r for r in expanded[name] if r.target == target.id and not r.owned]
             if not rules or kept.get(name, 0) >= len(rules):
                 continue
             if kept.get(name, 0) > 0:
@@ -368,8 +398,9 @@ class GcpProvider:
         """
         raw = self._raw_snapshot()
         target = ops.target
-        mine = {name: fw for name, fw in raw.items() if target in translate.targets_of(fw)}
-        live = [r for fw in mine.values() for r in self._expand(fw) if r.target == target]
+        by_target, expanded = self._index()
+        mine = {name: raw[name] for name in by_target.get(target, ()) if name in raw}
+        live = [r for name in mine for r in expanded[name] if r.target == target]
         owned_live = [r for r in live if r.owned]
         removed = {(op.rule.key, op.rule.native_id) for op in ops.removes if op.rule.owned}
         updated = {(op.before.key, op.before.native_id): op.after for op in ops.updates}
