@@ -387,18 +387,21 @@ class TargetRule:
     native_id: str | None = None
     origin: str | None = None  # the neutral peer this was resolved from, e.g. "role:worker"
     extra: tuple[tuple[str, str], ...] = field(default=())
+    _key: RuleKey = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "direction", Direction(self.direction))
         object.__setattr__(self, "protocol", Protocol(self.protocol))
         if not self.protocol.has_ports:
             object.__setattr__(self, "ports", None)
+        low, high = (self.ports.from_port, self.ports.to_port) if self.ports else (-1, -1)
+        key = (self.target, self.direction.value, self.protocol.value, low, high, str(self.peer))
+        object.__setattr__(self, "_key", key)
 
     @property
     def key(self) -> RuleKey:
         """The diff identity."""
-        low, high = (self.ports.from_port, self.ports.to_port) if self.ports else (-1, -1)
-        return (self.target, self.direction.value, self.protocol.value, low, high, str(self.peer))
+        return self._key
 
     @property
     def ports_text(self) -> str:
@@ -455,6 +458,8 @@ class TargetRule:
 
     def replace(self, **changes: Any) -> TargetRule:
         """A copy with ``changes`` applied."""
-        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        values = {
+            name: getattr(self, name) for name, f in self.__dataclass_fields__.items() if f.init
+        }
         values.update(changes)
         return TargetRule(**values)

@@ -115,7 +115,8 @@ class GcpAdapter:
     # ------------------------------------------------------------------ conversion
 
     def _to_dict(self, message: Any) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(type(message).to_json(message))
+        # The same dict as json.loads(to_json(...)), without the JSON text in between.
+        data: dict[str, Any] = type(message).to_dict(message, preserving_proto_field_name=False)
         return data
 
     def _firewall(self, body: Mapping[str, Any]) -> Any:
