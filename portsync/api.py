@@ -105,9 +105,8 @@ def select_clusters(loaded: LoadedConfig, names: Sequence[str] = ()) -> list[Clu
 
 def final_state(live: Sequence[TargetRule], ops: Sequence[Op]) -> list[TargetRule]:
     """The rules a target would hold after ``ops``."""
-    removed = {id(op.rule) for op in ops if isinstance(op, DeleteRuleOp)}
-    removed_keys = {(op.rule.key, op.rule.native_id) for op in ops if isinstance(op, DeleteRuleOp)}
-    out = [r for r in live if id(r) not in removed and (r.key, r.native_id) not in removed_keys]
+    removed = {(op.rule.key, op.rule.native_id) for op in ops if isinstance(op, DeleteRuleOp)}
+    out = [r for r in live if (r.key, r.native_id) not in removed]
     out.extend(op.rule for op in ops if op.action.value == "add")
     return out
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -367,8 +367,3 @@ def _checksum(body: dict[str, Any]) -> str:
     content = {k: v for k, v in body.items() if k != "checksum"}
     blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(blob).hexdigest()
-
-
-def sort_rules(rules: Sequence[TargetRule]) -> list[TargetRule]:
-    """Rules in stable key order."""
-    return sorted(rules, key=lambda r: (r.key, r.description, r.native_id or ""))

@@ -41,7 +41,6 @@ class Settings:
 
     mode: str = "owned"
     max_workers: int = 8
-    poll_interval: float = 0.2
     debug: bool = False
     #: Client-side rate limiters shared by every provider of the run (see portsync.ratelimit).
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry, compare=False)
