@@ -201,7 +201,8 @@ def run(
     """Run the GCP benchmark at ``scale`` firewalls and return its result rows.
 
     ``repeats`` (default 3 up to 2,000 firewalls, else 2) times plan and bare list, alternately,
-    keeping the fastest of each. ``apply=False`` skips the apply rows.
+    keeping the fastest of each; the applies are repeated up to twice. ``apply=False`` skips the
+    apply rows.
 
     Raises:
         RuntimeError: the seeded state does not give an empty plan (the benchmark is broken).
@@ -275,7 +276,9 @@ def run(
                 )
             )
         if apply:
-            rows.extend(_apply_rows(emu, tmp, layout, roles, bodies, changes, latency))
+            rows.extend(
+                _apply_rows(emu, tmp, layout, roles, bodies, changes, latency, min(repeats, 2))
+            )
     return rows
 
 
@@ -287,11 +290,13 @@ def _apply_rows(
     bodies: Sequence[dict[str, Any]],
     changes: int,
     latency: float,
+    repeats: int,
 ) -> list[dict[str, Any]]:
-    """Apply ``changes`` changes in parallel, then sequentially, from the same seeded state."""
+    """Apply ``changes`` changes in parallel, then sequentially, from the same seeded state;
+    ``repeats`` rounds, alternately, keeping the fastest of each."""
     wanted, what = _changes(layout, changes)
     timings: dict[int, tuple[float, dict[str, int], int]] = {}
-    for workers in (WORKERS, 1):
+    for workers in [WORKERS, 1] * repeats:
         emu.reset()
         emu.seed(PROJECT, bodies)
         loaded = load_config(
@@ -306,7 +311,8 @@ def _apply_rows(
         emu.latency = 0.0
         if not api.plan(loaded).is_empty():
             raise RuntimeError("apply did not converge")
-        timings[workers] = (seconds, calls, len(result.applied))
+        if workers not in timings or seconds < timings[workers][0]:
+            timings[workers] = (seconds, calls, len(result.applied))
     par_s, par_calls, applied = timings[WORKERS]
     seq_s, seq_calls, _ = timings[1]
     speedup = seq_s / par_s if par_s else 0.0
@@ -316,7 +322,8 @@ def _apply_rows(
             calls_read=_reads(par_calls), calls_write=_writes(par_calls), seconds=par_s,
             baseline_seconds=seq_s, ratio=ratio(par_s, seq_s),
             note=f"{what} ({applied} rule ops); emulator latency {latency * 1000:.0f} ms a "
-            f"request; baseline = same apply with max_workers 1; speed-up {speedup:.1f}x",
+            f"request; baseline = same apply with max_workers 1; speed-up {speedup:.1f}x; "
+            f"best of {repeats}",
         ),
         make_row(
             cloud="gcp", scale=len(layout), what=f"apply {changes} changes, 1 worker",
