@@ -23,6 +23,7 @@ import yaml
 
 from portsync import api
 from portsync.config import load_config
+from portsync.providers.aws.demo import seed_drift
 from portsync.providers.aws.emulator import MotoServer
 from portsync.testing.ec2proxy import EC2Proxy
 
@@ -91,44 +92,7 @@ def _seed(moto: MotoServer, tmp_path: Path, proxy_url: str) -> tuple[Any, list[s
         aws_access_key_id="x",
         aws_secret_access_key="x",
     )
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    cp, worker, lb = (
-        ec2.create_security_group(GroupName=n, Description=n, VpcId=vpc)["GroupId"]
-        for n in ("cp", "worker", "lb")
-    )
-    ec2.authorize_security_group_ingress(
-        GroupId=cp,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 2379,
-                "ToPort": 2380,
-                "UserIdGroupPairs": [
-                    {"GroupId": cp, "Description": "portsync: etcd server client API"}
-                ],
-            },
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 6443,
-                "ToPort": 6443,
-                "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "portsync: old words"}],
-            },
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 10255,
-                "ToPort": 10255,
-                "IpRanges": [
-                    {"CidrIp": "10.0.0.0/8", "Description": "portsync: read-only kubelet"}
-                ],
-            },
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "bastion ssh"}],
-            },
-        ],
-    )
+    cp, worker, lb = seed_drift(ec2)
     config = tmp_path / "portsync.yaml"
     config.write_text(
         yaml.safe_dump(
