@@ -25,7 +25,7 @@ from portsync.errors import (
     PortsyncError,
     StalePlanError,
 )
-from portsync.model import PortRange, Protocol, RuleSet, TargetRule
+from portsync.model import RuleSet, TargetRule
 from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, fingerprint
 from portsync.provider import Provider, Settings, Target
 from portsync.registry import get_provider_class
@@ -211,34 +211,35 @@ def check_exposure(loaded: LoadedConfig, the_plan: Plan) -> None:
     """Refuse to open etcd, kubelet, scheduler, controller-manager or retired ports to the world,
     unless ``allow_exposure`` names them.
 
+    Uses the audit's own notion of which ports matter on which role, so apply refuses exactly
+    what ``portsync audit`` would report as a high finding.
+
     Raises:
         GuardrailError: listing every such addition.
     """
-    from portsync.catalog import load_catalog
-    from portsync.exposure import exposed_sensitive_ports, sensitive_ports
-    from portsync.synthesis import apply_overrides, catalog_rows
+    from portsync.audit import ALLOW_NAMES, component_ports
+    from portsync.exposure import is_world
 
-    rows = apply_overrides(catalog_rows(loaded), loaded.config)
-    retired: list[tuple[Protocol, PortRange, str]] = []
-    for name in loaded.config.catalogs:
-        retired.extend(
-            (r.protocol, r.ports, r.why)
-            for r in load_catalog(name, base_dir=loaded.base_dir).retired
-        )
-    sensitive = sensitive_ports(((r.component or "", r.protocol, r.ports) for r in rows), retired)
+    sensitive = [p for p in component_ports(loaded) if p.check in ALLOW_NAMES]
+    known_roles = frozenset(r for p in sensitive if p.roles for r in p.roles)
     allowed = set(loaded.config.allow_exposure)
-    adds = [op.rule for _g, op in the_plan.changes if op.action.value in ("add", "update")]
     bad = [
-        (rule, item)
-        for rule, item in exposed_sensitive_ports(adds, sensitive)
-        if item.name not in allowed
+        (op.rule, port, ALLOW_NAMES[port.check])
+        for _g, op in the_plan.changes
+        if op.action.value in ("add", "update")
+        and op.rule.direction.value == "ingress"
+        and is_world(op.rule.peer)
+        for port in sensitive
+        if ALLOW_NAMES[port.check] not in allowed
+        and port.applies_to(op.rule.role, known_roles)
+        and port.reached_by(op.rule)
     ]
     if bad:
         lines = "; ".join(
-            f"{rule.target} {rule.protocol.value}/{rule.ports_text} from {rule.peer} ({item.name})"
-            for rule, item in bad[:10]
+            f"{rule.target} {rule.protocol.value}/{rule.ports_text} from {rule.peer} ({name})"
+            for rule, _port, name in bad[:10]
         )
-        names = ", ".join(sorted({item.name for _r, item in bad}))
+        names = ", ".join(sorted({name for _r, _p, name in bad}))
         raise GuardrailError(
             f"apply would open sensitive ports to the internet: {lines}",
             hint=f"narrow the source, or list {names} under allow_exposure: in the config if you "

@@ -1,41 +1,22 @@
-"""What "open to the world" means, and which Kubernetes ports must never be.
+"""What "open to the world" means, and which Kubernetes components must never be.
 
-Shared by the apply-time guard (``allow_exposure``) and the audit: one definition of *world* and
-one list of sensitive ports, so the two can never disagree.
+Shared by the apply-time guard (``allow_exposure``) and the audit (which also owns the mapping
+from catalog rows to component ports), so the two can never disagree.
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 
-from portsync.model import Endpoint, EndpointKind, PortRange, Protocol, TargetRule
+from portsync.model import Endpoint, EndpointKind
 
-__all__ = [
-    "SENSITIVE_COMPONENTS",
-    "WORLD_SERVICE_TAGS",
-    "SensitivePort",
-    "exposed_sensitive_ports",
-    "is_world",
-    "sensitive_ports",
-]
+__all__ = ["SENSITIVE_COMPONENTS", "WORLD_SERVICE_TAGS", "is_world"]
 
 #: Components whose ports must never be reachable from the internet.
 SENSITIVE_COMPONENTS = ("etcd", "kubelet", "kube-scheduler", "kube-controller-manager")
 
 #: Azure service tags that mean "anyone on the internet".
 WORLD_SERVICE_TAGS = frozenset({"internet", "*", "any"})
-
-
-@dataclass(frozen=True, slots=True)
-class SensitivePort:
-    """A port range that must not face the internet, and the name that allows it anyway."""
-
-    name: str  # component name, or "retired"
-    protocol: Protocol
-    ports: PortRange
-    why: str
 
 
 # Address blocks that are not reachable from the public internet (IANA special-purpose registry).
@@ -72,43 +53,3 @@ def is_world(endpoint: Endpoint) -> bool:
     if endpoint.kind is not EndpointKind.CIDR:
         return False
     return _overlaps_public(ipaddress.ip_network(endpoint.value))
-
-
-def _covers(rule: TargetRule, sensitive: SensitivePort) -> bool:
-    if rule.protocol is not Protocol.ALL and rule.protocol is not sensitive.protocol:
-        return False
-    if rule.ports is None:
-        return True
-    return rule.ports.overlaps(sensitive.ports)
-
-
-def sensitive_ports(
-    component_ports: Iterable[tuple[str, Protocol, PortRange]],
-    retired: Iterable[tuple[Protocol, PortRange, str]] = (),
-) -> list[SensitivePort]:
-    """Sensitive ports from catalog rows (component, protocol, ports) and retired ports."""
-    out = []
-    seen = set()
-    for component, protocol, ports in component_ports:
-        if component in SENSITIVE_COMPONENTS and (component, protocol, ports) not in seen:
-            seen.add((component, protocol, ports))
-            out.append(
-                SensitivePort(component, protocol, ports, f"{component} must not face the internet")
-            )
-    for protocol, ports, why in retired:
-        out.append(SensitivePort("retired", protocol, ports, why))
-    return out
-
-
-def exposed_sensitive_ports(
-    rules: Sequence[TargetRule], sensitive: Sequence[SensitivePort]
-) -> list[tuple[TargetRule, SensitivePort]]:
-    """Pairs of (ingress rule open to the world, sensitive port it exposes)."""
-    out = []
-    for rule in rules:
-        if rule.direction.value != "ingress" or not is_world(rule.peer):
-            continue
-        for item in sensitive:
-            if _covers(rule, item):
-                out.append((rule, item))
-    return out

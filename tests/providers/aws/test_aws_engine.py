@@ -382,3 +382,18 @@ def test_apply_paces_calls_through_shared_account_region_buckets(aws_world: AwsW
     # one authorize per group; reads: plan, verification (no rule ids needed for adds)
     assert round(1000 - writes.available) == 2
     assert round(1000 - reads.available) == 2
+
+
+def test_apply_refuses_world_open_retired_port_and_kubelet_through_a_range(
+    aws_world: AwsWorld,
+) -> None:
+    extra = [
+        {"role": "worker", "protocol": "tcp", "ports": "10255", "peer": "cidr:0.0.0.0/0"},
+        {"role": "worker", "protocol": "tcp", "ports": "10000-11000", "peer": "cidr:0.0.0.0/0"},
+    ]
+    aws_world.write_config(extra_rules=extra)
+    with pytest.raises(GuardrailError) as info:
+        _apply(aws_world)
+    assert "retired" in str(info.value)
+    assert "kubelet" in str(info.value)
+    assert aws_world.ingress(aws_world.worker) == []
