@@ -346,8 +346,7 @@ def component_ports(loaded: LoadedConfig) -> list[ComponentPort]:
         ConfigError: a catalog is unknown.
         PortTableError: a catalog cannot be read.
     """
-    from portsync.catalog import load_catalog
-    from portsync.synthesis import apply_overrides, catalog_rows
+    from portsync.synthesis import apply_overrides, load_catalogs
 
     config = loaded.config
     merged: dict[tuple[str, str | None, Protocol, PortRange], tuple[set[str] | None, str]] = {}
@@ -367,14 +366,15 @@ def component_ports(loaded: LoadedConfig) -> list[ComponentPort]:
         else:
             merged[key] = (seen_roles | set(roles), seen_purpose)
 
-    for row in apply_overrides(catalog_rows(loaded), config):
+    catalogs = load_catalogs(loaded)
+    for row in apply_overrides([r for c in catalogs for r in c.rows], config):
         if row.direction is not Direction.INGRESS:
             continue
         role = "etcd" if config.etcd == "external" and row.component == "etcd" else row.role
         check = _COMPONENT_CHECKS.get(row.component, "PS-EXPOSED-TABLE-PORT")
         add(check, row.component, row.protocol, row.ports, [role], row.purpose)
-    for name in config.catalogs:
-        for retired in load_catalog(name, base_dir=loaded.base_dir).retired:
+    for catalog in catalogs:
+        for retired in catalog.retired:
             add(
                 "PS-EXPOSED-RETIRED-PORT",
                 retired.component,

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import dataclasses
 
-from portsync.catalog import load_catalog
+from portsync.catalog import Catalog, load_catalog
 from portsync.catalog.parser import PortRow, rows_to_rules
 from portsync.config import Config, LoadedConfig
 from portsync.errors import ConfigError, PortTableError
 from portsync.model import RuleSet
 
-__all__ = ["apply_overrides", "catalog_rows", "synthesize"]
+__all__ = ["apply_overrides", "catalog_rows", "load_catalogs", "synthesize"]
+
+
+def load_catalogs(loaded: LoadedConfig) -> list[Catalog]:
+    """Every catalog the config names, in order.
+
+    Raises:
+        ConfigError: a catalog name or path is unknown.
+        PortTableError: a table cannot be read.
+    """
+    catalogs = []
+    for name in loaded.config.catalogs:
+        try:
+            catalogs.append(load_catalog(name, base_dir=loaded.base_dir))
+        except PortTableError as exc:
+            if exc.problems:
+                raise  # errors inside a table name their own file:line
+            raise ConfigError(f"{loaded.where('catalog')}: catalog {name!r}: {exc}") from None
+    return catalogs
 
 
 def catalog_rows(loaded: LoadedConfig) -> list[PortRow]:
@@ -20,16 +38,7 @@ def catalog_rows(loaded: LoadedConfig) -> list[PortRow]:
         ConfigError: a catalog name or path is unknown.
         PortTableError: a table cannot be read.
     """
-    rows: list[PortRow] = []
-    for name in loaded.config.catalogs:
-        try:
-            catalog = load_catalog(name, base_dir=loaded.base_dir)
-        except PortTableError as exc:
-            if exc.problems:
-                raise  # errors inside a table name their own file:line
-            raise ConfigError(f"{loaded.where('catalog')}: catalog {name!r}: {exc}") from None
-        rows.extend(catalog.rows)
-    return rows
+    return [row for catalog in load_catalogs(loaded) for row in catalog.rows]
 
 
 def apply_overrides(rows: list[PortRow], config: Config) -> list[PortRow]:
