@@ -337,10 +337,6 @@ class Plan:
                 f"{source}: malformed plan ({type(exc).__name__}: {exc})",
                 hint="plan files are written by `portsync plan --out`; do not edit them by hand",
             ) from None
-        if plan.summary()["add"] + plan.summary()["remove"] + plan.summary()["update"] != len(
-            data["changes"]
-        ):
-            raise PlanFileError(f"{source}: summary does not match the changes")
         return plan
 
     @classmethod

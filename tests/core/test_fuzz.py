@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from portsync.catalog.parser import parse_document
 from portsync.cli import app
 from portsync.config import parse_config
-from portsync.errors import InputError, PortsyncError
+from portsync.errors import InputError
 from portsync.ops import Plan
 
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -188,7 +188,3 @@ def test_cli_rules_random_config_exits_0_or_1_without_traceback(doc: object) -> 
     assert "internal error" not in result.output
     if result.exit_code == 0:
         json.loads(result.stdout)
-
-
-def test_error_classes_are_portsync_errors() -> None:
-    assert issubclass(InputError, PortsyncError)
