@@ -14,6 +14,7 @@ Values are normalised on construction so equal things compare equal.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
@@ -63,6 +64,8 @@ class Protocol(str, Enum):
         """Whether rules of this protocol carry a port range."""
         return self in (Protocol.TCP, Protocol.UDP)
 
+
+_PORTED = frozenset({Protocol.TCP, Protocol.UDP})
 
 _PORT_RANGE_RE = re.compile(r"^\s*(\d{1,5})\s*(?:[-–—~]\s*(\d{1,5}))?\s*$")
 
@@ -121,8 +124,15 @@ def canonical_cidr(text: str) -> str:
     Raises:
         ValueError: ``text`` is not an IPv4 or IPv6 network.
     """
+    return _canonical_cidr(str(text).strip())
+
+
+# A fleet repeats the same few hundred prefixes across thousands of rules, and parsing them with
+# ipaddress dominated reading a large project; failures are not cached (they raise).
+@functools.lru_cache(maxsize=65536)
+def _canonical_cidr(text: str) -> str:
     try:
-        return str(ipaddress.ip_network(str(text).strip(), strict=False))
+        return str(ipaddress.ip_network(text, strict=False))
     except ValueError as exc:
         raise ValueError(f"{text!r} is not an IPv4 or IPv6 network like 10.0.0.0/8") from exc
 
@@ -328,13 +338,19 @@ class Endpoint:
 
     kind: EndpointKind
     value: str
+    #: The string form, computed once: it is part of every rule key.
+    text: str = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "kind", EndpointKind(self.kind))
-        if self.kind is EndpointKind.CIDR:
+        kind = self.kind
+        if type(kind) is not EndpointKind:
+            kind = EndpointKind(kind)
+            object.__setattr__(self, "kind", kind)
+        if kind is EndpointKind.CIDR:
             object.__setattr__(self, "value", canonical_cidr(self.value))
         elif not self.value:
-            raise ValueError(f"endpoint {self.kind.value} needs a value")
+            raise ValueError(f"endpoint {kind._value_} needs a value")
+        object.__setattr__(self, "text", f"{kind._value_}:{self.value}")
 
     @classmethod
     def parse(cls, text: str) -> Endpoint:
@@ -361,7 +377,7 @@ class Endpoint:
         return ipaddress.ip_network(self.value).version
 
     def __str__(self) -> str:
-        return f"{self.kind.value}:{self.value}"
+        return self.text
 
 
 RuleKey = tuple[str, str, str, int, int, str]
@@ -390,12 +406,22 @@ class TargetRule:
     _key: RuleKey = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "direction", Direction(self.direction))
-        object.__setattr__(self, "protocol", Protocol(self.protocol))
-        if not self.protocol.has_ports:
+        # Providers build tens of thousands of these per plan: skip the enum lookups when the
+        # caller already passed members, and read member values without the enum descriptor.
+        direction = self.direction
+        if type(direction) is not Direction:
+            direction = Direction(direction)
+            object.__setattr__(self, "direction", direction)
+        protocol = self.protocol
+        if type(protocol) is not Protocol:
+            protocol = Protocol(protocol)
+            object.__setattr__(self, "protocol", protocol)
+        ports = self.ports
+        if ports is not None and protocol not in _PORTED:
+            ports = None
             object.__setattr__(self, "ports", None)
-        low, high = (self.ports.from_port, self.ports.to_port) if self.ports else (-1, -1)
-        key = (self.target, self.direction.value, self.protocol.value, low, high, str(self.peer))
+        low, high = (ports.from_port, ports.to_port) if ports is not None else (-1, -1)
+        key = (self.target, direction._value_, protocol._value_, low, high, self.peer.text)
         object.__setattr__(self, "_key", key)
 
     @property

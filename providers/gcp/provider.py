@@ -146,6 +146,7 @@ class GcpProvider:
         self._index_value: tuple[dict[str, list[str]], dict[str, list[TargetRule]]] = ({}, {})
         self._round: _Round | None = None
         self._wanted: dict[RuleKey, TargetRule] = {}
+        self._live: dict[str, list[TargetRule]] = {}
         self._name_locks: dict[str, threading.Lock] = {}
 
     # ------------------------------------------------------------------ plumbing
@@ -279,26 +280,32 @@ class GcpProvider:
         with self._lock:
             self._raw = raw
             self._round = _Round([t.id for t in targets], count)
-        return self._live_rules(raw, [t.id for t in targets])
+        live = self._live_rules(raw, [t.id for t in targets])
+        with self._lock:
+            self._live = live
+        return live
 
     def _live_rules(
         self, raw: Mapping[str, Mapping[str, Any]], targets: Sequence[str]
     ) -> dict[str, list[TargetRule]]:
         out: dict[str, list[TargetRule]] = {t: [] for t in targets}
+        _, expanded = self._index()  # each firewall expanded once per read, reused by the checks
         for name in sorted(raw):
-            for rule in self._expand(raw[name]):
+            for rule in expanded[name]:
                 if rule.target in out:
                     out[rule.target].append(rule)
         return out
 
-    def _raw_snapshot(self) -> dict[str, dict[str, Any]]:
+    def _raw_snapshot(self) -> Mapping[str, Mapping[str, Any]]:
+        """The firewalls of the last read, read now if there was none. A read replaces the whole
+        mapping and nothing mutates it, so callers share it without copying."""
         with self._lock:
             raw = self._raw
         if raw is None:
             self.fetch(self.targets())
             with self._lock:
                 raw = self._raw
-        return dict(raw or {})
+        return raw or {}
 
     def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
         """Refuse, at plan time, a final state GCP would refuse or that cannot be applied safely.
@@ -314,6 +321,12 @@ class GcpProvider:
         where = f"{self._where()}: {target}"
         with self._lock:
             wanted = self._wanted
+            live = self._live.get(target.id)
+        if live is not None and _as_read(final, live, wanted):
+            # The final state is the one GCP holds and accepted: nothing to name, describe,
+            # insert or remove, so the packing below would only re-derive the live firewalls.
+            self._check_quota(target, 0)
+            return
         # Owned rules that are wanted end up with the wanted description and priority.
         owned = [wanted.get(r.key, r) for r in final if r.owned and r.target == target.id]
         desired = self._pack(owned, raw, target.id)
@@ -324,7 +337,7 @@ class GcpProvider:
                 hint="shorten the purposes or name_prefix, or split the rules over more roles",
             )
         self._check_unmanaged_removals(target, final, raw, where)
-        self._check_quota(target, desired, raw)
+        self._check_quota(target, sum(1 for name in desired if name not in raw))
 
     def _check_unmanaged_removals(
         self,
@@ -358,18 +371,13 @@ class GcpProvider:
                     "owned",
                 )
 
-    def _check_quota(
-        self,
-        target: Target,
-        desired: Mapping[str, Mapping[str, Any]],
-        raw: Mapping[str, Mapping[str, Any]],
-    ) -> None:
+    def _check_quota(self, target: Target, inserts: int) -> None:
         quota = self.config.firewall_quota
         with self._lock:
             state = self._round
             if quota is None or state is None or target.id not in state.pending:
                 return
-            state.inserts[target.id] = sum(1 for name in desired if name not in raw)
+            state.inserts[target.id] = inserts
             state.pending.discard(target.id)
             if state.pending:
                 return
@@ -554,6 +562,25 @@ class GcpProvider:
             if isinstance(first, PortsyncError):
                 raise first
             raise ProviderError(f"{self._where()}: apply failed: {first}") from first
+
+
+def _as_read(
+    final: Sequence[TargetRule], live: Sequence[TargetRule], wanted: Mapping[RuleKey, TargetRule]
+) -> bool:
+    """Whether ``final`` is exactly the live rules as read (the same objects, in order) and every
+    owned one is wanted with the description and priority it already has — a target the plan does
+    not touch. Conservative: any doubt means the full check runs."""
+    if len(final) != len(live) or any(a is not b for a, b in zip(final, live, strict=True)):
+        return False
+    for rule in final:
+        if not rule.owned:
+            continue
+        want = wanted.get(rule.key)
+        if want is not None and (
+            want.description != rule.description or want.extra != rule.extra
+        ):
+            return False
+    return True
 
 
 _OUTPUT_ONLY = frozenset({"id", "kind", "creationTimestamp", "selfLink"})

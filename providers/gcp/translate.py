@@ -189,17 +189,20 @@ def _peers(
     rule: Rule,
     *,
     cluster: str,
-    bindings: Mapping[str, Endpoint],
+    bindings: Mapping[str, Sequence[Endpoint]],
     sources_all: Sequence[str],
 ) -> list[Endpoint]:
     return resolve_peer(
         rule,
         cluster=cluster,
-        bindings={role: [endpoint] for role, endpoint in bindings.items()},
+        bindings=bindings,
         sources_all=sources_all,
-        load_balancers=[Endpoint.cidr(c) for c in HEALTH_CHECK_RANGES],
+        load_balancers=_HEALTH_CHECKERS,
         binding_keys="target_tag or service_account binding",
     )
+
+
+_HEALTH_CHECKERS = tuple(Endpoint.cidr(c) for c in HEALTH_CHECK_RANGES)
 
 
 def _check_peer(rule: Rule, target: Endpoint, peer: Endpoint, *, cluster: str) -> None:
@@ -246,12 +249,13 @@ def translate_rules(
     problems: list[str] = []
     kinds: set[type[TranslationError]] = set()
     extra = ((PRIORITY, str(priority)),)
+    peer_bindings = {role: (endpoint,) for role, endpoint in bindings.items()}
     for rule in rules:
         target = bindings.get(rule.role)
         if target is None:
             continue
         try:
-            peers = _peers(rule, cluster=cluster, bindings=bindings, sources_all=sources_all)
+            peers = _peers(rule, cluster=cluster, bindings=peer_bindings, sources_all=sources_all)
             for peer in peers:
                 _check_peer(rule, target, peer, cluster=cluster)
         except TranslationError as exc:
