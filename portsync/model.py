@@ -163,6 +163,8 @@ class Peer:
 
     kind: PeerKind
     value: str = ""
+    #: The string form, computed once: it is part of every rule identity.
+    text: str = field(default="", init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if self.kind is PeerKind.CIDR:
@@ -172,6 +174,9 @@ class Peer:
                 raise ValueError(f"role name {self.value!r} must be a lowercase slug")
         elif self.value:
             raise ValueError(f"peer {self.kind.value!r} takes no value")
+        kind = PeerKind(self.kind)._value_
+        text = f"{kind}:{self.value}" if self.kind in (PeerKind.ROLE, PeerKind.CIDR) else kind
+        object.__setattr__(self, "text", text)
 
     @classmethod
     def parse(cls, text: str) -> Peer:
@@ -193,9 +198,7 @@ class Peer:
         )
 
     def __str__(self) -> str:
-        if self.kind in (PeerKind.ROLE, PeerKind.CIDR):
-            return f"{self.kind.value}:{self.value}"
-        return str(self.kind.value)
+        return self.text
 
     def for_target(self, role: str) -> Peer:
         """``role:X`` where X is the rule's own role is written ``self``."""
@@ -214,6 +217,9 @@ class Rule:
     ports: PortRange | None
     peer: Peer
     purpose: str = ""
+    _identity: tuple[str, str, str, int, int, str] = field(
+        init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         if not self.role or slugify(self.role) != self.role:
@@ -226,12 +232,16 @@ class Rule:
             raise ValueError(f"a {self.protocol.value} rule carries no ports")
         object.__setattr__(self, "peer", self.peer.for_target(self.role))
         object.__setattr__(self, "purpose", " ".join(self.purpose.split()))
+        low, high = (self.ports.from_port, self.ports.to_port) if self.ports else (-1, -1)
+        identity = (
+            self.role, self.direction._value_, self.protocol._value_, low, high, self.peer.text
+        )
+        object.__setattr__(self, "_identity", identity)
 
     @property
     def identity(self) -> tuple[str, str, str, int, int, str]:
         """What makes two rules the same rule (purpose excluded)."""
-        low, high = (self.ports.from_port, self.ports.to_port) if self.ports else (-1, -1)
-        return (self.role, self.direction.value, self.protocol.value, low, high, str(self.peer))
+        return self._identity
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON rule object of DESIGN §6."""
