@@ -34,6 +34,7 @@ __all__ = [
     "RuleSet",
     "TargetRule",
     "canonical_cidr",
+    "cidr_version",
     "slugify",
 ]
 
@@ -125,6 +126,16 @@ def canonical_cidr(text: str) -> str:
         ValueError: ``text`` is not an IPv4 or IPv6 network.
     """
     return _canonical_cidr(str(text).strip())
+
+
+@functools.lru_cache(maxsize=65536)
+def cidr_version(text: str) -> int | None:
+    """4 or 6 when ``text`` is an IPv4 or IPv6 network (host bits allowed), None otherwise
+    (a service tag, a wildcard, a typo). Cached like :func:`canonical_cidr`."""
+    try:
+        return ipaddress.ip_network(str(text).strip(), strict=False).version
+    except ValueError:
+        return None
 
 
 # A fleet repeats the same few hundred prefixes across thousands of rules, and parsing them with
@@ -384,7 +395,8 @@ class Endpoint:
         """4 or 6 for CIDR endpoints, None otherwise."""
         if self.kind is not EndpointKind.CIDR:
             return None
-        return ipaddress.ip_network(self.value).version
+        # The value is canonical: only IPv6 networks are written with colons.
+        return 6 if ":" in self.value else 4
 
     def __str__(self) -> str:
         return self.text

@@ -119,11 +119,9 @@ def make_client(
 
 def _as_dict(model: Any) -> dict[str, Any]:
     """An SDK model as its REST JSON (camelCase keys, read-only fields included)."""
-    as_dict = getattr(model, "as_dict", None)
-    if callable(as_dict):
-        data: dict[str, Any] = as_dict()
-        return data
-    return dict(model)
+    from .convert import model_to_dict
+
+    return model_to_dict(model)
 
 
 class AzureAdapter:

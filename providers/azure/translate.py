@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +41,7 @@ from portsync.model import (
     RuleSet,
     TargetRule,
     canonical_cidr,
+    cidr_version,
 )
 from portsync.resolve import resolve_peer
 
@@ -126,9 +126,9 @@ class Binding:
             return (self.asg,)
         version = peer.ip_version
         if version is None:
-            v4 = tuple(p for p in self.prefixes if ipaddress.ip_network(p).version == 4)
+            v4 = tuple(p for p in self.prefixes if cidr_version(p) == 4)
             return v4 or self.prefixes
-        return tuple(p for p in self.prefixes if ipaddress.ip_network(p).version == version)
+        return tuple(p for p in self.prefixes if cidr_version(p) == version)
 
     def covers(self, items: Iterable[str]) -> bool:
         """Whether a live rule's role side (``items``) names this role's binding only."""
@@ -315,11 +315,7 @@ def _items(props: Mapping[str, Any], side: str) -> list[str]:
 
 
 def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_network(text, strict=False)
-    except ValueError:
-        return False
-    return True
+    return cidr_version(text) is not None
 
 
 def _canonical_item(text: str, asg_names: Mapping[str, str]) -> str:
