@@ -114,7 +114,8 @@ class EC2Proxy:
     Args:
         upstream_url: base URL of moto server, e.g. ``http://127.0.0.1:5000``.
         page_size_cap: serve at most this many items per page even when the client asks for
-            more (real AWS may return fewer than ``MaxResults``).
+            more, or for everything by leaving ``MaxResults`` out (real AWS may return fewer
+            items than asked, with a ``NextToken``).
         timeout_delay: seconds a ``"timeout"`` fault holds the request before closing the
             connection; set it above the client's read timeout.
         strict: refuse ``MaxResults`` together with ``GroupId.N`` on DescribeSecurityGroups,
@@ -144,6 +145,7 @@ class EC2Proxy:
         self._calls: Counter[str] = Counter()
         self._faults: list[Fault] = []
         self._log: list[tuple[str, str]] = []
+        self._params: list[tuple[str, dict[str, str]]] = []
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -200,11 +202,17 @@ class EC2Proxy:
         with self._lock:
             return list(self._log)
 
+    def requests(self, action: str) -> list[dict[str, str]]:
+        """The query parameters of every counted ``action`` request, in arrival order."""
+        with self._lock:
+            return [dict(p) for a, p in self._params if a == action]
+
     def reset_counts(self) -> None:
-        """Forget the call counts and the log (queued faults are kept)."""
+        """Forget the call counts, the log and the recorded parameters (faults are kept)."""
         with self._lock:
             self._calls.clear()
             self._log.clear()
+            self._params.clear()
 
     # -- faults ----------------------------------------------------------------------------------
 
@@ -256,10 +264,11 @@ class EC2Proxy:
         with self._lock:
             self._faults.clear()
 
-    def _admit(self, action: str) -> Fault | None:
+    def _admit(self, action: str, params: list[tuple[str, str]]) -> Fault | None:
         """Count a request and take the first queued fault matching it."""
         with self._lock:
             self._calls[action] += 1
+            self._params.append((action, dict(params)))
             for index, fault in enumerate(self._faults):
                 if fault.matches(action):
                     fault.times -= 1
@@ -300,7 +309,10 @@ class EC2Proxy:
         """Send a request to moto, paging the answer of a paged describe call."""
         fields = dict(params)
         action = fields.get("Action", "")
-        if action not in PAGED_ACTIONS or not ({"MaxResults", "NextToken"} & fields.keys()):
+        asked_for_pages = bool({"MaxResults", "NextToken"} & fields.keys())
+        # With a cap, even a request for every item gets pages: AWS documents that omitting
+        # MaxResults returns all items, but a client must still follow a NextToken it gets.
+        if action not in PAGED_ACTIONS or not (asked_for_pages or self.page_size_cap):
             return self._send_upstream(method, path, headers, body)
         if self.strict and action == "DescribeSecurityGroups" and "MaxResults" in fields and any(
             k.startswith("GroupId.") for k in fields
@@ -401,7 +413,7 @@ def _make_handler(proxy: EC2Proxy) -> type[BaseHTTPRequestHandler]:
             if not action or proxy._stopping.is_set():
                 self._reply(proxy._send_upstream(self.command, self.path, headers, body))
                 return
-            fault = proxy._admit(action)
+            fault = proxy._admit(action, params)
             if fault is None:
                 self._reply(proxy.forward(self.command, self.path, headers, body, params))
             elif fault.kind == "throttle":

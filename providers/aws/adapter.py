@@ -66,10 +66,12 @@ class Ec2Adapter:
         *,
         read_bucket: TokenBucket | None = None,
         write_bucket: TokenBucket | None = None,
+        page_size: int | None = None,
     ) -> None:
         self.client = client
         self.read_bucket = read_bucket
         self.write_bucket = write_bucket
+        self.page_size = page_size
 
     def _take(self, bucket: TokenBucket | None) -> None:
         if bucket is not None:
@@ -86,26 +88,29 @@ class Ec2Adapter:
                 yield from items
 
     def describe_groups(self, group_ids: Sequence[str]) -> list[dict[str, Any]]:
-        """Every permission of ``group_ids``: one filtered call, or the region's pages when many.
+        """Every permission of ``group_ids``: one filtered call, or the region's groups when many.
 
-        Missing groups are simply absent from the result.
+        Without ``page_size`` the call leaves ``MaxResults`` out, which EC2 documents as "all
+        items are returned": one request for the whole region instead of one per 1,000 groups
+        (a ``NextToken``, should one come back anyway, is followed). With ``page_size`` it asks
+        for pages of that size, for regions whose single answer would be too large to read in
+        one request. Missing groups are simply absent from the result.
         """
         wanted = sorted(set(group_ids))
         if not wanted:
             return []
-        if len(wanted) <= MAX_FILTER_VALUES:
-            items = self._pages(
-                "describe_security_groups",
-                "SecurityGroups",
-                Filters=[{"Name": "group-id", "Values": wanted}],
-                PaginationConfig={"PageSize": MAX_RESULTS_PER_PAGE},
-            )
-        else:
-            items = self._pages(
-                "describe_security_groups",
-                "SecurityGroups",
-                PaginationConfig={"PageSize": MAX_RESULTS_PER_PAGE},
-            )
+        paging = {"PageSize": self.page_size} if self.page_size else {}
+        filters = (
+            {"Filters": [{"Name": "group-id", "Values": wanted}]}
+            if len(wanted) <= MAX_FILTER_VALUES
+            else {}
+        )
+        items = self._pages(
+            "describe_security_groups",
+            "SecurityGroups",
+            **filters,
+            PaginationConfig=paging,
+        )
         keep = set(wanted)
         return [g for g in items if g.get("GroupId") in keep]
 

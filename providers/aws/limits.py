@@ -12,6 +12,7 @@ MAX_DESCRIPTION_LENGTH = 255
 #: DescribeSecurityGroups / DescribeSecurityGroupRules page size maximum.
 #: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DescribeSecurityGroups.html
 MAX_RESULTS_PER_PAGE = 1000
+MIN_RESULTS_PER_PAGE = 5
 
 #: Values in one filter; above this portsync lists the region's groups instead of filtering.
 #: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Using_Filtering.html

@@ -21,7 +21,14 @@ from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
 
 from . import translate
-from .limits import DESCRIBE_BUCKET, LIMITS, MAX_RULES_PER_GROUP, MUTATE_BUCKET
+from .limits import (
+    DESCRIBE_BUCKET,
+    LIMITS,
+    MAX_RESULTS_PER_PAGE,
+    MAX_RULES_PER_GROUP,
+    MIN_RESULTS_PER_PAGE,
+    MUTATE_BUCKET,
+)
 
 __all__ = ["AwsClusterConfig", "AwsProvider"]
 
@@ -48,6 +55,8 @@ class AwsClusterConfig(BaseModel):
     rules_per_group: int = Field(default=MAX_RULES_PER_GROUP, ge=1, le=1000)
     retry_mode: Literal["standard", "adaptive"] = "adaptive"
     max_attempts: int = Field(default=8, ge=1, le=20)
+    #: DescribeSecurityGroups page size; None asks for every group in one request.
+    page_size: int | None = Field(default=None, ge=MIN_RESULTS_PER_PAGE, le=MAX_RESULTS_PER_PAGE)
     roles: dict[str, AwsRoleBinding]
 
     @field_validator("roles")
@@ -113,6 +122,7 @@ class AwsProvider:
                     write_bucket=limiters.get(
                         (*scope, "mutate"), rate=MUTATE_BUCKET[1], burst=MUTATE_BUCKET[0]
                     ),
+                    page_size=self.config.page_size,
                 )
             return self._adapter
 

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from portsync import api
 from portsync.cli import app
 from portsync.config import load_config
-from portsync.errors import ProviderError, ThrottledError
+from portsync.errors import ConfigError, ProviderError, ThrottledError
 from portsync.ops import Plan
 from portsync.testing.ec2proxy import EC2Proxy
 
@@ -485,6 +485,40 @@ def test_plan_paged_two_per_page_equals_unpaged_plan(
     summary = paged.summary()
     assert (summary["update"], summary["remove"]) == (1, 1)
     assert summary["unmanaged"] >= 2
+
+
+def test_plan_reads_the_groups_in_one_request_without_max_results(
+    aws_world: AwsWorld, proxy: EC2Proxy
+) -> None:
+    # EC2 documents that leaving MaxResults out returns every item: one request, not one per
+    # 1,000 groups.
+    roles, extra = _seven_roles(aws_world)
+    _configure(aws_world, proxy.url, roles=roles, extra_rules=extra)
+    _plan(aws_world)
+    (request,) = proxy.requests(DSG)
+    assert "MaxResults" not in request and "NextToken" not in request
+
+
+def test_page_size_key_reads_in_pages_of_that_size(
+    aws_world: AwsWorld, proxy: EC2Proxy
+) -> None:
+    roles, extra = _seven_roles(aws_world)
+    _configure(aws_world, proxy.url, roles=roles, extra_rules=extra)
+    whole = _plan(aws_world)
+    proxy.reset_counts()
+    _configure(aws_world, proxy.url, roles=roles, extra_rules=extra, cluster={"page_size": 5})
+    paged = _plan(aws_world)
+    sent = proxy.requests(DSG)
+    assert [r.get("MaxResults") for r in sent] == ["5"] * math.ceil(len(roles) / 5)
+    assert "NextToken" in sent[-1]
+    assert _plan_shape(paged) == _plan_shape(whole)
+
+
+def test_page_size_key_out_of_range_is_a_config_error(aws_world: AwsWorld, proxy: EC2Proxy) -> None:
+    _configure(aws_world, proxy.url, cluster={"page_size": 2000})
+    with pytest.raises(ConfigError, match="page_size"):
+        _plan(aws_world)
+    assert proxy.calls[DSG] == 0
 
 
 def test_apply_paged_rule_ids_and_verification_converge(
