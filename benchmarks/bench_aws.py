@@ -1,8 +1,8 @@
 """AWS at scale: ``portsync.api.plan`` / ``apply`` against moto server, through the counting proxy.
 
-Setup (not counted): N security groups with 10 ingress rules each, all carrying portsync's marker,
-and a config binding role ``role-<i>`` to group i with ``extra_rules`` describing exactly those
-rules, so the plan is empty. Then, in the same run:
+Setup (not counted): N security groups with the same 10 ingress rules each, all carrying
+portsync's marker, and a config binding role ``role-<i>`` to group i whose ``extra_rules`` give
+those 10 rules once, for every role (``role: "*"``), so the plan is empty. Then, in the same run:
 
 * **plan**: ``api.plan`` against the bare boto3 reads a perfect tool would make — one
   DescribeSecurityGroups over the same groups without ``MaxResults`` (every item in one answer;
@@ -105,19 +105,18 @@ def _create_groups(url: str, count: int) -> list[str]:
 
 
 def _write_config(path: Path, url: str, groups: Sequence[str], *, extra_for: int = 0) -> Path:
-    """Bind ``role-<i>`` to ``groups[i]`` with its rules; ``extra_for`` roles get one more."""
-    extra_rules: list[dict[str, Any]] = []
-    for i in range(len(groups)):
-        for j in range(RULES_PER_GROUP):
-            extra_rules.append(
-                {"role": _role(i), "protocol": "tcp", "ports": 10000 + j,
-                 "peer": "cidr:10.0.0.0/8", "purpose": f"svc {j}"}
-            )
-        if i < extra_for:
-            extra_rules.append(
-                {"role": _role(i), "protocol": "tcp", "ports": 9999,
-                 "peer": "cidr:10.0.0.0/8", "purpose": "svc added"}
-            )
+    """Bind ``role-<i>`` to ``groups[i]``; every role gets the same RULES_PER_GROUP rules, written
+    once with ``role: "*"`` as a user would; the first ``extra_for`` roles get one more."""
+    extra_rules: list[dict[str, Any]] = [
+        {"role": "*", "protocol": "tcp", "ports": 10000 + j, "peer": "cidr:10.0.0.0/8",
+         "purpose": f"svc {j}"}
+        for j in range(RULES_PER_GROUP)
+    ]
+    if extra_for:
+        extra_rules.append(
+            {"role": [_role(i) for i in range(min(extra_for, len(groups)))], "protocol": "tcp",
+             "ports": 9999, "peer": "cidr:10.0.0.0/8", "purpose": "svc added"}
+        )
     data = {
         "extra_rules": extra_rules,
         "max_deletes": 0,

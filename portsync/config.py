@@ -92,32 +92,60 @@ class Sources(_Strict):
     load_balancers: tuple[LoadBalancerSource, ...] = ()
 
 
-class ExtraRule(_Strict):
-    """A rule added in neutral form."""
+#: ``role: "*"`` in an extra rule: every role a cluster of the config binds.
+EVERY_ROLE = "*"
 
-    role: str
+
+class ExtraRule(_Strict):
+    """A rule added in neutral form, for one role, a list of roles, or ``*`` (every bound role)."""
+
+    role: str | list[str]
     direction: Literal["ingress", "egress"] = "ingress"
     protocol: Literal["tcp", "udp", "icmp", "all"]
     ports: str | int | None = None
     peer: str
     purpose: str = ""
 
-    def to_rule(self) -> Rule:
-        """The neutral rule."""
-        return Rule(
-            role=self.role,
-            direction=self.direction,  # type: ignore[arg-type]
-            protocol=self.protocol,  # type: ignore[arg-type]
-            ports=PortRange.parse(self.ports) if self.ports is not None else None,
-            peer=Peer.parse(self.peer),
-            purpose=self.purpose,
-        )
+    def roles(self, bound: Sequence[str]) -> list[str]:
+        """The roles this rule is for; ``bound`` (every role the clusters bind) stands for ``*``."""
+        names = [self.role] if isinstance(self.role, str) else self.role
+        if EVERY_ROLE in names:
+            return list(bound)
+        return list(dict.fromkeys(names))
+
+    def to_rules(self, bound: Sequence[str] = ()) -> list[Rule]:
+        """The neutral rules, one per role (see :meth:`roles`).
+
+        Raises:
+            ValueError: the rule is impossible for a role (``peer: role:X`` on role X is fine;
+                ports on protocol ``all`` are not).
+        """
+        ports = PortRange.parse(self.ports) if self.ports is not None else None
+        peer = Peer.parse(self.peer)
+        return [
+            Rule(
+                role=role,
+                direction=self.direction,  # type: ignore[arg-type]
+                protocol=self.protocol,  # type: ignore[arg-type]
+                ports=ports,
+                peer=peer,
+                purpose=self.purpose,
+            )
+            for role in self.roles(bound)
+        ]
 
     @field_validator("role")
     @classmethod
-    def _role(cls, value: str) -> str:
-        if slugify(value) != value:
-            raise ValueError(f"role {value!r} must be a lowercase slug such as {slugify(value)!r}")
+    def _role(cls, value: str | list[str]) -> str | list[str]:
+        names = [value] if isinstance(value, str) else value
+        if not names:
+            raise ValueError("name at least one role, or '*' for every role")
+        for name in names:
+            if name != EVERY_ROLE and slugify(name) != name:
+                raise ValueError(
+                    f"role {name!r} must be a lowercase slug such as {slugify(name)!r}, "
+                    "or '*' for every role"
+                )
         return value
 
     @field_validator("ports")
@@ -210,7 +238,27 @@ class LoadedConfig:
     config: Config
     path: Path | None = None
     text: str = ""
-    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict)
+    #: The composed YAML document; its line numbers are indexed only when first asked for.
+    node: Any = field(default=None, repr=False, compare=False)
+    _lines: dict[tuple[str | int, ...], int] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    @property
+    def lines(self) -> dict[tuple[str | int, ...], int]:
+        """Line number of every config path (``("clusters", 0, "roles")`` → 12).
+
+        Built on first use: error messages and SARIF locations need it, a clean run does not,
+        and indexing a config of tens of thousands of entries costs a noticeable part of loading
+        it.
+        """
+        lines = self._lines
+        if lines is None:
+            lines = {}
+            if self.node is not None:
+                _index_lines(self.node, (), lines)
+            object.__setattr__(self, "_lines", lines)
+        return lines
 
     @property
     def base_dir(self) -> Path:
@@ -311,21 +359,18 @@ def parse_config(text: str, *, path: Path | None = None) -> LoadedConfig:
             f"{name}{line}: invalid YAML: {problem}",
             hint="fix the YAML syntax (indentation, quotes, colons)",
         ) from exc
-    lines: dict[tuple[str | int, ...], int] = {}
-    if node is not None:
-        _index_lines(node, (), lines)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(
             f"{name}:1: the config must be a mapping of keys such as catalog, clusters"
         )
-    loaded = LoadedConfig(Config(), path=path, text=text, lines=lines)
+    loaded = LoadedConfig(Config(), path=path, text=text, node=node)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc, loaded)) from None
-    loaded = LoadedConfig(config, path=path, text=text, lines=lines)
+    loaded = LoadedConfig(config, path=path, text=text, node=node)
     _validate_clusters(loaded)
     return loaded
 

@@ -151,8 +151,11 @@ def _canonical_cidr(text: str) -> str:
 _SLUG_RE = re.compile(r"[^\w]+", re.UNICODE)
 
 
+@functools.lru_cache(maxsize=8192)
 def slugify(text: str) -> str:
-    """Lowercase, hyphen-separated form of a heading (``"Database nodes"`` → ``database-nodes``)."""
+    """Lowercase, hyphen-separated form of a heading (``"Database nodes"`` → ``database-nodes``).
+
+    Cached: every rule checks its role name with it, and a fleet has few role names."""
     slug = _SLUG_RE.sub("-", text.strip().lower()).strip("-_")
     return slug.replace("_", "-")
 
@@ -387,7 +390,9 @@ class Endpoint:
 
     @classmethod
     def cidr(cls, prefix: str) -> Endpoint:
-        """A CIDR endpoint."""
+        """A CIDR endpoint (endpoints are immutable, so equal prefixes share one instance)."""
+        if cls is Endpoint:
+            return _cidr_endpoint(prefix)
         return cls(EndpointKind.CIDR, prefix)
 
     @property
@@ -400,6 +405,11 @@ class Endpoint:
 
     def __str__(self) -> str:
         return self.text
+
+
+@functools.lru_cache(maxsize=65536)
+def _cidr_endpoint(prefix: str) -> Endpoint:
+    return Endpoint(EndpointKind.CIDR, prefix)
 
 
 RuleKey = tuple[str, str, str, int, int, str]

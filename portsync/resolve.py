@@ -47,13 +47,12 @@ def resolve_peer(
         TranslationError: the peer needs a source or binding the config does not give.
     """
     peer = rule.peer
-    where = describe_rule(rule, cluster)
     if peer.kind is PeerKind.SELF:
         return list(bindings[rule.role])
     if peer.kind is PeerKind.ROLE:
         if peer.value not in bindings:
             raise TranslationError(
-                f"{where} needs peer role {peer.value!r}, which has no {binding_keys} in this cluster",
+                f"{describe_rule(rule, cluster)} needs peer role {peer.value!r}, which has no {binding_keys} in this cluster",
                 hint=f"bind it under clusters[{cluster}].roles.{peer.value}",
             )
         return list(bindings[peer.value])
@@ -62,13 +61,13 @@ def resolve_peer(
     if peer.kind is PeerKind.ANY:
         if not sources_all:
             raise TranslationError(
-                f"{where} ({rule.purpose}) is open to 'All', but sources.all is not set",
+                f"{describe_rule(rule, cluster)} ({rule.purpose}) is open to 'All', but sources.all is not set",
                 hint="set sources.all to the CIDRs 'All' means (0.0.0.0/0 only if you mean it)",
             )
         return [Endpoint.cidr(c) for c in sources_all]
     if not load_balancers:
         raise TranslationError(
-            f"{where} ({rule.purpose}) names load balancers, which this cluster does not define",
+            f"{describe_rule(rule, cluster)} ({rule.purpose}) names load balancers, which this cluster does not define",
             hint=load_balancers_hint,
         )
     return list(load_balancers)

@@ -10,7 +10,7 @@ from portsync.config import Config, LoadedConfig
 from portsync.errors import ConfigError, PortTableError
 from portsync.model import RuleSet
 
-__all__ = ["apply_overrides", "catalog_rows", "load_catalogs", "synthesize"]
+__all__ = ["apply_overrides", "bound_roles", "catalog_rows", "load_catalogs", "synthesize"]
 
 
 def load_catalogs(loaded: LoadedConfig) -> list[Catalog]:
@@ -54,6 +54,11 @@ def apply_overrides(rows: list[PortRow], config: Config) -> list[PortRow]:
     return out
 
 
+def bound_roles(config: Config) -> list[str]:
+    """Every role some cluster binds, in config order: what ``role: "*"`` stands for."""
+    return list(dict.fromkeys(role for cluster in config.clusters for role in cluster.roles))
+
+
 def synthesize(loaded: LoadedConfig) -> RuleSet:
     """The desired neutral rule set for this config.
 
@@ -63,10 +68,11 @@ def synthesize(loaded: LoadedConfig) -> RuleSet:
     config = loaded.config
     rows = apply_overrides(catalog_rows(loaded), config)
     ruleset = rows_to_rules(rows, etcd=config.etcd)
+    bound = bound_roles(config)
     extra = []
     for index, item in enumerate(config.extra_rules):
         try:
-            extra.append(item.to_rule())
+            extra.extend(item.to_rules(bound))
         except ValueError as exc:
             raise ConfigError(
                 f"{loaded.where('extra_rules', index)}: extra_rules[{index}]: {exc}"

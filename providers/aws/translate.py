@@ -126,18 +126,20 @@ def translate_rules(
     return out
 
 
+_PROTOCOLS = {
+    "tcp": Protocol.TCP,
+    "6": Protocol.TCP,
+    "udp": Protocol.UDP,
+    "17": Protocol.UDP,
+    "icmp": Protocol.ICMP,
+    "1": Protocol.ICMP,
+    "-1": Protocol.ALL,
+    "all": Protocol.ALL,
+}
+
+
 def _protocol(ip_protocol: str) -> Protocol | None:
-    value = str(ip_protocol).lower()
-    return {
-        "tcp": Protocol.TCP,
-        "6": Protocol.TCP,
-        "udp": Protocol.UDP,
-        "17": Protocol.UDP,
-        "icmp": Protocol.ICMP,
-        "1": Protocol.ICMP,
-        "-1": Protocol.ALL,
-        "all": Protocol.ALL,
-    }.get(value)
+    return _PROTOCOLS.get(str(ip_protocol).lower())
 
 
 def _ports(protocol: Protocol, from_port: Any, to_port: Any) -> PortRange | None:

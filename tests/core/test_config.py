@@ -163,6 +163,48 @@ def test_synthesize_extra_rules_are_added(tmp_path: Path) -> None:
     assert len(rules) == 11
 
 
+def test_extra_rule_for_a_list_of_roles_adds_one_rule_per_role(tmp_path: Path) -> None:
+    path = tmp_path / "portsync.yaml"
+    path.write_text(
+        GOOD + "extra_rules:\n  - {role: [control-plane, worker], protocol: tcp, ports: 9100, "
+        "peer: 'cidr:10.8.0.0/16', purpose: node-exporter}\n"
+    )
+    rules = [r for r in synthesize(load_config(path)) if str(r.ports) == "9100"]
+    assert sorted(r.role for r in rules) == ["control-plane", "worker"]
+    assert {str(r.peer) for r in rules} == {"cidr:10.8.0.0/16"}
+
+
+def test_extra_rule_for_every_role_covers_the_roles_clusters_bind(tmp_path: Path) -> None:
+    path = tmp_path / "portsync.yaml"
+    text = GOOD + (
+        "  - name: prod-gcp\n    provider: gcp\n    project: my-project-1\n"
+        "    roles:\n      worker: {target_tag: k8s-node}\n      ingress: {target_tag: k8s-in}\n"
+        "extra_rules:\n  - {role: '*', protocol: tcp, ports: 22, peer: 'cidr:10.9.0.0/16', "
+        "purpose: bastion ssh}\n"
+    )
+    path.write_text(text)
+    rules = [r for r in synthesize(load_config(path)) if str(r.ports) == "22"]
+    # Each bound role once, although worker is bound by both clusters.
+    assert [r.role for r in rules] == ["control-plane", "worker", "ingress"]
+
+
+def test_extra_rule_role_list_names_the_bad_role(tmp_path: Path) -> None:
+    message = _error(
+        GOOD + "extra_rules:\n  - {role: [worker, Control Plane], protocol: tcp, ports: 1, "
+        "peer: self}\n",
+        tmp_path,
+    )
+    assert "portsync.yaml:" in message and "'Control Plane'" in message
+    assert "control-plane" in message  # the suggested slug
+
+
+def test_extra_rule_empty_role_list_is_refused(tmp_path: Path) -> None:
+    message = _error(
+        GOOD + "extra_rules:\n  - {role: [], protocol: tcp, ports: 1, peer: self}\n", tmp_path
+    )
+    assert "at least one role" in message
+
+
 def test_parse_config_extra_rule_bad_peer_is_refused(tmp_path: Path) -> None:
     message = _error(
         "extra_rules:\n  - {role: worker, protocol: tcp, ports: 1, peer: everyone}\n", tmp_path
