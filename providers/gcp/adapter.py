@@ -10,9 +10,11 @@ waited on through ``GlobalOperationsClient.wait`` on our own client — never
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from portsync.errors import NotFoundError, ProviderError
@@ -28,6 +30,16 @@ CALL_TIMEOUT = 30.0
 #: Longest time portsync waits for one operation to finish (each ``wait`` call blocks up to
 #: about two minutes on the server side).
 OPERATION_DEADLINE = 600.0
+
+
+class _Failed:
+    """An exception raised in the reader thread, carried to the caller's thread."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_END = object()
 
 
 def _import_compute() -> Any:
@@ -131,15 +143,48 @@ class GcpAdapter:
         Raises:
             ProviderError: or a subclass, when the API refuses after retries.
         """
+        return [item for page in self.firewall_pages(filter=filter) for item in page]
+
+    def firewall_pages(self, *, filter: str | None = None) -> Iterator[list[dict[str, Any]]]:
+        """The project's firewalls (matching ``filter``), page by page (500 a page).
+
+        A reader thread walks the pages while the caller works on the ones already here, so on
+        a real network the caller's work on page k overlaps the round trip of page k + 1.
+
+        Raises:
+            ProviderError: or a subclass, when the API refuses after retries (raised where the
+                failing page would have been).
+        """
         request = self._compute.ListFirewallsRequest(
             project=self.project, max_results=MAX_RESULTS_PER_PAGE
         )
         if filter:
             request.filter = filter
-        self._take(self.read_bucket)
-        with map_sdk_errors(f"listing the firewalls of project {self.project}"):
-            pager = self.firewalls.list(request=request, retry=self.retry, timeout=self.timeout)
-            return [self._to_dict(item) for item in pager]
+        what = f"listing the firewalls of project {self.project}"
+        arrived: queue.SimpleQueue[Any] = queue.SimpleQueue()
+
+        def read() -> None:
+            try:
+                self._take(self.read_bucket)
+                pager = self.firewalls.list(request=request, retry=self.retry, timeout=self.timeout)
+                for page in pager.pages:
+                    arrived.put(page)
+                    if page.next_page_token:
+                        self._take(self.read_bucket)  # the next page is one more request
+            except BaseException as exc:  # handed to the caller's thread, raised there
+                arrived.put(_Failed(exc))
+            else:
+                arrived.put(_END)
+
+        threading.Thread(target=read, name=f"gcp-list-{self.project}", daemon=True).start()
+        while True:
+            page = arrived.get()
+            if page is _END:
+                return
+            if isinstance(page, _Failed):
+                with map_sdk_errors(what):
+                    raise page.error
+            yield [self._to_dict(item) for item in page.items]
 
     def get_firewall(self, name: str) -> dict[str, Any] | None:
         """One firewall, or None when it does not exist.

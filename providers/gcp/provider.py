@@ -265,20 +265,30 @@ class GcpProvider:
             ProviderError: or a subclass, when the API refuses.
         """
         project, network = self.config.project, self.config.network
-        if self.config.firewall_quota is None:
-            items = self.adapter.list_firewalls(filter=f'network = "{self.network}"')
-            count = len(items)
-        else:
-            everything = self.adapter.list_firewalls()
-            count = len(everything)
-            items = [
-                f
-                for f in everything
-                if translate.network_matches(f.get("network"), project, network)
-            ]
-        raw = {str(f["name"]): f for f in items}
+        everywhere = self.config.firewall_quota is not None
+        pages = self.adapter.firewall_pages(
+            filter=None if everywhere else f'network = "{self.network}"'
+        )
+        raw: dict[str, dict[str, Any]] = {}
+        by_target: dict[str, list[str]] = {}
+        expanded: dict[str, list[TargetRule]] = {}
+        count = 0
+        # Each page is expanded as it arrives, while the next one is on its way.
+        for page in pages:
+            count += len(page)
+            for firewall in page:
+                if everywhere and not translate.network_matches(
+                    firewall.get("network"), project, network
+                ):
+                    continue
+                name = str(firewall["name"])
+                raw[name] = firewall
+                expanded[name] = self._expand(firewall)
+                for target in translate.targets_of(firewall) or [""]:
+                    by_target.setdefault(target, []).append(name)
         with self._lock:
             self._raw = raw
+            self._index_of, self._index_value = raw, (by_target, expanded)
             self._round = _Round([t.id for t in targets], count)
         live = self._live_rules(raw, [t.id for t in targets])
         with self._lock:

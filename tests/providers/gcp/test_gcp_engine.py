@@ -626,6 +626,36 @@ def test_plan_call_counts_one_list_page_per_500_firewalls(gcp_world: GcpWorld) -
     assert sum(calls.values()) == 3
 
 
+def test_plan_page_failing_mid_list_is_retried_and_the_plan_is_whole(gcp_world: GcpWorld) -> None:
+    count = 1001
+    gcp_world.seed(*[_ssh(f"other-{i:04d}", tag="other-app") for i in range(count)])
+    # The first page is served (a zero-second "slow" fault consumes it), the second fails twice.
+    gcp_world.emulator.inject("slow", route="firewalls.list", seconds=0.0)
+    gcp_world.emulator.inject("server_error", route="firewalls.list", status=503, times=2)
+    plan = _plan(gcp_world)
+    assert plan.summary()["add"] == RULES
+    assert gcp_world.emulator.pending_faults() == []
+    assert gcp_world.emulator.calls["firewalls.list"] == 3 + 2
+
+
+def test_list_page_failing_for_good_raises_after_the_pages_before_it(
+    gcp_world: GcpWorld,
+) -> None:
+    from portsync.providers.gcp.adapter import GcpAdapter, make_clients, make_retry
+
+    gcp_world.seed(*[_ssh(f"other-{i:04d}", tag="other-app") for i in range(600)])
+    firewalls, operations = make_clients(endpoint=gcp_world.emulator.url, anonymous=True)
+    adapter = GcpAdapter(
+        firewalls, operations, project=gcp_world.project, retry=make_retry(deadline=0.5)
+    )
+    gcp_world.emulator.inject("slow", route="firewalls.list", seconds=0.0)
+    gcp_world.emulator.inject("server_error", route="firewalls.list", status=500, times=1000)
+    pages = adapter.firewall_pages()
+    assert len(next(pages)) == 500
+    with pytest.raises(ProviderError, match="listing the firewalls of project"):
+        next(pages)
+
+
 def test_plan_firewall_quota_exceeded_is_refused_before_any_write(gcp_world: GcpWorld) -> None:
     gcp_world.seed(_ssh())
     gcp_world.write_config(cluster={"firewall_quota": FIREWALLS})
