@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from portsync.errors import ConfigError, ConflictError, ProviderError, ThrottledError
 from portsync.ratelimit import TokenBucket
+from portsync.readahead import read_ahead
 
 from .errors import is_busy, map_sdk_errors
 from .limits import DEFAULT_ENDPOINT
@@ -164,10 +165,35 @@ class AzureAdapter:
         Raises:
             ProviderError: or a subclass, when ARM refuses after retries.
         """
+        return [nsg for page in self.nsg_pages() for nsg in page]
+
+    def nsg_pages(self) -> Iterator[list[dict[str, Any]]]:
+        """The resource group's NSGs page by page (``nextLink``), rules and etag inline.
+
+        A reader thread walks the pages while the caller works on the ones already here, so on
+        a real network the caller's work on page k overlaps the round trip of page k + 1.
+
+        Raises:
+            ProviderError: or a subclass, when ARM refuses after retries (raised where the
+                failing page would have been).
+        """
         rg = self.resource_group
-        self._take(self.read_bucket)
-        with map_sdk_errors(f"listing the network security groups of resource group {rg}"):
-            return [_as_dict(nsg) for nsg in self.client.network_security_groups.list(rg)]
+
+        def pages() -> Iterator[list[Any]]:
+            self._take(self.read_bucket)
+            pager = self.client.network_security_groups.list(rg).by_page()
+            for page in pager:
+                yield list(page)  # deserialised here, in the reader thread
+                if getattr(pager, "continuation_token", None):
+                    self._take(self.read_bucket)  # the next page is one more request
+
+        stream = read_ahead(pages, name=f"azure-list-{rg}")
+        while True:
+            with map_sdk_errors(f"listing the network security groups of resource group {rg}"):
+                page = next(stream, None)
+            if page is None:
+                return
+            yield [_as_dict(nsg) for nsg in page]
 
     def get_nsg(self, name: str) -> dict[str, Any]:
         """One NSG (used only to re-read after a 412).

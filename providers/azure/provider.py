@@ -161,8 +161,18 @@ class _Round:
     def __init__(self, targets: Sequence[str]) -> None:
         self.fetched = set(targets)
         self.finals: dict[str, list[TargetRule]] = {}
-        #: Every live rule by target, to skip NSGs the plan leaves exactly as they are.
-        self.live: dict[str, set[TargetRule]] = {}
+        #: Every live rule by target, as handed to the engine, to skip NSGs the plan leaves
+        #: exactly as they are.
+        self.live: dict[str, list[TargetRule]] = {}
+
+
+def _same_rules(final: Sequence[TargetRule], live: Sequence[TargetRule] | None) -> bool:
+    """Whether a target's final state is its live rules as read: the same rule objects in the
+    same order (the engine builds the final state from them, so identity is exact and cheaper
+    than hashing every rule)."""
+    if live is None or len(final) != len(live):
+        return False
+    return all(a is b for a, b in zip(final, live, strict=True))
 
 
 class AzureProvider:
@@ -191,6 +201,11 @@ class AzureProvider:
                 asg=spec.asg,
             )
         self.by_target = {b.target: b for b in self.bindings.values()}
+        # The roles bound to each NSG (lower-cased name), in config order: one lookup per NSG
+        # instead of a scan of every binding, which made large fleets quadratic.
+        self.by_nsg: dict[str, tuple[Binding, ...]] = {}
+        for b in self.bindings.values():
+            self.by_nsg[b.nsg.lower()] = (*self.by_nsg.get(b.nsg.lower(), ()), b)
         self.asg_names = {b.asg.lower(): b.asg for b in self.bindings.values() if b.asg}
         self.origins: dict[str, str] = {}
         for role, b in self.bindings.items():
@@ -245,7 +260,7 @@ class AzureProvider:
 
     def _layout(self, nsg: str) -> NsgLayout:
         """The layout of the NSG whose lower-cased name is ``nsg``."""
-        bindings = tuple(b for b in self.bindings.values() if b.nsg.lower() == nsg)
+        bindings = self.by_nsg[nsg]
         with self._lock:
             by_target = self._wanted_by_target
         wanted: set[RuleKey] = set()
@@ -307,9 +322,16 @@ class AzureProvider:
             NotFoundError: a bound NSG does not exist in the resource group.
             ProviderError: or another subclass, when ARM refuses.
         """
-        items = self.adapter.list_nsgs()
-        found = {str(n.get("name") or "").lower(): n for n in items}
         wanted_nsgs = {self._nsg_of(t.id) for t in targets}
+        found: dict[str, dict[str, Any]] = {}
+        out: dict[str, list[TargetRule]] = {}
+        # Each page of NSGs is expanded as it arrives, while the next one is on its way.
+        for page in self.adapter.nsg_pages():
+            for body in page:
+                nsg = str(body.get("name") or "").lower()
+                found[nsg] = body
+                if nsg in wanted_nsgs:
+                    out.update(self._layout(nsg).live(self._rules(body)))
         missing = sorted(
             f"{b.nsg} (role {b.role})"
             for b in self.bindings.values()
@@ -325,14 +347,10 @@ class AzureProvider:
         with self._lock:
             self._raw = {**(self._raw or {}), **raw}
             self._round = _Round([t.id for t in targets])
-        out: dict[str, list[TargetRule]] = {}
-        for nsg, body in sorted(raw.items()):
-            live = self._layout(nsg).live(self._rules(body))
-            out.update(live)
         result = {t.id: out.get(t.id, []) for t in targets}
         with self._lock:
             if self._round is not None:
-                self._round.live = {t: set(rs) for t, rs in result.items()}
+                self._round.live = dict(result)
         return result
 
     def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
@@ -357,7 +375,7 @@ class AzureProvider:
             if any(t not in state.finals for t in members):
                 return
             finals = {t: state.finals.pop(t) for t in members}
-            unchanged = all(set(after) == state.live.get(t) for t, after in finals.items())
+            unchanged = all(_same_rules(after, state.live.get(t)) for t, after in finals.items())
         if unchanged:
             return  # the plan leaves this NSG exactly as it is: nothing to place or count
         rules = self._rules(raw)

@@ -10,8 +10,6 @@ waited on through ``GlobalOperationsClient.wait`` on our own client — never
 from __future__ import annotations
 
 import json
-import queue
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -19,6 +17,7 @@ from typing import Any
 
 from portsync.errors import NotFoundError, ProviderError
 from portsync.ratelimit import TokenBucket
+from portsync.readahead import read_ahead
 
 from .errors import is_retryable, map_sdk_errors, operation_error
 from .limits import MAX_RESULTS_PER_PAGE
@@ -30,16 +29,6 @@ CALL_TIMEOUT = 30.0
 #: Longest time portsync waits for one operation to finish (each ``wait`` call blocks up to
 #: about two minutes on the server side).
 OPERATION_DEADLINE = 600.0
-
-
-class _Failed:
-    """An exception raised in the reader thread, carried to the caller's thread."""
-
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
-
-
-_END = object()
 
 
 def _import_compute() -> Any:
@@ -161,29 +150,21 @@ class GcpAdapter:
         if filter:
             request.filter = filter
         what = f"listing the firewalls of project {self.project}"
-        arrived: queue.SimpleQueue[Any] = queue.SimpleQueue()
 
-        def read() -> None:
-            try:
-                self._take(self.read_bucket)
-                pager = self.firewalls.list(request=request, retry=self.retry, timeout=self.timeout)
-                for page in pager.pages:
-                    arrived.put(page)
-                    if page.next_page_token:
-                        self._take(self.read_bucket)  # the next page is one more request
-            except BaseException as exc:  # handed to the caller's thread, raised there
-                arrived.put(_Failed(exc))
-            else:
-                arrived.put(_END)
+        def pages() -> Iterator[Any]:
+            self._take(self.read_bucket)
+            pager = self.firewalls.list(request=request, retry=self.retry, timeout=self.timeout)
+            for page in pager.pages:
+                yield page
+                if page.next_page_token:
+                    self._take(self.read_bucket)  # the next page is one more request
 
-        threading.Thread(target=read, name=f"gcp-list-{self.project}", daemon=True).start()
+        stream = read_ahead(pages, name=f"gcp-list-{self.project}")
         while True:
-            page = arrived.get()
-            if page is _END:
+            with map_sdk_errors(what):
+                page = next(stream, None)
+            if page is None:
                 return
-            if isinstance(page, _Failed):
-                with map_sdk_errors(what):
-                    raise page.error
             yield [self._to_dict(item) for item in page.items]
 
     def get_firewall(self, name: str) -> dict[str, Any] | None:

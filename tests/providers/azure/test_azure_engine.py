@@ -662,6 +662,18 @@ def test_plan_call_counts_one_paged_list_and_no_get(world: AzureWorld) -> None:
     assert calls.total() == 3
 
 
+def test_plan_page_failing_mid_list_is_retried_and_the_plan_is_whole(world: AzureWorld) -> None:
+    for i in range(3):
+        world.emulator.seed_nsg(SUB, RG, f"other-{i}", rules=[_rule("allow-ssh", 300)])
+    world.emulator.page_size = 2
+    # The first page is served (a zero-second "slow" fault consumes it), the second fails twice.
+    world.emulator.inject("slow", route="nsg.list", delay=0.0)
+    world.emulator.inject("server_error", route="nsg.list", status=503, times=2)
+    plan = _plan(world)
+    assert plan.summary()["add"] == RULES
+    assert world.emulator.calls["nsg.list"] == 3 + 2
+
+
 def test_plan_missing_nsg_is_not_found_error(world: AzureWorld) -> None:
     world.write_config(
         roles={
