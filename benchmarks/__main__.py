@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from benchmarks.common import COLUMNS, format_table, make_row
+from portsync.runtime import tune_gc
 
 NAMES = ("startup", "diff", "aws", "gcp", "azure", "c7n")
 
@@ -112,6 +113,7 @@ def jobs(name: str, *, quick: bool) -> list[Job] | str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected benchmarks and print the table."""
+    tune_gc()  # the command line's GC settings, for both sides of every comparison
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,

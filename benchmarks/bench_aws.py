@@ -41,6 +41,7 @@ from portsync.provider import Settings
 from portsync.providers.aws.adapter import make_client
 from portsync.providers.aws.emulator import MotoServer
 from portsync.providers.aws.limits import MAX_FILTER_VALUES
+from portsync.runtime import tune_gc
 from portsync.testing.ec2proxy import EC2Proxy
 
 __all__ = ["DEFAULT_SCALE", "main", "run"]
@@ -256,6 +257,7 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
+    tune_gc()  # the command line's GC settings, for both sides of every comparison
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_aws", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="security groups")

@@ -54,6 +54,7 @@ from portsync.config import LoadedConfig, load_config
 from portsync.provider import Settings
 from portsync.providers.azure import translate
 from portsync.providers.azure.emulator import AzureEmulator
+from portsync.runtime import tune_gc
 
 __all__ = ["DEFAULT_SCALE", "QUICK_SCALE", "RESOURCE_GROUP", "SUBSCRIPTION", "main", "run"]
 
@@ -369,6 +370,7 @@ def _apply_rows(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
+    tune_gc()  # the command line's GC settings, for both sides of every comparison
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_azure", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=None,

@@ -58,6 +58,7 @@ from benchmarks.common import format_table, make_row, ratio, timed
 from portsync import api
 from portsync.config import load_config
 from portsync.providers.aws.emulator import MotoServer
+from portsync.runtime import tune_gc
 from portsync.testing.ec2proxy import EC2Proxy
 
 __all__ = ["DEFAULT_SCALE", "POLICY", "available", "main", "run"]
@@ -260,6 +261,7 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
+    tune_gc()  # the command line's GC settings, for both sides of every comparison
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_c7n", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="security groups")

@@ -38,6 +38,7 @@ from portsync.diff import diff_target
 from portsync.model import Endpoint, EndpointKind, PortRange, Protocol, RuleSet, TargetRule
 from portsync.ops import GroupOps, Plan
 from portsync.provider import Settings, Target
+from portsync.runtime import tune_gc
 
 __all__ = ["DEFAULT_SCALES", "main", "make_rules", "run"]
 
@@ -217,6 +218,7 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
+    tune_gc()  # the command line's GC settings, for both sides of every comparison
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_diff", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scales", default=",".join(str(s) for s in DEFAULT_SCALES),

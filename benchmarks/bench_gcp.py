@@ -46,6 +46,7 @@ from portsync.provider import Settings
 from portsync.providers.gcp import translate
 from portsync.providers.gcp.emulator import GcpEmulator
 from portsync.providers.gcp.limits import MAX_RESULTS_PER_PAGE
+from portsync.runtime import tune_gc
 
 __all__ = ["DEFAULT_SCALE", "PROJECT", "main", "run"]
 
@@ -336,6 +337,7 @@ def _apply_rows(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
+    tune_gc()  # the command line's GC settings, for both sides of every comparison
     parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_gcp", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="firewalls")

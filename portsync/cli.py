@@ -618,6 +618,9 @@ def demo(
 
 def main() -> None:
     """Console-script entry point."""
+    from portsync.runtime import tune_gc
+
+    tune_gc()
     try:
         app()
     except KeyboardInterrupt:
