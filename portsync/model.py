@@ -94,6 +94,12 @@ class PortRange:
         Raises:
             ValueError: the text is not a port or a port range.
         """
+        if cls is PortRange:
+            return _parse_port_range(text)
+        return cls._parse(text)
+
+    @classmethod
+    def _parse(cls, text: str | int) -> PortRange:
         if isinstance(text, int) and not isinstance(text, bool):
             return cls(text, text)
         match = _PORT_RANGE_RE.match(str(text))
@@ -115,6 +121,13 @@ class PortRange:
     def overlaps(self, other: PortRange) -> bool:
         """Whether the two ranges share at least one port."""
         return self.from_port <= other.to_port and other.from_port <= self.to_port
+
+
+# Port ranges are immutable and a fleet's config repeats the same few: parse each text once.
+# typed=True keeps True (refused) apart from 1 (port 1).
+@functools.lru_cache(maxsize=8192, typed=True)
+def _parse_port_range(text: str | int) -> PortRange:
+    return PortRange._parse(text)
 
 
 def canonical_cidr(text: str) -> str:
@@ -199,7 +212,12 @@ class Peer:
         Raises:
             ValueError: unknown peer form.
         """
-        text = str(text).strip()
+        if cls is Peer:
+            return _parse_peer(str(text).strip())
+        return cls._parse(str(text).strip())
+
+    @classmethod
+    def _parse(cls, text: str) -> Peer:
         if text in ("any", "self", "load-balancers"):
             return cls(PeerKind(text))
         prefix, sep, rest = text.partition(":")
@@ -219,6 +237,12 @@ class Peer:
         if self.kind is PeerKind.ROLE and self.value == role:
             return Peer(PeerKind.SELF)
         return self
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_peer(text: str) -> Peer:
+    # Peers are immutable and a config repeats the same few: parse each text once.
+    return Peer._parse(text)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
