@@ -11,7 +11,7 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from portsync.config import ClusterConfig, LoadedConfig
@@ -52,6 +52,12 @@ class Session:
     loaded: LoadedConfig
     settings: Settings
     providers: dict[str, Provider] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.settings.fleet:
+            # Providers find the clusters they share a read with here (limiters and the shared
+            # reads stay the same objects).
+            self.settings = replace(self.settings, fleet=tuple(self.loaded.config.clusters))
 
     def provider(self, cluster: ClusterConfig) -> Provider:
         """The provider for ``cluster``, created on first use."""
@@ -171,6 +177,7 @@ def plan(
     session = session or Session(loaded, settings)
     ruleset = ruleset if ruleset is not None else synthesize(loaded)
     selected = select_clusters(loaded, clusters)
+    session.settings.reads.new_round()
 
     def one(cluster: ClusterConfig) -> list[GroupOps]:
         if progress:
@@ -316,6 +323,7 @@ def apply(
     done: list[tuple[str, str, Op]] = []
     failures: list[tuple[GroupOps, PortsyncError]] = []
     changed = [g for g in the_plan.groups if not g.is_empty()]
+    session.settings.reads.new_round()  # a read during apply must not see the plan's listings
 
     def one(group: GroupOps) -> None:
         cluster = loaded.cluster(group.cluster)
@@ -353,6 +361,7 @@ def apply(
         ) from first
 
     # Verify: re-read only the touched targets and re-diff (STYLE rule 12).
+    session.settings.reads.new_round()
     touched: dict[str, set[str]] = {}
     for group in changed:
         touched.setdefault(group.cluster, set()).add(group.target)

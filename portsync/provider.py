@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from portsync.model import RuleSet, TargetRule
 from portsync.ratelimit import LimiterRegistry
+from portsync.reads import SharedReads
 
 if TYPE_CHECKING:
     from portsync.config import ClusterConfig, Sources
@@ -44,6 +45,10 @@ class Settings:
     debug: bool = False
     #: Client-side rate limiters shared by every provider of the run (see portsync.ratelimit).
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry, compare=False)
+    #: Listings shared by clusters in one read scope, per plan round (see portsync.reads).
+    reads: SharedReads = field(default_factory=SharedReads, compare=False)
+    #: Every cluster of the run, so a provider can find the siblings it shares a read with.
+    fleet: tuple[ClusterConfig, ...] = field(default=(), compare=False)
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ from portsync.errors import ConflictError, NotFoundError, ProviderLimitError
 from portsync.model import Direction, EndpointKind, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
+from portsync.reads import sibling_configs
 
 from . import translate
 from .limits import (
@@ -73,6 +74,18 @@ class AwsClusterConfig(BaseModel):
         return value
 
 
+def _read_scope(config: AwsClusterConfig) -> tuple[str, ...]:
+    """What one DescribeSecurityGroups can serve: the same account, region and client."""
+    return (
+        "aws",
+        config.profile or "",
+        config.region,
+        config.endpoint or "",
+        config.credentials,
+        str(config.page_size or ""),
+    )
+
+
 class AwsProvider:
     """AWS security groups (see docs/providers/aws.md)."""
 
@@ -91,6 +104,18 @@ class AwsProvider:
         self._adapter: Any = None
         self._lock = threading.Lock()
         self._rule_ids: dict[tuple[str, str, str, int, int, str], list[str]] = {}
+        # Clusters in the same account and region share one DescribeSecurityGroups per plan,
+        # covering every group any of them binds.
+        scope = _read_scope(self.config)
+        shared = {
+            binding.security_group
+            for other in sibling_configs(settings.fleet, cluster, AwsClusterConfig)
+            if _read_scope(other) == scope
+            for binding in other.roles.values()
+        }
+        self._read_key: tuple[Any, ...] | None = (
+            (*scope, tuple(sorted(shared | set(self.groups.values())))) if shared else None
+        )
 
     @property
     def adapter(self) -> Any:
@@ -145,7 +170,14 @@ class AwsProvider:
     def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
         """Live rules of ``targets``: one (paginated) DescribeSecurityGroups for all of them."""
         ids = [t.id for t in targets]
-        found = {g["GroupId"]: g for g in self.adapter.describe_groups(ids)}
+        if self._read_key is None:
+            groups = self.adapter.describe_groups(ids)
+        else:
+            every = list(self._read_key[-1])
+            groups = self.settings.reads.get(
+                self._read_key, lambda: self.adapter.describe_groups(every)
+            )
+        found = {g["GroupId"]: g for g in groups}
         missing = [t for t in targets if t.id not in found]
         if missing:
             names = ", ".join(f"{t.id} (role {t.role})" for t in missing)

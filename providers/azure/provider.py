@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -24,6 +24,7 @@ from portsync.errors import ConflictError, NotFoundError, PortsyncError, Provide
 from portsync.model import RuleKey, RuleSet, TargetRule, canonical_cidr
 from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
+from portsync.reads import sibling_configs
 
 from . import translate
 from .errors import is_precondition_failed
@@ -166,6 +167,18 @@ class _Round:
         self.live: dict[str, list[TargetRule]] = {}
 
 
+def _read_scope(config: AzureClusterConfig) -> tuple[str, ...]:
+    """What one networkSecurityGroups.list serves: the resource group, through the same client."""
+    return (
+        "azure",
+        config.subscription_id.lower(),
+        config.resource_group.lower(),
+        config.endpoint or "",
+        config.ca_bundle or "",
+        config.credentials,
+    )
+
+
 def _same_rules(final: Sequence[TargetRule], live: Sequence[TargetRule] | None) -> bool:
     """Whether a target's final state is its live rules as read: the same rule objects in the
     same order (the engine builds the final state from them, so identity is exact and cheaper
@@ -222,6 +235,13 @@ class AzureProvider:
         self._nsg_locks: dict[str, threading.Lock] = {}
         self._pending: dict[str, list[GroupOps]] = {}
         self._done: dict[str, PortsyncError | None] = {}
+        # Clusters of one resource group share one list of its NSGs per plan.
+        scope = _read_scope(self.config)
+        siblings = any(
+            _read_scope(other) == scope
+            for other in sibling_configs(settings.fleet, cluster, AzureClusterConfig)
+        )
+        self._read_key: tuple[str, ...] | None = scope if siblings else None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -325,8 +345,13 @@ class AzureProvider:
         wanted_nsgs = {self._nsg_of(t.id) for t in targets}
         found: dict[str, dict[str, Any]] = {}
         out: dict[str, list[TargetRule]] = {}
+        pages: Iterable[list[dict[str, Any]]]
+        if self._read_key is None:
+            pages = self.adapter.nsg_pages()
+        else:
+            pages = self.settings.reads.get(self._read_key, lambda: list(self.adapter.nsg_pages()))
         # Each page of NSGs is expanded as it arrives, while the next one is on its way.
-        for page in self.adapter.nsg_pages():
+        for page in pages:
             for body in page:
                 nsg = str(body.get("name") or "").lower()
                 found[nsg] = body

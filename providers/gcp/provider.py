@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, ClassVar, Literal
@@ -30,6 +30,7 @@ from portsync.errors import (
 from portsync.model import Endpoint, EndpointKind, RuleKey, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
+from portsync.reads import sibling_configs
 
 from . import translate
 from .limits import (
@@ -104,6 +105,13 @@ class GcpClusterConfig(BaseModel):
         return value
 
 
+def _read_scope(config: GcpClusterConfig) -> tuple[str, ...]:
+    """What one firewalls.list serves: the project, the client, and the network filter (none
+    when ``firewall_quota`` makes portsync count every network)."""
+    listed = "*" if config.firewall_quota is not None else config.network
+    return ("gcp", config.project, config.endpoint or "", config.credentials, listed)
+
+
 class _Round:
     """What one plan read saw, for the project-wide quota check across targets."""
 
@@ -147,6 +155,13 @@ class GcpProvider:
         self._round: _Round | None = None
         self._wanted: dict[RuleKey, TargetRule] = {}
         self._live: dict[str, list[TargetRule]] = {}
+        # Clusters of one project that list the same firewalls share one list per plan.
+        scope = _read_scope(self.config)
+        siblings = any(
+            _read_scope(other) == scope
+            for other in sibling_configs(settings.fleet, cluster, GcpClusterConfig)
+        )
+        self._read_key: tuple[str, ...] | None = scope if siblings else None
         self._name_locks: dict[str, threading.Lock] = {}
 
     # ------------------------------------------------------------------ plumbing
@@ -266,9 +281,14 @@ class GcpProvider:
         """
         project, network = self.config.project, self.config.network
         everywhere = self.config.firewall_quota is not None
-        pages = self.adapter.firewall_pages(
-            filter=None if everywhere else f'network = "{self.network}"'
-        )
+        list_filter = None if everywhere else f'network = "{self.network}"'
+        pages: Iterable[list[dict[str, Any]]]
+        if self._read_key is None:
+            pages = self.adapter.firewall_pages(filter=list_filter)
+        else:
+            pages = self.settings.reads.get(
+                self._read_key, lambda: list(self.adapter.firewall_pages(filter=list_filter))
+            )
         raw: dict[str, dict[str, Any]] = {}
         by_target: dict[str, list[str]] = {}
         expanded: dict[str, list[TargetRule]] = {}

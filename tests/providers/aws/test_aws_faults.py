@@ -521,6 +521,66 @@ def test_page_size_key_out_of_range_is_a_config_error(aws_world: AwsWorld, proxy
     assert proxy.calls[DSG] == 0
 
 
+def _two_clusters(world: AwsWorld, url: str) -> dict[str, str]:
+    """Four groups in one region, bound by two clusters (two roles each), one owned rule drifted."""
+    groups = {
+        f"app-{i}": world.ec2.create_security_group(
+            GroupName=f"app-{i}", Description="app", VpcId=world.vpc
+        )["GroupId"]
+        for i in range(1, 5)
+    }
+    _add_ingress(world, groups["app-2"], 9999, "10.0.0.0/8", "portsync: retired rule")
+    data = {
+        "extra_rules": [
+            {"role": "*", "protocol": "tcp", "ports": 8080, "peer": "cidr:10.0.0.0/8",
+             "purpose": "app"},
+        ],
+        "clusters": [
+            {
+                "name": name,
+                "provider": "aws",
+                "region": "eu-west-1",
+                "endpoint": url,
+                "roles": {role: {"security_group": groups[role]} for role in roles},
+            }
+            for name, roles in (("blue", ["app-1", "app-2"]), ("green", ["app-3", "app-4"]))
+        ],
+    }
+    world.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return groups
+
+
+def test_clusters_in_one_region_share_one_describe_per_plan(
+    aws_world: AwsWorld, proxy: EC2Proxy
+) -> None:
+    groups = _two_clusters(aws_world, proxy.url)
+    plan = _plan(aws_world)
+    (request,) = proxy.requests(DSG)
+    asked = {v for k, v in request.items() if k.startswith("Filter.1.Value.")}
+    assert asked == set(groups.values())
+    summary = plan.summary()
+    assert (summary["add"], summary["remove"]) == (4, 1)
+    assert {g.cluster for g in plan.groups} == {"blue", "green"}
+    # Each cluster alone plans exactly what it planned as part of the fleet.
+    for name in ("blue", "green"):
+        alone = [g for g in plan.groups if g.cluster == name]
+        assert _plan_shape(api.plan(load_config(aws_world.config_path), clusters=[name])) == (
+            _plan_shape(Plan(groups=tuple(alone), mode=plan.mode))
+        )
+
+
+def test_apply_over_clusters_in_one_region_rereads_after_writing(
+    aws_world: AwsWorld, proxy: EC2Proxy
+) -> None:
+    _two_clusters(aws_world, proxy.url)
+    _apply(aws_world)
+    # One shared read to plan, one to verify: the verification never sees the plan's listing.
+    assert proxy.calls[DSG] == 2
+    proxy.reset_counts()
+    assert _plan(aws_world).is_empty()
+    assert proxy.calls[DSG] == 1
+
+
 def test_apply_paged_rule_ids_and_verification_converge(
     aws_world: AwsWorld, paging_proxy: EC2Proxy
 ) -> None:

@@ -674,6 +674,40 @@ def test_plan_page_failing_mid_list_is_retried_and_the_plan_is_whole(world: Azur
     assert world.emulator.calls["nsg.list"] == 3 + 2
 
 
+def _fleet(world: AzureWorld) -> None:
+    """The world's cluster plus a second one in the same resource group, binding role ``app``."""
+    world.emulator.seed_nsg(SUB, RG, "app-nsg")
+    world.write_config()
+    data = yaml.safe_load(world.config_path.read_text())
+    apps = dict(data["clusters"][0], name="apps")
+    apps["roles"] = {"app": {"nsg": "app-nsg", "address_prefixes": ["10.0.9.0/24"]}}
+    data["clusters"].append(apps)
+    data["extra_rules"] = [
+        {"role": "app", "protocol": "tcp", "ports": 8080, "peer": "cidr:10.0.0.0/8",
+         "purpose": "app"}
+    ]
+    world.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_clusters_of_one_resource_group_share_one_list(world: AzureWorld) -> None:
+    _fleet(world)
+    plan = _plan(world)
+    assert plan.summary()["add"] == RULES + 1
+    assert {g.cluster for g in plan.groups} == {"prod-azure", "apps"}
+    assert world.emulator.calls["nsg.list"] == 1
+
+
+def test_apply_over_clusters_of_one_resource_group_rereads_after_writing(
+    world: AzureWorld,
+) -> None:
+    _fleet(world)
+    api.apply(load_config(world.config_path))
+    assert world.emulator.calls["nsg.list"] == 2  # plan once, verify once
+    world.emulator.calls.clear()
+    assert _plan(world).is_empty()
+    assert world.emulator.calls["nsg.list"] == 1
+
+
 def test_plan_missing_nsg_is_not_found_error(world: AzureWorld) -> None:
     world.write_config(
         roles={

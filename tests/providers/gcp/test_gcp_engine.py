@@ -656,6 +656,51 @@ def test_list_page_failing_for_good_raises_after_the_pages_before_it(
         next(pages)
 
 
+def _fleet(world: GcpWorld, *, apps_network: str = "default") -> None:
+    """The world's cluster plus a second one in the same project, binding role ``app``."""
+    base: dict[str, Any] = {
+        "provider": "gcp",
+        "project": world.project,
+        "endpoint": world.emulator.url,
+        "credentials": "anonymous",
+    }
+    world.write_config(
+        clusters=[
+            {**base, "name": "prod-gcp", "roles": {
+                "control-plane": {"target_tag": CP_TAG}, "worker": {"target_tag": NODE_TAG}}},
+            {**base, "name": "apps", "network": apps_network,
+             "roles": {"app": {"target_tag": "k8s-app"}}},
+        ],
+        extra_rules=[{"role": "app", "protocol": "tcp", "ports": 8080,
+                      "peer": "cidr:10.0.0.0/8", "purpose": "app"}],
+    )
+
+
+def test_clusters_of_one_project_and_network_share_one_list(gcp_world: GcpWorld) -> None:
+    gcp_world.seed(*[_ssh(f"other-{i:04d}", tag="other-app") for i in range(600)])
+    _fleet(gcp_world)
+    plan = _plan(gcp_world)
+    assert plan.summary()["add"] == RULES + 1
+    assert {g.cluster for g in plan.groups} == {"prod-gcp", "apps"}
+    assert gcp_world.emulator.calls["firewalls.list"] == 2  # 601 firewalls: two pages, once
+
+
+def test_clusters_on_different_networks_list_their_own(gcp_world: GcpWorld) -> None:
+    gcp_world.emulator.add_network(gcp_world.project, "apps-net")
+    _fleet(gcp_world, apps_network="apps-net")
+    _plan(gcp_world)
+    assert gcp_world.emulator.calls["firewalls.list"] == 2  # one per network
+
+
+def test_apply_over_clusters_of_one_project_rereads_after_writing(gcp_world: GcpWorld) -> None:
+    _fleet(gcp_world)
+    _apply(gcp_world)
+    assert gcp_world.emulator.calls["firewalls.list"] == 2  # plan once, verify once
+    gcp_world.emulator.reset_calls()
+    assert _plan(gcp_world).is_empty()
+    assert gcp_world.emulator.calls["firewalls.list"] == 1
+
+
 def test_plan_firewall_quota_exceeded_is_refused_before_any_write(gcp_world: GcpWorld) -> None:
     gcp_world.seed(_ssh())
     gcp_world.write_config(cluster={"firewall_quota": FIREWALLS})
