@@ -48,6 +48,7 @@ __all__ = ["DEFAULT_SCALE", "main", "run"]
 
 DEFAULT_SCALE = 200
 RULES_PER_GROUP = 10
+FLEET_CLUSTER_SIZE = 10  # security groups per cluster in the fleet row (a few roles each)
 REGION = "eu-west-1"
 WORKERS = Settings().max_workers
 
@@ -105,9 +106,18 @@ def _create_groups(url: str, count: int) -> list[str]:
     return groups
 
 
-def _write_config(path: Path, url: str, groups: Sequence[str], *, extra_for: int = 0) -> Path:
+def _write_config(
+    path: Path,
+    url: str,
+    groups: Sequence[str],
+    *,
+    extra_for: int = 0,
+    per_cluster: int | None = None,
+) -> Path:
     """Bind ``role-<i>`` to ``groups[i]``; every role gets the same RULES_PER_GROUP rules, written
-    once with ``role: "*"`` as a user would; the first ``extra_for`` roles get one more."""
+    once with ``role: "*"`` as a user would; the first ``extra_for`` roles get one more. With
+    ``per_cluster`` the roles are spread over clusters of that many groups each, all in one
+    region (a fleet), instead of one cluster."""
     extra_rules: list[dict[str, Any]] = [
         {"role": "*", "protocol": "tcp", "ports": 10000 + j, "peer": "cidr:10.0.0.0/8",
          "purpose": f"svc {j}"}
@@ -123,13 +133,18 @@ def _write_config(path: Path, url: str, groups: Sequence[str], *, extra_for: int
         "max_deletes": 0,
         "clusters": [
             {
-                "name": "bench-aws",
+                "name": f"bench-aws-{start:05d}" if per_cluster else "bench-aws",
                 "provider": "aws",
                 "region": REGION,
                 "endpoint": url,
                 "credentials": "anonymous",
-                "roles": {_role(i): {"security_group": gid} for i, gid in enumerate(groups)},
+                "roles": {
+                    _role(i): {"security_group": groups[i]}
+                    for i in range(start, min(start + size, len(groups)))
+                },
             }
+            for size in [per_cluster or len(groups)]
+            for start in range(0, len(groups), size)
         ],
     }
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
@@ -227,6 +242,33 @@ def run(
                 f"{calls.get(DSGR, 0)} DescribeSecurityGroupRules; baseline "
                 f"{base_calls} calls; plan {'empty' if plan.is_empty() else 'NOT EMPTY'}; "
                 f"best of {repeats}",
+            )
+        )
+
+        # The same groups as a fleet: clusters of FLEET_CLUSTER_SIZE groups in one region,
+        # planned concurrently and sharing one DescribeSecurityGroups.
+        fleet = load_config(
+            _write_config(
+                Path(tmp) / "portsync-fleet.yaml", proxy.url, groups,
+                per_cluster=FLEET_CLUSTER_SIZE,
+            )
+        )
+        clusters = len(fleet.config.clusters)
+        fleet_s = math.inf
+        for _ in range(repeats):
+            proxy.reset_counts()
+            fleet_plan, seconds = timed(lambda: api.plan(fleet))
+            fleet_s = min(fleet_s, seconds)
+            fleet_calls = dict(proxy.calls)
+        rows.append(
+            make_row(
+                cloud="aws", scale=scale, what=f"plan, {clusters} clusters",
+                calls_read=_reads(fleet_calls), calls_write=0, seconds=fleet_s,
+                baseline_seconds=plan_s, ratio=ratio(fleet_s, plan_s),
+                note=f"the same groups as {clusters} clusters of {FLEET_CLUSTER_SIZE} in one "
+                f"region, planned concurrently; {fleet_calls.get(DSG, 0)} DescribeSecurityGroups "
+                f"shared by all of them; baseline = the one-cluster plan above; plan "
+                f"{'empty' if fleet_plan.is_empty() else 'NOT EMPTY'}; best of {repeats}",
             )
         )
 

@@ -75,8 +75,9 @@ def test_diff_drift_is_about_one_percent() -> None:
 
 
 def test_aws_plan_reads_once() -> None:
-    rows = _check(bench_aws.run(3, apply_groups=2, repeats=1))
+    rows = _check(bench_aws.run(12, apply_groups=2, repeats=1))
     assert rows["plan"]["calls_read"] == 1
+    assert rows["plan, 2 clusters"]["calls_read"] == 1  # one read shared by the fleet
     assert rows["apply +1 rule x2"]["calls_write"] == 2
 
 
