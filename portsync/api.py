@@ -130,7 +130,9 @@ def _plan_cluster(
     if only_targets is not None:
         targets = [t for t in targets if t.id in only_targets]
     desired_by_target: dict[str, list[TargetRule]] = {}
-    for rule in provider.translate(ruleset, config.sources):
+    # Only the cluster's own roles: providers skip the others anyway, and a fleet's rule set
+    # holds every cluster's roles.
+    for rule in provider.translate(ruleset.for_roles(cluster.roles), config.sources):
         desired_by_target.setdefault(rule.target, []).append(rule)
     live = provider.fetch(targets)
     groups = []

@@ -322,6 +322,9 @@ class RuleSet:
     """
 
     rules: tuple[Rule, ...] = ()
+    _by_role: dict[str, tuple[Rule, ...]] | None = field(
+        default=None, init=False, repr=False, compare=False, hash=False
+    )
 
     def __post_init__(self) -> None:
         merged: dict[tuple[str, str, str, int, int, str], Rule] = {}
@@ -354,7 +357,26 @@ class RuleSet:
 
     def for_role(self, role: str) -> RuleSet:
         """Only the rules that target ``role``."""
-        return RuleSet(tuple(r for r in self.rules if r.role == role))
+        return self.for_roles((role,))
+
+    def for_roles(self, roles: Iterable[str]) -> RuleSet:
+        """Only the rules that target one of ``roles``, in this set's order.
+
+        Indexed by role on first use: a fleet of hundreds of clusters each takes its own few
+        roles out of one large set, and scanning the whole set for each was quadratic.
+        """
+        index = self._by_role
+        if index is None:
+            grouped: dict[str, list[Rule]] = {}
+            for rule in self.rules:
+                grouped.setdefault(rule.role, []).append(rule)
+            index = {role: tuple(rules) for role, rules in grouped.items()}
+            object.__setattr__(self, "_by_role", index)
+        wanted = set(roles)
+        if wanted >= index.keys():
+            return self
+        picked = [r for role in wanted if role in index for r in index[role]]
+        return RuleSet(tuple(picked))
 
     def with_rules(self, rules: Iterable[Rule]) -> RuleSet:
         """A new set holding these rules and ``rules``."""

@@ -40,12 +40,22 @@ class SharedReads:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._entries: dict[Hashable, _Entry] = {}
+        self._memo: dict[Hashable, Any] = {}
         self.reads = 0  # listings actually made, for tests and benchmarks
 
     def new_round(self) -> None:
         """Forget every listing: the next ``get`` of each key reads again."""
         with self._lock:
             self._entries = {}
+
+    def memo(self, key: Hashable, compute: Callable[[], T]) -> T:
+        """``compute()`` once for the whole run (rounds do not forget it): facts about the
+        fleet's configuration, not about the cloud."""
+        with self._lock:
+            if key not in self._memo:
+                self._memo[key] = compute()
+            value: T = self._memo[key]
+        return value
 
     def get(self, key: Hashable, read: Callable[[], T]) -> T:
         """The listing for ``key``: read now by this caller, or by another caller of this round.
@@ -74,17 +84,32 @@ class SharedReads:
         return value
 
 
-def sibling_configs(fleet: Sequence[ClusterConfig], me: ClusterConfig, model: type[M]) -> list[M]:
+def sibling_configs(
+    fleet: Sequence[ClusterConfig],
+    me: ClusterConfig,
+    model: type[M],
+    *,
+    shared: SharedReads | None = None,
+) -> list[M]:
     """The other clusters of the run on ``me``'s cloud, validated with that cloud's ``model``.
 
     A sibling whose config does not validate is left out (config loading reports it anyway).
+    With ``shared``, the fleet is validated once for the run instead of once per cluster, which
+    a fleet of hundreds of clusters would otherwise pay hundreds of times over.
     """
-    out: list[M] = []
-    for cluster in fleet:
-        if cluster.provider != me.provider or cluster.name == me.name:
-            continue
-        try:
-            out.append(model.model_validate(cluster.settings))
-        except ValidationError:
-            continue
-    return out
+
+    def validate() -> list[tuple[str, M]]:
+        out: list[tuple[str, M]] = []
+        for cluster in fleet:
+            if cluster.provider != me.provider:
+                continue
+            try:
+                out.append((cluster.name, model.model_validate(cluster.settings)))
+            except ValidationError:
+                continue
+        return out
+
+    every = validate() if shared is None else shared.memo(
+        ("fleet", id(fleet), me.provider, model), validate
+    )
+    return [config for name, config in every if name != me.name]

@@ -109,7 +109,7 @@ class AwsProvider:
         scope = _read_scope(self.config)
         shared = {
             binding.security_group
-            for other in sibling_configs(settings.fleet, cluster, AwsClusterConfig)
+            for other in sibling_configs(settings.fleet, cluster, AwsClusterConfig, shared=settings.reads)
             if _read_scope(other) == scope
             for binding in other.roles.values()
         }

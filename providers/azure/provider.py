@@ -239,7 +239,7 @@ class AzureProvider:
         scope = _read_scope(self.config)
         siblings = any(
             _read_scope(other) == scope
-            for other in sibling_configs(settings.fleet, cluster, AzureClusterConfig)
+            for other in sibling_configs(settings.fleet, cluster, AzureClusterConfig, shared=settings.reads)
         )
         self._read_key: tuple[str, ...] | None = scope if siblings else None
 

@@ -159,7 +159,7 @@ class GcpProvider:
         scope = _read_scope(self.config)
         siblings = any(
             _read_scope(other) == scope
-            for other in sibling_configs(settings.fleet, cluster, GcpClusterConfig)
+            for other in sibling_configs(settings.fleet, cluster, GcpClusterConfig, shared=settings.reads)
         )
         self._read_key: tuple[str, ...] | None = scope if siblings else None
         self._name_locks: dict[str, threading.Lock] = {}

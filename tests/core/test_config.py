@@ -211,3 +211,15 @@ def test_parse_config_extra_rule_bad_peer_is_refused(tmp_path: Path) -> None:
     )
     assert "portsync.yaml:2" in message
     assert "everyone" in message
+
+
+def test_rule_set_for_roles_keeps_only_those_roles_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "portsync.yaml"
+    path.write_text(GOOD)
+    rules = synthesize(load_config(path))
+    workers = rules.for_roles(["worker"])
+    assert {r.role for r in workers} == {"worker"}
+    assert list(workers) == [r for r in rules if r.role == "worker"]
+    assert rules.for_roles(["control-plane", "worker", "etcd"]) is rules  # every role: no copy
+    assert len(rules.for_roles(["no-such-role"])) == 0
+    assert rules.for_role("control-plane") == rules.for_roles(["control-plane"])

@@ -84,3 +84,23 @@ def test_sibling_configs_are_the_other_clusters_of_the_same_cloud() -> None:
     )
     found = sibling_configs(fleet, me, _Cfg)
     assert [c.name for c in found] == ["b"]
+
+
+def test_sibling_configs_validate_the_fleet_once_per_run() -> None:
+    from pydantic import field_validator
+
+    seen: list[str] = []
+
+    class Counting(_Cfg):
+        @field_validator("name")
+        @classmethod
+        def _count(cls, value: str) -> str:
+            seen.append(value)
+            return value
+
+    fleet = tuple(_cluster(f"c{i}", "aws", region="eu-west-1") for i in range(4))
+    shared = SharedReads()
+    for me in fleet:
+        others = sibling_configs(fleet, me, Counting, shared=shared)
+        assert sorted(c.name for c in others) == sorted(c.name for c in fleet if c is not me)
+    assert sorted(seen) == ["c0", "c1", "c2", "c3"]  # four validations, not twelve
