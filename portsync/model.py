@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Any
 
 __all__ = [
+    "IP_PROTOCOLS",
     "Direction",
     "Endpoint",
     "EndpointKind",
@@ -67,6 +68,18 @@ class Protocol(str, Enum):
 
 
 _PORTED = frozenset({Protocol.TCP, Protocol.UDP})
+
+#: How cloud APIs write the modelled protocols: by name or by IANA protocol number (lower case).
+#: A cloud's own spellings (AWS's ``-1`` for every protocol) are added by its provider.
+IP_PROTOCOLS: dict[str, Protocol] = {
+    "tcp": Protocol.TCP,
+    "6": Protocol.TCP,
+    "udp": Protocol.UDP,
+    "17": Protocol.UDP,
+    "icmp": Protocol.ICMP,
+    "1": Protocol.ICMP,
+    "all": Protocol.ALL,
+}
 
 _PORT_RANGE_RE = re.compile(r"^\s*(\d{1,5})\s*(?:[-–—~]\s*(\d{1,5}))?\s*$")
 

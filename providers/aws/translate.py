@@ -9,6 +9,7 @@ from typing import Any
 
 from portsync.errors import TranslationError
 from portsync.model import (
+    IP_PROTOCOLS,
     Direction,
     Endpoint,
     EndpointKind,
@@ -126,16 +127,7 @@ def translate_rules(
     return out
 
 
-_PROTOCOLS = {
-    "tcp": Protocol.TCP,
-    "6": Protocol.TCP,
-    "udp": Protocol.UDP,
-    "17": Protocol.UDP,
-    "icmp": Protocol.ICMP,
-    "1": Protocol.ICMP,
-    "-1": Protocol.ALL,
-    "all": Protocol.ALL,
-}
+_PROTOCOLS = {**IP_PROTOCOLS, "-1": Protocol.ALL}  # EC2 writes "every protocol" as -1
 
 
 def _protocol(ip_protocol: str) -> Protocol | None:

@@ -23,6 +23,7 @@ from typing import Any
 
 from portsync.errors import TranslationError, UnsupportedFeatureError
 from portsync.model import (
+    IP_PROTOCOLS,
     Direction,
     Endpoint,
     EndpointKind,
@@ -79,15 +80,7 @@ ALL_INSTANCES = "all-instances"
 
 _API_ROOT = "https://www.googleapis.com/compute/v1/"
 _NETWORK_TAIL = re.compile(r"(?:^|/)projects/(?P<project>[^/]+)/global/networks/(?P<name>[^/]+)$")
-_PROTOCOLS = {
-    "tcp": Protocol.TCP,
-    "6": Protocol.TCP,
-    "udp": Protocol.UDP,
-    "17": Protocol.UDP,
-    "icmp": Protocol.ICMP,
-    "1": Protocol.ICMP,
-    "all": Protocol.ALL,
-}
+_PROTOCOLS = IP_PROTOCOLS
 _LIST_FIELDS = (
     "sourceRanges",
     "destinationRanges",
