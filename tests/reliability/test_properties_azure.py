@@ -9,41 +9,23 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portsync import api
 from portsync.config import load_config
 from portsync.providers.azure.emulator import AzureEmulator
+from tests.reliability.strategies import CIDRS, extra_rules, ports, write_config
 
 SUB = "00000000-0000-0000-0000-0000000000aa"
 RG = "prop-rg"
 NSGS = {"control-plane": "cp-nsg", "worker": "node-nsg"}
 PREFIXES = {"control-plane": ["10.0.1.0/24", "fd00:1::/64"], "worker": ["10.0.2.0/24", "fd00:2::/64"]}
-CIDRS = ["10.0.0.0/8", "10.1.0.0/16", "192.0.2.0/24", "2001:db8::/32", "203.0.113.0/24"]
 
-_ports = st.one_of(
-    st.integers(1, 65535).map(str),
-    st.tuples(st.integers(1, 40000), st.integers(0, 2000)).map(lambda t: f"{t[0]}-{t[0] + t[1]}"),
-)
-_peer = st.one_of(
-    st.sampled_from(["self", "role:control-plane", "role:worker", "any", "load-balancers"]),
-    st.sampled_from(CIDRS).map(lambda c: f"cidr:{c}"),
-)
-_extra_rule = st.fixed_dictionaries(
-    {
-        "role": st.sampled_from(list(NSGS)),
-        "protocol": st.sampled_from(["tcp", "udp"]),
-        "ports": _ports,
-        "peer": _peer,
-        "purpose": st.sampled_from(["app", "metrics", "x y"]),
-    }
-)
+_extra_rule = extra_rules(list(NSGS))
 
 
 @st.composite
@@ -56,7 +38,7 @@ def _live_rule(draw: st.DrawFn, index: int) -> tuple[str, dict[str, Any]]:
     rule: dict[str, Any] = {
         "protocol": draw(st.sampled_from(["Tcp", "Udp"])),
         "sourcePortRange": "*",
-        "destinationPortRange": draw(_ports),
+        "destinationPortRange": draw(ports),
         "sourceAddressPrefix": source,
         "destinationAddressPrefix": PREFIXES[role][1 if v6 else 0],
         "direction": "Inbound",
@@ -89,35 +71,19 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureEmulator
     emu.stop()
 
 
-def _write_config(
-    path: Path, emu: AzureEmulator, extra: list[dict[str, Any]], mode: str, catalog: list[str]
-) -> None:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "catalog": catalog,
-                "mode": mode,
-                "extra_rules": extra,
-                "sources": {"all": ["198.51.100.0/24", "2001:db8:1::/48"]},
-                "clusters": [
-                    {
-                        "name": "prop",
-                        "provider": "azure",
-                        "subscription_id": SUB,
-                        "resource_group": RG,
-                        "endpoint": emu.base_url,
-                        "ca_bundle": emu.ca_bundle_path,
-                        "credentials": "anonymous",
-                        "polling_interval": 0.01,
-                        "roles": {
-                            role: {"nsg": nsg, "address_prefixes": PREFIXES[role]}
-                            for role, nsg in NSGS.items()
-                        },
-                    }
-                ],
-            }
-        )
-    )
+def _cluster(emu: AzureEmulator) -> dict[str, Any]:
+    return {
+        "provider": "azure",
+        "subscription_id": SUB,
+        "resource_group": RG,
+        "endpoint": emu.base_url,
+        "ca_bundle": emu.ca_bundle_path,
+        "credentials": "anonymous",
+        "polling_interval": 0.01,
+        "roles": {
+            role: {"nsg": nsg, "address_prefixes": PREFIXES[role]} for role, nsg in NSGS.items()
+        },
+    }
 
 
 def _rules(emu: AzureEmulator) -> dict[str, dict[str, Any]]:
@@ -148,7 +114,7 @@ def test_apply_random_states_converge_and_respect_ownership(
     for nsg in NSGS.values():
         emulator.seed_nsg(SUB, RG, nsg, rules=[copy.deepcopy(r) for n, r in live if n == nsg])
     path = tmp_path_factory.mktemp("prop") / "portsync.yaml"
-    _write_config(path, emulator, extra, mode, catalog)
+    write_config(path, _cluster(emulator), extra, mode, catalog)
     loaded = load_config(path)
     before = _rules(emulator)
 

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -20,41 +18,25 @@ from portsync import api
 from portsync.config import load_config
 from portsync.providers.gcp.emulator import GcpEmulator
 from portsync.providers.gcp.translate import network_url
+from tests.reliability.strategies import CIDRS, extra_rules, ports, write_config
 
 PROJECT = "prop-project"
 TAGS = {"control-plane": "k8s-cp", "worker": "k8s-node"}
-CIDRS = ["10.0.0.0/8", "10.1.0.0/16", "192.0.2.0/24", "2001:db8::/32", "203.0.113.0/24"]
 WRITES = ("firewalls.insert", "firewalls.patch", "firewalls.update", "firewalls.delete")
 
-_ports = st.one_of(
-    st.integers(1, 65535).map(str),
-    st.tuples(st.integers(1, 40000), st.integers(0, 2000)).map(lambda t: f"{t[0]}-{t[0] + t[1]}"),
-)
-_peer = st.one_of(
-    st.sampled_from(["self", "role:control-plane", "role:worker", "any", "load-balancers"]),
-    st.sampled_from(CIDRS).map(lambda c: f"cidr:{c}"),
-)
-_extra_rule = st.fixed_dictionaries(
-    {
-        "role": st.sampled_from(list(TAGS)),
-        "protocol": st.sampled_from(["tcp", "udp"]),
-        "ports": _ports,
-        "peer": _peer,
-        "purpose": st.sampled_from(["app", "metrics", "x y"]),
-    }
-)
+_extra_rule = extra_rules(list(TAGS))
 
 
 @st.composite
 def _live_firewall(draw: st.DrawFn, index: int) -> dict[str, Any]:
     owned = draw(st.booleans())
-    ports = draw(st.lists(_ports, min_size=1, max_size=3, unique=True))
+    texts = draw(st.lists(ports, min_size=1, max_size=3, unique=True))
     source = draw(st.one_of(st.sampled_from(CIDRS), st.sampled_from(list(TAGS.values()))))
     body: dict[str, Any] = {
         "name": f"portsync-live-{index}" if owned else f"user-rule-{index}",
-        "description": "[portsync] " + "; ".join(f"{p} old" for p in ports) if owned else "by hand",
+        "description": "[portsync] " + "; ".join(f"{p} old" for p in texts) if owned else "by hand",
         "network": network_url(PROJECT, "default"),
-        "allowed": [{"IPProtocol": draw(st.sampled_from(["tcp", "udp"])), "ports": ports}],
+        "allowed": [{"IPProtocol": draw(st.sampled_from(["tcp", "udp"])), "ports": texts}],
         "targetTags": [draw(st.sampled_from(list(TAGS.values())))],
     }
     if source.startswith("k8s"):
@@ -77,29 +59,14 @@ def emulator() -> Iterator[GcpEmulator]:
     emu.stop()
 
 
-def _write_config(
-    path: Path, url: str, extra: list[dict[str, Any]], mode: str, catalog: list[str]
-) -> None:
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "catalog": catalog,
-                "mode": mode,
-                "extra_rules": extra,
-                "sources": {"all": ["198.51.100.0/24", "2001:db8:1::/48"]},
-                "clusters": [
-                    {
-                        "name": "prop",
-                        "provider": "gcp",
-                        "project": PROJECT,
-                        "endpoint": url,
-                        "credentials": "anonymous",
-                        "roles": {role: {"target_tag": tag} for role, tag in TAGS.items()},
-                    }
-                ],
-            }
-        )
-    )
+def _cluster(url: str) -> dict[str, Any]:
+    return {
+        "provider": "gcp",
+        "project": PROJECT,
+        "endpoint": url,
+        "credentials": "anonymous",
+        "roles": {role: {"target_tag": tag} for role, tag in TAGS.items()},
+    }
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=list(HealthCheck))
@@ -120,7 +87,7 @@ def test_apply_random_states_converge_and_respect_ownership(
     emulator.reset()
     emulator.seed(PROJECT, copy.deepcopy(live))
     path = tmp_path_factory.mktemp("prop") / "portsync.yaml"
-    _write_config(path, emulator.url, extra, mode, catalog)
+    write_config(path, _cluster(emulator.url), extra, mode, catalog)
     loaded = load_config(path)
     before = {fw["name"]: fw for fw in emulator.firewalls(PROJECT)}
 
