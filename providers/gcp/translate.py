@@ -450,10 +450,17 @@ def parse_description(description: str, tokens: Sequence[str]) -> dict[str, str]
         return {}
     known = set(tokens)
     body = description[len(MARKER) :].strip()
-    alternatives = "|".join(re.escape(t) for t in sorted(known, key=len, reverse=True))
+    # Entries are joined by "; ", but a purpose may contain "; " too: a piece starts a new entry
+    # only when its first word is one of the firewall's port texts.
+    entries: list[str] = []
+    for piece in body.split("; "):
+        if entries and piece.partition(" ")[0] not in known:
+            entries[-1] = f"{entries[-1]}; {piece}"
+        else:
+            entries.append(piece)
     out: dict[str, str] = {}
-    for piece in re.split(rf"; (?=(?:{alternatives})(?: |$))", body):
-        token, _, purpose = piece.partition(" ")
+    for entry in entries:
+        token, _, purpose = entry.partition(" ")
         if token not in known:
             return {}
         out.setdefault(token, f"{MARKER} {clean_purpose(purpose)}")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from portsync.diff import diff_target
@@ -373,6 +375,42 @@ def test_expand_changed_priority_is_an_update_not_a_replace() -> None:
 def test_parse_description_unpacked_text_gives_no_mapping() -> None:
     assert translate.parse_description("[portsync] kubelet API", ["10250"]) == {}
     assert translate.parse_description("kubelet", ["10250"]) == {}
+
+
+def test_parse_description_keeps_a_semicolon_that_does_not_start_a_port_entry() -> None:
+    text = "[portsync] 22 ssh; from bastion; 80 web; 8080"
+    assert translate.parse_description(text, ["22", "80", "8080"]) == {
+        "22": "[portsync] ssh, from bastion",
+        "80": "[portsync] web",
+        "8080": f"[portsync] {translate.DEFAULT_PURPOSE}",
+    }
+    assert translate.parse_description("[portsync] 22 ssh; 23 telnet", ["22"]) == {
+        "22": "[portsync] ssh, 23 telnet"
+    }
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.one_of(
+            st.integers(1, 65535).map(str),
+            st.tuples(st.integers(1, 60000), st.integers(1, 5000)).map(
+                lambda t: f"{t[0]}-{t[0] + t[1]}"
+            ),
+        ),
+        st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_parse_description_reads_back_what_packing_writes(entries: dict[str, str]) -> None:
+    text = f"{translate.MARKER} " + "; ".join(
+        f"{token} {translate.clean_purpose(purpose)}" for token, purpose in entries.items()
+    )
+    assert translate.parse_description(text, list(entries)) == {
+        token: f"{translate.MARKER} {translate.clean_purpose(purpose)}"
+        for token, purpose in entries.items()
+    }
 
 
 def test_expand_owned_single_port_without_port_in_description_keeps_whole_text() -> None:
