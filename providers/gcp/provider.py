@@ -112,6 +112,20 @@ def _read_scope(config: GcpClusterConfig) -> tuple[str, ...]:
     return ("gcp", config.project, config.endpoint or "", config.credentials, listed)
 
 
+class _Tally:
+    """Firewalls the clusters of one plan insert into one project, added up as they report."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.total = 0
+
+    def add(self, inserts: int) -> int:
+        """Add one cluster's inserts; the total so far, this cluster's included."""
+        with self._lock:
+            self.total += inserts
+            return self.total
+
+
 class _Round:
     """What one plan read saw, for the project-wide quota check across targets."""
 
@@ -411,11 +425,20 @@ class GcpProvider:
             state.pending.discard(target.id)
             if state.pending:
                 return
-            peak = state.count + sum(state.inserts.values())
+            count, inserts = state.count, sum(state.inserts.values())
+        together = ""
+        if self._read_key is not None:
+            # Other clusters of this plan insert into the same project: their inserts count too.
+            # Whichever cluster adds the last share sees the project's whole peak.
+            tally = self.settings.reads.get((*self._read_key, "inserts"), _Tally)
+            inserts = tally.add(inserts)
+            together = " (with the other clusters of this plan in the project)"
+        peak = count + inserts
         if peak > quota:
             raise ProviderLimitError(
-                f"{self._where()}: the plan would need {peak} firewall rules in the project while "
-                f"it applies (inserts come before deletes), over firewall_quota {quota}",
+                f"{self._where()}: the plan would need {peak} firewall rules in the project"
+                f"{together} while it applies (inserts come before deletes), over firewall_quota "
+                f"{quota}",
                 hint="raise the project's FIREWALLS quota and firewall_quota, or remove rules",
             )
 

@@ -656,13 +656,15 @@ def test_list_page_failing_for_good_raises_after_the_pages_before_it(
         next(pages)
 
 
-def _fleet(world: GcpWorld, *, apps_network: str = "default") -> None:
-    """The world's cluster plus a second one in the same project, binding role ``app``."""
+def _fleet(world: GcpWorld, *, apps_network: str = "default", **keys: Any) -> None:
+    """The world's cluster plus a second one in the same project, binding role ``app``; ``keys``
+    go into both cluster entries."""
     base: dict[str, Any] = {
         "provider": "gcp",
         "project": world.project,
         "endpoint": world.emulator.url,
         "credentials": "anonymous",
+        **keys,
     }
     world.write_config(
         clusters=[
@@ -710,6 +712,21 @@ def test_plan_firewall_quota_exceeded_is_refused_before_any_write(gcp_world: Gcp
     gcp_world.write_config(cluster={"firewall_quota": FIREWALLS + 1})
     _apply(gcp_world)
     assert len(gcp_world.firewalls()) == FIREWALLS + 1
+
+
+def test_plan_firewall_quota_counts_the_inserts_of_every_cluster_of_the_project(
+    gcp_world: GcpWorld,
+) -> None:
+    gcp_world.seed(_ssh())
+    # prod-gcp alone would reach 1 + FIREWALLS, apps alone 1 + 1: each fits, together they don't.
+    _fleet(gcp_world, firewall_quota=FIREWALLS + 1)
+    with pytest.raises(ProviderLimitError, match=f"{FIREWALLS + 2} firewall rules in the project "
+                       r"\(with the other clusters"):
+        _apply(gcp_world)
+    assert sum(gcp_world.mutations().values()) == 0
+    _fleet(gcp_world, firewall_quota=FIREWALLS + 2)
+    _apply(gcp_world)
+    assert len(gcp_world.firewalls()) == FIREWALLS + 2
 
 
 def test_apply_concurrent_runs_both_converge(gcp_world: GcpWorld) -> None:
