@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from portsync.errors import TranslationError
 from portsync.model import Endpoint, PeerKind, Rule
 
-__all__ = ["describe_rule", "resolve_peer"]
+__all__ = ["TranslationProblems", "describe_rule", "resolve_peer"]
 
 
 def describe_rule(rule: Rule, cluster: str) -> str:
@@ -71,3 +71,32 @@ def resolve_peer(
             hint=load_balancers_hint,
         )
     return list(load_balancers)
+
+
+class TranslationProblems:
+    """Every rule of a rule set a cluster cannot express, so that one error names them all.
+
+    Each problem keeps its own hint (it is part of the line); the error raised is of the most
+    specific class all problems share.
+    """
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._kinds: set[type[TranslationError]] = set()
+
+    def add(self, error: TranslationError) -> None:
+        """Note one problem (a repeat of the same line is noted once)."""
+        self._kinds.add(type(error))
+        if str(error) not in self._lines:
+            self._lines.append(str(error))
+
+    def raise_if_any(self) -> None:
+        """Raise one error listing every problem noted, if there is any.
+
+        Raises:
+            TranslationError: or the one subclass every problem is an instance of.
+        """
+        if not self._lines:
+            return
+        cls = next(iter(self._kinds)) if len(self._kinds) == 1 else TranslationError
+        raise cls("\n".join(self._lines))

@@ -18,7 +18,7 @@ from portsync.model import (
     RuleSet,
     TargetRule,
 )
-from portsync.resolve import resolve_peer
+from portsync.resolve import TranslationProblems, resolve_peer
 
 from .limits import MAX_DESCRIPTION_LENGTH
 
@@ -87,7 +87,7 @@ def translate_rules(
         TranslationError: every rule that needs a source the config does not give, at once.
     """
     out: list[TargetRule] = []
-    problems: list[str] = []
+    problems = TranslationProblems()
     endpoints = {role: [Endpoint(EndpointKind.GROUP, gid)] for role, gid in groups.items()}
     balancers = _load_balancers(load_balancers)
     for rule in rules:
@@ -105,8 +105,7 @@ def translate_rules(
                 "groups or CIDRs",
             )
         except TranslationError as exc:
-            if str(exc) not in problems:
-                problems.append(str(exc))
+            problems.add(exc)
             continue
         for peer in peers:
             out.append(
@@ -122,8 +121,7 @@ def translate_rules(
                     origin=str(rule.peer),
                 )
             )
-    if problems:
-        raise TranslationError("\n".join(problems))
+    problems.raise_if_any()
     return out
 
 

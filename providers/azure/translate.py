@@ -43,7 +43,7 @@ from portsync.model import (
     canonical_cidr,
     cidr_version,
 )
-from portsync.resolve import resolve_peer
+from portsync.resolve import TranslationProblems, describe_rule, resolve_peer
 
 from .limits import (
     LOAD_BALANCER_TAG,
@@ -210,9 +210,12 @@ def _peers(
         cluster=cluster,
         bindings=endpoints,
         sources_all=sources_all,
-        load_balancers=[Endpoint(EndpointKind.SERVICE_TAG, LOAD_BALANCER_TAG)],
+        load_balancers=_LOAD_BALANCERS,
         binding_keys="nsg binding",
     )
+
+
+_LOAD_BALANCERS = (Endpoint(EndpointKind.SERVICE_TAG, LOAD_BALANCER_TAG),)
 
 
 def translate_rules(
@@ -233,7 +236,7 @@ def translate_rules(
         TranslationError: every rule that needs a missing source or binding, at once.
     """
     out: list[TargetRule] = []
-    problems: list[str] = []
+    problems = TranslationProblems()
     # Each role's endpoints once per call, not once per rule: fleets bind thousands of roles.
     endpoints = {role: binding.endpoints() for role, binding in bindings.items()}
     for rule in rules:
@@ -243,8 +246,7 @@ def translate_rules(
         try:
             peers = _peers(rule, cluster=cluster, endpoints=endpoints, sources_all=sources_all)
         except TranslationError as exc:
-            if str(exc) not in problems:
-                problems.append(str(exc))
+            problems.add(exc)
             continue
         made = 0
         for peer in peers:
@@ -267,18 +269,17 @@ def translate_rules(
                 )
             )
         if not made:
-            problems.append(
-                f"cluster {cluster}: rule {rule.role} {rule.protocol.value} "
-                f"{rule.ports or 'all'} from {rule.peer}: none of its peers "
-                f"({', '.join(p.value for p in peers)}) has the IP family of the role's "
-                f"address_prefixes ({', '.join(binding.prefixes)}); Azure rules cannot mix "
-                "IPv4 and IPv6"
+            problems.add(
+                TranslationError(
+                    f"{describe_rule(rule, cluster)} from {rule.peer}: none of its peers "
+                    f"({', '.join(p.value for p in peers)}) has the IP family of the role's "
+                    f"address_prefixes ({', '.join(binding.prefixes)}); Azure rules cannot mix "
+                    "IPv4 and IPv6",
+                    hint="add address_prefixes of the missing family to the role, or fix the "
+                    "sources",
+                )
             )
-    if problems:
-        raise TranslationError(
-            "\n".join(problems),
-            hint="add address_prefixes of the missing family to the role, or fix the sources",
-        )
+    problems.raise_if_any()
     return out
 
 

@@ -34,7 +34,7 @@ from portsync.model import (
     TargetRule,
     canonical_cidr,
 )
-from portsync.resolve import resolve_peer
+from portsync.resolve import TranslationProblems, describe_rule, resolve_peer
 
 from .limits import (
     DEFAULT_PRIORITY,
@@ -202,7 +202,7 @@ def _check_peer(rule: Rule, target: Endpoint, peer: Endpoint, *, cluster: str) -
     """Refuse combinations a GCP firewall cannot express."""
     if peer.kind is EndpointKind.CIDR:
         return
-    where = f"cluster {cluster}: rule {rule.role} {rule.protocol.value} {rule.ports or 'all'}"
+    where = describe_rule(rule, cluster)
     if rule.direction is Direction.EGRESS:
         raise UnsupportedFeatureError(
             f"{where} is an egress rule to {peer}; GCP egress firewalls only take destination "
@@ -239,8 +239,7 @@ def translate_rules(
             at once.
     """
     out: list[TargetRule] = []
-    problems: list[str] = []
-    kinds: set[type[TranslationError]] = set()
+    problems = TranslationProblems()
     extra = ((PRIORITY, str(priority)),)
     peer_bindings = {role: (endpoint,) for role, endpoint in bindings.items()}
     for rule in rules:
@@ -252,9 +251,7 @@ def translate_rules(
             for peer in peers:
                 _check_peer(rule, target, peer, cluster=cluster)
         except TranslationError as exc:
-            kinds.add(type(exc))
-            if str(exc) not in problems:
-                problems.append(str(exc))
+            problems.add(exc)
             continue
         for peer in peers:
             out.append(
@@ -271,10 +268,7 @@ def translate_rules(
                     extra=extra,
                 )
             )
-    if problems:
-        # One error listing every problem, of the most specific class they all share.
-        cls = kinds.pop() if len(kinds) == 1 else TranslationError
-        raise cls("\n".join(problems))
+    problems.raise_if_any()
     return out
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from portsync.errors import TranslationError
+from portsync.errors import ProviderLimitError, TranslationError, UnsupportedFeatureError
 from portsync.model import Endpoint, EndpointKind, Peer, PortRange, Protocol, Rule
-from portsync.resolve import resolve_peer
+from portsync.resolve import TranslationProblems, resolve_peer
 
 GROUPS = {
     "control-plane": [Endpoint(EndpointKind.GROUP, "sg-cp")],
@@ -61,3 +61,23 @@ def test_resolve_missing_load_balancers_gives_provider_hint() -> None:
     with pytest.raises(TranslationError, match="load balancers") as info:
         _resolve("load-balancers", load_balancers=[], load_balancers_hint="set X")
     assert "set X" in str(info.value)
+
+
+def test_translation_problems_name_every_rule_once_in_one_error() -> None:
+    problems = TranslationProblems()
+    problems.raise_if_any()  # nothing noted: nothing raised
+    problems.add(UnsupportedFeatureError("rule a", hint="fix a"))
+    problems.add(UnsupportedFeatureError("rule a", hint="fix a"))
+    problems.add(UnsupportedFeatureError("rule b"))
+    with pytest.raises(UnsupportedFeatureError) as info:
+        problems.raise_if_any()
+    assert str(info.value) == "rule a (fix a)\nrule b"
+
+
+def test_translation_problems_of_mixed_kinds_raise_the_common_base() -> None:
+    problems = TranslationProblems()
+    problems.add(UnsupportedFeatureError("rule a"))
+    problems.add(ProviderLimitError("rule b"))
+    with pytest.raises(TranslationError) as info:
+        problems.raise_if_any()
+    assert type(info.value) is TranslationError
