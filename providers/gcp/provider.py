@@ -162,9 +162,8 @@ class GcpProvider:
         self._adapter: Any = None
         self._lock = threading.Lock()
         self._raw: dict[str, dict[str, Any]] | None = None
-        # Per read: firewall names by target ("" = applies to every instance) and each firewall
-        # expanded once, so per-target checks stay linear in the project's firewalls.
-        self._index_of: object = None
+        # Per read (set with _raw by fetch): firewall names by target ("" = applies to every
+        # instance) and each firewall expanded once, so per-target checks stay linear.
         self._index_value: tuple[dict[str, list[str]], dict[str, list[TargetRule]]] = ({}, {})
         self._round: _Round | None = None
         self._wanted: dict[RuleKey, TargetRule] = {}
@@ -219,18 +218,7 @@ class GcpProvider:
     def _index(self) -> tuple[dict[str, list[str]], dict[str, list[TargetRule]]]:
         """Firewall names by target and expanded rules by firewall, for the last read."""
         with self._lock:
-            raw = self._raw or {}
-            if self._index_of is raw:
-                return self._index_value
-        by_target: dict[str, list[str]] = {}
-        expanded: dict[str, list[TargetRule]] = {}
-        for name, firewall in raw.items():
-            expanded[name] = self._expand(firewall)
-            for target in translate.targets_of(firewall) or [""]:
-                by_target.setdefault(target, []).append(name)
-        with self._lock:
-            self._index_of, self._index_value = raw, (by_target, expanded)
-        return by_target, expanded
+            return self._index_value
 
     def _names_for(self, target: str, raw: Mapping[str, Mapping[str, Any]]) -> list[str]:
         """Names of the firewalls of ``raw`` that apply to ``target`` (or to every instance)."""
@@ -322,7 +310,7 @@ class GcpProvider:
                     by_target.setdefault(target, []).append(name)
         with self._lock:
             self._raw = raw
-            self._index_of, self._index_value = raw, (by_target, expanded)
+            self._index_value = (by_target, expanded)
             self._round = _Round([t.id for t in targets], count)
         live = self._live_rules(raw, [t.id for t in targets])
         with self._lock:
