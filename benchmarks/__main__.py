@@ -13,19 +13,15 @@ a perfect tool makes, Cloud Custodian, the framework's start-up floor, ...), rat
 
 from __future__ import annotations
 
-import argparse
 import functools
 import importlib
-import json
-import logging
 import sys
 import time
 import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchmarks.common import COLUMNS, format_table, make_row
-from portsync.runtime import tune_gc
+from benchmarks.common import command_line, emit, make_row
 
 NAMES = ("startup", "diff", "aws", "gcp", "azure", "c7n")
 
@@ -113,20 +109,14 @@ def jobs(name: str, *, quick: bool) -> list[Job] | str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the selected benchmarks and print the table."""
-    tune_gc()  # the command line's GC settings, for both sides of every comparison
-    parser = argparse.ArgumentParser(
-        prog="python -m benchmarks", description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    parser = command_line("python -m benchmarks", __doc__)
     parser.add_argument("--quick", action="store_true", help="small scales (about two minutes)")
     parser.add_argument("--only", default="", help=f"comma-separated subset of {','.join(NAMES)}")
-    parser.add_argument("--json", action="store_true", help="print the rows as JSON")
     args = parser.parse_args(argv)
     selected = [n.strip() for n in args.only.split(",") if n.strip()] or list(NAMES)
     unknown = sorted(set(selected) - set(NAMES))
     if unknown:
         parser.error(f"unknown benchmark {', '.join(unknown)}; choose from {', '.join(NAMES)}")
-    logging.basicConfig(level=logging.WARNING)
 
     rows: Rows = []
     failed = False
@@ -148,10 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 failed = True
                 traceback.print_exc(file=sys.stderr)
                 rows.append(make_row(cloud="-", what=label, note=f"failed: {exc}"))
-    if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        sys.stdout.write(format_table(rows, COLUMNS) + "\n")
+    emit(rows, as_json=args.json)
     sys.stderr.write(f"total {time.perf_counter() - started:.0f}s\n")
     return 1 if failed else 0
 

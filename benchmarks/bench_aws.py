@@ -20,11 +20,7 @@ the call counts are what AWS would bill against the throttle buckets.
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import math
-import sys
 import tempfile
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,14 +30,13 @@ from typing import Any
 import yaml
 from botocore.exceptions import ClientError
 
-from benchmarks.common import format_table, make_row, ratio, timed
+from benchmarks.common import command_line, emit, make_row, ratio, timed
 from portsync import api
 from portsync.config import LoadedConfig, load_config
 from portsync.provider import Settings
 from portsync.providers.aws.adapter import make_client
 from portsync.providers.aws.emulator import MotoServer
 from portsync.providers.aws.limits import MAX_FILTER_VALUES
-from portsync.runtime import tune_gc
 from portsync.testing.ec2proxy import EC2Proxy
 
 __all__ = ["DEFAULT_SCALE", "main", "run"]
@@ -299,21 +294,13 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
-    tune_gc()  # the command line's GC settings, for both sides of every comparison
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_aws", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_line("python -m benchmarks.bench_aws", __doc__)
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="security groups")
     parser.add_argument("--apply-groups", type=int, default=100, help="groups the apply grows")
     parser.add_argument("--repeat", type=int, default=None, help="timing repeats (best kept)")
-    parser.add_argument("--json", action="store_true", help="print rows as JSON")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
     rows = run(args.scale, apply_groups=args.apply_groups, repeats=args.repeat)
-    if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        sys.stdout.write(format_table(rows) + "\n")
-    return 0
+    return emit(rows, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -34,11 +34,7 @@ and limit checks) and is reported per NSG.
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import math
-import sys
 import tempfile
 import threading
 import time
@@ -48,13 +44,12 @@ from typing import Any
 
 import yaml
 
-from benchmarks.common import format_table, make_row, ratio, timed
+from benchmarks.common import command_line, emit, make_row, ratio, timed
 from portsync import api
 from portsync.config import LoadedConfig, load_config
 from portsync.provider import Settings
 from portsync.providers.azure import translate
 from portsync.providers.azure.emulator import AzureEmulator
-from portsync.runtime import tune_gc
 
 __all__ = ["DEFAULT_SCALE", "QUICK_SCALE", "RESOURCE_GROUP", "SUBSCRIPTION", "main", "run"]
 
@@ -370,9 +365,7 @@ def _apply_rows(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
-    tune_gc()  # the command line's GC settings, for both sides of every comparison
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_azure", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_line("python -m benchmarks.bench_azure", __doc__)
     parser.add_argument("--scale", type=int, default=None,
                         help=f"NSGs (default {DEFAULT_SCALE}, --quick {QUICK_SCALE})")
     parser.add_argument("--quick", action="store_true",
@@ -382,18 +375,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None, help="timing repeats (best kept)")
     parser.add_argument("--page-size", type=int, default=PAGE_SIZE, help="NSGs per list page")
     parser.add_argument("--no-apply", action="store_true", help="plan only")
-    parser.add_argument("--json", action="store_true", help="print rows as JSON")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
     scale = args.scale or (QUICK_SCALE if args.quick else DEFAULT_SCALE)
     repeats = args.repeat or (1 if args.quick else None)
     rows = run(scale, apply_nsgs=args.apply_nsgs, latency=args.latency, repeats=repeats,
                apply=not args.no_apply, page_size=args.page_size)
-    if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        sys.stdout.write(format_table(rows) + "\n")
-    return 0
+    return emit(rows, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,8 @@ it the benchmark returns a single row saying it was skipped.
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import importlib.util
-import json
 import logging
 import math
 import os
@@ -54,11 +52,10 @@ from benchmarks.bench_aws import (
     _create_groups,
     _write_config,
 )
-from benchmarks.common import format_table, make_row, ratio, timed
+from benchmarks.common import command_line, emit, make_row, ratio, timed
 from portsync import api
 from portsync.config import load_config
 from portsync.providers.aws.emulator import MotoServer
-from portsync.runtime import tune_gc
 from portsync.testing.ec2proxy import EC2Proxy
 
 __all__ = ["DEFAULT_SCALE", "POLICY", "available", "main", "run"]
@@ -261,23 +258,15 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
-    tune_gc()  # the command line's GC settings, for both sides of every comparison
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_c7n", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_line("python -m benchmarks.bench_c7n", __doc__)
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="security groups")
     parser.add_argument("--repeat", type=int, default=None, help="timing repeats (best kept)")
     parser.add_argument("--no-cli", action="store_true", help="in-process comparison only")
-    parser.add_argument("--json", action="store_true", help="print rows as JSON")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
     if not available():
         sys.stderr.write(f"note: bench_c7n {SKIP_NOTE}\n")
     rows = run(args.scale, repeats=args.repeat, cli=not args.no_cli)
-    if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        sys.stdout.write(format_table(rows) + "\n")
-    return 0
+    return emit(rows, as_json=args.json)
 
 
 if __name__ == "__main__":

@@ -21,24 +21,19 @@ means the cost grows linearly (a quadratic step would show ratios of 10 and 100)
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
-import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from benchmarks.common import best_of, format_table, make_row, ratio
+from benchmarks.common import best_of, command_line, emit, make_row, ratio
 from portsync import api
 from portsync.config import ClusterConfig, LoadedConfig, Sources, parse_config
 from portsync.diff import diff_target
 from portsync.model import Endpoint, EndpointKind, PortRange, Protocol, RuleSet, TargetRule
 from portsync.ops import GroupOps, Plan
 from portsync.provider import Settings, Target
-from portsync.runtime import tune_gc
 
 __all__ = ["DEFAULT_SCALES", "main", "make_rules", "run"]
 
@@ -218,21 +213,13 @@ def run(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
-    tune_gc()  # the command line's GC settings, for both sides of every comparison
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_diff", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_line("python -m benchmarks.bench_diff", __doc__)
     parser.add_argument("--scales", default=",".join(str(s) for s in DEFAULT_SCALES),
                         help="comma-separated rule counts")
     parser.add_argument("--repeat", type=int, default=3, help="timing repeats (best kept)")
-    parser.add_argument("--json", action="store_true", help="print rows as JSON")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
     rows = run([int(s) for s in args.scales.split(",") if s.strip()], repeats=args.repeat)
-    if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        sys.stdout.write(format_table(rows) + "\n")
-    return 0
+    return emit(rows, as_json=args.json)
 
 
 if __name__ == "__main__":

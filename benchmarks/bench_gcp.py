@@ -27,11 +27,7 @@ so the bare list grows faster than linearly here. ``plan − bare list`` is port
 
 from __future__ import annotations
 
-import argparse
-import json
-import logging
 import math
-import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -39,14 +35,13 @@ from typing import Any
 
 import yaml
 
-from benchmarks.common import format_table, make_row, ratio, timed
+from benchmarks.common import command_line, emit, make_row, ratio, timed
 from portsync import api
 from portsync.config import LoadedConfig, load_config
 from portsync.provider import Settings
 from portsync.providers.gcp import translate
 from portsync.providers.gcp.emulator import GcpEmulator
 from portsync.providers.gcp.limits import MAX_RESULTS_PER_PAGE
-from portsync.runtime import tune_gc
 
 __all__ = ["DEFAULT_SCALE", "PROJECT", "main", "run"]
 
@@ -337,24 +332,16 @@ def _apply_rows(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
-    tune_gc()  # the command line's GC settings, for both sides of every comparison
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_gcp", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = command_line("python -m benchmarks.bench_gcp", __doc__)
     parser.add_argument("--scale", type=int, default=DEFAULT_SCALE, help="firewalls")
     parser.add_argument("--changes", type=int, default=100, help="changes the apply makes")
     parser.add_argument("--latency", type=float, default=0.05, help="emulator s/request in apply")
     parser.add_argument("--repeat", type=int, default=None, help="timing repeats (best kept)")
     parser.add_argument("--no-apply", action="store_true", help="plan only")
-    parser.add_argument("--json", action="store_true", help="print rows as JSON")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.WARNING)
     rows = run(args.scale, changes=args.changes, latency=args.latency, repeats=args.repeat,
                apply=not args.no_apply)
-    if args.json:
-        sys.stdout.write(json.dumps(rows, indent=2) + "\n")
-    else:
-        sys.stdout.write(format_table(rows) + "\n")
-    return 0
+    return emit(rows, as_json=args.json)
 
 
 if __name__ == "__main__":

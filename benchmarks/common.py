@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import argparse
+import json
+import logging
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
-__all__ = ["COLUMNS", "best_of", "format_table", "make_row", "ratio", "timed"]
+from portsync.runtime import tune_gc
+
+__all__ = [
+    "COLUMNS",
+    "best_of",
+    "command_line",
+    "emit",
+    "format_table",
+    "make_row",
+    "ratio",
+    "timed",
+]
 
 T = TypeVar("T")
 
@@ -84,3 +99,24 @@ def format_table(rows: Iterable[dict[str, Any]], columns: Sequence[str] = COLUMN
 
     rule = "  ".join("-" * w for w in widths[:-1]) + "  " + "-" * len(header[-1])
     return "\n".join([line(header), rule, *(line(r) for r in cells)])
+
+
+def command_line(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """The argument parser of a benchmark's command line ``prog`` (``--json`` included), with the
+    process set up as portsync's command line runs: its GC settings, for both sides of every
+    comparison, and quiet logs."""
+    tune_gc()
+    logging.basicConfig(level=logging.WARNING)
+    parser = argparse.ArgumentParser(
+        prog=prog,
+        description=doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--json", action="store_true", help="print rows as JSON")
+    return parser
+
+
+def emit(rows: Sequence[dict[str, Any]], *, as_json: bool) -> int:
+    """Print ``rows`` as the table (or as JSON); the exit status of a benchmark's ``main``."""
+    sys.stdout.write((json.dumps(list(rows), indent=2) if as_json else format_table(rows)) + "\n")
+    return 0
