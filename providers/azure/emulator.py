@@ -399,22 +399,13 @@ def _norm_location(location: str) -> str:
     return location.replace(" ", "").lower()
 
 
-def _not_found_nsg(resource_group: str, name: str) -> ArmError:
+def _not_found(kind: str, resource_group: str, name: str) -> ArmError:
+    """ARM's 404 for ``Microsoft.Network/<kind>/<name>`` (networkSecurityGroups, …)."""
     return ArmError(
         404,
         "ResourceNotFound",
-        f"The Resource 'Microsoft.Network/networkSecurityGroups/{name}' under resource group "
+        f"The Resource 'Microsoft.Network/{kind}/{name}' under resource group "
         f"'{resource_group}' was not found. For more details please go to "
-        "https://aka.ms/ARMResourceNotFoundFix",
-    )
-
-
-def _not_found_asg(resource_group: str, name: str) -> ArmError:
-    return ArmError(
-        404,
-        "ResourceNotFound",
-        f"The Resource 'Microsoft.Network/applicationSecurityGroups/{name}' under resource "
-        f"group '{resource_group}' was not found. For more details please go to "
         "https://aka.ms/ARMResourceNotFoundFix",
     )
 
@@ -1455,7 +1446,7 @@ class AzureEmulator:
         p = req.params
         nsg = self._nsgs.get(_key(p["sub"], p["rg"], p["nsg"]))
         if nsg is None:
-            raise _not_found_nsg(p["rg"], p["nsg"])
+            raise _not_found("networkSecurityGroups", p["rg"], p["nsg"])
         return nsg
 
     def _op_nsg_get(self, req: _Request) -> _Response:
@@ -1728,7 +1719,7 @@ class AzureEmulator:
         with self._lock:
             asg = self._asgs.get(_key(p["sub"], p["rg"], p["asg"]))
             if asg is None:
-                raise _not_found_asg(p["rg"], p["asg"])
+                raise _not_found("applicationSecurityGroups", p["rg"], p["asg"])
             return _Response(200, self._render_asg(asg, time.monotonic()))
 
     def _op_asg_list(self, req: _Request) -> _Response:
