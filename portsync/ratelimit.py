@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-__all__ = ["LimiterRegistry", "TokenBucket"]
+__all__ = ["LimiterRegistry", "TokenBucket", "take"]
 
 
 class TokenBucket:
@@ -88,3 +88,9 @@ class LimiterRegistry:
         """Seconds every caller spent waiting, all buckets together."""
         with self._lock:
             return sum(b.waited for b in self._buckets.values())
+
+
+def take(bucket: TokenBucket | None) -> None:
+    """Wait for one token of ``bucket`` before a call; ``None`` means the call is not paced."""
+    if bucket is not None:
+        bucket.acquire()

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from portsync.errors import ProviderError
-from portsync.ratelimit import TokenBucket
+from portsync.ratelimit import TokenBucket, take
 
 from .errors import map_sdk_errors
 from .limits import MAX_FILTER_VALUES, MAX_RESULTS_PER_PAGE
@@ -73,18 +73,14 @@ class Ec2Adapter:
         self.write_bucket = write_bucket
         self.page_size = page_size
 
-    def _take(self, bucket: TokenBucket | None) -> None:
-        if bucket is not None:
-            bucket.acquire()
-
     def _pages(self, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator(operation)
         with map_sdk_errors(operation):
-            self._take(self.read_bucket)
+            take(self.read_bucket)
             for page in paginator.paginate(**kwargs):
                 items = page.get(key, [])
                 if page.get("NextToken"):
-                    self._take(self.read_bucket)  # the next page is one more call
+                    take(self.read_bucket)  # the next page is one more call
                 yield from items
 
     def describe_groups(self, group_ids: Sequence[str]) -> list[dict[str, Any]]:
@@ -145,13 +141,13 @@ class Ec2Adapter:
                 "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
             }
         ]
-        self._take(self.write_bucket)
+        take(self.write_bucket)
         with map_sdk_errors(f"authorize on {group_id}"):
             call(GroupId=group_id, IpPermissions=permissions, TagSpecifications=spec)
 
     def modify(self, group_id: str, entries: list[dict[str, Any]]) -> None:
         """Change rules in place by rule id (ModifySecurityGroupRules)."""
-        self._take(self.write_bucket)
+        take(self.write_bucket)
         with map_sdk_errors(f"modify rules of {group_id}"):
             self.client.modify_security_group_rules(GroupId=group_id, SecurityGroupRules=entries)
 
@@ -162,6 +158,6 @@ class Ec2Adapter:
             if egress
             else self.client.revoke_security_group_ingress
         )
-        self._take(self.write_bucket)
+        take(self.write_bucket)
         with map_sdk_errors(f"revoke on {group_id}"):
             call(GroupId=group_id, SecurityGroupRuleIds=rule_ids)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from portsync.errors import ConfigError, ConflictError, ProviderError, ThrottledError
-from portsync.ratelimit import TokenBucket
+from portsync.ratelimit import TokenBucket, take
 from portsync.readahead import read_ahead
 
 from .errors import is_busy, map_sdk_errors
@@ -154,11 +154,6 @@ class AzureAdapter:
         self.backoff_max = backoff_max
         self.sleep = sleep
 
-    def _take(self, bucket: TokenBucket | None) -> None:
-        # Client-side pacing to ARM's per-subscription buckets (shared across clusters).
-        if bucket is not None:
-            bucket.acquire()
-
     def list_nsgs(self) -> list[dict[str, Any]]:
         """Every NSG of the resource group, rules and etag inline: one paged list.
 
@@ -180,12 +175,12 @@ class AzureAdapter:
         rg = self.resource_group
 
         def pages() -> Iterator[list[Any]]:
-            self._take(self.read_bucket)
+            take(self.read_bucket)
             pager = self.client.network_security_groups.list(rg).by_page()
             for page in pager:
                 yield list(page)  # deserialised here, in the reader thread
                 if getattr(pager, "continuation_token", None):
-                    self._take(self.read_bucket)  # the next page is one more request
+                    take(self.read_bucket)  # the next page is one more request
 
         stream = read_ahead(pages, name=f"azure-list-{rg}")
         while True:
@@ -202,7 +197,7 @@ class AzureAdapter:
             NotFoundError: the NSG does not exist (any more).
             ProviderError: or another subclass, when ARM refuses after retries.
         """
-        self._take(self.read_bucket)
+        take(self.read_bucket)
         with map_sdk_errors(f"reading NSG {name} in resource group {self.resource_group}"):
             return _as_dict(self.client.network_security_groups.get(self.resource_group, name))
 
@@ -243,7 +238,7 @@ class AzureAdapter:
 
     def _put_once(self, name: str, body: Mapping[str, Any], *, etag: str) -> dict[str, Any]:
         rg = self.resource_group
-        self._take(self.write_bucket)
+        take(self.write_bucket)
         with map_sdk_errors(f"write of NSG {name} in resource group {rg}"):
             poller = self.client.network_security_groups.begin_create_or_update(
                 rg,

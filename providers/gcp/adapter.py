@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from portsync.errors import NotFoundError, ProviderError
-from portsync.ratelimit import TokenBucket
+from portsync.ratelimit import TokenBucket, take
 from portsync.readahead import read_ahead
 
 from .errors import is_retryable, map_sdk_errors, operation_error
@@ -108,11 +108,6 @@ class GcpAdapter:
         self.operation_deadline = operation_deadline
         self._compute = _import_compute()
 
-    def _take(self, bucket: TokenBucket | None) -> None:
-        # Client-side pacing to the project's API quota (shared by every cluster of the run).
-        if bucket is not None:
-            bucket.acquire()
-
     # ------------------------------------------------------------------ conversion
 
     def _to_dict(self, message: Any) -> dict[str, Any]:
@@ -152,12 +147,12 @@ class GcpAdapter:
         what = f"listing the firewalls of project {self.project}"
 
         def pages() -> Iterator[Any]:
-            self._take(self.read_bucket)
+            take(self.read_bucket)
             pager = self.firewalls.list(request=request, retry=self.retry, timeout=self.timeout)
             for page in pager.pages:
                 yield page
                 if page.next_page_token:
-                    self._take(self.read_bucket)  # the next page is one more request
+                    take(self.read_bucket)  # the next page is one more request
 
         stream = read_ahead(pages, name=f"gcp-list-{self.project}")
         while True:
@@ -198,7 +193,7 @@ class GcpAdapter:
             request_id=str(uuid.uuid4()),
         )
         what = f"inserting firewall {name}"
-        self._take(self.write_bucket)
+        take(self.write_bucket)
         with map_sdk_errors(what):
             operation = self.firewalls.insert_unary(
                 request=request, retry=self.retry, timeout=self.timeout
@@ -219,7 +214,7 @@ class GcpAdapter:
             request_id=str(uuid.uuid4()),
         )
         what = f"patching firewall {name}"
-        self._take(self.write_bucket)
+        take(self.write_bucket)
         with map_sdk_errors(what):
             operation = self.firewalls.patch_unary(
                 request=request, retry=self.retry, timeout=self.timeout
@@ -240,7 +235,7 @@ class GcpAdapter:
             request_id=str(uuid.uuid4()),
         )
         what = f"replacing firewall {name}"
-        self._take(self.write_bucket)
+        take(self.write_bucket)
         with map_sdk_errors(what):
             operation = self.firewalls.update_unary(
                 request=request, retry=self.retry, timeout=self.timeout
@@ -258,7 +253,7 @@ class GcpAdapter:
             project=self.project, firewall=name, request_id=str(uuid.uuid4())
         )
         what = f"deleting firewall {name}"
-        self._take(self.write_bucket)
+        take(self.write_bucket)
         with map_sdk_errors(what):
             operation = self.firewalls.delete_unary(
                 request=request, retry=self.retry, timeout=self.timeout
