@@ -573,6 +573,31 @@ class TargetRule:
             extra=tuple(sorted((str(k), str(v)) for k, v in extra.items())),
         )
 
+    @classmethod
+    def desired(
+        cls,
+        rule: Rule,
+        *,
+        target: str,
+        peer: Endpoint,
+        description: str,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> TargetRule:
+        """What portsync wants on ``target`` for the neutral ``rule`` resolved to ``peer``:
+        owned, described as the provider writes it, remembering the neutral peer as its origin."""
+        return cls(
+            target=target,
+            role=rule.role,
+            direction=rule.direction,
+            protocol=rule.protocol,
+            ports=rule.ports,
+            peer=peer,
+            description=description,
+            owned=True,
+            origin=str(rule.peer),
+            extra=extra,
+        )
+
     def replace(self, **changes: Any) -> TargetRule:
         """A copy with ``changes`` applied."""
         values = {

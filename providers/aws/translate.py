@@ -109,16 +109,11 @@ def translate_rules(
             continue
         for peer in peers:
             out.append(
-                TargetRule(
+                TargetRule.desired(
+                    rule,
                     target=groups[rule.role],
-                    role=rule.role,
-                    direction=rule.direction,
-                    protocol=rule.protocol,
-                    ports=rule.ports,
                     peer=peer,
                     description=describe(rule.purpose),
-                    owned=True,
-                    origin=str(rule.peer),
                 )
             )
     problems.raise_if_any()

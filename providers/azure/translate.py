@@ -255,16 +255,11 @@ def translate_rules(
                 continue
             made += 1
             out.append(
-                TargetRule(
+                TargetRule.desired(
+                    rule,
                     target=binding.target,
-                    role=rule.role,
-                    direction=rule.direction,
-                    protocol=rule.protocol,
-                    ports=rule.ports,
                     peer=peer,
                     description=describe(rule.purpose),
-                    owned=True,
-                    origin=str(rule.peer),
                     extra=((ROLE_ADDRESSES, ",".join(side)),),
                 )
             )

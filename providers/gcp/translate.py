@@ -255,16 +255,11 @@ def translate_rules(
             continue
         for peer in peers:
             out.append(
-                TargetRule(
+                TargetRule.desired(
+                    rule,
                     target=str(target),
-                    role=rule.role,
-                    direction=rule.direction,
-                    protocol=rule.protocol,
-                    ports=rule.ports,
                     peer=peer,
                     description=describe(rule.purpose),
-                    owned=True,
-                    origin=str(rule.peer),
                     extra=extra,
                 )
             )
