@@ -154,14 +154,6 @@ class AzureAdapter:
         self.backoff_max = backoff_max
         self.sleep = sleep
 
-    def list_nsgs(self) -> list[dict[str, Any]]:
-        """Every NSG of the resource group, rules and etag inline: one paged list.
-
-        Raises:
-            ProviderError: or a subclass, when ARM refuses after retries.
-        """
-        return [nsg for page in self.nsg_pages() for nsg in page]
-
     def nsg_pages(self) -> Iterator[list[dict[str, Any]]]:
         """The resource group's NSGs page by page (``nextLink``), rules and etag inline.
 

@@ -121,14 +121,6 @@ class GcpAdapter:
 
     # ------------------------------------------------------------------ reads
 
-    def list_firewalls(self, *, filter: str | None = None) -> list[dict[str, Any]]:
-        """Every firewall of the project (matching ``filter``): one paginated list, 500 a page.
-
-        Raises:
-            ProviderError: or a subclass, when the API refuses after retries.
-        """
-        return [item for page in self.firewall_pages(filter=filter) for item in page]
-
     def firewall_pages(self, *, filter: str | None = None) -> Iterator[list[dict[str, Any]]]:
         """The project's firewalls (matching ``filter``), page by page (500 a page).
 
