@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from portsync.config import ClusterConfig, LoadedConfig
-from portsync.diff import diff_target
+from portsync.diff import diff_target, final_state
 from portsync.errors import (
     ApplyError,
     ConfigError,
@@ -107,14 +107,6 @@ def select_clusters(loaded: LoadedConfig, names: Sequence[str] = ()) -> list[Clu
     if not names:
         return list(loaded.config.clusters)
     return [loaded.cluster(n) for n in dict.fromkeys(names)]
-
-
-def final_state(live: Sequence[TargetRule], ops: Sequence[Op]) -> list[TargetRule]:
-    """The rules a target would hold after ``ops``."""
-    removed = {(op.rule.key, op.rule.native_id) for op in ops if isinstance(op, DeleteRuleOp)}
-    out = [r for r in live if (r.key, r.native_id) not in removed]
-    out.extend(op.rule for op in ops if op.action.value == "add")
-    return out
 
 
 def _plan_cluster(

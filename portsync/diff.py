@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from portsync.model import RuleKey, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, Op, UpdateRuleOp
 
-__all__ = ["MODES", "diff_target"]
+__all__ = ["MODES", "diff_target", "final_state", "untouched"]
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +96,28 @@ def _reason_add(rule: TargetRule) -> str:
     origin = f" (from {rule.origin})" if rule.origin else ""
     what = _MARKER.sub("", rule.description) if rule.description else "wanted rule"
     return f"missing: {what}{origin}"
+
+
+def final_state(live: Sequence[TargetRule], ops: Sequence[Op]) -> list[TargetRule]:
+    """The rules a target would hold after ``ops``: removals gone, updates in their new form,
+    additions at the end. Rules no op touches are the live objects themselves."""
+    removed = {(op.rule.key, op.rule.native_id) for op in ops if isinstance(op, DeleteRuleOp)}
+    updated = {
+        (op.before.key, op.before.native_id): op.after
+        for op in ops
+        if isinstance(op, UpdateRuleOp)
+    }
+    out = [
+        updated.get((r.key, r.native_id), r) for r in live if (r.key, r.native_id) not in removed
+    ]
+    out.extend(op.rule for op in ops if isinstance(op, CreateRuleOp))
+    return out
+
+
+def untouched(final: Sequence[TargetRule], live: Sequence[TargetRule] | None) -> bool:
+    """Whether ``final`` (from :func:`final_state`) is ``live`` exactly as read — the same rule
+    objects in the same order — so a plan leaves the target as the cloud already holds it.
+    Identity makes this exact and cheaper than comparing every rule."""
+    if live is None or len(final) != len(live):
+        return False
+    return all(a is b for a, b in zip(final, live, strict=True))

@@ -20,6 +20,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portsync.config import ClusterConfig, Sources
+from portsync.diff import untouched
 from portsync.errors import ConflictError, NotFoundError, PortsyncError, ProviderError
 from portsync.model import RuleKey, RuleSet, TargetRule, canonical_cidr
 from portsync.ops import GroupOps
@@ -177,15 +178,6 @@ def _read_scope(config: AzureClusterConfig) -> tuple[str, ...]:
         config.ca_bundle or "",
         config.credentials,
     )
-
-
-def _same_rules(final: Sequence[TargetRule], live: Sequence[TargetRule] | None) -> bool:
-    """Whether a target's final state is its live rules as read: the same rule objects in the
-    same order (the engine builds the final state from them, so identity is exact and cheaper
-    than hashing every rule)."""
-    if live is None or len(final) != len(live):
-        return False
-    return all(a is b for a, b in zip(final, live, strict=True))
 
 
 class AzureProvider:
@@ -400,7 +392,7 @@ class AzureProvider:
             if any(t not in state.finals for t in members):
                 return
             finals = {t: state.finals.pop(t) for t in members}
-            unchanged = all(_same_rules(after, state.live.get(t)) for t, after in finals.items())
+            unchanged = all(untouched(after, state.live.get(t)) for t, after in finals.items())
         if unchanged:
             return  # the plan leaves this NSG exactly as it is: nothing to place or count
         rules = self._rules(raw)

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portsync.config import ClusterConfig, Sources
+from portsync.diff import untouched
 from portsync.errors import (
     ConflictError,
     NotFoundError,
@@ -166,7 +167,6 @@ class GcpProvider:
         # instance) and each firewall expanded once, so per-target checks stay linear.
         self._index_value: tuple[dict[str, list[str]], dict[str, list[TargetRule]]] = ({}, {})
         self._round: _Round | None = None
-        self._wanted: dict[RuleKey, TargetRule] = {}
         self._live: dict[str, list[TargetRule]] = {}
         # Clusters of one project that list the same firewalls share one list per plan.
         scope = _read_scope(self.config)
@@ -260,16 +260,13 @@ class GcpProvider:
         Raises:
             TranslationError: a rule needs a missing source or an impossible combination.
         """
-        wanted = translate.translate_rules(
+        return translate.translate_rules(
             rules,
             cluster=self.cluster.name,
             bindings=self.bindings,
             sources_all=sources.all,
             priority=self.config.priority,
         )
-        with self._lock:
-            self._wanted = {r.key: r for r in reversed(wanted)}
-        return wanted
 
     def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
         """Live rules of ``targets``: one paginated ``firewalls.list`` for the whole project.
@@ -352,15 +349,13 @@ class GcpProvider:
         raw = self._raw_snapshot()
         where = f"{self._where()}: {target}"
         with self._lock:
-            wanted = self._wanted
             live = self._live.get(target.id)
-        if live is not None and _as_read(final, live, wanted):
+        if untouched(final, live):
             # The final state is the one GCP holds and accepted: nothing to name, describe,
             # insert or remove, so the packing below would only re-derive the live firewalls.
             self._check_quota(target, 0)
             return
-        # Owned rules that are wanted end up with the wanted description and priority.
-        owned = [wanted.get(r.key, r) for r in final if r.owned and r.target == target.id]
+        owned = [r for r in final if r.owned and r.target == target.id]
         desired = self._pack(owned, raw, target.id)
         problems = [p for body in desired.values() for p in translate.check_firewall(body)]
         if problems:
@@ -603,25 +598,6 @@ class GcpProvider:
             if isinstance(first, PortsyncError):
                 raise first
             raise ProviderError(f"{self._where()}: apply failed: {first}") from first
-
-
-def _as_read(
-    final: Sequence[TargetRule], live: Sequence[TargetRule], wanted: Mapping[RuleKey, TargetRule]
-) -> bool:
-    """Whether ``final`` is exactly the live rules as read (the same objects, in order) and every
-    owned one is wanted with the description and priority it already has — a target the plan does
-    not touch. Conservative: any doubt means the full check runs."""
-    if len(final) != len(live) or any(a is not b for a, b in zip(final, live, strict=True)):
-        return False
-    for rule in final:
-        if not rule.owned:
-            continue
-        want = wanted.get(rule.key)
-        if want is not None and (
-            want.description != rule.description or want.extra != rule.extra
-        ):
-            return False
-    return True
 
 
 _OUTPUT_ONLY = frozenset({"id", "kind", "creationTimestamp", "selfLink"})

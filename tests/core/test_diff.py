@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from portsync.diff import diff_target
+from portsync.diff import diff_target, final_state, untouched
 from portsync.model import Endpoint, PortRange, Protocol, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, UpdateRuleOp
 
@@ -80,3 +80,27 @@ def test_diff_description_is_not_identity() -> None:
 def test_diff_unknown_mode_is_a_value_error() -> None:
     with pytest.raises(ValueError):
         diff_target([], [], mode="sometimes")
+
+
+def test_final_state_applies_removals_updates_and_additions() -> None:
+    kept = rule(1).replace(native_id="sgr-1")
+    stale = rule(2, desc="portsync: old").replace(native_id="sgr-2")
+    gone = rule(3).replace(native_id="sgr-3")
+    live = [kept, stale, gone]
+    ops, _ = diff_target([rule(1), rule(2, desc="portsync: new"), rule(4)], live)
+    final = final_state(live, ops)
+    assert [(r.ports.from_port if r.ports else None, r.description) for r in final] == [
+        (1, "portsync: x"),
+        (2, "portsync: new"),  # the update in its new form, not the live one
+        (4, "portsync: x"),
+    ]
+    assert final[0] is kept
+    assert not untouched(final, live)
+
+
+def test_untouched_only_when_final_is_the_live_rules_as_read() -> None:
+    live = [rule(1), rule(2)]
+    assert untouched(final_state(live, []), live)
+    assert not untouched([rule(1), rule(2)], live)  # equal but not the rules read
+    assert not untouched(live[:1], live)
+    assert not untouched(live, None)
