@@ -291,37 +291,81 @@ def rules(
 
 @catalog_app.command("list")
 def catalog_list() -> None:
-    """List the built-in port tables."""
+    """List the built-in port tables, the upstream version each was read from, and its options."""
+    from rich.text import Text
+
     from portsync.catalog import builtin_catalogs, load_catalog
 
     for name in builtin_catalogs():
         catalog = load_catalog(name)
-        state.output.print(f"{name}\t{len(catalog.rows)} rows\t{catalog.description}")
+        upstream = catalog.upstream
+        version = f"{upstream.project} {upstream.version}" if upstream else "-"
+        state.output.print(
+            Text(f"{name}\t{version}\t{len(catalog.all_rows)} rows\t{catalog.description}")
+        )
+        for option in catalog.options:
+            state.output.print(Text(f"  option {option.describe()}"))
 
 
 @catalog_app.command("show")
 def catalog_show(
     name: str,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            help="Choose a catalog option, NAME=VALUE (repeatable), e.g. --option tunnel=geneve.",
+        ),
+    ] = None,
     output: Annotated[RulesFormat, typer.Option("--output", "-o")] = RulesFormat.table,
 ) -> None:
-    """Show a built-in port table and the rules it yields."""
+    """Show a port table (built-in or a file) and the rules it yields under its options."""
+    from rich.text import Text
+
     from portsync.catalog import load_catalog
     from portsync.catalog.parser import rows_to_rules
+    from portsync.errors import InputError
     from portsync.render import render_rules_json, render_rules_table
 
     try:
-        catalog = load_catalog(name)
+        chosen: dict[str, str] = {}
+        for item in option or []:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip():
+                raise InputError(
+                    f"--option {item!r} is not NAME=VALUE",
+                    hint="e.g. --option encapsulation=vxlan; `portsync catalog list` shows each "
+                    "catalog's options",
+                )
+            chosen[key.strip()] = value.strip()
+        catalog = load_catalog(name, options=chosen)
         ruleset = rows_to_rules(catalog.rows)
     except Exception as exc:
         _fail(exc)
     if output is RulesFormat.json:
         state.output.raw(render_rules_json(ruleset))
         return
-    state.output.print(render_rules_table(ruleset, title=f"catalog {name}: {catalog.description}"))
+    title = f"catalog {name}: {catalog.description}"
+    if catalog.choice_text:
+        title += f" ({catalog.choice_text})"
+    state.output.print(render_rules_table(ruleset, title=title))
+    if catalog.upstream:
+        state.output.print(Text(f"Upstream: {catalog.upstream}"))
+    if catalog.options:
+        state.output.print(Text("Options (choose with --option NAME=VALUE):"))
+        for opt in catalog.options:
+            about = f" — {opt.about}" if opt.about else ""
+            state.output.print(Text(f"  {opt.describe()}{about}"))
+    if catalog.sensitive:
+        state.output.print(
+            "Sensitive ports (never open to the internet; audit and apply check them):"
+        )
+        for sensitive in catalog.sensitive:
+            state.output.print(Text(f"  {sensitive}"))
     if catalog.retired:
-        state.output.print("Retired ports (open ones are an audit finding):")
+        state.output.print(Text("Retired ports (open ones are an audit finding):"))
         for port in catalog.retired:
-            state.output.print(f"  {port}")
+            state.output.print(Text(f"  {port}"))
 
 
 @catalog_app.command("parse")

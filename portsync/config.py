@@ -30,6 +30,7 @@ from portsync.model import Peer, PortRange, Rule, canonical_cidr, slugify
 __all__ = [
     "COMPONENTS",
     "DEFAULT_CONFIG_NAMES",
+    "CatalogRef",
     "ClusterConfig",
     "Config",
     "LoadedConfig",
@@ -194,10 +195,38 @@ class ClusterConfig(BaseModel):
         return dict(self.model_dump())
 
 
+OptionValue = str | bool | int
+
+
+def _one_catalog(
+    value: str | dict[str, dict[str, OptionValue] | None],
+) -> str | dict[str, dict[str, OptionValue] | None]:
+    if isinstance(value, dict) and len(value) != 1:
+        raise ValueError(
+            "a catalog with options is one name mapped to its options, e.g. "
+            "{calico: {encapsulation: vxlan}} — write one entry per catalog"
+        )
+    return value
+
+
+CatalogEntry = Annotated[
+    str | dict[str, dict[str, OptionValue] | None], AfterValidator(_one_catalog)
+]
+
+
+@dataclass(frozen=True)
+class CatalogRef:
+    """One entry of ``catalog:``: a built-in name or a path, with the options chosen for it."""
+
+    name: str
+    options: dict[str, OptionValue]
+    index: int | None  # position in the ``catalog:`` list (None: ``catalog:`` is one name)
+
+
 class Config(_Strict):
     """The whole configuration file."""
 
-    catalog: str | list[str] = "kubernetes"
+    catalog: str | list[CatalogEntry] = "kubernetes"
     etcd: Literal["stacked", "external"] = "stacked"
     overrides: dict[Component, PortsValue] = Field(default_factory=dict)
     extra_rules: list[ExtraRule] = Field(default_factory=list)
@@ -223,8 +252,22 @@ class Config(_Strict):
 
     @property
     def catalogs(self) -> list[str]:
-        """The catalog entry as a list."""
-        return [self.catalog] if isinstance(self.catalog, str) else list(self.catalog)
+        """The names (or paths) of the catalogs, in order."""
+        return [ref.name for ref in self.catalog_refs]
+
+    @property
+    def catalog_refs(self) -> list[CatalogRef]:
+        """Every catalog entry with its chosen options, in order."""
+        if isinstance(self.catalog, str):
+            return [CatalogRef(self.catalog, {}, None)]
+        refs = []
+        for index, item in enumerate(self.catalog):
+            if isinstance(item, str):
+                refs.append(CatalogRef(item, {}, index))
+            else:
+                ((name, options),) = item.items()
+                refs.append(CatalogRef(str(name), dict(options or {}), index))
+        return refs
 
     def override_ports(self) -> dict[str, PortRange]:
         """Overrides as port ranges, by component."""

@@ -103,9 +103,7 @@ def final_state(live: Sequence[TargetRule], ops: Sequence[Op]) -> list[TargetRul
     additions at the end. Rules no op touches are the live objects themselves."""
     removed = {(op.rule.key, op.rule.native_id) for op in ops if isinstance(op, DeleteRuleOp)}
     updated = {
-        (op.before.key, op.before.native_id): op.after
-        for op in ops
-        if isinstance(op, UpdateRuleOp)
+        (op.before.key, op.before.native_id): op.after for op in ops if isinstance(op, UpdateRuleOp)
     }
     out = [
         updated.get((r.key, r.native_id), r) for r in live if (r.key, r.native_id) not in removed

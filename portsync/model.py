@@ -285,7 +285,12 @@ class Rule:
         object.__setattr__(self, "purpose", " ".join(self.purpose.split()))
         low, high = (self.ports.from_port, self.ports.to_port) if self.ports else (-1, -1)
         identity = (
-            self.role, self.direction._value_, self.protocol._value_, low, high, self.peer.text
+            self.role,
+            self.direction._value_,
+            self.protocol._value_,
+            low,
+            high,
+            self.peer.text,
         )
         object.__setattr__(self, "_identity", identity)
 

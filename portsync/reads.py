@@ -109,7 +109,9 @@ def sibling_configs(
                 continue
         return out
 
-    every = validate() if shared is None else shared.memo(
-        ("fleet", id(fleet), me.provider, model), validate
+    every = (
+        validate()
+        if shared is None
+        else shared.memo(("fleet", id(fleet), me.provider, model), validate)
     )
     return [config for name, config in every if name != me.name]

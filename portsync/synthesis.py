@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 from portsync.catalog import Catalog, load_catalog
+from portsync.catalog.options import resolve_choices
 from portsync.catalog.parser import PortRow, rows_to_rules
 from portsync.config import Config, LoadedConfig
 from portsync.errors import ConfigError, PortTableError
@@ -21,13 +22,24 @@ def load_catalogs(loaded: LoadedConfig) -> list[Catalog]:
         PortTableError: a table cannot be read.
     """
     catalogs = []
-    for name in loaded.config.catalogs:
+    for ref in loaded.config.catalog_refs:
+        where = loaded.where("catalog") if ref.index is None else loaded.where("catalog", ref.index)
         try:
-            catalogs.append(load_catalog(name, base_dir=loaded.base_dir))
+            catalog = load_catalog(ref.name, base_dir=loaded.base_dir)
         except PortTableError as exc:
             if exc.problems:
                 raise  # errors inside a table name their own file:line
-            raise ConfigError(f"{loaded.where('catalog')}: catalog {name!r}: {exc}") from None
+            raise ConfigError(f"{where}: catalog {ref.name!r}: {exc}") from None
+        _, problems = resolve_choices(catalog.options, ref.options, catalog=catalog.name)
+        if problems:
+            raise ConfigError(
+                "\n".join(
+                    f"{loaded.where('catalog', ref.index or 0, ref.name, key)}: {message}"
+                    for key, message in problems
+                )
+            )
+        catalog = catalog.select(ref.options)
+        catalogs.append(catalog)
     return catalogs
 
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Literal, NamedTuple, TypeVar
 
 from portsync.catalog import vocabulary as vocab
+from portsync.catalog.options import Condition, parse_condition
 from portsync.errors import PortTableError
 from portsync.model import (
     Direction,
@@ -67,6 +68,8 @@ class PortRow:
     purpose: str
     component: str | None = None
     used_by: tuple[str, ...] = ()
+    #: When the row applies: catalog option terms that must all hold (empty: always).
+    when: tuple[Condition, ...] = ()
 
     @property
     def location(self) -> str:
@@ -231,6 +234,18 @@ class _Table:
     line: int
     columns: int
     rows: list[tuple[int, list[str]]]
+    header: list[str]
+
+    @property
+    def when_column(self) -> int | None:
+        """Index of the ``When`` column (a catalog's option conditions), if the header has one.
+
+        Only a column after the five positional ones counts, so a header word can never take
+        the place of Protocol … Used by."""
+        for index, cell in enumerate(self.header):
+            if index >= 5 and vocab.phrase_key(clean_text(cell)) in vocab.CONDITION_HEADERS:
+                return index
+        return None
 
 
 _ROLE_WORDS = vocab.build_lookup(vocab.ROLE_HEADINGS)
@@ -302,7 +317,7 @@ def _scan(lines: list[str]) -> list[_Table]:
             continue
         following = lines[index + 1] if index + 1 < len(lines) else ""
         if "|" in line and "|" in following and _DELIMITER.match(following):
-            table = _Table(heading, index + 1, len(_cells(following)), [])
+            table = _Table(heading, index + 1, len(_cells(following)), [], _cells(line))
             index += 2
             while index < len(lines):
                 row = lines[index]
@@ -358,11 +373,20 @@ class _RowReader:
                 )
                 continue
             cells = (cells + [""] * table.columns)[: table.columns]
-            rows.extend(self._row(line, cells, role, has_used_by=table.columns >= 5))
+            when_at = table.when_column
+            when_cell = cells[when_at] if when_at is not None else ""
+            rows.extend(
+                self._row(line, cells, role, has_used_by=table.columns >= 5, when_cell=when_cell)
+            )
         return rows
 
-    def _row(self, line: int, cells: list[str], role: str, *, has_used_by: bool) -> list[PortRow]:
+    def _row(
+        self, line: int, cells: list[str], role: str, *, has_used_by: bool, when_cell: str = ""
+    ) -> list[PortRow]:
         before = len(self.problems)
+        when, problem = parse_condition(clean_text(when_cell))
+        if problem:
+            self.problem(line, problem, "see 'Catalog options' in docs/port-tables.md")
         protocols = self._protocols(line, cells[0])
         direction = _direction(cells[1])
         if direction is None:
@@ -386,6 +410,7 @@ class _RowReader:
                 purpose=purpose,
                 component=component,
                 used_by=used_by,
+                when=when,
             )
             for protocol in protocols
             for port_range in ports

@@ -24,6 +24,7 @@ __all__ = [
     "ANCHOR_ROLES",
     "COMPONENTS",
     "COMPONENT_PATTERNS",
+    "CONDITION_HEADERS",
     "DIRECTIONS",
     "IMPLIED_USED_BY",
     "LANGUAGES",
@@ -254,6 +255,13 @@ IMPLIED_USED_BY: Mapping[str | None, tuple[str, ...]] = MappingProxyType(
 """Peers given to rows of old four-column tables (no "Used by" column), by component: what the
 current upstream table says for the same component, and the narrowest peer (``self``) for
 anything else, retired ports included."""
+
+
+# --- column headers ----------------------------------------------------------------------------
+
+CONDITION_HEADERS: frozenset[str] = frozenset({"when", "only when", "condition", "if"})
+"""Header words of the column that says under which catalog options a row applies (after the
+five positional columns; see :mod:`portsync.catalog.options`)."""
 
 
 # --- normalisation -----------------------------------------------------------------------------

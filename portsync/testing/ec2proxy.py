@@ -36,7 +36,14 @@ __all__ = ["FAULT_KINDS", "PAGED_ACTIONS", "EC2Proxy", "Fault"]
 FaultKind = Literal["throttle", "server_error", "timeout", "reset", "duplicate", "after"]
 
 #: The fault kinds :meth:`EC2Proxy.inject` accepts.
-FAULT_KINDS: tuple[str, ...] = ("throttle", "server_error", "timeout", "reset", "duplicate", "after")
+FAULT_KINDS: tuple[str, ...] = (
+    "throttle",
+    "server_error",
+    "timeout",
+    "reset",
+    "duplicate",
+    "after",
+)
 
 #: Actions the proxy pages, and the list element holding their items (botocore's ec2 model,
 #: ``DescribeSecurityGroupsResult`` / ``DescribeSecurityGroupRulesResult`` locationNames).
@@ -257,7 +264,10 @@ class EC2Proxy:
     def pending_faults(self) -> list[Fault]:
         """Faults not yet (fully) consumed."""
         with self._lock:
-            return [Fault(f.kind, f.action, f.times, f.status, f.delay, f.callback) for f in self._faults]
+            return [
+                Fault(f.kind, f.action, f.times, f.status, f.delay, f.callback)
+                for f in self._faults
+            ]
 
     def clear_faults(self) -> None:
         """Drop every queued fault."""
@@ -281,7 +291,9 @@ class EC2Proxy:
 
     # -- forwarding ------------------------------------------------------------------------------
 
-    def _send_upstream(self, method: str, path: str, headers: list[tuple[str, str]], body: bytes) -> _Reply:
+    def _send_upstream(
+        self, method: str, path: str, headers: list[tuple[str, str]], body: bytes
+    ) -> _Reply:
         conn = http.client.HTTPConnection(*self._upstream, timeout=600)
         try:
             conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
@@ -314,8 +326,11 @@ class EC2Proxy:
         # MaxResults returns all items, but a client must still follow a NextToken it gets.
         if action not in PAGED_ACTIONS or not (asked_for_pages or self.page_size_cap):
             return self._send_upstream(method, path, headers, body)
-        if self.strict and action == "DescribeSecurityGroups" and "MaxResults" in fields and any(
-            k.startswith("GroupId.") for k in fields
+        if (
+            self.strict
+            and action == "DescribeSecurityGroups"
+            and "MaxResults" in fields
+            and any(k.startswith("GroupId.") for k in fields)
         ):
             return _error_reply(
                 400,
@@ -452,9 +467,7 @@ def _make_handler(proxy: EC2Proxy) -> type[BaseHTTPRequestHandler]:
 
         def _reset(self) -> None:
             # SO_LINGER with a zero timeout makes close() send RST instead of FIN.
-            self.connection.setsockopt(
-                socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
-            )
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.connection.close()
             self.close_connection = True
 

@@ -52,8 +52,10 @@ def test_all_is_sorted_and_exported() -> None:
         assert hasattr(catalog, name), name
 
 
-def test_builtin_catalogs_lists_kubernetes() -> None:
-    assert builtin_catalogs() == ["kubernetes"]
+def test_builtin_catalogs_lists_kubernetes_and_what_runs_on_the_nodes() -> None:
+    assert builtin_catalogs() == [
+        "calico", "cilium", "flannel", "k3s", "konnectivity", "kubernetes", "rke2"
+    ]  # fmt: skip
 
 
 def test_load_catalog_kubernetes_gives_the_ten_design_rules() -> None:
@@ -134,7 +136,7 @@ def test_load_catalog_reference_page_reads_front_matter_and_rows() -> None:
 
 def test_load_catalog_unknown_name_raises_listing_builtins() -> None:
     with pytest.raises(
-        PortTableError, match=r"'kubernets' is not a built-in catalog \(kubernetes\)"
+        PortTableError, match=r"'kubernets' is not a built-in catalog \(calico, .*kubernetes, rke2\)"
     ):
         load_catalog("kubernets")
 
