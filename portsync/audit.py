@@ -192,6 +192,17 @@ CHECKS: Mapping[str, Check] = dict(
             "the nodes.",
         ),
         _check(
+            "PS-EXPOSED-SENSITIVE-PORT",
+            "sensitive-port",
+            Severity.HIGH,
+            "sensitive port of a node component reachable from the internet",
+            "A catalog marks this port as one that must never face the internet: a network "
+            "plugin's tunnel or routing port (VXLAN, BGP), an agent's health or metrics endpoint, "
+            "a distribution's supervisor or embedded datastore. The finding says why.",
+            "Allow the port only from the cluster's own machines (the catalog's rules), or remove "
+            "the rule.",
+        ),
+        _check(
             "PS-EXPOSED-APISERVER",
             "apiserver",
             Severity.WARNING,
@@ -334,7 +345,8 @@ class ComponentPort:
 
 
 def component_ports(loaded: LoadedConfig) -> list[ComponentPort]:
-    """Component ports of the config's catalogs (overrides applied) and their retired ports.
+    """Component ports of the config's catalogs (overrides applied), the ports the catalogs mark
+    sensitive, and their retired ports.
 
     Args:
         loaded: the loaded config.
@@ -374,6 +386,15 @@ def component_ports(loaded: LoadedConfig) -> list[ComponentPort]:
         check = _COMPONENT_CHECKS.get(row.component, "PS-EXPOSED-TABLE-PORT")
         add(check, row.component, row.protocol, row.ports, [role], row.purpose)
     for catalog in catalogs:
+        for sensitive in catalog.sensitive:
+            add(
+                _COMPONENT_CHECKS.get(sensitive.component, "PS-EXPOSED-SENSITIVE-PORT"),
+                sensitive.component,
+                sensitive.protocol,
+                sensitive.ports,
+                sensitive.roles or None,
+                f"{catalog.name}: {sensitive.why}",
+            )
         for retired in catalog.retired:
             add(
                 "PS-EXPOSED-RETIRED-PORT",
@@ -693,6 +714,7 @@ ALLOW_NAMES: Mapping[str, str] = {
     "PS-EXPOSED-SCHEDULER": "kube-scheduler",
     "PS-EXPOSED-CONTROLLER-MANAGER": "kube-controller-manager",
     "PS-EXPOSED-RETIRED-PORT": "retired",
+    "PS-EXPOSED-SENSITIVE-PORT": "catalog-sensitive",
 }
 
 

@@ -234,7 +234,14 @@ class Config(_Strict):
     mode: Mode = "owned"
     max_deletes: int = Field(default=10, ge=0)
     allow_exposure: list[
-        Literal["etcd", "kubelet", "kube-scheduler", "kube-controller-manager", "retired"]
+        Literal[
+            "etcd",
+            "kubelet",
+            "kube-scheduler",
+            "kube-controller-manager",
+            "retired",
+            "catalog-sensitive",
+        ]
     ] = Field(default_factory=list)
     clusters: list[ClusterConfig] = Field(default_factory=list)
 

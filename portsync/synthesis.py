@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 
-from portsync.catalog import Catalog, load_catalog
+from portsync.catalog import Catalog, SensitivePort, load_catalog
 from portsync.catalog.options import resolve_choices
 from portsync.catalog.parser import PortRow, rows_to_rules
 from portsync.config import Config, LoadedConfig
 from portsync.errors import ConfigError, PortTableError
 from portsync.model import RuleSet
 
-__all__ = ["apply_overrides", "bound_roles", "catalog_rows", "load_catalogs", "synthesize"]
+__all__ = [
+    "apply_overrides",
+    "bound_roles",
+    "catalog_rows",
+    "load_catalogs",
+    "sensitive_ports",
+    "synthesize",
+]
 
 
 def load_catalogs(loaded: LoadedConfig) -> list[Catalog]:
@@ -41,6 +48,22 @@ def load_catalogs(loaded: LoadedConfig) -> list[Catalog]:
         catalog = catalog.select(ref.options)
         catalogs.append(catalog)
     return catalogs
+
+
+def sensitive_ports(loaded: LoadedConfig) -> list[SensitivePort]:
+    """The ports the config's catalogs mark as never to face the internet (Calico's BGP and
+    Felix metrics, Cilium's health and Hubble ports, the embedded etcd of K3s and RKE2 …).
+
+    Each names its catalog, protocol, ports, component, the roles it listens on (empty: every
+    role) and why. The audit reports them as ``PS-EXPOSED-SENSITIVE-PORT`` (or the check of a
+    Kubernetes component they name, such as etcd) and ``apply`` refuses to open them to the
+    world unless ``allow_exposure`` accepts them.
+
+    Raises:
+        ConfigError: a catalog name, path or option is unknown.
+        PortTableError: a table cannot be read.
+    """
+    return [port for catalog in load_catalogs(loaded) for port in catalog.sensitive]
 
 
 def catalog_rows(loaded: LoadedConfig) -> list[PortRow]:

@@ -17,13 +17,14 @@ bad row; :func:`rows_to_rules` turns rows into the neutral :class:`~portsync.mod
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple, TypeVar
 
 from portsync.catalog import vocabulary as vocab
 from portsync.catalog.options import Condition, parse_condition
+from portsync.catalog.portspec import read_port_spec
 from portsync.errors import PortTableError
 from portsync.model import (
     Direction,
@@ -226,6 +227,8 @@ def _cells(line: str) -> list[str]:
 class _Heading:
     title: str
     role: str
+    #: Other names the section gives its machines, in parentheses: ``Master Nodes (master-sg)``.
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -235,6 +238,30 @@ class _Table:
     columns: int
     rows: list[tuple[int, list[str]]]
     header: list[str]
+
+    @property
+    def layout(self) -> dict[str, int] | None:
+        """Columns named by the header, when the table is read by header rather than position.
+
+        A header is read when it names where the ports are and whose machines the rule is for
+        or who connects (Source, Host(s), Destination or Connection type), and its columns are
+        not already in the Kubernetes order (which position reads, in every language).
+        """
+        found: dict[str, int] = {}
+        for index, cell in enumerate(self.header):
+            kind = _lookup(_HEADER_WORDS, clean_text(cell))
+            if kind is not None and kind not in found:
+                found[kind] = index
+        has_ports = "port_protocol" in found or {"protocol", "ports"} <= found.keys()
+        has_whom = bool(found.keys() & {"source", "hosts", "connection"})
+        positional = (
+            found.get("protocol") == 0
+            and found.get("ports") == 2
+            and found.get("direction") in (1, None)
+        )
+        if has_ports and has_whom and not positional:
+            return found
+        return None
 
     @property
     def when_column(self) -> int | None:
@@ -249,6 +276,11 @@ class _Table:
 
 
 _ROLE_WORDS = vocab.build_lookup(vocab.ROLE_HEADINGS)
+_HEADER_WORDS = vocab.build_lookup(vocab.COLUMN_HEADERS)
+_CONNECTION_WORDS = vocab.build_lookup(vocab.CONNECTION_TYPES)
+_NODE_GROUP_WORDS = vocab.build_lookup(vocab.NODE_GROUPS)
+#: The roles of every node, for "All nodes" in a Host(s), Destination or Source cell.
+_EVERY_NODE = ("control-plane", "worker")
 _USED_BY_WORDS = vocab.build_lookup(vocab.USED_BY)
 _DIRECTION_WORDS = vocab.build_lookup(vocab.DIRECTIONS)
 _PROTOCOL_SPLIT = re.compile(r"\s*(?:[/,+&、]|\band\b)\s*|\s+")
@@ -292,11 +324,27 @@ def _looks_like_port_row(cells: list[str]) -> bool:
     return score >= 2
 
 
+_PARENTHESES = re.compile(r"\(([^)]*)\)")
+
+
 def _heading_role(title: str, anchor: str | None) -> str:
     role = _lookup(_ROLE_WORDS, title)
+    if role is None:
+        # Upstream section titles: "Master Nodes (master-sg) Rules" names the control plane.
+        bare = _PARENTHESES.sub(" ", title).strip(" :")
+        for noise in vocab.HEADING_NOISE:
+            if vocab.phrase_key(bare).endswith(f" {noise}"):
+                bare = bare[: -len(noise)].strip(" :")
+                break
+        if bare != title:
+            role = _lookup(_ROLE_WORDS, bare)
     if role is None and anchor:
         role = vocab.ANCHOR_ROLES.get(anchor.casefold())
     return role or slugify(title)
+
+
+def _heading_aliases(title: str) -> tuple[str, ...]:
+    return tuple(a.strip() for a in _PARENTHESES.findall(title) if a.strip())
 
 
 def _scan(lines: list[str]) -> list[_Table]:
@@ -312,7 +360,7 @@ def _scan(lines: list[str]) -> list[_Table]:
             anchor = _ANCHOR.search(raw)
             title = clean_text(_ANCHOR.sub("", raw))
             role = _heading_role(title, anchor.group(1) if anchor else None)
-            heading = _Heading(title, role)
+            heading = _Heading(title, role, _heading_aliases(title))
             index += 1
             continue
         following = lines[index + 1] if index + 1 < len(lines) else ""
@@ -353,7 +401,7 @@ class _RowReader:
                 continue
             if table.heading.title not in self.role_titles:
                 self.role_titles.append(table.heading.title)
-            for text in (table.heading.title, table.heading.role):
+            for text in (table.heading.title, table.heading.role, *table.heading.aliases):
                 for key in vocab.lookup_keys(text):
                     self.role_headings.setdefault(key, table.heading.role)
 
@@ -361,6 +409,9 @@ class _RowReader:
         self.problems.append(f"{self.source}:{line}: {what} — {fix}")
 
     def read(self, table: _Table, role: str) -> list[PortRow]:
+        layout = table.layout
+        if layout is not None:
+            return self._read_by_header(table, layout, role)
         rows: list[PortRow] = []
         for line, cells in table.rows:
             if not any(cells):
@@ -415,6 +466,144 @@ class _RowReader:
             for protocol in protocols
             for port_range in ports
         ]
+
+    # --- tables read by header (upstream requirement pages) -----------------------------------
+
+    def _read_by_header(self, table: _Table, layout: dict[str, int], role: str) -> list[PortRow]:
+        rows: list[PortRow] = []
+        for line, cells in table.rows:
+            if not any(cells):
+                continue
+            cells = (cells + [""] * table.columns)[: table.columns]
+
+            def cell(kind: str, cells: list[str] = cells) -> str | None:
+                index = layout.get(kind)
+                return clean_text(cells[index]) if index is not None else None
+
+            rows.extend(self._header_row(line, cell, role))
+        return rows
+
+    def _header_row(self, line: int, cell: Callable[[str], str | None], role: str) -> list[PortRow]:
+        before = len(self.problems)
+        specs = self._port_specs(line, cell("port_protocol"), cell("protocol"), cell("ports"))
+        direction = Direction.INGRESS
+        if (text := cell("direction")) is not None:
+            direction = _direction(text) or Direction.INGRESS
+            if _direction(text) is None:
+                self.problem(line, f"direction {text!r} is not known", _FIX_DIRECTION)
+        elif (text := cell("connection")) is not None:
+            found = _lookup(_CONNECTION_WORDS, text)
+            if found is None:
+                self.problem(
+                    line,
+                    f"connection type {text!r} is not known",
+                    "write Bidirectional, Incoming or Outgoing",
+                )
+            direction = found or Direction.INGRESS
+        roles: tuple[str, ...] = (role,)
+        if (text := cell("hosts")) is not None:
+            roles = self._node_groups(line, text, what="Host(s)/Destination")
+        purpose = _first_sentence(cell("purpose") or "")
+        component = next(
+            (name for name, pattern in vocab.COMPONENT_PATTERNS if pattern.search(purpose)), None
+        )
+        source = cell("source")
+        if source is None:
+            # No Source column (Calico): the hosts accept every node of the cluster.
+            used_by: tuple[str, ...] = tuple(f"role:{r}" for r in _EVERY_NODE)
+        else:
+            used_by = self._sources(line, source)
+        if len(self.problems) > before:
+            return []
+        return [
+            PortRow(
+                source=self.source,
+                line=line,
+                role=target,
+                protocol=protocol,
+                direction=direction,
+                ports=port_range,
+                purpose=purpose,
+                component=component,
+                used_by=used_by,
+            )
+            for target in roles
+            for protocol, port_range in specs
+        ]
+
+    def _port_specs(
+        self, line: int, combined: str | None, protocol: str | None, ports: str | None
+    ) -> list[tuple[Protocol, PortRange]]:
+        text = combined if combined is not None else f"{protocol or ''} {ports or ''}"
+        if combined is None and ports is not None and protocol is not None:
+            # Separate columns: read "TCP" and "2379-2380" (or "8/0" for ICMP) as one spec.
+            words = _protocol_words(protocol)
+            text = " ".join(f"{w} {ports}" if w in ("tcp", "udp", "sctp") else w for w in words)
+            if any(w.startswith("icmp") for w in words):
+                text += f" {ports}"
+        specs = read_port_spec(text)
+        if not specs:
+            self.problem(
+                line,
+                f"{clean_text(text)!r} names no protocol and port portsync can read",
+                "write e.g. TCP 179, 8472/udp or UDP 4789",
+            )
+            return []
+        out: list[tuple[Protocol, PortRange]] = []
+        for spec in specs:
+            known = vocab.PROTOCOLS.get(spec.protocol)
+            if known is None or spec.ports is None:
+                self.problem(
+                    line,
+                    f"protocol {spec.protocol!r} is not supported in port tables",
+                    _FIX_PROTOCOL,
+                )
+                continue
+            out.extend((known, r) for r in self._ports(line, spec.ports))
+        return out
+
+    def _node_groups(self, line: int, text: str, *, what: str) -> tuple[str, ...]:
+        roles: list[str] = []
+        for part in (p for p in (clean_text(x) for x in _USED_BY_SPLIT.split(text)) if p):
+            group = _lookup(_NODE_GROUP_WORDS, part)
+            if group is None:
+                role = _lookup(self.role_headings, _PARENTHESES.sub(" ", part).strip())
+                group = role
+            if group is None:
+                self.problem(
+                    line,
+                    f"{part!r} in {what} does not name machines portsync knows",
+                    "use All nodes, Servers / Control plane, Agents / Worker nodes, or a role "
+                    "heading of this document",
+                )
+                continue
+            for role in _EVERY_NODE if group == "*" else (group,):
+                if role not in roles:
+                    roles.append(role)
+        return tuple(roles)
+
+    def _sources(self, line: int, text: str) -> tuple[str, ...]:
+        symbols: list[str] = []
+        for part in (p for p in (clean_text(x) for x in _USED_BY_SPLIT.split(text)) if p):
+            bare = _PARENTHESES.sub(" ", part).strip()
+            if vocab.phrase_key(part).endswith("(self)") and self._symbol(bare) is not None:
+                part = bare  # "master-sg (self)": the role named, which is the row's own
+            symbol = self._symbol(part) or self._symbol(bare)
+            found: tuple[str, ...]
+            if symbol is not None:
+                found = (symbol,)
+            else:
+                group = _lookup(_NODE_GROUP_WORDS, bare)
+                if group is None:
+                    self.problem(
+                        line, f"{part!r} in Source is not a known peer", self._used_by_hint()
+                    )
+                    continue
+                found = tuple(f"role:{r}" for r in (_EVERY_NODE if group == "*" else (group,)))
+            symbols.extend(s for s in found if s not in symbols)
+        if not symbols and not text.strip():
+            self.problem(line, "the Source cell is empty", self._used_by_hint())
+        return tuple(symbols)
 
     def _protocols(self, line: int, cell: str) -> list[Protocol]:
         protocols: list[Protocol] = []
@@ -502,7 +691,8 @@ def parse_document(text: str, *, source: str = "<string>") -> list[PortRow]:
     tables = [
         t
         for t in _scan(lines)
-        if t.columns >= 4 and any(_looks_like_port_row(cells) for _, cells in t.rows)
+        if (t.columns >= 4 and any(_looks_like_port_row(cells) for _, cells in t.rows))
+        or (t.columns >= 3 and t.layout is not None and t.rows)
     ]
     if not tables:
         note = " (tables inside HTML comments are not read)" if hidden_table else ""

@@ -22,12 +22,16 @@ from portsync.model import Direction, Protocol
 
 __all__ = [
     "ANCHOR_ROLES",
+    "COLUMN_HEADERS",
     "COMPONENTS",
     "COMPONENT_PATTERNS",
     "CONDITION_HEADERS",
+    "CONNECTION_TYPES",
     "DIRECTIONS",
+    "HEADING_NOISE",
     "IMPLIED_USED_BY",
     "LANGUAGES",
+    "NODE_GROUPS",
     "OTHER_PROTOCOLS",
     "PROTOCOLS",
     "ROLE_HEADINGS",
@@ -258,6 +262,66 @@ anything else, retired ports included."""
 
 
 # --- column headers ----------------------------------------------------------------------------
+
+COLUMN_HEADERS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "protocol": ("protocol", "protocols", "proto"),
+        "ports": ("port", "ports", "port range", "port ranges", "port number"),
+        "port_protocol": (
+            "port/protocol", "port / protocol", "ports/protocol", "port range / protocol",
+            "port range/protocol", "protocol/port", "protocol / port", "port and protocol",
+        ),
+        "direction": ("direction", "ingress/egress", "inbound/outbound", "traffic direction"),
+        "connection": ("connection type", "connection"),
+        "purpose": ("purpose", "description", "configuration", "used for"),
+        "source": ("source", "sources", "used by", "source/destination", "from", "peer"),
+        "hosts": ("host", "hosts", "destination", "destinations", "target", "applies to"),
+    }
+)  # fmt: skip
+"""Header words of upstream requirement tables whose columns are not in the Kubernetes order
+(Calico's ``Configuration | Host(s) | Connection type | Port/protocol``, Cilium's ``Port Range /
+Protocol | Ingress/Egress | Source/Destination | Description``, K3s's and RKE2's ``Protocol |
+Port | Source | Destination | Description``). A table whose header names its columns with these
+words is read by header; any other table by position."""
+
+CONNECTION_TYPES: Mapping[Direction, tuple[str, ...]] = MappingProxyType(
+    {
+        Direction.INGRESS: ("bidirectional", "incoming", "inbound", "ingress", "both"),
+        Direction.EGRESS: ("outgoing", "outbound", "egress"),
+    }
+)
+"""A "Connection type" cell. *Bidirectional* between hosts is read as each host accepting the
+others (cloud firewalls are stateful, so replies need no rule)."""
+
+NODE_GROUPS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "*": (
+            "all", "all nodes", "all hosts", "all machines", "every node", "any node",
+            "all rke2 nodes", "all k3s nodes", "all cluster nodes",
+            # Typha runs as a deployment that may land on any node.
+            "typha agent hosts", "typha hosts",
+        ),
+        "control-plane": (
+            "server", "servers", "server nodes", "server node", "rke2 server nodes",
+            "k3s servers", "k3s server nodes", "kube-apiserver host", "kube-apiserver hosts",
+            "api server host", "api server hosts",
+            # etcd runs on the control plane unless the config says etcd: external, which then
+            # moves rows of the etcd component to role etcd.
+            "etcd hosts", "etcd host", "etcd nodes",
+            *ROLE_HEADINGS["control-plane"],
+        ),
+        "worker": (
+            "agent", "agents", "agent nodes", "agent node", "rke2 agent nodes", "k3s agents",
+            *ROLE_HEADINGS["worker"],
+        ),
+    }
+)  # fmt: skip
+"""Words of a Host(s), Destination or Source cell that name a group of Kubernetes nodes: ``*``
+is every node (the control plane and the workers). In a Source cell, the "Used by" words are
+tried first, so a bare ``All`` there still means the config's ``sources.all``."""
+
+HEADING_NOISE: tuple[str, ...] = ("rules", "rule", "inbound rules", "firewall rules")
+"""Trailing words of upstream section titles that do not name a role (``Master Nodes Rules``)."""
 
 CONDITION_HEADERS: frozenset[str] = frozenset({"when", "only when", "condition", "if"})
 """Header words of the column that says under which catalog options a row applies (after the

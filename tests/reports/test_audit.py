@@ -302,7 +302,7 @@ def test_audit_allow_exposure_suppresses_without_failing(aws_world: AwsWorld) ->
 
 
 def test_audit_allow_names_match_the_apply_guard_sensitive_components() -> None:
-    sensitive = set(SENSITIVE_COMPONENTS) | {"retired"}
+    sensitive = set(SENSITIVE_COMPONENTS) | {"retired", "catalog-sensitive"}
     assert set(ALLOW_NAMES.values()) == sensitive
     assert {c for c, check in CHECKS.items() if check.severity is Severity.HIGH} == set(ALLOW_NAMES)
 

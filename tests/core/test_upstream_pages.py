@@ -1,0 +1,93 @@
+"""The upstream requirement pages parse, and give the rules of the built-in catalogs.
+
+The saved pages are in ``tests/core/data/upstream`` (see its README for provenance). Rules are
+compared by identity (role, direction, protocol, ports, peer): the built-in catalogs are written
+in portsync's own words, so purposes differ on purpose.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from portsync.catalog import load_catalog
+from portsync.catalog.parser import parse_document, parse_file, rows_to_rules
+from portsync.errors import PortTableError
+from portsync.model import RuleSet
+
+UPSTREAM = Path(__file__).parent / "data" / "upstream"
+
+
+def _ids(rules: RuleSet) -> set[tuple[object, ...]]:
+    return {rule.identity for rule in rules}
+
+
+def _all_rows(name: str) -> RuleSet:
+    """The built-in catalog under every option at once: each row, whatever its condition."""
+    return rows_to_rules(load_catalog(name).all_rows)
+
+
+def test_k3s_inbound_rules_page_gives_the_k3s_catalog() -> None:
+    page = rows_to_rules(parse_file(UPSTREAM / "k3s__docs_installation_requirements__005d295.md"))
+    assert _ids(page) == _ids(_all_rows("k3s"))
+    assert len(page) == 25
+
+
+def test_k3s_page_reads_servers_agents_and_all_nodes() -> None:
+    rows = parse_file(UPSTREAM / "k3s__docs_installation_requirements__005d295.md")
+    supervisor = [r for r in rows if str(r.ports) == "6443" and "supervisor" in r.purpose]
+    assert [(r.role, r.used_by) for r in supervisor] == [("control-plane", ("role:worker",))]
+    etcd = [r for r in rows if str(r.ports) == "2379-2380"]
+    assert [(r.role, r.used_by, r.component) for r in etcd] == [
+        ("control-plane", ("role:control-plane",), "etcd")
+    ]
+    vxlan = {(r.role, r.used_by) for r in rows if str(r.ports) == "8472"}
+    assert vxlan == {
+        ("control-plane", ("role:control-plane", "role:worker")),
+        ("worker", ("role:control-plane", "role:worker")),
+    }
+    # The three-column "Local Ports" table (loopback only) is not a port table.
+    assert not any(str(r.ports) == "6444" for r in rows)
+
+
+RKE2_STYLE = """\
+## Inbound Network Rules
+
+| Port        | Protocol | Source            | Destination       | Description
+|-------------|----------|-------------------|-------------------|------------
+| 9345        | TCP      | All RKE2 nodes    | RKE2 server nodes | RKE2 supervisor API
+| 2380        | TCP      | RKE2 server nodes | RKE2 server nodes | etcd peer port
+"""
+
+
+def test_columns_are_read_by_header_in_any_order() -> None:
+    rows = parse_document(RKE2_STYLE, source="rke2.md")
+    got = {(r.role, r.protocol.value, str(r.ports), r.used_by) for r in rows}
+    assert got == {
+        ("control-plane", "tcp", "9345", ("role:control-plane", "role:worker")),
+        ("control-plane", "tcp", "2380", ("role:control-plane",)),
+    }
+
+
+def test_a_header_table_with_an_unknown_host_names_the_cell_and_line() -> None:
+    text = RKE2_STYLE.replace("RKE2 server nodes | etcd", "Bastion hosts     | etcd")
+    with pytest.raises(PortTableError) as caught:
+        parse_document(text, source="rke2.md")
+    assert "rke2.md:6: 'Bastion hosts' in Host(s)/Destination does not name machines" in str(
+        caught.value
+    )
+
+
+def test_the_kubernetes_header_order_is_still_read_by_position() -> None:
+    # Same header words, Kubernetes order: the translated-page behaviour must not change.
+    text = (
+        "## Worker nodes\n\n| Protocol | Direction | Port Range | Purpose | Used By |\n"
+        "|---|---|---|---|---|\n| TCP | Inbound | 10250 | Kubelet API | Self, Control plane |\n"
+    )
+    (row,) = parse_document(text)
+    assert (row.role, str(row.ports), row.used_by) == (
+        "worker",
+        "10250",
+        ("self", "role:control-plane"),
+    )
