@@ -47,8 +47,9 @@ class ExitCode(IntEnum):
 
 
 class RulesFormat(str, Enum):
-    table = "table"
+    text = "text"
     json = "json"
+    table = "table"  # the old name of text, kept so existing scripts keep working
 
 
 class PlanFormat(str, Enum):
@@ -81,6 +82,15 @@ class _Group(TyperGroup):
     "changes pending" or "findings": 2 is reserved for that.
     """
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain_argument_help(self)
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        from portsync.cliargs import hoist_global_options
+
+        return super().parse_args(ctx, hoist_global_options(self, ctx, args))
+
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         try:
             return super().make_context(*args, **kwargs)
@@ -96,13 +106,23 @@ class _Group(TyperGroup):
             raise
 
 
+def _plain_argument_help(group: Any) -> None:
+    """Help names an argument by its metavar (``FILE``), not by a Python type (``<path>``)."""
+    for command in getattr(group, "commands", {}).values():
+        _plain_argument_help(command)
+        for param in getattr(command, "params", ()):
+            if getattr(param, "param_type_name", "") == "argument" and param.metavar:
+                param.display_type_rich = lambda ctx: None
+
+
 app = typer.Typer(
     name="portsync",
     cls=_Group,
     help="Keep cloud firewalls in line with port tables (AWS security groups, GCP firewall "
     "rules, Azure NSGs).",
     no_args_is_help=True,
-    add_completion=False,
+    # --install-completion / --show-completion (bash, zsh, fish, PowerShell): docs/cli.md.
+    add_completion=True,
     pretty_exceptions_enable=False,
     # Plain click help: rich-formatted help would double the start-up time of every command.
     rich_markup_mode=None,
@@ -124,12 +144,36 @@ class _State:
 
 state = _State()
 
+RulesOutputOpt = Annotated[
+    RulesFormat,
+    typer.Option(
+        "--output", "-o", help="text (a table) for people, json for machines; table = text."
+    ),
+]
+PlanOutputOpt = Annotated[
+    PlanFormat,
+    typer.Option(
+        "--output", "-o", help="text for people; json, markdown (PR comment) or sarif for machines."
+    ),
+]
+
 ConfigOpt = Annotated[
     str | None,
     typer.Option(
-        "--config", "-c", help="Config file (default: $PORTSYNC_CONFIG or ./portsync.yaml)."
+        "--config",
+        "-c",
+        metavar="FILE",
+        help="Config file (default: $PORTSYNC_CONFIG or ./portsync.yaml).",
     ),
 ]
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from portsync.versions import portsync_version
+
+        sys.stdout.write(f"portsync {portsync_version()}\n")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -148,6 +192,21 @@ def _root(
             "included).",
         ),
     ] = LogFormat.text,
+    compact: Annotated[
+        bool,
+        typer.Option(
+            "--compact", help="JSON and SARIF output as one line per document (for log pipelines)."
+        ),
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_print_version,
+            is_eager=True,
+            help="Print portsync's version and exit (`portsync version` for a bug report).",
+        ),
+    ] = False,
 ) -> None:
     from portsync.logs import LogOutput, configure_logging
 
@@ -156,9 +215,9 @@ def _root(
     state.log_format = log_format.value
     configure_logging(log_format.value, debug=debug)
     if log_format is LogFormat.json:
-        state.output = LogOutput(color=not no_color, quiet=quiet)
+        state.output = LogOutput(color=not no_color, quiet=quiet, compact=compact)
     else:
-        state.output = Output(color=not no_color, quiet=quiet)
+        state.output = Output(color=not no_color, quiet=quiet, compact=compact)
 
 
 def _fail(exc: BaseException) -> NoReturn:
@@ -261,9 +320,10 @@ def _fleet(loaded: LoadedConfig, names: list[str] | None, shard: Shard | None) -
 @app.command()
 def rules(
     role: Annotated[
-        list[str] | None, typer.Option("--role", "-r", help="Only this role (repeatable).")
+        list[str] | None,
+        typer.Option("--role", "-r", metavar="ROLE", help="Only this role (repeatable)."),
     ] = None,
-    output: Annotated[RulesFormat, typer.Option("--output", "-o")] = RulesFormat.table,
+    output: RulesOutputOpt = RulesFormat.text,
 ) -> None:
     """Print the neutral rule set (no cloud access; works with no config)."""
     from portsync.render import render_rules_json, render_rules_table
@@ -309,15 +369,16 @@ def catalog_list() -> None:
 
 @catalog_app.command("show")
 def catalog_show(
-    name: str,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="A built-in table (catalog list), or a file.")],
     option: Annotated[
         list[str] | None,
         typer.Option(
             "--option",
+            metavar="NAME=VALUE",
             help="Choose a catalog option, NAME=VALUE (repeatable), e.g. --option tunnel=geneve.",
         ),
     ] = None,
-    output: Annotated[RulesFormat, typer.Option("--output", "-o")] = RulesFormat.table,
+    output: RulesOutputOpt = RulesFormat.text,
 ) -> None:
     """Show a port table (built-in or a file) and the rules it yields under its options."""
     from rich.text import Text
@@ -370,9 +431,13 @@ def catalog_show(
 
 @catalog_app.command("parse")
 def catalog_parse(
-    file: Annotated[Path, typer.Argument(help="A Markdown document holding port tables.")],
-    output: Annotated[RulesFormat, typer.Option("--output", "-o")] = RulesFormat.table,
-    etcd: Annotated[str, typer.Option(help="stacked or external")] = "stacked",
+    file: Annotated[
+        Path, typer.Argument(metavar="FILE", help="A Markdown document holding port tables.")
+    ],
+    output: RulesOutputOpt = RulesFormat.text,
+    etcd: Annotated[
+        str, typer.Option(metavar="stacked|external", help="etcd topology.")
+    ] = "stacked",
 ) -> None:
     """Parse any port-table document and print the rules it defines."""
     from portsync.catalog.parser import parse_file, rows_to_rules
@@ -393,7 +458,8 @@ def catalog_parse(
 
 
 ClusterOpt = Annotated[
-    list[str] | None, typer.Option("--cluster", help="Only this cluster (repeatable).")
+    list[str] | None,
+    typer.Option("--cluster", metavar="NAME", help="Only this cluster (repeatable)."),
 ]
 
 
@@ -412,9 +478,12 @@ ShardOpt = Annotated[
 def plan(
     cluster: ClusterOpt = None,
     out: Annotated[
-        Path | None, typer.Option("--out", help="Save the plan as JSON for apply.")
+        Path | None,
+        typer.Option(
+            "--out", metavar="PLAN.json", help="Save the plan as JSON (for apply and show)."
+        ),
     ] = None,
-    output: Annotated[PlanFormat, typer.Option("--output", "-o")] = PlanFormat.text,
+    output: PlanOutputOpt = PlanFormat.text,
     detailed_exitcode: Annotated[
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when changes are pending.")
     ] = False,
@@ -422,7 +491,7 @@ def plan(
 ) -> None:
     """Read live rules and show the drift."""
     from portsync import api
-    from portsync.render import render_plan_markdown, render_plan_text
+    from portsync.planview import emit_plan
 
     try:
         the_shard = _shard(shard)
@@ -437,18 +506,9 @@ def plan(
             out.write_text(the_plan.to_json(), encoding="utf-8")
     except Exception as exc:
         _fail(exc)
-    if output is PlanFormat.json:
-        state.output.raw(the_plan.to_json())
-    elif output is PlanFormat.markdown:
-        state.output.raw(render_plan_markdown(the_plan))
-    elif output is PlanFormat.sarif:
-        from portsync.sarif import plan_to_sarif, to_json
-
-        state.output.raw(to_json(plan_to_sarif(the_plan, config=loaded)))
-    else:
-        state.output.print(render_plan_text(the_plan))
-        if out is not None:
-            state.output.info(f"plan saved to {out}; apply it with `portsync apply {out}`")
+    emit_plan(state.output, the_plan, output.value, config=loaded)
+    if output is PlanFormat.text and out is not None:
+        state.output.info(f"plan saved to {out}; apply it with `portsync apply {out}`")
     if detailed_exitcode and not the_plan.is_empty():
         raise typer.Exit(ExitCode.CHANGES)
 
@@ -469,7 +529,9 @@ def _empty_plan(loaded: LoadedConfig) -> Plan:
 
 @app.command()
 def apply(
-    plan_file: Annotated[Path | None, typer.Argument(help="A plan saved with plan --out.")] = None,
+    plan_file: Annotated[
+        Path | None, typer.Argument(metavar="PLAN.json", help="A plan saved with plan --out.")
+    ] = None,
     cluster: ClusterOpt = None,
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Do not ask for confirmation.")
@@ -478,6 +540,7 @@ def apply(
         int | None,
         typer.Option(
             "--max-deletes",
+            metavar="N",
             help="Refuse plans removing more rules (default: config max_deletes, 10).",
         ),
     ] = None,
@@ -547,11 +610,11 @@ def apply(
 @app.command()
 def audit(
     cluster: ClusterOpt = None,
-    output: Annotated[PlanFormat, typer.Option("--output", "-o")] = PlanFormat.text,
+    output: PlanOutputOpt = PlanFormat.text,
     fail_on: Annotated[
         FailOn,
         typer.Option(
-            "--fail-on", help="Lowest severity that counts for --detailed-exitcode (default high)."
+            "--fail-on", metavar="high|warning|info", help="Lowest severity that counts for --detailed-exitcode (default high)."
         ),
     ] = FailOn.high,
     detailed_exitcode: Annotated[
@@ -559,6 +622,15 @@ def audit(
         typer.Option("--detailed-exitcode", help="Exit 2 when findings at or above --fail-on."),
     ] = False,
     shard: ShardOpt = None,
+    summary: Annotated[
+        Path | None,
+        typer.Option(
+            "--summary",
+            metavar="FILE",
+            help="Also append the Markdown report to FILE (e.g. $GITHUB_STEP_SUMMARY), so one "
+            "cloud read gives both SARIF and a job summary.",
+        ),
+    ] = None,
 ) -> None:
     """Report exposures on the live rules (etcd, kubelet, retired ports open to the world, …)."""
     from portsync import audit as audit_mod
@@ -574,6 +646,8 @@ def audit(
                 report = audit_mod.audit(loaded, clusters=names, progress=progress)
         else:
             report = audit_mod.empty_report()
+        if summary is not None:
+            _append(summary, render_audit_markdown(report, fail_on=severity))
     except Exception as exc:
         _fail(exc)
     if output is PlanFormat.json:
@@ -588,6 +662,16 @@ def audit(
         state.output.print(render_audit_text(report, fail_on=severity))
     if detailed_exitcode and report.failing(severity):
         raise typer.Exit(ExitCode.FINDINGS)
+
+
+def _append(path: Path, text: str) -> None:
+    from portsync.errors import InputError
+
+    try:
+        with path.open("a", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        raise InputError(f"cannot write to {path}: {exc.strerror}") from None
 
 
 @app.command()
@@ -605,9 +689,13 @@ def explain(
     cluster: ClusterOpt = None,
     plan_file: Annotated[
         Path | None,
-        typer.Option("--plan", help="Answer on the state this saved plan would produce."),
+        typer.Option(
+            "--plan", metavar="PLAN.json", help="Answer on the state this saved plan would produce."
+        ),
     ] = None,
-    output: Annotated[ExplainFormat, typer.Option("--output", "-o")] = ExplainFormat.text,
+    output: Annotated[
+        ExplainFormat, typer.Option("--output", "-o", help="text for people, json for machines.")
+    ] = ExplainFormat.text,
     detailed_exitcode: Annotated[
         bool,
         typer.Option(
@@ -658,6 +746,60 @@ def demo(
     except Exception as exc:
         _fail(exc)
     raise typer.Exit(code)
+
+
+@app.command()
+def show(
+    plan_file: Annotated[
+        Path, typer.Argument(metavar="PLAN.json", help="A plan saved with plan --out.")
+    ],
+    output: PlanOutputOpt = PlanFormat.text,
+    writes: Annotated[
+        bool,
+        typer.Option("--writes", help="List the cloud writes apply would make, in their order."),
+    ] = False,
+) -> None:
+    """Print a saved plan in any format, offline: no cloud call, no credentials."""
+    from portsync.planview import emit_plan, render_writes
+
+    try:
+        from portsync.ops import Plan
+
+        the_plan = Plan.load(str(plan_file))
+        # The config only places SARIF results on its lines, as plan does; reading it is offline.
+        loaded = _load() if output is PlanFormat.sarif else None
+        if writes:
+            import json
+
+            data = json.loads(plan_file.read_text(encoding="utf-8"))
+    except Exception as exc:
+        _fail(exc)
+    if writes:
+        state.output.raw(render_writes(the_plan, data))
+        return
+    emit_plan(state.output, the_plan, output.value, config=loaded)
+
+
+class VersionFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+@app.command()
+def version(
+    output: Annotated[
+        VersionFormat,
+        typer.Option("--output", "-o", help="text for people, json for a bug report."),
+    ] = VersionFormat.text,
+) -> None:
+    """portsync, Python and cloud SDK versions (for bug reports); imports no SDK."""
+    from portsync.versions import version_json, version_report, version_text
+
+    report = version_report()
+    if output is VersionFormat.json:
+        state.output.raw(version_json(report))
+    else:
+        state.output.raw(version_text(report))
 
 
 def main() -> None:

@@ -329,6 +329,7 @@ class Plan:
                 mode=str(data.get("mode", "owned")),
                 config_digest=str(data.get("config_digest", "")),
                 created_at=str(data.get("created_at", "")),
+                errors=_errors(data.get("errors", [])),
             )
         except PlanFileError:
             raise
@@ -357,6 +358,13 @@ class Plan:
                 hint="plan files are written by `portsync plan --out PLAN.json`",
             ) from None
         return cls.from_dict(data, source=path)
+
+
+def _errors(value: Any) -> tuple[str, ...]:
+    """The plan's ``errors``: a list of messages (anything else is a malformed plan)."""
+    if not isinstance(value, list):
+        raise TypeError(f"errors must be a list, not {type(value).__name__}")
+    return tuple(str(e) for e in value)
 
 
 def _checksum(body: dict[str, Any]) -> str:

@@ -23,6 +23,8 @@ class Output:
 
     color: bool = True
     quiet: bool = False
+    #: ``--compact``: JSON documents (JSON, SARIF) on one line each, for log pipelines.
+    compact: bool = False
     _consoles: dict[str, Console] = field(default_factory=dict, repr=False)
 
     def _console(self, stream: str) -> Console:
@@ -51,7 +53,11 @@ class Output:
         return self._console("err")
 
     def raw(self, text: str) -> None:
-        """Machine output (JSON, SARIF, markdown): written verbatim."""
+        """Machine output (JSON, SARIF, markdown): written verbatim (JSON on one line if compact)."""
+        if self.compact and text.lstrip()[:1] in ("{", "["):
+            import json
+
+            text = json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
         sys.stdout.write(text)
         if not text.endswith("\n"):
             sys.stdout.write("\n")

@@ -107,7 +107,9 @@ def _calls(document: Any) -> list[list[str]]:
     return [call for text in _strings(document) for call in _portsync_calls(text)]
 
 
-@pytest.mark.parametrize("name", ["github-actions.yml", "gitlab-ci.yml", "cronjob.yaml"])
+@pytest.mark.parametrize(
+    "name", ["github-actions.yml", "gitlab-ci.yml", "cronjob.yaml", "cronjob-indexed.yaml"]
+)
 def test_ci_recipe_commands_exist_with_their_options(name: str) -> None:
     calls = [call for doc in _load(name) for call in _calls(doc)]
     assert calls, f"{name} runs no portsync command"
@@ -151,7 +153,9 @@ def test_ci_gitlab_plan_allows_exit_2_and_apply_is_manual_and_protected() -> Non
     assert apply["environment"]["name"] == "production"
     assert apply["resource_group"]
     assert apply["rules"][0]["when"] == "manual"
-    assert "--detailed-exitcode" in plan["script"][-1]
+    plan_line = next(line for line in plan["script"] if "--detailed-exitcode" in line)
+    assert "|| code=$?" in plan_line
+    assert plan["script"][-1] == 'exit "$code"'  # the plan's exit code is the job's
 
 
 def test_ci_cronjob_manifest_wires_serviceaccount_and_config() -> None:
@@ -169,3 +173,49 @@ def test_ci_cronjob_manifest_wires_serviceaccount_and_config() -> None:
     assert volume["configMap"]["name"] == docs["ConfigMap"]["metadata"]["name"]
     parse_config(docs["ConfigMap"]["data"]["portsync.yaml"])  # a valid portsync config
     assert container["securityContext"]["readOnlyRootFilesystem"] is True
+
+
+def _cloud_reads(calls: list[list[str]]) -> list[str]:
+    """The subcommands among ``calls`` that read the cloud (show renders a saved plan offline)."""
+    return [_check_call(call) for call in calls if _check_call(call) in {"plan", "audit"}]
+
+
+def test_ci_github_shard_reads_the_cloud_once_for_plan_and_once_for_audit() -> None:
+    (flow,) = _load("github-actions.yml")
+    plan = flow["jobs"]["plan"]
+    assert plan["permissions"]["actions"] == "read"  # SARIF upload in private repositories
+    calls = [c for step in plan["steps"] for c in _portsync_calls(step.get("run", ""))]
+    assert sorted(_cloud_reads(calls)) == ["audit", "plan"]
+    show = next(c for c in calls if _check_call(c) == "show")
+    assert show[show.index("show") + 1] == "plan-${{ matrix.shard }}.json"
+    assert "sarif" in show
+    audit = next(c for c in calls if _check_call(c) == "audit")
+    assert "--summary" in audit and "sarif" in audit
+
+
+def test_ci_gitlab_shard_reads_the_cloud_once_for_plan_and_once_for_audit() -> None:
+    (pipeline,) = _load("gitlab-ci.yml")
+    calls = [c for line in pipeline["plan"]["script"] for c in _portsync_calls(line)]
+    assert sorted(_cloud_reads(calls)) == ["audit", "plan"]
+    assert any(_check_call(c) == "show" and "plan-$CI_NODE_INDEX.json" in c for c in calls)
+
+
+def test_ci_cronjob_audit_is_one_line_of_json() -> None:
+    for name in ("cronjob.yaml", "cronjob-indexed.yaml"):
+        calls = [c for doc in _load(name) for c in _calls(doc)]
+        audit = next(c for c in calls if "audit" in c)
+        assert "--compact" in audit[: audit.index("audit")], name
+
+
+def test_ci_indexed_job_gives_each_pod_its_own_shard() -> None:
+    docs = {doc["kind"]: doc for doc in _load("cronjob-indexed.yaml")}
+    job = docs["CronJob"]["spec"]["jobTemplate"]["spec"]
+    assert job["completionMode"] == "Indexed"
+    shards = job["completions"]
+    assert job["parallelism"] == shards
+    (container,) = job["template"]["spec"]["containers"]
+    script = " ".join(container["args"])
+    assert f'shard="$((JOB_COMPLETION_INDEX + 1))/{shards}"' in script
+    calls = _calls(container["args"])
+    assert {_check_call(c) for c in calls} == {"audit", "apply"}
+    assert all(c[c.index("--shard") + 1] == "$shard" for c in calls)

@@ -1,0 +1,112 @@
+"""``portsync show PLAN.json``: a saved plan printed offline, exactly as ``plan`` printed it."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from portsync.cli import app
+from tests.reports.conftest import open_to
+
+from .conftest import AwsWorld
+
+runner = CliRunner()
+
+
+def _no_network(self: socket.socket, address: object) -> None:
+    raise ConnectionRefusedError(f"show must not connect anywhere (tried {address})")
+
+
+def _drift(world: AwsWorld) -> None:
+    """Drift of every kind: missing rules, an unmanaged rule, a stale portsync rule."""
+    open_to(world, world.worker, "tcp", (22, 22), "10.9.0.0/16", "ssh from the bastion")
+    open_to(world, world.cp, "tcp", (6443, 6443), "203.0.113.0/24", "portsync: old words")
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "markdown", "sarif"])
+def test_show_prints_what_plan_printed_in_every_format_without_the_cloud(
+    aws_world: AwsWorld, fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    _drift(aws_world)
+    saved = tmp_path / "plan.json"
+    config = str(aws_world.config_path)
+    planned = runner.invoke(app, ["-c", config, "plan", "--out", str(saved), "-o", fmt])
+    assert planned.exit_code == 0, planned.output
+    assert "6443" in planned.stdout and "10.9.0.0/16" in planned.stdout
+
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
+    shown = runner.invoke(app, ["show", str(saved), "-o", fmt, "-c", config])
+    assert shown.exit_code == 0, shown.output
+    assert shown.stdout == planned.stdout
+
+
+def test_show_writes_lists_the_changes_in_apply_order(
+    aws_world: AwsWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _drift(aws_world)
+    saved = tmp_path / "plan.json"
+    planned = runner.invoke(
+        app, ["-c", str(aws_world.config_path), "plan", "--out", str(saved), "-o", "json"]
+    )
+    assert planned.exit_code == 0, planned.output
+    changes = json.loads(planned.stdout)["changes"]
+    monkeypatch.setattr(socket.socket, "connect", _no_network)
+    shown = runner.invoke(app, ["show", str(saved), "--writes"])
+    assert shown.exit_code == 0, shown.output
+    lines = [line.strip() for line in shown.stdout.splitlines() if line.startswith("  ")]
+    assert len(lines) == len(changes)
+    verbs = [line.split()[0] for line in lines]
+    # make-before-break: per target, every create comes before any delete
+    assert "create" in verbs
+    assert any("6443" in line for line in lines)
+
+
+def test_show_of_a_damaged_plan_is_one_error(tmp_path: Path) -> None:
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"format_version": 1, "changes": "x"}')
+    result = runner.invoke(app, ["show", str(bad)])
+    assert result.exit_code == 1
+    assert str(bad) in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_show_of_a_missing_plan_is_one_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["show", str(tmp_path / "nope.json"), "--writes"])
+    assert result.exit_code == 1
+    assert "cannot read plan file" in result.stderr
+
+
+def test_plan_errors_survive_the_saved_file() -> None:
+    from portsync.ops import Plan
+
+    plan = Plan(mode="owned", errors=("cluster b: the cloud refused (AccessDenied)",))
+    again = Plan.from_dict(json.loads(plan.to_json()))
+    assert again.errors == plan.errors
+    assert again.to_json() == plan.to_json()
+
+
+def _undated(markdown: str) -> str:
+    return "\n".join(line for line in markdown.splitlines() if "portsync audit, read" not in line)
+
+
+def test_audit_summary_appends_the_markdown_of_the_same_read(
+    aws_world: AwsWorld, tmp_path: Path
+) -> None:
+    open_to(aws_world, aws_world.cp, "tcp", (2379, 2380), "0.0.0.0/0", "etcd for everyone")
+    summary = tmp_path / "summary.md"
+    summary.write_text("# before\n")
+    config = str(aws_world.config_path)
+    sarif = runner.invoke(app, ["-c", config, "audit", "-o", "sarif", "--summary", str(summary)])
+    assert sarif.exit_code == 0, sarif.output
+    assert json.loads(sarif.stdout)["runs"][0]["results"]
+    markdown = runner.invoke(app, ["-c", config, "audit", "-o", "markdown"])
+    written = summary.read_text()
+    assert written.startswith("# before\n")
+    # the same report, bar the time it was read
+    assert _undated(written[len("# before\n") :]) == _undated(markdown.stdout)
+    assert "etcd" in written
