@@ -43,6 +43,10 @@ def _sandbox(
 ) -> Iterator[None]:
     for name in _CLOUD_ENV:
         monkeypatch.delenv(name, raising=False)
+    # pytest-xdist workers inherit COLUMNS=80 from their launcher: tables would be rendered at the
+    # width of whichever worker runs the test. Tests that care about a width set it themselves.
+    for name in ("COLUMNS", "LINES"):
+        monkeypatch.delenv(name, raising=False)
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(home / "aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
