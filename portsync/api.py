@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from portsync.config import ClusterConfig, LoadedConfig
-from portsync.diff import diff_target, final_state
+from portsync.diff import diff_target, final_state, settle_covered
 from portsync.errors import (
     ApplyError,
     ConfigError,
@@ -26,7 +26,7 @@ from portsync.errors import (
     StalePlanError,
 )
 from portsync.model import RuleSet, TargetRule
-from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, fingerprint
+from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
 from portsync.provider import Provider, Settings, Target
 from portsync.registry import get_provider_class
 from portsync.synthesis import synthesize
@@ -132,6 +132,9 @@ def _plan_cluster(
         wanted = desired_by_target.get(target.id, [])
         current = live.get(target.id, [])
         ops, unmanaged = diff_target(wanted, current, mode=config.mode)
+        satisfied: list[Satisfied] = []
+        if cluster.covered == "satisfy":
+            ops, satisfied = settle_covered(ops, current)
         provider.check_limits(target, final_state(current, ops))
         groups.append(
             GroupOps(
@@ -142,6 +145,7 @@ def _plan_cluster(
                 label=target.label,
                 ops=tuple(ops),
                 unmanaged=tuple(unmanaged),
+                satisfied=tuple(satisfied),
                 fingerprint=fingerprint(current),
                 live_count=len(current),
             )

@@ -175,6 +175,9 @@ class ClusterConfig(BaseModel):
     provider: str = Field(min_length=1)
     endpoint: str | None = None
     credentials: Literal["default", "anonymous"] = "default"
+    #: ``satisfy``: a desired rule that live rules already cover is not added (shown as
+    #: satisfied); ``add``: portsync writes its own rule regardless.
+    covered: Literal["satisfy", "add"] = "satisfy"
     roles: dict[str, dict[str, Any]]
 
     @field_validator("roles")
@@ -191,8 +194,13 @@ class ClusterConfig(BaseModel):
 
     @property
     def settings(self) -> dict[str, Any]:
-        """Every key of the cluster entry, provider-specific ones included."""
-        return dict(self.model_dump())
+        """Every key of the cluster entry a provider validates: the provider-specific ones and
+        the common connection keys, without the keys only the core reads."""
+        return dict(self.model_dump(exclude=set(_CORE_ONLY_KEYS)))
+
+
+#: Cluster keys the core handles itself; providers never see them.
+_CORE_ONLY_KEYS = ("covered",)
 
 
 OptionValue = str | bool | int

@@ -10,12 +10,13 @@ from __future__ import annotations
 import logging
 import re
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 
-from portsync.model import RuleKey, TargetRule
-from portsync.ops import CreateRuleOp, DeleteRuleOp, Op, UpdateRuleOp
+from portsync.evaluate import covering_rules
+from portsync.model import Endpoint, RuleKey, TargetRule
+from portsync.ops import CreateRuleOp, DeleteRuleOp, Op, Satisfied, UpdateRuleOp
 
-__all__ = ["MODES", "diff_target", "final_state", "untouched"]
+__all__ = ["MODES", "diff_target", "final_state", "settle_covered", "untouched"]
 
 log = logging.getLogger(__name__)
 
@@ -119,3 +120,34 @@ def untouched(final: Sequence[TargetRule], live: Sequence[TargetRule] | None) ->
     if live is None or len(final) != len(live):
         return False
     return all(a is b for a, b in zip(final, live, strict=True))
+
+
+def settle_covered(
+    ops: Sequence[Op],
+    live: Sequence[TargetRule],
+    *,
+    members: Mapping[Endpoint, Collection[Endpoint]] | None = None,
+) -> tuple[list[Op], list[Satisfied]]:
+    """Drop the additions that live rules already cover (coverage, not equality).
+
+    Only rules that survive the plan count: a rule this plan removes (owned and no longer
+    wanted, or unmanaged in exclusive mode) covers nothing, so removing a broad rule and adding
+    the narrow wanted one stay together. When the covering rule later disappears, the next plan
+    adds portsync's own rule.
+
+    Returns:
+        ``(ops, satisfied)``: the operations left, and each dropped addition with the live rules
+        that cover it.
+    """
+    surviving = final_state(live, [op for op in ops if not isinstance(op, CreateRuleOp)])
+    kept: list[Op] = []
+    satisfied: list[Satisfied] = []
+    for op in ops:
+        if isinstance(op, CreateRuleOp):
+            by = covering_rules(op.rule, surviving, members=members)
+            if by:
+                log.info("satisfied %s by %d live rules", op.rule.key, len(by))
+                satisfied.append(Satisfied(op.rule, by))
+                continue
+        kept.append(op)
+    return kept, satisfied

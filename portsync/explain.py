@@ -21,7 +21,6 @@ GCP and Azure; otherwise every rule allows, as on AWS.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -30,10 +29,10 @@ from typing import Any
 
 from portsync.config import LoadedConfig
 from portsync.errors import InputError, TranslationError
+from portsync.evaluate import Match, access_of, match_peer, priority_of
 from portsync.model import (
     Direction,
     Endpoint,
-    EndpointKind,
     Peer,
     PeerKind,
     PortRange,
@@ -79,15 +78,6 @@ class Answer(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-class Match(str, Enum):
-    """How one rule's peer relates to one source endpoint."""
-
-    YES = "yes"
-    PARTIAL = "partial"
-    UNKNOWN = "unknown"
-    NO = "no"
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -199,90 +189,6 @@ def parse_destination(text: str) -> Destination:
 
 # --- evaluation (pure) -------------------------------------------------------------------------
 
-_ANY_TAGS = frozenset({"*", "any"})
-
-
-def _net(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
-    return ipaddress.ip_network(value)
-
-
-def match_peer(
-    endpoint: Endpoint, peer: Endpoint, *, from_internet: bool = False
-) -> tuple[Match, str]:
-    """How a rule's ``peer`` relates to a source ``endpoint``, with a reason when not plain.
-
-    Identity peers (security groups, network tags, service accounts, application security
-    groups) match only traffic from their members' addresses inside the cloud network, never
-    traffic from the internet: against a public source they do not match, against a private or
-    mixed one portsync cannot tell.
-
-    Args:
-        endpoint: one resolved source endpoint.
-        peer: the peer of a live rule.
-        from_internet: the source was asked as ``any`` / ``internet``: traffic from the public
-            internet, not from inside the network.
-
-    Returns:
-        The match and a short note (empty for plain yes/no).
-
-    Raises:
-        Nothing.
-    """
-    from portsync.exposure import is_world
-
-    if endpoint.kind is EndpointKind.CIDR:
-        source = _net(endpoint.value)
-        if peer.kind is EndpointKind.CIDR:
-            allowed = _net(peer.value)
-            if allowed.version != source.version:
-                return Match.NO, ""
-            if source.subnet_of(allowed):  # type: ignore[arg-type]
-                return Match.YES, ""
-            if source.overlaps(allowed):
-                return Match.PARTIAL, f"only {allowed} of {source} is allowed"
-            return Match.NO, ""
-        if peer.kind is EndpointKind.SERVICE_TAG:
-            tag = peer.value.lower()
-            if tag in _ANY_TAGS or tag in ("0.0.0.0/0", "::/0"):
-                return Match.YES, ""
-            if tag == "internet":
-                if is_world(endpoint):
-                    return Match.YES, "the Internet service tag holds the public part of it"
-                return Match.NO, ""
-            return Match.UNKNOWN, f"the addresses behind service tag {peer.value} are not visible"
-        if peer.kind is EndpointKind.PREFIX_LIST:
-            return Match.UNKNOWN, f"prefix list {peer.value} is not read by portsync"
-        if from_internet or source.is_global:
-            return Match.NO, ""  # identity peers never match traffic from the internet
-        return Match.UNKNOWN, f"membership of {peer} is not visible to portsync"
-    if peer == endpoint:
-        return Match.YES, ""
-    if peer.kind is EndpointKind.CIDR and _net(peer.value).prefixlen == 0:
-        return Match.YES, f"{peer} holds every address"
-    if peer.kind is EndpointKind.SERVICE_TAG and peer.value.lower() in _ANY_TAGS:
-        return Match.YES, f"service tag {peer.value} holds every address"
-    if peer.kind in (EndpointKind.CIDR, EndpointKind.PREFIX_LIST, EndpointKind.SERVICE_TAG):
-        return Match.UNKNOWN, f"the addresses of {endpoint} are not visible to portsync"
-    return Match.NO, ""
-
-
-def _access(rule: TargetRule) -> str:
-    for key, value in rule.extra:
-        if key.rsplit(".", 1)[-1].lower() in ("access", "action") and value.lower() == "deny":
-            return "deny"
-    return "allow"
-
-
-def _priority(rule: TargetRule) -> float:
-    for key, value in rule.extra:
-        if key.rsplit(".", 1)[-1].lower() == "priority":
-            try:
-                return float(value)
-            except ValueError:
-                break
-    return float("inf")
-
-
 def _applies(rule: TargetRule, destination: Destination) -> bool:
     if rule.direction is not Direction.INGRESS:
         return False
@@ -330,14 +236,14 @@ class EndpointAnswer:
 def _decide(
     endpoint: Endpoint, rules: Sequence[TargetRule], *, from_internet: bool = False
 ) -> EndpointAnswer:
-    ordered = sorted(rules, key=lambda r: (_priority(r), r.key))
+    ordered = sorted(rules, key=lambda r: (priority_of(r), r.key))
     uncertain: list[RuleMatch] = []
     allowing: list[RuleMatch] = []
     for rule in ordered:
         match, note = match_peer(endpoint, rule.peer, from_internet=from_internet)
         if match is Match.NO:
             continue
-        item = RuleMatch(rule, match, _access(rule), note)
+        item = RuleMatch(rule, match, access_of(rule), note)
         if allowing:
             # Already decided by an earlier allow rule; list the other allow rules that match.
             if match is Match.YES and item.access == "allow":

@@ -24,6 +24,7 @@ __all__ = [
     "GroupOps",
     "Op",
     "Plan",
+    "Satisfied",
     "UpdateRuleOp",
     "fingerprint",
 ]
@@ -98,6 +99,19 @@ class UpdateRuleOp:
 
 Op = CreateRuleOp | DeleteRuleOp | UpdateRuleOp
 
+
+@dataclass(frozen=True, slots=True)
+class Satisfied:
+    """A desired rule that is not added because live rules already admit every flow it
+    describes (coverage, not equality): ``by`` are those rules, of any owner."""
+
+    rule: TargetRule
+    by: tuple[TargetRule, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form (without the cluster and target, which the plan adds)."""
+        return {"rule": self.rule.to_dict(), "by": [r.to_dict() for r in self.by]}
+
 _ORDER = {Action.ADD: 0, Action.UPDATE: 1, Action.REMOVE: 2}
 
 
@@ -127,6 +141,8 @@ class GroupOps:
     label: str = ""
     ops: tuple[Op, ...] = ()
     unmanaged: tuple[TargetRule, ...] = ()
+    #: Desired rules live rules already cover; shown, never written.
+    satisfied: tuple[Satisfied, ...] = ()
     fingerprint: str = ""
     live_count: int = 0
 
@@ -183,12 +199,13 @@ class Plan:
         return [(g, op) for g in self.groups for op in g.ops]
 
     def summary(self) -> dict[str, int]:
-        """Counts of adds, removes, updates and unmanaged rules."""
-        counts = {"add": 0, "remove": 0, "update": 0, "unmanaged": 0}
+        """Counts of adds, removes, updates, unmanaged rules and rules already satisfied."""
+        counts = {"add": 0, "remove": 0, "update": 0, "unmanaged": 0, "satisfied": 0}
         for group in self.groups:
             for op in group.ops:
                 counts[op.action.value] += 1
             counts["unmanaged"] += len(group.unmanaged)
+            counts["satisfied"] += len(group.satisfied)
         return counts
 
     def clusters(self) -> list[str]:
@@ -222,6 +239,11 @@ class Plan:
             for g in self.groups
             for r in g.unmanaged
         ]
+        satisfied = [
+            {"cluster": g.cluster, "provider": g.provider, "target": g.target, **s.to_dict()}
+            for g in self.groups
+            for s in g.satisfied
+        ]
         fingerprints: dict[str, dict[str, str]] = {}
         for g in self.groups:
             fingerprints.setdefault(g.cluster, {})[g.target] = g.fingerprint
@@ -232,6 +254,7 @@ class Plan:
             "config_digest": self.config_digest,
             "changes": changes,
             "unmanaged": unmanaged,
+            "satisfied": satisfied,
             "summary": self.summary(),
             "fingerprints": fingerprints,
             "targets": [
@@ -292,6 +315,7 @@ class Plan:
                     "fingerprint": str(fingerprints[key[0]][key[1]]),
                     "ops": [],
                     "unmanaged": [],
+                    "satisfied": [],
                 }
             for i, change in enumerate(data["changes"]):
                 key = (str(change["cluster"]), str(change["target"]))
@@ -317,12 +341,26 @@ class Plan:
                 key = (str(item["cluster"]), str(item["target"]))
                 if key in groups:
                     groups[key]["unmanaged"].append(TargetRule.from_dict(item["rule"]))
+            for item in data.get("satisfied", []):
+                key = (str(item["cluster"]), str(item["target"]))
+                if key in groups:
+                    groups[key]["satisfied"].append(
+                        Satisfied(
+                            TargetRule.from_dict(item["rule"]),
+                            tuple(TargetRule.from_dict(r) for r in item["by"]),
+                        )
+                    )
             plan = cls(
                 groups=tuple(
                     GroupOps(
-                        **{k: v for k, v in g.items() if k not in ("ops", "unmanaged")},
+                        **{
+                            k: v
+                            for k, v in g.items()
+                            if k not in ("ops", "unmanaged", "satisfied")
+                        },
                         ops=tuple(g["ops"]),
                         unmanaged=tuple(g["unmanaged"]),
+                        satisfied=tuple(g["satisfied"]),
                     )
                     for g in groups.values()
                 ),

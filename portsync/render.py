@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from portsync.model import Rule, TargetRule
-from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, UpdateRuleOp
+from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, UpdateRuleOp
 
 if TYPE_CHECKING:
     from portsync.audit import AuditReport, Severity
@@ -112,6 +112,23 @@ def render_op(op: Op) -> Text:
     return _RENDERERS[type(op)](op)
 
 
+def satisfied_text(item: Satisfied) -> str:
+    """``tcp 10250 from sg:sg-1 (self)  satisfied by 'all all from sg:sg-9'``."""
+    by = ", ".join(f"'{rule_text(r)}'" for r in item.by)
+    return f"{rule_text(item.rule)}  satisfied by {by}"
+
+
+def render_satisfied(item: Satisfied) -> Text:
+    """One satisfied rule as a line of text (``=``: wanted, already admitted, not written)."""
+    line = Text("  = ", style="cyan")
+    line.append(satisfied_text(item), style="cyan")
+    return line
+
+
+def _covering(group: GroupOps) -> set[tuple[str, str, str, int, int, str]]:
+    return {r.key for item in group.satisfied for r in item.by}
+
+
 def _group_header(group: GroupOps) -> Text:
     label = group.label or group.target
     head = Text(f"{label}", style="bold")
@@ -132,11 +149,17 @@ def render_plan_text(plan: Plan, *, show_unmanaged: bool = True) -> Group:
                 parts.append(Text("  in sync", style="dim green"))
             for op in group.ops:
                 parts.append(render_op(op))
+            for item in group.satisfied:
+                parts.append(render_satisfied(item))
             if show_unmanaged:
+                covering = _covering(group)
                 for rule in group.unmanaged:
                     line = Text("  ? ", style="magenta")
                     line.append(rule_text(rule), style="magenta")
-                    line.append(f"  {rule.description!r}: unmanaged, left alone", style="dim")
+                    note = "unmanaged, left alone"
+                    if rule.key in covering:
+                        note += "; covers a wanted rule"
+                    line.append(f"  {rule.description!r}: {note}", style="dim")
                     parts.append(line)
     counts = plan.summary()
     if plan.is_empty():
@@ -146,6 +169,10 @@ def render_plan_text(plan: Plan, *, show_unmanaged: bool = True) -> Group:
             f"Plan: {counts['add']} to add, {counts['update']} to update, "
             f"{counts['remove']} to remove.",
             style="bold",
+        )
+    if counts["satisfied"]:
+        summary.append(
+            f" {counts['satisfied']} wanted rules already satisfied by live rules.", style="dim"
         )
     if counts["unmanaged"]:
         summary.append(f" {counts['unmanaged']} unmanaged rules left alone.", style="magenta")
@@ -260,6 +287,24 @@ def render_plan_markdown(plan: Plan) -> str:
             lines.append("| change | direction | protocol | ports | peer | description | why |")
             lines.append("|---|---|---|---|---|---|---|")
             lines.extend(_md_change(op) for op in group.ops)
+            lines.append("")
+        satisfied = [(g, item) for g in groups for item in g.satisfied]
+        if satisfied:
+            lines.append(
+                f"<details><summary>{_plural(len(satisfied), 'wanted rule')} already satisfied "
+                "by live rules (not written)</summary>"
+            )
+            lines.append("")
+            lines.append("| target | wanted | satisfied by |")
+            lines.append("|---|---|---|")
+            for group, item in satisfied:
+                by = "; ".join(_code(rule_text(r)) for r in item.by)
+                lines.append(
+                    f"| {_code(group.label or group.target)} | {_code(rule_text(item.rule))} | "
+                    f"{by} |"
+                )
+            lines.append("")
+            lines.append("</details>")
             lines.append("")
         in_sync = [g for g in groups if g.is_empty()]
         if in_sync:

@@ -190,7 +190,7 @@ def _groups(firewalls: dict[str, dict[str, Any]]) -> list[Any]:
 
 def test_plan_empty_project_adds_every_rule_with_one_list(gcp_world: GcpWorld) -> None:
     plan = _plan(gcp_world)
-    assert plan.summary() == {"add": RULES, "remove": 0, "update": 0, "unmanaged": 0}
+    assert plan.summary() == {"add": RULES, "remove": 0, "update": 0, "unmanaged": 0, "satisfied": 0}
     assert {g.target for g in plan} == {"tag:k8s-cp", "tag:k8s-node"}
     assert {g.label for g in plan} == {"k8s-cp (control-plane)", "k8s-node (worker)"}
     calls = gcp_world.emulator.calls
@@ -316,7 +316,7 @@ def test_plan_disabled_or_denying_firewall_does_not_satisfy_wanted_rule(
         },
     )
     plan = _plan(gcp_world)
-    assert plan.summary() == {"add": RULES, "remove": 0, "update": 0, "unmanaged": 0}
+    assert plan.summary() == {"add": RULES, "remove": 0, "update": 0, "unmanaged": 0, "satisfied": 0}
     _apply(gcp_world)
     assert gcp_world.mutations()["firewalls.patch"] == 1  # re-enabled under the same name
     firewalls = gcp_world.firewalls()
@@ -340,7 +340,7 @@ def test_plan_stale_description_is_an_update_patched_in_place(
     )
     assert status == 200
     plan = _plan(gcp_world)
-    assert plan.summary() == {"add": 0, "remove": 0, "update": 1, "unmanaged": 0}
+    assert plan.summary() == {"add": 0, "remove": 0, "update": 1, "unmanaged": 0, "satisfied": 0}
     (update,) = [op for g in plan for op in g.updates]
     assert update.before.description == "[portsync] scheduler (old)"
     assert update.after.description == "[portsync] kube-scheduler"
@@ -363,7 +363,7 @@ def test_apply_priority_change_patches_every_firewall_in_place(gcp_world: GcpWor
     ids = {n: fw["id"] for n, fw in gcp_world.firewalls().items()}
     gcp_world.write_config(cluster={"priority": 900})
     plan = _plan(gcp_world)
-    assert plan.summary() == {"add": 0, "remove": 0, "update": RULES, "unmanaged": 0}
+    assert plan.summary() == {"add": 0, "remove": 0, "update": RULES, "unmanaged": 0, "satisfied": 0}
     gcp_world.emulator.reset_calls()
     _apply(gcp_world)
     assert gcp_world.mutations() == {
@@ -505,7 +505,7 @@ def test_apply_repacking_never_drops_a_wanted_rule(gcp_world: GcpWorld) -> None:
     gcp_world.seed(*_legacy(gcp_world))
     assert _keys(gcp_world.firewalls()) == wanted
     plan = _plan(gcp_world)
-    assert plan.summary() == {"add": 0, "remove": 0, "update": 2, "unmanaged": 0}
+    assert plan.summary() == {"add": 0, "remove": 0, "update": 2, "unmanaged": 0, "satisfied": 0}
 
     snapshots: list[set[RuleKey]] = []
     remove = gcp_world.emulator.add_observer(lambda _p, fws: snapshots.append(_keys(fws)))
@@ -810,7 +810,7 @@ def test_demo_seeds_drift_and_converges(tmp_path: Path) -> None:
         path = tmp_path / "portsync.yaml"
         path.write_text(yaml.safe_dump(config))
         loaded = load_config(path)
-        assert api.plan(loaded).summary() == {"add": 12, "remove": 1, "update": 1, "unmanaged": 1}
+        assert api.plan(loaded).summary() == {"add": 12, "remove": 1, "update": 1, "unmanaged": 1, "satisfied": 0}
         api.apply(loaded)
         assert api.plan(loaded).is_empty()
     finally:

@@ -1,0 +1,119 @@
+"""Coverage, not equality: when live rules already admit a wanted rule (portsync.evaluate)."""
+
+from __future__ import annotations
+
+import pytest
+
+from portsync.diff import diff_target, settle_covered
+from portsync.evaluate import covering_rules
+from portsync.model import Direction, Endpoint, EndpointKind, PortRange, Protocol, TargetRule
+from portsync.ops import CreateRuleOp, DeleteRuleOp
+
+SG_CP = Endpoint(EndpointKind.GROUP, "sg-cp")
+SG_NODE = Endpoint(EndpointKind.GROUP, "sg-node")
+SG_LB = Endpoint(EndpointKind.GROUP, "sg-lb")
+
+
+def _rule(
+    ports: tuple[int, int] | None,
+    peer: Endpoint,
+    *,
+    protocol: Protocol = Protocol.TCP,
+    direction: Direction = Direction.INGRESS,
+    target: str = "sg-cp",
+    owned: bool = False,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> TargetRule:
+    return TargetRule(
+        target=target,
+        role="control-plane",
+        direction=direction,
+        protocol=protocol,
+        ports=PortRange(*ports) if ports else None,
+        peer=peer,
+        owned=owned,
+        extra=extra,
+    )
+
+
+WANT_ETCD = _rule((2379, 2380), SG_CP, owned=True)
+
+
+def test_covering_rules_all_protocols_from_same_group_covers_tcp_range() -> None:
+    everything = _rule(None, SG_CP, protocol=Protocol.ALL)
+    assert covering_rules(WANT_ETCD, [everything]) == (everything,)
+
+
+def test_covering_rules_two_single_ports_cover_the_range_together() -> None:
+    a, b = _rule((2379, 2379), SG_CP), _rule((2380, 2380), SG_CP)
+    assert covering_rules(WANT_ETCD, [b, a]) == (a, b)
+
+
+def test_covering_rules_gap_in_ports_is_not_covered() -> None:
+    assert covering_rules(WANT_ETCD, [_rule((2379, 2379), SG_CP)]) == ()
+    # kops opens 1-2379 and 2382-4000 from nodes: 2380 is the gap.
+    assert covering_rules(WANT_ETCD, [_rule((1, 2379), SG_CP), _rule((2382, 4000), SG_CP)]) == ()
+
+
+def test_covering_rules_other_peer_protocol_direction_or_target_do_not_cover() -> None:
+    assert covering_rules(WANT_ETCD, [_rule((1, 65535), SG_NODE)]) == ()
+    assert covering_rules(WANT_ETCD, [_rule((1, 65535), SG_CP, protocol=Protocol.UDP)]) == ()
+    assert covering_rules(WANT_ETCD, [_rule((1, 65535), SG_CP, direction=Direction.EGRESS)]) == ()
+    assert covering_rules(WANT_ETCD, [_rule((1, 65535), SG_CP, target="sg-other")]) == ()
+
+
+def test_covering_rules_wider_cidr_covers_narrower_but_not_the_reverse() -> None:
+    want = _rule((6443, 6443), Endpoint.cidr("203.0.113.0/24"))
+    assert covering_rules(want, [_rule((443, 6443), Endpoint.cidr("203.0.0.0/16"))])
+    assert covering_rules(want, [_rule((6443, 6443), Endpoint.cidr("203.0.113.0/25"))]) == ()
+    assert covering_rules(want, [_rule((6443, 6443), Endpoint.cidr("2001:db8::/32"))]) == ()
+
+
+def test_covering_rules_every_address_covers_a_group_peer() -> None:
+    assert covering_rules(WANT_ETCD, [_rule((1, 65535), Endpoint.cidr("0.0.0.0/0"))])
+
+
+def test_covering_rules_group_the_roles_machines_are_in_covers_self() -> None:
+    live = [_rule(None, SG_LB, protocol=Protocol.ALL)]
+    assert covering_rules(WANT_ETCD, live) == ()
+    assert covering_rules(WANT_ETCD, live, members={SG_CP: {SG_LB}}) == tuple(live)
+
+
+def test_covering_rules_a_deny_rule_touching_the_flow_means_not_covered() -> None:
+    allow = _rule(None, SG_CP, protocol=Protocol.ALL, extra=(("gcp.priority", "1000"),))
+    deny = _rule(
+        (2380, 2380), SG_CP, extra=(("gcp.action", "deny"), ("gcp.priority", "900"))
+    )
+    assert covering_rules(WANT_ETCD, [allow]) == (allow,)
+    assert covering_rules(WANT_ETCD, [allow, deny]) == ()
+
+
+@pytest.mark.parametrize("mode", ["additive", "owned", "exclusive"])
+def test_settle_covered_drops_covered_additions_and_keeps_the_rest(mode: str) -> None:
+    cover = _rule(None, SG_CP, protocol=Protocol.ALL)
+    api = _rule((6443, 6443), Endpoint.cidr("203.0.113.0/24"), owned=True)
+    desired = [WANT_ETCD, api]
+    ops, _unmanaged = diff_target(desired, [cover], mode=mode)
+    if mode == "exclusive":
+        # Exclusive removes the unmanaged broad rule, so it covers nothing: both are added.
+        kept, satisfied = settle_covered(ops, [cover])
+        assert satisfied == []
+        assert {op.rule.key for op in kept if isinstance(op, CreateRuleOp)} == {
+            WANT_ETCD.key,
+            api.key,
+        }
+        assert [op.rule for op in kept if isinstance(op, DeleteRuleOp)] == [cover]
+        return
+    kept, satisfied = settle_covered(ops, [cover])
+    assert [op.rule.key for op in kept] == [api.key]
+    assert [(s.rule.key, s.by) for s in satisfied] == [(WANT_ETCD.key, (cover,))]
+
+
+def test_settle_covered_owned_rule_being_removed_covers_nothing() -> None:
+    # portsync once wrote 2379-2381; now 2379-2380 is wanted: the old rule goes, the new one is
+    # added, never "satisfied" by a rule the same plan removes.
+    old = _rule((2379, 2381), SG_CP, owned=True)
+    ops, _ = diff_target([WANT_ETCD], [old], mode="owned")
+    kept, satisfied = settle_covered(ops, [old])
+    assert satisfied == []
+    assert sorted(op.action.value for op in kept) == ["add", "remove"]
