@@ -780,6 +780,28 @@ def show(
     emit_plan(state.output, the_plan, output.value, config=loaded)
 
 
+@app.command()
+def validate(
+    output: Annotated[
+        ExplainFormat,
+        typer.Option("--output", "-o", help="text for people, json for machines."),
+    ] = ExplainFormat.text,
+) -> None:
+    """Check the config offline (port tables, translation, plan-time limits); exit 0 or 1.
+
+    Reads no credential and contacts no cloud: for pre-commit hooks and pull-request checks.
+    """
+    from portsync.validate import validate as run_validate
+
+    try:
+        result = run_validate(_load())
+    except Exception as exc:
+        _fail(exc)
+    state.output.raw(result.to_json() if output is ExplainFormat.json else result.to_text())
+    if not result.ok:
+        raise typer.Exit(ExitCode.ERROR)
+
+
 class VersionFormat(str, Enum):
     text = "text"
     json = "json"

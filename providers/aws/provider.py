@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -205,6 +205,15 @@ class AwsProvider:
                         hint="remove rules, use prefix lists, or set rules_per_group after "
                         "raising the quota",
                     )
+
+    def check_offline(self, desired: Mapping[str, Sequence[TargetRule]]) -> None:
+        """``portsync validate``: the plan-time limits of the desired rules alone, no cloud read.
+
+        Raises:
+            ProviderLimitError: a group would exceed ``rules_per_group`` with these rules alone.
+        """
+        for target in self.targets():
+            self.check_limits(target, desired.get(target.id, ()))
 
     def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
         """Read rule ids once, for every group whose updates or removals need them."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -408,6 +408,20 @@ class AzureProvider:
                 )
             )
         translate.compose(rules, changes, layout)
+
+    def check_offline(self, desired: Mapping[str, Sequence[TargetRule]]) -> None:
+        """``portsync validate``: each NSG's rules composed as if it were empty (priorities in
+        ``priority_band``, at most 1,000 rules), no cloud read. Call after :meth:`translate`.
+
+        Raises:
+            ProviderLimitError: naming the NSG, the band or limit, and how much is missing.
+        """
+        for nsg in self.by_nsg:
+            layout = self._layout(nsg)
+            changes = [
+                Change(b.target, adds=tuple(desired.get(b.target, ()))) for b in layout.bindings
+            ]
+            translate.compose([], changes, layout)
 
     def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
         """Note which targets share an NSG (their changes go into one PUT) and make sure the raw

@@ -425,6 +425,32 @@ class GcpProvider:
                 hint="raise the project's FIREWALLS quota and firewall_quota, or remove rules",
             )
 
+    def check_offline(self, desired: Mapping[str, Sequence[TargetRule]]) -> None:
+        """``portsync validate``: the desired rules packed into firewalls as on an empty network,
+        checked against GCP's limits (names, descriptions, ``firewall_quota``), no cloud read.
+
+        Raises:
+            ProviderLimitError: naming the target and the limit.
+        """
+        total = 0
+        for target in self.targets():
+            owned = [r for r in desired.get(target.id, ()) if r.owned]
+            packed = self._pack(owned, {}, target.id)
+            total += len(packed)
+            problems = [p for body in packed.values() for p in translate.check_firewall(body)]
+            if problems:
+                raise ProviderLimitError(
+                    f"{self._where()}: {target}: " + "; ".join(problems),
+                    hint="shorten the purposes or name_prefix, or split the rules over more roles",
+                )
+        quota = self.config.firewall_quota
+        if quota is not None and total > quota:
+            raise ProviderLimitError(
+                f"{self._where()}: the cluster's rules need {total} firewalls, more than "
+                f"firewall_quota {quota} before counting any other firewall of the project",
+                hint="raise the project's firewall quota (and firewall_quota), or bind fewer roles",
+            )
+
     def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
         """Make sure the raw firewalls are at hand (plan normally read them already)."""
         if groups:
