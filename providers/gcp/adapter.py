@@ -195,6 +195,9 @@ class GcpAdapter:
     def patch(self, name: str, fields: Mapping[str, Any]) -> None:
         """Change the given fields of a firewall (JSON merge patch) and wait.
 
+        The body always carries ``name``: the discovery document marks ``Firewall.name``
+        required for ``compute.firewalls.patch``, and Compute Engine refuses a patch without it.
+
         Raises:
             NotFoundError: the firewall does not exist.
             ProviderError: or another subclass, when the call or its operation fails.
@@ -202,7 +205,7 @@ class GcpAdapter:
         request = self._compute.PatchFirewallRequest(
             project=self.project,
             firewall=name,
-            firewall_resource=self._firewall(fields),
+            firewall_resource=self._firewall({**fields, "name": name}),
             request_id=str(uuid.uuid4()),
         )
         what = f"patching firewall {name}"

@@ -48,6 +48,7 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import Any, Final
 
+from portsync.providers.gcp import discovery
 from portsync.testing import emulation
 from portsync.testing.emulation import Fault, StaleRequest
 
@@ -71,12 +72,14 @@ API_ROOT: Final = "https://www.googleapis.com/compute/v1/"
 SERVICE_PATH: Final = "/compute/v1/"
 """Path prefix the google-cloud-compute REST transport puts before each method path."""
 
-NAME_PATTERN: Final = re.compile(r"[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?")
-_NAME_PATTERN_TEXT: Final = "(?:[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?)"
+# Read from the compute v1 discovery document (vendored subset, see providers/gcp/discovery.py).
+SPEC: Final = discovery.load()
+_NAME_PATTERN_TEXT: Final = f"(?:{SPEC.pattern('Firewall', 'name')})"
+NAME_PATTERN: Final = re.compile(_NAME_PATTERN_TEXT)
+MIN_PRIORITY, MAX_PRIORITY = SPEC.integer_bounds("Firewall", "priority")
 
 MAX_PAGE_SIZE: Final = 500
 DEFAULT_PRIORITY: Final = 1000
-MAX_PRIORITY: Final = 65535
 # Per-rule limits from https://cloud.google.com/firewall/docs/quotas (VPC firewall rules).
 MAX_SOURCE_TAGS: Final = 30
 MAX_TARGET_TAGS: Final = 70
@@ -85,8 +88,6 @@ MAX_TARGET_SERVICE_ACCOUNTS: Final = 10
 
 _PROTOCOL_NAMES: Final = ("ah", "all", "esp", "icmp", "ipip", "sctp", "tcp", "udp")
 _PORTED_PROTOCOLS: Final = frozenset({"tcp", "udp", "sctp", "6", "17", "132"})
-_LOG_METADATA: Final = frozenset({"EXCLUDE_ALL_METADATA", "INCLUDE_ALL_METADATA"})
-_DIRECTIONS: Final = frozenset({"INGRESS", "EGRESS"})
 _SERVICE_ACCOUNT: Final = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 _NETWORK_REF: Final = re.compile(
     r"(?:(?:https?://(?:www|compute)\.googleapis\.com/compute/v1/)?"
@@ -378,6 +379,34 @@ _FIREWALL_INPUT_ONLY: Final = frozenset({"params"})
 _FIREWALL_ACCEPTED: Final = _FIREWALL_INPUT | _FIREWALL_OUTPUT_ONLY | _FIREWALL_INPUT_ONLY
 
 
+def _spec_error(violation: discovery.SpecViolation) -> _ApiError:
+    """A discovery-document breach in the error shape Compute Engine answers it with."""
+    where, value = violation.location, violation.value
+    if violation.kind == "required":
+        return _required(where)
+    if violation.kind == "unknown":
+        return _unknown_field(str(value), where)
+    if violation.kind == "type":
+        return _type_error(where, violation.expected, value)
+    if violation.kind == "enum":
+        return _invalid(where, value, f"Must be one of [{violation.expected}].")
+    if violation.kind == "pattern":
+        return _invalid(where, value, f"Must be a match of regex '(?:{violation.expected})'")
+    return _invalid(where, str(value), f"Must be {violation.expected}.")
+
+
+def check_request(method_id: str, body: Mapping[str, Any]) -> None:
+    """Refuse a request body the discovery document refuses (see :mod:`discovery`).
+
+    Raises:
+        _ApiError: 400 in Google's error shape.
+    """
+    try:
+        SPEC.check_request(method_id, body)
+    except discovery.SpecViolation as violation:
+        raise _spec_error(violation) from None
+
+
 def _check_fields(body: Mapping[str, Any], allowed: Iterable[str], location: str) -> None:
     known = set(allowed)
     for key in body:
@@ -487,8 +516,6 @@ def _validate_log_config(value: Any) -> Json:
     config: Json = {"enable": enable}
     if "metadata" in value:
         metadata = _as_str(value["metadata"], f"{field}.metadata")
-        if metadata not in _LOG_METADATA:
-            raise _invalid(f"{field}.metadata", metadata, "Must be one of the enum values.")
         if not enable:
             raise _invalid(
                 f"{field}.metadata",
@@ -1026,6 +1053,7 @@ class GcpEmulator:
             self._settle(project, state)
             for body in firewalls:
                 try:
+                    check_request("firewalls.insert", body)
                     resource = self._new_firewall(project, state, dict(body))
                     if resource["name"] in state.firewalls:
                         path = f"projects/{project}/global/firewalls/{resource['name']}"
@@ -1074,6 +1102,8 @@ class GcpEmulator:
                     }
             query = self._query(route, split.query)
             payload = self._body(route, body)
+            if payload is not None:
+                check_request(route.method_id, payload)
             return self._dispatch(route, params, query, payload, failure, ticket)
         except _ApiError as exc:
             return self._error(exc)
@@ -1459,15 +1489,8 @@ class GcpEmulator:
         out["network"] = self._network(
             project, state, body.get("network", "global/networks/default")
         )
-        priority = _as_int(body.get("priority", DEFAULT_PRIORITY), "resource.priority")
-        if not 0 <= priority <= MAX_PRIORITY:
-            raise _invalid(
-                "resource.priority", str(priority), f"Must be between 0 and {MAX_PRIORITY}."
-            )
-        out["priority"] = priority
+        out["priority"] = _as_int(body.get("priority", DEFAULT_PRIORITY), "resource.priority")
         direction = _as_str(body.get("direction", "INGRESS"), "resource.direction")
-        if direction not in _DIRECTIONS:
-            raise _invalid("resource.direction", direction, "Must be one of [EGRESS, INGRESS].")
 
         lists: dict[str, list[str]] = {}
         for field in ("sourceRanges", "destinationRanges"):

@@ -828,7 +828,9 @@ def test_patch_priority_keeps_other_fields(
     before = firewalls_client.get(project=gcp_project, firewall="api")
 
     operation = firewalls_client.patch(
-        project=gcp_project, firewall="api", firewall_resource=compute_v1.Firewall(priority=10)
+        project=gcp_project,
+        firewall="api",
+        firewall_resource=compute_v1.Firewall(name="api", priority=10),
     )
     done = wait_done(operations_client, gcp_project, operation)
 
@@ -858,7 +860,7 @@ def test_patch_list_field_replaces_list(
         firewalls_client.patch(
             project=gcp_project,
             firewall="api",
-            firewall_resource=compute_v1.Firewall(source_ranges=["203.0.113.0/24"]),
+            firewall_resource=compute_v1.Firewall(name="api", source_ranges=["203.0.113.0/24"]),
         ),
     )
 
@@ -874,7 +876,7 @@ def test_patch_null_field_clears_it(
     )
 
     status, _ = gcp_raw(
-        "PATCH", f"projects/{gcp_project}/global/firewalls/api", {"targetTags": None}
+        "PATCH", f"projects/{gcp_project}/global/firewalls/api", {"name": "api", "targetTags": None}
     )
 
     [stored] = gcp_emulator.firewalls(gcp_project)
@@ -890,7 +892,7 @@ def test_patch_allowed_to_denied_with_null_switches_action(
     status, _ = gcp_raw(
         "PATCH",
         f"projects/{gcp_project}/global/firewalls/api",
-        {"allowed": None, "denied": [{"IPProtocol": "udp"}]},
+        {"name": "api", "allowed": None, "denied": [{"IPProtocol": "udp"}]},
     )
 
     [stored] = gcp_emulator.firewalls(gcp_project)
@@ -908,7 +910,7 @@ def test_patch_denied_onto_allowed_rule_raises_bad_request(
         firewalls_client.patch(
             project=gcp_project,
             firewall="api",
-            firewall_resource=compute_v1.Firewall(denied=[deny("udp")]),
+            firewall_resource=compute_v1.Firewall(name="api", denied=[deny("udp")]),
         )
 
 
@@ -935,7 +937,9 @@ def test_patch_immutable_or_invalid_field_raises_bad_request(
 
     with pytest.raises(gexc.BadRequest):
         firewalls_client.patch(
-            project=gcp_project, firewall="api", firewall_resource=compute_v1.Firewall(**change)
+            project=gcp_project,
+            firewall="api",
+            firewall_resource=compute_v1.Firewall(**{"name": "api", **change}),
         )
 
     assert gcp_emulator.firewalls(gcp_project) == before
@@ -944,7 +948,9 @@ def test_patch_immutable_or_invalid_field_raises_bad_request(
 def test_patch_missing_rule_raises_not_found(firewalls_client: Any, gcp_project: str) -> None:
     with pytest.raises(gexc.NotFound):
         firewalls_client.patch(
-            project=gcp_project, firewall="ghost", firewall_resource=compute_v1.Firewall(priority=1)
+            project=gcp_project,
+            firewall="ghost",
+            firewall_resource=compute_v1.Firewall(name="ghost", priority=1),
         )
 
 
@@ -1394,7 +1400,9 @@ def test_observer_patch_sees_changed_rule(
         operations_client,
         gcp_project,
         firewalls_client.patch(
-            project=gcp_project, firewall="api", firewall_resource=compute_v1.Firewall(priority=5)
+            project=gcp_project,
+            firewall="api",
+            firewall_resource=compute_v1.Firewall(name="api", priority=5),
         ),
     )
 

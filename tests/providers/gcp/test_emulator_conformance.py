@@ -222,7 +222,12 @@ def emitted(gcp_emulator: GcpEmulator, gcp_raw: Any) -> dict[str, list[Any]]:
     for body in bodies:
         out["Firewall"].append(gcp_raw("GET", f"{base}/firewalls/{body['name']}")[1])
     out["Operation"].append(
-        gcp_raw("PATCH", f"{base}/firewalls/minimal", {"priority": 10}, {"requestId": _UUID})[1]
+        gcp_raw(
+            "PATCH",
+            f"{base}/firewalls/minimal",
+            {"name": "minimal", "priority": 10},
+            {"requestId": _UUID},
+        )[1]
     )
     gcp_emulator.inject("operation_failed")
     failed = gcp_raw("DELETE", f"{base}/firewalls/minimal")[1]
@@ -296,3 +301,25 @@ def test_error_body_google_shape(gcp_raw: Any) -> None:
     assert payload["error"]["errors"] == [
         {"message": payload["error"]["message"], "domain": "global", "reason": "notFound"}
     ]
+
+
+# --------------------------------------------------------------------------- vendored subset
+
+
+def test_vendored_discovery_subset_is_the_installed_document(discovery: dict[str, Any]) -> None:
+    """The emulator's rules come from Google's document, never restated by hand.
+
+    On failure, refresh the copy: ``python -m portsync.providers.gcp.discovery --refresh``.
+    """
+    from portsync.providers.gcp import discovery as vendored
+
+    assert vendored.load().document == vendored.extract(discovery)
+
+
+def test_provider_limits_agree_with_the_discovery_document() -> None:
+    from portsync.providers.gcp import discovery as vendored
+    from portsync.providers.gcp import limits
+
+    spec = vendored.load()
+    assert limits.NAME_PATTERN.pattern == spec.pattern("Firewall", "name")
+    assert spec.integer_bounds("Firewall", "priority") == (limits.MIN_PRIORITY, limits.MAX_PRIORITY)

@@ -336,7 +336,9 @@ def test_plan_stale_description_is_an_update_patched_in_place(
     name = next(n for n, fw in firewalls.items() if fw.get("sourceTags") == [CP_TAG])
     stale = firewalls[name]["description"].replace("kube-scheduler", "scheduler (old)")
     status, _ = gcp_raw(
-        "PATCH", f"projects/{gcp_world.project}/global/firewalls/{name}", {"description": stale}
+        "PATCH",
+        f"projects/{gcp_world.project}/global/firewalls/{name}",
+        {"name": name, "description": stale},
     )
     assert status == 200
     plan = _plan(gcp_world)
