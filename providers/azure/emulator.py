@@ -54,6 +54,7 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from portsync.providers.azure import swagger
 from portsync.testing import emulation
 from portsync.testing.emulation import CallCounter, Fault, StaleRequest
 
@@ -84,13 +85,15 @@ RULE_TYPE = f"{NSG_TYPE}/securityRules"
 DEFAULT_RULE_TYPE = f"{NSG_TYPE}/defaultSecurityRules"
 ASG_TYPE = "Microsoft.Network/applicationSecurityGroups"
 
+# Read from the Microsoft.Network swagger kept in spec/ (see providers/azure/swagger.py).
+SWAGGER = swagger.load()
+_RULE_PROPERTIES = "SecurityRulePropertiesFormat"
 #: Custom rule priorities allowed by Azure (swagger: "between 100 and 4096").
-MIN_PRIORITY = 100
-MAX_PRIORITY = 4096
+MIN_PRIORITY, MAX_PRIORITY = SWAGGER.documented_range(_RULE_PROPERTIES, "priority")
 #: Rules per NSG (Azure subscription limits: "Security rules per network security group").
 MAX_RULES_PER_NSG = 1000
 #: Swagger: "A description for this rule. Restricted to 140 chars."
-MAX_DESCRIPTION_LENGTH = 140
+MAX_DESCRIPTION_LENGTH = SWAGGER.documented_max_length(_RULE_PROPERTIES, "description")
 
 #: The six rules Azure puts in every NSG: (name, description, source, destination, access,
 #: priority, direction).
@@ -141,9 +144,9 @@ FAULT_KINDS = frozenset(
 )
 _WRITE_ONLY_FAULTS = frozenset({"another_operation", "operation_failed"})
 
-_PROTOCOLS = {p.lower(): p for p in ("Tcp", "Udp", "Icmp", "Esp", "Ah", "*")}
-_ACCESS = {a.lower(): a for a in ("Allow", "Deny")}
-_DIRECTIONS = {d.lower(): d for d in ("Inbound", "Outbound")}
+_PROTOCOLS = {p.lower(): p for p in SWAGGER.enum(_RULE_PROPERTIES, "protocol")}
+_ACCESS = {a.lower(): a for a in SWAGGER.enum(_RULE_PROPERTIES, "access")}
+_DIRECTIONS = {d.lower(): d for d in SWAGGER.enum(_RULE_PROPERTIES, "direction")}
 
 # Service tags the emulator accepts in a singular address prefix.  Real Azure knows many more
 # (and regional forms such as "Storage.WestEurope"); see the docs' known-gaps list.
@@ -504,22 +507,57 @@ def _decode_token(token: str) -> str:
 # Security rule validation
 
 
-def _rule_enum(props: JSON, key: str, allowed: Mapping[str, str], rule_id: str) -> str:
-    value = props.get(key)
-    if value is None:
-        raise ArmError(
+def _swagger_error(violation: swagger.SwaggerViolation, rule_id: str | None = None) -> ArmError:
+    """A swagger breach in the error shape Microsoft.Network answers it with."""
+    where = ".".join(p for p in (violation.path, violation.field) if p)
+    if violation.kind == "required" and rule_id is not None:
+        key = violation.field
+        return ArmError(
             400,
             "SecurityRuleParameterMissing",
             f"Required security rule parameter {key[0].upper()}{key[1:]} is missing for "
             f"security rule with Id: {rule_id}.",
         )
-    if not isinstance(value, str) or value.lower() not in allowed:
-        raise _bad_format(
-            f"properties.{key}",
-            f"Error converting value {json.dumps(value)} to type '{key}'; allowed values are "
-            f"{', '.join(sorted(allowed.values()))}.",
+    if violation.kind == "required":
+        return ArmError(
+            400,
+            "MissingRequiredProperty",
+            f"Required property '{violation.field}' is missing from '{violation.path}'.",
         )
-    return allowed[value.lower()]
+    if violation.kind == "enum":
+        return _bad_format(
+            violation.path,
+            f"Error converting value {json.dumps(violation.value)} to type "
+            f"'{violation.field}'; allowed values are {violation.expected}.",
+        )
+    return _bad_format(
+        violation.path or where,
+        f"Error converting value {json.dumps(violation.value)} to type '{violation.expected}'.",
+    )
+
+
+def _checked(
+    definition: str,
+    value: Any,
+    path: str,
+    *,
+    rule_id: str | None = None,
+    stop_at: tuple[str, ...] = (),
+) -> Any:
+    """``value`` checked against the swagger, without its read-only properties.
+
+    Raises:
+        ArmError: 400, in Microsoft.Network's shape.
+    """
+    try:
+        return SWAGGER.check(definition, value, path, stop_at=stop_at)
+    except swagger.SwaggerViolation as violation:
+        raise _swagger_error(violation, rule_id) from None
+
+
+def _rule_enum(props: JSON, key: str, allowed: Mapping[str, str]) -> str:
+    """The canonical spelling of an enum value the swagger check has let through."""
+    return allowed[str(props[key]).lower()]
 
 
 def _string_list(props: JSON, key: str) -> list[str]:
@@ -660,24 +698,16 @@ def _validate_rule(
     _check_name(name)
     if not isinstance(raw, dict):
         raise _bad_format(path, "A security rule must be a JSON object.")
+    raw = _checked("SecurityRule", raw, path, rule_id=rule_id, stop_at=(_RULE_PROPERTIES,))
     props = raw.get("properties")
     if props is None:
         props = {}
-    if not isinstance(props, dict):
-        raise _bad_format(f"{path}.properties", "Expected an object.")
-    protocol = _rule_enum(props, "protocol", _PROTOCOLS, rule_id)
-    access = _rule_enum(props, "access", _ACCESS, rule_id)
-    direction = _rule_enum(props, "direction", _DIRECTIONS, rule_id)
-    priority = props.get("priority")
-    if priority is None:
-        raise ArmError(
-            400,
-            "SecurityRuleParameterMissing",
-            f"Required security rule parameter Priority is missing for security rule with Id: "
-            f"{rule_id}.",
-        )
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        raise _bad_format(f"{path}.properties.priority", "Priority must be an integer.")
+    props_path = f"{path}.properties" if path else "properties"
+    props = _checked(_RULE_PROPERTIES, props, props_path, rule_id=rule_id)
+    protocol = _rule_enum(props, "protocol", _PROTOCOLS)
+    access = _rule_enum(props, "access", _ACCESS)
+    direction = _rule_enum(props, "direction", _DIRECTIONS)
+    priority = props["priority"]
     if not MIN_PRIORITY <= priority <= MAX_PRIORITY:
         raise ArmError(
             400,
@@ -1479,7 +1509,9 @@ class AzureEmulator:
         p = req.params
         sub, rg, name = p["sub"], p["rg"], p["nsg"]
         _check_name(name)
-        payload = _parse_json(req.body)
+        payload = _checked(
+            "NetworkSecurityGroup", _parse_json(req.body), "", stop_at=("SecurityRule",)
+        )
         with self._lock:
             now = time.monotonic()
             key = _key(sub, rg, name)

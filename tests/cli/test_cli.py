@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from portsync.cli import app
 
 runner = CliRunner()
-REFERENCE = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "kubernetes-website"
+REFERENCE = Path(__file__).resolve().parents[1] / "core" / "data" / "kubernetes-website"
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +70,6 @@ def test_catalog_list_and_show_kubernetes() -> None:
     assert "10255" in show.stdout  # retired ports are listed
 
 
-@pytest.mark.skipif(not REFERENCE.is_dir(), reason="shared/reference not present")
 def test_catalog_parse_translated_page_as_json() -> None:
     path = next(REFERENCE.glob("zh-cn__reference_networking_*.md"))
     result = runner.invoke(app, ["catalog", "parse", str(path), "--output", "json"])

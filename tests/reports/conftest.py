@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 REPO = Path(__file__).resolve().parents[2]
-SARIF_SCHEMA = REPO.parent / "shared/reference/sarif/sarif-schema-2.1.0.json"
+SARIF_SCHEMA = REPO / "tests/data/sarif/sarif-schema-2.1.0.json"
 
 
 def open_to(
@@ -48,9 +48,7 @@ def open_to(
 
 @pytest.fixture
 def sarif_validator() -> Any:
-    """A validator for the official SARIF 2.1.0 schema (skips when the reference is absent)."""
-    if not SARIF_SCHEMA.is_file():
-        pytest.skip(f"SARIF schema not present at {SARIF_SCHEMA}")
+    """A validator for the official SARIF 2.1.0 schema (kept in tests/data/sarif)."""
     import json
 
     import jsonschema

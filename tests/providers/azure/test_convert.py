@@ -12,7 +12,7 @@ models = pytest.importorskip("azure.mgmt.network.models")
 
 from portsync.providers.azure.convert import model_to_dict  # noqa: E402
 
-SPECS = Path(__file__).resolve().parents[4] / "shared" / "reference" / "azure-rest-api-specs"
+SPECS = Path(__file__).resolve().parents[2] / "data" / "azure-rest-api-specs"
 
 
 def _response_bodies() -> list[tuple[str, dict[str, Any]]]:

@@ -11,14 +11,14 @@ The swagger itself is checked as well: every operation is routed, long-running o
 answer with ``Azure-AsyncOperation``, pageable operations use its ``nextLinkName``, the
 emulator emits only declared keys, and enums, required fields and the priority range agree.
 
-The folder is ``../shared/reference/azure-rest-api-specs`` next to the repository, or
-``$PORTSYNC_AZURE_SPECS``; without it this module is skipped.
+The examples are kept in ``tests/data/azure-rest-api-specs`` and the swagger in
+``providers/azure/spec`` (the emulator reads it at start-up); both READMEs give provenance and
+licence.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -28,25 +28,12 @@ from urllib.parse import quote
 import pytest
 
 from portsync.providers.azure.emulator import MAX_PRIORITY, MIN_PRIORITY, AzureEmulator
+from portsync.providers.azure.swagger import SWAGGER_FILE
 
-
-def _specs_dir() -> Path:
-    override = os.environ.get("PORTSYNC_AZURE_SPECS")
-    if override:
-        return Path(override)
-    return Path(__file__).resolve().parents[3].parent / "shared/reference/azure-rest-api-specs"
-
-
-SPECS = _specs_dir()
-SWAGGER_PATH = SPECS / "networkSecurityGroup.json"
-if not SWAGGER_PATH.is_file():
-    pytest.skip(
-        f"Azure REST API spec reference not found at {SPECS} (set PORTSYNC_AZURE_SPECS)",
-        allow_module_level=True,
-    )
-
+SPECS = Path(__file__).resolve().parents[2] / "data" / "azure-rest-api-specs"
+SWAGGER_PATH = SWAGGER_FILE
 SWAGGER: dict[str, Any] = json.loads(SWAGGER_PATH.read_text())
-EXAMPLES = sorted(p.name for p in SPECS.glob("*.json") if p != SWAGGER_PATH)
+EXAMPLES = sorted(p.name for p in SPECS.glob("*.json"))
 
 # The two application security group examples belong to applicationSecurityGroup.json, which
 # is not in the reference folder; their operations are spelled out here.
