@@ -25,7 +25,7 @@ from pydantic import (
 )
 
 from portsync.errors import ConfigError
-from portsync.model import Peer, PortRange, Rule, canonical_cidr, slugify
+from portsync.model import Peer, PortRange, Protocol, Rule, canonical_cidr, slugify
 
 __all__ = [
     "COMPONENTS",
@@ -102,8 +102,10 @@ class ExtraRule(_Strict):
 
     role: str | list[str]
     direction: Literal["ingress", "egress"] = "ingress"
-    protocol: Literal["tcp", "udp", "icmp", "all"]
+    protocol: str | int
     ports: str | int | None = None
+    icmp_type: int | None = Field(default=None, ge=0, le=255, strict=True)
+    icmp_code: int | None = Field(default=None, ge=0, le=255, strict=True)
     peer: str
     purpose: str = ""
 
@@ -127,10 +129,12 @@ class ExtraRule(_Strict):
             Rule(
                 role=role,
                 direction=self.direction,  # type: ignore[arg-type]
-                protocol=self.protocol,  # type: ignore[arg-type]
+                protocol=Protocol(self.protocol),
                 ports=ports,
                 peer=peer,
                 purpose=self.purpose,
+                icmp_type=self.icmp_type,
+                icmp_code=self.icmp_code,
             )
             for role in self.roles(bound)
         ]
@@ -148,6 +152,11 @@ class ExtraRule(_Strict):
                     "or '*' for every role"
                 )
         return value
+
+    @field_validator("protocol")
+    @classmethod
+    def _protocol(cls, value: str | int) -> str:
+        return Protocol(value).value
 
     @field_validator("ports")
     @classmethod

@@ -20,10 +20,11 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import Any, ClassVar
 
 __all__ = [
     "IP_PROTOCOLS",
+    "PROTOCOL_NAMES",
     "Direction",
     "Endpoint",
     "EndpointKind",
@@ -36,6 +37,8 @@ __all__ = [
     "TargetRule",
     "canonical_cidr",
     "cidr_version",
+    "icmp_for",
+    "parse_protocol",
     "slugify",
 ]
 
@@ -50,36 +53,155 @@ class Direction(str, Enum):
         return self.value
 
 
-class Protocol(str, Enum):
-    """IP protocol of a rule; ``all`` means every protocol and carries no ports."""
+#: IANA numbers of the protocols portsync knows by name (``all`` has no number).
+_PROTOCOL_NUMBERS: dict[str, int] = {
+    "icmp": 1,
+    "ipip": 4,
+    "tcp": 6,
+    "udp": 17,
+    "gre": 47,
+    "esp": 50,
+    "ah": 51,
+    "icmpv6": 58,
+    "sctp": 132,
+}
+_PROTOCOL_NAMES: dict[int, str] = {number: name for name, number in _PROTOCOL_NUMBERS.items()}
+_PORTED_NAMES = frozenset({"tcp", "udp", "sctp"})
+_ICMP_NAMES = frozenset({"icmp", "icmpv6"})
+_PROTOCOL_CHOICES = "tcp, udp, icmp, icmpv6, esp, ah, gre, ipip, sctp, all, or a number 0-255"
 
-    TCP = "tcp"
-    UDP = "udp"
-    ICMP = "icmp"
-    ALL = "all"
+
+class Protocol(str):
+    """IP protocol of a rule: a name (``tcp`` … ``sctp``), ``all`` (every protocol, no ports),
+    or an IANA protocol number 0-255.
+
+    One value per protocol: ``Protocol("6")``, ``Protocol(6)`` and ``Protocol("TCP")`` are the
+    same object as :attr:`Protocol.TCP` (so ``is`` comparisons hold), and a number without a
+    name is written as that number (``Protocol(115).value == "115"``). The value is the string
+    itself, so a protocol compares equal to its text.
+
+    Raises:
+        ValueError: on construction, for anything else.
+    """
+
+    TCP: ClassVar[Protocol]
+    UDP: ClassVar[Protocol]
+    ICMP: ClassVar[Protocol]
+    ICMPV6: ClassVar[Protocol]
+    ESP: ClassVar[Protocol]
+    AH: ClassVar[Protocol]
+    GRE: ClassVar[Protocol]
+    IPIP: ClassVar[Protocol]
+    SCTP: ClassVar[Protocol]
+    ALL: ClassVar[Protocol]
+
+    #: The text form: a lowercase name, ``all``, or the number as a string.
+    value: str
+    #: IANA protocol number; None for ``all``.
+    number: int | None
+    #: Whether rules of this protocol carry a port range (tcp, udp, sctp).
+    has_ports: bool
+    #: Whether rules of this protocol may carry an ICMP type and code (icmp, icmpv6).
+    is_icmp: bool
+
+    def __new__(cls, value: str | int) -> Protocol:
+        if type(value) is cls:
+            return value
+        known = _PROTOCOLS_BY_TEXT.get(value)
+        if known is not None:
+            return known
+        name = _protocol_name(value)
+        known = _PROTOCOLS_BY_TEXT.get(name)
+        if known is None:
+            known = str.__new__(cls, name)
+            known.value = name
+            known.number = None if name == "all" else _PROTOCOL_NUMBERS.get(name) or int(name)
+            known.has_ports = name in _PORTED_NAMES
+            known.is_icmp = name in _ICMP_NAMES
+            _PROTOCOLS_BY_TEXT[name] = known
+        if isinstance(value, str) and len(_PROTOCOLS_BY_TEXT) < 4096:
+            _PROTOCOLS_BY_TEXT[value] = known
+        return known
 
     def __str__(self) -> str:
         return self.value
 
-    @property
-    def has_ports(self) -> bool:
-        """Whether rules of this protocol carry a port range."""
-        return self in (Protocol.TCP, Protocol.UDP)
+    def __repr__(self) -> str:
+        return f"Protocol({self.value!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Protocol, (self.value,))
+
+    def __copy__(self) -> Protocol:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Protocol:
+        return self
 
 
-_PORTED = frozenset({Protocol.TCP, Protocol.UDP})
+_PROTOCOLS_BY_TEXT: dict[Any, Protocol] = {}
 
-#: How cloud APIs write the modelled protocols: by name or by IANA protocol number (lower case).
-#: A cloud's own spellings (AWS's ``-1`` for every protocol) are added by its provider.
+
+def _protocol_name(value: str | int) -> str:
+    """The canonical text of a protocol given by name or number (see :class:`Protocol`)."""
+    if isinstance(value, bool):
+        raise ValueError(f"protocol {value!r} is not one of {_PROTOCOL_CHOICES}")
+    text = str(value).strip().lower()
+    if text == "all" or text in _PROTOCOL_NUMBERS:
+        return text
+    if text.isdigit() and text.isascii():
+        number = int(text)
+        if 0 <= number <= 255:
+            return _PROTOCOL_NAMES.get(number, str(number))
+    raise ValueError(f"protocol {value!r} is not one of {_PROTOCOL_CHOICES}")
+
+
+for _name in ("tcp", "udp", "icmp", "icmpv6", "esp", "ah", "gre", "ipip", "sctp", "all"):
+    setattr(Protocol, _name.upper(), Protocol(_name))
+del _name
+
+#: The protocols portsync knows by name, in the order documentation lists them.
+PROTOCOL_NAMES: tuple[str, ...] = (
+    "tcp", "udp", "icmp", "icmpv6", "esp", "ah", "gre", "ipip", "sctp", "all"
+)
+
+#: How cloud APIs write the named protocols: by name or by IANA protocol number (lower case).
+#: Any other number 0-255 is read with ``Protocol(number)``; a cloud's own spellings (AWS's
+#: ``-1`` for every protocol) are added by its provider.
 IP_PROTOCOLS: dict[str, Protocol] = {
-    "tcp": Protocol.TCP,
-    "6": Protocol.TCP,
-    "udp": Protocol.UDP,
-    "17": Protocol.UDP,
-    "icmp": Protocol.ICMP,
-    "1": Protocol.ICMP,
-    "all": Protocol.ALL,
+    **{name: Protocol(name) for name in PROTOCOL_NAMES},
+    **{str(number): Protocol(number) for number in _PROTOCOL_NAMES},
 }
+
+
+def parse_protocol(value: Any) -> Protocol | None:
+    """The protocol a cloud wrote (name or number), or None when it is none of them."""
+    try:
+        return Protocol(value)
+    except (ValueError, TypeError):
+        return None
+
+
+def icmp_for(protocol: Protocol, peer: Endpoint) -> Protocol:
+    """``icmp`` towards an IPv6 peer is ICMPv6, for clouds that keep the two apart."""
+    if protocol is Protocol.ICMP and peer.ip_version == 6:
+        return Protocol.ICMPV6
+    return protocol
+
+
+def _check_icmp(protocol: Protocol, icmp_type: int | None, icmp_code: int | None) -> None:
+    for name, number in (("icmp_type", icmp_type), ("icmp_code", icmp_code)):
+        if number is None:
+            continue
+        if isinstance(number, bool) or not isinstance(number, int):
+            raise TypeError(f"{name} must be an int, got {number!r}")
+        if not protocol.is_icmp:
+            raise ValueError(f"a {protocol.value} rule carries no {name} (only icmp and icmpv6)")
+        if not 0 <= number <= 255:
+            raise ValueError(f"{name} {number} is outside 0-255")
+    if icmp_code is not None and icmp_type is None:
+        raise ValueError("icmp_code needs an icmp_type (a code only means something for a type)")
+
 
 _PORT_RANGE_RE = re.compile(r"^\s*(\d{1,5})\s*(?:[-–—~]\s*(\d{1,5}))?\s*$")
 
@@ -260,7 +382,11 @@ def _parse_peer(text: str) -> Peer:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Rule:
-    """One neutral rule: ``role`` may be reached over ``protocol``/``ports`` from ``peer``."""
+    """One neutral rule: ``role`` may be reached over ``protocol``/``ports`` from ``peer``.
+
+    ``ports`` only for tcp, udp and sctp; ``icmp_type`` and ``icmp_code`` only for icmp and
+    icmpv6 (None means every type, or every code of the type).
+    """
 
     role: str
     direction: Direction = Direction.INGRESS
@@ -268,6 +394,8 @@ class Rule:
     ports: PortRange | None
     peer: Peer
     purpose: str = ""
+    icmp_type: int | None = None
+    icmp_code: int | None = None
     _identity: tuple[str, str, str, int, int, str] = field(
         init=False, repr=False, compare=False, hash=False
     )
@@ -281,13 +409,14 @@ class Rule:
             raise ValueError(f"a {self.protocol.value} rule needs a port range")
         if not self.protocol.has_ports and self.ports is not None:
             raise ValueError(f"a {self.protocol.value} rule carries no ports")
+        _check_icmp(self.protocol, self.icmp_type, self.icmp_code)
         object.__setattr__(self, "peer", self.peer.for_target(self.role))
         object.__setattr__(self, "purpose", " ".join(self.purpose.split()))
-        low, high = (self.ports.from_port, self.ports.to_port) if self.ports else (-1, -1)
+        low, high = _key_numbers(self.ports, self.icmp_type, self.icmp_code)
         identity = (
             self.role,
             self.direction._value_,
-            self.protocol._value_,
+            self.protocol.value,
             low,
             high,
             self.peer.text,
@@ -295,18 +424,28 @@ class Rule:
         object.__setattr__(self, "_identity", identity)
 
     @property
+    def ports_text(self) -> str:
+        """``6443``, ``2379-2380``, ``type 3 code 4`` (ICMP) or ``all``."""
+        if self.ports:
+            return str(self.ports)
+        return icmp_text(self.icmp_type, self.icmp_code) or "all"
+
+    @property
     def identity(self) -> tuple[str, str, str, int, int, str]:
-        """What makes two rules the same rule (purpose excluded)."""
+        """What makes two rules the same rule (purpose excluded). The two numbers are the port
+        range, or for ICMP the type and code (-1 when absent: every port, type or code)."""
         return self._identity
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON rule object of DESIGN §6."""
+        """The JSON rule object."""
         return {
             "role": self.role,
             "direction": self.direction.value,
             "protocol": self.protocol.value,
             "from_port": self.ports.from_port if self.ports else None,
             "to_port": self.ports.to_port if self.ports else None,
+            "icmp_type": self.icmp_type,
+            "icmp_code": self.icmp_code,
             "peer": str(self.peer),
             "purpose": self.purpose,
         }
@@ -318,7 +457,7 @@ class Rule:
         Raises:
             ValueError, TypeError, KeyError: the object is malformed.
         """
-        protocol = Protocol(str(data["protocol"]).lower())
+        protocol = Protocol(data["protocol"])
         ports = None
         if data.get("from_port") is not None:
             ports = PortRange(data["from_port"], data.get("to_port", data["from_port"]))
@@ -329,6 +468,8 @@ class Rule:
             ports=ports,
             peer=Peer.parse(data["peer"]),
             purpose=str(data.get("purpose") or ""),
+            icmp_type=data.get("icmp_type"),
+            icmp_code=data.get("icmp_code"),
         )
 
 
@@ -359,6 +500,8 @@ class RuleSet:
                     ports=seen.ports,
                     peer=seen.peer,
                     purpose=purpose,
+                    icmp_type=seen.icmp_type,
+                    icmp_code=seen.icmp_code,
                 )
         object.__setattr__(self, "rules", tuple(sorted(merged.values(), key=_rule_sort_key)))
 
@@ -484,8 +627,8 @@ class TargetRule:
     """One rule bound to a concrete target on one cluster, desired or live.
 
     ``target`` is the provider's id of what the rule protects (a security group id, a network tag,
-    an NSG name). ``key`` — target, direction, protocol, ports, peer — is the identity the diff uses;
-    ``description``, ``owned`` and ``native_id`` never take part in it.
+    an NSG name). ``key`` — target, direction, protocol, ports (or ICMP type and code), peer — is
+    the identity the diff uses; ``description``, ``owned`` and ``native_id`` never take part in it.
     """
 
     target: str
@@ -494,6 +637,8 @@ class TargetRule:
     protocol: Protocol
     ports: PortRange | None = None
     peer: Endpoint
+    icmp_type: int | None = None
+    icmp_code: int | None = None
     description: str = ""
     owned: bool = False
     native_id: str | None = None
@@ -513,11 +658,13 @@ class TargetRule:
             protocol = Protocol(protocol)
             object.__setattr__(self, "protocol", protocol)
         ports = self.ports
-        if ports is not None and protocol not in _PORTED:
+        if ports is not None and not protocol.has_ports:
             ports = None
             object.__setattr__(self, "ports", None)
-        low, high = (ports.from_port, ports.to_port) if ports is not None else (-1, -1)
-        key = (self.target, direction._value_, protocol._value_, low, high, self.peer.text)
+        if self.icmp_type is not None or self.icmp_code is not None:
+            _check_icmp(protocol, self.icmp_type, self.icmp_code)
+        low, high = _key_numbers(ports, self.icmp_type, self.icmp_code)
+        key = (self.target, direction._value_, protocol.value, low, high, self.peer.text)
         object.__setattr__(self, "_key", key)
 
     @property
@@ -527,17 +674,21 @@ class TargetRule:
 
     @property
     def ports_text(self) -> str:
-        """``6443``, ``2379-2380`` or ``all``."""
-        return str(self.ports) if self.ports else "all"
+        """``6443``, ``2379-2380``, ``type 3 code 4`` (ICMP) or ``all``."""
+        if self.ports:
+            return str(self.ports)
+        return icmp_text(self.icmp_type, self.icmp_code) or "all"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON form: the rule object of DESIGN §6 plus target-level fields."""
+        """JSON form: the neutral rule object plus target-level fields."""
         data: dict[str, Any] = {
             "role": self.role,
             "direction": self.direction.value,
             "protocol": self.protocol.value,
             "from_port": self.ports.from_port if self.ports else None,
             "to_port": self.ports.to_port if self.ports else None,
+            "icmp_type": self.icmp_type,
+            "icmp_code": self.icmp_code,
             "peer": str(self.peer),
             "purpose": self.description,
             "target": self.target,
@@ -571,6 +722,8 @@ class TargetRule:
             protocol=Protocol(data["protocol"]),
             ports=ports,
             peer=Endpoint.parse(data["peer"]),
+            icmp_type=_optional_int(data.get("icmp_type")),
+            icmp_code=_optional_int(data.get("icmp_code")),
             description=str(data.get("purpose") or ""),
             owned=bool(data.get("owned", False)),
             native_id=data.get("native_id"),
@@ -587,16 +740,21 @@ class TargetRule:
         peer: Endpoint,
         description: str,
         extra: tuple[tuple[str, str], ...] = (),
+        protocol: Protocol | None = None,
     ) -> TargetRule:
         """What portsync wants on ``target`` for the neutral ``rule`` resolved to ``peer``:
-        owned, described as the provider writes it, remembering the neutral peer as its origin."""
+        owned, described as the provider writes it, remembering the neutral peer as its origin.
+        ``protocol`` replaces the rule's own when the cloud spells it differently for this peer
+        (ICMPv6, see :func:`icmp_for`)."""
         return cls(
             target=target,
             role=rule.role,
             direction=rule.direction,
-            protocol=rule.protocol,
+            protocol=protocol or rule.protocol,
             ports=rule.ports,
             peer=peer,
+            icmp_type=rule.icmp_type,
+            icmp_code=rule.icmp_code,
             description=description,
             owned=True,
             origin=str(rule.peer),
@@ -610,3 +768,31 @@ class TargetRule:
         }
         values.update(changes)
         return TargetRule(**values)
+
+
+def _key_numbers(
+    ports: PortRange | None, icmp_type: int | None, icmp_code: int | None
+) -> tuple[int, int]:
+    """The two numbers of a rule identity: the port range, or the ICMP type and code (a rule
+    has one or the other, never both); -1 stands for "every"."""
+    if ports is not None:
+        return ports.from_port, ports.to_port
+    return (
+        -1 if icmp_type is None else icmp_type,
+        -1 if icmp_code is None else icmp_code,
+    )
+
+
+def icmp_text(icmp_type: int | None, icmp_code: int | None) -> str:
+    """``type 3 code 4``, ``type 8``, or empty when every type is meant."""
+    if icmp_type is None:
+        return ""
+    return f"type {icmp_type}" + (f" code {icmp_code}" if icmp_code is not None else "")
+
+
+def _optional_int(value: Any) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"expected an integer or null, got {value!r}")
+    return value

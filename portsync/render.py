@@ -45,7 +45,7 @@ def render_rules_table(rules: Iterable[Rule], *, title: str = "") -> Table:
             rule.role,
             rule.direction.value,
             rule.protocol.value,
-            str(rule.ports) if rule.ports else "all",
+            rule.ports_text,
             str(rule.peer),
             escape(rule.purpose),
         )
@@ -53,7 +53,7 @@ def render_rules_table(rules: Iterable[Rule], *, title: str = "") -> Table:
 
 
 def render_rules_json(rules: Iterable[Rule]) -> str:
-    """A JSON list of rule objects (DESIGN §6)."""
+    """A JSON list of neutral rule objects."""
     return json.dumps([r.to_dict() for r in rules], indent=2, ensure_ascii=False) + "\n"
 
 

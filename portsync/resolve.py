@@ -18,8 +18,7 @@ __all__ = ["TranslationProblems", "describe_rule", "resolve_peer"]
 
 def describe_rule(rule: Rule, cluster: str) -> str:
     """``cluster prod: rule worker tcp 10250`` — how errors name a rule."""
-    ports = rule.ports if rule.ports is not None else "all"
-    return f"cluster {cluster}: rule {rule.role} {rule.protocol.value} {ports}"
+    return f"cluster {cluster}: rule {rule.role} {rule.protocol.value} {rule.ports_text}"
 
 
 def resolve_peer(

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from portsync.errors import TranslationError
+from portsync.errors import TranslationError, UnsupportedFeatureError
 from portsync.model import (
     IP_PROTOCOLS,
     Direction,
@@ -17,8 +17,10 @@ from portsync.model import (
     Protocol,
     RuleSet,
     TargetRule,
+    icmp_for,
+    parse_protocol,
 )
-from portsync.resolve import TranslationProblems, resolve_peer
+from portsync.resolve import TranslationProblems, describe_rule, resolve_peer
 
 from .limits import MAX_DESCRIPTION_LENGTH
 
@@ -93,6 +95,15 @@ def translate_rules(
     for rule in rules:
         if rule.role not in groups:
             continue
+        if rule.ports is not None and rule.protocol not in _NAMED and rule.ports != _EVERY_PORT:
+            problems.add(
+                UnsupportedFeatureError(
+                    f"{describe_rule(rule, cluster)}: AWS security groups cannot limit "
+                    f"{rule.protocol.value} to ports; EC2 would open every port",
+                    hint="write ports: 0-65535 if every port is meant, or leave the rule out",
+                )
+            )
+            continue
         try:
             peers = resolve_peer(
                 rule,
@@ -114,6 +125,8 @@ def translate_rules(
                     target=groups[rule.role],
                     peer=peer,
                     description=describe(rule.purpose),
+                    # EC2 keeps ICMP (1) and ICMPv6 (58) apart: icmp does nothing for IPv6.
+                    protocol=icmp_for(rule.protocol, peer),
                 )
             )
     problems.raise_if_any()
@@ -123,14 +136,45 @@ def translate_rules(
 _PROTOCOLS = {**IP_PROTOCOLS, "-1": Protocol.ALL}  # EC2 writes "every protocol" as -1
 
 
-def _protocol(ip_protocol: str) -> Protocol | None:
-    return _PROTOCOLS.get(str(ip_protocol).lower())
+def _protocol(ip_protocol: Any) -> Protocol | None:
+    text = str(ip_protocol).strip().lower()
+    return _PROTOCOLS.get(text) or parse_protocol(text)
 
 
 def _ports(protocol: Protocol, from_port: Any, to_port: Any) -> PortRange | None:
-    if not protocol.has_ports or from_port is None:
+    if not protocol.has_ports:
+        return None
+    if protocol not in _NAMED:
+        return _EVERY_PORT  # SCTP: EC2 admits every port whatever the rule says
+    if from_port is None:
         return None
     return PortRange(int(from_port), int(to_port))
+
+
+def _icmp(protocol: Protocol, from_port: Any, to_port: Any) -> tuple[int | None, int | None]:
+    """ICMP type and code, which EC2 writes in FromPort and ToPort (-1: every type or code)."""
+    if not protocol.is_icmp or from_port is None or int(from_port) < 0:
+        return None, None
+    code = int(to_port) if to_port is not None and int(to_port) >= 0 else None
+    return int(from_port), code
+
+
+def _numbers(rule: TargetRule) -> tuple[int, int] | None:
+    """FromPort and ToPort as EC2 wants them for ``rule`` (None for every protocol, -1 for
+    protocols EC2 does not limit to ports: it ignores them, and writing them keeps every
+    implementation of the API content)."""
+    if rule.protocol is Protocol.ALL:
+        return None
+    if rule.protocol not in _NAMED:
+        return -1, -1
+    if rule.ports is not None:
+        return rule.ports.from_port, rule.ports.to_port
+    if rule.protocol.is_icmp:
+        return (
+            -1 if rule.icmp_type is None else rule.icmp_type,
+            -1 if rule.icmp_code is None else rule.icmp_code,
+        )
+    return None
 
 
 def _label(peer: Endpoint, target: str, roles_by_group: Mapping[str, str]) -> str | None:
@@ -152,8 +196,9 @@ def rules_from_group(
         for perm in group.get(key, []):
             protocol = _protocol(perm.get("IpProtocol", ""))
             if protocol is None:
-                continue  # protocols portsync does not model (esp, gre, ...) are never touched
+                continue  # not an IP protocol at all: nothing portsync could compare
             ports = _ports(protocol, perm.get("FromPort"), perm.get("ToPort"))
+            icmp_type, icmp_code = _icmp(protocol, perm.get("FromPort"), perm.get("ToPort"))
             sources: list[tuple[Endpoint, str]] = []
             sources += [
                 (Endpoint.cidr(r["CidrIp"]), r.get("Description", ""))
@@ -180,6 +225,8 @@ def rules_from_group(
                         protocol=protocol,
                         ports=ports,
                         peer=peer,
+                        icmp_type=icmp_type,
+                        icmp_code=icmp_code,
                         description=description or "",
                         owned=is_owned(description),
                         origin=_label(peer, target, roles_by_group),
@@ -189,11 +236,12 @@ def rules_from_group(
 
 
 def sg_rule_key(item: Mapping[str, Any]) -> tuple[str, str, str, int, int, str] | None:
-    """The diff key of one DescribeSecurityGroupRules item (None for unmodelled protocols)."""
+    """The diff key of one DescribeSecurityGroupRules item (None when it is not an IP rule)."""
     protocol = _protocol(item.get("IpProtocol", ""))
     if protocol is None:
         return None
     ports = _ports(protocol, item.get("FromPort"), item.get("ToPort"))
+    icmp_type, icmp_code = _icmp(protocol, item.get("FromPort"), item.get("ToPort"))
     if item.get("CidrIpv4"):
         peer = Endpoint.cidr(item["CidrIpv4"])
     elif item.get("CidrIpv6"):
@@ -210,6 +258,8 @@ def sg_rule_key(item: Mapping[str, Any]) -> tuple[str, str, str, int, int, str] 
         protocol=protocol,
         ports=ports,
         peer=peer,
+        icmp_type=icmp_type,
+        icmp_code=icmp_code,
     )
     return rule.key
 
@@ -227,19 +277,31 @@ def rules_from_sg_rules(
 
 
 def _ip_protocol(protocol: Protocol) -> str:
-    return "-1" if protocol is Protocol.ALL else protocol.value
+    """EC2's IpProtocol: -1 for every protocol, the name for tcp, udp, icmp and icmpv6, else the
+    number (EC2 documents names only for those four)."""
+    if protocol is Protocol.ALL:
+        return "-1"
+    if protocol in _NAMED:
+        return protocol.value
+    return str(protocol.number)
+
+
+#: The protocols EC2 takes by name; it limits only these to ports or ICMP types.
+_NAMED = frozenset({Protocol.TCP, Protocol.UDP, Protocol.ICMP, Protocol.ICMPV6})
+_EVERY_PORT = PortRange(0, 65535)
 
 
 def permissions_for(rules: Iterable[TargetRule]) -> list[dict[str, Any]]:
     """Group rules into the fewest IpPermissions (one per protocol and port range)."""
     grouped: dict[tuple[str, int, int], dict[str, Any]] = {}
     for rule in sorted(rules, key=lambda r: r.key):
-        low, high = (rule.ports.from_port, rule.ports.to_port) if rule.ports else (-1, -1)
+        numbers = _numbers(rule)
+        low, high = numbers if numbers is not None else (-1, -1)
         perm = grouped.setdefault(
             (_ip_protocol(rule.protocol), low, high),
             {"IpProtocol": _ip_protocol(rule.protocol)},
         )
-        if rule.protocol is not Protocol.ALL:
+        if numbers is not None:
             perm["FromPort"], perm["ToPort"] = low, high
         peer = rule.peer
         if peer.kind is EndpointKind.CIDR and peer.ip_version == 4:
@@ -269,7 +331,7 @@ def modify_request(rule: TargetRule, rule_id: str) -> dict[str, Any]:
         "IpProtocol": _ip_protocol(rule.protocol),
         "Description": rule.description,
     }
-    low, high = (rule.ports.from_port, rule.ports.to_port) if rule.ports else (-1, -1)
+    low, high = _numbers(rule) or (-1, -1)
     body["FromPort"], body["ToPort"] = low, high
     peer = rule.peer
     if peer.kind is EndpointKind.CIDR:

@@ -89,7 +89,14 @@ _WRITE_PROTOCOL = {
     Protocol.TCP: "Tcp",
     Protocol.UDP: "Udp",
     Protocol.ICMP: "Icmp",
+    Protocol.ESP: "Esp",
+    Protocol.AH: "Ah",
     Protocol.ALL: "*",
+}
+#: What to write instead of a protocol NSGs do not have, for the refusal's hint.
+_INSTEAD = {
+    Protocol.SCTP: "protocol all (NSGs have no SCTP; all admits every protocol) or leave the "
+    "rule out",
 }
 _WELL_KNOWN_TAGS = {t.lower(): t for t in ("AzureLoadBalancer", "VirtualNetwork", "Internet")}
 _READ_ONLY_RULE_KEYS = frozenset({"etag", "type"})
@@ -244,12 +251,14 @@ def translate_rules(
         if binding is None:
             continue
         try:
+            _check_writable(rule, cluster)
             peers = _peers(rule, cluster=cluster, endpoints=endpoints, sources_all=sources_all)
+            protocols = [_azure_protocol(rule, peer, cluster) for peer in peers]
         except TranslationError as exc:
             problems.add(exc)
             continue
         made = 0
-        for peer in peers:
+        for peer, protocol in zip(peers, protocols, strict=True):
             side = binding.role_side(peer)
             if not side:
                 continue
@@ -261,6 +270,7 @@ def translate_rules(
                     peer=peer,
                     description=describe(rule.purpose),
                     extra=((ROLE_ADDRESSES, ",".join(side)),),
+                    protocol=protocol,
                 )
             )
         if not made:
@@ -276,6 +286,49 @@ def translate_rules(
             )
     problems.raise_if_any()
     return out
+
+
+def _check_writable(rule: Rule, cluster: str) -> None:
+    """Refuse what an NSG security rule cannot say, rather than write something wider.
+
+    Raises:
+        UnsupportedFeatureError: a protocol NSGs do not have, or an ICMP type or code.
+    """
+    where = describe_rule(rule, cluster)
+    if rule.protocol not in _WRITE_PROTOCOL and rule.protocol is not Protocol.ICMPV6:
+        raise UnsupportedFeatureError(
+            f"{where}: Azure NSGs take only the protocols Tcp, Udp, Icmp, Esp, Ah and * (any), "
+            f"not {rule.protocol.value}",
+            hint="write it as "
+            + _INSTEAD.get(rule.protocol, "protocol all (admits every protocol, so also "
+            f"{rule.protocol.value}) or leave the rule out on Azure"),
+        )
+    if rule.icmp_type is not None:
+        raise UnsupportedFeatureError(
+            f"{where}: Azure NSG rules have no ICMP type or code (icmp_type {rule.icmp_type}); "
+            "a rule would admit every ICMP type",
+            hint="remove icmp_type and icmp_code to admit all of ICMP, or leave the rule out "
+            "on Azure",
+        )
+
+
+def _azure_protocol(rule: Rule, peer: Endpoint, cluster: str) -> Protocol:
+    """NSGs write ICMP and ICMPv6 as one protocol, ``Icmp``: an ``icmpv6`` rule is an ``Icmp``
+    rule, which only stays as narrow as asked towards IPv6 ranges.
+
+    Raises:
+        UnsupportedFeatureError: an ``icmpv6`` rule towards a peer that is not an IPv6 range.
+    """
+    if rule.protocol is not Protocol.ICMPV6:
+        return rule.protocol
+    if peer.ip_version == 6:
+        return Protocol.ICMP
+    raise UnsupportedFeatureError(
+        f"{describe_rule(rule, cluster)} towards {peer}: Azure writes ICMP and ICMPv6 as one "
+        "protocol, Icmp, so an icmpv6 rule towards anything but IPv6 ranges would also admit "
+        "ICMP",
+        hint="use protocol icmp, or cidr: peers of IPv6 ranges",
+    )
 
 
 # --------------------------------------------------------------------------- security rules → target rules
@@ -361,11 +414,13 @@ def _protocols(
         return [(proto, r) for r in ranges]
     if name == "icmp":
         return [(Protocol.ICMP, None)]
+    if name in ("esp", "ah"):
+        return [(Protocol(name), None)]
     if name == "*":
         if all(r == _ALL_PORTS for r in ranges):
             return [(Protocol.ALL, None)]
         return [(p, r) for p in (Protocol.TCP, Protocol.UDP) for r in ranges]
-    return []  # Esp, Ah: not modelled; such rules are kept as they are and never compared
+    return []  # not a protocol NSGs have: nothing portsync could compare
 
 
 def _direction(props: Mapping[str, Any]) -> Direction | None:
@@ -406,8 +461,8 @@ def expand(
     """Expand one security rule into target rules of ``binding``'s target: one per peer
     (source of an inbound rule, destination of an outbound one) × destination port range.
 
-    Deny rules and protocols portsync does not model (``Esp``, ``Ah``) yield nothing: a deny rule
-    grants no access and must never satisfy a wanted allow rule. ``*`` as the peer means every
+    Deny rules yield nothing: a deny rule grants no access and must never satisfy a wanted allow
+    rule. ``*`` as the peer means every
     IPv4 and IPv6 address; protocol ``*`` with ports means TCP and UDP on those ports.
 
     A rule is owned when it carries both marks (:func:`is_owned`) and expands into exactly one

@@ -33,6 +33,8 @@ from portsync.model import (
     RuleSet,
     TargetRule,
     canonical_cidr,
+    icmp_for,
+    parse_protocol,
 )
 from portsync.resolve import TranslationProblems, describe_rule, resolve_peer
 
@@ -50,6 +52,7 @@ __all__ = [
     "APPLIES_TO",
     "MARKER",
     "PRIORITY",
+    "api_protocol",
     "canonical",
     "check_firewall",
     "clean_purpose",
@@ -81,6 +84,8 @@ ALL_INSTANCES = "all-instances"
 _API_ROOT = "https://www.googleapis.com/compute/v1/"
 _NETWORK_TAIL = re.compile(r"(?:^|/)projects/(?P<project>[^/]+)/global/networks/(?P<name>[^/]+)$")
 _PROTOCOLS = IP_PROTOCOLS
+#: Protocols the firewall API takes by name; every other one is written as its number.
+_API_NAMES = frozenset({"tcp", "udp", "icmp", "esp", "ah", "ipip", "sctp", "all"})
 _LIST_FIELDS = (
     "sourceRanges",
     "destinationRanges",
@@ -246,6 +251,16 @@ def translate_rules(
         target = bindings.get(rule.role)
         if target is None:
             continue
+        if rule.icmp_type is not None:
+            problems.add(
+                UnsupportedFeatureError(
+                    f"{describe_rule(rule, cluster)}: GCP firewall rules have no ICMP type or "
+                    f"code (icmp_type {rule.icmp_type}); a rule would admit every ICMP type",
+                    hint="remove icmp_type and icmp_code to admit all of ICMP, or leave the "
+                    "rule out on GCP",
+                )
+            )
+            continue
         try:
             peers = _peers(rule, cluster=cluster, bindings=peer_bindings, sources_all=sources_all)
             for peer in peers:
@@ -261,6 +276,8 @@ def translate_rules(
                     peer=peer,
                     description=describe(rule.purpose),
                     extra=extra,
+                    # GCP keeps ICMP (1) and ICMPv6 (58) apart: icmp matches no IPv6 packet.
+                    protocol=icmp_for(rule.protocol, peer),
                 )
             )
     problems.raise_if_any()
@@ -370,7 +387,7 @@ def _firewall_body(
     name: str, rules: Sequence[TargetRule], *, network: str, priority: int
 ) -> dict[str, Any]:
     first = rules[0]
-    entry: dict[str, Any] = {"IPProtocol": first.protocol.value}
+    entry: dict[str, Any] = {"IPProtocol": api_protocol(first.protocol)}
     if first.protocol.has_ports:
         entry["ports"] = [_ports_text(r.ports) for r in rules]  # already sorted by key
     body: dict[str, Any] = {
@@ -457,7 +474,13 @@ def parse_description(description: str, tokens: Sequence[str]) -> dict[str, str]
 
 
 def _protocol(value: Any) -> Protocol | None:
-    return _PROTOCOLS.get(str(value or "").strip().lower())
+    text = str(value or "").strip().lower()
+    return _PROTOCOLS.get(text) or parse_protocol(text)
+
+
+def api_protocol(protocol: Protocol) -> str:
+    """``IPProtocol`` as the firewall API takes it: a name it knows, else the number."""
+    return protocol.value if protocol.value in _API_NAMES else str(protocol.number)
 
 
 def _entries(firewall: Mapping[str, Any]) -> list[tuple[Protocol, PortRange | None, str]]:
@@ -466,7 +489,7 @@ def _entries(firewall: Mapping[str, Any]) -> list[tuple[Protocol, PortRange | No
     for entry in firewall.get("allowed") or ():
         protocol = _protocol(entry.get("IPProtocol"))
         if protocol is None:
-            continue  # esp, ah, sctp, ipip, …: portsync does not model them and never touches them
+            continue  # not an IP protocol: nothing portsync could compare
         if not protocol.has_ports:
             out.append((protocol, None, ""))
             continue

@@ -26,7 +26,11 @@ def test_rules_without_config_prints_the_ten_default_rules_as_json() -> None:
     assert result.exit_code == 0, result.output
     rules = json.loads(result.stdout)
     assert len(rules) == 10
-    assert set(rules[0]) == {"role", "direction", "protocol", "from_port", "to_port", "peer", "purpose"}
+    assert set(rules[0]) == {
+        "role", "direction", "protocol", "from_port", "to_port", "icmp_type", "icmp_code",
+        "peer", "purpose",
+    }
+    assert rules[0]["icmp_type"] is None and rules[0]["icmp_code"] is None
     got = {(r["role"], r["from_port"], r["to_port"], r["peer"]) for r in rules}
     assert got == {
         ("control-plane", 6443, 6443, "any"),

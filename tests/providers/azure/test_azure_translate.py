@@ -347,15 +347,15 @@ def test_expand_multi_source_multi_port_rule_is_expanded_and_unmanaged() -> None
     assert {dict(r.extra)["role_addresses"] for r in rules} == {"*"}
 
 
-def test_expand_deny_and_esp_rules_yield_nothing() -> None:
+def test_expand_deny_rules_yield_nothing_and_esp_rules_are_modelled() -> None:
     assert (
         translate.expand(_foreign("deny", 1000, access="Deny"), binding=CP, prefix="p", band=BAND)
         == []
     )
-    assert (
-        translate.expand(_foreign("esp", 1000, protocol="Esp"), binding=CP, prefix="p", band=BAND)
-        == []
+    (esp,) = translate.expand(
+        _foreign("esp", 1000, protocol="Esp"), binding=CP, prefix="p", band=BAND
     )
+    assert esp.protocol is Protocol.ESP and esp.ports is None and not esp.owned
 
 
 def test_expand_star_source_means_every_ipv4_and_ipv6_address() -> None:

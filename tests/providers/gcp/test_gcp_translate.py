@@ -461,7 +461,9 @@ def test_expand_multiple_sources_and_ports_give_one_rule_each() -> None:
         "targetTags": ["k8s-node", "k8s-cp"],
     }
     rules = _read({"x": body})
-    assert len(rules) == 2 * 2 * 3  # targets × ports × sources; esp is not modelled
+    # targets × (2 tcp ports + esp) × sources: esp is modelled, so it is compared and counted
+    assert len(rules) == 2 * 3 * 3
+    assert sum(r.protocol is Protocol.ESP for r in rules) == 2 * 3
     assert {str(r.peer) for r in rules} == {"cidr:10.0.0.0/8", "cidr:192.0.2.0/24", "tag:k8s-cp"}
     assert all(r.description == "web" and not r.owned for r in rules)
 
