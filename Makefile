@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench clean
+.PHONY: demo test lint typecheck unit bench mutate clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,5 +29,10 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks
 
+# Mutation testing of the diff, the plan, peer resolution, exposure and the apply guards
+# (docs/development.md). Not part of `make test`: it takes minutes.
+mutate: $(STAMP)
+	$(BIN)/python -m tests.mutation.mutate $(MODULES)
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache mutants

@@ -212,6 +212,29 @@ def check_fresh(saved: Plan, current: Plan) -> None:
         )
 
 
+def check_removals(the_plan: Plan, *, max_deletes: int, allow_exclusive: bool) -> None:
+    """Refuse a plan that removes more than ``max_deletes`` rules, or removes rules portsync
+    does not own without ``allow_exclusive``.
+
+    Raises:
+        GuardrailError: naming the count and the flag that would allow it.
+    """
+    removes = the_plan.summary()["remove"]
+    if removes > max_deletes:
+        raise GuardrailError(
+            f"the plan removes {removes} rules, more than --max-deletes {max_deletes}",
+            hint="review the plan, then pass --max-deletes N to allow it",
+        )
+    foreign = [
+        op for _g, op in the_plan.changes if isinstance(op, DeleteRuleOp) and not op.rule.owned
+    ]
+    if foreign and not allow_exclusive:
+        raise GuardrailError(
+            f"mode exclusive would remove {len(foreign)} rules portsync does not own",
+            hint="pass --exclusive to allow removing unmanaged rules",
+        )
+
+
 def check_exposure(loaded: LoadedConfig, the_plan: Plan) -> None:
     """Refuse to open etcd, kubelet, scheduler, controller-manager or retired ports to the world,
     unless ``allow_exposure`` names them.
@@ -301,20 +324,7 @@ def apply(
 
     check_exposure(loaded, the_plan)
     limit = loaded.config.max_deletes if max_deletes is None else max_deletes
-    removes = the_plan.summary()["remove"]
-    if removes > limit:
-        raise GuardrailError(
-            f"the plan removes {removes} rules, more than --max-deletes {limit}",
-            hint="review the plan, then pass --max-deletes N to allow it",
-        )
-    foreign = [
-        op for _g, op in the_plan.changes if isinstance(op, DeleteRuleOp) and not op.rule.owned
-    ]
-    if foreign and not allow_exclusive:
-        raise GuardrailError(
-            f"mode exclusive would remove {len(foreign)} rules portsync does not own",
-            hint="pass --exclusive to allow removing unmanaged rules",
-        )
+    check_removals(the_plan, max_deletes=limit, allow_exclusive=allow_exclusive)
     if confirm is not None and not confirm(the_plan):
         raise GuardrailError("apply cancelled; nothing was changed")
 

@@ -19,17 +19,44 @@ SENSITIVE_COMPONENTS = ("etcd", "kubelet", "kube-scheduler", "kube-controller-ma
 WORLD_SERVICE_TAGS = frozenset({"internet", "*", "any"})
 
 
-# Address blocks that are not reachable from the public internet (IANA special-purpose registry).
-_NOT_GLOBAL = tuple(
-    ipaddress.ip_network(block)
-    for block in (
-        "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-        "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
-        "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
-        "::/127", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32",
-        "fc00::/7", "fe80::/10", "ff00::/8",
-    )
+# Address blocks that are not reachable from the public internet: the IANA IPv4 and IPv6
+# special-purpose registries' entries whose "globally reachable" is false, plus multicast.
+_SPECIAL = (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+    "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24", "192.168.0.0/16", "198.18.0.0/15",
+    "198.51.100.0/24", "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/127", "::ffff:0:0/96", "64:ff9b:1::/48", "100::/64", "100:0:0:1::/64", "2001::/23",
+    "2001:db8::/32", "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "ff00::/8",
 )  # fmt: skip
+
+# Inside those blocks, the parts the registries mark globally reachable (anycast services,
+# AS112, AMT, ORCHIDv2, DRIP). Teredo (2001::/32) is listed as "not applicable": its addresses
+# stand for public IPv4 hosts, so it counts as reachable too.
+_REACHABLE_INSIDE = (
+    "192.0.0.9/32", "192.0.0.10/32",
+    "2001::/32", "2001:1::1/128", "2001:1::2/128", "2001:1::3/128", "2001:3::/32",
+    "2001:4:112::/48", "2001:20::/28", "2001:30::/28",
+)  # fmt: skip
+
+
+def _not_global() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """The special blocks with their reachable parts cut out."""
+    blocks = [ipaddress.ip_network(b) for b in _SPECIAL]
+    for text in _REACHABLE_INSIDE:
+        hole = ipaddress.ip_network(text)
+        blocks = [
+            part
+            for block in blocks
+            for part in (
+                block.address_exclude(hole)  # type: ignore[arg-type]
+                if block.version == hole.version and hole.subnet_of(block)  # type: ignore[arg-type]
+                else (block,)
+            )
+        ]
+    return tuple(blocks)
+
+
+_NOT_GLOBAL = _not_global()
 
 
 def _overlaps_public(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:

@@ -1,13 +1,13 @@
 """Markdown reports (pull-request comments, job summaries), checked against golden files.
 
-A mismatch writes ``tests/reports/golden/<name>.md.actual`` (git-ignored) next to the golden file;
-review it and, if it is right, move it over the golden file (or run with
-``PORTSYNC_UPDATE_GOLDEN=1``).
+A mismatch writes ``tests/reports/golden/<name>.md.actual`` (git-ignored) next to the golden file
+and fails; review it and, if it is right, move it over the golden file by hand. No test ever
+writes a golden file itself.
 """
 
 from __future__ import annotations
 
-import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -25,8 +25,6 @@ GOLDEN = Path(__file__).parent / "golden"
 def _check_golden(name: str, text: str) -> None:
     golden = GOLDEN / f"{name}.md"
     actual = golden.with_name(golden.name + ".actual")
-    if os.environ.get("PORTSYNC_UPDATE_GOLDEN") == "1":
-        golden.write_text(text, encoding="utf-8")
     expected = golden.read_text(encoding="utf-8") if golden.is_file() else None
     if text != expected:
         actual.write_text(text, encoding="utf-8")
@@ -192,3 +190,18 @@ def test_render_audit_markdown_matches_golden() -> None:
         created_at="2024-05-01T02:00:00Z",
     )
     _check_golden("audit", render_audit_markdown(report))
+
+
+def test_a_mismatch_fails_and_never_rewrites_the_golden_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "GOLDEN", tmp_path)
+    monkeypatch.setenv("PORTSYNC_UPDATE_GOLDEN", "1")  # the old escape hatch does nothing now
+    golden = tmp_path / "report.md"
+    golden.write_text("expected\n", encoding="utf-8")
+    with pytest.raises(pytest.fail.Exception, match=r"report\.md differs"):
+        _check_golden("report", "rendered\n")
+    assert golden.read_text(encoding="utf-8") == "expected\n"
+    assert (tmp_path / "report.md.actual").read_text(encoding="utf-8") == "rendered\n"
+    _check_golden("report", "expected\n")
+    assert not (tmp_path / "report.md.actual").exists()

@@ -1,0 +1,190 @@
+"""What counts as "the world": both sides of every special-purpose block boundary, IPv4 and IPv6.
+
+The apply guard and the audit both ask :func:`is_world`; a block drawn one bit too wide here
+would let etcd or the kubelet be opened to real public addresses without a word.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from portsync.exposure import WORLD_SERVICE_TAGS, is_world
+from portsync.model import Endpoint, EndpointKind
+
+WORLD, PRIVATE = True, False
+
+# (CIDR, reaches the internet?) — the first and last address inside each block, and the nearest
+# addresses outside it, from the IANA special-purpose registries.
+TABLE_V4 = [
+    ("0.0.0.0/0", WORLD),
+    ("0.0.0.0/1", WORLD),
+    ("128.0.0.0/1", WORLD),
+    # 0.0.0.0/8 "this network"
+    ("0.0.0.0/8", PRIVATE),
+    ("0.255.255.255/32", PRIVATE),
+    ("1.0.0.0/32", WORLD),
+    ("1.0.0.0/8", WORLD),
+    ("0.0.0.0/7", WORLD),
+    # 10.0.0.0/8 private
+    ("9.255.255.255/32", WORLD),
+    ("10.0.0.0/8", PRIVATE),
+    ("10.255.255.255/32", PRIVATE),
+    ("11.0.0.0/32", WORLD),
+    # 100.64.0.0/10 shared address space (CGNAT)
+    ("100.63.255.255/32", WORLD),
+    ("100.64.0.0/32", PRIVATE),
+    ("100.64.0.0/10", PRIVATE),
+    ("100.127.255.255/32", PRIVATE),
+    ("100.128.0.0/32", WORLD),
+    ("100.0.0.0/8", WORLD),
+    # 127.0.0.0/8 loopback
+    ("126.255.255.255/32", WORLD),
+    ("127.0.0.1/32", PRIVATE),
+    ("127.255.255.255/32", PRIVATE),
+    ("128.0.0.0/32", WORLD),
+    # 169.254.0.0/16 link local
+    ("169.253.255.255/32", WORLD),
+    ("169.254.0.0/16", PRIVATE),
+    ("169.254.255.255/32", PRIVATE),
+    ("169.255.0.0/32", WORLD),
+    # 172.16.0.0/12 private
+    ("172.15.255.255/32", WORLD),
+    ("172.16.0.0/12", PRIVATE),
+    ("172.31.255.255/32", PRIVATE),
+    ("172.32.0.0/32", WORLD),
+    ("172.0.0.0/8", WORLD),
+    # 192.0.0.0/24 IETF protocol assignments, with two globally reachable anycast addresses
+    ("191.255.255.255/32", WORLD),
+    ("192.0.0.0/32", PRIVATE),
+    ("192.0.0.8/32", PRIVATE),
+    ("192.0.0.9/32", WORLD),
+    ("192.0.0.10/32", WORLD),
+    ("192.0.0.11/32", PRIVATE),
+    ("192.0.0.255/32", PRIVATE),
+    ("192.0.0.0/24", WORLD),
+    ("192.0.0.0/29", PRIVATE),
+    # 192.0.2.0/24 TEST-NET-1
+    ("192.0.1.255/32", WORLD),
+    ("192.0.2.0/24", PRIVATE),
+    ("192.0.3.0/32", WORLD),
+    # 192.168.0.0/16 private
+    ("192.167.255.255/32", WORLD),
+    ("192.168.0.0/16", PRIVATE),
+    ("192.169.0.0/32", WORLD),
+    # 198.18.0.0/15 benchmarking
+    ("198.17.255.255/32", WORLD),
+    ("198.18.0.0/15", PRIVATE),
+    ("198.19.255.255/32", PRIVATE),
+    ("198.20.0.0/32", WORLD),
+    # 198.51.100.0/24 TEST-NET-2, 203.0.113.0/24 TEST-NET-3
+    ("198.51.99.255/32", WORLD),
+    ("198.51.100.0/24", PRIVATE),
+    ("198.51.101.0/32", WORLD),
+    ("203.0.112.255/32", WORLD),
+    ("203.0.113.0/24", PRIVATE),
+    ("203.0.114.0/32", WORLD),
+    # 224.0.0.0/4 multicast and 240.0.0.0/4 reserved, up to the broadcast address
+    ("223.255.255.255/32", WORLD),
+    ("224.0.0.0/3", PRIVATE),
+    ("255.255.255.255/32", PRIVATE),
+]
+
+TABLE_V6 = [
+    ("::/0", WORLD),
+    ("::/1", WORLD),
+    ("8000::/1", WORLD),
+    # ::/128 unspecified and ::1/128 loopback
+    ("::/127", PRIVATE),
+    ("::1/128", PRIVATE),
+    ("::2/128", WORLD),
+    ("::/126", WORLD),
+    # ::ffff:0:0/96 IPv4-mapped
+    ("::fffe:ffff:ffff/128", WORLD),
+    ("::ffff:0:0/96", PRIVATE),
+    ("::1:0:0:0/128", WORLD),
+    # 64:ff9b::/96 is globally reachable; 64:ff9b:1::/48 (local-use translation) is not
+    ("64:ff9b::/96", WORLD),
+    ("64:ff9b:0:ffff:ffff:ffff:ffff:ffff/128", WORLD),
+    ("64:ff9b:1::/48", PRIVATE),
+    ("64:ff9b:2::/128", WORLD),
+    # 100::/64 discard-only and 100:0:0:1::/64 dummy prefix
+    ("ff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", WORLD),
+    ("100::/64", PRIVATE),
+    ("100:0:0:1::/64", PRIVATE),
+    ("100::/63", PRIVATE),
+    ("100:0:0:2::/128", WORLD),
+    # 2001::/23 IETF protocol assignments: mostly not reachable, with reachable parts inside
+    ("2000::/3", WORLD),
+    ("2000:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", WORLD),
+    ("2001::/23", WORLD),  # holds reachable anycast and AS112 space
+    ("2001::/32", WORLD),  # Teredo: public IPv4 hosts behind it
+    ("2001:1::1/128", WORLD),
+    ("2001:1::2/128", WORLD),
+    ("2001:1::3/128", WORLD),
+    ("2001:1::4/128", PRIVATE),
+    ("2001:2::/48", PRIVATE),  # benchmarking
+    ("2001:3::/32", WORLD),  # AMT
+    ("2001:4:112::/48", WORLD),  # AS112-v6
+    ("2001:10::/28", PRIVATE),  # deprecated ORCHID
+    ("2001:20::/28", WORLD),  # ORCHIDv2
+    ("2001:30::/28", WORLD),  # DRIP
+    ("2001:1ff:ffff:ffff::/64", PRIVATE),
+    ("2001:200::/128", WORLD),
+    ("2001:200::/23", WORLD),
+    # 2001:db8::/32 documentation
+    ("2001:db7:ffff:ffff:ffff:ffff:ffff:ffff/128", WORLD),
+    ("2001:db8::/32", PRIVATE),
+    ("2001:db9::/128", WORLD),
+    # global unicast elsewhere
+    ("2002::/16", WORLD),  # 6to4
+    ("2600::/12", WORLD),
+    ("2620:4f:8000::/48", WORLD),  # AS112 direct delegation
+    ("2a00::/12", WORLD),
+    # 3fff::/20 documentation
+    ("3ffe:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", WORLD),
+    ("3fff::/20", PRIVATE),
+    ("3fff:1000::/128", WORLD),
+    # 5f00::/16 segment routing SIDs
+    ("5eff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", WORLD),
+    ("5f00::/16", PRIVATE),
+    ("5f01::/128", WORLD),
+    # fc00::/7 unique local, fe80::/10 link local, ff00::/8 multicast
+    ("fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", WORLD),
+    ("fc00::/7", PRIVATE),
+    ("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", PRIVATE),
+    ("fe00::/128", WORLD),
+    ("fe80::/10", PRIVATE),
+    ("fec0::/128", WORLD),
+    ("feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", WORLD),
+    ("ff00::/8", PRIVATE),
+]
+
+
+@pytest.mark.parametrize(("cidr", "world"), TABLE_V4 + TABLE_V6, ids=lambda v: str(v))
+def test_the_world_on_both_sides_of_every_special_block(cidr: str, world: bool) -> None:
+    assert is_world(Endpoint.cidr(cidr)) is world
+
+
+@pytest.mark.parametrize("tag", ["Internet", "INTERNET", "internet", "Any", "ANY", "any", "*"])
+def test_world_service_tags_compare_case_insensitively(tag: str) -> None:
+    assert is_world(Endpoint(EndpointKind.SERVICE_TAG, tag))
+
+
+def test_world_service_tags_are_exactly_internet_any_and_star() -> None:
+    assert frozenset({"internet", "any", "*"}) == WORLD_SERVICE_TAGS
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        Endpoint(EndpointKind.SERVICE_TAG, "VirtualNetwork"),
+        Endpoint(EndpointKind.SERVICE_TAG, "AzureLoadBalancer"),
+        Endpoint(EndpointKind.SERVICE_TAG, "Internet2"),
+        Endpoint(EndpointKind.GROUP, "sg-0123"),
+        Endpoint(EndpointKind.TAG, "internet"),  # a GCP network tag, whatever its name
+        Endpoint(EndpointKind.ASG, "any"),
+    ],
+    ids=str,
+)
+def test_groups_tags_and_other_service_tags_are_not_the_world(endpoint: Endpoint) -> None:
+    assert not is_world(endpoint)

@@ -1,0 +1,342 @@
+"""The guards between a plan and the cloud: deletion limit, unmanaged removals, exposure, staleness
+(the fingerprint), and the plan file itself (round trip and every refusal)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from portsync.api import check_exposure, check_fresh, check_removals
+from portsync.config import parse_config
+from portsync.errors import GuardrailError, PlanFileError, StalePlanError
+from portsync.model import Direction, Endpoint, PortRange, Protocol, TargetRule
+from portsync.ops import (
+    FORMAT_VERSION,
+    CreateRuleOp,
+    DeleteRuleOp,
+    GroupOps,
+    Plan,
+    UpdateRuleOp,
+    _checksum,
+    fingerprint,
+)
+
+
+def _rule(
+    port: int = 6443,
+    *,
+    target: str = "sg-1",
+    owned: bool = True,
+    peer: str = "cidr:10.0.0.0/8",
+    role: str = "control-plane",
+    description: str = "portsync: api",
+    native_id: str | None = None,
+    direction: Direction = Direction.INGRESS,
+    extra: tuple[tuple[str, str], ...] = (),
+) -> TargetRule:
+    return TargetRule(
+        target=target,
+        role=role,
+        direction=direction,
+        protocol=Protocol.TCP,
+        ports=PortRange(port, port),
+        peer=Endpoint.parse(peer),
+        description=description,
+        owned=owned,
+        native_id=native_id,
+        extra=extra,
+    )
+
+
+def _group(*ops: Any, target: str = "sg-1", fp: str = "fp-1", **kw: Any) -> GroupOps:
+    return GroupOps(
+        cluster="prod", provider="aws", target=target, role="control-plane", ops=ops,
+        fingerprint=fp, **kw,
+    )  # fmt: skip
+
+
+def _removing(n: int, *, owned: bool = True) -> Plan:
+    ops = [DeleteRuleOp(_rule(1000 + i, owned=owned, native_id=f"r-{i}")) for i in range(n)]
+    return Plan(groups=(_group(*ops),))
+
+
+# -- max_deletes and unmanaged removals --------------------------------------------------------
+
+
+def test_max_deletes_at_exactly_the_limit_passes() -> None:
+    check_removals(_removing(3), max_deletes=3, allow_exclusive=False)
+    check_removals(_removing(0), max_deletes=0, allow_exclusive=False)
+
+
+def test_max_deletes_one_over_the_limit_is_refused() -> None:
+    with pytest.raises(GuardrailError, match="removes 4 rules, more than --max-deletes 3") as exc:
+        check_removals(_removing(4), max_deletes=3, allow_exclusive=False)
+    assert exc.value.hint == "review the plan, then pass --max-deletes N to allow it"
+    with pytest.raises(GuardrailError, match="more than --max-deletes 0"):
+        check_removals(_removing(1), max_deletes=0, allow_exclusive=False)
+
+
+def test_max_deletes_counts_removals_across_every_target() -> None:
+    plan = Plan(
+        groups=(
+            _group(DeleteRuleOp(_rule(1, native_id="a"))),
+            _group(DeleteRuleOp(_rule(2, target="sg-2", native_id="b")), target="sg-2"),
+        )
+    )
+    check_removals(plan, max_deletes=2, allow_exclusive=False)
+    with pytest.raises(GuardrailError, match="removes 2 rules"):
+        check_removals(plan, max_deletes=1, allow_exclusive=False)
+
+
+def test_additions_and_updates_do_not_count_as_deletions() -> None:
+    plan = Plan(groups=(_group(CreateRuleOp(_rule(1)), UpdateRuleOp(_rule(2), _rule(2))),))
+    check_removals(plan, max_deletes=0, allow_exclusive=False)
+
+
+def test_removing_an_unmanaged_rule_needs_allow_exclusive() -> None:
+    plan = _removing(2, owned=False)
+    with pytest.raises(GuardrailError, match="would remove 2 rules portsync does not own") as exc:
+        check_removals(plan, max_deletes=10, allow_exclusive=False)
+    assert exc.value.hint == "pass --exclusive to allow removing unmanaged rules"
+    check_removals(plan, max_deletes=10, allow_exclusive=True)
+
+
+def test_removing_owned_rules_needs_no_allow_exclusive() -> None:
+    check_removals(_removing(2), max_deletes=10, allow_exclusive=False)
+
+
+def test_the_deletion_limit_applies_even_with_allow_exclusive() -> None:
+    with pytest.raises(GuardrailError, match="more than --max-deletes 1"):
+        check_removals(_removing(2, owned=False), max_deletes=1, allow_exclusive=True)
+
+
+# -- exposure ----------------------------------------------------------------------------------
+
+ETCD_TO_WORLD = _rule(2379, peer="cidr:0.0.0.0/0", description="portsync: etcd")
+
+
+@pytest.fixture(scope="module")
+def kubernetes() -> Any:
+    return parse_config("catalog: kubernetes\n")
+
+
+def test_opening_etcd_to_the_world_is_refused(kubernetes: Any) -> None:
+    with pytest.raises(GuardrailError, match="sensitive ports to the internet") as exc:
+        check_exposure(kubernetes, Plan(groups=(_group(CreateRuleOp(ETCD_TO_WORLD)),)))
+    assert "sg-1 tcp/2379 from cidr:0.0.0.0/0" in str(exc.value)
+    assert exc.value.hint is not None and "allow_exposure" in exc.value.hint
+
+
+def test_an_update_that_opens_etcd_to_the_world_is_refused(kubernetes: Any) -> None:
+    before = ETCD_TO_WORLD.replace(description="old")
+    with pytest.raises(GuardrailError):
+        check_exposure(kubernetes, Plan(groups=(_group(UpdateRuleOp(before, ETCD_TO_WORLD)),)))
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        DeleteRuleOp(ETCD_TO_WORLD),  # closing is always fine
+        CreateRuleOp(ETCD_TO_WORLD.replace(peer=Endpoint.cidr("10.0.0.0/8"))),
+        CreateRuleOp(ETCD_TO_WORLD.replace(direction=Direction.EGRESS)),
+        CreateRuleOp(_rule(443, peer="cidr:0.0.0.0/0")),  # not a sensitive port
+    ],
+    ids=["remove", "private-peer", "egress", "other-port"],
+)
+def test_what_the_exposure_guard_lets_through(kubernetes: Any, op: Any) -> None:
+    check_exposure(kubernetes, Plan(groups=(_group(op),)))
+
+
+def test_allow_exposure_lets_etcd_be_opened_on_purpose() -> None:
+    loaded = parse_config("catalog: kubernetes\nallow_exposure: [etcd]\n")
+    check_exposure(loaded, Plan(groups=(_group(CreateRuleOp(ETCD_TO_WORLD)),)))
+
+
+# -- staleness ---------------------------------------------------------------------------------
+
+
+def test_a_plan_whose_target_changed_since_is_stale() -> None:
+    saved = Plan(groups=(_group(fp="before", label="api (sg-1)"),))
+    check_fresh(saved, Plan(groups=(_group(fp="before"),)))
+    with pytest.raises(StalePlanError, match=r"changed on prod/api \(sg-1\) since"):
+        check_fresh(saved, Plan(groups=(_group(fp="after"),)))
+
+
+def test_a_plan_whose_target_is_gone_is_stale() -> None:
+    with pytest.raises(StalePlanError, match="prod/sg-1"):
+        check_fresh(Plan(groups=(_group(),)), Plan())
+
+
+LIVE = _rule(6443, native_id="sgr-1", extra=(("priority", "1000"),))
+
+#: Each change to a live rule the stale-plan check must notice.
+CHANGES = {
+    "target": LIVE.replace(target="sg-2"),
+    "direction": LIVE.replace(direction=Direction.EGRESS),
+    "protocol": LIVE.replace(protocol=Protocol.UDP),
+    "from_port": LIVE.replace(ports=PortRange(6442, 6443)),
+    "to_port": LIVE.replace(ports=PortRange(6443, 6444)),
+    "peer": LIVE.replace(peer=Endpoint.cidr("10.0.0.0/9")),
+    "description": LIVE.replace(description="portsync: changed"),
+    "owned": LIVE.replace(owned=False),
+    "extra": LIVE.replace(extra=(("priority", "1001"),)),
+}
+
+
+@pytest.mark.parametrize("field", list(CHANGES))
+def test_fingerprint_changes_with_each_field_that_matters(field: str) -> None:
+    assert fingerprint([CHANGES[field]]) != fingerprint([LIVE])
+
+
+def test_fingerprint_ignores_what_a_cloud_only_reveals_later() -> None:
+    assert fingerprint([LIVE.replace(native_id="sgr-other")]) == fingerprint([LIVE])
+    other = _rule(22, native_id="sgr-2")
+    assert fingerprint([LIVE, other]) == fingerprint([other, LIVE])
+    assert fingerprint([LIVE, other]) != fingerprint([LIVE])
+    assert len(fingerprint([LIVE])) == 32
+
+
+# -- the plan file: round trip and refusals ------------------------------------------------------
+
+
+def _full_plan() -> Plan:
+    unmanaged = _rule(22, owned=False, description="ssh by hand", native_id="sgr-9")
+    cp = _group(
+        CreateRuleOp(_rule(6443).replace(origin="role:worker"), "missing: api"),
+        UpdateRuleOp(
+            _rule(10250, description="old", native_id="sgr-2", extra=(("priority", "9"),)),
+            _rule(10250, native_id="sgr-2", extra=(("priority", "10"),)),
+            "description is 'old'",
+        ),
+        DeleteRuleOp(_rule(2379, native_id="sgr-3"), "no longer wanted"),
+        DeleteRuleOp(unmanaged, "unmanaged rule removed in exclusive mode"),
+        unmanaged=(unmanaged,),
+        fp="fp-cp",
+        label="cp (sg-1)",
+        live_count=7,
+    )
+    worker = GroupOps(
+        cluster="edge", provider="gcp", target="worker-tag", role="worker", fingerprint="fp-w",
+        live_count=0,
+    )  # fmt: skip
+    return Plan(
+        groups=(cp, worker),
+        mode="exclusive",
+        config_digest="digest-1",
+        created_at="2026-01-02T03:04:05Z",
+        errors=("cluster lab: unreachable",),
+    )
+
+
+def test_plan_round_trip_keeps_every_field() -> None:
+    plan = _full_plan()
+    again = Plan.from_dict(plan.to_dict())
+    assert again == plan
+    # Field by field, so a failure says which one a load dropped.
+    for f in dataclasses.fields(Plan):
+        assert getattr(again, f.name) == getattr(plan, f.name), f.name
+    for mine, theirs in zip(again.groups, plan.groups, strict=True):
+        for f in dataclasses.fields(GroupOps):
+            assert getattr(mine, f.name) == getattr(theirs, f.name), f.name
+
+
+def test_plan_round_trip_through_a_file(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(_full_plan().to_json(), encoding="utf-8")
+    loaded = Plan.load(str(path))
+    assert loaded == _full_plan()
+    assert loaded.mode == "exclusive"
+    assert [r.native_id for r in loaded.groups[0].unmanaged] == ["sgr-9"]
+
+
+def _data() -> dict[str, Any]:
+    return json.loads(_full_plan().to_json())
+
+
+def _resealed(data: dict[str, Any]) -> dict[str, Any]:
+    data["checksum"] = _checksum(data)
+    return data
+
+
+def _refused(data: Any, match: str) -> PlanFileError:
+    with pytest.raises(PlanFileError, match=match) as exc:
+        Plan.from_dict(data, source="p.json")
+    return exc.value
+
+
+def test_refused_not_an_object() -> None:
+    _refused([], r"p\.json: not a portsync plan \(expected a JSON object\)")
+
+
+def test_refused_edited_after_writing() -> None:
+    data = _data()
+    data["mode"] = "additive"
+    err = _refused(data, "checksum does not match")
+    assert err.hint == "make a new plan with `portsync plan --out PLAN.json`"
+
+
+def test_refused_without_a_checksum() -> None:
+    data = _data()
+    del data["checksum"]
+    _refused(data, "checksum does not match")
+
+
+def test_refused_other_format_version() -> None:
+    data = _resealed({**_data(), "format_version": FORMAT_VERSION + 1})
+    err = _refused(data, f"format_version {FORMAT_VERSION + 1} is not supported")
+    assert err.hint == "run `portsync plan --out` again with this version"
+
+
+def test_refused_a_change_for_a_target_the_plan_does_not_list() -> None:
+    data = _data()
+    data["changes"][0]["target"] = "sg-elsewhere"
+    _refused(_resealed(data), "changes\\[0\\] names target 'sg-elsewhere' of cluster 'prod'")
+
+
+def test_refused_a_change_for_a_target_of_another_cluster() -> None:
+    data = _data()
+    data["changes"][0]["cluster"] = "edge"
+    _refused(_resealed(data), "changes\\[0\\] names target 'sg-1' of cluster 'edge'")
+
+
+def test_refused_a_rule_that_belongs_to_another_target() -> None:
+    data = _data()
+    data["changes"][1]["rule"]["target"] = "worker-tag"
+    _refused(_resealed(data), r"changes\[1\]\.rule\.target does not match")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["changes"][0].update(action="replace"),
+        lambda d: d["changes"][0]["rule"].update(protocol="carrier-pigeon"),
+        lambda d: d["changes"][1].pop("before"),
+        lambda d: d["targets"][0].pop("role"),
+        lambda d: d["fingerprints"].pop("edge"),
+        lambda d: d.pop("changes"),
+        lambda d: d["changes"][0]["rule"].update(extra=["not", "an", "object"]),
+    ],
+    ids=["action", "protocol", "update-without-before", "target-role", "fingerprint", "changes",
+         "extra"],
+)  # fmt: skip
+def test_refused_malformed(edit: Any) -> None:
+    data = _data()
+    edit(data)
+    err = _refused(_resealed(data), r"p\.json: malformed plan")
+    assert err.hint is not None and "do not edit them by hand" in err.hint
+
+
+def test_refused_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(PlanFileError, match="cannot read plan file"):
+        Plan.load(str(tmp_path / "missing.json"))
+
+
+def test_refused_not_json(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_bytes(b"\xff\xfe not json")
+    with pytest.raises(PlanFileError, match="not a JSON plan file"):
+        Plan.load(str(path))

@@ -1,0 +1,208 @@
+"""``make mutate``: mutation testing of the code that decides what portsync writes or removes.
+
+mutmut (configured under ``[tool.mutmut]`` in pyproject.toml) copies the source to ``mutants/``,
+maps every selected test to the functions it calls, and runs only those tests, stopping at the
+first failure, against each mutant. This script chooses the mutants (one set of functions per
+module), prints killed / survived / timed-out per module, and fails when a mutant survives that
+``tests/mutation/allowed.yaml`` does not explain.
+
+Usage: ``python -m tests.mutation.mutate [--fresh] [MODULE ...]`` (``diff``, ``ops``, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ALLOWED = Path(__file__).with_name("allowed.yaml")
+MUTANTS = ROOT / "mutants"
+
+#: Module → the mutant names mutated there. In api.py only the apply guards decide anything;
+#: the rest of it is orchestration the engine tests cover.
+MODULES: dict[str, tuple[str, ...]] = {
+    "diff": ("portsync.diff.*",),
+    "ops": ("portsync.ops.*",),
+    "resolve": ("portsync.resolve.*",),
+    "exposure": ("portsync.exposure.*",),
+    "api": ("portsync.api.x_check_*",),
+}
+
+# mutmut's exit codes for a mutant's test run.
+_KILLED = {1, 3, 37}
+_TIMEOUT = {36, 24, -24, 152, 255}
+_SURVIVED = {0}
+_NO_TESTS = {5, 33}
+
+
+@dataclass(frozen=True)
+class Allowance:
+    """One surviving mutant explained: the function, the original line, optionally the mutated
+    line, and why the change does not matter."""
+
+    function: str
+    line: str
+    to: str | None
+    kind: str
+    reason: str
+
+    def explains(self, function: str, removed: list[str], added: list[str]) -> bool:
+        if function != self.function or self.line not in removed:
+            return False
+        return self.to is None or self.to in added
+
+
+def load_allowed(path: Path = ALLOWED) -> list[Allowance]:
+    """Read the allowlist; every entry needs a function, a line, a kind and a reason."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    out = []
+    for i, item in enumerate(data):
+        missing = [k for k in ("function", "line", "kind", "reason") if not item.get(k)]
+        if missing:
+            raise SystemExit(f"{path}: entry {i} lacks {', '.join(missing)}")
+        if item["kind"] not in ("equivalent", "wording"):
+            raise SystemExit(f"{path}: entry {i}: kind must be 'equivalent' or 'wording'")
+        out.append(
+            Allowance(
+                function=str(item["function"]),
+                line=str(item["line"]).strip(),
+                to=None if item.get("to") is None else str(item["to"]).strip(),
+                kind=str(item["kind"]),
+                reason=str(item["reason"]),
+            )
+        )
+    return out
+
+
+def changed_lines(diff: str) -> tuple[list[str], list[str]]:
+    """The original and mutated lines of a unified diff, stripped."""
+    removed = [
+        line[1:].strip()
+        for line in diff.splitlines()
+        if line.startswith("-") and not line.startswith("---")
+    ]
+    added = [
+        line[1:].strip()
+        for line in diff.splitlines()
+        if line.startswith("+") and not line.startswith("+++")
+    ]
+    return removed, added
+
+
+def _mutmut(*args: str) -> int:
+    """Run mutmut; its per-mutant listing goes to mutants/mutmut-run.log."""
+    exe = Path(sys.executable).with_name("mutmut")
+    MUTANTS.mkdir(exist_ok=True)
+    with open(MUTANTS / "mutmut-run.log", "w", encoding="utf-8") as log:
+        return subprocess.call([str(exe), *args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _results(module: str) -> dict[str, int | None]:
+    meta = MUTANTS / "portsync" / f"{module}.py.meta"
+    if not meta.is_file():
+        return {}
+    codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
+    patterns = MODULES[module]
+    return {k: v for k, v in codes.items() if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
+
+
+def _diff(name: str) -> str:
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+    cwd = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        return get_diff_for_mutant(name)
+    finally:
+        os.chdir(cwd)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help=f"any of {', '.join(MODULES)} (default: all)")
+    parser.add_argument("--fresh", action="store_true", help="forget earlier results first")
+    parser.add_argument("--max-children", default="2", help="parallel mutant runs (default 2)")
+    args = parser.parse_args(argv)
+    modules = args.modules or list(MODULES)
+    unknown = [m for m in modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    allowed = load_allowed()
+    if args.fresh and MUTANTS.exists():
+        shutil.rmtree(MUTANTS)
+    names = [p for m in modules for p in MODULES[m]]
+    code = _mutmut("run", "--max-children", args.max_children, *names)
+    if code != 0:
+        print(f"mutmut run failed (exit {code})", file=sys.stderr)
+        return code
+
+    used: set[Allowance] = set()
+    unexplained: list[tuple[str, str, str]] = []
+    rows: list[tuple[str, Counter[str]]] = []
+    for module in modules:
+        counts: Counter[str] = Counter()
+        for name, exit_code in sorted(_results(module).items()):
+            if exit_code in _KILLED:
+                counts["killed"] += 1
+            elif exit_code in _TIMEOUT:
+                counts["timeout"] += 1
+            elif exit_code in _SURVIVED or exit_code in _NO_TESTS:
+                function = name.partition("__mutmut_")[0]
+                diff = _diff(name)
+                removed, added = changed_lines(diff)
+                match = next((a for a in allowed if a.explains(function, removed, added)), None)
+                if match is None:
+                    counts["survived"] += 1
+                    status = "no test reaches it" if exit_code in _NO_TESTS else "survived"
+                    unexplained.append((name, status, diff))
+                else:
+                    used.add(match)
+                    counts[f"allowed ({match.kind})"] += 1
+            else:
+                counts["other"] += 1
+                unexplained.append((name, f"mutmut status {exit_code}", ""))
+        rows.append((module, counts))
+
+    columns = [
+        "killed",
+        "survived",
+        "timeout",
+        "allowed (equivalent)",
+        "allowed (wording)",
+        "other",
+    ]
+    print()
+    print(f"{'module':10} {'mutants':>8} " + " ".join(f"{c:>20}" for c in columns))
+    for module, counts in rows:
+        total = sum(counts.values())
+        print(f"{module:10} {total:>8} " + " ".join(f"{counts[c]:>20}" for c in columns))
+    stale = [a for a in allowed if a not in used and a.function.split(".")[1] in modules]
+    for a in stale:
+        print(f"note: allowed.yaml entry no longer matches a survivor: {a.function}: {a.line}")
+    if unexplained:
+        print(
+            f"\n{len(unexplained)} surviving mutants are not explained in {ALLOWED.relative_to(ROOT)}:"
+        )
+        for name, status, diff in unexplained:
+            print(f"\n# {name}: {status}\n{diff}")
+        print(
+            "\nKill each with a test that names what it protects, or list it in allowed.yaml "
+            "with its reason (equivalent code, or message wording only)."
+        )
+        return 1
+    print("\nno unexplained surviving mutants")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
