@@ -369,7 +369,9 @@ def catalog_list() -> None:
 
 @catalog_app.command("show")
 def catalog_show(
-    name: Annotated[str, typer.Argument(metavar="NAME", help="A built-in table (catalog list), or a file.")],
+    name: Annotated[
+        str, typer.Argument(metavar="NAME", help="A built-in table (catalog list), or a file.")
+    ],
     option: Annotated[
         list[str] | None,
         typer.Option(
@@ -614,7 +616,9 @@ def audit(
     fail_on: Annotated[
         FailOn,
         typer.Option(
-            "--fail-on", metavar="high|warning|info", help="Lowest severity that counts for --detailed-exitcode (default high)."
+            "--fail-on",
+            metavar="high|warning|info",
+            help="Lowest severity that counts for --detailed-exitcode (default high).",
         ),
     ] = FailOn.high,
     detailed_exitcode: Annotated[
@@ -800,6 +804,96 @@ def validate(
     state.output.raw(result.to_json() if output is ExplainFormat.json else result.to_text())
     if not result.ok:
         raise typer.Exit(ExitCode.ERROR)
+
+
+class Cloud(str, Enum):
+    aws = "aws"
+    gcp = "gcp"
+    azure = "azure"
+
+
+@app.command()
+def init(
+    discover: Annotated[
+        Cloud | None,
+        typer.Option(
+            "--discover",
+            help="Read this cloud (read-only) and bind the groups of an existing cluster built "
+            "by kops, Cluster API, EKS or AKS.",
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            "--cluster", metavar="NAME", help="The cluster to write when several are found."
+        ),
+    ] = None,
+    region: Annotated[str | None, typer.Option(metavar="REGION", help="AWS region.")] = None,
+    profile: Annotated[str | None, typer.Option(metavar="NAME", help="AWS profile.")] = None,
+    project: Annotated[str | None, typer.Option(metavar="PROJECT", help="GCP project.")] = None,
+    subscription: Annotated[
+        str | None, typer.Option(metavar="ID", help="Azure subscription id.")
+    ] = None,
+    resource_group: Annotated[
+        str | None, typer.Option(metavar="NAME", help="Azure resource group.")
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(metavar="URL", help="API endpoint (an emulator, a VPC endpoint).")
+    ] = None,
+    ca_bundle: Annotated[
+        str | None, typer.Option(metavar="PEM", help="Azure: CA bundle of a private endpoint.")
+    ] = None,
+    anonymous: Annotated[
+        bool, typer.Option("--anonymous", help="Send no credentials (local emulators only).")
+    ] = False,
+    out: Annotated[
+        str,
+        typer.Option("--out", metavar="FILE", help="Where to write the config (- for stdout)."),
+    ] = "portsync.yaml",
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a commented portsync.yaml; with --discover, bound to an existing cluster's groups."""
+    from portsync.errors import InputError
+    from portsync.scaffold import render_config
+
+    try:
+        target = None if out == "-" else Path(out)
+        if target is not None and target.exists() and not force:
+            raise InputError(f"{target} already exists", hint="pass --force to overwrite it")
+        found = None
+        if discover is not None:
+            from portsync.discover import discover as run_discover
+            from portsync.discover import pick
+
+            scope = {
+                "region": region,
+                "profile": profile,
+                "project": project,
+                "subscription_id": subscription,
+                "resource_group": resource_group,
+                "endpoint": endpoint,
+                "ca_bundle": ca_bundle,
+                "credentials": "anonymous" if anonymous else None,
+            }
+            where = f"{discover.value} " + " ".join(
+                str(v)
+                for k, v in scope.items()
+                if v and k not in ("endpoint", "ca_bundle", "credentials")
+            )
+            state.output.info(f"reading {where.strip()} (read-only)")
+            found = pick(run_discover(discover.value, scope), cluster, where=where.strip())
+        text = render_config(found)
+        if target is None:
+            state.output.raw(text)
+        else:
+            target.write_text(text, encoding="utf-8")
+    except Exception as exc:
+        _fail(exc)
+    if target is not None:
+        what = f"cluster {found.name} ({found.tool})" if found else "a commented template"
+        state.output.info(f"wrote {target}: {what}; check it with `portsync validate`")
+        for note in found.notes if found else ():
+            state.output.info(f"note: {note}")
 
 
 class VersionFormat(str, Enum):

@@ -89,7 +89,9 @@ class Validation:
             lines.extend(f"       warning: {w}" for w in check.warnings)
         failed = len(self.problems) + sum(len(c.problems) for c in self.clusters)
         if failed:
-            lines.append(f"{failed} problem{'s' if failed != 1 else ''}; plan would refuse this config.")
+            lines.append(
+                f"{failed} problem{'s' if failed != 1 else ''}; plan would refuse this config."
+            )
         else:
             lines.append(
                 f"Valid: {len(self.clusters)} clusters checked offline (config, port tables, "

@@ -83,6 +83,10 @@ class Ec2Adapter:
                     take(self.read_bucket)  # the next page is one more call
                 yield from items
 
+    def all_groups(self) -> Iterator[dict[str, Any]]:
+        """Every security group of the region, tags included (``portsync init --discover``)."""
+        return self._pages("describe_security_groups", "SecurityGroups")
+
     def describe_groups(self, group_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Every permission of ``group_ids``: one filtered call, or the region's groups when many.
 

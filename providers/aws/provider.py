@@ -93,6 +93,7 @@ class AwsProvider:
     config_model: ClassVar[type[BaseModel]] = AwsClusterConfig
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.aws.demo:AwsDemo"
+    discover: ClassVar[str] = "portsync.providers.aws.discover:discover"
 
     def __init__(self, cluster: ClusterConfig, *, settings: Settings, client: Any = None) -> None:
         self.cluster = cluster

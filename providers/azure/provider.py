@@ -187,6 +187,7 @@ class AzureProvider:
     config_model: ClassVar[type[BaseModel]] = AzureClusterConfig
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.azure.demo:AzureDemo"
+    discover: ClassVar[str] = "portsync.providers.azure.discover:discover"
 
     def __init__(self, cluster: ClusterConfig, *, settings: Settings, client: Any = None) -> None:
         self.cluster = cluster

@@ -143,6 +143,7 @@ class GcpProvider:
     config_model: ClassVar[type[BaseModel]] = GcpClusterConfig
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.gcp.demo:GcpDemo"
+    discover: ClassVar[str] = "portsync.providers.gcp.discover:discover"
 
     def __init__(
         self,
