@@ -9,13 +9,14 @@ from portsync.catalog.options import resolve_choices
 from portsync.catalog.parser import PortRow, rows_to_rules
 from portsync.config import Config, LoadedConfig
 from portsync.errors import ConfigError, PortTableError
-from portsync.model import RuleSet
+from portsync.model import Protocol, RuleSet
 
 __all__ = [
     "apply_overrides",
     "bound_roles",
     "catalog_rows",
     "load_catalogs",
+    "option_advice",
     "sensitive_ports",
     "synthesize",
 ]
@@ -64,6 +65,53 @@ def sensitive_ports(loaded: LoadedConfig) -> list[SensitivePort]:
         PortTableError: a table cannot be read.
     """
     return [port for catalog in load_catalogs(loaded) for port in catalog.sensitive]
+
+
+def option_advice(loaded: LoadedConfig, protocol: Protocol) -> list[str]:
+    """How to change the config's catalog options so that no catalog asks for ``protocol``.
+
+    When a cloud cannot express a protocol (Azure and IP-in-IP), the rule usually comes from a
+    catalog option (Calico's ``encapsulation: ipip``). For each catalog whose chosen rows use
+    the protocol, this names every single option value that would leave it out.
+
+    Args:
+        loaded: the config.
+        protocol: the protocol a cloud refused.
+
+    Returns:
+        One sentence per catalog that can avoid the protocol, e.g. ``choose calico option
+        encapsulation: vxlan or none (catalog: [..., {calico: {encapsulation: vxlan}}])``;
+        empty when no option helps.
+
+    Raises:
+        ConfigError, PortTableError: as :func:`load_catalogs`.
+    """
+    advice = []
+    for catalog in load_catalogs(loaded):
+        if not any(row.protocol == protocol for row in catalog.rows):
+            continue
+        current = dict(catalog.choices or {})
+        fixes: list[str] = []
+        for option in catalog.options:
+            values = [
+                value
+                for value in option.values
+                if value != current.get(option.name)
+                and not any(
+                    row.protocol == protocol
+                    for row in catalog.select({**current, option.name: value}).rows
+                )
+            ]
+            if values:
+                fixes.append(f"{option.name}: {' or '.join(values)}")
+        if fixes:
+            first = fixes[0].split(": ", 1)
+            example = f"{{{catalog.name}: {{{first[0]}: {first[1].split(' or ')[0]}}}}}"
+            advice.append(
+                f"choose {catalog.name} option {'; or '.join(fixes)} — its rules then need no "
+                f"{protocol.value} (catalog: [..., {example}])"
+            )
+    return advice
 
 
 def catalog_rows(loaded: LoadedConfig) -> list[PortRow]:
