@@ -163,7 +163,7 @@ def _plan_cluster(
 def _with_option_advice(
     error: TranslationError, loaded: LoadedConfig, provider: Provider, ruleset: RuleSet
 ) -> TranslationError:
-    """``error``, with a hint naming the catalog option that avoids each protocol the cloud
+    """``error``, with a line naming the catalog option that avoids each protocol the cloud
     refused (Calico's IP-in-IP on Azure: choose ``encapsulation: vxlan``).
 
     Which protocols were refused is found by translating each protocol's rules alone (pure
@@ -183,10 +183,8 @@ def _with_option_advice(
             continue  # a problem of its peers, not of the protocol
     if not advice:
         return error
-    hint = "; ".join(advice)
-    if error.hint:
-        hint = f"{error.hint}; {hint}"
-    return type(error)(error.message, hint=hint, **error.context)
+    message = "\n".join([error.message, *dict.fromkeys(advice)])
+    return type(error)(message, hint=error.hint, **error.context)
 
 
 def plan(

@@ -380,8 +380,8 @@ def component_ports(loaded: LoadedConfig) -> list[ComponentPort]:
 
     catalogs = load_catalogs(loaded)
     for row in apply_overrides([r for c in catalogs for r in c.rows], config):
-        if row.direction is not Direction.INGRESS:
-            continue
+        if row.direction is not Direction.INGRESS or row.ports is None:
+            continue  # portless rows (ICMP, IP-in-IP) name no component port
         role = "etcd" if config.etcd == "external" and row.component == "etcd" else row.role
         check = _COMPONENT_CHECKS.get(row.component, "PS-EXPOSED-TABLE-PORT")
         add(check, row.component, row.protocol, row.ports, [role], row.purpose)

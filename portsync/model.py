@@ -162,7 +162,16 @@ del _name
 
 #: The protocols portsync knows by name, in the order documentation lists them.
 PROTOCOL_NAMES: tuple[str, ...] = (
-    "tcp", "udp", "icmp", "icmpv6", "esp", "ah", "gre", "ipip", "sctp", "all"
+    "tcp",
+    "udp",
+    "icmp",
+    "icmpv6",
+    "esp",
+    "ah",
+    "gre",
+    "ipip",
+    "sctp",
+    "all",
 )
 
 #: How cloud APIs write the named protocols: by name or by IANA protocol number (lower case).

@@ -79,9 +79,9 @@ def option_advice(loaded: LoadedConfig, protocol: Protocol) -> list[str]:
         protocol: the protocol a cloud refused.
 
     Returns:
-        One sentence per catalog that can avoid the protocol, e.g. ``choose calico option
-        encapsulation: vxlan or none (catalog: [..., {calico: {encapsulation: vxlan}}])``;
-        empty when no option helps.
+        One sentence per catalog option that avoids the protocol, e.g. ``ipip comes from catalog
+        calico (encapsulation: ipip): choose encapsulation: vxlan or none instead, e.g. catalog:
+        [..., {calico: {encapsulation: vxlan}}]``; empty when no option helps.
 
     Raises:
         ConfigError, PortTableError: as :func:`load_catalogs`.
@@ -91,7 +91,6 @@ def option_advice(loaded: LoadedConfig, protocol: Protocol) -> list[str]:
         if not any(row.protocol == protocol for row in catalog.rows):
             continue
         current = dict(catalog.choices or {})
-        fixes: list[str] = []
         for option in catalog.options:
             values = [
                 value
@@ -103,14 +102,12 @@ def option_advice(loaded: LoadedConfig, protocol: Protocol) -> list[str]:
                 )
             ]
             if values:
-                fixes.append(f"{option.name}: {' or '.join(values)}")
-        if fixes:
-            first = fixes[0].split(": ", 1)
-            example = f"{{{catalog.name}: {{{first[0]}: {first[1].split(' or ')[0]}}}}}"
-            advice.append(
-                f"choose {catalog.name} option {'; or '.join(fixes)} — its rules then need no "
-                f"{protocol.value} (catalog: [..., {example}])"
-            )
+                example = f"{{{catalog.name}: {{{option.name}: {values[0]}}}}}"
+                advice.append(
+                    f"{protocol.value} comes from catalog {catalog.name} ({option.name}: "
+                    f"{current.get(option.name)}): choose {option.name}: {' or '.join(values)} "
+                    f"instead, e.g. catalog: [..., {example}]"
+                )
     return advice
 
 

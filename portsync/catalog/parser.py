@@ -35,6 +35,7 @@ from portsync.model import (
     Rule,
     RuleSet,
     canonical_cidr,
+    parse_protocol,
     slugify,
 )
 
@@ -65,12 +66,15 @@ class PortRow:
     role: str
     protocol: Protocol
     direction: Direction
-    ports: PortRange
+    ports: PortRange | None  # None for protocols without ports (ICMP, IP-in-IP …)
     purpose: str
     component: str | None = None
     used_by: tuple[str, ...] = ()
     #: When the row applies: catalog option terms that must all hold (empty: always).
     when: tuple[Condition, ...] = ()
+    #: ICMP type and code (ICMP and ICMPv6 rows only; None: every type or code).
+    icmp_type: int | None = None
+    icmp_code: int | None = None
 
     @property
     def location(self) -> str:
@@ -382,7 +386,14 @@ def _scan(lines: list[str]) -> list[_Table]:
 # --- rows --------------------------------------------------------------------------------------
 
 
-_FIX_PROTOCOL = "write TCP or UDP (TCP/UDP for both)"
+_FIX_PROTOCOL = (
+    "write TCP, UDP, SCTP, ICMP, ICMPv6, IPIP, ESP, AH, GRE or an IANA protocol number "
+    "(TCP/UDP for both)"
+)
+_FIX_PORTLESS = "leave the port cell empty or write '-' (only TCP, UDP and SCTP carry ports)"
+_FIX_ICMP = "write an ICMP type (8), a type and code (8/0), or '-' for every type"
+_NO_PORTS = frozenset({"", "-", "—", "–", "n/a", "none", "all", "any"})
+_ICMP_CELL = re.compile(r"^(?:type\s*)?(\d{1,3})(?:\s*/\s*(?:code\s*)?(\d{1,3}))?$")
 _FIX_DIRECTION = "write Inbound or Outbound (or a translation: Ingress, 入站, Entrant, …)"
 _FIX_PORTS = "write a port 1-65535 or a range like 30000-32767"
 
@@ -442,7 +453,7 @@ class _RowReader:
         direction = _direction(cells[1])
         if direction is None:
             self.problem(line, f"direction {clean_text(cells[1])!r} is not known", _FIX_DIRECTION)
-        ports = self._ports(line, cells[2])
+        targets = [t for protocol in protocols for t in self._targets(line, protocol, cells[2])]
         purpose = _first_sentence(clean_text(cells[3]))
         component = next(
             (name for name, pattern in vocab.COMPONENT_PATTERNS if pattern.search(purpose)), None
@@ -462,10 +473,34 @@ class _RowReader:
                 component=component,
                 used_by=used_by,
                 when=when,
+                icmp_type=icmp_type,
+                icmp_code=icmp_code,
             )
-            for protocol in protocols
-            for port_range in ports
+            for protocol, port_range, icmp_type, icmp_code in targets
         ]
+
+    def _targets(
+        self, line: int, protocol: Protocol, cell: str
+    ) -> list[tuple[Protocol, PortRange | None, int | None, int | None]]:
+        """What one protocol of a row opens, from its port cell."""
+        if protocol.has_ports:
+            return [(protocol, r, None, None) for r in self._ports(line, cell)]
+        text = clean_text(cell).casefold()
+        if text in _NO_PORTS:
+            return [(protocol, None, None, None)]
+        if protocol.is_icmp:
+            match = _ICMP_CELL.match(text)
+            if match and int(match.group(1)) <= 255 and int(match.group(2) or 0) <= 255:
+                code = int(match.group(2)) if match.group(2) is not None else None
+                return [(protocol, None, int(match.group(1)), code)]
+            self.problem(line, f"{clean_text(cell)!r} is not an ICMP type or type/code", _FIX_ICMP)
+            return []
+        self.problem(
+            line,
+            f"protocol {protocol.value!r} carries no ports, not {clean_text(cell)!r}",
+            _FIX_PORTLESS,
+        )
+        return []
 
     # --- tables read by header (upstream requirement pages) -----------------------------------
 
@@ -526,17 +561,19 @@ class _RowReader:
                 purpose=purpose,
                 component=component,
                 used_by=used_by,
+                icmp_type=icmp_type,
+                icmp_code=icmp_code,
             )
             for target in roles
-            for protocol, port_range in specs
+            for protocol, port_range, icmp_type, icmp_code in specs
         ]
 
     def _port_specs(
         self, line: int, combined: str | None, protocol: str | None, ports: str | None
-    ) -> list[tuple[Protocol, PortRange]]:
+    ) -> list[tuple[Protocol, PortRange | None, int | None, int | None]]:
         text = combined if combined is not None else f"{protocol or ''} {ports or ''}"
         if combined is None and ports is not None and protocol is not None:
-            # Separate columns: read "TCP" and "2379-2380" (or "8/0" for ICMP) as one spec.
+            # Separate columns: "TCP" and "2379-2380", or "ICMP" and "8/0".
             words = _protocol_words(protocol)
             text = " ".join(f"{w} {ports}" if w in ("tcp", "udp", "sctp") else w for w in words)
             if any(w.startswith("icmp") for w in words):
@@ -546,20 +583,18 @@ class _RowReader:
             self.problem(
                 line,
                 f"{clean_text(text)!r} names no protocol and port portsync can read",
-                "write e.g. TCP 179, 8472/udp or UDP 4789",
+                "write e.g. TCP 179, 8472/udp, UDP 4789 or ICMP 8/0",
             )
             return []
-        out: list[tuple[Protocol, PortRange]] = []
+        out: list[tuple[Protocol, PortRange | None, int | None, int | None]] = []
         for spec in specs:
             known = vocab.PROTOCOLS.get(spec.protocol)
-            if known is None or spec.ports is None:
-                self.problem(
-                    line,
-                    f"protocol {spec.protocol!r} is not supported in port tables",
-                    _FIX_PROTOCOL,
-                )
-                continue
-            out.extend((known, r) for r in self._ports(line, spec.ports))
+            if known is None:
+                self.problem(line, f"protocol {spec.protocol!r} is not known", _FIX_PROTOCOL)
+            elif known.has_ports:
+                out.extend((known, r, None, None) for r in self._ports(line, spec.ports or ""))
+            else:
+                out.append((known, None, spec.icmp_type, spec.icmp_code))
         return out
 
     def _node_groups(self, line: int, text: str, *, what: str) -> tuple[str, ...]:
@@ -609,6 +644,8 @@ class _RowReader:
         protocols: list[Protocol] = []
         for word in _protocol_words(cell) or [""]:
             protocol = vocab.PROTOCOLS.get(word)
+            if protocol is None and word.isdigit():
+                protocol = parse_protocol(word)
             if protocol is None:
                 what = (
                     f"protocol {clean_text(cell)!r} is not supported in port tables"
@@ -817,6 +854,8 @@ def rows_to_rules(rows: Sequence[PortRow], *, etcd: EtcdMode = "stacked") -> Rul
                 ports=row.ports,
                 peer=_peer(symbol, etcd),
                 purpose=row.purpose,
+                icmp_type=row.icmp_type,
+                icmp_code=row.icmp_code,
             )
             for symbol in symbols
         )

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 from typing import TypeVar
 
-from portsync.model import Direction, Protocol
+from portsync.model import PROTOCOL_NAMES, Direction, Protocol
 
 __all__ = [
     "ANCHOR_ROLES",
@@ -49,13 +49,21 @@ LANGUAGES: tuple[str, ...] = (
 
 # --- protocol column ---------------------------------------------------------------------------
 
-PROTOCOLS: Mapping[str, Protocol] = MappingProxyType({"tcp": Protocol.TCP, "udp": Protocol.UDP})
-"""Protocols a port row may carry (a port table lists ports, so only port-carrying protocols)."""
+PROTOCOLS: Mapping[str, Protocol] = MappingProxyType(
+    {
+        **{name: Protocol(name) for name in PROTOCOL_NAMES},
+        "ip-in-ip": Protocol.IPIP, "ipinip": Protocol.IPIP, "ipencap": Protocol.IPIP,
+        "icmp6": Protocol.ICMPV6, "ipv6-icmp": Protocol.ICMPV6,
+    }
+)  # fmt: skip
+"""Protocol words of the Protocol column. TCP, UDP and SCTP rows carry ports; ICMP and ICMPv6
+rows may carry a type (``8``) or type/code (``8/0``) in the port column; the others (IP-in-IP,
+ESP, AH, GRE, ``all``) carry nothing there (``-``). An IANA protocol number (``4``, ``132``) is
+read too."""
 
-OTHER_PROTOCOLS: frozenset[str] = frozenset(
-    {"icmp", "icmpv6", "sctp", "gre", "esp", "ah", "all", "any", "ip"}
-)
-"""Protocol words recognised as such (so the row is read as a port row) but refused."""
+OTHER_PROTOCOLS: frozenset[str] = frozenset({"any", "ip"})
+"""Protocol words recognised as such (so the row is read as a port row) but refused: they do not
+say which protocol."""
 
 # --- direction column --------------------------------------------------------------------------
 

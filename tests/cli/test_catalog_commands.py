@@ -106,3 +106,20 @@ def test_bad_catalog_options_name_the_config_line(entry: str, line: int, message
         synthesize(parse_config(text, path=Path("portsync.yaml")))
     assert f"portsync.yaml:{line}:" in str(caught.value)
     assert message in str(caught.value)
+
+
+def test_option_advice_names_the_option_that_avoids_a_refused_protocol() -> None:
+    from portsync.model import Protocol
+    from portsync.synthesis import option_advice
+
+    loaded = parse_config("catalog: [kubernetes, calico, cilium]\n", path=Path("portsync.yaml"))
+    assert option_advice(loaded, Protocol.IPIP) == [
+        "ipip comes from catalog calico (encapsulation: ipip): choose encapsulation: vxlan or "
+        "none instead, e.g. catalog: [..., {calico: {encapsulation: vxlan}}]"
+    ]
+    assert option_advice(loaded, Protocol.ICMP) == [
+        "icmp comes from catalog cilium (health_icmp: true): choose health_icmp: false instead, "
+        "e.g. catalog: [..., {cilium: {health_icmp: false}}]"
+    ]
+    vxlan = parse_config("catalog: [{calico: {encapsulation: vxlan}}]\n")
+    assert option_advice(vxlan, Protocol.IPIP) == []  # nothing asks for ipip any more

@@ -10,16 +10,22 @@ import pytest
 
 from portsync.catalog import builtin_catalogs, load_catalog
 from portsync.errors import PortTableError
-from portsync.model import RuleSet
+from portsync.model import Rule, RuleSet
 
 CP, WK = "control-plane", "worker"
 
 
 def _text(rules: RuleSet) -> set[str]:
     short = {"ingress": "in", "egress": "out"}
-    return {
-        f"{r.role} {short[r.direction.value]} {r.protocol.value}/{r.ports} {r.peer}" for r in rules
-    }
+
+    def what(rule: Rule) -> str:
+        if rule.ports is not None:
+            return f"{rule.protocol.value}/{rule.ports}"
+        if rule.icmp_type is not None:
+            return f"{rule.protocol.value}/{rule.icmp_type}/{rule.icmp_code}"
+        return rule.protocol.value
+
+    return {f"{r.role} {short[r.direction.value]} {what(r)} {r.peer}" for r in rules}
 
 
 def _rules(name: str, **options: object) -> set[str]:
@@ -39,10 +45,8 @@ def _between_nodes(protocol_ports: str, direction: str = "in") -> set[str]:
 # --- calico ------------------------------------------------------------------------------------
 
 
-def test_calico_defaults_are_bgp_between_every_node() -> None:
-    # IP-in-IP itself (protocol 4) is added with the protocol support; BGP carries its routes.
-    assert _rules("calico") >= _between_nodes("tcp/179")
-    assert {r for r in _rules("calico") if "/" in r.split()[2]} == _between_nodes("tcp/179")
+def test_calico_defaults_are_ip_in_ip_and_bgp_between_every_node() -> None:
+    assert _rules("calico") == _between_nodes("ipip") | _between_nodes("tcp/179")
 
 
 def test_calico_vxlan_drops_bgp_and_opens_4789() -> None:
@@ -76,10 +80,9 @@ def test_calico_flags_add_their_ports(options: dict[str, object], added: set[str
 
 def test_cilium_defaults_are_vxlan_and_health_both_ways() -> None:
     expected = set()
-    for port in ("udp/8472", "tcp/4240"):
+    for port in ("udp/8472", "tcp/4240", "icmp/8/0"):
         expected |= _between_nodes(port) | _between_nodes(port, "out")
-    tcp_udp = {r for r in _rules("cilium") if r.split()[2].startswith(("tcp", "udp"))}
-    assert tcp_udp == expected
+    assert _rules("cilium") == expected
 
 
 @pytest.mark.parametrize(
@@ -101,6 +104,11 @@ def test_cilium_defaults_are_vxlan_and_health_both_ways() -> None:
             _between_nodes("udp/51871") | _between_nodes("udp/51871", "out"),
         ),
         ({"hubble": True}, set(), _between_nodes("tcp/4244") | _between_nodes("tcp/4244", "out")),
+        (
+            {"health_icmp": False},
+            _between_nodes("icmp/8/0") | _between_nodes("icmp/8/0", "out"),
+            set(),
+        ),
         (
             {"kvstore": "etcd"},
             set(),
@@ -192,16 +200,18 @@ def _all(*ports: str) -> set[str]:
         ({}, _all("udp/8472", "tcp/9099")),
         ({"wireguard": True}, _all("udp/8472", "tcp/9099", "udp/51820")),
         ({"wireguard": True, "ipv6": True}, _all("udp/8472", "tcp/9099", "udp/51820", "udp/51821")),
-        ({"cni": "cilium"}, _all("tcp/4240", "udp/8472")),
-        ({"cni": "cilium", "wireguard": True}, _all("tcp/4240", "udp/8472", "udp/51871")),
+        ({"cni": "cilium"}, _all("icmp/8/0", "tcp/4240", "udp/8472")),
+        (
+            {"cni": "cilium", "wireguard": True},
+            _all("icmp/8/0", "tcp/4240", "udp/8472", "udp/51871"),
+        ),
         ({"cni": "calico"}, _all("tcp/179", "udp/4789", "tcp/5473", "tcp/9098", "tcp/9099")),
         ({"cni": "flannel"}, _all("udp/4789")),
         ({"cni": "none"}, set()),
     ],
 )
 def test_rke2_cni_options(options: dict[str, object], cni_ports: set[str]) -> None:
-    tcp_udp = {r for r in _rules("rke2", **options) if r.split()[2].startswith(("tcp", "udp"))}
-    assert tcp_udp == RKE2_BASE | cni_ports
+    assert _rules("rke2", **options) == RKE2_BASE | cni_ports
 
 
 # --- konnectivity ------------------------------------------------------------------------------

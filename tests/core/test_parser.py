@@ -388,7 +388,7 @@ def test_parse_file_broken_table_lists_every_problem_with_file_line() -> None:
     assert "protocol 'TPC' is not known" in problems[1]
     assert "'Prometheus' in Used by is not a known peer" in problems[2]
     assert "All, Self, Control plane" in problems[2] and "Cache nodes" in problems[2]
-    assert "'ICMP' is not supported" in problems[3]
+    assert "protocol 'gre' carries no ports, not '8'" in problems[3]
     assert "direction 'Sideways'" in problems[4]
     assert "Used by cell is empty" in problems[5]
     assert all(" — " in p for p in problems)
