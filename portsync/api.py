@@ -24,14 +24,12 @@ from portsync.errors import (
     PlanFileError,
     PortsyncError,
     StalePlanError,
-    TranslationError,
-    UnsupportedFeatureError,
 )
-from portsync.model import Protocol, RuleSet, TargetRule
+from portsync.model import RuleSet, TargetRule
 from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
 from portsync.provider import Provider, Settings, Target
 from portsync.registry import get_provider_class
-from portsync.synthesis import synthesize
+from portsync.synthesis import synthesize, translate_with_advice
 
 __all__ = [
     "ApplyResult",
@@ -127,11 +125,7 @@ def _plan_cluster(
     # Only the cluster's own roles: providers skip the others anyway, and a fleet's rule set
     # holds every cluster's roles.
     own = ruleset.for_roles(cluster.roles)
-    try:
-        translated = provider.translate(own, config.sources)
-    except TranslationError as exc:
-        raise _with_option_advice(exc, session.loaded, provider, own) from None
-    for rule in translated:
+    for rule in translate_with_advice(provider, session.loaded, own):
         desired_by_target.setdefault(rule.target, []).append(rule)
     live = provider.fetch(targets)
     groups = []
@@ -158,33 +152,6 @@ def _plan_cluster(
             )
         )
     return groups
-
-
-def _with_option_advice(
-    error: TranslationError, loaded: LoadedConfig, provider: Provider, ruleset: RuleSet
-) -> TranslationError:
-    """``error``, with a line naming the catalog option that avoids each protocol the cloud
-    refused (Calico's IP-in-IP on Azure: choose ``encapsulation: vxlan``).
-
-    Which protocols were refused is found by translating each protocol's rules alone (pure
-    translation, no cloud call), so no provider needs to know about catalogs.
-    """
-    from portsync.synthesis import option_advice
-
-    advice: list[str] = []
-    ported = {Protocol.TCP, Protocol.UDP}
-    for protocol in dict.fromkeys(r.protocol for r in ruleset if r.protocol not in ported):
-        alone = RuleSet(tuple(r for r in ruleset if r.protocol == protocol))
-        try:
-            provider.translate(alone, loaded.config.sources)
-        except UnsupportedFeatureError:
-            advice.extend(option_advice(loaded, protocol))
-        except TranslationError:
-            continue  # a problem of its peers, not of the protocol
-    if not advice:
-        return error
-    message = "\n".join([error.message, *dict.fromkeys(advice)])
-    return type(error)(message, hint=error.hint, **error.context)
 
 
 def plan(

@@ -118,4 +118,3 @@ def hoist_global_options(group: Any, ctx: Any, args: list[str]) -> list[str]:
         return args
     # The group's options go right after the program name, before the command path.
     return [*head[:path_start], *hoisted, *head[path_start:], *tail]
-

@@ -180,9 +180,7 @@ def covering_rules(
         The covering rules in port order (a subset that suffices), or ``()`` when not covered.
     """
     members = members or {}
-    relevant = [
-        r for r in live if r.target == want.target and r.direction is want.direction
-    ]
+    relevant = [r for r in live if r.target == want.target and r.direction is want.direction]
     for rule in relevant:
         if (
             access_of(rule) == "deny"
@@ -204,15 +202,19 @@ def covering_rules(
     if want.ports is None or whole:
         return (min(whole or usable, key=lambda r: r.key),)
     # Sweep the wanted range with the fewest rules that extend the covered prefix the furthest.
-    ranges = sorted(usable, key=lambda r: (r.ports.from_port, -r.ports.to_port) if r.ports else (0, 0))
+    ranges = sorted(
+        usable, key=lambda r: (r.ports.from_port, -r.ports.to_port) if r.ports else (0, 0)
+    )
     reached = want.ports.from_port - 1
     chosen: list[TargetRule] = []
     while reached < want.ports.to_port:
         best: TargetRule | None = None
         for rule in ranges:
             assert rule.ports is not None
-            if rule.ports.from_port <= reached + 1 and rule.ports.to_port > reached and (
-                best is None or best.ports is None or rule.ports.to_port > best.ports.to_port
+            if (
+                rule.ports.from_port <= reached + 1
+                and rule.ports.to_port > reached
+                and (best is None or best.ports is None or rule.ports.to_port > best.ports.to_port)
             ):
                 best = rule
         if best is None or best.ports is None:

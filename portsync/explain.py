@@ -189,6 +189,7 @@ def parse_destination(text: str) -> Destination:
 
 # --- evaluation (pure) -------------------------------------------------------------------------
 
+
 def _applies(rule: TargetRule, destination: Destination) -> bool:
     if rule.direction is not Direction.INGRESS:
         return False

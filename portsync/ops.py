@@ -112,6 +112,7 @@ class Satisfied:
         """JSON form (without the cluster and target, which the plan adds)."""
         return {"rule": self.rule.to_dict(), "by": [r.to_dict() for r in self.by]}
 
+
 _ORDER = {Action.ADD: 0, Action.UPDATE: 1, Action.REMOVE: 2}
 
 
@@ -354,9 +355,7 @@ class Plan:
                 groups=tuple(
                     GroupOps(
                         **{
-                            k: v
-                            for k, v in g.items()
-                            if k not in ("ops", "unmanaged", "satisfied")
+                            k: v for k, v in g.items() if k not in ("ops", "unmanaged", "satisfied")
                         },
                         ops=tuple(g["ops"]),
                         unmanaged=tuple(g["unmanaged"]),

@@ -8,8 +8,14 @@ from portsync.catalog import Catalog, SensitivePort, load_catalog
 from portsync.catalog.options import resolve_choices
 from portsync.catalog.parser import PortRow, rows_to_rules
 from portsync.config import Config, LoadedConfig
-from portsync.errors import ConfigError, PortTableError
-from portsync.model import Protocol, RuleSet
+from portsync.errors import (
+    ConfigError,
+    PortTableError,
+    TranslationError,
+    UnsupportedFeatureError,
+)
+from portsync.model import Protocol, RuleSet, TargetRule
+from portsync.provider import Provider
 
 __all__ = [
     "apply_overrides",
@@ -19,6 +25,7 @@ __all__ = [
     "option_advice",
     "sensitive_ports",
     "synthesize",
+    "translate_with_advice",
 ]
 
 
@@ -158,3 +165,34 @@ def synthesize(loaded: LoadedConfig) -> RuleSet:
                 f"{loaded.where('extra_rules', index)}: extra_rules[{index}]: {exc}"
             ) from None
     return ruleset.with_rules(extra)
+
+
+def translate_with_advice(
+    provider: Provider, loaded: LoadedConfig, ruleset: RuleSet
+) -> list[TargetRule]:
+    """``provider.translate``, whose refusal of a protocol also names the catalog option that
+    avoids it (Calico's IP-in-IP on Azure: choose ``encapsulation: vxlan``).
+
+    Which protocols were refused is found by translating each protocol's rules alone (pure
+    translation, no cloud call), so no provider needs to know about catalogs.
+
+    Raises:
+        TranslationError: as ``provider.translate``, with one more line per helpful option.
+    """
+    try:
+        return provider.translate(ruleset, loaded.config.sources)
+    except TranslationError as error:
+        advice: list[str] = []
+        ported = {Protocol.TCP, Protocol.UDP}
+        for protocol in dict.fromkeys(r.protocol for r in ruleset if r.protocol not in ported):
+            alone = RuleSet(tuple(r for r in ruleset if r.protocol == protocol))
+            try:
+                provider.translate(alone, loaded.config.sources)
+            except UnsupportedFeatureError:
+                advice.extend(option_advice(loaded, protocol))
+            except TranslationError:
+                continue  # a problem of its peers, not of the protocol
+        if not advice:
+            raise
+        message = "\n".join([error.message, *dict.fromkeys(advice)])
+        raise type(error)(message, hint=error.hint, **error.context) from None

@@ -19,6 +19,7 @@ from portsync.errors import PortsyncError
 from portsync.model import RuleSet, TargetRule
 from portsync.provider import Settings
 from portsync.registry import get_provider_class
+from portsync.synthesis import translate_with_advice
 
 __all__ = ["ClusterCheck", "Validation", "validate"]
 
@@ -154,7 +155,7 @@ def _check_cluster(
             check.warnings.append(
                 f"role {', '.join(without)} is bound but the port tables have no rule for it"
             )
-        desired = provider.translate(mine, loaded.config.sources)
+        desired = translate_with_advice(provider, loaded, mine)
         check.rules = len(desired)
         by_target: dict[str, list[TargetRule]] = {}
         for rule in desired:

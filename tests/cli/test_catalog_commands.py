@@ -123,3 +123,30 @@ def test_option_advice_names_the_option_that_avoids_a_refused_protocol() -> None
     ]
     vxlan = parse_config("catalog: [{calico: {encapsulation: vxlan}}]\n")
     assert option_advice(vxlan, Protocol.IPIP) == []  # nothing asks for ipip any more
+
+
+def test_validate_offline_names_the_calico_option_azure_needs(tmp_path: Path) -> None:
+    import yaml
+
+    azure = {
+        "name": "prod-azure",
+        "provider": "azure",
+        "subscription_id": "00000000-0000-0000-0000-000000000000",
+        "resource_group": "rg",
+        "roles": {
+            "control-plane": {"nsg": "cp-nsg", "address_prefixes": ["10.0.0.0/24"]},
+            "worker": {"nsg": "node-nsg", "address_prefixes": ["10.0.1.0/24"]},
+        },
+    }
+    body = {"catalog": ["kubernetes", "calico"], "sources": {"all": ["203.0.113.0/24"]}}
+    path = tmp_path / "portsync.yaml"
+    path.write_text(yaml.safe_dump({**body, "clusters": [azure]}))
+    result = runner.invoke(app, ["validate", "-c", str(path), "-o", "json"])
+    assert result.exit_code == 1, result.output
+    (cluster,) = json.loads(result.stdout)["clusters"]
+    problems = " ".join(cluster["problems"])
+    assert "not ipip" in problems
+    assert "choose encapsulation: vxlan or none instead" in problems
+    body["catalog"] = ["kubernetes", {"calico": {"encapsulation": "vxlan"}}]
+    path.write_text(yaml.safe_dump({**body, "clusters": [azure]}))
+    assert runner.invoke(app, ["validate", "-c", str(path)]).exit_code == 0
