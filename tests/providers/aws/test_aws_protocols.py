@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from portsync import api
 from portsync.config import load_config
@@ -61,10 +62,37 @@ def _flat(perms: list[dict[str, Any]]) -> set[tuple[Any, ...]]:
     return out
 
 
-def test_apply_writes_ip_protocols_icmp_type_icmpv6_and_egress_then_plan_is_clean(
+def _write_covered_add(world: AwsWorld) -> None:
+    # The group's default egress (all -> 0.0.0.0/0) admits the vxlan egress rule; "covered: add"
+    # writes it anyway, so the write path is exercised.
+    world.write_config(extra_rules=EXTRA)
+    data = yaml.safe_load(world.config_path.read_text())
+    data["clusters"][0]["covered"] = "add"
+    world.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+def test_egress_admitted_by_the_default_egress_is_satisfied_not_added(
     aws_world: AwsWorld,
 ) -> None:
     aws_world.write_config(extra_rules=EXTRA)
+    plan = _plan(aws_world)
+    egress_adds = [
+        op for group in plan.groups for op in group.adds if op.rule.direction.value == "egress"
+    ]
+    satisfied = [
+        s.rule
+        for group in plan.groups
+        for s in group.satisfied
+        if s.rule.direction.value == "egress"
+    ]
+    assert egress_adds == []
+    assert [(r.protocol.value, str(r.peer)) for r in satisfied] == [("udp", "cidr:10.0.0.0/16")]
+
+
+def test_apply_writes_ip_protocols_icmp_type_icmpv6_and_egress_then_plan_is_clean(
+    aws_world: AwsWorld,
+) -> None:
+    _write_covered_add(aws_world)
     api.apply(load_config(aws_world.config_path))
     worker = _flat(_perms(aws_world, aws_world.worker))
     w = aws_world.worker
@@ -90,9 +118,7 @@ def test_live_rules_of_any_protocol_are_read_and_listed(aws_world: AwsWorld) -> 
         ],
     )
     plan = _plan(aws_world)
-    unmanaged = {
-        (r.protocol.value, str(r.peer)) for group in plan.groups for r in group.unmanaged
-    }
+    unmanaged = {(r.protocol.value, str(r.peer)) for group in plan.groups for r in group.unmanaged}
     assert {
         ("gre", "cidr:10.1.0.0/16"),
         ("esp", "cidr:10.2.0.0/16"),
