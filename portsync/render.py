@@ -10,12 +10,11 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Group
-from rich.markup import escape
-from rich.table import Table
 from rich.text import Text
 
 from portsync.model import Rule, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, UpdateRuleOp
+from portsync.ruletable import RulesTable
 
 if TYPE_CHECKING:
     from portsync.audit import AuditReport, Severity
@@ -34,22 +33,9 @@ __all__ = [
 ]
 
 
-def render_rules_table(rules: Iterable[Rule], *, title: str = "") -> Table:
-    """A rich table of neutral rules."""
-    table = Table(title=title or None, show_lines=False)
-    for column in ("role", "direction", "protocol", "ports", "peer"):
-        table.add_column(column, no_wrap=True)
-    table.add_column("purpose", ratio=1)
-    for rule in rules:
-        table.add_row(
-            rule.role,
-            rule.direction.value,
-            rule.protocol.value,
-            rule.ports_text,
-            str(rule.peer),
-            escape(rule.purpose),
-        )
-    return table
+def render_rules_table(rules: Iterable[Rule], *, title: str = "") -> RulesTable:
+    """The neutral rules as a table that fits the terminal (see :mod:`portsync.ruletable`)."""
+    return RulesTable(tuple(rules), title=title)
 
 
 def render_rules_json(rules: Iterable[Rule]) -> str:
