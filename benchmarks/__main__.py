@@ -72,11 +72,18 @@ def _startup_rows(raw: Rows, repeat: int) -> Rows:
         floor = row["what"] in ("python -c pass", "python -c 'import typer'")
         rows.append(
             make_row(
-                cloud="-", scale=1, what=row["what"], calls_read=0, calls_write=0,
-                seconds=row["seconds"], baseline_seconds=None if floor else typer,
+                cloud="-",
+                scale=1,
+                what=row["what"],
+                calls_read=0,
+                calls_write=0,
+                seconds=row["seconds"],
+                baseline_seconds=None if floor else typer,
                 ratio=None if floor else row.get("ratio_to_typer"),
-                note=("floor; " if floor else "baseline = python -c 'import typer' (target "
-                      "<= 1.5); ") + f"{row.get('ratio_to_python')}x python -c pass; "
+                note=(
+                    "floor; " if floor else "baseline = python -c 'import typer' (target <= 1.5); "
+                )
+                + f"{row.get('ratio_to_python')}x python -c pass; "
                 f"median of {repeat}",
             )
         )

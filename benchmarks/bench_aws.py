@@ -114,14 +114,24 @@ def _write_config(
     ``per_cluster`` the roles are spread over clusters of that many groups each, all in one
     region (a fleet), instead of one cluster."""
     extra_rules: list[dict[str, Any]] = [
-        {"role": "*", "protocol": "tcp", "ports": 10000 + j, "peer": "cidr:10.0.0.0/8",
-         "purpose": f"svc {j}"}
+        {
+            "role": "*",
+            "protocol": "tcp",
+            "ports": 10000 + j,
+            "peer": "cidr:10.0.0.0/8",
+            "purpose": f"svc {j}",
+        }
         for j in range(RULES_PER_GROUP)
     ]
     if extra_for:
         extra_rules.append(
-            {"role": [_role(i) for i in range(min(extra_for, len(groups)))], "protocol": "tcp",
-             "ports": 9999, "peer": "cidr:10.0.0.0/8", "purpose": "svc added"}
+            {
+                "role": [_role(i) for i in range(min(extra_for, len(groups)))],
+                "protocol": "tcp",
+                "ports": 9999,
+                "peer": "cidr:10.0.0.0/8",
+                "purpose": "svc added",
+            }
         )
     data = {
         "extra_rules": extra_rules,
@@ -173,8 +183,12 @@ def _bare_apply(url: str, groups: Sequence[str], touched: Sequence[str]) -> None
         ec2.authorize_security_group_ingress(
             GroupId=gid,
             IpPermissions=[
-                {"IpProtocol": "tcp", "FromPort": 9998, "ToPort": 9998,
-                 "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "baseline"}]}
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 9998,
+                    "ToPort": 9998,
+                    "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "baseline"}],
+                }
             ],
         )
 
@@ -225,14 +239,23 @@ def run(
         strategy = "group-id filter" if scale <= MAX_FILTER_VALUES else "region listing"
         rows.append(
             make_row(
-                cloud="aws", scale=scale, what="load config", seconds=load_s,
+                cloud="aws",
+                scale=scale,
+                what="load config",
+                seconds=load_s,
                 note=f"{scale * RULES_PER_GROUP} extra_rules; setup {setup_s:.1f}s not counted",
             )
         )
         rows.append(
             make_row(
-                cloud="aws", scale=scale, what="plan", calls_read=_reads(calls), calls_write=0,
-                seconds=plan_s, baseline_seconds=base_s, ratio=ratio(plan_s, base_s),
+                cloud="aws",
+                scale=scale,
+                what="plan",
+                calls_read=_reads(calls),
+                calls_write=0,
+                seconds=plan_s,
+                baseline_seconds=base_s,
+                ratio=ratio(plan_s, base_s),
                 note=f"{calls.get(DSG, 0)} DescribeSecurityGroups ({strategy}), "
                 f"{calls.get(DSGR, 0)} DescribeSecurityGroupRules; baseline "
                 f"{base_calls} calls; plan {'empty' if plan.is_empty() else 'NOT EMPTY'}; "
@@ -244,7 +267,9 @@ def run(
         # planned concurrently and sharing one DescribeSecurityGroups.
         fleet = load_config(
             _write_config(
-                Path(tmp) / "portsync-fleet.yaml", proxy.url, groups,
+                Path(tmp) / "portsync-fleet.yaml",
+                proxy.url,
+                groups,
                 per_cluster=FLEET_CLUSTER_SIZE,
             )
         )
@@ -257,9 +282,14 @@ def run(
             fleet_calls = dict(proxy.calls)
         rows.append(
             make_row(
-                cloud="aws", scale=scale, what=f"plan, {clusters} clusters",
-                calls_read=_reads(fleet_calls), calls_write=0, seconds=fleet_s,
-                baseline_seconds=plan_s, ratio=ratio(fleet_s, plan_s),
+                cloud="aws",
+                scale=scale,
+                what=f"plan, {clusters} clusters",
+                calls_read=_reads(fleet_calls),
+                calls_write=0,
+                seconds=fleet_s,
+                baseline_seconds=plan_s,
+                ratio=ratio(fleet_s, plan_s),
                 note=f"the same groups as {clusters} clusters of {FLEET_CLUSTER_SIZE} in one "
                 f"region, planned concurrently; {fleet_calls.get(DSG, 0)} DescribeSecurityGroups "
                 f"shared by all of them; baseline = the one-cluster plan above; plan "
@@ -280,9 +310,14 @@ def run(
         base_apply = dict(proxy.calls)
         rows.append(
             make_row(
-                cloud="aws", scale=scale, what=f"apply +1 rule x{apply_groups}",
-                calls_read=_reads(calls), calls_write=_writes(calls), seconds=apply_s,
-                baseline_seconds=base_apply_s, ratio=ratio(apply_s, base_apply_s),
+                cloud="aws",
+                scale=scale,
+                what=f"apply +1 rule x{apply_groups}",
+                calls_read=_reads(calls),
+                calls_write=_writes(calls),
+                seconds=apply_s,
+                baseline_seconds=base_apply_s,
+                ratio=ratio(apply_s, base_apply_s),
                 note=f"{calls.get(DSG, 0)} DescribeSecurityGroups (plan + verify), "
                 f"{calls.get(DSGR, 0)} DescribeSecurityGroupRules; {result.plan.summary()['add']} "
                 f"added; baseline {_reads(base_apply)} reads + {_writes(base_apply)} writes, "

@@ -214,7 +214,10 @@ def run(
     repeats = repeats or (3 if scale <= 200 else 2)
     apply_nsgs = min(apply_nsgs, scale)
     rows: list[dict[str, Any]] = []
-    with AzureEmulator(page_size=page_size) as emu, tempfile.TemporaryDirectory(prefix="portsync-bench-") as tmp:
+    with (
+        AzureEmulator(page_size=page_size) as emu,
+        tempfile.TemporaryDirectory(prefix="portsync-bench-") as tmp,
+    ):
         loaded, load_s = timed(lambda: _write_config(Path(tmp) / "plan.yaml", emu, scale))
         seeded = security_rules_for(loaded)
         counts = {len(rules) for rules in seeded.values()}
@@ -245,14 +248,22 @@ def run(
         own = max(plan_s - base_s, 0.0)
         rows.append(
             make_row(
-                cloud="azure", scale=scale, what="load config", seconds=load_s,
+                cloud="azure",
+                scale=scale,
+                what="load config",
+                seconds=load_s,
                 note=f"{len(loaded.config.extra_rules)} extra_rules, {scale} roles",
             )
         )
         rows.append(
             make_row(
-                cloud="azure", scale=scale, what="plan", calls_read=_count(calls, PLAN_READS),
-                calls_write=_count(calls, WRITES), seconds=plan_s, baseline_seconds=base_s,
+                cloud="azure",
+                scale=scale,
+                what="plan",
+                calls_read=_count(calls, PLAN_READS),
+                calls_write=_count(calls, WRITES),
+                seconds=plan_s,
+                baseline_seconds=base_s,
                 ratio=ratio(plan_s, base_s),
                 note=f"{calls.get('nsg.list', 0)} nsg.list (1 list of the resource group + "
                 f"paging at {emu.page_size}/page: minimum {pages}), {calls.get('nsg.get', 0)} "
@@ -340,25 +351,38 @@ def _apply_rows(
 
     return [
         make_row(
-            cloud="azure", scale=scale, what=f"apply writes x{apply_nsgs}, {WORKERS} workers",
-            calls_write=par_calls.get("nsg.put", 0), seconds=par_w, baseline_seconds=seq_w,
+            cloud="azure",
+            scale=scale,
+            what=f"apply writes x{apply_nsgs}, {WORKERS} workers",
+            calls_write=par_calls.get("nsg.put", 0),
+            seconds=par_w,
+            baseline_seconds=seq_w,
             ratio=ratio(par_w, seq_w),
             note="write phase of the apply rows below: first 'applying' progress message to the "
             f"last NSG the emulator committed; baseline = the same with 1 worker; speed-up "
             f"{_times(ratio(seq_w, par_w))}",
         ),
         make_row(
-            cloud="azure", scale=scale, what=f"apply +1 rule x{apply_nsgs}, {WORKERS} workers",
-            calls_read=_count(par_calls, READS), calls_write=_count(par_calls, WRITES),
-            seconds=par_s, baseline_seconds=seq_s, ratio=ratio(par_s, seq_s),
+            cloud="azure",
+            scale=scale,
+            what=f"apply +1 rule x{apply_nsgs}, {WORKERS} workers",
+            calls_read=_count(par_calls, READS),
+            calls_write=_count(par_calls, WRITES),
+            seconds=par_s,
+            baseline_seconds=seq_s,
+            ratio=ratio(par_s, seq_s),
             note=f"{detail(par_calls)}; {added} rules added; emulator latency "
             f"{latency * 1000:.0f} ms a request; baseline = same apply with max_workers 1; "
             f"speed-up {speedup}",
         ),
         make_row(
-            cloud="azure", scale=scale, what=f"apply +1 rule x{apply_nsgs}, 1 worker",
-            calls_read=_count(seq_calls, READS), calls_write=_count(seq_calls, WRITES),
-            seconds=seq_s, note=f"{detail(seq_calls)}; sequential reference for the row above",
+            cloud="azure",
+            scale=scale,
+            what=f"apply +1 rule x{apply_nsgs}, 1 worker",
+            calls_read=_count(seq_calls, READS),
+            calls_write=_count(seq_calls, WRITES),
+            seconds=seq_s,
+            note=f"{detail(seq_calls)}; sequential reference for the row above",
         ),
     ]
 
@@ -366,10 +390,15 @@ def _apply_rows(
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
     parser = command_line("python -m benchmarks.bench_azure", __doc__)
-    parser.add_argument("--scale", type=int, default=None,
-                        help=f"NSGs (default {DEFAULT_SCALE}, --quick {QUICK_SCALE})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"{QUICK_SCALE} NSGs, one timing repeat (unless given)")
+    parser.add_argument(
+        "--scale",
+        type=int,
+        default=None,
+        help=f"NSGs (default {DEFAULT_SCALE}, --quick {QUICK_SCALE})",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help=f"{QUICK_SCALE} NSGs, one timing repeat (unless given)"
+    )
     parser.add_argument("--apply-nsgs", type=int, default=50, help="NSGs the apply grows")
     parser.add_argument("--latency", type=float, default=0.02, help="emulator s/request in apply")
     parser.add_argument("--repeat", type=int, default=None, help="timing repeats (best kept)")
@@ -378,8 +407,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     scale = args.scale or (QUICK_SCALE if args.quick else DEFAULT_SCALE)
     repeats = args.repeat or (1 if args.quick else None)
-    rows = run(scale, apply_nsgs=args.apply_nsgs, latency=args.latency, repeats=repeats,
-               apply=not args.no_apply, page_size=args.page_size)
+    rows = run(
+        scale,
+        apply_nsgs=args.apply_nsgs,
+        latency=args.latency,
+        repeats=repeats,
+        apply=not args.no_apply,
+        page_size=args.page_size,
+    )
     return emit(rows, as_json=args.json)
 
 

@@ -121,8 +121,13 @@ def _custodian_in_process(out: Path) -> int:
     reset_session_cache()  # a fresh boto3 session, as portsync makes a fresh client
     shutil.rmtree(out, ignore_errors=True)
     config = Config.empty(
-        region=REGION, regions=[REGION], output_dir=str(out), dryrun=True,
-        account_id=ACCOUNT, cache="", cache_period=0,
+        region=REGION,
+        regions=[REGION],
+        output_dir=str(out),
+        dryrun=True,
+        account_id=ACCOUNT,
+        cache="",
+        cache_period=0,
     )
     options = clouds["aws"]().initialize(config)
     policy = Policy(dict(POLICY), options)
@@ -202,8 +207,12 @@ def run(
         plan_own = max(plan_s - paged_s, 0.0)
         rows.append(
             make_row(
-                cloud="aws", scale=scale, what="c7n audit (in-process)",
-                calls_read=c7n_calls[0], calls_write=0, seconds=c7n_s,
+                cloud="aws",
+                scale=scale,
+                what="c7n audit (in-process)",
+                calls_read=c7n_calls[0],
+                calls_write=0,
+                seconds=c7n_s,
                 note=f"Cloud Custodian Policy.run, --dryrun; {c7n_calls[1]}; {matched} groups "
                 f"matched; the same call bare {unpaged_s:.3f}s, so Custodian's own cost "
                 f"{c7n_own:.3f}s; setup {setup_s:.1f}s not counted; best of {repeats}",
@@ -211,9 +220,14 @@ def run(
         )
         rows.append(
             make_row(
-                cloud="aws", scale=scale, what="plan vs c7n (in-process)",
-                calls_read=plan_calls[0], calls_write=0, seconds=plan_s,
-                baseline_seconds=c7n_s, ratio=ratio(plan_s, c7n_s),
+                cloud="aws",
+                scale=scale,
+                what="plan vs c7n (in-process)",
+                calls_read=plan_calls[0],
+                calls_write=0,
+                seconds=plan_s,
+                baseline_seconds=c7n_s,
+                ratio=ratio(plan_s, c7n_s),
                 note=f"api.plan, {scale * RULES_PER_GROUP} rules compared; {plan_calls[1]}; "
                 f"the same calls bare {paged_s:.3f}s, so "
                 f"portsync's own cost {plan_own:.3f}s; baseline = the c7n row above (ratio < 1: "
@@ -223,8 +237,16 @@ def run(
 
         if cli:
             custodian = [
-                str(bindir / "custodian"), "run", "--dryrun", "-s", str(out), "-r", REGION,
-                "--cache-period", "0", str(policy_file),
+                str(bindir / "custodian"),
+                "run",
+                "--dryrun",
+                "-s",
+                str(out),
+                "-r",
+                REGION,
+                "--cache-period",
+                "0",
+                str(policy_file),
             ]
             portsync = [sys.executable, "-m", "portsync", "-q", "-c", str(config), "plan"]
             c7n_cli_s = plan_cli_s = math.inf
@@ -238,17 +260,26 @@ def run(
                 plan_cli_calls = _calls(proxy)
             rows.append(
                 make_row(
-                    cloud="aws", scale=scale, what="custodian run (CLI)",
-                    calls_read=c7n_cli_calls[0], calls_write=0, seconds=c7n_cli_s,
+                    cloud="aws",
+                    scale=scale,
+                    what="custodian run (CLI)",
+                    calls_read=c7n_cli_calls[0],
+                    calls_write=0,
+                    seconds=c7n_cli_s,
                     note=f"custodian run --dryrun, new process; {c7n_cli_calls[1]}; "
                     f"best of {repeats}",
                 )
             )
             rows.append(
                 make_row(
-                    cloud="aws", scale=scale, what="portsync plan vs custodian (CLI)",
-                    calls_read=plan_cli_calls[0], calls_write=0, seconds=plan_cli_s,
-                    baseline_seconds=c7n_cli_s, ratio=ratio(plan_cli_s, c7n_cli_s),
+                    cloud="aws",
+                    scale=scale,
+                    what="portsync plan vs custodian (CLI)",
+                    calls_read=plan_cli_calls[0],
+                    calls_write=0,
+                    seconds=plan_cli_s,
+                    baseline_seconds=c7n_cli_s,
+                    ratio=ratio(plan_cli_s, c7n_cli_s),
                     note=f"portsync plan, new process; {plan_cli_calls[1]}; baseline = the "
                     f"custodian row above; best of {repeats}",
                 )

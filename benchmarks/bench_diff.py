@@ -141,6 +141,9 @@ class _StubProvider:
     def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
         return {t.id: self.live.get(t.id, []) for t in targets}
 
+    def managing_tool(self, target: Target, live: Sequence[TargetRule]) -> None:
+        return None
+
     def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
         return None
 
@@ -161,9 +164,7 @@ def _engine_plan(
     return api.plan(loaded, session=session, settings=settings, ruleset=RuleSet())
 
 
-def run(
-    scales: Sequence[int] = DEFAULT_SCALES, *, repeats: int = 3
-) -> list[dict[str, Any]]:
+def run(scales: Sequence[int] = DEFAULT_SCALES, *, repeats: int = 3) -> list[dict[str, Any]]:
     """Time the diff engine at each of ``scales`` rules and return the result rows."""
     if not scales or min(scales) < 1:
         raise ValueError("scales must be positive")
@@ -175,7 +176,8 @@ def run(
         single_desired, single_live, _ = make_rules(scale, targets=1)
 
         (ops, unmanaged), single_s = best_of(
-            repeats, lambda: diff_target(single_desired, single_live)  # noqa: B023
+            repeats,
+            lambda: diff_target(single_desired, single_live),  # noqa: B023
         )
         plan, engine_s = best_of(repeats, lambda: _engine_plan(loaded, desired, live))  # noqa: B023
         summary = plan.summary()
@@ -200,8 +202,13 @@ def run(
             linear = base_s * scale / base_n
             rows.append(
                 make_row(
-                    cloud="-", scale=scale, what=what, calls_read=0, calls_write=0,
-                    seconds=seconds, baseline_seconds=linear if scale != base_n else None,
+                    cloud="-",
+                    scale=scale,
+                    what=what,
+                    calls_read=0,
+                    calls_write=0,
+                    seconds=seconds,
+                    baseline_seconds=linear if scale != base_n else None,
                     ratio=ratio(seconds, linear) if scale != base_n else None,
                     note=f"{seconds / scale * 1e6:.2f} us/rule; {detail} "
                     f"({drift.total} drifted of {scale}); no I/O, portsync only; "
@@ -214,8 +221,11 @@ def run(
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: run and print the table (or JSON rows)."""
     parser = command_line("python -m benchmarks.bench_diff", __doc__)
-    parser.add_argument("--scales", default=",".join(str(s) for s in DEFAULT_SCALES),
-                        help="comma-separated rule counts")
+    parser.add_argument(
+        "--scales",
+        default=",".join(str(s) for s in DEFAULT_SCALES),
+        help="comma-separated rule counts",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="timing repeats (best kept)")
     args = parser.parse_args(argv)
     rows = run([int(s) for s in args.scales.split(",") if s.strip()], repeats=args.repeat)

@@ -239,14 +239,22 @@ def run(
         own = max(plan_s - base_s, 0.0)
         rows.append(
             make_row(
-                cloud="gcp", scale=scale, what="load config", seconds=load_s,
+                cloud="gcp",
+                scale=scale,
+                what="load config",
+                seconds=load_s,
                 note=f"{len(loaded.config.extra_rules)} extra_rules, {roles} roles",
             )
         )
         rows.append(
             make_row(
-                cloud="gcp", scale=scale, what="plan", calls_read=_reads(calls),
-                calls_write=_writes(calls), seconds=plan_s, baseline_seconds=base_s,
+                cloud="gcp",
+                scale=scale,
+                what="plan",
+                calls_read=_reads(calls),
+                calls_write=_writes(calls),
+                seconds=plan_s,
+                baseline_seconds=base_s,
                 ratio=ratio(plan_s, base_s),
                 note=f"{calls.get('firewalls.list', 0)} firewalls.list (minimum {minimum}, "
                 f"target <= {minimum + 1}); baseline {base_calls} list calls; portsync's own "
@@ -264,9 +272,14 @@ def run(
             emu.latency = 0.0
             rows.append(
                 make_row(
-                    cloud="gcp", scale=scale, what=f"plan, {latency * 1000:.0f} ms/request",
-                    calls_read=_reads(calls), calls_write=0, seconds=lat_plan_s,
-                    baseline_seconds=lat_base_s, ratio=ratio(lat_plan_s, lat_base_s),
+                    cloud="gcp",
+                    scale=scale,
+                    what=f"plan, {latency * 1000:.0f} ms/request",
+                    calls_read=_reads(calls),
+                    calls_write=0,
+                    seconds=lat_plan_s,
+                    baseline_seconds=lat_base_s,
+                    ratio=ratio(lat_plan_s, lat_base_s),
                     note=f"as above with the emulator adding {latency * 1000:.0f} ms to every "
                     f"request, both sides; best of {repeats}",
                 )
@@ -314,16 +327,25 @@ def _apply_rows(
     speedup = seq_s / par_s if par_s else 0.0
     rows = [
         make_row(
-            cloud="gcp", scale=len(layout), what=f"apply {changes} changes, {WORKERS} workers",
-            calls_read=_reads(par_calls), calls_write=_writes(par_calls), seconds=par_s,
-            baseline_seconds=seq_s, ratio=ratio(par_s, seq_s),
+            cloud="gcp",
+            scale=len(layout),
+            what=f"apply {changes} changes, {WORKERS} workers",
+            calls_read=_reads(par_calls),
+            calls_write=_writes(par_calls),
+            seconds=par_s,
+            baseline_seconds=seq_s,
+            ratio=ratio(par_s, seq_s),
             note=f"{what} ({applied} rule ops); emulator latency {latency * 1000:.0f} ms a "
             f"request; baseline = same apply with max_workers 1; speed-up {speedup:.1f}x; "
             f"best of {repeats}",
         ),
         make_row(
-            cloud="gcp", scale=len(layout), what=f"apply {changes} changes, 1 worker",
-            calls_read=_reads(seq_calls), calls_write=_writes(seq_calls), seconds=seq_s,
+            cloud="gcp",
+            scale=len(layout),
+            what=f"apply {changes} changes, 1 worker",
+            calls_read=_reads(seq_calls),
+            calls_write=_writes(seq_calls),
+            seconds=seq_s,
             note="sequential reference for the row above",
         ),
     ]
@@ -339,8 +361,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=None, help="timing repeats (best kept)")
     parser.add_argument("--no-apply", action="store_true", help="plan only")
     args = parser.parse_args(argv)
-    rows = run(args.scale, changes=args.changes, latency=args.latency, repeats=args.repeat,
-               apply=not args.no_apply)
+    rows = run(
+        args.scale,
+        changes=args.changes,
+        latency=args.latency,
+        repeats=args.repeat,
+        apply=not args.no_apply,
+    )
     return emit(rows, as_json=args.json)
 
 

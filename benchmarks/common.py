@@ -92,9 +92,7 @@ def format_table(rows: Iterable[dict[str, Any]], columns: Sequence[str] = COLUMN
     widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(columns))]
 
     def line(values: Sequence[str]) -> str:
-        padded = [
-            v if i == len(values) - 1 else v.ljust(widths[i]) for i, v in enumerate(values)
-        ]
+        padded = [v if i == len(values) - 1 else v.ljust(widths[i]) for i, v in enumerate(values)]
         return "  ".join(padded).rstrip()
 
     rule = "  ".join("-" * w for w in widths[:-1]) + "  " + "-" * len(header[-1])

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -27,6 +27,7 @@ from portsync.errors import (
 )
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
+from portsync.protect import is_protected, protect_ops
 from portsync.provider import Provider, Settings, Target
 from portsync.registry import get_provider_class
 from portsync.synthesis import synthesize, translate_with_advice
@@ -128,11 +129,15 @@ def _plan_cluster(
     for rule in translate_with_advice(provider, session.loaded, own):
         desired_by_target.setdefault(rule.target, []).append(rule)
     live = provider.fetch(targets)
+    protectors = config.protectors()
     groups = []
     for target in targets:
         wanted = desired_by_target.get(target.id, [])
         current = live.get(target.id, [])
         ops, unmanaged = diff_target(wanted, current, mode=config.mode)
+        ops, protected = protect_ops(ops, current, protectors)
+        if protected:
+            unmanaged = [r for r in unmanaged if not is_protected(r, protectors)]
         satisfied: list[Satisfied] = []
         if cluster.covered == "satisfy":
             ops, satisfied = settle_covered(ops, current)
@@ -147,6 +152,8 @@ def _plan_cluster(
                 ops=tuple(ops),
                 unmanaged=tuple(unmanaged),
                 satisfied=tuple(satisfied),
+                protected=tuple(protected),
+                managed_by=provider.managing_tool(target, current),
                 fingerprint=fingerprint(current),
                 live_count=len(current),
             )
@@ -220,12 +227,8 @@ def check_removals(the_plan: Plan, *, max_deletes: int, allow_exclusive: bool) -
     Raises:
         GuardrailError: naming the count and the flag that would allow it.
     """
-    removes = the_plan.summary()["remove"]
-    if removes > max_deletes:
-        raise GuardrailError(
-            f"the plan removes {removes} rules, more than --max-deletes {max_deletes}",
-            hint="review the plan, then pass --max-deletes N to allow it",
-        )
+    # The exclusive refusal first: its message is the one that names --exclusive, and a plan
+    # refused for it would otherwise be reported as merely too large.
     foreign = [
         op for _g, op in the_plan.changes if isinstance(op, DeleteRuleOp) and not op.rule.owned
     ]
@@ -233,6 +236,41 @@ def check_removals(the_plan: Plan, *, max_deletes: int, allow_exclusive: bool) -
         raise GuardrailError(
             f"mode exclusive would remove {len(foreign)} rules portsync does not own",
             hint="pass --exclusive to allow removing unmanaged rules",
+        )
+    removes = the_plan.summary()["remove"]
+    if removes > max_deletes:
+        raise GuardrailError(
+            f"the plan removes {removes} rules, more than --max-deletes {max_deletes}",
+            hint="review the plan, then pass --max-deletes N to allow it",
+        )
+
+
+def check_managed(the_plan: Plan, *, exclusive_on_managed: Collection[str] = ()) -> None:
+    """Refuse exclusive removals on targets another tool manages, unless each such target is
+    named in ``exclusive_on_managed`` (by target id or label).
+
+    Raises:
+        GuardrailError: naming each target, its tool, and the flag.
+    """
+    named = set(exclusive_on_managed)
+    bad = [
+        g
+        for g in the_plan.groups
+        if g.managed_by is not None
+        and g.target not in named
+        and (g.label or g.target) not in named
+        and any(not op.rule.owned for op in g.removes)
+    ]
+    if bad:
+        where = "; ".join(
+            f"{g.cluster}/{g.label or g.target} is managed by {g.managed_by.name}"
+            for g in bad
+            if g.managed_by is not None
+        )
+        raise GuardrailError(
+            f"mode exclusive would remove rules another tool created: {where}",
+            hint="protect the tool's rules (protect:), use mode owned there, or name each target "
+            "with --exclusive-on-managed TARGET if you really mean it",
         )
 
 
@@ -284,6 +322,7 @@ def apply(
     settings: Settings | None = None,
     max_deletes: int | None = None,
     allow_exclusive: bool = False,
+    exclusive_on_managed: Collection[str] = (),
     confirm: Callable[[Plan], bool] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> ApplyResult:
@@ -326,6 +365,7 @@ def apply(
     check_exposure(loaded, the_plan)
     limit = loaded.config.max_deletes if max_deletes is None else max_deletes
     check_removals(the_plan, max_deletes=limit, allow_exclusive=allow_exclusive)
+    check_managed(the_plan, exclusive_on_managed=exclusive_on_managed)
     if confirm is not None and not confirm(the_plan):
         raise GuardrailError("apply cancelled; nothing was changed")
 

@@ -549,6 +549,15 @@ def apply(
     exclusive: Annotated[
         bool, typer.Option("--exclusive", help="Allow mode exclusive to remove unmanaged rules.")
     ] = False,
+    exclusive_on_managed: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclusive-on-managed",
+            metavar="TARGET",
+            help="Allow exclusive removals on TARGET although kops, a Cluster API provider, "
+            "EKS or AKS manages it (repeatable).",
+        ),
+    ] = None,
     shard: ShardOpt = None,
 ) -> None:
     """Make live rules match the port tables (or apply exactly a saved plan)."""
@@ -594,6 +603,7 @@ def apply(
                 clusters=names or (),
                 max_deletes=max_deletes,
                 allow_exclusive=exclusive,
+                exclusive_on_managed=exclusive_on_managed or (),
                 confirm=confirm,
                 progress=reporter,
             )

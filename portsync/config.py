@@ -9,6 +9,7 @@ through the registry, so the core knows nothing about any cloud.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,10 +23,12 @@ from pydantic import (
     Field,
     ValidationError,
     field_validator,
+    model_validator,
 )
 
 from portsync.errors import ConfigError
 from portsync.model import Peer, PortRange, Protocol, Rule, canonical_cidr, slugify
+from portsync.protect import Protector
 
 __all__ = [
     "COMPONENTS",
@@ -34,6 +37,7 @@ __all__ = [
     "ClusterConfig",
     "Config",
     "LoadedConfig",
+    "ProtectEntry",
     "Sources",
     "find_config",
     "load_config",
@@ -231,6 +235,50 @@ CatalogEntry = Annotated[
 ]
 
 
+def _pattern(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if len(value) > 200:
+        raise ValueError("a protect pattern is at most 200 characters")
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression ({exc})") from None
+    return value
+
+
+class ProtectEntry(_Strict):
+    """One ``protect:`` matcher: live rules it matches are never removed or changed."""
+
+    #: A rule tag key, or ``key=value`` (AWS security group rules).
+    tag: str | None = Field(default=None, min_length=1, max_length=256)
+    #: A regular expression searched in the rule's description.
+    description: Annotated[str | None, AfterValidator(_pattern)] = None
+    #: A regular expression searched in the native name (GCP firewall, Azure rule, AWS rule id).
+    name: Annotated[str | None, AfterValidator(_pattern)] = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ProtectEntry:
+        if self.tag is None and self.description is None and self.name is None:
+            raise ValueError("give at least one of tag, description or name")
+        return self
+
+    def protector(self) -> Protector:
+        """The compiled matcher."""
+        key: str | None = None
+        value: str | None = None
+        if self.tag is not None:
+            key, sep, rest = self.tag.partition("=")
+            value = rest if sep else None
+        return Protector(
+            tag_key=key,
+            tag_value=value,
+            description=re.compile(self.description) if self.description else None,
+            name=re.compile(self.name) if self.name else None,
+            source=", ".join(f"{k}: {v}" for k, v in self.model_dump(exclude_none=True).items()),
+        )
+
+
 @dataclass(frozen=True)
 class CatalogRef:
     """One entry of ``catalog:``: a built-in name or a path, with the options chosen for it."""
@@ -260,6 +308,7 @@ class Config(_Strict):
             "catalog-sensitive",
         ]
     ] = Field(default_factory=list)
+    protect: list[ProtectEntry] = Field(default_factory=list)
     clusters: list[ClusterConfig] = Field(default_factory=list)
 
     @field_validator("clusters")
@@ -292,6 +341,10 @@ class Config(_Strict):
                 ((name, options),) = item.items()
                 refs.append(CatalogRef(str(name), dict(options or {}), index))
         return refs
+
+    def protectors(self) -> list[Protector]:
+        """The ``protect:`` matchers, compiled."""
+        return [entry.protector() for entry in self.protect]
 
     def override_ports(self) -> dict[str, PortRange]:
         """Overrides as port ranges, by component."""

@@ -653,6 +653,9 @@ class TargetRule:
     native_id: str | None = None
     origin: str | None = None  # the neutral peer this was resolved from, e.g. "role:worker"
     extra: tuple[tuple[str, str], ...] = field(default=())
+    #: Tags the cloud stores with the rule (AWS security group rules), sorted; read, never
+    #: compared by the diff.
+    tags: tuple[tuple[str, str], ...] = field(default=())
     _key: RuleKey = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -709,6 +712,8 @@ class TargetRule:
             data["origin"] = self.origin
         if self.extra:
             data["extra"] = dict(self.extra)
+        if self.tags:
+            data["tags"] = dict(self.tags)
         return data
 
     @classmethod
@@ -724,6 +729,9 @@ class TargetRule:
         extra = data.get("extra") or {}
         if not isinstance(extra, dict):
             raise TypeError("extra must be an object")
+        tags = data.get("tags") or {}
+        if not isinstance(tags, dict):
+            raise TypeError("tags must be an object")
         return cls(
             target=str(data["target"]),
             role=data.get("role"),
@@ -738,6 +746,7 @@ class TargetRule:
             native_id=data.get("native_id"),
             origin=data.get("origin"),
             extra=tuple(sorted((str(k), str(v)) for k, v in extra.items())),
+            tags=tuple(sorted((str(k), str(v)) for k, v in tags.items())),
         )
 
     @classmethod

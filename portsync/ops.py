@@ -15,6 +15,7 @@ from typing import Any
 
 from portsync.errors import PlanFileError
 from portsync.model import TargetRule
+from portsync.tools import ManagingTool
 
 __all__ = [
     "FORMAT_VERSION",
@@ -144,6 +145,10 @@ class GroupOps:
     unmanaged: tuple[TargetRule, ...] = ()
     #: Desired rules live rules already cover; shown, never written.
     satisfied: tuple[Satisfied, ...] = ()
+    #: Live rules a ``protect:`` matcher names: never removed or changed.
+    protected: tuple[TargetRule, ...] = ()
+    #: The tool that manages this target (kops, a Cluster API provider, EKS, AKS), if any.
+    managed_by: ManagingTool | None = None
     fingerprint: str = ""
     live_count: int = 0
 
@@ -201,12 +206,20 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         """Counts of adds, removes, updates, unmanaged rules and rules already satisfied."""
-        counts = {"add": 0, "remove": 0, "update": 0, "unmanaged": 0, "satisfied": 0}
+        counts = {
+            "add": 0,
+            "remove": 0,
+            "update": 0,
+            "unmanaged": 0,
+            "satisfied": 0,
+            "protected": 0,
+        }
         for group in self.groups:
             for op in group.ops:
                 counts[op.action.value] += 1
             counts["unmanaged"] += len(group.unmanaged)
             counts["satisfied"] += len(group.satisfied)
+            counts["protected"] += len(group.protected)
         return counts
 
     def clusters(self) -> list[str]:
@@ -245,6 +258,16 @@ class Plan:
             for g in self.groups
             for s in g.satisfied
         ]
+        protected = [
+            {
+                "cluster": g.cluster,
+                "provider": g.provider,
+                "target": g.target,
+                "rule": r.to_dict(),
+            }
+            for g in self.groups
+            for r in g.protected
+        ]
         fingerprints: dict[str, dict[str, str]] = {}
         for g in self.groups:
             fingerprints.setdefault(g.cluster, {})[g.target] = g.fingerprint
@@ -256,6 +279,7 @@ class Plan:
             "changes": changes,
             "unmanaged": unmanaged,
             "satisfied": satisfied,
+            "protected": protected,
             "summary": self.summary(),
             "fingerprints": fingerprints,
             "targets": [
@@ -266,6 +290,7 @@ class Plan:
                     "role": g.role,
                     "label": g.label,
                     "live_count": g.live_count,
+                    "managed_by": g.managed_by.to_dict() if g.managed_by else None,
                 }
                 for g in self.groups
             ],
@@ -314,9 +339,13 @@ class Plan:
                     "label": str(t.get("label", "")),
                     "live_count": int(t.get("live_count", 0)),
                     "fingerprint": str(fingerprints[key[0]][key[1]]),
+                    "managed_by": (
+                        ManagingTool.from_dict(t["managed_by"]) if t.get("managed_by") else None
+                    ),
                     "ops": [],
                     "unmanaged": [],
                     "satisfied": [],
+                    "protected": [],
                 }
             for i, change in enumerate(data["changes"]):
                 key = (str(change["cluster"]), str(change["target"]))
@@ -342,6 +371,10 @@ class Plan:
                 key = (str(item["cluster"]), str(item["target"]))
                 if key in groups:
                     groups[key]["unmanaged"].append(TargetRule.from_dict(item["rule"]))
+            for item in data.get("protected", []):
+                key = (str(item["cluster"]), str(item["target"]))
+                if key in groups:
+                    groups[key]["protected"].append(TargetRule.from_dict(item["rule"]))
             for item in data.get("satisfied", []):
                 key = (str(item["cluster"]), str(item["target"]))
                 if key in groups:
@@ -355,11 +388,14 @@ class Plan:
                 groups=tuple(
                     GroupOps(
                         **{
-                            k: v for k, v in g.items() if k not in ("ops", "unmanaged", "satisfied")
+                            k: v
+                            for k, v in g.items()
+                            if k not in ("ops", "unmanaged", "satisfied", "protected")
                         },
                         ops=tuple(g["ops"]),
                         unmanaged=tuple(g["unmanaged"]),
                         satisfied=tuple(g["satisfied"]),
+                        protected=tuple(g["protected"]),
                     )
                     for g in groups.values()
                 ),

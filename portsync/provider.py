@@ -16,6 +16,7 @@ from pydantic import BaseModel
 from portsync.model import RuleSet, TargetRule
 from portsync.ratelimit import LimiterRegistry
 from portsync.reads import SharedReads
+from portsync.tools import ManagingTool
 
 if TYPE_CHECKING:
     from portsync.config import ClusterConfig, Sources
@@ -79,6 +80,11 @@ class Provider(Protocol):
         Raises:
             ProviderError: the cloud refused or a target does not exist.
         """
+        ...
+
+    def managing_tool(self, target: Target, live: Sequence[TargetRule]) -> ManagingTool | None:
+        """The tool that manages ``target`` (kops, a Cluster API provider, EKS, AKS), recognised
+        by the marks it leaves, from what :meth:`fetch` read this round; None for none."""
         ...
 
     def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:

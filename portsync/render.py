@@ -131,12 +131,19 @@ def render_plan_text(plan: Plan, *, show_unmanaged: bool = True) -> Group:
         parts.append(Text(f"cluster {cluster} ({provider})", style="bold cyan"))
         for group in groups:
             parts.append(_group_header(group))
+            if group.managed_by is not None:
+                parts.append(Text(f"  ! {group.managed_by.note()}", style="yellow"))
             if group.is_empty():
                 parts.append(Text("  in sync", style="dim green"))
             for op in group.ops:
                 parts.append(render_op(op))
             for item in group.satisfied:
                 parts.append(render_satisfied(item))
+            for rule in group.protected:
+                line = Text("  # ", style="blue")
+                line.append(rule_text(rule), style="blue")
+                line.append(f"  {rule.description!r}: protected, never changed", style="dim")
+                parts.append(line)
             if show_unmanaged:
                 covering = _covering(group)
                 for rule in group.unmanaged:
@@ -160,6 +167,8 @@ def render_plan_text(plan: Plan, *, show_unmanaged: bool = True) -> Group:
         summary.append(
             f" {counts['satisfied']} wanted rules already satisfied by live rules.", style="dim"
         )
+    if counts["protected"]:
+        summary.append(f" {counts['protected']} protected rules left alone.", style="blue")
     if counts["unmanaged"]:
         summary.append(f" {counts['unmanaged']} unmanaged rules left alone.", style="magenta")
     parts.append(summary)
@@ -263,6 +272,11 @@ def render_plan_markdown(plan: Plan) -> str:
         lines.append(f"### {_code(cluster)} ({groups[0].provider}): {state}")
         lines.append("")
         for group in groups:
+            if group.managed_by is not None:
+                lines.append(
+                    f"> ⚠️ {_code(group.label or group.target)} {_md(group.managed_by.note())}"
+                )
+                lines.append("")
             if group.is_empty():
                 continue
             lines.append(
@@ -288,6 +302,23 @@ def render_plan_markdown(plan: Plan) -> str:
                 lines.append(
                     f"| {_code(group.label or group.target)} | {_code(rule_text(item.rule))} | "
                     f"{by} |"
+                )
+            lines.append("")
+            lines.append("</details>")
+            lines.append("")
+        protected = [(g, r) for g in groups for r in g.protected]
+        if protected:
+            lines.append(
+                f"<details><summary>{_plural(len(protected), 'protected rule')} "
+                "(named by protect:, never changed)</summary>"
+            )
+            lines.append("")
+            lines.append("| target | rule | description |")
+            lines.append("|---|---|---|")
+            for group, rule in protected:
+                lines.append(
+                    f"| {_code(group.label or group.target)} | {_code(rule_text(rule))} | "
+                    f"{_md(rule.description)} |"
                 )
             lines.append("")
             lines.append("</details>")

@@ -94,7 +94,9 @@ def test_c7n_side_by_side_or_a_clear_skip() -> None:
 def test_startup_rows_fit_the_table() -> None:
     raw = bench_startup.run(1)
     rows = _check(runner._startup_rows(raw, 1))
-    assert rows["portsync --help"]["baseline_seconds"] == rows["python -c 'import typer'"]["seconds"]
+    assert (
+        rows["portsync --help"]["baseline_seconds"] == rows["python -c 'import typer'"]["seconds"]
+    )
 
 
 def test_runner_plans_every_benchmark_and_rejects_unknown_names() -> None:

@@ -20,13 +20,10 @@ from portsync.discover import Found
 from portsync.errors import InputError
 
 from .adapter import Ec2Adapter, make_client
+from .tools import CAPA_CLUSTER_PREFIX, CAPA_ROLE_TAG, EKS_TAG, KOPS_TAG, group_tags
 
 __all__ = ["discover", "propose"]
 
-KOPS_TAG = "KubernetesCluster"
-CAPA_CLUSTER_PREFIX = "sigs.k8s.io/cluster-api-provider-aws/cluster/"
-CAPA_ROLE_TAG = "sigs.k8s.io/cluster-api-provider-aws/role"
-EKS_TAG = "aws:eks:cluster-name"
 
 #: CAPA role tag → portsync role, or "lb" for sources.load_balancers, or None (not a role).
 _CAPA_ROLES: dict[str, str | None] = {
@@ -44,14 +41,6 @@ _KOPS_NAMES: dict[str, str | None] = {
     "bastion.": None,
     "bastion-elb.": None,
 }
-
-
-def _tags(group: Mapping[str, Any]) -> dict[str, str]:
-    tags: dict[str, str] = {}
-    for tag in group.get("Tags") or []:
-        if isinstance(tag, Mapping) and isinstance(tag.get("Key"), str):
-            tags[tag["Key"]] = str(tag.get("Value", ""))
-    return tags
 
 
 class _Cluster:
@@ -84,7 +73,7 @@ class _Cluster:
 
 
 def _classify(group: Mapping[str, Any], clusters: dict[tuple[str, str], _Cluster]) -> None:
-    tags = _tags(group)
+    tags = group_tags(group)
     name = str(group.get("GroupName", ""))
 
     def cluster(cluster_name: str, tool: str) -> _Cluster:

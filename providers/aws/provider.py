@@ -20,8 +20,9 @@ from portsync.model import Direction, EndpointKind, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
 from portsync.reads import sibling_configs
+from portsync.tools import ManagingTool
 
-from . import translate
+from . import tools, translate
 from .limits import (
     DESCRIBE_BUCKET,
     LIMITS,
@@ -110,12 +111,17 @@ class AwsProvider:
         scope = _read_scope(self.config)
         shared = {
             binding.security_group
-            for other in sibling_configs(settings.fleet, cluster, AwsClusterConfig, shared=settings.reads)
+            for other in sibling_configs(
+                settings.fleet, cluster, AwsClusterConfig, shared=settings.reads
+            )
             if _read_scope(other) == scope
             for binding in other.roles.values()
         }
-        self._read_key: tuple[Any, ...] | None = (
-            (*scope, tuple(sorted(shared | set(self.groups.values())))) if shared else None
+        # Always through the round's shared reads, so managing_tool finds the listing fetch
+        # made (the group's tags) without reading again.
+        self._read_key: tuple[Any, ...] = (
+            *scope,
+            tuple(sorted(shared | set(self.groups.values()))),
         )
 
     @property
@@ -171,14 +177,7 @@ class AwsProvider:
     def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
         """Live rules of ``targets``: one (paginated) DescribeSecurityGroups for all of them."""
         ids = [t.id for t in targets]
-        if self._read_key is None:
-            groups = self.adapter.describe_groups(ids)
-        else:
-            every = list(self._read_key[-1])
-            groups = self.settings.reads.get(
-                self._read_key, lambda: self.adapter.describe_groups(every)
-            )
-        found = {g["GroupId"]: g for g in groups}
+        found = self._groups()
         missing = [t for t in targets if t.id not in found]
         if missing:
             names = ", ".join(f"{t.id} (role {t.role})" for t in missing)
@@ -188,6 +187,19 @@ class AwsProvider:
                 hint="check the security_group ids and the region in the config",
             )
         return {gid: translate.rules_from_group(found[gid], self.roles_by_group) for gid in ids}
+
+    def _groups(self) -> dict[str, Any]:
+        """This round's DescribeSecurityGroups items of every group the read scope binds."""
+        every = list(self._read_key[-1])
+        groups = self.settings.reads.get(
+            self._read_key, lambda: self.adapter.describe_groups(every)
+        )
+        return {g["GroupId"]: g for g in groups}
+
+    def managing_tool(self, target: Target, live: Sequence[TargetRule]) -> ManagingTool | None:
+        """kops, CAPA or EKS, recognised by the group's tags and name (from fetch's read)."""
+        group = self._groups().get(target.id)
+        return tools.managing_tool(group) if group is not None else None
 
     def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
         """Refuse more than ``rules_per_group`` per direction and IP family (DESIGN §7.6)."""

@@ -22,11 +22,10 @@ from portsync.discover import Found
 from portsync.errors import InputError
 
 from .adapter import AzureAdapter, make_client
+from .tools import AKS_NSG, CAPZ_NSG
 
 __all__ = ["discover", "propose"]
 
-_CAPZ = re.compile(r"^(?P<cluster>.+)-(?P<role>controlplane|node)-nsg$", re.IGNORECASE)
-_AKS = re.compile(r"^aks-agentpool-\d+-nsg$", re.IGNORECASE)
 _AKS_NODE_GROUP = re.compile(r"^MC_(?P<group>.+?)_(?P<cluster>[^_]+)_(?P<location>[^_]+)$", re.I)
 _ROLES = {"controlplane": "control-plane", "node": "worker"}
 _FILL_IN = "fill in address_prefixes: the CIDRs of the {role} subnet(s) of NSG {nsg}"
@@ -52,10 +51,10 @@ def propose(nsgs: Iterable[Mapping[str, Any]], scope: Mapping[str, Any]) -> list
     aks: list[str] = []
     for item in nsgs:
         name = str(item.get("name", ""))
-        match = _CAPZ.match(name)
+        match = CAPZ_NSG.match(name)
         if match is not None:
             capz.setdefault(match["cluster"], {})[_ROLES[match["role"].lower()]] = name
-        elif _AKS.match(name):
+        elif AKS_NSG.match(name):
             aks.append(name)
     found = []
     for cluster, roles in capz.items():

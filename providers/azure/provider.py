@@ -26,8 +26,9 @@ from portsync.model import RuleKey, RuleSet, TargetRule, canonical_cidr
 from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
 from portsync.reads import sibling_configs
+from portsync.tools import ManagingTool
 
-from . import translate
+from . import tools, translate
 from .errors import is_precondition_failed
 from .limits import (
     DEFAULT_PRIORITY_BAND,
@@ -232,7 +233,9 @@ class AzureProvider:
         scope = _read_scope(self.config)
         siblings = any(
             _read_scope(other) == scope
-            for other in sibling_configs(settings.fleet, cluster, AzureClusterConfig, shared=settings.reads)
+            for other in sibling_configs(
+                settings.fleet, cluster, AzureClusterConfig, shared=settings.reads
+            )
         )
         self._read_key: tuple[str, ...] | None = scope if siblings else None
 
@@ -308,6 +311,11 @@ class AzureProvider:
             Target(id=b.target, role=role, label=f"{b.nsg} ({role})")
             for role, b in self.bindings.items()
         ]
+
+    def managing_tool(self, target: Target, live: Sequence[TargetRule]) -> ManagingTool | None:
+        """CAPZ or AKS, recognised by the NSG's name."""
+        binding = self.bindings.get(target.role)
+        return tools.managing_tool(binding.nsg) if binding is not None else None
 
     def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
         """Neutral rules → rules on NSGs (peer side resolved, role side in ``extra``).

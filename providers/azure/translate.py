@@ -300,8 +300,11 @@ def _check_writable(rule: Rule, cluster: str) -> None:
             f"{where}: Azure NSGs take only the protocols Tcp, Udp, Icmp, Esp, Ah and * (any), "
             f"not {rule.protocol.value}",
             hint="write it as "
-            + _INSTEAD.get(rule.protocol, "protocol all (admits every protocol, so also "
-            f"{rule.protocol.value}) or leave the rule out on Azure"),
+            + _INSTEAD.get(
+                rule.protocol,
+                "protocol all (admits every protocol, so also "
+                f"{rule.protocol.value}) or leave the rule out on Azure",
+            ),
         )
     if rule.icmp_type is not None:
         raise UnsupportedFeatureError(

@@ -34,11 +34,7 @@ def _repeated_fields(descriptor: Descriptor) -> tuple[tuple[str, bool], ...]:
     """(json name, is a map) of every repeated field: ``to_dict`` always prints them."""
     found = _repeated_cache.get(descriptor)
     if found is None:
-        found = tuple(
-            (fd.json_name, _is_map(fd))
-            for fd in descriptor.fields
-            if _is_repeated(fd)
-        )
+        found = tuple((fd.json_name, _is_map(fd)) for fd in descriptor.fields if _is_repeated(fd))
         _repeated_cache[descriptor] = found
     return found
 

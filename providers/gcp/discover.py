@@ -8,7 +8,6 @@ project's firewalls names a cluster and its two roles.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -16,10 +15,10 @@ from portsync.discover import Found
 from portsync.errors import InputError
 
 from .adapter import GcpAdapter, make_clients
+from .tools import CAPG_TAG
 
 __all__ = ["discover", "propose"]
 
-_CAPG_TAG = re.compile(r"^(?P<cluster>[a-z](?:[-a-z0-9]*[a-z0-9])?)-(?P<role>control-plane|node)$")
 _ROLES = {"control-plane": "control-plane", "node": "worker"}
 
 
@@ -34,7 +33,7 @@ def propose(firewalls: Iterable[Mapping[str, Any]], scope: Mapping[str, Any]) ->
     for firewall in firewalls:
         network = _network(firewall)
         for tag in firewall.get("targetTags") or []:
-            match = _CAPG_TAG.match(str(tag))
+            match = CAPG_TAG.match(str(tag))
             if match is None:
                 continue
             where = (match["cluster"], network)

@@ -32,8 +32,9 @@ from portsync.model import Endpoint, EndpointKind, RuleKey, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
 from portsync.reads import sibling_configs
+from portsync.tools import ManagingTool
 
-from . import translate
+from . import tools, translate
 from .limits import (
     DEFAULT_PRIORITY,
     LIMITS,
@@ -173,7 +174,9 @@ class GcpProvider:
         scope = _read_scope(self.config)
         siblings = any(
             _read_scope(other) == scope
-            for other in sibling_configs(settings.fleet, cluster, GcpClusterConfig, shared=settings.reads)
+            for other in sibling_configs(
+                settings.fleet, cluster, GcpClusterConfig, shared=settings.reads
+            )
         )
         self._read_key: tuple[str, ...] | None = scope if siblings else None
         self._name_locks: dict[str, threading.Lock] = {}
@@ -254,6 +257,12 @@ class GcpProvider:
             Target(id=str(ep), role=role, label=f"{ep.value} ({role})")
             for role, ep in self.bindings.items()
         ]
+
+    def managing_tool(self, target: Target, live: Sequence[TargetRule]) -> ManagingTool | None:
+        """CAPG, for a CAPG role tag its own firewalls target."""
+        if not target.id.startswith("tag:"):
+            return None
+        return tools.managing_tool(target.id[len("tag:") :], live)
 
     def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
         """Neutral rules → rules on tags and service accounts.

@@ -102,7 +102,14 @@ def test_an_option_value_that_looks_like_a_global_option_is_left_alone() -> None
 
     ctx = typer.main.get_command(app).make_context("portsync", ["rules"], resilient_parsing=True)
     args = ["plan", "--out", "-q", "--cluster", "-c", "-q"]
-    assert hoist_global_options(group, ctx, args) == ["-q", "plan", "--out", "-q", "--cluster", "-c"]
+    assert hoist_global_options(group, ctx, args) == [
+        "-q",
+        "plan",
+        "--out",
+        "-q",
+        "--cluster",
+        "-c",
+    ]
     assert hoist_global_options(group, ctx, ["plan", "--", "-q"]) == ["plan", "--", "-q"]
 
 

@@ -27,8 +27,15 @@ def test_rules_without_config_prints_the_ten_default_rules_as_json() -> None:
     rules = json.loads(result.stdout)
     assert len(rules) == 10
     assert set(rules[0]) == {
-        "role", "direction", "protocol", "from_port", "to_port", "icmp_type", "icmp_code",
-        "peer", "purpose",
+        "role",
+        "direction",
+        "protocol",
+        "from_port",
+        "to_port",
+        "icmp_type",
+        "icmp_code",
+        "peer",
+        "purpose",
     }
     assert rules[0]["icmp_type"] is None and rules[0]["icmp_code"] is None
     got = {(r["role"], r["from_port"], r["to_port"], r["peer"]) for r in rules}

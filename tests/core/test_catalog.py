@@ -136,7 +136,8 @@ def test_load_catalog_reference_page_reads_front_matter_and_rows() -> None:
 
 def test_load_catalog_unknown_name_raises_listing_builtins() -> None:
     with pytest.raises(
-        PortTableError, match=r"'kubernets' is not a built-in catalog \(calico, .*kubernetes, rke2\)"
+        PortTableError,
+        match=r"'kubernets' is not a built-in catalog \(calico, .*kubernetes, rke2\)",
     ):
         load_catalog("kubernets")
 

@@ -45,14 +45,18 @@ def test_load_config_good_file_normalises_sources(tmp_path: Path) -> None:
     assert loaded.config.clusters[0].name == "prod-aws"
 
 
-def test_load_config_no_file_uses_builtin_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_config_no_file_uses_builtin_defaults(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     loaded = load_config(None)
     assert loaded.path is None
     assert len(synthesize(loaded)) == 10
 
 
-def test_load_config_env_var_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_load_config_env_var_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "other.yaml"
     path.write_text(GOOD)
     monkeypatch.setenv("PORTSYNC_CONFIG", str(path))

@@ -9,7 +9,9 @@ from portsync.model import Endpoint, PortRange, Protocol, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, UpdateRuleOp
 
 
-def rule(port: int, peer: str = "cidr:10.0.0.0/8", *, owned: bool = True, desc: str = "portsync: x") -> TargetRule:
+def rule(
+    port: int, peer: str = "cidr:10.0.0.0/8", *, owned: bool = True, desc: str = "portsync: x"
+) -> TargetRule:
     return TargetRule(
         target="sg-1",
         protocol=Protocol.TCP,
@@ -69,7 +71,9 @@ def test_diff_unmanaged_rule_satisfies_desired_without_duplicate() -> None:
 
 
 def test_diff_owned_duplicates_collapse_to_one() -> None:
-    ops, _ = diff_target([rule(1)], [rule(1).replace(native_id="a"), rule(1).replace(native_id="b")])
+    ops, _ = diff_target(
+        [rule(1)], [rule(1).replace(native_id="a"), rule(1).replace(native_id="b")]
+    )
     assert [(type(op), op.rule.native_id) for op in ops] == [(DeleteRuleOp, "b")]
 
 

@@ -81,9 +81,7 @@ def test_covering_rules_group_the_roles_machines_are_in_covers_self() -> None:
 
 def test_covering_rules_a_deny_rule_touching_the_flow_means_not_covered() -> None:
     allow = _rule(None, SG_CP, protocol=Protocol.ALL, extra=(("gcp.priority", "1000"),))
-    deny = _rule(
-        (2380, 2380), SG_CP, extra=(("gcp.action", "deny"), ("gcp.priority", "900"))
-    )
+    deny = _rule((2380, 2380), SG_CP, extra=(("gcp.action", "deny"), ("gcp.priority", "900")))
     assert covering_rules(WANT_ETCD, [allow]) == (allow,)
     assert covering_rules(WANT_ETCD, [allow, deny]) == ()
 

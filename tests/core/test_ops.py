@@ -58,7 +58,14 @@ def test_plan_json_has_contract_keys_and_round_trips(tmp_path: Path) -> None:
     plan = _plan()
     data = json.loads(plan.to_json())
     assert {"format_version", "changes", "unmanaged", "summary", "fingerprints"} <= set(data)
-    assert data["summary"] == {"add": 1, "remove": 1, "update": 1, "unmanaged": 1, "satisfied": 0}
+    assert data["summary"] == {
+        "add": 1,
+        "remove": 1,
+        "update": 1,
+        "unmanaged": 1,
+        "satisfied": 0,
+        "protected": 0,
+    }
     assert data["changes"][0]["rule"]["from_port"] == 1
     path = tmp_path / "plan.json"
     path.write_text(plan.to_json())

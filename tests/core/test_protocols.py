@@ -106,16 +106,16 @@ def test_icmp_type_and_code_are_part_of_rule_identity() -> None:
         ({"protocol": Protocol.SCTP}, "needs a port range"),
     ],
 )
-def test_rule_refuses_fields_its_protocol_does_not_have(kw: dict[str, object], message: str) -> None:
+def test_rule_refuses_fields_its_protocol_does_not_have(
+    kw: dict[str, object], message: str
+) -> None:
     with pytest.raises(ValueError, match=message):
         _rule(**kw)
 
 
 def test_target_rule_key_and_json_carry_icmp_type_and_code() -> None:
     peer = Endpoint.cidr("10.0.0.0/8")
-    mtu = TargetRule(
-        target="sg-1", protocol=Protocol.ICMP, peer=peer, icmp_type=3, icmp_code=4
-    )
+    mtu = TargetRule(target="sg-1", protocol=Protocol.ICMP, peer=peer, icmp_type=3, icmp_code=4)
     every = TargetRule(target="sg-1", protocol=Protocol.ICMP, peer=peer)
     assert mtu.key != every.key
     data = mtu.to_dict()
@@ -125,9 +125,10 @@ def test_target_rule_key_and_json_carry_icmp_type_and_code() -> None:
     assert mtu.ports_text == "type 3 code 4"
     gre = TargetRule(target="sg-1", protocol=Protocol("47"), peer=peer)
     assert gre.to_dict()["protocol"] == "gre"
-    assert TargetRule(target="sg-1", protocol=Protocol("115"), peer=peer).to_dict()[
-        "protocol"
-    ] == "115"
+    assert (
+        TargetRule(target="sg-1", protocol=Protocol("115"), peer=peer).to_dict()["protocol"]
+        == "115"
+    )
 
 
 def test_extra_rules_take_protocols_by_name_or_number_and_icmp_fields() -> None:

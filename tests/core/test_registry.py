@@ -26,7 +26,9 @@ def test_registry_unknown_name_lists_installed() -> None:
         registry.get_provider_class("nope")
 
 
-def test_registry_two_packages_claiming_one_name_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_two_packages_claiming_one_name_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     eps = [
         EntryPoint("aws", "a.provider:A", registry.ENTRY_POINT_GROUP),
         EntryPoint("aws", "b.provider:B", registry.ENTRY_POINT_GROUP),

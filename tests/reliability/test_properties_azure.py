@@ -23,7 +23,10 @@ from tests.reliability.strategies import CIDRS, extra_rules, ports, write_config
 SUB = "00000000-0000-0000-0000-0000000000aa"
 RG = "prop-rg"
 NSGS = {"control-plane": "cp-nsg", "worker": "node-nsg"}
-PREFIXES = {"control-plane": ["10.0.1.0/24", "fd00:1::/64"], "worker": ["10.0.2.0/24", "fd00:2::/64"]}
+PREFIXES = {
+    "control-plane": ["10.0.1.0/24", "fd00:1::/64"],
+    "worker": ["10.0.2.0/24", "fd00:2::/64"],
+}
 
 _extra_rule = extra_rules(list(NSGS))
 
@@ -45,22 +48,23 @@ def _live_rule(draw: st.DrawFn, index: int) -> tuple[str, dict[str, Any]]:
     }
     if draw(st.booleans()):
         rule.update(
-            name=f"portsync-live-{index}", description="[portsync] old", access="Allow",
+            name=f"portsync-live-{index}",
+            description="[portsync] old",
+            access="Allow",
             priority=1000 + 3 * index,
         )
     else:
         inside = draw(st.booleans())
         rule.update(
-            name=f"user-rule-{index}", description="by hand",
+            name=f"user-rule-{index}",
+            description="by hand",
             access=draw(st.sampled_from(["Allow", "Deny"])),
             priority=(1500 if inside else 200) + index,
         )
     return NSGS[role], rule
 
 
-_live = st.integers(0, 6).flatmap(
-    lambda n: st.tuples(*[_live_rule(i) for i in range(n)]).map(list)
-)
+_live = st.integers(0, 6).flatmap(lambda n: st.tuples(*[_live_rule(i) for i in range(n)]).map(list))
 
 
 @pytest.fixture(scope="module")

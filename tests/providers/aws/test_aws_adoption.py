@@ -17,6 +17,7 @@ import pytest
 
 from portsync import api
 from portsync.config import load_config
+from portsync.errors import GuardrailError
 from portsync.ops import Plan
 
 CLUSTER = "k.example.com"
@@ -113,7 +114,9 @@ def _adds(plan: Plan) -> set[tuple[str, str, str, str]]:
 
 
 def _satisfied(plan: Plan) -> set[tuple[str, str, str]]:
-    return {(g.role, s.rule.ports_text, s.rule.origin or "") for g in plan.groups for s in g.satisfied}
+    return {
+        (g.role, s.rule.ports_text, s.rule.origin or "") for g in plan.groups for s in g.satisfied
+    }
 
 
 def test_kops_owned_plan_lists_covered_rows_as_satisfied_and_adds_only_uncovered(
@@ -172,3 +175,89 @@ def test_kops_plan_round_trips_satisfied_through_json(kops: KopsLayout) -> None:
     plan = kops.plan()
     again = Plan.from_dict(plan.to_dict())
     assert [g.satisfied for g in again.groups] == [g.satisfied for g in plan.groups]
+
+
+def _exclusive(kops: KopsLayout, extra: str = "") -> None:
+    kops.config.write_text("mode: exclusive\n" + extra + kops.config.read_text())
+
+
+def test_kops_groups_are_recognised_with_the_ports_kops_update_deletes(kops: KopsLayout) -> None:
+    plan = kops.plan()
+    tools = {g.role: g.managed_by for g in plan.groups}
+    masters, nodes = tools["control-plane"], tools["worker"]
+    assert masters is not None and nodes is not None
+    assert masters.name == "kops"
+    assert masters.marker == f"tag KubernetesCluster={CLUSTER}"
+    assert "ports 22, 443, 2380, 2381, 4001, 4002, 4789, 179, 8443" in masters.behaviour
+    assert nodes.behaviour.endswith("ports 22")
+    assert "securityGroupOverride" in masters.route
+    again = Plan.from_dict(plan.to_dict())
+    assert [g.managed_by for g in again.groups] == [g.managed_by for g in plan.groups]
+
+
+def test_exclusive_is_refused_on_kops_groups_before_any_write(kops: KopsLayout) -> None:
+    _exclusive(kops)
+    before = kops.ec2.describe_security_groups(GroupIds=[kops.masters, kops.nodes])
+    with pytest.raises(GuardrailError, match="managed by kops") as caught:
+        api.apply(load_config(kops.config), allow_exclusive=True, max_deletes=100)
+    assert "--exclusive-on-managed" in (caught.value.hint or "")
+    after = kops.ec2.describe_security_groups(GroupIds=[kops.masters, kops.nodes])
+    assert after["SecurityGroups"] == before["SecurityGroups"]
+
+
+def test_exclusive_on_managed_names_the_targets_it_may_touch(kops: KopsLayout) -> None:
+    _exclusive(kops)
+    # Naming only the nodes' group: the masters' group still refuses.
+    with pytest.raises(GuardrailError, match=f"masters.{CLUSTER}|{kops.masters}"):
+        api.apply(
+            load_config(kops.config),
+            allow_exclusive=True,
+            max_deletes=100,
+            exclusive_on_managed=[kops.nodes],
+        )
+    api.apply(
+        load_config(kops.config),
+        allow_exclusive=True,
+        max_deletes=100,
+        exclusive_on_managed=[kops.nodes, kops.masters],
+    )
+    assert kops.plan().is_empty()
+
+
+def test_exclusive_refusal_comes_before_max_deletes(kops: KopsLayout) -> None:
+    _exclusive(kops)
+    with pytest.raises(GuardrailError, match="mode exclusive would remove") as caught:
+        api.apply(load_config(kops.config), max_deletes=0)
+    assert "--exclusive" in (caught.value.hint or "")
+
+
+def test_protected_rules_survive_exclusive_and_are_listed_once(kops: KopsLayout) -> None:
+    # kops' node-to-node all-traffic and SSH from the admin range: protected by description.
+    kops.ec2.update_security_group_rule_descriptions_ingress(
+        GroupId=kops.nodes,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [{"CidrIp": ADMIN, "Description": "kops: ssh from admins"}],
+            }
+        ],
+    )
+    _exclusive(kops, "protect:\n  - description: '^kops: '\n")
+    plan = kops.plan()
+    nodes = next(g for g in plan.groups if g.role == "worker")
+    assert [(r.ports_text, str(r.peer)) for r in nodes.protected] == [("22", f"cidr:{ADMIN}")]
+    assert all(r.key != nodes.protected[0].key for r in nodes.unmanaged)
+    assert all(op.rule.key != nodes.protected[0].key for op in nodes.ops)
+    assert plan.summary()["protected"] == 1
+    api.apply(
+        load_config(kops.config),
+        allow_exclusive=True,
+        max_deletes=100,
+        exclusive_on_managed=[kops.nodes, kops.masters],
+    )
+    live = kops.ec2.describe_security_groups(GroupIds=[kops.nodes])["SecurityGroups"][0]
+    ssh = [p for p in live["IpPermissions"] if p.get("FromPort") == 22]
+    assert [r["CidrIp"] for p in ssh for r in p["IpRanges"]] == [ADMIN]
+    assert Plan.from_dict(plan.to_dict()).groups == plan.groups

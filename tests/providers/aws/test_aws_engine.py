@@ -158,7 +158,14 @@ def test_plan_stale_description_is_an_update_not_a_replace(aws_world: AwsWorld) 
         },
     )
     plan = _plan(aws_world)
-    assert plan.summary() == {"add": 0, "remove": 0, "update": 1, "unmanaged": 2, "satisfied": 0}
+    assert plan.summary() == {
+        "add": 0,
+        "remove": 0,
+        "update": 1,
+        "unmanaged": 2,
+        "satisfied": 0,
+        "protected": 0,
+    }
     (update,) = [op for g in plan for op in g.updates]
     assert update.before.description == "portsync: old words"
     assert update.after.description == "portsync: Kubernetes API server"

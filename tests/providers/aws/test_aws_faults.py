@@ -296,9 +296,7 @@ def test_cli_throttled_beyond_budget_exits_1_then_next_apply_converges(
     assert (6443, "203.0.113.0/24", "portsync: Kubernetes API server") in before
 
     # Moving the API server to 443 adds two rules and removes two on the control plane.
-    _configure(
-        aws_world, proxy.url, cluster={"max_attempts": 2}, overrides={"kube-apiserver": 443}
-    )
+    _configure(aws_world, proxy.url, cluster={"max_attempts": 2}, overrides={"kube-apiserver": 443})
     proxy.inject("throttle", action=AUTH_IN, times=50)
     result = runner.invoke(app, ["--config", cfg, "apply", "--auto-approve"])
     assert result.exit_code == 1, result.output
@@ -456,8 +454,13 @@ def _seven_roles(world: AwsWorld) -> tuple[dict[str, str], list[dict[str, Any]]]
             GroupName=role, Description=role, VpcId=world.vpc
         )["GroupId"]
         extra.append(
-            {"role": role, "protocol": "tcp", "ports": 8000 + i, "peer": "cidr:10.0.0.0/8",
-             "purpose": f"app {i}"}
+            {
+                "role": role,
+                "protocol": "tcp",
+                "ports": 8000 + i,
+                "peer": "cidr:10.0.0.0/8",
+                "purpose": f"app {i}",
+            }
         )
         extra.append(
             {"role": role, "protocol": "udp", "ports": 53, "peer": "role:worker", "purpose": "dns"}
@@ -499,9 +502,7 @@ def test_plan_reads_the_groups_in_one_request_without_max_results(
     assert "MaxResults" not in request and "NextToken" not in request
 
 
-def test_page_size_key_reads_in_pages_of_that_size(
-    aws_world: AwsWorld, proxy: EC2Proxy
-) -> None:
+def test_page_size_key_reads_in_pages_of_that_size(aws_world: AwsWorld, proxy: EC2Proxy) -> None:
     roles, extra = _seven_roles(aws_world)
     _configure(aws_world, proxy.url, roles=roles, extra_rules=extra)
     whole = _plan(aws_world)
@@ -532,8 +533,13 @@ def _two_clusters(world: AwsWorld, url: str) -> dict[str, str]:
     _add_ingress(world, groups["app-2"], 9999, "10.0.0.0/8", "portsync: retired rule")
     data = {
         "extra_rules": [
-            {"role": "*", "protocol": "tcp", "ports": 8080, "peer": "cidr:10.0.0.0/8",
-             "purpose": "app"},
+            {
+                "role": "*",
+                "protocol": "tcp",
+                "ports": 8080,
+                "peer": "cidr:10.0.0.0/8",
+                "purpose": "app",
+            },
         ],
         "clusters": [
             {
@@ -608,9 +614,7 @@ def test_proxy_paging_botocore_paginator_follows_next_token(
     client = boto3.client("ec2", region_name="eu-west-1", endpoint_url=paging_proxy.url)
     every = aws_world.ec2.describe_security_groups()["SecurityGroups"]
     pages = list(
-        client.get_paginator("describe_security_groups").paginate(
-            PaginationConfig={"PageSize": 5}
-        )
+        client.get_paginator("describe_security_groups").paginate(PaginationConfig={"PageSize": 5})
     )
     assert [len(p["SecurityGroups"]) for p in pages[:-1]] == [2] * (len(pages) - 1)
     assert all("NextToken" in p for p in pages[:-1]) and "NextToken" not in pages[-1]

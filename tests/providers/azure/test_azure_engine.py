@@ -184,7 +184,14 @@ def _priorities(world: AzureWorld, nsg: str) -> dict[str, int]:
 
 def test_plan_empty_nsgs_adds_every_rule_with_one_list(world: AzureWorld) -> None:
     plan = _plan(world)
-    assert plan.summary() == {"add": RULES, "remove": 0, "update": 0, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": RULES,
+        "remove": 0,
+        "update": 0,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
     assert {g.target for g in plan} == {CP_NSG, NODE_NSG}
     assert {g.label for g in plan} == {"cp-nsg (control-plane)", "node-nsg (worker)"}
     calls = world.emulator.calls
@@ -241,7 +248,14 @@ def test_apply_priorities_stay_stable_when_other_rules_come_and_go(world: AzureW
     (old,) = [n for n in before if "-9100-" in n]
     world.write_config(extra_rules=extra(9200))
     plan = _plan(world)
-    assert plan.summary() == {"add": 1, "remove": 1, "update": 0, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": 1,
+        "remove": 1,
+        "update": 0,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
     _apply(world)
     after = _priorities(world, CP_NSG)
     assert old not in after
@@ -340,7 +354,14 @@ def test_plan_deny_rule_does_not_satisfy_wanted_allow(world: AzureWorld) -> None
         ),
     )
     plan = _plan(world)
-    assert plan.summary() == {"add": RULES, "remove": 0, "update": 0, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": RULES,
+        "remove": 0,
+        "update": 0,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
     _apply(world)
     assert "deny-api" in world.rules(CP_NSG)
     assert _plan(world).is_empty()
@@ -373,7 +394,14 @@ def test_plan_stale_description_is_an_update_in_place(world: AzureWorld, arm_htt
     rule["properties"]["description"] = "[portsync] API (old words)"
     assert arm_http.put(world.rule_path(CP_NSG, name), {"properties": rule["properties"]}).ok
     plan = _plan(world)
-    assert plan.summary() == {"add": 0, "remove": 0, "update": 1, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": 0,
+        "remove": 0,
+        "update": 1,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
     (update,) = [op for g in plan for op in g.updates]
     assert update.after.description == "[portsync] Kubernetes API server"
     world.emulator.reset()
@@ -397,7 +425,14 @@ def test_apply_role_prefix_change_updates_rules_in_place(world: AzureWorld) -> N
     plan = _plan(world)
     # Rules from the control plane change peer (remove + add: 4 self rules and the workers'
     # kubelet rule); the API server rule changes only its destination, in place.
-    assert plan.summary() == {"add": 5, "remove": 5, "update": 1, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": 5,
+        "remove": 5,
+        "update": 1,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
     _apply(world, max_deletes=10)
     rules = world.rules(CP_NSG)
     api_rule = next(r for n, r in rules.items() if "-6443-" in n)
@@ -411,7 +446,14 @@ def test_apply_band_change_moves_rules_keeping_names(world: AzureWorld) -> None:
     names = set(world.rules(CP_NSG))
     world.write_config(cluster={"priority_band": [2000, 2099]})
     plan = _plan(world)
-    assert plan.summary() == {"add": 0, "remove": 0, "update": RULES, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": 0,
+        "remove": 0,
+        "update": RULES,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
     world.emulator.reset()
     _apply(world)
     assert world.emulator.calls["nsg.put"] == 2
@@ -447,7 +489,14 @@ def test_apply_etag_conflict_rereads_and_keeps_concurrent_writers_rule(
     owned = [r["properties"]["priority"] for n, r in rules.items() if n.startswith("portsync-")]
     assert 1000 not in owned and len(owned) == NODE_RULES
     monkeypatch.undo()
-    assert _plan(world).summary() == {"add": 0, "remove": 0, "update": 0, "unmanaged": 1, "satisfied": 0}
+    assert _plan(world).summary() == {
+        "add": 0,
+        "remove": 0,
+        "update": 0,
+        "unmanaged": 1,
+        "satisfied": 0,
+        "protected": 0,
+    }
 
 
 def test_apply_nsg_changing_on_every_attempt_is_conflict_error(
@@ -683,8 +732,13 @@ def _fleet(world: AzureWorld) -> None:
     apps["roles"] = {"app": {"nsg": "app-nsg", "address_prefixes": ["10.0.9.0/24"]}}
     data["clusters"].append(apps)
     data["extra_rules"] = [
-        {"role": "app", "protocol": "tcp", "ports": 8080, "peer": "cidr:10.0.0.0/8",
-         "purpose": "app"}
+        {
+            "role": "app",
+            "protocol": "tcp",
+            "ports": 8080,
+            "peer": "cidr:10.0.0.0/8",
+            "purpose": "app",
+        }
     ]
     world.config_path.write_text(yaml.safe_dump(data, sort_keys=False))
 
@@ -770,7 +824,14 @@ def test_demo_seeds_drift_and_converges(tmp_path: Path) -> None:
         path = tmp_path / "portsync.yaml"
         path.write_text(yaml.safe_dump(config))
         loaded = load_config(path)
-        assert api.plan(loaded).summary() == {"add": 18, "remove": 1, "update": 1, "unmanaged": 1, "satisfied": 0}
+        assert api.plan(loaded).summary() == {
+            "add": 18,
+            "remove": 1,
+            "update": 1,
+            "unmanaged": 1,
+            "satisfied": 0,
+            "protected": 0,
+        }
         api.apply(loaded)
         assert api.plan(loaded).is_empty()
         assert demo.emulator is not None

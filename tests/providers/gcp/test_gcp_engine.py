@@ -190,7 +190,14 @@ def _groups(firewalls: dict[str, dict[str, Any]]) -> list[Any]:
 
 def test_plan_empty_project_adds_every_rule_with_one_list(gcp_world: GcpWorld) -> None:
     plan = _plan(gcp_world)
-    assert plan.summary() == {"add": RULES, "remove": 0, "update": 0, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": RULES,
+        "remove": 0,
+        "update": 0,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
     assert {g.target for g in plan} == {"tag:k8s-cp", "tag:k8s-node"}
     assert {g.label for g in plan} == {"k8s-cp (control-plane)", "k8s-node (worker)"}
     calls = gcp_world.emulator.calls
@@ -316,7 +323,14 @@ def test_plan_disabled_or_denying_firewall_does_not_satisfy_wanted_rule(
         },
     )
     plan = _plan(gcp_world)
-    assert plan.summary() == {"add": RULES, "remove": 0, "update": 0, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": RULES,
+        "remove": 0,
+        "update": 0,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
     _apply(gcp_world)
     assert gcp_world.mutations()["firewalls.patch"] == 1  # re-enabled under the same name
     firewalls = gcp_world.firewalls()
@@ -342,7 +356,14 @@ def test_plan_stale_description_is_an_update_patched_in_place(
     )
     assert status == 200
     plan = _plan(gcp_world)
-    assert plan.summary() == {"add": 0, "remove": 0, "update": 1, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": 0,
+        "remove": 0,
+        "update": 1,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
     (update,) = [op for g in plan for op in g.updates]
     assert update.before.description == "[portsync] scheduler (old)"
     assert update.after.description == "[portsync] kube-scheduler"
@@ -365,7 +386,14 @@ def test_apply_priority_change_patches_every_firewall_in_place(gcp_world: GcpWor
     ids = {n: fw["id"] for n, fw in gcp_world.firewalls().items()}
     gcp_world.write_config(cluster={"priority": 900})
     plan = _plan(gcp_world)
-    assert plan.summary() == {"add": 0, "remove": 0, "update": RULES, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": 0,
+        "remove": 0,
+        "update": RULES,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
     gcp_world.emulator.reset_calls()
     _apply(gcp_world)
     assert gcp_world.mutations() == {
@@ -507,7 +535,14 @@ def test_apply_repacking_never_drops_a_wanted_rule(gcp_world: GcpWorld) -> None:
     gcp_world.seed(*_legacy(gcp_world))
     assert _keys(gcp_world.firewalls()) == wanted
     plan = _plan(gcp_world)
-    assert plan.summary() == {"add": 0, "remove": 0, "update": 2, "unmanaged": 0, "satisfied": 0}
+    assert plan.summary() == {
+        "add": 0,
+        "remove": 0,
+        "update": 2,
+        "unmanaged": 0,
+        "satisfied": 0,
+        "protected": 0,
+    }
 
     snapshots: list[set[RuleKey]] = []
     remove = gcp_world.emulator.add_observer(lambda _p, fws: snapshots.append(_keys(fws)))
@@ -670,13 +705,30 @@ def _fleet(world: GcpWorld, *, apps_network: str = "default", **keys: Any) -> No
     }
     world.write_config(
         clusters=[
-            {**base, "name": "prod-gcp", "roles": {
-                "control-plane": {"target_tag": CP_TAG}, "worker": {"target_tag": NODE_TAG}}},
-            {**base, "name": "apps", "network": apps_network,
-             "roles": {"app": {"target_tag": "k8s-app"}}},
+            {
+                **base,
+                "name": "prod-gcp",
+                "roles": {
+                    "control-plane": {"target_tag": CP_TAG},
+                    "worker": {"target_tag": NODE_TAG},
+                },
+            },
+            {
+                **base,
+                "name": "apps",
+                "network": apps_network,
+                "roles": {"app": {"target_tag": "k8s-app"}},
+            },
         ],
-        extra_rules=[{"role": "app", "protocol": "tcp", "ports": 8080,
-                      "peer": "cidr:10.0.0.0/8", "purpose": "app"}],
+        extra_rules=[
+            {
+                "role": "app",
+                "protocol": "tcp",
+                "ports": 8080,
+                "peer": "cidr:10.0.0.0/8",
+                "purpose": "app",
+            }
+        ],
     )
 
 
@@ -722,8 +774,11 @@ def test_plan_firewall_quota_counts_the_inserts_of_every_cluster_of_the_project(
     gcp_world.seed(_ssh())
     # prod-gcp alone would reach 1 + FIREWALLS, apps alone 1 + 1: each fits, together they don't.
     _fleet(gcp_world, firewall_quota=FIREWALLS + 1)
-    with pytest.raises(ProviderLimitError, match=f"{FIREWALLS + 2} firewall rules in the project "
-                       r"\(with the other clusters"):
+    with pytest.raises(
+        ProviderLimitError,
+        match=f"{FIREWALLS + 2} firewall rules in the project "
+        r"\(with the other clusters",
+    ):
         _apply(gcp_world)
     assert sum(gcp_world.mutations().values()) == 0
     _fleet(gcp_world, firewall_quota=FIREWALLS + 2)
@@ -812,7 +867,14 @@ def test_demo_seeds_drift_and_converges(tmp_path: Path) -> None:
         path = tmp_path / "portsync.yaml"
         path.write_text(yaml.safe_dump(config))
         loaded = load_config(path)
-        assert api.plan(loaded).summary() == {"add": 12, "remove": 1, "update": 1, "unmanaged": 1, "satisfied": 0}
+        assert api.plan(loaded).summary() == {
+            "add": 12,
+            "remove": 1,
+            "update": 1,
+            "unmanaged": 1,
+            "satisfied": 0,
+            "protected": 0,
+        }
         api.apply(loaded)
         assert api.plan(loaded).is_empty()
     finally:

@@ -110,8 +110,13 @@ def test_icmp_type_refused_in_one_error_naming_every_rule(gcp_world: GcpWorld) -
 def test_egress_to_a_tag_peer_refused_naming_destination_ranges(gcp_world: GcpWorld) -> None:
     gcp_world.write_config(
         extra_rules=[
-            {"role": "worker", "direction": "egress", "protocol": "tcp", "ports": 443,
-             "peer": "role:control-plane"}
+            {
+                "role": "worker",
+                "direction": "egress",
+                "protocol": "tcp",
+                "ports": 443,
+                "peer": "role:control-plane",
+            }
         ]
     )
     with pytest.raises(TranslationError, match="only take destination IP ranges"):

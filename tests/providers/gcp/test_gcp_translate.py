@@ -398,7 +398,9 @@ def test_parse_description_keeps_a_semicolon_that_does_not_start_a_port_entry() 
                 lambda t: f"{t[0]}-{t[0] + t[1]}"
             ),
         ),
-        st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30),
+        st.text(
+            alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=30
+        ),
         min_size=1,
         max_size=6,
     )
