@@ -1,7 +1,7 @@
 """The typed Python API behind the CLI: synthesise, plan, apply.
 
 ``plan`` and ``apply`` build the same :class:`~portsync.ops.Plan`; only the sink differs
-(STYLE rule 11). Providers are created per cluster through the registry.
+(docs/architecture.md). Providers are created per cluster through the registry.
 """
 
 from __future__ import annotations
@@ -409,7 +409,7 @@ def apply(
             op=group,
         ) from first
 
-    # Verify: re-read only the touched targets and re-diff (STYLE rule 12).
+    # Verify: re-read only the touched targets and re-diff.
     session.settings.reads.new_round()
     touched: dict[str, set[str]] = {}
     for group in changed:

@@ -1,6 +1,6 @@
 """The ``portsync`` command line: a thin typer app over :mod:`portsync.api`.
 
-Exit codes (one place, DESIGN §6, the same for every command): 0 success / in sync / nothing to
+Exit codes (one place, the same for every command; docs/reports.md): 0 success / in sync / nothing to
 report; 1 error; 2 only under ``--detailed-exitcode``: changes pending (plan), findings at or above
 ``--fail-on`` (audit), not allowed (explain); 130 interrupted.
 """

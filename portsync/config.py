@@ -1,4 +1,4 @@
-"""Loading and validating ``portsync.yaml`` (DESIGN §5).
+"""Loading and validating ``portsync.yaml`` (docs/configuration.md).
 
 The file is parsed with PyYAML's composer so every value keeps its line number; pydantic validates
 the shape; every problem becomes one :class:`~portsync.errors.ConfigError` naming ``file:line``

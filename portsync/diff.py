@@ -1,4 +1,4 @@
-"""Diff is set algebra on stable keys (STYLE rule 8).
+"""Diff is set algebra on stable keys.
 
 ``desired − live`` → create; ``live − desired`` → delete if portsync owns it (per mode), otherwise
 report as unmanaged; ``both`` → compare descriptions. Every live rule is looked at; findings are

@@ -1,4 +1,4 @@
-"""The plan as data (STYLE rule 9): operations, grouped per target, serialisable to JSON.
+"""The plan as data (docs/architecture.md): operations, grouped per target, serialisable to JSON.
 
 A :class:`Plan` is what ``portsync plan`` prints and saves and what ``portsync apply`` executes.
 Ops hold neutral :class:`~portsync.model.TargetRule` values only — never SDK objects.
@@ -229,7 +229,7 @@ class Plan:
     # -- serialisation -------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON object of DESIGN §6 (also the saved plan file)."""
+        """The JSON object of docs/reports.md (also the saved plan file)."""
         changes = []
         for group, op in self.changes:
             item: dict[str, Any] = {

@@ -1,4 +1,4 @@
-"""The narrow boundary between the core and a cloud (STYLE rule 3).
+"""The narrow boundary between the core and a cloud (docs/architecture.md).
 
 A provider is constructed for one cluster. The engine asks it for the cluster's targets, for the
 desired rule set translated onto those targets, for the live rules, for a limit check of the state

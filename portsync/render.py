@@ -1,6 +1,6 @@
 """Rendering rules, plans, audits and explanations as text (rich), JSON and Markdown.
 
-One renderer per op class (STYLE rule 10): a new op kind registers its own line renderer.
+One renderer per op class: a new op kind registers its own line renderer.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""From catalog rows and config to the desired neutral rule set (DESIGN §4)."""
+"""From catalog rows and config to the desired neutral rule set (docs/port-tables.md)."""
 
 from __future__ import annotations
 

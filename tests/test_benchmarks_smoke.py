@@ -1,5 +1,5 @@
 """Smoke test of the benchmarks: each ``run()`` works at a tiny scale and counts the calls it
-should. Times are never asserted (DESIGN §9): the benchmarks measure speed, tests do not."""
+should. Times are never asserted (docs/performance.md): the benchmarks measure speed, tests do not."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Mapping botocore errors to the portsync error tree, in one place (STYLE rule 14)."""
+"""Mapping botocore errors to the portsync error tree, in one place."""
 
 from __future__ import annotations
 

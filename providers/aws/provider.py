@@ -202,7 +202,7 @@ class AwsProvider:
         return tools.managing_tool(group) if group is not None else None
 
     def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
-        """Refuse more than ``rules_per_group`` per direction and IP family (DESIGN §7.6)."""
+        """Refuse more than ``rules_per_group`` per direction and IP family."""
         limit = self.config.rules_per_group
         for direction in (Direction.INGRESS, Direction.EGRESS):
             rules = [r for r in final if r.direction is direction]

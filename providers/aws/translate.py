@@ -186,7 +186,7 @@ def _label(peer: Endpoint, target: str, roles_by_group: Mapping[str, str]) -> st
 def rules_from_group(
     group: Mapping[str, Any], roles_by_group: Mapping[str, str]
 ) -> list[TargetRule]:
-    """Expand one DescribeSecurityGroups item into one target rule per source (DESIGN §4)."""
+    """Expand one DescribeSecurityGroups item into one target rule per source."""
     target = str(group["GroupId"])
     out: list[TargetRule] = []
     for direction, key in (

@@ -1,5 +1,5 @@
 """Mapping azure-core and azure-identity errors to the portsync error tree, in one place
-(STYLE rule 14). Also tells which errors the adapter's own retry loop handles."""
+Also tells which errors the adapter's own retry loop handles."""
 
 from __future__ import annotations
 

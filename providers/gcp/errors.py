@@ -1,5 +1,5 @@
 """Mapping google-api-core, google-auth and requests errors to the portsync error tree, in one place
-(STYLE rule 14). Also decides which errors are transient and worth a retry."""
+Also decides which errors are transient and worth a retry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The CLI contract: outputs, exit codes, one-line errors (DESIGN §6)."""
+"""The CLI contract: outputs, exit codes, one-line errors (docs/reports.md)."""
 
 from __future__ import annotations
 

@@ -31,7 +31,7 @@ def _rule(role: str, low: int, high: int, peer: str, purpose: str) -> Rule:
     )
 
 
-# The ten rules of DESIGN §4, written out.
+# The ten rules the built-in Kubernetes table gives, written out.
 DESIGN_RULES = [
     _rule("control-plane", 6443, 6443, "any", "Kubernetes API server"),
     _rule("control-plane", 2379, 2380, "self", "etcd server client API"),
