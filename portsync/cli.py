@@ -8,8 +8,6 @@ report; 1 error; 2 only under ``--detailed-exitcode``: changes pending (plan), f
 from __future__ import annotations
 
 import sys
-import tempfile
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum, IntEnum
@@ -31,6 +29,7 @@ if TYPE_CHECKING:
     from portsync.config import LoadedConfig
     from portsync.fleet import Shard
     from portsync.ops import Plan
+    from portsync.output import LiveStatus
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -104,6 +103,12 @@ class _Group(TyperGroup):
         except _UsageError as exc:
             setattr(exc, "exit_code", int(ExitCode.ERROR))  # noqa: B010 - class attribute
             raise
+        except Exception as exc:
+            # typer's and click's own exceptions (Exit, Abort, usage) carry their exit; anything
+            # else escaped a command's handler: one redacted line, never a raw traceback.
+            if type(exc).__module__.split(".")[0] in ("typer", "click"):
+                raise
+            _fail(exc)
 
 
 def _plain_argument_help(group: Any) -> None:
@@ -221,22 +226,29 @@ def _root(
 
 
 def _fail(exc: BaseException) -> NoReturn:
+    """Report ``exc`` and exit: one error line (every message redacted and printed literally).
+
+    ``--debug`` adds the traceback (redacted). A bug — any exception that is not a
+    :class:`PortsyncError` — also leaves its traceback in a private crash log in the user's state
+    folder, which the message names.
+    """
     out = state.output
-    if state.debug:
-        raise exc
-    if isinstance(exc, PortsyncError):
-        out.error(str(exc))
-        raise typer.Exit(ExitCode.ERROR)
     if isinstance(exc, KeyboardInterrupt):
         out.error("interrupted")
         raise typer.Exit(ExitCode.INTERRUPTED)
-    with tempfile.NamedTemporaryFile(
-        "w", prefix="portsync-crash-", suffix=".log", delete=False
-    ) as fh:
-        traceback.print_exception(exc, file=fh)
-    out.error(
-        f"internal error, please report: {type(exc).__name__}: {exc} (traceback in {fh.name})"
-    )
+    if state.debug:
+        out.traceback(exc)
+    if isinstance(exc, PortsyncError):
+        out.error(str(exc))
+        raise typer.Exit(ExitCode.ERROR)
+    from portsync.crashlog import write_crash_log
+
+    try:
+        where = f"traceback in {write_crash_log(exc)}"
+    except OSError as err:
+        where = f"no crash log written: {err.strerror or err}; run with --debug to see it"
+    # The log's path first: the exception's own text is anything, to the end of the line.
+    out.error(f"internal error, please report ({where}): {type(exc).__name__}: {exc}")
     raise typer.Exit(ExitCode.ERROR)
 
 
@@ -249,7 +261,7 @@ def _load() -> LoadedConfig:
 class _Progress:
     """Progress of a long operation: a live status line on a terminal, plain lines otherwise."""
 
-    def __init__(self, status: Any = None) -> None:
+    def __init__(self, status: LiveStatus | None = None) -> None:
         self._status = status
 
     def __call__(self, message: str) -> None:
@@ -289,7 +301,7 @@ def _progress(label: str) -> Iterator[_Progress]:
     if not live:
         yield _Progress()
         return
-    with err.status(label) as status:
+    with out.status(label) as status:
         yield _Progress(status)
 
 

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from portsync.errors import ConfigError
+from portsync.files import CONFIG_CAP, read_bounded
 from portsync.model import Peer, PortRange, Protocol, Rule, canonical_cidr, slugify
 from portsync.protect import Protector
 
@@ -425,7 +426,7 @@ def find_config(explicit: str | Path | None = None) -> Path | None:
     named = explicit or os.environ.get("PORTSYNC_CONFIG")
     if named:
         path = Path(named)
-        if not path.is_file():
+        if "\0" not in str(named) and not path.exists():
             source = "--config" if explicit else "PORTSYNC_CONFIG"
             raise ConfigError(
                 f"config file {path} (from {source}) does not exist",
@@ -448,10 +449,14 @@ def load_config(explicit: str | Path | None = None) -> LoadedConfig:
     path = find_config(explicit)
     if path is None:
         return LoadedConfig(Config())
+    data = read_bounded(path, limit=CONFIG_CAP, what="config file", error=ConfigError)
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: the config file is not UTF-8 text", hint="save it as UTF-8"
+        ) from None
     return parse_config(text, path=path)
 
 
@@ -489,7 +494,7 @@ def parse_config(text: str, *, path: Path | None = None) -> LoadedConfig:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc, loaded)) from None
+        raise ConfigError(_describe(exc, loaded, data=data)) from None
     loaded = LoadedConfig(config, path=path, text=text, node=node)
     _validate_clusters(loaded)
     return loaded
@@ -509,7 +514,9 @@ def _validate_clusters(loaded: LoadedConfig) -> None:
         try:
             provider_cls.config_model.model_validate(cluster.settings)
         except ValidationError as exc:
-            problems.append(_describe(exc, loaded, prefix=("clusters", index)))
+            problems.append(
+                _describe(exc, loaded, prefix=("clusters", index), data=cluster.settings)
+            )
     if problems:
         raise ConfigError("\n".join(problems))
 
@@ -537,13 +544,42 @@ _FIXES = {
 }
 
 
-def _describe(exc: ValidationError, loaded: LoadedConfig, prefix: Sequence[str | int] = ()) -> str:
+def _data_loc(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
+    """The parts of a pydantic error location that are keys or indexes of ``data``.
+
+    pydantic inserts the names of union members (``str``, ``function-after[…]``) between them;
+    a user's key may hold brackets too, so a part is kept when the data has it, not by its look.
+    """
+    kept: list[str | int] = []
+    node = data
+    for part in loc:
+        if (isinstance(node, dict) and part in node) or (
+            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        ):
+            kept.append(part)
+            node = node[part]
+        elif not isinstance(node, dict | list) or isinstance(part, str):
+            continue  # a union member's name, or a location inside a scalar
+        else:
+            kept.append(part)
+    return tuple(kept)
+
+
+def _describe(
+    exc: ValidationError,
+    loaded: LoadedConfig,
+    prefix: Sequence[str | int] = (),
+    *,
+    data: Any = None,
+) -> str:
     messages = []
     for error in exc.errors():
-        loc = (
-            *prefix,
-            *(part for part in error["loc"] if not isinstance(part, str) or "[" not in part),
-        )
+        loc = (*prefix, *_data_loc(data, error["loc"]))
+        if error["type"] in ("extra_forbidden", "missing") and error["loc"]:
+            # The offending key itself is not in the data's path when missing; name it anyway.
+            last = error["loc"][-1]
+            if not loc or loc[-1] != last:
+                loc = (*loc, last)
         dotted = ".".join(str(p) for p in loc) or "(top level)"
         msg = str(error["msg"]).removeprefix("Value error, ")
         fix = _FIXES.get(error["type"], "")

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import yaml
+from rich.text import Text
 
 from portsync import api
 from portsync.config import load_config
@@ -48,6 +49,13 @@ def _demo_clouds() -> list[tuple[str, DemoCloud]]:
     return clouds
 
 
+def _step(title: str, rest: str = "") -> Text:
+    """A bold step title (portsync's own words) followed by plain, literal text."""
+    line = Text(title, style="bold")
+    line.append(rest)
+    return line
+
+
 def run_demo(out: Output, *, keep: bool = False) -> int:
     """Start emulators, plan, apply, plan again; 0 when the final plan is clean."""
     clouds = _demo_clouds()
@@ -68,16 +76,19 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
             path = workdir / "portsync.yaml"
             path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
             out.print(
-                f"[bold]portsync demo[/bold]: {len(clusters)} clusters on local emulators "
-                f"({', '.join(n for n, _ in clouds)}); config at {path}\n"
+                _step(
+                    "portsync demo",
+                    f": {len(clusters)} clusters on local emulators "
+                    f"({', '.join(n for n, _ in clouds)}); config at {path}\n",
+                )
             )
             loaded = load_config(path)
 
-            out.print("[bold]1. portsync plan[/bold] — drift seeded on purpose:")
+            out.print(_step("1. portsync plan", " — drift seeded on purpose:"))
             first = api.plan(loaded)
             out.print(render_plan_text(first))
 
-            out.print("\n[bold]2. portsync apply --auto-approve[/bold]")
+            out.print(_step("\n2. portsync apply --auto-approve"))
             result = api.apply(loaded, progress=out.info)
             counts = result.plan.summary()
             out.print(
@@ -85,7 +96,7 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
                 f"{counts['remove']} removed; {counts['unmanaged']} unmanaged rules left alone"
             )
 
-            out.print("\n[bold]3. portsync plan[/bold] — again:")
+            out.print(_step("\n3. portsync plan", " — again:"))
             final = api.plan(loaded)
             out.print(render_plan_text(final, show_unmanaged=False))
             if keep:

@@ -176,3 +176,9 @@ class LogOutput(Output):
     def error(self, message: str) -> None:
         """An error line as an ERROR record."""
         _CLI.error(message)
+
+    def traceback(self, exc: BaseException) -> None:
+        """The traceback (``--debug``) as the ``exception`` of an ERROR record, redacted."""
+        _CLI.error(
+            "traceback of %s", type(exc).__name__, exc_info=(type(exc), exc, exc.__traceback__)
+        )

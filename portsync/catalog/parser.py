@@ -26,6 +26,7 @@ from portsync.catalog import vocabulary as vocab
 from portsync.catalog.options import Condition, parse_condition
 from portsync.catalog.portspec import read_port_spec
 from portsync.errors import PortTableError
+from portsync.files import CATALOG_CAP, read_bounded
 from portsync.model import (
     Direction,
     Peer,
@@ -773,14 +774,13 @@ def read_text(path: str | Path) -> str:
         PortTableError: the file is missing, unreadable or not UTF-8 (``file:line`` given).
     """
     path = Path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        reason = exc.strerror or type(exc).__name__
-        raise PortTableError(
-            f"{path}: cannot read the port table ({reason}) — check the path and permissions",
-            source=str(path),
-        ) from exc
+    data = read_bounded(
+        path,
+        limit=CATALOG_CAP,
+        what="the port table",
+        error=PortTableError,
+        hint="check the path and permissions",
+    )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
