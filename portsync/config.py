@@ -544,6 +544,18 @@ _FIXES = {
 }
 
 
+_ABSENT = object()
+
+
+def _child(node: Any, part: str | int) -> Any:
+    """``node[part]`` when ``node`` is a mapping or list holding it, else ``_ABSENT``."""
+    if isinstance(node, dict):
+        return node.get(part, _ABSENT)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return _ABSENT
+
+
 def _data_loc(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
     """The parts of a pydantic error location that are keys or indexes of ``data``.
 
@@ -553,15 +565,13 @@ def _data_loc(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
     kept: list[str | int] = []
     node = data
     for part in loc:
-        if (isinstance(node, dict) and part in node) or (
-            isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
-        ):
+        child = _child(node, part)
+        if child is not _ABSENT:
             kept.append(part)
-            node = node[part]
-        elif not isinstance(node, dict | list) or isinstance(part, str):
-            continue  # a union member's name, or a location inside a scalar
-        else:
+            node = child
+        elif isinstance(node, dict | list) and not isinstance(part, str):
             kept.append(part)
+        # else: a union member's name, or a location inside a scalar
     return tuple(kept)
 
 
