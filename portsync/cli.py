@@ -7,6 +7,7 @@ report; 1 error; 2 only under ``--detailed-exitcode``: changes pending (plan), f
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -145,6 +146,9 @@ class _State:
     debug: bool = False
     log_format: str = "text"
     output: Output = Output()
+    #: The command was asked for JSON on stdout: a failure writes a JSON error document there
+    #: too, so a pipeline reading stdout never gets an empty file.
+    json_errors: bool = False
 
 
 state = _State()
@@ -225,6 +229,27 @@ def _root(
         state.output = Output(color=not no_color, quiet=quiet, compact=compact)
 
 
+def _error_document(exc: BaseException) -> str:
+    """The JSON error document (docs/schemas/error.schema.json) for ``exc``."""
+    from portsync.redact import redact
+
+    if isinstance(exc, PortsyncError):
+        kind, message, hint = type(exc).__name__, exc.message, exc.hint
+    elif isinstance(exc, KeyboardInterrupt):
+        kind, message, hint = "Interrupted", "interrupted", None
+    else:
+        kind, message, hint = "InternalError", f"{type(exc).__name__}: {exc}", None
+    body = {
+        "format_version": 1,
+        "error": {
+            "kind": kind,
+            "message": redact(str(message)),
+            "hint": redact(hint) if hint else None,
+        },
+    }
+    return json.dumps(body, ensure_ascii=False)
+
+
 def _fail(exc: BaseException) -> NoReturn:
     """Report ``exc`` and exit: one error line (every message redacted and printed literally).
 
@@ -233,6 +258,9 @@ def _fail(exc: BaseException) -> NoReturn:
     folder, which the message names.
     """
     out = state.output
+    if state.json_errors and not isinstance(exc, typer.Exit):
+        sys.stdout.write(_error_document(exc) + "\n")
+        sys.stdout.flush()
     if isinstance(exc, KeyboardInterrupt):
         out.error("interrupted")
         raise typer.Exit(ExitCode.INTERRUPTED)
@@ -507,6 +535,7 @@ def plan(
     from portsync import api
     from portsync.planview import emit_plan
 
+    state.json_errors = output is PlanFormat.json
     try:
         the_shard = _shard(shard)
         loaded = _load()
@@ -659,6 +688,7 @@ def audit(
     ] = None,
 ) -> None:
     """Report exposures on the live rules (etcd, kubelet, retired ports open to the world, …)."""
+    state.json_errors = output is PlanFormat.json
     from portsync import audit as audit_mod
     from portsync.render import render_audit_markdown, render_audit_text
 
@@ -731,6 +761,7 @@ def explain(
     ] = False,
 ) -> None:
     """Can SOURCE reach that port of that role? Names the rule(s) that decide, per cluster."""
+    state.json_errors = output is ExplainFormat.json
     from portsync import explain as explain_mod
     from portsync.ops import Plan
     from portsync.render import render_explain_text
@@ -786,6 +817,7 @@ def show(
     ] = False,
 ) -> None:
     """Print a saved plan in any format, offline: no cloud call, no credentials."""
+    state.json_errors = output is PlanFormat.json
     from portsync.planview import emit_plan, render_writes
 
     try:

@@ -1,7 +1,8 @@
 """Recognise NSGs that Cluster API Azure (CAPZ) or AKS manage, by their names.
 
-- CAPZ names a cluster's NSGs ``<cluster>-controlplane-nsg`` and ``<cluster>-node-nsg`` and
-  writes their security rules from the AzureCluster's subnet specs on each reconcile.
+- CAPZ names a cluster's NSGs ``<cluster>-controlplane-nsg`` and ``<cluster>-node-nsg``, writes
+  its own security rules from the AzureCluster's subnet specs on each reconcile and keeps the
+  others (it updates the NSG under its etag).
 - AKS puts ``aks-agentpool-<number>-nsg`` in the cluster's node resource group and rewrites its
   rules for LoadBalancer Services; Microsoft documents changes to it as unsupported.
 """
@@ -39,8 +40,8 @@ def managing_tool(nsg: str) -> ManagingTool | None:
             name="Cluster API Azure (CAPZ)",
             marker=f"NSG name {nsg}",
             behaviour=(
-                "writes this NSG's security rules from the AzureCluster on each reconcile; rules "
-                "it did not create may be removed"
+                "writes its own security rules from the AzureCluster on each reconcile and keeps "
+                "other rules (it updates the NSG with its etag); its rules come back if removed"
             ),
             route=(
                 "add the rule to the AzureCluster's spec.networkSpec.subnets[].securityGroup."

@@ -34,7 +34,7 @@ def _validate(name: str, data: Any) -> None:
     jsonschema.Draft202012Validator(_schema(name)).validate(data)
 
 
-@pytest.mark.parametrize("name", ["plan", "audit"])
+@pytest.mark.parametrize("name", ["plan", "audit", "error"])
 def test_schema_docs_copy_equals_package_copy(name: str) -> None:
     docs = REPO / "docs" / "schemas" / f"{name}.schema.json"
     assert json.loads(docs.read_text(encoding="utf-8")) == _schema(name)
@@ -77,3 +77,22 @@ def test_module_public_api_names_resolve(module: str) -> None:
     mod = importlib.import_module(f"portsync.{module}")  # ruff (RUF022) keeps __all__ sorted
     assert len(set(mod.__all__)) == len(mod.__all__)
     assert [name for name in mod.__all__ if not hasattr(mod, name)] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "named"),
+    [
+        (["plan", "--cluster", "nope", "-o", "json"], "nope"),
+        (["audit", "--cluster", "nope", "-o", "json"], "nope"),
+        (["show", "missing-plan.json", "-o", "json"], "missing-plan.json"),
+    ],
+)
+def test_a_failed_json_command_writes_an_error_document_not_an_empty_file(
+    aws_world: AwsWorld, args: list[str], named: str
+) -> None:
+    result = runner.invoke(app, ["--config", str(aws_world.config_path), *args])
+    assert result.exit_code == 1
+    document = json.loads(result.stdout)
+    _validate("error", document)
+    assert document["error"]["kind"].endswith("Error")
+    assert named in document["error"]["message"]
