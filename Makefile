@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench mutate clean
+.PHONY: demo test lint typecheck unit bench mutate golden clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ bench: $(STAMP)
 # (docs/development.md). Not part of `make test`: it takes minutes.
 mutate: $(STAMP)
 	$(BIN)/python -m tests.mutation.mutate $(MODULES)
+
+# Rewrite the Markdown reports' golden files after a deliberate change; review `git diff` after.
+# Tests never write them (docs/development.md).
+golden: $(STAMP)
+	$(BIN)/python -m tests.reports.update_golden
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache mutants

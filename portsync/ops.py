@@ -348,12 +348,7 @@ class Plan:
                     "protected": [],
                 }
             for i, change in enumerate(data["changes"]):
-                key = (str(change["cluster"]), str(change["target"]))
-                if key not in groups:
-                    raise PlanFileError(
-                        f"{source}: changes[{i}] names target {key[1]!r} of cluster {key[0]!r}, "
-                        "which the plan's targets do not list"
-                    )
+                key = _listed(groups, change, f"changes[{i}]", source)
                 rule = TargetRule.from_dict(change["rule"])
                 if rule.target != key[1]:
                     raise PlanFileError(f"{source}: changes[{i}].rule.target does not match")
@@ -367,23 +362,20 @@ class Plan:
                 else:
                     op = UpdateRuleOp(TargetRule.from_dict(change["before"]), rule, reason)
                 groups[key]["ops"].append(op)
-            for item in data.get("unmanaged", []):
-                key = (str(item["cluster"]), str(item["target"]))
-                if key in groups:
-                    groups[key]["unmanaged"].append(TargetRule.from_dict(item["rule"]))
-            for item in data.get("protected", []):
-                key = (str(item["cluster"]), str(item["target"]))
-                if key in groups:
-                    groups[key]["protected"].append(TargetRule.from_dict(item["rule"]))
-            for item in data.get("satisfied", []):
-                key = (str(item["cluster"]), str(item["target"]))
-                if key in groups:
-                    groups[key]["satisfied"].append(
-                        Satisfied(
-                            TargetRule.from_dict(item["rule"]),
-                            tuple(TargetRule.from_dict(r) for r in item["by"]),
-                        )
+            for i, item in enumerate(data.get("unmanaged", [])):
+                key = _listed(groups, item, f"unmanaged[{i}]", source)
+                groups[key]["unmanaged"].append(TargetRule.from_dict(item["rule"]))
+            for i, item in enumerate(data.get("protected", [])):
+                key = _listed(groups, item, f"protected[{i}]", source)
+                groups[key]["protected"].append(TargetRule.from_dict(item["rule"]))
+            for i, item in enumerate(data.get("satisfied", [])):
+                key = _listed(groups, item, f"satisfied[{i}]", source)
+                groups[key]["satisfied"].append(
+                    Satisfied(
+                        TargetRule.from_dict(item["rule"]),
+                        tuple(TargetRule.from_dict(r) for r in item["by"]),
                     )
+                )
             plan = cls(
                 groups=tuple(
                     GroupOps(
@@ -431,6 +423,20 @@ class Plan:
                 hint="plan files are written by `portsync plan --out PLAN.json`",
             ) from None
         return cls.from_dict(data, source=path)
+
+
+def _listed(
+    groups: dict[tuple[str, str], Any], item: Any, where: str, source: str
+) -> tuple[str, str]:
+    """The ``(cluster, target)`` an entry of the plan names, which must be one of its targets: a
+    plan cannot carry changes or live rules for a target it never read."""
+    key = (str(item["cluster"]), str(item["target"]))
+    if key not in groups:
+        raise PlanFileError(
+            f"{source}: {where} names target {key[1]!r} of cluster {key[0]!r}, "
+            "which the plan's targets do not list"
+        )
+    return key
 
 
 def _errors(value: Any) -> tuple[str, ...]:

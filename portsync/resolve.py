@@ -28,7 +28,7 @@ def resolve_peer(
     bindings: Mapping[str, Sequence[Endpoint]],
     sources_all: Sequence[str],
     load_balancers: Sequence[Endpoint],
-    binding_keys: str = "a binding",
+    binding_keys: str = "binding",
     load_balancers_hint: str = "set sources.load_balancers",
 ) -> list[Endpoint]:
     """The concrete endpoints ``rule.peer`` means on this cluster.

@@ -1,4 +1,5 @@
-"""Test-wide safety: no real cloud credentials, no network beyond 127.0.0.1."""
+"""Test-wide safety: no real cloud credentials, no network beyond 127.0.0.1; under CI=true a
+test that cannot run fails (tests/strict_ci.py)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import socket
 from collections.abc import Iterator
 
 import pytest
+
+from tests import strict_ci
 
 _CLOUD_ENV = (
     "AWS_ACCESS_KEY_ID",
@@ -25,6 +28,11 @@ _CLOUD_ENV = (
     "PORTSYNC_CONFIG",
     "NO_COLOR",
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(strict_ci, "portsync-strict-ci")
+
 
 _real_connect = socket.socket.connect
 _LOCAL = ("127.0.0.1", "::1", "localhost")

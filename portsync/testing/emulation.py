@@ -151,11 +151,46 @@ class Epoch:
     def __init__(self) -> None:
         self._changed = threading.Condition(threading.Lock())
         self._value = 0
+        self._issued = 0
+        self._serving = 0
 
     def ticket(self) -> int:
         """The current epoch, to be kept by a request as it arrives."""
         with self._changed:
+            self._issued += 1
+            self._changed.notify_all()
             return self._value
+
+    # Tests wait on these instead of sleeping: "the request has arrived (its ticket is taken, so
+    # a reset from now on makes it stale)" and "no request is being served any more".
+
+    @property
+    def issued(self) -> int:
+        """How many tickets were taken since the emulator was made (resets do not zero it)."""
+        with self._changed:
+            return self._issued
+
+    def wait_issued(self, count: int, timeout: float) -> bool:
+        """Wait until ``count`` tickets were taken; False when ``timeout`` ran out first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._issued >= count, timeout=timeout)
+
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[None]:
+        """Count one request as being served (its handler's whole turn) until the block ends."""
+        with self._changed:
+            self._serving += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._serving -= 1
+                self._changed.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being served; False when ``timeout`` ran out first."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._serving == 0, timeout=timeout)
 
     def is_current(self, ticket: int) -> bool:
         """Whether no reset happened since ``ticket`` was taken."""

@@ -989,6 +989,23 @@ class AzureEmulator:
             retry_after=retry_after,
         )
 
+    # -- waiting for requests (tests wait on events, never on a sleep) --------------------------
+
+    @property
+    def requests_seen(self) -> int:
+        """Requests that reached the emulator since it was made (resets do not zero this)."""
+        return self._epoch.issued
+
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` requests have reached the emulator (see :attr:`requests_seen`);
+        from then on a reset makes them stale. False when ``timeout`` ran out first."""
+        return self._epoch.wait_issued(count, timeout)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being served: a stale one has been dropped, a current one
+        answered. False when ``timeout`` ran out first."""
+        return self._epoch.wait_idle(timeout)
+
     def pending_faults(self) -> list[tuple[str, int, str | None]]:
         """``(kind, remaining, route)`` of every fault not yet consumed."""
         return [(f.kind, f.remaining, f.route) for f in self._faults.pending()]
@@ -1899,6 +1916,10 @@ class _Handler(emulation.EmulatorRequestHandler):
         log.debug("azure emulator: " + format, *args)
 
     def serve(self) -> None:
+        with self.server.app._epoch.serving():
+            self._serve()
+
+    def _serve(self) -> None:
         emulator = self.server.app
         body = self.read_body()
         split = urlsplit(self.path)

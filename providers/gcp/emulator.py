@@ -1018,6 +1018,23 @@ class GcpEmulator:
             raise ValueError(f"a {kind} fault takes no status")
         self._faults.add(kind, times=times, route=route, status=chosen, delay=seconds, code=code)
 
+    # -- waiting for requests (tests wait on events, never on a sleep) --------------------------
+
+    @property
+    def requests_seen(self) -> int:
+        """Requests that reached the emulator since it was made (resets do not zero this)."""
+        return self._epoch.issued
+
+    def wait_for_requests(self, count: int, timeout: float = 10.0) -> bool:
+        """Wait until ``count`` requests have reached the emulator (see :attr:`requests_seen`);
+        from then on a reset makes them stale. False when ``timeout`` ran out first."""
+        return self._epoch.wait_issued(count, timeout)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """Wait until no request is being served: a stale one has been dropped, a current one
+        answered. False when ``timeout`` ran out first."""
+        return self._epoch.wait_idle(timeout)
+
     def pending_faults(self) -> list[tuple[str, str | None, int]]:
         """The queued faults as ``(kind, route, remaining)``."""
         return [(f.kind, f.route, f.remaining) for f in self._faults.pending()]
@@ -1658,6 +1675,10 @@ class _Handler(emulation.EmulatorRequestHandler):
     server: emulation.EmulatorHTTPServer[GcpEmulator]
 
     def serve(self) -> None:
+        with self.server.app._epoch.serving():
+            self._serve()
+
+    def _serve(self) -> None:
         outcome = self.server.app._handle(self.command, self.path, self.read_body())
         if not isinstance(outcome, _Response):
             self.reset_connection()

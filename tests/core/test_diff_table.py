@@ -7,6 +7,7 @@ number and kind of operations stay the same. The properties below hold for any m
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
 import pytest
@@ -48,6 +49,9 @@ OWNED_2 = _rule("own-2")
 UNMANAGED = _rule("hand-1", owned=False, description="opened by hand")
 
 #: What can be live on the one key the table is about.
+#: ANOTHER OWNER: when a live rule carries the identity of the portsync owner that wrote it, the
+#: rule of another owner gets its rows here (alone, and beside an owned rule in both orders):
+#: reported, never deleted, never taken for a duplicate, in every mode.
 LIVE: dict[str, tuple[TargetRule, ...]] = {
     "none": (),
     "owned": (OWNED_1,),
@@ -292,3 +296,36 @@ def test_owned_and_exclusive_converge_on_one_owned_copy_per_wanted_key(
     # A second diff of the result finds nothing left to do.
     again, _ = diff_target(desired, final, mode=mode)
     assert again == []
+
+
+# -- what a person reads: the log of findings, the reasons, the error for a bad mode --------------
+
+
+def test_findings_are_logged_at_info_in_key_order(caplog: pytest.LogCaptureFixture) -> None:
+    """``-v`` shows why a plan does what it does: one line per finding, naming the key."""
+    missing, stale, unwanted = _rule(port=22), _rule(port=443), _rule("own-9", port=8080)
+    live = [_rule("own-1", port=443, description="portsync: old"), unwanted]
+    with caplog.at_level(logging.INFO, logger="portsync.diff"):
+        diff_target([stale, missing], live)
+    assert [(r.levelno, r.getMessage()) for r in caplog.records] == [
+        (logging.INFO, f"missing {missing.key}"),
+        (logging.INFO, f"stale attributes {stale.key}"),
+        (logging.INFO, f"unwanted {unwanted.key}"),
+    ]
+
+
+def test_a_stale_description_and_a_stale_extra_are_both_named() -> None:
+    live = _rule("own-1", description="portsync: old", extra=(("priority", "9"),))
+    want = _rule(extra=(("priority", "10"),))
+    ops, _ = diff_target([want], [live])
+    assert [op.reason for op in ops] == [
+        "description is 'portsync: old', wanted 'portsync: api'; priority is '9', wanted '10'"
+    ]
+
+
+def test_an_unknown_mode_is_named_with_the_modes_there_are() -> None:
+    with pytest.raises(ValueError) as exc:
+        diff_target([], [], mode="sometimes")
+    assert str(exc.value) == (
+        "unknown mode 'sometimes'; expected one of ('additive', 'owned', 'exclusive')"
+    )

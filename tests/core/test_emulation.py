@@ -428,6 +428,7 @@ def test_server_thread_stop_releases_port_and_names_thread() -> None:
     again.stop()
 
 
+@pytest.mark.host_dependent
 def test_server_ipv6_literal_binds_ipv6_socket() -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 on this host")
@@ -445,6 +446,7 @@ def test_server_ipv6_literal_binds_ipv6_socket() -> None:
 # serve_in_foreground
 
 
+@pytest.mark.host_dependent
 def test_serve_in_foreground_sigterm_stops_and_restores_handler() -> None:
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("signals are only delivered to the main thread")
@@ -460,6 +462,7 @@ def test_serve_in_foreground_sigterm_stops_and_restores_handler() -> None:
     assert signal.getsignal(signal.SIGTERM) == before
 
 
+@pytest.mark.host_dependent
 def test_serve_in_foreground_keyboard_interrupt_stops() -> None:
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("KeyboardInterrupt is only raised in the main thread")
@@ -471,3 +474,42 @@ def test_serve_in_foreground_keyboard_interrupt_stops() -> None:
     finally:
         timer.cancel()
     assert stopped == [True]
+
+
+def test_epoch_counts_tickets_taken_across_resets_and_wakes_who_waits_for_them() -> None:
+    epoch = Epoch()
+    assert epoch.issued == 0
+    assert not epoch.wait_issued(1, timeout=0)
+    epoch.ticket()
+    epoch.advance()
+    epoch.ticket()
+    assert epoch.issued == 2
+    arrived = threading.Event()
+    waiter = threading.Thread(target=lambda: epoch.wait_issued(3, 10) and arrived.set())
+    waiter.start()
+    epoch.ticket()
+    waiter.join(timeout=10)
+    assert arrived.is_set()
+
+
+def test_epoch_is_idle_when_every_request_being_served_is_over() -> None:
+    epoch = Epoch()
+    assert epoch.wait_idle(timeout=0)
+    release = threading.Event()
+    idle = threading.Event()
+
+    def serve() -> None:
+        with epoch.serving():
+            release.wait(10)
+
+    server = threading.Thread(target=serve)
+    with epoch.serving():
+        server.start()
+        assert not epoch.wait_idle(timeout=0)
+        watcher = threading.Thread(target=lambda: epoch.wait_idle(10) and idle.set())
+        watcher.start()
+    assert not idle.is_set()  # the other request is still being served
+    release.set()
+    server.join(timeout=10)
+    watcher.join(timeout=10)
+    assert idle.is_set() and epoch.wait_idle(timeout=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from portsync.diff import diff_target, settle_covered
@@ -115,3 +117,25 @@ def test_settle_covered_owned_rule_being_removed_covers_nothing() -> None:
     kept, satisfied = settle_covered(ops, [old])
     assert satisfied == []
     assert sorted(op.action.value for op in kept) == ["add", "remove"]
+
+
+def test_settle_covered_counts_a_group_the_role_s_machines_are_members_of() -> None:
+    """A rule from sg-lb admits the nodes when the nodes are also members of sg-lb: only the
+    provider knows, and says so through ``members``."""
+    want = _rule((10250, 10250), SG_NODE, owned=True)
+    cover = _rule((10250, 10250), SG_LB)
+    ops, _ = diff_target([want], [cover])
+    kept, satisfied = settle_covered(ops, [cover])
+    assert ([op.rule for op in kept], satisfied) == ([want], [])
+    kept, satisfied = settle_covered(ops, [cover], members={SG_NODE: [SG_LB]})
+    assert (kept, [(s.rule, s.by) for s in satisfied]) == ([], [(want, (cover,))])
+
+
+def test_settle_covered_logs_each_addition_it_drops(caplog: pytest.LogCaptureFixture) -> None:
+    cover = _rule(None, SG_CP, protocol=Protocol.ALL)
+    ops, _ = diff_target([WANT_ETCD], [cover])
+    with caplog.at_level(logging.INFO, logger="portsync.diff"):
+        settle_covered(ops, [cover])
+    assert [r.getMessage() for r in caplog.records if "satisfied" in r.getMessage()] == [
+        f"satisfied {WANT_ETCD.key} by 1 live rules"
+    ]

@@ -6,8 +6,11 @@ would let etcd or the kubelet be opened to real public addresses without a word.
 
 from __future__ import annotations
 
+import ipaddress
+
 import pytest
 
+from portsync import exposure
 from portsync.exposure import WORLD_SERVICE_TAGS, is_world
 from portsync.model import Endpoint, EndpointKind
 
@@ -60,6 +63,8 @@ TABLE_V4 = [
     ("192.0.0.9/32", WORLD),
     ("192.0.0.10/32", WORLD),
     ("192.0.0.11/32", PRIVATE),
+    ("192.0.0.8/31", WORLD),  # half private, half anycast: split one bit at a time
+    ("192.0.0.10/31", WORLD),
     ("192.0.0.255/32", PRIVATE),
     ("192.0.0.0/24", WORLD),
     ("192.0.0.0/29", PRIVATE),
@@ -188,3 +193,20 @@ def test_world_service_tags_are_exactly_internet_any_and_star() -> None:
 )
 def test_groups_tags_and_other_service_tags_are_not_the_world(endpoint: Endpoint) -> None:
     assert not is_world(endpoint)
+
+
+def test_special_blocks_minus_their_reachable_parts_are_exactly_what_is_not_global() -> None:
+    """The table above reads the blocks through :func:`is_world`; this checks how they are cut.
+    Every reachable part is out, and the rest of every special block is still in, address for
+    address (the blocks do not overlap, so sizes add up)."""
+    blocks = exposure._not_global()
+    holes = [ipaddress.ip_network(h) for h in exposure._REACHABLE_INSIDE]
+    special = [ipaddress.ip_network(b) for b in exposure._SPECIAL]
+    for hole in holes:
+        assert not [b for b in blocks if b.version == hole.version and b.overlaps(hole)], hole
+    for block in blocks:
+        assert any(block.version == s.version and block.subnet_of(s) for s in special), block
+    size = sum(b.num_addresses for b in blocks)
+    assert size == sum(b.num_addresses for b in special) - sum(h.num_addresses for h in holes)
+    assert len(blocks) > len(special)  # the holes were cut out of the blocks, not dropped
+    assert blocks == exposure._NOT_GLOBAL

@@ -20,10 +20,12 @@ from portsync.ops import (
     DeleteRuleOp,
     GroupOps,
     Plan,
+    Satisfied,
     UpdateRuleOp,
     _checksum,
     fingerprint,
 )
+from portsync.tools import ManagingTool
 
 
 def _rule(
@@ -205,6 +207,7 @@ def test_fingerprint_ignores_what_a_cloud_only_reveals_later() -> None:
 
 def _full_plan() -> Plan:
     unmanaged = _rule(22, owned=False, description="ssh by hand", native_id="sgr-9")
+    cover = _rule(10256, owned=False, description="kube-proxy by hand", native_id="sgr-8")
     cp = _group(
         CreateRuleOp(_rule(6443).replace(origin="role:worker"), "missing: api"),
         UpdateRuleOp(
@@ -214,7 +217,9 @@ def _full_plan() -> Plan:
         ),
         DeleteRuleOp(_rule(2379, native_id="sgr-3"), "no longer wanted"),
         DeleteRuleOp(unmanaged, "unmanaged rule removed in exclusive mode"),
-        unmanaged=(unmanaged,),
+        unmanaged=(unmanaged, cover),
+        satisfied=(Satisfied(_rule(10256, description="portsync: kube-proxy"), (cover,)),),
+        protected=(_rule(443, owned=False, description="ingress by hand", native_id="sgr-7"),),
         fp="fp-cp",
         label="cp (sg-1)",
         live_count=7,
@@ -222,6 +227,10 @@ def _full_plan() -> Plan:
     worker = GroupOps(
         cluster="edge", provider="gcp", target="worker-tag", role="worker", fingerprint="fp-w",
         live_count=0,
+        managed_by=ManagingTool(
+            name="Cluster API GCP", marker="tag capg-edge-node", behaviour="keeps its own rules",
+            route="add the rule to the GCPCluster",
+        ),
     )  # fmt: skip
     return Plan(
         groups=(cp, worker),
@@ -250,7 +259,8 @@ def test_plan_round_trip_through_a_file(tmp_path: Path) -> None:
     loaded = Plan.load(str(path))
     assert loaded == _full_plan()
     assert loaded.mode == "exclusive"
-    assert [r.native_id for r in loaded.groups[0].unmanaged] == ["sgr-9"]
+    assert [r.native_id for r in loaded.groups[0].unmanaged] == ["sgr-9", "sgr-8"]
+    assert [s.by[0].native_id for s in loaded.groups[0].satisfied] == ["sgr-8"]
 
 
 def _data() -> dict[str, Any]:
@@ -340,3 +350,173 @@ def test_refused_not_json(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe not json")
     with pytest.raises(PlanFileError, match="not a JSON plan file"):
         Plan.load(str(path))
+
+
+@pytest.mark.parametrize("section", ["unmanaged", "satisfied"])
+def test_refused_a_live_rule_listed_for_a_target_the_plan_does_not_list(section: str) -> None:
+    """A resealed plan cannot smuggle in rules for a target it never read: every entry names
+    one of the plan's targets, as every change must."""
+    data = _data()
+    data[section][0]["target"] = "sg-elsewhere"
+    _refused(
+        _resealed(data),
+        f"^p\\.json: {section}\\[0\\] names target 'sg-elsewhere' of cluster 'prod'",
+    )
+
+
+def test_refused_errors_that_are_not_a_list() -> None:
+    data = _data()
+    data["errors"] = "cluster lab: unreachable"
+    err = _refused(_resealed(data), r"malformed plan \(TypeError: errors must be a list, not str\)")
+    assert err.hint == "plan files are written by `portsync plan --out`; do not edit them by hand"
+
+
+def test_refusals_name_the_plan_file_or_say_plan_when_there_is_none(tmp_path: Path) -> None:
+    with pytest.raises(PlanFileError, match=r"^<plan>: not a portsync plan"):
+        Plan.from_dict([])
+    path = tmp_path / "plan.json"
+    path.write_text("[]", encoding="utf-8")
+    with pytest.raises(PlanFileError, match=f"^{path}: not a portsync plan"):
+        Plan.load(str(path))
+    data = _data()
+    data["changes"][0]["target"] = "sg-elsewhere"
+    _refused(
+        _resealed(data),
+        "^p\\.json: changes\\[0\\] names target 'sg-elsewhere' of cluster 'prod', which the "
+        "plan's targets do not list$",
+    )
+    data = _data()
+    data["mode"] = "additive"
+    _refused(
+        data,
+        "^p\\.json: the plan's checksum does not match its content; it was edited or damaged "
+        "after `portsync plan --out` wrote it \\(make a new plan",
+    )
+
+
+def test_refused_not_json_says_where_plans_come_from(tmp_path: Path) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text("{not json", encoding="utf-8")
+    with pytest.raises(PlanFileError, match=f"^{path}: not a JSON plan file") as exc:
+        Plan.load(str(path))
+    assert exc.value.hint == "plan files are written by `portsync plan --out PLAN.json`"
+
+
+def test_a_plan_file_is_utf8_whatever_the_locale(tmp_path: Path) -> None:
+    plan = Plan(groups=(_group(CreateRuleOp(_rule(description="portsync: café ☕"))),))
+    path = tmp_path / "plan.json"
+    path.write_bytes(plan.to_json().encode("utf-8"))
+    assert Plan.load(str(path)) == plan
+
+
+def test_a_plan_without_its_optional_keys_loads_with_their_defaults() -> None:
+    """Only targets, fingerprints and changes are required; what a plan without the rest means
+    is pinned here (no unmanaged rules, nothing satisfied, mode owned, no errors)."""
+    data = _data()
+    for key in ("unmanaged", "satisfied", "mode", "config_digest", "created_at", "errors"):
+        del data[key]
+    for target in data["targets"]:
+        del target["label"], target["live_count"]
+    for change in data["changes"]:
+        del change["reason"]
+    plan = Plan.from_dict(_resealed(data))
+    assert (plan.mode, plan.config_digest, plan.created_at, plan.errors) == ("owned", "", "", ())
+    assert [(g.label, g.live_count, g.unmanaged, g.satisfied) for g in plan.groups] == [
+        ("", 0, (), ())
+    ] * 2
+    assert [op.reason for op in plan.groups[0].ops] == [""] * 4
+
+
+def test_a_plan_file_with_its_keys_reordered_is_the_same_plan() -> None:
+    """The checksum is over the content, not the key order a tool (jq -S, a YAML round trip)
+    happens to write."""
+    text = json.dumps(_data(), sort_keys=True)
+    reordered = json.loads(text)
+    assert list(reordered) != list(_data())
+    assert Plan.from_dict(reordered) == _full_plan()
+
+
+def test_plan_json_is_pretty_and_keeps_text_as_written() -> None:
+    plan = Plan(groups=(_group(CreateRuleOp(_rule(description="portsync: café"))),))
+    text = plan.to_json()
+    assert text.startswith('{\n  "format_version": 1,\n  "created_at": ""')
+    assert '"purpose": "portsync: café"' in text
+    assert text.endswith("}\n")
+
+
+def test_plan_json_matches_its_schema() -> None:
+    from importlib import resources
+
+    import jsonschema
+
+    schema = json.loads(
+        resources.files("portsync").joinpath("schemas", "plan.schema.json").read_text("utf-8")
+    )
+    jsonschema.Draft202012Validator(schema).validate(_full_plan().to_dict())
+
+
+def test_summary_counts_across_every_target() -> None:
+    plan = _full_plan()
+    twice = Plan(groups=(*plan.groups, dataclasses.replace(plan.groups[0], target="sg-3")))
+    assert twice.summary() == {
+        "add": 2, "remove": 4, "update": 2, "unmanaged": 4, "satisfied": 2, "protected": 2,
+    }  # fmt: skip
+
+
+def test_plan_walks_its_targets_and_clusters_in_order() -> None:
+    plan = _full_plan()
+    assert list(plan) == list(plan.groups)
+    assert plan.clusters() == ["prod", "edge"]
+    assert not plan.is_empty()
+    assert [g.is_empty() for g in plan] == [False, True]
+    assert Plan(groups=(plan.groups[1],)).is_empty()
+
+
+def test_each_op_names_itself_and_its_undo() -> None:
+    rule, new = _rule(), _rule(description="portsync: new")
+    assert CreateRuleOp(rule, "why").to_diff_tuple() == ("add", rule.key)
+    assert DeleteRuleOp(rule, "why").to_diff_tuple() == ("remove", rule.key)
+    assert UpdateRuleOp(rule, new).to_diff_tuple() == (
+        "update", rule.key, "portsync: api", "portsync: new",
+    )  # fmt: skip
+    assert CreateRuleOp(rule, "why").reverse() == DeleteRuleOp(rule, "undo: why")
+    assert DeleteRuleOp(rule, "why").reverse() == CreateRuleOp(rule, "undo: why")
+    assert UpdateRuleOp(rule, new, "why").reverse() == UpdateRuleOp(new, rule, "undo: why")
+
+
+# -- what the guards say ------------------------------------------------------------------------
+
+
+def test_exposure_guard_scopes_a_component_to_the_roles_it_runs_on(kubernetes: Any) -> None:
+    """etcd runs on the control plane: the same port opened on a worker is not etcd."""
+    on_worker = ETCD_TO_WORLD.replace(role="worker")
+    check_exposure(kubernetes, Plan(groups=(_group(CreateRuleOp(on_worker)),)))
+    kubelet = _rule(10250, peer="cidr:0.0.0.0/0", role="worker")
+    with pytest.raises(GuardrailError, match="kubelet"):
+        check_exposure(kubernetes, Plan(groups=(_group(CreateRuleOp(kubelet)),)))
+
+
+def test_exposure_guard_lists_ten_openings_and_names_each_allowance(kubernetes: Any) -> None:
+    etcd = [ETCD_TO_WORLD.replace(peer=Endpoint.cidr(f"{i}.0.0.0/8")) for i in range(11, 21)]
+    kubelet = _rule(10250, peer="cidr:0.0.0.0/0")
+    with pytest.raises(GuardrailError) as exc:
+        check_exposure(kubernetes, Plan(groups=(_group(*map(CreateRuleOp, [*etcd, kubelet])),)))
+    listed = "; ".join(f"sg-1 tcp/2379 from cidr:{i}.0.0.0/8 (etcd)" for i in range(11, 21))
+    assert str(exc.value).startswith(
+        f"apply would open sensitive ports to the internet: {listed} ("
+    )
+    assert exc.value.hint == (
+        "narrow the source, or list etcd, kubelet under allow_exposure: in the config if you "
+        "really mean it"
+    )
+
+
+def test_stale_plan_names_every_changed_target_and_what_to_do() -> None:
+    saved = Plan(groups=(_group(fp="a", label="api (sg-1)"), _group(target="sg-2", fp="b")))
+    with pytest.raises(StalePlanError) as exc:
+        check_fresh(saved, Plan(groups=(_group(fp="changed"),)))
+    assert str(exc.value).startswith(
+        "the saved plan is stale: live rules changed on prod/api (sg-1), prod/sg-2 since it was "
+        "made"
+    )
+    assert exc.value.hint == "run `portsync plan --out PLAN.json` again and review the new plan"

@@ -81,3 +81,24 @@ def test_translation_problems_of_mixed_kinds_raise_the_common_base() -> None:
     with pytest.raises(TranslationError) as info:
         problems.raise_if_any()
     assert type(info.value) is TranslationError
+
+
+def test_resolve_errors_name_the_cluster_the_rule_and_the_fix() -> None:
+    with pytest.raises(TranslationError) as exc:
+        _resolve("any", sources_all=[])
+    assert str(exc.value) == (
+        "cluster c: rule worker tcp 1 (p) is open to 'All', but sources.all is not set "
+        "(set sources.all to the CIDRs 'All' means (0.0.0.0/0 only if you mean it))"
+    )
+    with pytest.raises(TranslationError) as exc:
+        _resolve("role:etcd")
+    assert str(exc.value) == (
+        "cluster c: rule worker tcp 1 needs peer role 'etcd', which has no binding in this "
+        "cluster (bind it under clusters[c].roles.etcd)"
+    )
+    with pytest.raises(TranslationError) as exc:
+        _resolve("load-balancers", load_balancers=[])
+    assert str(exc.value) == (
+        "cluster c: rule worker tcp 1 (p) names load balancers, which this cluster does not "
+        "define (set sources.load_balancers)"
+    )

@@ -6,7 +6,12 @@ first failure, against each mutant. This script chooses the mutants (one set of 
 module), prints killed / survived / timed-out per module, and fails when a mutant survives that
 ``tests/mutation/allowed.yaml`` does not explain.
 
-Usage: ``python -m tests.mutation.mutate [--fresh] [MODULE ...]`` (``diff``, ``ops``, ...).
+Then it makes the mutants written by hand in ``tests/mutation/named.yaml`` (changes mutmut does
+not make: module tables, another variable, a dropped argument), one at a time and in memory, and
+fails when the test an entry names still passes.
+
+Usage: ``python -m tests.mutation.mutate [--fresh] [--named-only] [MODULE ...]``
+(``diff``, ``ops``, ...).
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import shutil
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +32,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 ALLOWED = Path(__file__).with_name("allowed.yaml")
+NAMED = Path(__file__).with_name("named.yaml")
 MUTANTS = ROOT / "mutants"
 
 #: Module → the mutant names mutated there. In api.py only the apply guards decide anything;
@@ -127,12 +134,87 @@ def _diff(name: str) -> str:
         os.chdir(cwd)
 
 
+@dataclass(frozen=True)
+class NamedMutant:
+    """A change made by hand to ``file`` and the tests that must fail when it is made."""
+
+    protects: str
+    file: str
+    old: str
+    new: str
+    killed_by: str
+
+
+def load_named(path: Path = NAMED) -> list[NamedMutant]:
+    """Read the hand-written mutants; every entry needs all five fields."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    out = []
+    for i, item in enumerate(data):
+        missing = [k for k in ("protects", "file", "from", "to", "killed_by") if not item.get(k)]
+        if missing:
+            raise SystemExit(f"{path}: entry {i} lacks {', '.join(missing)}")
+        out.append(
+            NamedMutant(
+                protects=str(item["protects"]),
+                file=str(item["file"]),
+                old=str(item["from"]),
+                new=str(item["to"]),
+                killed_by=str(item["killed_by"]),
+            )
+        )
+    return out
+
+
+def run_named(mutant: NamedMutant) -> str:
+    """``killed``, ``survived``, or what went wrong, for one hand-written mutant."""
+    from tests.mutation.named_plugin import ENV, mutated_source
+
+    try:
+        mutated_source(ROOT / mutant.file, mutant.old, mutant.new)
+    except ValueError as exc:
+        return f"stale entry: {exc}"
+    env = {
+        **os.environ,
+        ENV: json.dumps({"file": mutant.file, "from": mutant.old, "to": mutant.new}),
+    }
+    argv = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"]
+    argv += ["-p", "no:xdist", "-p", "tests.mutation.named_plugin", mutant.killed_by]
+    done = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
+    if done.returncode == 1:
+        return "killed"
+    if done.returncode == 0:
+        return "survived"
+    tail = (done.stdout + done.stderr).strip().splitlines()[-3:]
+    return f"pytest exit {done.returncode}: {' / '.join(tail)}"
+
+
+def check_named(workers: int) -> int:
+    """Run every hand-written mutant; 0 when each is killed by the test it names."""
+    named = load_named()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        outcomes = list(pool.map(run_named, named))
+    print(f"\nhand-written mutants ({NAMED.relative_to(ROOT)}):")
+    for mutant, outcome in zip(named, outcomes, strict=True):
+        print(f"  {outcome:8} {mutant.protects}  [{mutant.killed_by.rpartition('::')[2]}]")
+    bad = [(m, o) for m, o in zip(named, outcomes, strict=True) if o != "killed"]
+    for mutant, outcome in bad:
+        print(f"\n# {mutant.file}: {mutant.old!r} -> {mutant.new!r}: {outcome}")
+    killed = len(named) - len(bad)
+    print(f"\n{killed} of {len(named)} hand-written mutants killed by the test they name")
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help=f"any of {', '.join(MODULES)} (default: all)")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results first")
     parser.add_argument("--max-children", default="2", help="parallel mutant runs (default 2)")
+    parser.add_argument(
+        "--named-only", action="store_true", help="only the hand-written mutants of named.yaml"
+    )
     args = parser.parse_args(argv)
+    if args.named_only:
+        return check_named(int(args.max_children))
     modules = args.modules or list(MODULES)
     unknown = [m for m in modules if m not in MODULES]
     if unknown:
@@ -199,9 +281,10 @@ def main(argv: list[str] | None = None) -> int:
             "\nKill each with a test that names what it protects, or list it in allowed.yaml "
             "with its reason (equivalent code, or message wording only)."
         )
+        check_named(int(args.max_children))
         return 1
     print("\nno unexplained surviving mutants")
-    return 0
+    return check_named(int(args.max_children))
 
 
 if __name__ == "__main__":

@@ -1,13 +1,15 @@
 """Markdown reports (pull-request comments, job summaries), checked against golden files.
 
 A mismatch writes ``tests/reports/golden/<name>.md.actual`` (git-ignored) next to the golden file
-and fails; review it and, if it is right, move it over the golden file by hand. No test ever
-writes a golden file itself.
+and fails. No test ever writes a golden file itself: after a deliberate change to a report, run
+``make golden`` (``python -m tests.reports.update_golden``), which renders :data:`RENDERINGS`
+into the golden files, and review ``git diff``.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -134,11 +136,11 @@ def _drift_plan() -> Plan:
     )
 
 
-def test_render_plan_markdown_drift_matches_golden() -> None:
-    _check_golden("plan-drift", render_plan_markdown(_drift_plan()))
+def _plan_drift() -> str:
+    return render_plan_markdown(_drift_plan())
 
 
-def test_render_plan_markdown_in_sync_matches_golden() -> None:
+def _plan_in_sync() -> str:
     plan = _drift_plan()
     clean = Plan(
         groups=tuple(
@@ -154,7 +156,7 @@ def test_render_plan_markdown_in_sync_matches_golden() -> None:
         ),
         created_at=plan.created_at,
     )
-    _check_golden("plan-in-sync", render_plan_markdown(clean))
+    return render_plan_markdown(clean)
 
 
 def test_render_plan_markdown_escapes_live_text() -> None:
@@ -163,7 +165,7 @@ def test_render_plan_markdown_escapes_live_text() -> None:
     assert "ssh \\| bastion" in text
 
 
-def test_render_audit_markdown_matches_golden() -> None:
+def _audit() -> str:
     ports = component_ports(parse_config("catalog: kubernetes\n"))
     cp = Target(id="sg-0aaa", role="control-plane", label="sg-0aaa (control-plane)")
     live = [
@@ -189,7 +191,20 @@ def test_render_audit_markdown_matches_golden() -> None:
         ),
         created_at="2024-05-01T02:00:00Z",
     )
-    _check_golden("audit", render_audit_markdown(report))
+    return render_audit_markdown(report)
+
+
+#: Golden file name → the rendering it holds.
+RENDERINGS: dict[str, Callable[[], str]] = {
+    "plan-drift": _plan_drift,
+    "plan-in-sync": _plan_in_sync,
+    "audit": _audit,
+}
+
+
+@pytest.mark.parametrize("name", list(RENDERINGS))
+def test_markdown_matches_golden(name: str) -> None:
+    _check_golden(name, RENDERINGS[name]())
 
 
 def test_a_mismatch_fails_and_never_rewrites_the_golden_file(
@@ -205,3 +220,21 @@ def test_a_mismatch_fails_and_never_rewrites_the_golden_file(
     assert (tmp_path / "report.md.actual").read_text(encoding="utf-8") == "rendered\n"
     _check_golden("report", "expected\n")
     assert not (tmp_path / "report.md.actual").exists()
+
+
+def test_update_golden_writes_every_rendering_and_says_which_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.reports import update_golden
+
+    monkeypatch.setattr(sys.modules[__name__], "GOLDEN", tmp_path)
+    (tmp_path / "audit.md").write_text(_audit(), encoding="utf-8")
+    (tmp_path / "plan-drift.md").write_text("old\n", encoding="utf-8")
+    (tmp_path / "plan-drift.md.actual").write_text("left over\n", encoding="utf-8")
+    assert update_golden.main() == 0
+    for name, render in RENDERINGS.items():
+        assert (tmp_path / f"{name}.md").read_text(encoding="utf-8") == render()
+    assert not (tmp_path / "plan-drift.md.actual").exists()
+    out = capsys.readouterr().out
+    assert "plan-drift.md: rewritten" in out and "plan-in-sync.md: written" in out
+    assert "audit.md: unchanged" in out

@@ -13,7 +13,6 @@ import re
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -950,22 +949,26 @@ def test_fault_queue_is_consumed_in_order(azure_emulator, strict_network_client)
 # A client that times out leaves its request sleeping in the emulator.  Before the fix it woke up
 # in the next test, after the fixture's clear(), and took that test's fault, counted in its
 # counters or changed its state (the cause of flaky fault tests, above all under pytest-xdist,
-# where any fault test may follow the latency test).  The waits below outlast the old sleep.
+# where any fault test may follow the latency test).  Each test waits for events, not for time:
+# the request has reached the emulator before the reset, and the emulator is idle again (the
+# stale request is over, whatever it did) before the checks.
 
 
 def test_reset_during_latency_stale_request_takes_no_fault_and_is_not_counted(
     azure_emulator, network_client, strict_network_client
 ):
     azure_emulator.seed_nsg(SUB, RG, "n")
+    seen = azure_emulator.requests_seen
     azure_emulator.latency = 0.3
     with pytest.raises(ServiceResponseError):
         network_client.network_security_groups.get(RG, "n", read_timeout=0.05, retry_total=0)
+    assert azure_emulator.wait_for_requests(seen + 1)
 
     azure_emulator.clear()  # what the next test's fixture does
     azure_emulator.latency = 0.0
     azure_emulator.seed_nsg(SUB, RG, "n")
     azure_emulator.inject("throttle")
-    time.sleep(0.5)
+    assert azure_emulator.wait_idle()
 
     assert azure_emulator.pending_faults() == [("throttle", 1, None)]
     assert azure_emulator.calls.total() == 0
@@ -977,6 +980,7 @@ def test_reset_during_latency_stale_request_takes_no_fault_and_is_not_counted(
 
 def test_reset_during_latency_stale_write_changes_nothing(azure_emulator, arm_http):
     assert arm_http.get(f"{NSG_PATH}/late").status_code == 404  # handshake outside the timeout
+    seen = azure_emulator.requests_seen
     azure_emulator.latency = 0.3
     with pytest.raises(requests.exceptions.Timeout):
         arm_http.session.put(
@@ -985,10 +989,11 @@ def test_reset_during_latency_stale_write_changes_nothing(azure_emulator, arm_ht
             json=_nsg_body(),
             timeout=0.05,
         )
+    assert azure_emulator.wait_for_requests(seen + 1)
 
     azure_emulator.clear()
     azure_emulator.latency = 0.0
-    time.sleep(0.5)
+    assert azure_emulator.wait_idle()
 
     assert azure_emulator.nsgs() == []
     assert azure_emulator.calls.total() == 0
@@ -998,14 +1003,16 @@ def test_reset_during_slow_fault_stale_request_is_not_answered_or_recorded(
     azure_emulator, network_client
 ):
     azure_emulator.seed_nsg(SUB, RG, "n")
+    arrived = azure_emulator.requests_seen
     azure_emulator.inject("slow", delay=0.3)
     with pytest.raises(ServiceResponseError):
         network_client.network_security_groups.get(RG, "n", read_timeout=0.05, retry_total=0)
+    assert azure_emulator.wait_for_requests(arrived + 1)
 
     azure_emulator.clear()
     seen: list[dict[str, Any]] = []
     azure_emulator.add_observer(seen.append)
-    time.sleep(0.5)
+    assert azure_emulator.wait_idle()
 
     assert list(azure_emulator.requests) == []
     assert azure_emulator.calls.total() == 0

@@ -1481,19 +1481,24 @@ def test_reset_restores_settings_and_clears_state(
 
 # A client that times out leaves its request sleeping in the emulator. Before the fix it woke up
 # in the next test, after the fixture's reset(), and took that test's fault (or changed its
-# state). The waits below outlast the old sleep, so the old behaviour fails these tests.
+# state). Each test waits for events, not for time: the request has reached the emulator before
+# the reset, and the emulator is idle again (the stale request is over, whatever it did) before
+# the checks. With the old behaviour the stale request would wake after its latency, within
+# wait_idle, and fail the checks.
 
 
 def test_reset_during_latency_stale_request_takes_no_fault(
     gcp_emulator: GcpEmulator, firewalls_client: Any, gcp_project: str
 ) -> None:
+    seen = gcp_emulator.requests_seen
     gcp_emulator.latency = 0.3
     with pytest.raises(requests.exceptions.Timeout):
         list(firewalls_client.list(project=gcp_project, timeout=0.05))
+    assert gcp_emulator.wait_for_requests(seen + 1)
 
     gcp_emulator.reset()  # what the next test's fixture does
     gcp_emulator.inject("rate_limit")
-    time.sleep(0.5)
+    assert gcp_emulator.wait_idle()
 
     assert gcp_emulator.pending_faults() == [("rate_limit", None, 1)]
     assert gcp_emulator.calls == {}
@@ -1504,12 +1509,14 @@ def test_reset_during_latency_stale_request_takes_no_fault(
 def test_reset_during_slow_fault_stale_insert_changes_nothing(
     gcp_emulator: GcpEmulator, firewalls_client: Any, gcp_project: str
 ) -> None:
+    seen = gcp_emulator.requests_seen
     gcp_emulator.inject("slow", seconds=0.3, route="firewalls.insert")
     with pytest.raises(requests.exceptions.Timeout):
         firewalls_client.insert(project=gcp_project, firewall_resource=rule("api"), timeout=0.05)
+    assert gcp_emulator.wait_for_requests(seen + 1)
 
     gcp_emulator.reset()
-    time.sleep(0.5)
+    assert gcp_emulator.wait_idle()
 
     assert gcp_emulator.firewalls(gcp_project) == []
     assert gcp_emulator.calls == {}
@@ -1528,14 +1535,15 @@ def test_reset_during_operation_wait_answers_stale_wait_at_once(
         except Exception as exc:
             outcome.append(exc)
 
+    seen = gcp_emulator.requests_seen
     waiter = threading.Thread(target=wait)
     waiter.start()
-    time.sleep(0.2)
-    started = time.monotonic()
+    assert gcp_emulator.wait_for_requests(seen + 1)  # the wait is in the emulator
     gcp_emulator.reset()
     waiter.join(timeout=10)
 
-    assert time.monotonic() - started < 5
+    # Answered by the reset, not by the 30 s operation delay nor the client's 20 s timeout.
+    assert not waiter.is_alive()
     assert len(outcome) == 1 and isinstance(outcome[0], requests.exceptions.ConnectionError)
     assert gcp_emulator.calls == {}
 
