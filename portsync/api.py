@@ -25,12 +25,14 @@ from portsync.errors import (
     PortsyncError,
     StalePlanError,
 )
+from portsync.history import History
 from portsync.model import RuleSet, TargetRule
-from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
+from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
 from portsync.protect import is_protected, protect_ops
 from portsync.provider import Provider, Settings, Target
 from portsync.registry import get_provider_class
 from portsync.synthesis import synthesize, translate_with_advice
+from portsync.tools import ManagingTool
 
 __all__ = [
     "ApplyResult",
@@ -116,6 +118,7 @@ def _plan_cluster(
     ruleset: RuleSet,
     *,
     only_targets: set[str] | None = None,
+    history: History | None = None,
 ) -> list[GroupOps]:
     config = session.loaded.config
     provider = session.provider(cluster)
@@ -142,6 +145,7 @@ def _plan_cluster(
         if cluster.covered == "satisfy":
             ops, satisfied = settle_covered(ops, current)
         provider.check_limits(target, final_state(current, ops))
+        tool = provider.managing_tool(target, current)
         groups.append(
             GroupOps(
                 cluster=cluster.name,
@@ -153,12 +157,19 @@ def _plan_cluster(
                 unmanaged=tuple(unmanaged),
                 satisfied=tuple(satisfied),
                 protected=tuple(protected),
-                managed_by=provider.managing_tool(target, current),
+                managed_by=tool,
+                fight=history.fight(cluster.name, target.id, ops, _writer(tool))
+                if history
+                else None,
                 fingerprint=fingerprint(current),
                 live_count=len(current),
             )
         )
     return groups
+
+
+def _writer(tool: ManagingTool | None) -> str | None:
+    return f"{tool.name}, which {tool.behaviour}" if tool is not None else None
 
 
 def plan(
@@ -169,6 +180,7 @@ def plan(
     session: Session | None = None,
     ruleset: RuleSet | None = None,
     progress: Callable[[str], None] | None = None,
+    history: History | None = None,
 ) -> Plan:
     """Read every selected cluster and compute the plan.
 
@@ -188,7 +200,7 @@ def plan(
     def one(cluster: ClusterConfig) -> list[GroupOps]:
         if progress:
             progress(f"reading {cluster.name} ({cluster.provider})")
-        return _plan_cluster(session, cluster, ruleset)
+        return _plan_cluster(session, cluster, ruleset, history=history)
 
     workers = max(1, min(settings.max_workers, len(selected)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plan") as pool:
@@ -325,6 +337,7 @@ def apply(
     exclusive_on_managed: Collection[str] = (),
     confirm: Callable[[Plan], bool] | None = None,
     progress: Callable[[str], None] | None = None,
+    history: History | None = None,
 ) -> ApplyResult:
     """Make the live state match: a fresh plan, or exactly a saved one.
 
@@ -358,6 +371,7 @@ def apply(
             session=session,
             ruleset=ruleset,
             progress=progress,
+            history=history,
         )
     if the_plan.is_empty():
         return ApplyResult(the_plan)
@@ -429,5 +443,10 @@ def apply(
             "apply finished but the live state still differs: " + "; ".join(remaining[:10]),
             hint="another writer may be changing these targets; run plan to see the drift",
             done=done,
+        )
+    if history is not None:
+        history.record(
+            datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            ((c, t, op.rule.key) for c, t, op in done if isinstance(op, CreateRuleOp)),
         )
     return ApplyResult(the_plan, tuple(done))

@@ -29,6 +29,7 @@ from portsync.output import Output
 if TYPE_CHECKING:
     from portsync.config import LoadedConfig
     from portsync.fleet import Shard
+    from portsync.history import History
     from portsync.ops import Plan
     from portsync.output import LiveStatus
 
@@ -278,6 +279,14 @@ def _fail(exc: BaseException) -> NoReturn:
     # The log's path first: the exception's own text is anything, to the end of the line.
     out.error(f"internal error, please report ({where}): {type(exc).__name__}: {exc}")
     raise typer.Exit(ExitCode.ERROR)
+
+
+def _history() -> History:
+    """The record of what applies added, in the user's state folder (fight detection)."""
+    from portsync.crashlog import state_dir
+    from portsync.history import History
+
+    return History(state_dir() / "history.json")
 
 
 def _load() -> LoadedConfig:
@@ -542,7 +551,7 @@ def plan(
         names = _fleet(loaded, cluster, the_shard)
         if names:
             with _progress("reading live rules") as progress:
-                the_plan = api.plan(loaded, clusters=names, progress=progress)
+                the_plan = api.plan(loaded, clusters=names, progress=progress, history=_history())
         else:
             the_plan = _empty_plan(loaded)
         if out is not None:
@@ -640,6 +649,7 @@ def apply(
         with _progress("applying") as reporter:
             result = api.apply(
                 loaded,
+                history=_history(),
                 saved=saved,
                 clusters=names or (),
                 max_deletes=max_deletes,

@@ -22,6 +22,7 @@ __all__ = [
     "Action",
     "CreateRuleOp",
     "DeleteRuleOp",
+    "Fight",
     "GroupOps",
     "Op",
     "Plan",
@@ -114,6 +115,37 @@ class Satisfied:
         return {"rule": self.rule.to_dict(), "by": [r.to_dict() for r in self.by]}
 
 
+@dataclass(frozen=True, slots=True)
+class Fight:
+    """Rules portsync added before that are missing again on one target."""
+
+    count: int
+    since: str  # when portsync last added them (UTC, ISO 8601)
+    writer: str  # the suspected writer
+
+    def note(self) -> str:
+        """One line for the plan."""
+        return (
+            f"fight: {self.count} rules portsync added at {self.since} are gone again; suspected "
+            f"writer: {self.writer}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"count": self.count, "since": self.since, "writer": self.writer}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Fight:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            TypeError, KeyError, ValueError: not a fight object.
+        """
+        if not isinstance(data, dict):
+            raise TypeError("fight must be an object")
+        return cls(count=int(data["count"]), since=str(data["since"]), writer=str(data["writer"]))
+
+
 _ORDER = {Action.ADD: 0, Action.UPDATE: 1, Action.REMOVE: 2}
 
 
@@ -149,6 +181,8 @@ class GroupOps:
     protected: tuple[TargetRule, ...] = ()
     #: The tool that manages this target (kops, a Cluster API provider, EKS, AKS), if any.
     managed_by: ManagingTool | None = None
+    #: Rules portsync added before that are gone again (another writer removes them).
+    fight: Fight | None = None
     fingerprint: str = ""
     live_count: int = 0
 
@@ -291,6 +325,7 @@ class Plan:
                     "label": g.label,
                     "live_count": g.live_count,
                     "managed_by": g.managed_by.to_dict() if g.managed_by else None,
+                    "fight": g.fight.to_dict() if g.fight else None,
                 }
                 for g in self.groups
             ],
@@ -342,6 +377,7 @@ class Plan:
                     "managed_by": (
                         ManagingTool.from_dict(t["managed_by"]) if t.get("managed_by") else None
                     ),
+                    "fight": Fight.from_dict(t["fight"]) if t.get("fight") else None,
                     "ops": [],
                     "unmanaged": [],
                     "satisfied": [],

@@ -133,6 +133,8 @@ def render_plan_text(plan: Plan, *, show_unmanaged: bool = True) -> Group:
             parts.append(_group_header(group))
             if group.managed_by is not None:
                 parts.append(Text(f"  ! {group.managed_by.note()}", style="yellow"))
+            if group.fight is not None:
+                parts.append(Text(f"  ! {group.fight.note()}", style="bold yellow"))
             if group.is_empty():
                 parts.append(Text("  in sync", style="dim green"))
             for op in group.ops:
@@ -276,6 +278,9 @@ def render_plan_markdown(plan: Plan) -> str:
                 lines.append(
                     f"> ⚠️ {_code(group.label or group.target)} {_md(group.managed_by.note())}"
                 )
+                lines.append("")
+            if group.fight is not None:
+                lines.append(f"> ⚠️ {_code(group.label or group.target)} {_md(group.fight.note())}")
                 lines.append("")
             if group.is_empty():
                 continue

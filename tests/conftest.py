@@ -60,5 +60,7 @@ def _sandbox(
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("CLOUDSDK_CONFIG", str(home / "gcloud"))
+    # Crash logs and the apply history go to the state folder: a fresh one per test.
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
     monkeypatch.setattr(socket.socket, "connect", _guarded_connect)
     yield
