@@ -20,7 +20,7 @@ _HEADER = """\
 # Next: `portsync validate` (offline, no credentials), then `portsync plan`.
 
 # The port tables to enforce: built-in catalogs (kubernetes, calico, cilium, flannel, k3s, rke2,
-# konnectivity) or Markdown port tables, e.g. [kubernetes, {calico: {encapsulation: vxlan}}].
+# konnectivity, kops) or Markdown port tables, e.g. [kubernetes, {calico: {encapsulation: vxlan}}].
 catalog: kubernetes
 
 # owned: add, update and remove only the rules portsync created (it marks them).

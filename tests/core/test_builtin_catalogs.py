@@ -262,3 +262,17 @@ def test_unknown_option_or_value_is_refused_with_the_choices() -> None:
         load_catalog("cilium", options={"tunnels": "vxlan"})
     assert "has no option 'tunnels'" in str(caught.value)
     assert "tunnel: vxlan|geneve|disabled" in str(caught.value)
+
+
+# --- kops --------------------------------------------------------------------------------------
+
+
+def test_kops_is_etcd_managers_ports_between_control_planes_and_kops_controller() -> None:
+    assert _rules("kops") == {
+        f"{CP} in tcp/2380-2381 self",
+        f"{CP} in tcp/3994-3997 self",
+        f"{CP} in tcp/4001-4002 self",
+        f"{CP} in tcp/3988 role:worker",
+    }
+    sensitive = {(p.component, str(p.ports)) for p in load_catalog("kops").sensitive}
+    assert sensitive == {("etcd", "4001-4002"), ("etcd-manager", "3994-3997")}

@@ -54,7 +54,7 @@ def test_all_is_sorted_and_exported() -> None:
 
 def test_builtin_catalogs_lists_kubernetes_and_what_runs_on_the_nodes() -> None:
     assert builtin_catalogs() == [
-        "calico", "cilium", "flannel", "k3s", "konnectivity", "kubernetes", "rke2"
+        "calico", "cilium", "flannel", "k3s", "konnectivity", "kops", "kubernetes", "rke2"
     ]  # fmt: skip
 
 

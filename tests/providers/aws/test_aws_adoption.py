@@ -261,3 +261,11 @@ def test_protected_rules_survive_exclusive_and_are_listed_once(kops: KopsLayout)
     ssh = [p for p in live["IpPermissions"] if p.get("FromPort") == 22]
     assert [r["CidrIp"] for p in ssh for r in p["IpRanges"]] == [ADMIN]
     assert Plan.from_dict(plan.to_dict()).groups == plan.groups
+
+
+def test_kops_own_ports_as_a_catalog_are_all_satisfied_on_a_kops_layout(kops: KopsLayout) -> None:
+    kops.config.write_text("catalog: [kubernetes, kops]\n" + kops.config.read_text())
+    plan = kops.plan()
+    kops_rows = {("control-plane", p) for p in ("2380-2381", "3994-3997", "4001-4002", "3988")}
+    assert kops_rows <= {(role, ports) for role, ports, _origin in _satisfied(plan)}
+    assert not {(g.role, op.rule.ports_text) for g in plan.groups for op in g.adds} & kops_rows
