@@ -28,6 +28,7 @@ from portsync.errors import (
 from portsync.history import History
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
+from portsync.planmatch import check_same
 from portsync.protect import is_protected, protect_ops
 from portsync.provider import Provider, Settings, Target
 from portsync.registry import get_provider_class
@@ -341,8 +342,13 @@ def apply(
 ) -> ApplyResult:
     """Make the live state match: a fresh plan, or exactly a saved one.
 
+    A saved plan is never executed as written: the plan is recomputed from the config and the
+    live state, the saved one must hold exactly the same operations, and the recomputed
+    operations are the ones applied.
+
     Raises:
-        PlanFileError: the saved plan was made from another config.
+        PlanFileError: the saved plan was made from another config, or its operations differ
+            from the recomputed ones.
         StalePlanError: the saved plan no longer matches the live state.
         GuardrailError: too many deletions, exclusive removals not allowed, or not confirmed.
         ApplyError: a write failed; ``done`` lists what was applied.
@@ -362,7 +368,10 @@ def apply(
         names = saved.clusters()
         current = plan(loaded, clusters=names, settings=settings, session=session, ruleset=ruleset)
         check_fresh(saved, current)
-        the_plan = saved
+        check_same(saved, current)
+        # What is executed is the recomputed plan: target, role, ownership and peer of every
+        # operation come from the config and the live read, never from the file.
+        the_plan = current
     else:
         the_plan = plan(
             loaded,

@@ -546,6 +546,9 @@ def plan(
 
     state.json_errors = output is PlanFormat.json
     try:
+        from portsync.planfile import plan_key
+
+        plan_key()  # an unusable signing key is refused before any cloud call
         the_shard = _shard(shard)
         loaded = _load()
         names = _fleet(loaded, cluster, the_shard)
@@ -555,10 +558,10 @@ def plan(
         else:
             the_plan = _empty_plan(loaded)
         if out is not None:
-            out.write_text(the_plan.to_json(), encoding="utf-8")
+            out.write_text(the_plan.to_json(sign=True), encoding="utf-8")
     except Exception as exc:
         _fail(exc)
-    emit_plan(state.output, the_plan, output.value, config=loaded)
+    emit_plan(state.output, the_plan, output.value, config=loaded, sign=True)
     if output is PlanFormat.text and out is not None:
         state.output.info(f"plan saved to {out}; apply it with `portsync apply {out}`")
     if detailed_exitcode and not the_plan.is_empty():

@@ -15,6 +15,13 @@ from typing import Any
 
 from portsync.errors import PlanFileError
 from portsync.model import TargetRule
+from portsync.planfile import (
+    check_signature,
+    content_bytes,
+    plan_key,
+    read_plan_bytes,
+    signature,
+)
 from portsync.tools import ManagingTool
 
 __all__ = [
@@ -334,9 +341,17 @@ class Plan:
         body["checksum"] = _checksum(body)
         return body
 
-    def to_json(self) -> str:
-        """Pretty, stable JSON."""
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+    def to_json(self, *, sign: bool = False) -> str:
+        """Pretty, stable JSON; with ``sign`` and ``PORTSYNC_PLAN_KEY`` set, signed.
+
+        Raises:
+            InputError: ``sign`` and the key variable is set but unusable.
+        """
+        body = self.to_dict()
+        key = plan_key() if sign else None
+        if key is not None:
+            body["signature"] = signature(body, key)
+        return json.dumps(body, indent=2, ensure_ascii=False) + "\n"
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "<plan>") -> Plan:
@@ -443,21 +458,23 @@ class Plan:
 
     @classmethod
     def load(cls, path: str) -> Plan:
-        """Read a saved plan file.
+        """Read a saved plan file: a regular file of bounded size, JSON, signed when
+        ``PORTSYNC_PLAN_KEY`` is set, with a matching checksum.
 
         Raises:
-            PlanFileError: unreadable, not JSON, or not a plan.
+            PlanFileError: not a regular file, too large, unreadable, not JSON, unsigned or
+                wrongly signed (with a key set), or not a plan.
         """
+        raw = read_plan_bytes(path)
         try:
-            with open(path, encoding="utf-8") as fh:
-                data = json.load(fh)
-        except OSError as exc:
-            raise PlanFileError(f"cannot read plan file {path}: {exc.strerror}") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            data = json.loads(raw.decode("utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
             raise PlanFileError(
                 f"{path}: not a JSON plan file ({exc})",
                 hint="plan files are written by `portsync plan --out PLAN.json`",
             ) from None
+        if isinstance(data, dict):
+            check_signature(data, path)
         return cls.from_dict(data, source=path)
 
 
@@ -483,6 +500,5 @@ def _errors(value: Any) -> tuple[str, ...]:
 
 
 def _checksum(body: dict[str, Any]) -> str:
-    content = {k: v for k, v in body.items() if k != "checksum"}
-    blob = json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
-    return hashlib.sha256(blob).hexdigest()
+    # Catches accidents only (anyone can recompute it); the signature is outside the content.
+    return hashlib.sha256(content_bytes(body)).hexdigest()

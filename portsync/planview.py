@@ -26,10 +26,15 @@ def emit_plan(
     *,
     config: LoadedConfig | None = None,
     show_unmanaged: bool = True,
+    sign: bool = False,
 ) -> None:
-    """Print ``plan`` on stdout in ``fmt`` (one of :data:`PLAN_FORMATS`)."""
+    """Print ``plan`` on stdout in ``fmt`` (one of :data:`PLAN_FORMATS`).
+
+    ``sign``: JSON is signed when ``PORTSYNC_PLAN_KEY`` is set (``plan`` only: ``show`` must never
+    sign a file it merely read).
+    """
     if fmt == "json":
-        out.raw(plan.to_json())
+        out.raw(plan.to_json(sign=sign))
     elif fmt == "markdown":
         from portsync.render import render_plan_markdown
 
