@@ -287,6 +287,36 @@ def check_managed(the_plan: Plan, *, exclusive_on_managed: Collection[str] = ())
         )
 
 
+def check_empty_targets(loaded: LoadedConfig, the_plan: Plan) -> None:
+    """Refuse a plan that removes every rule portsync owns on a target and adds none there.
+
+    That is what a typo in a role binding, an emptied port table or a catalog that no longer
+    names a role looks like; when it is meant, ``--allow-empty-target`` says so.
+
+    Raises:
+        GuardrailError: naming every such target and the config binding behind it.
+    """
+    emptied = []
+    for group in the_plan.groups:
+        owned_live = group.live_count - len(group.unmanaged)
+        removed = sum(1 for op in group.removes if op.rule.owned)
+        if owned_live <= 0 or removed < owned_live or group.adds:
+            continue
+        index = loaded.cluster_index(group.cluster)
+        binding = f"clusters.{index}.roles.{group.role}"
+        where = loaded.where("clusters", index, "roles", group.role) if index >= 0 else ""
+        emptied.append(
+            f"{group.cluster}/{group.label or group.target}: removes all {removed} rules portsync "
+            f"owns there and adds none (bound as {binding}" + (f" at {where})" if where else ")")
+        )
+    if emptied:
+        raise GuardrailError(
+            "the plan would leave targets without any portsync rule: " + "; ".join(emptied),
+            hint="check the role binding and the port tables; pass --allow-empty-target if the "
+            "targets really should lose every rule portsync wrote",
+        )
+
+
 def check_exposure(loaded: LoadedConfig, the_plan: Plan) -> None:
     """Refuse to open etcd, kubelet, scheduler, controller-manager or retired ports to the world,
     unless ``allow_exposure`` names them.
@@ -336,6 +366,7 @@ def apply(
     max_deletes: int | None = None,
     allow_exclusive: bool = False,
     exclusive_on_managed: Collection[str] = (),
+    allow_empty_target: bool = False,
     confirm: Callable[[Plan], bool] | None = None,
     progress: Callable[[str], None] | None = None,
     history: History | None = None,
@@ -350,7 +381,8 @@ def apply(
         PlanFileError: the saved plan was made from another config, or its operations differ
             from the recomputed ones.
         StalePlanError: the saved plan no longer matches the live state.
-        GuardrailError: too many deletions, exclusive removals not allowed, or not confirmed.
+        GuardrailError: too many deletions, exclusive removals not allowed, a target emptied of
+            every portsync rule without ``allow_empty_target``, or not confirmed.
         ApplyError: a write failed; ``done`` lists what was applied.
         ConvergenceError: after apply, the live state still differs.
     """
@@ -386,6 +418,8 @@ def apply(
         return ApplyResult(the_plan)
 
     check_exposure(loaded, the_plan)
+    if not allow_empty_target:
+        check_empty_targets(loaded, the_plan)
     limit = loaded.config.max_deletes if max_deletes is None else max_deletes
     check_removals(the_plan, max_deletes=limit, allow_exclusive=allow_exclusive)
     check_managed(the_plan, exclusive_on_managed=exclusive_on_managed)

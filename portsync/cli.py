@@ -525,6 +525,24 @@ ShardOpt = Annotated[
 ]
 
 
+AllowEmptyTargetOpt = Annotated[
+    bool,
+    typer.Option(
+        "--allow-empty-target",
+        help="Allow a plan that removes every rule portsync owns on a target and adds none there "
+        "(refused by default: it is what a mistyped role binding looks like).",
+    ),
+]
+
+
+def _notes(loaded: LoadedConfig) -> None:
+    """Print the config's notes (unbound table roles, …) on stderr, once per plan or apply."""
+    from portsync.synthesis import config_notes
+
+    for line in config_notes(loaded):
+        state.output.info(line)
+
+
 @app.command()
 def plan(
     cluster: ClusterOpt = None,
@@ -539,6 +557,7 @@ def plan(
         bool, typer.Option("--detailed-exitcode", help="Exit 2 when changes are pending.")
     ] = False,
     shard: ShardOpt = None,
+    allow_empty_target: AllowEmptyTargetOpt = False,
 ) -> None:
     """Read live rules and show the drift."""
     from portsync import api
@@ -552,11 +571,14 @@ def plan(
         the_shard = _shard(shard)
         loaded = _load()
         names = _fleet(loaded, cluster, the_shard)
+        _notes(loaded)
         if names:
             with _progress("reading live rules") as progress:
                 the_plan = api.plan(loaded, clusters=names, progress=progress, history=_history())
         else:
             the_plan = _empty_plan(loaded)
+        if not allow_empty_target:
+            api.check_empty_targets(loaded, the_plan)
         if out is not None:
             out.write_text(the_plan.to_json(sign=True), encoding="utf-8")
     except Exception as exc:
@@ -612,6 +634,7 @@ def apply(
         ),
     ] = None,
     shard: ShardOpt = None,
+    allow_empty_target: AllowEmptyTargetOpt = False,
 ) -> None:
     """Make live rules match the port tables (or apply exactly a saved plan)."""
     from portsync import api
@@ -649,6 +672,7 @@ def apply(
         if names == []:
             out.print("Nothing to apply: the selection holds no cluster.")
             return
+        _notes(loaded)
         with _progress("applying") as reporter:
             result = api.apply(
                 loaded,
@@ -658,6 +682,7 @@ def apply(
                 max_deletes=max_deletes,
                 allow_exclusive=exclusive,
                 exclusive_on_managed=exclusive_on_managed or (),
+                allow_empty_target=allow_empty_target,
                 confirm=confirm,
                 progress=reporter,
             )

@@ -30,6 +30,7 @@ from portsync.errors import ConfigError
 from portsync.files import CONFIG_CAP, read_bounded
 from portsync.model import Peer, PortRange, Protocol, Rule, canonical_cidr, slugify
 from portsync.protect import Protector
+from portsync.roles import role_name_problem
 
 __all__ = [
     "COMPONENTS",
@@ -151,6 +152,9 @@ class ExtraRule(_Strict):
         if not names:
             raise ValueError("name at least one role, or '*' for every role")
         for name in names:
+            problem = None if name == EVERY_ROLE else role_name_problem(name)
+            if problem is not None and slugify(name) == name:
+                raise ValueError(problem)
             if name != EVERY_ROLE and slugify(name) != name:
                 raise ValueError(
                     f"role {name!r} must be a lowercase slug such as {slugify(name)!r}, "
@@ -200,6 +204,9 @@ class ClusterConfig(BaseModel):
         if not value:
             raise ValueError("bind at least one role, e.g. control-plane: {...}")
         for role in value:
+            problem = role_name_problem(role)
+            if problem is not None and slugify(role) == role:
+                raise ValueError(problem)
             if slugify(role) != role:
                 raise ValueError(
                     f"role {role!r} must be a lowercase slug such as {slugify(role)!r}"

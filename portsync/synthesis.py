@@ -16,11 +16,13 @@ from portsync.errors import (
 )
 from portsync.model import Protocol, RuleSet, TargetRule
 from portsync.provider import Provider
+from portsync.roles import check_roles, unbound_roles_note
 
 __all__ = [
     "apply_overrides",
     "bound_roles",
     "catalog_rows",
+    "config_notes",
     "load_catalogs",
     "option_advice",
     "sensitive_ports",
@@ -155,6 +157,9 @@ def synthesize(loaded: LoadedConfig) -> RuleSet:
     config = loaded.config
     rows = apply_overrides(catalog_rows(loaded), config)
     ruleset = rows_to_rules(rows, etcd=config.etcd)
+    # Before anything is translated or read: a bound role nothing defines would get no rules,
+    # and owned mode would then remove every rule portsync owns on its targets.
+    check_roles(loaded, ruleset.roles)
     bound = bound_roles(config)
     extra = []
     for index, item in enumerate(config.extra_rules):
@@ -165,6 +170,20 @@ def synthesize(loaded: LoadedConfig) -> RuleSet:
                 f"{loaded.where('extra_rules', index)}: extra_rules[{index}]: {exc}"
             ) from None
     return ruleset.with_rules(extra)
+
+
+def config_notes(loaded: LoadedConfig) -> list[str]:
+    """Lines worth printing before every plan: port-table roles no cluster binds.
+
+    Raises:
+        ConfigError, PortTableError: as :func:`catalog_rows`.
+    """
+    config = loaded.config
+    if not config.clusters:
+        return []
+    table = rows_to_rules(apply_overrides(catalog_rows(loaded), config), etcd=config.etcd)
+    note = unbound_roles_note(loaded, table.roles)
+    return [note] if note else []
 
 
 def translate_with_advice(

@@ -11,26 +11,34 @@ counters do count writes.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
-import yaml
 from typer.testing import CliRunner
 
 from portsync.cli import app
 from portsync.ops import _checksum
-from portsync.testing.ec2proxy import EC2Proxy
-from tests.providers.aws.conftest import moto_server, moto_url
-from tests.providers.azure.conftest import azure_emulator, azure_emulator_server
-from tests.providers.gcp.conftest import gcp_emulator, gcp_emulator_session
+from tests.providers.clouds import (
+    Cloud,
+    aws_cloud,
+    azure_cloud,
+    azure_emulator,
+    azure_emulator_server,
+    cloud,
+    gcp_cloud,
+    gcp_emulator,
+    gcp_emulator_session,
+    moto_server,
+    moto_url,
+)
 
 __all__ = [
+    "aws_cloud",
+    "azure_cloud",
     "azure_emulator",
     "azure_emulator_server",
+    "cloud",
+    "gcp_cloud",
     "gcp_emulator",
     "gcp_emulator_session",
     "moto_server",
@@ -38,147 +46,6 @@ __all__ = [
 ]
 
 runner = CliRunner()
-
-SOURCES = {"all": ["203.0.113.0/24", "2001:db8::/32"]}
-AWS_WRITES = (
-    "AuthorizeSecurityGroupIngress",
-    "AuthorizeSecurityGroupEgress",
-    "RevokeSecurityGroupIngress",
-    "RevokeSecurityGroupEgress",
-    "ModifySecurityGroupRules",
-)
-GCP_WRITES = ("firewalls.insert", "firewalls.patch", "firewalls.update", "firewalls.delete")
-AZURE_WRITES = ("nsg.put", "nsg.delete", "nsg.update_tags", "rule.put", "rule.delete")
-GCP_PROJECT = "portsync-test"
-AZ_SUB, AZ_RG = "00000000-0000-0000-0000-000000000000", "k8s"
-
-
-@dataclass
-class Cloud:
-    """One cloud with a control-plane and a worker target, a foreign rule on the worker, and a
-    config binding both."""
-
-    name: str
-    config: Path
-    writes: Callable[[], int]
-
-
-def _write_config(path: Path, cluster: dict[str, Any], **top: Any) -> Path:
-    data: dict[str, Any] = {"sources": SOURCES, "clusters": [cluster], **top}
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
-
-
-@pytest.fixture
-def aws_cloud(moto_url: str, tmp_path: Path) -> Iterator[Cloud]:
-    ec2 = boto3.client("ec2", region_name="eu-west-1", endpoint_url=moto_url)
-    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-    cp, worker, lb = (
-        ec2.create_security_group(GroupName=n, Description=n, VpcId=vpc)["GroupId"]
-        for n in ("cp", "worker", "lb")
-    )
-    ec2.authorize_security_group_ingress(
-        GroupId=worker,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "bastion ssh"}],
-            }
-        ],
-    )
-    with EC2Proxy(moto_url) as proxy:
-        cluster = {
-            "name": "prod-aws",
-            "provider": "aws",
-            "region": "eu-west-1",
-            "endpoint": proxy.url,
-            "roles": {
-                "control-plane": {"security_group": cp},
-                "worker": {"security_group": worker},
-            },
-        }
-        config = _write_config(
-            tmp_path / "portsync.yaml",
-            cluster,
-            sources={**SOURCES, "load_balancers": [lb]},
-        )
-        yield Cloud("aws", config, lambda: sum(proxy.calls[a] for a in AWS_WRITES))
-
-
-@pytest.fixture
-def gcp_cloud(gcp_emulator: Any, tmp_path: Path) -> Cloud:
-    pytest.importorskip("google.cloud.compute_v1", reason="needs portsync[gcp]")
-    from portsync.providers.gcp import translate
-
-    gcp_emulator.seed(
-        GCP_PROJECT,
-        [
-            {
-                "name": "allow-ssh",
-                "network": translate.network_url(GCP_PROJECT, "default"),
-                "description": "bastion ssh",
-                "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}],
-                "sourceRanges": ["10.9.0.0/16"],
-                "targetTags": ["k8s-node"],
-            }
-        ],
-    )
-    cluster = {
-        "name": "prod-gcp",
-        "provider": "gcp",
-        "project": GCP_PROJECT,
-        "endpoint": gcp_emulator.url,
-        "credentials": "anonymous",
-        "roles": {
-            "control-plane": {"target_tag": "k8s-cp"},
-            "worker": {"target_tag": "k8s-node"},
-        },
-    }
-    config = _write_config(tmp_path / "portsync.yaml", cluster)
-    return Cloud("gcp", config, lambda: sum(gcp_emulator.calls[m] for m in GCP_WRITES))
-
-
-@pytest.fixture
-def azure_cloud(azure_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cloud:
-    pytest.importorskip("azure.mgmt.network", reason="needs portsync[azure]")
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
-    azure_emulator.seed_nsg(AZ_SUB, AZ_RG, "cp-nsg")
-    ssh = {
-        "name": "allow-ssh",
-        "description": "bastion ssh",
-        "protocol": "Tcp",
-        "sourcePortRange": "*",
-        "destinationPortRange": "22",
-        "sourceAddressPrefix": "10.9.0.0/16",
-        "destinationAddressPrefix": "*",
-        "access": "Allow",
-        "priority": 300,
-        "direction": "Inbound",
-    }
-    azure_emulator.seed_nsg(AZ_SUB, AZ_RG, "node-nsg", rules=[ssh])
-    cluster = {
-        "name": "prod-azure",
-        "provider": "azure",
-        "subscription_id": AZ_SUB,
-        "resource_group": AZ_RG,
-        "endpoint": azure_emulator.base_url,
-        "ca_bundle": azure_emulator.ca_bundle_path,
-        "credentials": "anonymous",
-        "polling_interval": 0.01,
-        "roles": {
-            "control-plane": {"nsg": "cp-nsg", "address_prefixes": ["10.0.1.0/24"]},
-            "worker": {"nsg": "node-nsg", "address_prefixes": ["10.0.2.0/24"]},
-        },
-    }
-    config = _write_config(tmp_path / "portsync.yaml", cluster)
-    return Cloud("azure", config, lambda: sum(azure_emulator.calls[o] for o in AZURE_WRITES))
-
-
-@pytest.fixture(params=["aws", "gcp", "azure"])
-def cloud(request: pytest.FixtureRequest) -> Cloud:
-    return request.getfixturevalue(f"{request.param}_cloud")  # type: ignore[no-any-return]
 
 
 # -- edits an attacker makes (each followed by a recomputed checksum) ----------------------------

@@ -1,0 +1,90 @@
+"""The wipe guard: a plan that removes every rule portsync owns on a target and adds none there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from portsync.api import check_empty_targets
+from portsync.config import parse_config
+from portsync.errors import GuardrailError
+from portsync.model import Endpoint, PortRange, Protocol, TargetRule
+from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Plan
+
+LOADED = parse_config(
+    yaml.safe_dump(
+        {
+            "clusters": [
+                {
+                    "name": "prod",
+                    "provider": "aws",
+                    "region": "eu-west-1",
+                    "roles": {
+                        "control-plane": {"security_group": "sg-1"},
+                        "worker": {"security_group": "sg-2"},
+                    },
+                }
+            ]
+        },
+        sort_keys=False,
+    ),
+    path=Path("portsync.yaml"),
+)
+
+
+def _rule(port: int, *, owned: bool = True) -> TargetRule:
+    return TargetRule(
+        target="sg-2",
+        role="worker",
+        protocol=Protocol.TCP,
+        ports=PortRange(port, port),
+        peer=Endpoint.parse("cidr:10.0.0.0/8"),
+        owned=owned,
+    )
+
+
+def _plan(*ops: Any, live: int, unmanaged: int = 0) -> Plan:
+    group = GroupOps(
+        cluster="prod",
+        provider="aws",
+        target="sg-2",
+        role="worker",
+        label="worker (sg-2)",
+        ops=ops,
+        unmanaged=tuple(_rule(22 + i, owned=False) for i in range(unmanaged)),
+        live_count=live,
+    )
+    return Plan(groups=(group,))
+
+
+def test_removing_every_owned_rule_and_adding_none_is_refused() -> None:
+    plan = _plan(DeleteRuleOp(_rule(10250)), DeleteRuleOp(_rule(10256)), live=3, unmanaged=1)
+    with pytest.raises(GuardrailError) as exc:
+        check_empty_targets(LOADED, plan)
+    assert exc.value.message == (
+        "the plan would leave targets without any portsync rule: prod/worker (sg-2): removes all "
+        "2 rules portsync owns there and adds none (bound as clusters.0.roles.worker at "
+        "portsync.yaml:8)"
+    )
+    assert exc.value.hint is not None and "--allow-empty-target" in exc.value.hint
+
+
+@pytest.mark.parametrize(
+    "plan",
+    [
+        # one owned rule stays
+        _plan(DeleteRuleOp(_rule(10250)), live=2),
+        # something is added there
+        _plan(DeleteRuleOp(_rule(10250)), CreateRuleOp(_rule(10251)), live=1),
+        # nothing owned to begin with
+        _plan(live=1, unmanaged=1),
+        # only unmanaged removals (exclusive mode) leave the owned rule alone
+        _plan(DeleteRuleOp(_rule(22, owned=False)), live=2, unmanaged=1),
+    ],
+    ids=["one-kept", "adds", "nothing-owned", "unmanaged-only"],
+)
+def test_plans_that_keep_or_add_a_rule_pass(plan: Plan) -> None:
+    check_empty_targets(LOADED, plan)
