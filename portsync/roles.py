@@ -104,9 +104,8 @@ def check_roles(loaded: LoadedConfig, table_roles: Collection[str]) -> None:
         for role in cluster.roles:
             if role in defined:
                 continue
-            loc = ("clusters", index, "roles", role)
             problems.append(
-                f"{loaded.where(*loc)}: clusters.{index}.roles.{role}: no port table defines "
+                f"{loaded.where('clusters', index, 'roles', role)}: clusters.{index}.roles.{role}: no port table defines "
                 f"role {role!r}{_suggest(role, defined)}"
             )
     if config.clusters:
