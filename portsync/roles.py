@@ -7,7 +7,9 @@ here, with a suggestion for the likely intended one:
 
 * role names use ``a-z``, ``0-9`` and ``-`` only, so a look-alike letter from another script
   (a Cyrillic ``о`` in ``wоrker``) cannot pass for the real name;
-* every role a cluster binds must be defined by a port table or by ``extra_rules``;
+* every role a cluster binds must be defined by a port table or by ``extra_rules`` (rules for
+  role ``"*"`` define every bound role, except one a letter away from a defined role the
+  cluster does not bind);
 * every role ``extra_rules`` names must be bound by some cluster (otherwise the rule is written
   nowhere);
 * table roles no cluster binds are worth one note (an external-etcd table on clusters that bind
@@ -34,6 +36,11 @@ ROLE_NAME_CHARS = "a-z, 0-9 and '-'"
 
 _ROLE_NAME = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
 _ALLOWED = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-")
+
+#: How alike a role given rules only by ``role: "*"`` may be to a defined, unbound one before it
+#: counts as a typo of it (difflib's ratio: ``workers``/``worker`` is 0.92, ``app-1``/``worker``
+#: 0).
+_NEAR_MISS = 0.8
 
 
 def role_name_problem(name: str) -> str | None:
@@ -67,6 +74,15 @@ def _suggest(name: str, known: Iterable[str]) -> str:
     return ""
 
 
+def _uses_every_role(loaded: LoadedConfig) -> bool:
+    from portsync.config import EVERY_ROLE
+
+    return any(
+        item.role == EVERY_ROLE or (isinstance(item.role, list) and EVERY_ROLE in item.role)
+        for item in loaded.config.extra_rules
+    )
+
+
 def _extra_role_names(loaded: LoadedConfig) -> list[tuple[int, int | None, str]]:
     """``(rule index, list index or None, role)`` of every role ``extra_rules`` names (``*``
     names none: it stands for the bound roles)."""
@@ -98,16 +114,28 @@ def check_roles(loaded: LoadedConfig, table_roles: Collection[str]) -> None:
     config = loaded.config
     extra = _extra_role_names(loaded)
     defined = set(table_roles) | {role for _i, _p, role in extra}
+    every_role = _uses_every_role(loaded)
     bound = {role for cluster in config.clusters for role in cluster.roles}
     problems: list[str] = []
     for index, cluster in enumerate(config.clusters):
         for role in cluster.roles:
             if role in defined:
                 continue
-            problems.append(
-                f"{loaded.where('clusters', index, 'roles', role)}: clusters.{index}.roles.{role}: no port table defines "
-                f"role {role!r}{_suggest(role, defined)}"
-            )
+            where = loaded.where("clusters", index, "roles", role)
+            head = f"{where}: clusters.{index}.roles.{role}: no port table defines role {role!r}"
+            if every_role:
+                # Rules written for role "*" give every bound role rules, so a role of its own
+                # (an application tier) is fine; one a letter away from a defined role that
+                # this cluster leaves unbound is a typo of it (app-2 next to a bound app-1 is not).
+                unbound = sorted(defined - set(cluster.roles))
+                close = difflib.get_close_matches(role, unbound, n=1, cutoff=_NEAR_MISS)
+                if close:
+                    problems.append(
+                        f"{head}, only rules for role '*' would apply to it (did you mean "
+                        f"{close[0]!r}?)"
+                    )
+                continue
+            problems.append(f"{head}{_suggest(role, defined)}")
     if config.clusters:
         for index, pos, role in extra:
             if role in bound:

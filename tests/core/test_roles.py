@@ -173,3 +173,15 @@ def test_cli_plan_prints_the_unbound_role_note(tmp_path: Path) -> None:
     # The closed endpoint fails the read; the note came first, before any cloud call.
     assert result.exit_code == 1
     assert "note: the port tables define roles no cluster binds: 'etcd'" in result.stderr
+
+
+def test_roles_given_rules_only_by_every_role_are_fine_unless_a_near_miss() -> None:
+    roles = {"control-plane": {"security_group": "sg-1"}, "ingress": {"security_group": "sg-2"}}
+    extra = [{"role": "*", "protocol": "tcp", "ports": 8080, "peer": "self"}]
+    assert "ingress" in synthesize(parse_config(_config(roles, extra=extra))).roles
+    roles = {"control-plane": {"security_group": "sg-1"}, "workers": {"security_group": "sg-2"}}
+    message = _refused(_config(roles, extra=extra))
+    assert message.endswith(
+        "clusters.0.roles.workers: no port table defines role 'workers', only rules for role '*' "
+        "would apply to it (did you mean 'worker'?)"
+    )

@@ -42,7 +42,20 @@ def write_config(
     path: Path, cluster: dict[str, Any], extra: list[dict[str, Any]], mode: str, catalog: list[str]
 ) -> None:
     """A config with one ``cluster``, the drawn ``extra`` rules, ``mode`` and ``catalog``, and
-    "All" meaning one IPv4 and one IPv6 range."""
+    "All" meaning one IPv4 and one IPv6 range.
+
+    Without a catalog, a bound role the drawn rules do not name gets one rule of its own: a
+    bound role nothing defines is a config error (it is what a mistyped binding looks like)."""
+    named = {rule["role"] for rule in extra}
+    if not catalog:
+        extra = [
+            *extra,
+            *(
+                {"role": role, "protocol": "tcp", "ports": "9", "peer": "self", "purpose": "app"}
+                for role in cluster["roles"]
+                if role not in named
+            ),
+        ]
     path.write_text(
         yaml.safe_dump(
             {

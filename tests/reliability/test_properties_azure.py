@@ -122,7 +122,8 @@ def test_apply_random_states_converge_and_respect_ownership(
     loaded = load_config(path)
     before = _rules(emulator)
 
-    api.apply(loaded, max_deletes=1000)
+    # A random live state may hold owned rules no drawn rule matches: emptying is expected.
+    api.apply(loaded, max_deletes=1000, allow_empty_target=True)
     after = _rules(emulator)
     assert api.plan(loaded).is_empty()
 
@@ -133,5 +134,5 @@ def test_apply_random_states_converge_and_respect_ownership(
             assert name in after, f"additive mode removed {name}"
 
     emulator.calls.clear()
-    api.apply(loaded, max_deletes=1000)
+    api.apply(loaded, max_deletes=1000, allow_empty_target=True)
     assert emulator.calls["nsg.put"] == 0
