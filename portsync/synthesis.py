@@ -16,7 +16,7 @@ from portsync.errors import (
 )
 from portsync.model import Protocol, RuleSet, TargetRule
 from portsync.provider import Provider
-from portsync.roles import check_roles, unbound_roles_note
+from portsync.rolecheck import check_roles, unbound_roles_note
 
 __all__ = [
     "apply_overrides",
