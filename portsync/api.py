@@ -398,7 +398,14 @@ def apply(
                 hint="run `portsync plan --out PLAN.json` again with this config",
             )
         names = saved.clusters()
-        current = plan(loaded, clusters=names, settings=settings, session=session, ruleset=ruleset)
+        current = plan(
+            loaded,
+            clusters=names,
+            settings=settings,
+            session=session,
+            ruleset=ruleset,
+            history=history,
+        )
         check_fresh(saved, current)
         check_same(saved, current)
         # What is executed is the recomputed plan: target, role, ownership and peer of every
