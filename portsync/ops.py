@@ -284,31 +284,13 @@ class Plan:
             if isinstance(op, UpdateRuleOp):
                 item["before"] = op.before.to_dict()
             changes.append(item)
-        unmanaged = [
-            {
-                "cluster": g.cluster,
-                "provider": g.provider,
-                "target": g.target,
-                "rule": r.to_dict(),
-            }
-            for g in self.groups
-            for r in g.unmanaged
-        ]
-        satisfied = [
-            {"cluster": g.cluster, "provider": g.provider, "target": g.target, **s.to_dict()}
-            for g in self.groups
-            for s in g.satisfied
-        ]
-        protected = [
-            {
-                "cluster": g.cluster,
-                "provider": g.provider,
-                "target": g.target,
-                "rule": r.to_dict(),
-            }
-            for g in self.groups
-            for r in g.protected
-        ]
+
+        def where(g: GroupOps) -> dict[str, str]:
+            return {"cluster": g.cluster, "provider": g.provider, "target": g.target}
+
+        unmanaged = [{**where(g), "rule": r.to_dict()} for g in self.groups for r in g.unmanaged]
+        satisfied = [{**where(g), **s.to_dict()} for g in self.groups for s in g.satisfied]
+        protected = [{**where(g), "rule": r.to_dict()} for g in self.groups for r in g.protected]
         fingerprints: dict[str, dict[str, str]] = {}
         for g in self.groups:
             fingerprints.setdefault(g.cluster, {})[g.target] = g.fingerprint

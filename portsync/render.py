@@ -235,6 +235,19 @@ def _md_change(op: Op) -> str:
     )
 
 
+def _md_details(summary: str, header: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """A collapsed ``<details>`` block holding a table; nothing when there are no rows. Cells
+    are already escaped."""
+    if not rows:
+        return []
+    lines = [f"<details><summary>{summary}</summary>", ""]
+    lines.append("| " + " | ".join(header) + " |")
+    lines.append("|" + "---|" * len(header))
+    lines.extend("| " + " | ".join(row) + " |" for row in rows)
+    lines.extend(["", "</details>", ""])
+    return lines
+
+
 def render_plan_markdown(plan: Plan) -> str:
     """A plan as GitHub-flavoured Markdown, for a pull-request comment or a CI job summary.
 
@@ -294,40 +307,32 @@ def render_plan_markdown(plan: Plan) -> str:
             lines.extend(_md_change(op) for op in group.ops)
             lines.append("")
         satisfied = [(g, item) for g in groups for item in g.satisfied]
-        if satisfied:
-            lines.append(
-                f"<details><summary>{_plural(len(satisfied), 'wanted rule')} already satisfied "
-                "by live rules (not written)</summary>"
+        lines.extend(
+            _md_details(
+                f"{_plural(len(satisfied), 'wanted rule')} already satisfied by live rules "
+                "(not written)",
+                ("target", "wanted", "satisfied by"),
+                [
+                    (
+                        _code(g.label or g.target),
+                        _code(rule_text(item.rule)),
+                        "; ".join(_code(rule_text(r)) for r in item.by),
+                    )
+                    for g, item in satisfied
+                ],
             )
-            lines.append("")
-            lines.append("| target | wanted | satisfied by |")
-            lines.append("|---|---|---|")
-            for group, item in satisfied:
-                by = "; ".join(_code(rule_text(r)) for r in item.by)
-                lines.append(
-                    f"| {_code(group.label or group.target)} | {_code(rule_text(item.rule))} | "
-                    f"{by} |"
-                )
-            lines.append("")
-            lines.append("</details>")
-            lines.append("")
+        )
         protected = [(g, r) for g in groups for r in g.protected]
-        if protected:
-            lines.append(
-                f"<details><summary>{_plural(len(protected), 'protected rule')} "
-                "(named by protect:, never changed)</summary>"
+        lines.extend(
+            _md_details(
+                f"{_plural(len(protected), 'protected rule')} (named by protect:, never changed)",
+                ("target", "rule", "description"),
+                [
+                    (_code(g.label or g.target), _code(rule_text(r)), _md(r.description))
+                    for g, r in protected
+                ],
             )
-            lines.append("")
-            lines.append("| target | rule | description |")
-            lines.append("|---|---|---|")
-            for group, rule in protected:
-                lines.append(
-                    f"| {_code(group.label or group.target)} | {_code(rule_text(rule))} | "
-                    f"{_md(rule.description)} |"
-                )
-            lines.append("")
-            lines.append("</details>")
-            lines.append("")
+        )
         in_sync = [g for g in groups if g.is_empty()]
         if in_sync:
             names = ", ".join(_code(g.label or g.target) for g in in_sync)
