@@ -30,7 +30,7 @@ from portsync.model import RuleSet, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
 from portsync.planmatch import check_same
 from portsync.protect import is_protected, protect_ops
-from portsync.provider import Provider, Settings, Target
+from portsync.provider import Provider, Settings, Target, split_cloud_defaults
 from portsync.registry import get_provider_class
 from portsync.synthesis import synthesize, translate_with_advice
 from portsync.tools import ManagingTool
@@ -138,7 +138,8 @@ def _plan_cluster(
     for target in targets:
         wanted = desired_by_target.get(target.id, [])
         current = live.get(target.id, [])
-        ops, unmanaged = diff_target(wanted, current, mode=config.mode)
+        ops, found = diff_target(wanted, current, mode=config.mode)
+        unmanaged, cloud_defaults = split_cloud_defaults(provider, found)
         ops, protected = protect_ops(ops, current, protectors)
         if protected:
             unmanaged = [r for r in unmanaged if not is_protected(r, protectors)]
@@ -156,6 +157,7 @@ def _plan_cluster(
                 label=target.label,
                 ops=tuple(ops),
                 unmanaged=tuple(unmanaged),
+                cloud_defaults=tuple(cloud_defaults),
                 satisfied=tuple(satisfied),
                 protected=tuple(protected),
                 managed_by=tool,

@@ -49,6 +49,7 @@ from portsync.model import (
     TargetRule,
 )
 from portsync.provider import Settings, Target
+from portsync.versions import project_url
 
 __all__ = [
     "ALLOW_NAMES",
@@ -74,8 +75,9 @@ log = logging.getLogger(__name__)
 
 AUDIT_FORMAT_VERSION = 1
 
-#: Where the per-check documentation lives (SARIF ``helpUri``, JSON ``help_uri``).
-DOCS_URL = "https://github.com/portsync/portsync/blob/main/docs"
+#: Where the documentation lives (SARIF ``helpUri``, JSON ``help_uri``): the ``Documentation``
+#: entry of pyproject's ``[project.urls]``, i.e. the docs/ folder of the repository.
+DOCS_URL = project_url("Documentation", "https://github.com/portsync/portsync/blob/main/docs")
 
 
 class Severity(str, Enum):

@@ -514,6 +514,14 @@ ClusterOpt = Annotated[
 ]
 
 
+ShowUnmanagedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--show-unmanaged",
+        help="List the unmanaged rules (text, markdown) instead of counting them per target.",
+    ),
+]
+
 ShardOpt = Annotated[
     str | None,
     typer.Option(
@@ -558,6 +566,7 @@ def plan(
     ] = False,
     shard: ShardOpt = None,
     allow_empty_target: AllowEmptyTargetOpt = False,
+    show_unmanaged: ShowUnmanagedOpt = False,
 ) -> None:
     """Read live rules and show the drift."""
     from portsync import api
@@ -583,7 +592,14 @@ def plan(
             out.write_text(the_plan.to_json(sign=True), encoding="utf-8")
     except Exception as exc:
         _fail(exc)
-    emit_plan(state.output, the_plan, output.value, config=loaded, sign=True)
+    emit_plan(
+        state.output,
+        the_plan,
+        output.value,
+        config=loaded,
+        sign=True,
+        show_unmanaged=show_unmanaged,
+    )
     if output is PlanFormat.text and out is not None:
         state.output.info(f"plan saved to {out}; apply it with `portsync apply {out}`")
     if detailed_exitcode and not the_plan.is_empty():
@@ -853,6 +869,7 @@ def show(
         bool,
         typer.Option("--writes", help="List the cloud writes apply would make, in their order."),
     ] = False,
+    show_unmanaged: ShowUnmanagedOpt = False,
 ) -> None:
     """Print a saved plan in any format, offline: no cloud call, no credentials."""
     state.json_errors = output is PlanFormat.json
@@ -873,7 +890,7 @@ def show(
     if writes:
         state.output.raw(render_writes(the_plan, data))
         return
-    emit_plan(state.output, the_plan, output.value, config=loaded)
+    emit_plan(state.output, the_plan, output.value, config=loaded, show_unmanaged=show_unmanaged)
 
 
 @app.command()

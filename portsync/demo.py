@@ -86,7 +86,7 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
 
             out.print(_step("1. portsync plan", " — drift seeded on purpose:"))
             first = api.plan(loaded)
-            out.print(render_plan_text(first))
+            out.print(render_plan_text(first, show_unmanaged=True))
 
             out.print(_step("\n2. portsync apply --auto-approve"))
             result = api.apply(loaded, progress=out.info)
@@ -98,7 +98,7 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
 
             out.print(_step("\n3. portsync plan", " — again:"))
             final = api.plan(loaded)
-            out.print(render_plan_text(final, show_unmanaged=False))
+            out.print(render_plan_text(final))
             if keep:
                 out.print(f"emulators still running; config: {path}. Ctrl-C to stop.")
                 import threading

@@ -182,6 +182,9 @@ class GroupOps:
     label: str = ""
     ops: tuple[Op, ...] = ()
     unmanaged: tuple[TargetRule, ...] = ()
+    #: Live rules the cloud itself puts on every target (AWS: a new group's allow-all egress),
+    #: recognised by the provider: left alone like unmanaged rules, but not reported as such.
+    cloud_defaults: tuple[TargetRule, ...] = ()
     #: Desired rules live rules already cover; shown, never written.
     satisfied: tuple[Satisfied, ...] = ()
     #: Live rules a ``protect:`` matcher names: never removed or changed.
@@ -288,7 +291,14 @@ class Plan:
         def where(g: GroupOps) -> dict[str, str]:
             return {"cluster": g.cluster, "provider": g.provider, "target": g.target}
 
-        unmanaged = [{**where(g), "rule": r.to_dict()} for g in self.groups for r in g.unmanaged]
+        unmanaged: list[dict[str, Any]] = []
+        for g in self.groups:
+            unmanaged.extend({**where(g), "rule": r.to_dict()} for r in g.unmanaged)
+            # The cloud's own rules stay in the data, marked, so the JSON still lists every live
+            # rule portsync leaves alone.
+            unmanaged.extend(
+                {**where(g), "rule": r.to_dict(), "cloud_default": True} for r in g.cloud_defaults
+            )
         satisfied = [{**where(g), **s.to_dict()} for g in self.groups for s in g.satisfied]
         protected = [{**where(g), "rule": r.to_dict()} for g in self.groups for r in g.protected]
         fingerprints: dict[str, dict[str, str]] = {}
@@ -377,6 +387,7 @@ class Plan:
                     "fight": Fight.from_dict(t["fight"]) if t.get("fight") else None,
                     "ops": [],
                     "unmanaged": [],
+                    "cloud_defaults": [],
                     "satisfied": [],
                     "protected": [],
                 }
@@ -397,7 +408,8 @@ class Plan:
                 groups[key]["ops"].append(op)
             for i, item in enumerate(data.get("unmanaged", [])):
                 key = _listed(groups, item, f"unmanaged[{i}]", source)
-                groups[key]["unmanaged"].append(TargetRule.from_dict(item["rule"]))
+                kind = "cloud_defaults" if item.get("cloud_default") is True else "unmanaged"
+                groups[key][kind].append(TargetRule.from_dict(item["rule"]))
             for i, item in enumerate(data.get("protected", [])):
                 key = _listed(groups, item, f"protected[{i}]", source)
                 groups[key]["protected"].append(TargetRule.from_dict(item["rule"]))
@@ -415,10 +427,12 @@ class Plan:
                         **{
                             k: v
                             for k, v in g.items()
-                            if k not in ("ops", "unmanaged", "satisfied", "protected")
+                            if k
+                            not in ("ops", "unmanaged", "cloud_defaults", "satisfied", "protected")
                         },
                         ops=tuple(g["ops"]),
                         unmanaged=tuple(g["unmanaged"]),
+                        cloud_defaults=tuple(g["cloud_defaults"]),
                         satisfied=tuple(g["satisfied"]),
                         protected=tuple(g["protected"]),
                     )

@@ -25,10 +25,13 @@ def emit_plan(
     fmt: str,
     *,
     config: LoadedConfig | None = None,
-    show_unmanaged: bool = True,
+    show_unmanaged: bool = False,
     sign: bool = False,
 ) -> None:
     """Print ``plan`` on stdout in ``fmt`` (one of :data:`PLAN_FORMATS`).
+
+    ``show_unmanaged`` lists the unmanaged rules in text and Markdown, which otherwise count them
+    per target; JSON always holds every rule, and SARIF reports the risky ones.
 
     ``sign``: JSON is signed when ``PORTSYNC_PLAN_KEY`` is set (``plan`` only: ``show`` must never
     sign a file it merely read).
@@ -38,7 +41,7 @@ def emit_plan(
     elif fmt == "markdown":
         from portsync.render import render_plan_markdown
 
-        out.raw(render_plan_markdown(plan))
+        out.raw(render_plan_markdown(plan, show_unmanaged=show_unmanaged))
     elif fmt == "sarif":
         from portsync.sarif import plan_to_sarif, to_json
 

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from portsync.config import ClusterConfig, Sources
     from portsync.ops import GroupOps
 
-__all__ = ["Provider", "Settings", "Target"]
+__all__ = ["Provider", "Settings", "Target", "split_cloud_defaults"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,3 +106,23 @@ class Provider(Protocol):
             ProviderError: the cloud refused; the state left behind converges on the next run.
         """
         ...
+
+
+def split_cloud_defaults(
+    provider: object, rules: Sequence[TargetRule]
+) -> tuple[list[TargetRule], list[TargetRule]]:
+    """``(unmanaged, cloud_defaults)``: ``rules`` split by the provider's optional hook.
+
+    A provider may define ``is_cloud_default(rule) -> bool`` for the live rules its cloud puts on
+    every target by itself (AWS gives each new security group an allow-all egress rule). Those are
+    left alone like any unmanaged rule but not reported as unmanaged: a fleet would otherwise list
+    one per group. Only the provider knows its cloud's defaults; the core never guesses.
+    """
+    hook = getattr(provider, "is_cloud_default", None)
+    if hook is None:
+        return list(rules), []
+    unmanaged: list[TargetRule] = []
+    defaults: list[TargetRule] = []
+    for rule in rules:
+        (defaults if not rule.owned and hook(rule) else unmanaged).append(rule)
+    return unmanaged, defaults

@@ -122,8 +122,21 @@ def _group_header(group: GroupOps) -> Text:
     return head
 
 
-def render_plan_text(plan: Plan, *, show_unmanaged: bool = True) -> Group:
-    """The human plan: per cluster, per target, +/-/~ lines and unmanaged rules."""
+#: The hint every unmanaged-rule summary ends with.
+SHOW_UNMANAGED_HINT = "--show-unmanaged lists them"
+
+
+def unmanaged_summary(count: int) -> str:
+    """``3 unmanaged rules left alone; --show-unmanaged lists them``."""
+    return f"{_plural(count, 'unmanaged rule')} left alone; {SHOW_UNMANAGED_HINT}"
+
+
+def render_plan_text(plan: Plan, *, show_unmanaged: bool = False) -> Group:
+    """The human plan: per cluster, per target, +/-/~/= lines and the unmanaged rules.
+
+    Unmanaged rules are one summary line per target unless ``show_unmanaged`` lists them. Rules
+    the cloud puts on every target by itself (``GroupOps.cloud_defaults``) are not reported.
+    """
     parts: list[Any] = []
     for cluster in plan.clusters():
         groups = [g for g in plan.groups if g.cluster == cluster]
@@ -146,16 +159,22 @@ def render_plan_text(plan: Plan, *, show_unmanaged: bool = True) -> Group:
                 line.append(rule_text(rule), style="blue")
                 line.append(f"  {rule.description!r}: protected, never changed", style="dim")
                 parts.append(line)
-            if show_unmanaged:
-                covering = _covering(group)
-                for rule in group.unmanaged:
-                    line = Text("  ? ", style="magenta")
-                    line.append(rule_text(rule), style="magenta")
-                    note = "unmanaged, left alone"
-                    if rule.key in covering:
-                        note += "; covers a wanted rule"
-                    line.append(f"  {rule.description!r}: {note}", style="dim")
-                    parts.append(line)
+            if not group.unmanaged:
+                continue
+            if not show_unmanaged:
+                parts.append(
+                    Text(f"  ? {unmanaged_summary(len(group.unmanaged))}", style="magenta")
+                )
+                continue
+            covering = _covering(group)
+            for rule in group.unmanaged:
+                line = Text("  ? ", style="magenta")
+                line.append(rule_text(rule), style="magenta")
+                note = "unmanaged, left alone"
+                if rule.key in covering:
+                    note += "; covers a wanted rule"
+                line.append(f"  {rule.description!r}: {note}", style="dim")
+                parts.append(line)
     counts = plan.summary()
     if plan.is_empty():
         summary = Text("No changes. Live rules match the port tables.", style="bold green")
@@ -248,13 +267,15 @@ def _md_details(summary: str, header: tuple[str, ...], rows: list[tuple[str, ...
     return lines
 
 
-def render_plan_markdown(plan: Plan) -> str:
+def render_plan_markdown(plan: Plan, *, show_unmanaged: bool = False) -> str:
     """A plan as GitHub-flavoured Markdown, for a pull-request comment or a CI job summary.
 
     Layout: a headline with the counts, a table of counts per cluster, then per cluster the
-    changes grouped by target, the targets in sync on one line, and the unmanaged rules in a
-    collapsed ``<details>`` block. Text read from the cloud (descriptions) is escaped, so a rule
-    description cannot inject Markdown, HTML or @-mentions into the comment.
+    changes grouped by target, the targets in sync on one line, and the unmanaged rules counted
+    per target (listed in a collapsed ``<details>`` block with ``show_unmanaged``). Rules the
+    cloud puts on every target by itself are not reported. Text read from the cloud
+    (descriptions) is escaped, so a rule description cannot inject Markdown, HTML or @-mentions
+    into the comment.
     """
     counts = plan.summary()
     lines = ["## portsync plan", ""]
@@ -264,7 +285,8 @@ def render_plan_markdown(plan: Plan) -> str:
         lines.append(f"**Plan: {_counts_line(counts)}.**")
     if counts["unmanaged"]:
         lines.append("")
-        lines.append(f"{_plural(counts['unmanaged'], 'unmanaged rule')} left alone (listed below).")
+        where = "listed below" if show_unmanaged else "counted per target below"
+        lines.append(f"{_plural(counts['unmanaged'], 'unmanaged rule')} left alone ({where}).")
     for error in plan.errors:
         lines.extend(["", f"> ⚠️ {_md(error)}"])
     lines.append("")
@@ -339,23 +361,34 @@ def render_plan_markdown(plan: Plan) -> str:
             lines.append(f"In sync: {names}.")
             lines.append("")
         unmanaged = [(g, r) for g in groups for r in g.unmanaged]
-        if unmanaged:
-            lines.append(
-                f"<details><summary>{_plural(len(unmanaged), 'unmanaged rule')} "
-                "(not owned by portsync, left alone)</summary>"
-            )
-            lines.append("")
-            lines.append("| target | direction | protocol | ports | peer | description |")
-            lines.append("|---|---|---|---|---|---|")
-            for group, rule in unmanaged:
-                lines.append(
-                    f"| {_code(group.label or group.target)} | {rule.direction.value} | "
-                    f"{rule.protocol.value} | {rule.ports_text} | {_md_peer(rule)} | "
-                    f"{_md(rule.description)} |"
+        if unmanaged and not show_unmanaged:
+            for group in groups:
+                if group.unmanaged:
+                    lines.append(
+                        f"{_code(group.label or group.target)}: "
+                        f"{_plural(len(group.unmanaged), 'unmanaged rule')} left alone; "
+                        "`--show-unmanaged` lists them."
+                    )
+                    lines.append("")
+        if show_unmanaged:
+            lines.extend(
+                _md_details(
+                    f"{_plural(len(unmanaged), 'unmanaged rule')} (not owned by portsync, left "
+                    "alone)",
+                    ("target", "direction", "protocol", "ports", "peer", "description"),
+                    [
+                        (
+                            _code(g.label or g.target),
+                            r.direction.value,
+                            r.protocol.value,
+                            r.ports_text,
+                            _md_peer(r),
+                            _md(r.description),
+                        )
+                        for g, r in unmanaged
+                    ],
                 )
-            lines.append("")
-            lines.append("</details>")
-            lines.append("")
+            )
     footer = [f"mode `{plan.mode}`"]
     if plan.created_at:
         footer.append(f"read {plan.created_at}")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from portsync.audit import CHECKS, DOCS_URL, AuditReport, Finding, Severity, rule_slug
 from portsync.model import TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Plan, UpdateRuleOp
+from portsync.planrisk import unmanaged_risks
 
 if TYPE_CHECKING:
     from portsync.config import LoadedConfig
@@ -29,6 +30,7 @@ __all__ = [
     "DRIFT_RULES",
     "SARIF_SCHEMA",
     "SARIF_VERSION",
+    "SECURITY_SEVERITY",
     "audit_to_sarif",
     "plan_to_sarif",
     "to_json",
@@ -38,6 +40,27 @@ SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _FINGERPRINT_KEY = "portsyncResult/v1"
 _LEVELS = {Severity.HIGH: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
+
+
+#: ``properties.security-severity`` of each exposure check: the CVSS-like score (0.1-10.0, as a
+#: string) code-scanning services rank security alerts by — 9.0 and up is shown as critical,
+#: 7.0 high, 4.0 medium, below that low. etcd and the kubelet open to the world are a cluster
+#: takeover (critical); retired, sensitive and control-plane-only ports are high; the API server
+#: and NodePorts authenticate or are meant to be reached (medium); the rest is low.
+SECURITY_SEVERITY: Mapping[str, str] = {
+    "PS-EXPOSED-ETCD": "9.8",
+    "PS-EXPOSED-KUBELET": "9.8",
+    "PS-EXPOSED-CONTROLLER-MANAGER": "8.8",
+    "PS-EXPOSED-SCHEDULER": "8.2",
+    "PS-EXPOSED-RETIRED-PORT": "8.1",
+    "PS-EXPOSED-SENSITIVE-PORT": "7.5",
+    "PS-EXPOSED-APISERVER": "5.3",
+    "PS-EXPOSED-NODEPORT": "5.3",
+    "PS-UNKNOWN-REACH": "4.0",
+    "PS-EXPOSED-KUBE-PROXY": "3.1",
+    "PS-EXPOSED-TABLE-PORT": "3.1",
+    "PS-UNDECLARED-PEER": "2.0",
+}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,8 +73,12 @@ class _Descriptor:
     help: str
     anchor: str
     tags: tuple[str, ...] = ()
+    security_severity: str | None = None
 
     def to_sarif(self) -> dict[str, Any]:
+        properties: dict[str, Any] = {"tags": list(self.tags)}
+        if self.security_severity is not None:
+            properties["security-severity"] = self.security_severity
         return {
             "id": self.id,
             "name": self.name,
@@ -60,7 +87,7 @@ class _Descriptor:
             "help": {"text": self.help, "markdown": self.help},
             "helpUri": f"{DOCS_URL}/{self.anchor}",
             "defaultConfiguration": {"level": self.level},
-            "properties": {"tags": list(self.tags)},
+            "properties": properties,
         }
 
 
@@ -104,11 +131,13 @@ DRIFT_RULES: Mapping[str, _Descriptor] = {
             id="portsync/drift/unmanaged",
             name="UnmanagedRule",
             level="note",
-            short="A live rule portsync does not own",
-            full="The rule was not created by portsync; it is left alone (except in exclusive "
-            "mode) and listed so that someone reviews it.",
-            help="Add it to the port tables (extra_rules) if it is needed, remove it otherwise, "
-            "or run `portsync audit` to see whether it exposes anything.",
+            short="A live rule portsync does not own exposes a Kubernetes port",
+            full="The rule was not created by portsync and is left alone (except in exclusive "
+            "mode). It is reported because `portsync audit` finds it risky: it opens a "
+            "component port to the world or to a peer of unknown extent. Unmanaged rules that "
+            "expose nothing are not reported (the plan's JSON lists them all).",
+            help="Narrow or remove the rule, add it to the port tables (extra_rules) if it is "
+            "needed as it is, or accept the exposure with allow_exposure.",
             anchor="reports.md#portsyncdriftunmanaged",
             tags=("drift", "review"),
         ),
@@ -127,6 +156,7 @@ def _exposure_descriptor(check_id: str) -> _Descriptor:
         help=check.fix,
         anchor=f"audit.md#{check.id.lower()}",
         tags=("security", "exposure", "kubernetes", check.severity.value),
+        security_severity=SECURITY_SEVERITY[check_id],
     )
 
 
@@ -228,26 +258,39 @@ def plan_to_sarif(plan: Plan, *, config: LoadedConfig | None = None) -> dict[str
 
     Args:
         plan: a plan from :func:`portsync.api.plan` or a saved plan file.
-        config: the config the plan was made with (results then point at its lines).
+        config: the config the plan was made with (results then point at its lines, and its
+            port tables judge which unmanaged rules are risky).
 
     Returns:
-        The SARIF log as a JSON-ready dict.
+        The SARIF log as a JSON-ready dict. Every change is a result; an unmanaged rule is one
+        only when the audit finds it risky (:mod:`portsync.planrisk`), and rules the cloud
+        creates by itself never are.
 
     Raises:
-        Nothing.
+        ConfigError, PortTableError: the config's port tables cannot be read.
     """
     descriptors = list(DRIFT_RULES.values())
     index = {d.id: i for i, d in enumerate(descriptors)}
     locator = _Locator(config)
     results: list[dict[str, Any]] = []
 
-    def add(group: GroupOps, rule_id: str, rule: TargetRule, text: str, **props: Any) -> None:
+    risks = unmanaged_risks(plan, config)
+
+    def add(
+        group: GroupOps,
+        rule_id: str,
+        rule: TargetRule,
+        text: str,
+        *,
+        level: str | None = None,
+        **props: Any,
+    ) -> None:
         fqn = f"{group.provider}/{group.cluster}/{group.target}/{rule_slug(rule)}"
         results.append(
             {
                 "ruleId": rule_id,
                 "ruleIndex": index[rule_id],
-                "level": DRIFT_RULES[rule_id].level,
+                "level": level or DRIFT_RULES[rule_id].level,
                 "message": {"text": text},
                 "locations": [
                     _location(
@@ -304,16 +347,20 @@ def plan_to_sarif(plan: Plan, *, config: LoadedConfig | None = None) -> dict[str
                     action="update",
                 )
         for rule in group.unmanaged:
-            if rule.key in removed:
-                continue
+            found = risks.get((group.cluster, group.target, rule.key))
+            if rule.key in removed or not found:
+                continue  # only a risky rule is worth an alert
             description = f" '{rule.description}'" if rule.description else ""
+            worst = max(found, key=lambda f: f.severity.rank)
             add(
                 group,
                 "portsync/drift/unmanaged",
                 rule,
                 f"Unmanaged on {where}: {_rule_text(rule)}{description} is not owned by "
-                "portsync and is left alone.",
+                f"portsync and is left alone, but {worst.message} ({worst.id}).",
                 action="none",
+                level=_LEVELS[worst.severity],
+                audit=sorted({f.id for f in found}),
             )
     run: dict[str, Any] = {
         "tool": {"driver": _driver(descriptors)},

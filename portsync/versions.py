@@ -14,6 +14,7 @@ from importlib import metadata
 __all__ = [
     "DISTRIBUTIONS",
     "portsync_version",
+    "project_url",
     "version_json",
     "version_report",
     "version_text",
@@ -79,3 +80,17 @@ def version_text(report: dict[str, object]) -> str:
 def version_json(report: dict[str, object]) -> str:
     """The report as JSON (``--compact`` puts it on one line)."""
     return json.dumps(report, indent=2) + "\n"
+
+
+def project_url(label: str, default: str) -> str:
+    """The ``[project.urls]`` entry ``label`` of the installed portsync (``default`` when the
+    metadata is missing, as when running from a source tree that was never installed)."""
+    try:
+        entries = metadata.metadata("portsync").get_all("Project-URL") or []
+    except metadata.PackageNotFoundError:
+        return default
+    for entry in entries:
+        name, _, url = str(entry).partition(",")
+        if name.strip().lower() == label.lower() and url.strip():
+            return url.strip().rstrip("/")
+    return default

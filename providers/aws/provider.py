@@ -158,6 +158,11 @@ class AwsProvider:
                 )
             return self._adapter
 
+    @staticmethod
+    def is_cloud_default(rule: TargetRule) -> bool:
+        """The allow-all egress EC2 gives every new group: left alone, not reported unmanaged."""
+        return translate.is_default_egress(rule)
+
     def targets(self) -> list[Target]:
         """One target per bound security group."""
         return [

@@ -28,6 +28,7 @@ __all__ = [
     "MARKER",
     "OWNER_TAG",
     "describe",
+    "is_default_egress",
     "is_owned",
     "permissions_for",
     "rules_from_group",
@@ -59,6 +60,27 @@ def describe(purpose: str) -> str:
 def is_owned(description: str | None) -> bool:
     """Whether a live description carries portsync's marker."""
     return bool(description) and str(description).startswith(MARKER.strip())
+
+
+#: The peers of the egress rules EC2 gives every new security group (IPv6 in dual-stack VPCs).
+_DEFAULT_EGRESS_PEERS = frozenset({"0.0.0.0/0", "::/0"})
+
+
+def is_default_egress(rule: TargetRule) -> bool:
+    """Whether ``rule`` is the allow-all egress EC2 creates with every security group.
+
+    Recognised by its exact shape as EC2 writes it: egress, every protocol, to ``0.0.0.0/0`` or
+    ``::/0``, with no description and not portsync's. A rule of that shape that someone described
+    was written by a person, and stays an unmanaged rule.
+    """
+    return (
+        rule.direction is Direction.EGRESS
+        and rule.protocol is Protocol.ALL
+        and rule.peer.kind is EndpointKind.CIDR
+        and rule.peer.value in _DEFAULT_EGRESS_PEERS
+        and not rule.description
+        and not rule.owned
+    )
 
 
 def _load_balancers(items: Sequence[str]) -> list[Endpoint]:

@@ -22,25 +22,38 @@ def _no_network(self: socket.socket, address: object) -> None:
 
 
 def _drift(world: AwsWorld) -> None:
-    """Drift of every kind: missing rules, an unmanaged rule, a stale portsync rule."""
+    """Drift of every kind: missing rules, unmanaged rules (one risky), a stale portsync rule."""
     open_to(world, world.worker, "tcp", (22, 22), "10.9.0.0/16", "ssh from the bastion")
+    open_to(world, world.worker, "tcp", (10250, 10250), "0.0.0.0/0", "kubelet for everyone")
     open_to(world, world.cp, "tcp", (6443, 6443), "203.0.113.0/24", "portsync: old words")
 
 
+@pytest.mark.parametrize("listed", [[], ["--show-unmanaged"]], ids=["counted", "listed"])
 @pytest.mark.parametrize("fmt", ["text", "json", "markdown", "sarif"])
 def test_show_prints_what_plan_printed_in_every_format_without_the_cloud(
-    aws_world: AwsWorld, fmt: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    aws_world: AwsWorld,
+    fmt: str,
+    listed: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.chdir(tmp_path)
     _drift(aws_world)
     saved = tmp_path / "plan.json"
     config = str(aws_world.config_path)
-    planned = runner.invoke(app, ["-c", config, "plan", "--out", str(saved), "-o", fmt])
+    planned = runner.invoke(app, ["-c", config, "plan", "--out", str(saved), "-o", fmt, *listed])
     assert planned.exit_code == 0, planned.output
-    assert "6443" in planned.stdout and "10.9.0.0/16" in planned.stdout
+    assert "6443" in planned.stdout
+    # JSON holds every rule; SARIF only the risky unmanaged one; text and Markdown list the
+    # unmanaged rules with --show-unmanaged, and count them per target without
+    assert ("10.9.0.0/16" in planned.stdout) == (fmt == "json" or (bool(listed) and fmt != "sarif"))
+    risky = "kubelet for everyone" in planned.stdout
+    assert risky == (fmt in ("json", "sarif") or bool(listed))
+    if fmt in ("text", "markdown") and not listed:
+        assert "2 unmanaged rules left alone" in planned.stdout
 
     monkeypatch.setattr(socket.socket, "connect", _no_network)
-    shown = runner.invoke(app, ["show", str(saved), "-o", fmt, "-c", config])
+    shown = runner.invoke(app, ["show", str(saved), "-o", fmt, "-c", config, *listed])
     assert shown.exit_code == 0, shown.output
     assert shown.stdout == planned.stdout
 

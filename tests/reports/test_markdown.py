@@ -110,6 +110,17 @@ def _drift_plan() -> Plan:
                         owned=False,
                     ),
                     _rule(
+                        cp,
+                        "control-plane",
+                        "cidr:0.0.0.0/0",
+                        (10250, 10250),
+                        "debugging the kubelet",
+                        owned=False,
+                    ),
+                ),
+                # what AWS puts on every group: left alone, never reported
+                cloud_defaults=(
+                    _rule(
                         cp, "control-plane", "cidr:0.0.0.0/0", None, owned=False, direction="egress"
                     ),
                 ),
@@ -137,7 +148,20 @@ def _drift_plan() -> Plan:
 
 
 def _plan_drift() -> str:
+    return render_plan_markdown(_drift_plan(), show_unmanaged=True)
+
+
+def _plan_drift_summary() -> str:
     return render_plan_markdown(_drift_plan())
+
+
+def test_render_plan_markdown_counts_unmanaged_rules_per_target_by_default() -> None:
+    text = _plan_drift_summary()
+    assert (
+        "`sg-0aaa (control-plane)`: 2 unmanaged rules left alone; `--show-unmanaged` lists them."
+        in text
+    )
+    assert "debugging the kubelet" not in text and "10.9.0.0/16" not in text
 
 
 def _plan_in_sync() -> str:
@@ -160,7 +184,7 @@ def _plan_in_sync() -> str:
 
 
 def test_render_plan_markdown_escapes_live_text() -> None:
-    text = render_plan_markdown(_drift_plan())
+    text = render_plan_markdown(_drift_plan(), show_unmanaged=True)
     assert "@ops-team" not in text and "<b>" not in text
     assert "ssh \\| bastion" in text
 
@@ -197,6 +221,7 @@ def _audit() -> str:
 #: Golden file name → the rendering it holds.
 RENDERINGS: dict[str, Callable[[], str]] = {
     "plan-drift": _plan_drift,
+    "plan-drift-summary": _plan_drift_summary,
     "plan-in-sync": _plan_in_sync,
     "audit": _audit,
 }

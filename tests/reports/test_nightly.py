@@ -43,7 +43,9 @@ def test_nightly_drift_plan_exits_2_then_apply_then_plan_exits_0(
     summary.write_text(plan.stdout, encoding="utf-8")  # >> $GITHUB_STEP_SUMMARY
     assert "**Plan: 1 to add, 0 to update, 0 to remove.**" in plan.stdout
     assert "| ➕ add | ingress | tcp | 30000-32767 | `cidr:203.0.113.0/24` (any)" in plan.stdout
-    assert "debugging, remove me" in plan.stdout  # the hand-made rule is listed, left alone
+    # the hand-made rule is counted, left alone; the AWS default egress of each group is not
+    assert "1 unmanaged rule left alone; `--show-unmanaged` lists them." in plan.stdout
+    assert "debugging, remove me" not in plan.stdout
 
     drift = runner.invoke(app, [*cfg, "--quiet", "plan", "--output", "sarif"])
     assert drift.exit_code == 0

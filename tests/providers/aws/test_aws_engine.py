@@ -54,8 +54,14 @@ def test_plan_empty_groups_adds_every_rule(aws_world: AwsWorld) -> None:
     # worker: 10250 self + cp, 10256 self + lb, 30000-32767 x2 = 6
     assert counts["add"] == 12
     assert counts["remove"] == 0
-    # moto gives each new group an allow-all egress rule: unmanaged, listed, left alone.
-    assert counts["unmanaged"] == 2
+    # moto, like EC2, gives each new group an allow-all egress rule: the cloud's own, recognised
+    # by the AWS provider, left alone and not counted as unmanaged.
+    assert counts["unmanaged"] == 0
+    defaults = [(g.role, r.protocol.value, str(r.peer)) for g in plan for r in g.cloud_defaults]
+    assert sorted(defaults) == [
+        ("control-plane", "all", "cidr:0.0.0.0/0"),
+        ("worker", "all", "cidr:0.0.0.0/0"),
+    ]
 
 
 def test_apply_then_plan_is_clean_and_second_apply_changes_nothing(aws_world: AwsWorld) -> None:
@@ -162,7 +168,7 @@ def test_plan_stale_description_is_an_update_not_a_replace(aws_world: AwsWorld) 
         "add": 0,
         "remove": 0,
         "update": 1,
-        "unmanaged": 2,
+        "unmanaged": 0,
         "satisfied": 0,
         "protected": 0,
     }
