@@ -151,7 +151,7 @@ def _hostile_world(world: AwsWorld) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ["plan"],
+        ["plan", "--show-unmanaged"],
         ["audit"],
         ["explain", "0.0.0.0/0", "control-plane:2379/tcp"],
     ],
