@@ -8,6 +8,7 @@ The core only knows this small protocol, never a cloud.
 from __future__ import annotations
 
 import importlib
+import shlex
 import tempfile
 from pathlib import Path
 from typing import Any, Protocol
@@ -21,7 +22,7 @@ from portsync.output import Output
 from portsync.registry import available_providers, get_provider_class
 from portsync.render import render_plan_text
 
-__all__ = ["DemoCloud", "run_demo"]
+__all__ = ["DemoCloud", "keep_instructions", "run_demo"]
 
 DEMO_SOURCES = {"all": ["203.0.113.0/24", "2001:db8::/32"]}
 
@@ -100,7 +101,8 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
             final = api.plan(loaded)
             out.print(render_plan_text(final))
             if keep:
-                out.print(f"emulators still running; config: {path}. Ctrl-C to stop.")
+                # raw() flushes: piped output (`demo --keep | tee log`) shows the lines now.
+                out.raw(keep_instructions(path, clusters))
                 import threading
 
                 threading.Event().wait()
@@ -108,3 +110,39 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
     finally:
         for cloud in started:
             cloud.stop()
+
+
+def keep_instructions(path: Path, clusters: list[dict[str, Any]]) -> str:
+    """What ``demo --keep`` prints: how to point portsync (and the clouds' own tools) at the
+    running emulators, and what Ctrl-C does."""
+    config = shlex.quote(str(path))
+    lines = [
+        "",
+        "The emulators keep running until Ctrl-C (which also deletes the demo config).",
+        "Use them from another terminal:",
+        "",
+        f"  export PORTSYNC_CONFIG={config}",
+        "  portsync plan                 # in sync after the demo; change a rule and plan again",
+        "  portsync audit",
+        "  portsync explain 203.0.113.7 control-plane:6443/tcp",
+        "",
+        "Every cluster in that config names its emulator (endpoint) and sends no real",
+        "credentials (credentials: anonymous):",
+    ]
+    for entry in clusters:
+        where = (
+            f"  {entry.get('name', '?')} ({entry.get('provider', '?')}): {entry.get('endpoint')}"
+        )
+        if entry.get("ca_bundle"):
+            where += f", CA bundle {entry['ca_bundle']}"
+        lines.append(where)
+    aws = next((c for c in clusters if c.get("provider") == "aws"), None)
+    if aws is not None:
+        lines += [
+            "",
+            "The AWS emulator is moto server; the AWS CLI and boto3 reach it with:",
+            f"  export AWS_ENDPOINT_URL={shlex.quote(str(aws.get('endpoint')))} "
+            f"AWS_DEFAULT_REGION={shlex.quote(str(aws.get('region')))} "
+            "AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing",
+        ]
+    return "\n".join(lines) + "\n"
