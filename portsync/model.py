@@ -405,6 +405,10 @@ class Rule:
     purpose: str = ""
     icmp_type: int | None = None
     icmp_code: int | None = None
+    #: A role peer that stands for part of "All" (see :func:`portsync.synthesis.expand_all`):
+    #: a cluster that does not bind the role simply has no such machines, so the rule is
+    #: skipped there instead of refused. Never part of the identity.
+    via_all: bool = False
     _identity: tuple[str, str, str, int, int, str] = field(
         init=False, repr=False, compare=False, hash=False
     )
@@ -500,18 +504,24 @@ class RuleSet:
             seen = merged.get(rule.identity)
             if seen is None:
                 merged[rule.identity] = rule
-            elif rule.purpose and rule.purpose not in seen.purpose.split("; "):
-                purpose = f"{seen.purpose}; {rule.purpose}" if seen.purpose else rule.purpose
-                merged[rule.identity] = Rule(
-                    role=seen.role,
-                    direction=seen.direction,
-                    protocol=seen.protocol,
-                    ports=seen.ports,
-                    peer=seen.peer,
-                    purpose=purpose,
-                    icmp_type=seen.icmp_type,
-                    icmp_code=seen.icmp_code,
-                )
+            else:
+                purpose = seen.purpose
+                if rule.purpose and rule.purpose not in seen.purpose.split("; "):
+                    purpose = f"{seen.purpose}; {rule.purpose}" if seen.purpose else rule.purpose
+                # A rule asked for in its own right stays required even when "All" implies it.
+                via_all = seen.via_all and rule.via_all
+                if purpose != seen.purpose or via_all != seen.via_all:
+                    merged[rule.identity] = Rule(
+                        role=seen.role,
+                        direction=seen.direction,
+                        protocol=seen.protocol,
+                        ports=seen.ports,
+                        peer=seen.peer,
+                        purpose=purpose,
+                        icmp_type=seen.icmp_type,
+                        icmp_code=seen.icmp_code,
+                        via_all=via_all,
+                    )
         object.__setattr__(self, "rules", tuple(sorted(merged.values(), key=_rule_sort_key)))
 
     def __iter__(self) -> Iterator[Rule]:

@@ -49,6 +49,8 @@ def resolve_peer(
     if peer.kind is PeerKind.SELF:
         return list(bindings[rule.role])
     if peer.kind is PeerKind.ROLE:
+        if peer.value not in bindings and rule.via_all:
+            return []  # part of "All": this cluster has no machines of that role
         if peer.value not in bindings:
             raise TranslationError(
                 f"{describe_rule(rule, cluster)} needs peer role {peer.value!r}, which has no {binding_keys} in this cluster",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 from portsync.catalog import Catalog, SensitivePort, load_catalog
 from portsync.catalog.options import resolve_choices
@@ -14,7 +15,7 @@ from portsync.errors import (
     TranslationError,
     UnsupportedFeatureError,
 )
-from portsync.model import Protocol, RuleSet, TargetRule
+from portsync.model import Direction, Peer, PeerKind, Protocol, Rule, RuleSet, TargetRule
 from portsync.provider import Provider
 from portsync.rolecheck import check_roles, unbound_roles_note
 
@@ -23,6 +24,7 @@ __all__ = [
     "bound_roles",
     "catalog_rows",
     "config_notes",
+    "expand_all",
     "load_catalogs",
     "option_advice",
     "sensitive_ports",
@@ -169,7 +171,36 @@ def synthesize(loaded: LoadedConfig) -> RuleSet:
             raise ConfigError(
                 f"{loaded.where('extra_rules', index)}: extra_rules[{index}]: {exc}"
             ) from None
-    return ruleset.with_rules(extra)
+    return expand_all(ruleset.with_rules(extra), bound)
+
+
+def expand_all(ruleset: RuleSet, roles: Sequence[str]) -> RuleSet:
+    """ "All" is everyone, the cluster's own machines included: next to each inbound ``any``
+    rule (which means ``sources.all``) add one rule from each of ``roles``, as a role peer.
+
+    Without them a cluster whose ``sources.all`` is an office range would not admit its own
+    workers on 6443 (kops, Cluster API AWS and GCP all open the API server to the cluster's
+    machines the same way). The added rules are marked ``via_all``: in a cluster that does not
+    bind one of the roles they are skipped, not refused. Egress ``any`` rules are left as they
+    are (a destination of "All" is ``sources.all``; GCP egress cannot name tags anyway).
+    """
+    implied = [
+        Rule(
+            role=rule.role,
+            direction=rule.direction,
+            protocol=rule.protocol,
+            ports=rule.ports,
+            peer=Peer(PeerKind.ROLE, role),
+            purpose=rule.purpose,
+            icmp_type=rule.icmp_type,
+            icmp_code=rule.icmp_code,
+            via_all=True,
+        )
+        for rule in ruleset
+        if rule.peer.kind is PeerKind.ANY and rule.direction is Direction.INGRESS
+        for role in roles
+    ]
+    return ruleset.with_rules(implied) if implied else ruleset
 
 
 def config_notes(loaded: LoadedConfig) -> list[str]:

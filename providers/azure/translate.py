@@ -257,6 +257,8 @@ def translate_rules(
         except TranslationError as exc:
             problems.add(exc)
             continue
+        if not peers:
+            continue  # a role peer of "All" this cluster does not bind
         made = 0
         for peer, protocol in zip(peers, protocols, strict=True):
             side = binding.role_side(peer)

@@ -143,3 +143,26 @@ def test_python_dash_m_runs_the_cli() -> None:
     )
     assert out.returncode == 0
     assert "plan" in out.stdout
+
+
+def test_rules_all_holds_every_bound_role_so_nodes_reach_the_api_server(tmp_path: Path) -> None:
+    config = tmp_path / "portsync.yaml"
+    config.write_text(
+        "catalog: [kubernetes]\n"
+        "sources: {all: [198.51.100.0/24]}\n"
+        "clusters:\n"
+        "  - name: prod\n"
+        "    provider: aws\n"
+        "    region: eu-west-1\n"
+        "    roles:\n"
+        "      control-plane: {security_group: sg-1}\n"
+        "      worker: {security_group: sg-2}\n"
+    )
+    result = runner.invoke(app, ["--config", str(config), "rules", "--output", "json"])
+    assert result.exit_code == 0, result.output
+    api_server = {r["peer"] for r in json.loads(result.stdout) if r["from_port"] == 6443}
+    # "All" is sources.all and the cluster's own machines, as role peers (no CIDR needed).
+    assert api_server == {"any", "self", "role:worker"}
+    table = runner.invoke(app, ["--config", str(config), "rules", "--role", "control-plane"])
+    assert table.exit_code == 0, table.output
+    assert [line for line in table.stdout.splitlines() if "6443" in line and "role:worker" in line]

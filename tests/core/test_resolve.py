@@ -102,3 +102,23 @@ def test_resolve_errors_name_the_cluster_the_rule_and_the_fix() -> None:
         "cluster c: rule worker tcp 1 (p) names load balancers, which this cluster does not "
         "define (set sources.load_balancers)"
     )
+
+
+def test_role_peer_of_all_is_skipped_where_the_role_is_not_bound() -> None:
+    rule = Rule(
+        role="worker",
+        protocol=Protocol.TCP,
+        ports=PortRange(6443, 6443),
+        peer=Peer.parse("role:etcd"),
+        via_all=True,
+    )
+    args = {"cluster": "c", "bindings": GROUPS, "sources_all": [], "load_balancers": []}
+    assert resolve_peer(rule, **args) == []  # type: ignore[arg-type]
+    explicit = Rule(
+        role="worker",
+        protocol=Protocol.TCP,
+        ports=PortRange(6443, 6443),
+        peer=Peer.parse("role:etcd"),
+    )
+    with pytest.raises(TranslationError, match="'etcd'"):
+        resolve_peer(explicit, **args)  # type: ignore[arg-type]

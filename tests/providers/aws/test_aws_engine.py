@@ -50,9 +50,10 @@ def _sources(perms: list[dict]) -> set[tuple[str, int, str]]:
 def test_plan_empty_groups_adds_every_rule(aws_world: AwsWorld) -> None:
     plan = _plan(aws_world)
     counts = plan.summary()
-    # control-plane: 6443 x2 (v4+v6) + 2379-2380 + 10250 + 10259 + 10257 = 6
-    # worker: 10250 self + cp, 10256 self + lb, 30000-32767 x2 = 6
-    assert counts["add"] == 12
+    # control-plane: 6443 x2 (v4+v6) + 6443 from self and worker ("All" holds the cluster's
+    # roles) + 2379-2380 + 10250 + 10259 + 10257 = 8
+    # worker: 10250 self + cp, 10256 self + lb, 30000-32767 x2 + from self and cp = 8
+    assert counts["add"] == 16
     assert counts["remove"] == 0
     # moto, like EC2, gives each new group an allow-all egress rule: the cloud's own, recognised
     # by the AWS provider, left alone and not counted as unmanaged.
@@ -70,6 +71,9 @@ def test_apply_then_plan_is_clean_and_second_apply_changes_nothing(aws_world: Aw
     cp = _sources(aws_world.ingress(aws_world.cp))
     assert ("tcp", 6443, "203.0.113.0/24") in cp
     assert ("tcp", 6443, "2001:db8::/32") in cp
+    # "All" is the cluster too: the workers reach the API server without a CIDR.
+    assert ("tcp", 6443, aws_world.worker) in cp
+    assert ("tcp", 6443, aws_world.cp) in cp
     assert ("tcp", 2379, aws_world.cp) in cp
     worker = _sources(aws_world.ingress(aws_world.worker))
     assert ("tcp", 10250, aws_world.cp) in worker
@@ -281,7 +285,7 @@ def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(
     assert ("tcp", 6443, "203.0.113.0/24") not in _sources(aws_world.ingress(aws_world.cp))
     saved.write_text(_plan(aws_world).to_json())
     result = _apply(aws_world, saved=Plan.load(str(saved)))
-    assert result.plan.summary()["add"] == 12
+    assert result.plan.summary()["add"] == 16
     assert _plan(aws_world).is_empty()
 
 
@@ -327,7 +331,8 @@ def test_plan_over_quota_is_refused_naming_the_group(aws_world: AwsWorld) -> Non
     aws_world.write_config(
         sources={"all": [f"198.51.{i}.0/24" for i in range(60)], "load_balancers": [aws_world.lb]}
     )
-    with pytest.raises(ProviderLimitError, match=f"{aws_world.cp}.*64 IPv4 ingress rules"):
+    # 60 ranges on 6443, 6443 from self and the workers ("All" holds the cluster), 4 others
+    with pytest.raises(ProviderLimitError, match=f"{aws_world.cp}.*66 IPv4 ingress rules"):
         _plan(aws_world)
 
 
@@ -338,7 +343,7 @@ def test_cli_plan_detailed_exitcode_json_and_apply(aws_world: AwsWorld, tmp_path
     )
     assert result.exit_code == 2, result.output
     data = json.loads(result.stdout)
-    assert data["summary"]["add"] == 12
+    assert data["summary"]["add"] == 16
     change = data["changes"][0]
     assert set(change) >= {"cluster", "provider", "target", "action", "rule", "reason"}
     assert set(change["rule"]) >= {

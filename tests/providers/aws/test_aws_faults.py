@@ -252,7 +252,7 @@ def test_apply_throttled_describe_and_authorize_converges(
     proxy.inject("throttle", action=DSG, times=3)
     proxy.inject("throttle", action=AUTH_IN, times=3)
     result = _apply(aws_world)
-    assert result.plan.summary()["add"] == 12
+    assert result.plan.summary()["add"] == 16
     assert not proxy.pending_faults()
     assert proxy.calls[DSG] == 3 + 2
     assert proxy.calls[AUTH_IN] == 2 + 3
@@ -429,7 +429,7 @@ def test_apply_rule_added_between_plan_and_apply_converges(
 
     proxy.inject("after", action=DSG, callback=another_run)
     result = _apply(aws_world)
-    assert result.plan.summary()["add"] == 12  # planned before the other run wrote
+    assert result.plan.summary()["add"] == 16  # planned before the other run wrote
     # moto refused the control plane's batch as a duplicate; the provider re-read that group's
     # rules once and authorized only what was still missing.
     assert proxy.calls[DSGR] == 1

@@ -50,9 +50,11 @@ NODE_PREFIXES = ["10.0.2.0/24", "fd00:2::/64"]
 CP = Binding("control-plane", CP_NSG, CP_NSG, tuple(CP_PREFIXES))
 NODE = Binding("worker", NODE_NSG, NODE_NSG, tuple(NODE_PREFIXES))
 #: Rules of the standard table with "All" = one IPv4 and one IPv6 range, an IPv4-only control
-#: plane and a dual-stack worker: control plane 6443 (IPv4 only) + 4 self rules; worker 10250
-#: self ×2 and from the control plane, 10256 self ×2 and from AzureLoadBalancer, NodePorts ×2.
-CP_RULES, NODE_RULES = 5, 8
+#: plane and a dual-stack worker: control plane 6443 (IPv4 only), 6443 from the workers' IPv4
+#: prefix and from itself ("All" holds the cluster's roles) + 4 self rules; worker 10250
+#: self ×2 and from the control plane, 10256 self ×2 and from AzureLoadBalancer, NodePorts ×2
+#: and from self ×2 and the control plane.
+CP_RULES, NODE_RULES = 7, 11
 RULES = CP_RULES + NODE_RULES
 
 
@@ -227,7 +229,13 @@ def test_apply_ipv6_sources_pair_with_ipv6_prefixes(world: AzureWorld) -> None:
         for r in world.rules(NODE_NSG).values()
         if r["properties"]["destinationPortRange"] == "30000-32767"
     )
-    assert pairs == [("2001:db8::/32", "fd00:2::/64"), ("203.0.113.0/24", "10.0.2.0/24")]
+    assert pairs == [
+        ("10.0.1.0/24", "10.0.2.0/24"),  # "All" holds the control plane (IPv4 only) ...
+        ("10.0.2.0/24", "10.0.2.0/24"),  # ... and the workers themselves, per family
+        ("2001:db8::/32", "fd00:2::/64"),
+        ("203.0.113.0/24", "10.0.2.0/24"),
+        ("fd00:2::/64", "fd00:2::/64"),
+    ]
 
 
 def test_apply_priorities_stay_stable_when_other_rules_come_and_go(world: AzureWorld) -> None:
@@ -280,7 +288,7 @@ def test_apply_foreign_rules_on_band_priorities_are_never_collided_with(world: A
     for name, rule in foreign_before.items():
         assert _without_etag(rules[name]) == rule
     owned = sorted(r["properties"]["priority"] for n, r in rules.items() if n not in foreign_before)
-    assert owned == [1001, 1003, 1004, 1005, 1006]
+    assert owned == [1001, 1003, 1004, 1005, 1006, 1007, 1008]
     assert _plan(world).is_empty()
 
 
@@ -291,16 +299,16 @@ def test_plan_full_band_is_provider_limit_error_and_nothing_is_written(world: Az
         _apply(world)
     message = str(info.value)
     assert "NSG cp-nsg" in message and "priority_band 1000-1003" in message
-    assert "(2 missing)" in message
+    assert "(4 missing)" in message
     assert world.emulator.calls["nsg.put"] == 0
-    world.write_config(cluster={"priority_band": [1000, 1008]})
+    world.write_config(cluster={"priority_band": [1000, 1010]})  # the workers' 11 rules
     _apply(world)
     assert _plan(world).is_empty()
 
 
 def test_plan_more_than_1000_rules_is_provider_limit_error(world: AzureWorld) -> None:
     world.seed(NODE_NSG, *[_rule(f"other-{i:04d}", 100 + i) for i in range(995)])
-    with pytest.raises(ProviderLimitError, match="1003 security rules"):
+    with pytest.raises(ProviderLimitError, match="1006 security rules"):
         _plan(world)
     assert world.emulator.calls["nsg.put"] == 0
 
@@ -423,21 +431,25 @@ def test_apply_role_prefix_change_updates_rules_in_place(world: AzureWorld) -> N
         }
     )
     plan = _plan(world)
-    # Rules from the control plane change peer (remove + add: 4 self rules and the workers'
-    # kubelet rule); the API server rule changes only its destination, in place.
+    # Rules from the control plane change peer (remove + add: 5 self rules, the workers' kubelet
+    # and NodePort rules); the API server rules from "All" and from the workers change only their
+    # destination, in place.
     assert plan.summary() == {
-        "add": 5,
-        "remove": 5,
-        "update": 1,
+        "add": 7,
+        "remove": 7,
+        "update": 2,
         "unmanaged": 0,
         "satisfied": 0,
         "protected": 0,
     }
     _apply(world, max_deletes=10)
     rules = world.rules(CP_NSG)
-    api_rule = next(r for n, r in rules.items() if "-6443-" in n)
-    assert api_rule["properties"]["destinationAddressPrefix"] == "10.0.1.0/25"
-    assert before[api_rule["name"]] == api_rule["properties"]["priority"]
+    api_rules = [r for n, r in rules.items() if "-6443-" in n]
+    assert len(api_rules) == 3  # from "All", from the workers, from itself
+    for api_rule in api_rules:
+        assert api_rule["properties"]["destinationAddressPrefix"] == "10.0.1.0/25"
+    moved = [r for r in api_rules if r["properties"]["sourceAddressPrefix"] != "10.0.1.0/25"]
+    assert [before[r["name"]] for r in moved] == [r["properties"]["priority"] for r in moved]
     assert _plan(world).is_empty()
 
 
@@ -825,7 +837,7 @@ def test_demo_seeds_drift_and_converges(tmp_path: Path) -> None:
         path.write_text(yaml.safe_dump(config))
         loaded = load_config(path)
         assert api.plan(loaded).summary() == {
-            "add": 18,
+            "add": 26,  # 8 of them for "All" holding the cluster's dual-stack roles
             "remove": 1,
             "update": 1,
             "unmanaged": 1,
@@ -839,7 +851,7 @@ def test_demo_seeds_drift_and_converges(tmp_path: Path) -> None:
         assert cp is not None
         by_name = {r["name"]: r["properties"] for r in cp["properties"]["securityRules"]}
         assert by_name["policy-deny-telnet"]["priority"] == 1000
-        assert sorted(p["priority"] for p in by_name.values()) == list(range(1000, 1011))
+        assert sorted(p["priority"] for p in by_name.values()) == list(range(1000, 1015))
     finally:
         demo.stop()
 

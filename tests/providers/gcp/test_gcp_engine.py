@@ -44,10 +44,12 @@ runner = CliRunner()
 CP_TAG, NODE_TAG = "k8s-cp", "k8s-node"
 ROLES_BY_TARGET = {f"tag:{CP_TAG}": "control-plane", f"tag:{NODE_TAG}": "worker"}
 #: Firewalls of the standard table on two tags with one IPv4 and one IPv6 source for "All":
-#: control plane 6443 ×2 and one self firewall; worker: kubelet from cp, self, 2 health-check
-#: ranges, NodePorts ×2.
-FIREWALLS = 9
-RULES = 13
+#: control plane 6443 ×2, 6443 from the worker tag ("All" holds the cluster's roles) and one
+#: self firewall; worker: kubelet and NodePorts from cp, self, 2 health-check ranges,
+#: NodePorts ×2.
+FIREWALLS = 10
+#: The rules in them: 6443 and the NodePorts are also open to both tags.
+RULES = 17
 MUTATIONS = ("firewalls.insert", "firewalls.patch", "firewalls.update", "firewalls.delete")
 
 
@@ -215,7 +217,7 @@ def test_apply_then_plan_is_clean_and_second_apply_changes_nothing(gcp_world: Gc
         fw for fw in firewalls.values() if fw.get("sourceTags") == [CP_TAG] == fw["targetTags"]
     ]
     assert [fw["allowed"] for fw in self_cp] == [
-        [{"IPProtocol": "tcp", "ports": ["2379-2380", "10250", "10257", "10259"]}]
+        [{"IPProtocol": "tcp", "ports": ["2379-2380", "6443", "10250", "10257", "10259"]}]
     ]
     assert all(fw["description"].startswith("[portsync] ") for fw in firewalls.values())
     assert all(fw["name"].startswith("portsync-") for fw in firewalls.values())
@@ -427,6 +429,7 @@ def test_apply_removed_port_is_a_patch_not_delete_and_insert(gcp_world: GcpWorld
     ]
     assert firewalls[name]["allowed"][0]["ports"] == [
         "2379-2380",
+        "6443",
         "9100",
         "10250",
         "10257",
@@ -447,7 +450,7 @@ def test_apply_removed_port_is_a_patch_not_delete_and_insert(gcp_world: GcpWorld
     }
     after = gcp_world.firewalls()[name]
     assert after["id"] == firewalls[name]["id"]
-    assert after["allowed"][0]["ports"] == ["2379-2380", "10250", "10257", "10259"]
+    assert after["allowed"][0]["ports"] == ["2379-2380", "6443", "10250", "10257", "10259"]
     assert "9100" not in after["description"]
     assert _plan(gcp_world).is_empty()
 
@@ -552,7 +555,9 @@ def test_apply_repacking_never_drops_a_wanted_rule(gcp_world: GcpWorld) -> None:
         remove()
     mutations = gcp_world.mutations()
     assert mutations["firewalls.insert"] == 2  # the health-check ranges get a firewall each
-    assert mutations["firewalls.delete"] == 3 + 1 + 1  # merged into their group's firewall
+    # merged into their group's firewall: 4 of the control plane's self ports, 2 of the
+    # workers' self ports, 1 of the workers' ports from the control plane, the old health-check one
+    assert mutations["firewalls.delete"] == 4 + 2 + 1 + 1
     assert len(snapshots) == sum(mutations.values())
     for i, present in enumerate(snapshots):
         assert wanted <= present, f"snapshot {i} lost {sorted(wanted - present)}"
@@ -868,7 +873,7 @@ def test_demo_seeds_drift_and_converges(tmp_path: Path) -> None:
         path.write_text(yaml.safe_dump(config))
         loaded = load_config(path)
         assert api.plan(loaded).summary() == {
-            "add": 12,
+            "add": 16,  # four of them for "All" holding the cluster's two roles
             "remove": 1,
             "update": 1,
             "unmanaged": 1,
