@@ -12,6 +12,7 @@ from portsync.synthesis import expand_all, synthesize
 
 FLEET = """\
 catalog: kubernetes
+etcd: external
 sources:
   all: [203.0.113.0/24]
   load_balancers: [sg-0fff]
@@ -22,7 +23,7 @@ extra_rules:
     peer: role:worker
     purpose: workers reach the API server
 clusters:
-  - name: stacked
+  - name: no-etcd-role
     provider: aws
     region: eu-west-1
     roles:
@@ -68,7 +69,7 @@ def test_cluster_without_a_role_of_all_skips_it_and_others_write_it(tmp_path: Pa
         wanted = provider.translate(ruleset, loaded.config.sources)
         peers[cluster.name] = {r.peer.value for r in wanted if r.ports == PortRange(6443, 6443)}
     assert peers == {
-        "stacked": {"203.0.113.0/24", "sg-0aaa", "sg-0bbb"},
+        "no-etcd-role": {"203.0.113.0/24", "sg-0aaa", "sg-0bbb"},
         "external-etcd": {"203.0.113.0/24", "sg-0ccc", "sg-0ddd", "sg-0eee"},
     }
 
