@@ -300,7 +300,8 @@ def check_empty_targets(loaded: LoadedConfig, the_plan: Plan) -> None:
     """
     emptied = []
     for group in the_plan.groups:
-        owned_live = group.live_count - len(group.unmanaged)
+        # live rules portsync does not own: unmanaged ones and the cloud's own defaults
+        owned_live = group.live_count - len(group.unmanaged) - len(group.cloud_defaults)
         removed = sum(1 for op in group.removes if op.rule.owned)
         if owned_live <= 0 or removed < owned_live or group.adds:
             continue
