@@ -26,6 +26,7 @@ from portsync.errors import (
     StalePlanError,
 )
 from portsync.history import History
+from portsync.lifelines import check_target
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
 from portsync.planmatch import check_same
@@ -132,6 +133,7 @@ def _plan_cluster(
     own = ruleset.for_roles(cluster.roles)
     for rule in translate_with_advice(provider, session.loaded, own):
         desired_by_target.setdefault(rule.target, []).append(rule)
+    lifelines = _lifeline_flows(session, provider, cluster)
     live = provider.fetch(targets)
     protectors = config.protectors()
     groups = []
@@ -148,27 +150,46 @@ def _plan_cluster(
             ops, satisfied = settle_covered(ops, current)
         provider.check_limits(target, final_state(current, ops))
         tool = provider.managing_tool(target, current)
-        groups.append(
-            GroupOps(
-                cluster=cluster.name,
-                provider=cluster.provider,
-                target=target.id,
-                role=target.role,
-                label=target.label,
-                ops=tuple(ops),
-                unmanaged=tuple(unmanaged),
-                cloud_defaults=tuple(cloud_defaults),
-                satisfied=tuple(satisfied),
-                protected=tuple(protected),
-                managed_by=tool,
-                fight=history.fight(cluster.name, target.id, ops, _writer(tool))
-                if history
-                else None,
-                fingerprint=fingerprint(current),
-                live_count=len(current),
-            )
+        group = GroupOps(
+            cluster=cluster.name,
+            provider=cluster.provider,
+            target=target.id,
+            role=target.role,
+            label=target.label,
+            ops=tuple(ops),
+            unmanaged=tuple(unmanaged),
+            cloud_defaults=tuple(cloud_defaults),
+            satisfied=tuple(satisfied),
+            protected=tuple(protected),
+            managed_by=tool,
+            fight=history.fight(cluster.name, target.id, ops, _writer(tool)) if history else None,
+            fingerprint=fingerprint(current),
+            live_count=len(current),
         )
+        statuses = check_target(
+            f"{cluster.name}/{target.label or target.id}",
+            lifelines.get(target.id, {}),
+            current,
+            group.ops,
+        )
+        groups.append(replace(group, lifelines=tuple(statuses)) if statuses else group)
     return groups
+
+
+def _lifeline_flows(
+    session: Session, provider: Provider, cluster: ClusterConfig
+) -> dict[str, dict[str, list[TargetRule]]]:
+    """Each lifeline of a role this cluster binds, as the concrete flows it stands for, by
+    target and lifeline name (translated like any rule: no cloud call)."""
+    config = session.loaded.config
+    out: dict[str, dict[str, list[TargetRule]]] = {}
+    for lifeline in config.lifelines:
+        if lifeline.to not in cluster.roles:
+            continue
+        flows = provider.translate(RuleSet((lifeline.to_rule(),)), config.sources)
+        for flow in flows:
+            out.setdefault(flow.target, {}).setdefault(lifeline.name, []).append(flow)
+    return out
 
 
 def _writer(tool: ManagingTool | None) -> str | None:

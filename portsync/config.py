@@ -38,6 +38,7 @@ __all__ = [
     "CatalogRef",
     "ClusterConfig",
     "Config",
+    "Lifeline",
     "LoadedConfig",
     "ProtectEntry",
     "Sources",
@@ -255,6 +256,43 @@ def _pattern(value: str | None) -> str | None:
     return value
 
 
+class Lifeline(_Strict):
+    """A flow that must never break: ``from`` a peer ``to`` a role, on one protocol and port."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    source: str = Field(alias="from")
+    to: str = Field(min_length=1)
+    protocol: str | int = "tcp"
+    port: str | int | None = None
+
+    @field_validator("source")
+    @classmethod
+    def _peer(cls, value: str) -> str:
+        Peer.parse(value)
+        return value
+
+    @model_validator(mode="after")
+    def _expressible(self) -> Lifeline:
+        self.to_rule()
+        return self
+
+    def to_rule(self) -> Rule:
+        """The lifeline as a neutral rule on its role (what must stay admitted).
+
+        Raises:
+            ValueError: an impossible protocol and port.
+        """
+        return Rule(
+            role=self.to,
+            protocol=Protocol(self.protocol),
+            ports=PortRange.parse(self.port) if self.port is not None else None,
+            peer=Peer.parse(self.source),
+            purpose=f"lifeline {self.name}",
+        )
+
+
 class ProtectEntry(_Strict):
     """One ``protect:`` matcher: live rules it matches are never removed or changed."""
 
@@ -317,6 +355,7 @@ class Config(_Strict):
         ]
     ] = Field(default_factory=list)
     protect: list[ProtectEntry] = Field(default_factory=list)
+    lifelines: list[Lifeline] = Field(default_factory=list)
     clusters: list[ClusterConfig] = Field(default_factory=list)
 
     @field_validator("clusters")

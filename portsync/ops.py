@@ -31,6 +31,7 @@ __all__ = [
     "DeleteRuleOp",
     "Fight",
     "GroupOps",
+    "LifelineStatus",
     "Op",
     "Plan",
     "Satisfied",
@@ -153,6 +154,34 @@ class Fight:
         return cls(count=int(data["count"]), since=str(data["since"]), writer=str(data["writer"]))
 
 
+@dataclass(frozen=True, slots=True)
+class LifelineStatus:
+    """How one lifeline fares on one target under a plan."""
+
+    name: str
+    #: ``held`` (open now and at every step), ``opened`` (closed now, open after the plan) or
+    #: ``closed`` (closed now and after the plan: apply does not fix it).
+    status: str
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {"name": self.name, "status": self.status}
+
+    @classmethod
+    def from_dict(cls, data: Any) -> LifelineStatus:
+        """Inverse of :meth:`to_dict`.
+
+        Raises:
+            TypeError, KeyError, ValueError: not a lifeline status.
+        """
+        if not isinstance(data, dict):
+            raise TypeError("a lifeline status must be an object")
+        status = str(data["status"])
+        if status not in ("held", "opened", "closed"):
+            raise ValueError(f"unknown lifeline status {status!r}")
+        return cls(name=str(data["name"]), status=status)
+
+
 _ORDER = {Action.ADD: 0, Action.UPDATE: 1, Action.REMOVE: 2}
 
 
@@ -193,6 +222,8 @@ class GroupOps:
     managed_by: ManagingTool | None = None
     #: Rules portsync added before that are gone again (another writer removes them).
     fight: Fight | None = None
+    #: How each lifeline of the target's role fares under the plan (a cut one refuses the plan).
+    lifelines: tuple[LifelineStatus, ...] = ()
     fingerprint: str = ""
     live_count: int = 0
 
@@ -325,6 +356,7 @@ class Plan:
                     "live_count": g.live_count,
                     "managed_by": g.managed_by.to_dict() if g.managed_by else None,
                     "fight": g.fight.to_dict() if g.fight else None,
+                    "lifelines": [status.to_dict() for status in g.lifelines],
                 }
                 for g in self.groups
             ],
@@ -385,6 +417,9 @@ class Plan:
                         ManagingTool.from_dict(t["managed_by"]) if t.get("managed_by") else None
                     ),
                     "fight": Fight.from_dict(t["fight"]) if t.get("fight") else None,
+                    "lifelines": tuple(
+                        LifelineStatus.from_dict(x) for x in t.get("lifelines") or []
+                    ),
                     "ops": [],
                     "unmanaged": [],
                     "cloud_defaults": [],

@@ -111,6 +111,20 @@ def render_satisfied(item: Satisfied) -> Text:
     return line
 
 
+_LIFELINE_WORDS = {
+    "held": "held at every step",
+    "opened": "opened by this plan",
+    "closed": "closed now and after this plan",
+}
+
+
+def lifelines_text(group: GroupOps) -> str:
+    """``lifelines: 'ci' held at every step; 'bastion' closed now and after this plan``."""
+    return "lifelines: " + "; ".join(
+        f"{status.name!r} {_LIFELINE_WORDS[status.status]}" for status in group.lifelines
+    )
+
+
 def _covering(group: GroupOps) -> set[tuple[str, str, str, int, int, str]]:
     return {r.key for item in group.satisfied for r in item.by}
 
@@ -148,6 +162,8 @@ def render_plan_text(plan: Plan, *, show_unmanaged: bool = False) -> Group:
                 parts.append(Text(f"  ! {group.managed_by.note()}", style="yellow"))
             if group.fight is not None:
                 parts.append(Text(f"  ! {group.fight.note()}", style="bold yellow"))
+            if group.lifelines:
+                parts.append(Text(f"  ~ {lifelines_text(group)}", style="dim"))
             if group.is_empty():
                 parts.append(Text("  in sync", style="dim green"))
             for op in group.ops:
@@ -316,6 +332,9 @@ def render_plan_markdown(plan: Plan, *, show_unmanaged: bool = False) -> str:
                 lines.append("")
             if group.fight is not None:
                 lines.append(f"> ⚠️ {_code(group.label or group.target)} {_md(group.fight.note())}")
+                lines.append("")
+            if group.lifelines:
+                lines.append(f"{_code(group.label or group.target)}: {_md(lifelines_text(group))}")
                 lines.append("")
             if group.is_empty():
                 continue

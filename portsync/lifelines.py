@@ -1,0 +1,68 @@
+"""Lifelines: flows that must never break, checked at every step an apply passes through.
+
+A lifeline is ``{name, from: <peer>, to: <role>, protocol, port}`` — the CI runner's range to the
+API server, the bastion to the workers' SSH, the workers to the API server. For each target a
+plan touches, portsync evaluates every lifeline of that target's role against the live rules,
+against the rules after each write in the order apply makes them (additions, then updates, then
+removals — a failure can stop apply after any of them), and against the rules after the plan. A
+lifeline open today that any of those states closes makes the plan refused, naming the write that
+cuts it. The evaluator is the one ``explain`` and coverage use (``portsync.evaluate``), so it sees
+every live rule of any owner, and deny rules with their priorities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from portsync.diff import final_state
+from portsync.errors import GuardrailError
+from portsync.evaluate import covering_rules
+from portsync.model import Endpoint, TargetRule
+from portsync.ops import LifelineStatus, Op
+
+__all__ = ["LifelineCut", "LifelineStatus", "check_target"]
+
+
+class LifelineCut(GuardrailError):
+    """A plan would close a lifeline that is open now."""
+
+
+def _open(flows: Sequence[TargetRule], rules: Sequence[TargetRule], members: Any) -> bool:
+    return all(covering_rules(flow, rules, members=members) for flow in flows)
+
+
+def check_target(
+    where: str,
+    lifelines: Mapping[str, Sequence[TargetRule]],
+    live: Sequence[TargetRule],
+    ops: Sequence[Op],
+    *,
+    members: Mapping[Endpoint, Sequence[Endpoint]] | None = None,
+) -> list[LifelineStatus]:
+    """Evaluate the lifelines of one target (each as the concrete flows it stands for) against
+    the live rules, each intermediate state of ``ops`` in apply order, and the final state.
+
+    Raises:
+        LifelineCut: a lifeline open now is closed at some step; the message names the write.
+    """
+    out: list[LifelineStatus] = []
+    for name, flows in lifelines.items():
+        if not flows:
+            continue
+        if not _open(flows, live, members):
+            after = _open(flows, final_state(live, ops), members)
+            out.append(LifelineStatus(name, "opened" if after else "closed"))
+            continue
+        for step in range(1, len(ops) + 1):
+            if not _open(flows, final_state(live, ops[:step]), members):
+                op = ops[step - 1]
+                raise LifelineCut(
+                    f"lifeline {name!r} is cut after write {step} of {len(ops)} on {where} "
+                    f"({op.action.value} {op.rule.protocol.value} {op.rule.ports_text} from "
+                    f"{op.rule.peer})",
+                    hint="keep a rule that admits the lifeline (in the port tables, extra_rules "
+                    "or protect:), or change the lifeline if the flow is really no longer needed",
+                )
+        out.append(LifelineStatus(name, "held"))
+    return out
