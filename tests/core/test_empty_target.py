@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,40 @@ def test_removing_every_owned_rule_and_adding_none_is_refused() -> None:
 )
 def test_plans_that_keep_or_add_a_rule_pass(plan: Plan) -> None:
     check_empty_targets(LOADED, plan)
+
+
+def test_removing_the_one_owned_rule_of_a_target_is_refused() -> None:
+    with pytest.raises(GuardrailError, match="removes all 1 rules portsync owns there"):
+        check_empty_targets(LOADED, _plan(DeleteRuleOp(_rule(10250)), live=1))
+
+
+def test_every_emptied_target_is_named_after_one_that_is_not() -> None:
+    kept = GroupOps(
+        cluster="prod", provider="aws", target="sg-1", role="control-plane", live_count=0
+    )
+    emptied = _plan(DeleteRuleOp(_rule(10250)), live=1).groups[0]
+    other = GroupOps(
+        cluster="prod", provider="aws", target="sg-3", role="worker",
+        ops=(DeleteRuleOp(_rule(10256).replace(target="sg-3")),), live_count=1,
+    )  # fmt: skip
+    with pytest.raises(GuardrailError) as exc:
+        check_empty_targets(LOADED, Plan(groups=(kept, emptied, other)))
+    assert exc.value.message == (
+        "the plan would leave targets without any portsync rule: prod/worker (sg-2): removes all "
+        "1 rules portsync owns there and adds none (bound as clusters.0.roles.worker at "
+        "portsync.yaml:8); prod/sg-3: removes all 1 rules portsync owns there and adds none "
+        "(bound as clusters.0.roles.worker at portsync.yaml:8)"
+    )
+    assert exc.value.hint == (
+        "check the role binding and the port tables; pass --allow-empty-target if the targets "
+        "really should lose every rule portsync wrote"
+    )
+
+
+def test_a_target_of_a_cluster_the_config_does_not_hold_is_named_without_a_place() -> None:
+    plan = Plan(groups=(dataclasses.replace(_plan(live=1).groups[0], cluster="gone", ops=(
+        DeleteRuleOp(_rule(10250)),
+    )),))  # fmt: skip
+    with pytest.raises(GuardrailError) as exc:
+        check_empty_targets(LOADED, plan)
+    assert exc.value.message.endswith("(bound as clusters.-1.roles.worker)")

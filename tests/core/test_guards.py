@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from portsync.api import check_exposure, check_fresh, check_removals
+from portsync.api import check_exposure, check_fresh, check_managed, check_removals
 from portsync.config import parse_config
 from portsync.errors import GuardrailError, PlanFileError, StalePlanError
 from portsync.model import Direction, Endpoint, PortRange, Protocol, TargetRule
@@ -18,6 +18,7 @@ from portsync.ops import (
     FORMAT_VERSION,
     CreateRuleOp,
     DeleteRuleOp,
+    Fight,
     GroupOps,
     Plan,
     Satisfied,
@@ -220,6 +221,7 @@ def _full_plan() -> Plan:
         unmanaged=(unmanaged, cover),
         satisfied=(Satisfied(_rule(10256, description="portsync: kube-proxy"), (cover,)),),
         protected=(_rule(443, owned=False, description="ingress by hand", native_id="sgr-7"),),
+        fight=Fight(count=2, since="2026-01-01T00:00:00Z", writer="Cluster API AWS (CAPA)"),
         fp="fp-cp",
         label="cp (sg-1)",
         live_count=7,
@@ -329,9 +331,11 @@ def test_refused_a_rule_that_belongs_to_another_target() -> None:
         lambda d: d["fingerprints"].pop("edge"),
         lambda d: d.pop("changes"),
         lambda d: d["changes"][0]["rule"].update(extra=["not", "an", "object"]),
+        lambda d: d["targets"][0].update(fight=["not", "an", "object"]),
+        lambda d: d["targets"][0]["fight"].pop("writer"),
     ],
     ids=["action", "protocol", "update-without-before", "target-role", "fingerprint", "changes",
-         "extra"],
+         "extra", "fight", "fight-writer"],
 )  # fmt: skip
 def test_refused_malformed(edit: Any) -> None:
     data = _data()
@@ -352,7 +356,7 @@ def test_refused_not_json(tmp_path: Path) -> None:
         Plan.load(str(path))
 
 
-@pytest.mark.parametrize("section", ["unmanaged", "satisfied"])
+@pytest.mark.parametrize("section", ["unmanaged", "satisfied", "protected"])
 def test_refused_a_live_rule_listed_for_a_target_the_plan_does_not_list(section: str) -> None:
     """A resealed plan cannot smuggle in rules for a target it never read: every entry names
     one of the plan's targets, as every change must."""
@@ -413,7 +417,9 @@ def test_a_plan_without_its_optional_keys_loads_with_their_defaults() -> None:
     """Only targets, fingerprints and changes are required; what a plan without the rest means
     is pinned here (no unmanaged rules, nothing satisfied, mode owned, no errors)."""
     data = _data()
-    for key in ("unmanaged", "satisfied", "mode", "config_digest", "created_at", "errors"):
+    for key in (
+        "unmanaged", "satisfied", "protected", "mode", "config_digest", "created_at", "errors",
+    ):  # fmt: skip
         del data[key]
     for target in data["targets"]:
         del target["label"], target["live_count"]
@@ -421,9 +427,9 @@ def test_a_plan_without_its_optional_keys_loads_with_their_defaults() -> None:
         del change["reason"]
     plan = Plan.from_dict(_resealed(data))
     assert (plan.mode, plan.config_digest, plan.created_at, plan.errors) == ("owned", "", "", ())
-    assert [(g.label, g.live_count, g.unmanaged, g.satisfied) for g in plan.groups] == [
-        ("", 0, (), ())
-    ] * 2
+    assert [
+        (g.label, g.live_count, g.unmanaged, g.satisfied, g.protected) for g in plan.groups
+    ] == [("", 0, (), (), ())] * 2
     assert [op.reason for op in plan.groups[0].ops] == [""] * 4
 
 
@@ -520,3 +526,64 @@ def test_stale_plan_names_every_changed_target_and_what_to_do() -> None:
         "made"
     )
     assert exc.value.hint == "run `portsync plan --out PLAN.json` again and review the new plan"
+
+
+# -- targets another tool manages ---------------------------------------------------------------
+
+CAPA = ManagingTool(
+    name="Cluster API AWS (CAPA)", marker="tag sigs.k8s.io/cluster-api-provider-aws/cluster/prod",
+    behaviour="removes rules it did not create", route="add the rule to the AWSCluster",
+)  # fmt: skip
+HAND = _rule(22, owned=False, description="ssh by hand", native_id="sgr-9")
+
+
+def test_exclusive_removal_on_a_managed_target_is_refused_naming_target_and_tool() -> None:
+    plan = Plan(groups=(_group(DeleteRuleOp(HAND), label="cp (sg-1)", managed_by=CAPA),))
+    with pytest.raises(GuardrailError) as exc:
+        check_managed(plan)
+    assert str(exc.value).startswith(
+        "mode exclusive would remove rules another tool created: prod/cp (sg-1) is managed by "
+        "Cluster API AWS (CAPA)"
+    )
+    assert exc.value.hint == (
+        "protect the tool's rules (protect:), use mode owned there, or name each target with "
+        "--exclusive-on-managed TARGET if you really mean it"
+    )
+
+
+def test_a_managed_target_named_by_id_or_label_may_lose_unmanaged_rules() -> None:
+    plan = Plan(groups=(_group(DeleteRuleOp(HAND), label="cp (sg-1)", managed_by=CAPA),))
+    check_managed(plan, exclusive_on_managed=["sg-1"])
+    check_managed(plan, exclusive_on_managed=["cp (sg-1)"])
+    with pytest.raises(GuardrailError):
+        check_managed(plan, exclusive_on_managed=["sg-2", "cp"])
+
+
+def test_the_managed_guard_lists_every_refused_target() -> None:
+    plan = Plan(
+        groups=(
+            _group(DeleteRuleOp(HAND), managed_by=CAPA),
+            _group(DeleteRuleOp(HAND.replace(target="sg-2")), target="sg-2", managed_by=CAPA),
+        )
+    )
+    with pytest.raises(GuardrailError, match=r"prod/sg-1 is managed by .*; prod/sg-2 is managed"):
+        check_managed(plan)
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        _group(DeleteRuleOp(_rule(22, native_id="sgr-1")), managed_by=CAPA),  # portsync's own
+        _group(CreateRuleOp(_rule(22)), managed_by=CAPA),  # nothing removed
+        _group(DeleteRuleOp(HAND)),  # no tool manages the target
+    ],
+    ids=["owned-removal", "addition", "unmanaged-target"],
+)
+def test_what_the_managed_guard_lets_through(group: GroupOps) -> None:
+    check_managed(Plan(groups=(group,)))
+
+
+def test_a_fight_that_is_not_an_object_is_named() -> None:
+    data = _data()
+    data["targets"][0]["fight"] = "twice"
+    _refused(_resealed(data), r"malformed plan \(TypeError: fight must be an object\)")

@@ -12,8 +12,8 @@ import pytest
 
 from portsync import files, planfile
 from portsync.errors import InputError, PlanFileError
-from portsync.model import Endpoint, PortRange, Protocol, TargetRule
-from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Plan, _checksum
+from portsync.model import Direction, Endpoint, PortRange, Protocol, TargetRule
+from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Plan, UpdateRuleOp, _checksum
 from portsync.planmatch import check_same, differences
 
 KEY = "correct horse battery staple"
@@ -241,3 +241,123 @@ def test_refusal_counts_what_it_does_not_show() -> None:
     with pytest.raises(PlanFileError, match=r"\(and 3 more\)") as exc:
         check_same(many, _plan())
     assert exc.value.hint is not None and "portsync plan --out" in exc.value.hint
+
+
+def test_an_update_from_another_before_is_a_difference() -> None:
+    """The file's update must start from the rule the live read found, not only end right."""
+    after = _rule(6443, description="portsync: new", native_id="sgr-1")
+    saved = _plan(UpdateRuleOp(after.replace(description="portsync: edited"), after))
+    current = _plan(UpdateRuleOp(after.replace(description="portsync: old"), after))
+    lines = differences(saved, current)
+    assert len(lines) == 2
+    assert lines[0] == (
+        "in the file, not called for by the config and live rules: prod/sg-cp: update ingress "
+        "tcp 6443 from cidr:10.0.0.0/8 (role control-plane, owned), description 'portsync: new'"
+    )
+
+
+def test_differences_name_egress_and_rules_portsync_does_not_own() -> None:
+    egress = _rule(443, direction=Direction.EGRESS, owned=False)
+    assert differences(_plan(DeleteRuleOp(egress)), _plan()) == [
+        "in the file, not called for by the config and live rules: prod/sg-cp: remove egress tcp "
+        "443 to cidr:10.0.0.0/8 (role control-plane, not owned)"
+    ]
+
+
+@pytest.mark.parametrize("copies", [2, 3])
+def test_each_extra_copy_of_an_operation_is_named(copies: int) -> None:
+    op = CreateRuleOp(_rule(6443))
+    assert len(differences(_plan(*[op] * copies), _plan())) == copies
+    assert len(differences(_plan(), _plan(*[op] * copies))) == copies
+
+
+def test_refusal_shows_ten_differences_and_counts_only_what_it_leaves_out() -> None:
+    ten = _plan(*(CreateRuleOp(_rule(1000 + i)) for i in range(10)))
+    with pytest.raises(PlanFileError) as exc:
+        check_same(ten, _plan())
+    lines = differences(ten, _plan())
+    assert str(exc.value.message) == (
+        "the saved plan does not match what the config and the live rules call for, so it was "
+        "not applied: " + "; ".join(lines)
+    )
+    assert exc.value.hint == (
+        "the file was edited after `portsync plan --out` wrote it; make and review a new plan "
+        "with `portsync plan --out PLAN.json`"
+    )
+    eleven = _plan(*(CreateRuleOp(_rule(1000 + i)) for i in range(11)))
+    with pytest.raises(PlanFileError) as exc:
+        check_same(eleven, _plan(), source="p.json")
+    assert str(exc.value.message).startswith("p.json does not match")
+    assert str(exc.value.message).endswith(" (and 1 more)")
+
+
+def test_a_key_of_exactly_the_minimum_length_signs() -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(planfile.PLAN_KEY_ENV, "k" * planfile.MIN_KEY_LENGTH)
+        assert planfile.plan_key() == b"k" * planfile.MIN_KEY_LENGTH
+        mp.setenv(planfile.PLAN_KEY_ENV, "k" * (planfile.MIN_KEY_LENGTH - 1))
+        with pytest.raises(InputError, match="is set but only 15 characters long"):
+            planfile.plan_key()
+
+
+@pytest.mark.parametrize(
+    ("value", "what"), [("", "empty"), ("short", "only 5 characters long")], ids=["empty", "short"]
+)
+def test_an_unusable_key_says_what_is_wrong_and_how_to_make_one(
+    monkeypatch: pytest.MonkeyPatch, value: str, what: str
+) -> None:
+    monkeypatch.setenv(planfile.PLAN_KEY_ENV, value)
+    with pytest.raises(InputError) as exc:
+        planfile.plan_key()
+    assert exc.value.message == f"PORTSYNC_PLAN_KEY is set but {what}"
+    assert exc.value.hint == (
+        "set it to a secret of at least 16 characters (e.g. `openssl rand -hex 32`), or unset "
+        "it to work without signed plans"
+    )
+
+
+SIGNING_HINT = (
+    "make the plan again with `portsync plan --out PLAN.json` with the same PORTSYNC_PLAN_KEY; "
+    "never apply a plan whose origin you cannot vouch for"
+)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda d: d.pop("signature"),
+            "the plan is not signed, and PORTSYNC_PLAN_KEY is set: only signed plans are applied",
+        ),
+        (
+            lambda d: d.update(signature="deadbeef"),
+            "the plan's signature is malformed (expected hmac-sha256)",
+        ),
+        (
+            lambda d: d.update(mode="exclusive"),
+            "the plan's signature does not match its content under PORTSYNC_PLAN_KEY: it was "
+            "changed after it was signed, or signed with another key",
+        ),
+    ],
+    ids=["unsigned", "malformed", "changed"],
+)
+def test_each_signature_refusal_says_what_and_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, edit: Any, message: str
+) -> None:
+    monkeypatch.setenv(planfile.PLAN_KEY_ENV, KEY)
+    data = json.loads(_plan(CreateRuleOp(_rule(6443))).to_json(sign=True))
+    edit(data)
+    data["checksum"] = _checksum(data)
+    path = _saved(tmp_path, json.dumps(data))
+    with pytest.raises(PlanFileError) as exc:
+        Plan.load(path)
+    assert exc.value.message == f"{path}: {message}"
+    assert exc.value.hint == SIGNING_HINT
+
+
+def test_a_missing_plan_file_says_where_plans_come_from(tmp_path: Path) -> None:
+    with pytest.raises(PlanFileError) as exc:
+        planfile.read_plan_bytes(str(tmp_path / "missing.json"))
+    assert exc.value.hint == (
+        "plan files are written by `portsync plan --out PLAN.json`; check the path"
+    )

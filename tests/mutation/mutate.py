@@ -42,6 +42,9 @@ MODULES: dict[str, tuple[str, ...]] = {
     "ops": ("portsync.ops.*",),
     "resolve": ("portsync.resolve.*",),
     "exposure": ("portsync.exposure.*",),
+    "protect": ("portsync.protect.*",),
+    "planmatch": ("portsync.planmatch.*",),
+    "planfile": ("portsync.planfile.*",),
     "api": ("portsync.api.x_check_*",),
 }
 
@@ -112,6 +115,30 @@ def _mutmut(*args: str) -> int:
     MUTANTS.mkdir(exist_ok=True)
     with open(MUTANTS / "mutmut-run.log", "w", encoding="utf-8") as log:
         return subprocess.call([str(exe), *args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+
+
+def refresh_copies() -> list[Path]:
+    """Bring mutmut's copy of the tree up to date with what it does not mutate.
+
+    mutmut copies the source once, into ``mutants/``, and later only rewrites the modules it
+    mutates: a changed schema, catalog or provider module would otherwise be tested in its old
+    form. Returns the files copied.
+    """
+    copied: list[Path] = []
+    if not MUTANTS.is_dir():
+        return copied
+    for top in ("portsync", "providers", "benchmarks"):
+        for path in sorted((ROOT / top).rglob("*")):
+            if not path.is_file() or "__pycache__" in path.parts:
+                continue
+            if top == "portsync" and path.suffix == ".py":
+                continue  # mutmut's own business
+            dest = MUTANTS / path.relative_to(ROOT)
+            if not dest.is_file() or dest.read_bytes() != path.read_bytes():
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(path, dest)
+                copied.append(dest)
+    return copied
 
 
 def _results(module: str) -> dict[str, int | None]:
@@ -222,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
     allowed = load_allowed()
     if args.fresh and MUTANTS.exists():
         shutil.rmtree(MUTANTS)
+    refresh_copies()
     names = [p for m in modules for p in MODULES[m]]
     code = _mutmut("run", "--max-children", args.max_children, *names)
     if code != 0:
