@@ -114,6 +114,38 @@ class Ec2Adapter:
         keep = set(wanted)
         return [g for g in items if g.get("GroupId") in keep]
 
+    def prefix_list_weights(self, prefix_list_ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """How many rules a reference to each prefix list counts as, and its address family.
+
+        A customer-managed list weighs its ``MaxEntries`` (what EC2 reserves, however few
+        entries it holds now); a list without one (AWS-managed lists, whose weight AWS sets) is
+        counted by its entries (``GetManagedPrefixListEntries``), at least 1. Lists that do not
+        exist are absent from the result.
+        """
+        wanted = sorted(set(prefix_list_ids))
+        if not wanted:
+            return {}
+        found = {
+            str(item["PrefixListId"]): item
+            for item in self._pages(
+                "describe_managed_prefix_lists",
+                "PrefixLists",
+                Filters=[{"Name": "prefix-list-id", "Values": wanted}],
+            )
+            if item.get("PrefixListId") in wanted
+        }
+        out: dict[str, tuple[str, int]] = {}
+        for pl_id, item in found.items():
+            family = str(item.get("AddressFamily") or "IPv4")
+            weight = item.get("MaxEntries")
+            if not isinstance(weight, int) or weight < 1:
+                entries = self._pages(
+                    "get_managed_prefix_list_entries", "Entries", PrefixListId=pl_id
+                )
+                weight = max(1, sum(1 for _ in entries))
+            out[pl_id] = (family, weight)
+        return out
+
     def describe_rules(self, group_ids: Sequence[str]) -> list[dict[str, Any]]:
         """Rule items (with ids and tags) of ``group_ids``, batched by filter."""
         wanted = sorted(set(group_ids))

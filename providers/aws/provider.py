@@ -106,6 +106,7 @@ class AwsProvider:
         self._adapter: Any = None
         self._lock = threading.Lock()
         self._rule_ids: dict[tuple[str, str, str, int, int, str], list[str]] = {}
+        self._weights: dict[str, tuple[str, int]] = {}
         # Clusters in the same account and region share one DescribeSecurityGroups per plan,
         # covering every group any of them binds.
         scope = _read_scope(self.config)
@@ -207,14 +208,57 @@ class AwsProvider:
         return tools.managing_tool(group) if group is not None else None
 
     def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
-        """Refuse more than ``rules_per_group`` per direction and IP family."""
+        """Refuse more than ``rules_per_group`` per direction and IP family, counting every rule
+        whatever its protocol, and a prefix-list reference as its weight (its max entries, read
+        from the cloud) in its own family, as EC2 counts them."""
+        lists = sorted({r.peer.value for r in final if r.peer.kind is EndpointKind.PREFIX_LIST})
+        self._check_count(target, final, self._prefix_list_weights(lists))
+
+    def _prefix_list_weights(self, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
+        """Weights of ``ids``, read once per provider (see ``Ec2Adapter.prefix_list_weights``).
+
+        Raises:
+            NotFoundError: a referenced prefix list does not exist in the region.
+        """
+        with self._lock:
+            missing = [i for i in ids if i not in self._weights]
+        if missing:
+            read = self.adapter.prefix_list_weights(missing)
+            absent = [i for i in missing if i not in read]
+            if absent:
+                raise NotFoundError(
+                    f"cluster {self.cluster.name}: prefix list {', '.join(absent)} does not "
+                    f"exist in {self.config.region}",
+                    hint="check sources.load_balancers and the region in the config",
+                )
+            with self._lock:
+                self._weights.update(read)
+        return {i: self._weights[i] for i in ids}
+
+    def _check_count(
+        self,
+        target: Target,
+        final: Sequence[TargetRule],
+        weights: Mapping[str, tuple[str, int]],
+    ) -> None:
         limit = self.config.rules_per_group
         for direction in (Direction.INGRESS, Direction.EGRESS):
-            rules = [r for r in final if r.direction is direction]
-            v4 = sum(1 for r in rules if r.peer.ip_version != 6)
-            v6 = sum(
-                1 for r in rules if r.peer.kind is not EndpointKind.CIDR or r.peer.ip_version == 6
-            )
+            v4 = v6 = 0
+            for rule in final:
+                if rule.direction is not direction:
+                    continue
+                peer = rule.peer
+                if peer.kind is EndpointKind.PREFIX_LIST:
+                    # Unknown offline (portsync validate): at least one rule of each family.
+                    family, weight = weights.get(peer.value, ("", 1))
+                    v4 += weight if family != "IPv6" else 0
+                    v6 += weight if family != "IPv4" else 0
+                elif peer.kind is EndpointKind.CIDR:
+                    v4 += peer.ip_version == 4
+                    v6 += peer.ip_version == 6
+                else:  # a group reference counts in both families
+                    v4 += 1
+                    v6 += 1
             for family, count in (("IPv4", v4), ("IPv6", v6)):
                 if count > limit:
                     raise ProviderLimitError(
@@ -231,7 +275,7 @@ class AwsProvider:
             ProviderLimitError: a group would exceed ``rules_per_group`` with these rules alone.
         """
         for target in self.targets():
-            self.check_limits(target, desired.get(target.id, ()))
+            self._check_count(target, desired.get(target.id, ()), {})
 
     def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
         """Read rule ids once, for every group whose updates or removals need them."""

@@ -7,6 +7,8 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from anyascii import anyascii
+
 from portsync.errors import TranslationError, UnsupportedFeatureError
 from portsync.model import (
     IP_PROTOCOLS,
@@ -42,19 +44,36 @@ MARKER = "portsync: "
 #: Tag set on every rule portsync creates (usable in IAM conditions).
 OWNER_TAG = "portsync:managed"
 
-# EC2 accepts only these characters in rule descriptions.
-_ALLOWED = re.compile(r"[^a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]")
+# The characters EC2 takes in a rule description, per field, as botocore's EC2 model documents
+# them: IpRange and Ipv6Range take ``&``, UserIdGroupPair and PrefixListId do not
+# (tests/providers/aws/test_aws_api_model.py reads the model and checks every write).
+_RANGE_REFUSED = re.compile(r"[^a-zA-Z0-9 ._\-:/()#,@\[\]+=&;{}!$*]")
+_REFERENCE_REFUSED = re.compile(r"[^a-zA-Z0-9 ._\-:/()#,@\[\]+=;{}!$*]")
+DEFAULT_PURPOSE = "portsync rule"
 
 
-def sanitize_description(text: str) -> str:
-    """Drop characters EC2 refuses in descriptions and cap the length."""
-    cleaned = " ".join(_ALLOWED.sub(" ", text).split())
-    return cleaned[:MAX_DESCRIPTION_LENGTH]
+def sanitize_description(text: str, peer: EndpointKind = EndpointKind.CIDR) -> str:
+    """``text`` as the description field of a rule towards a ``peer`` of this kind takes it.
+
+    Other scripts are transliterated (``Überwachung`` → ``Uberwachung``, ``监控`` →
+    ``JianKong``) rather than dropped, ``&`` is spelt ``and`` where the field refuses it, any
+    character still refused becomes a space, and the length is capped.
+    """
+    ascii_text = anyascii(text)
+    if peer is EndpointKind.CIDR:
+        refused = _RANGE_REFUSED
+    else:
+        refused = _REFERENCE_REFUSED
+        ascii_text = ascii_text.replace("&", " and ")
+    cleaned = " ".join(refused.sub(" ", ascii_text).split())
+    return cleaned[:MAX_DESCRIPTION_LENGTH].rstrip()
 
 
-def describe(purpose: str) -> str:
-    """The description portsync writes for a rule with this purpose."""
-    return sanitize_description(MARKER + (purpose or "portsync rule"))
+def describe(purpose: str, peer: EndpointKind = EndpointKind.CIDR) -> str:
+    """The description portsync writes for a rule with this purpose towards ``peer``; never
+    the bare marker (a purpose with nothing left to write reads as the default purpose)."""
+    text = sanitize_description(purpose or DEFAULT_PURPOSE, peer) or DEFAULT_PURPOSE
+    return sanitize_description(MARKER + text, peer)
 
 
 def is_owned(description: str | None) -> bool:
@@ -146,7 +165,7 @@ def translate_rules(
                     rule,
                     target=groups[rule.role],
                     peer=peer,
-                    description=describe(rule.purpose),
+                    description=describe(rule.purpose, peer.kind),
                     # EC2 keeps ICMP (1) and ICMPv6 (58) apart: icmp does nothing for IPv6.
                     protocol=icmp_for(rule.protocol, peer),
                 )

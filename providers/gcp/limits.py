@@ -36,9 +36,19 @@ MAX_SOURCE_SERVICE_ACCOUNTS: Final = 10
 MAX_TARGET_SERVICE_ACCOUNTS: Final = 10
 
 #: Source ranges of Google Cloud load-balancer health checks and proxies (the neutral peer
-#: ``load-balancers``).
+#: ``load-balancers``): 35.191.0.0/16 and 130.211.0.0/22 for every load balancer, 209.85.152.0/22
+#: and 209.85.204.0/22 for the passthrough Network Load Balancers that Services of type
+#: LoadBalancer get, and the two IPv6 ranges for IPv6 backends.
 #: https://cloud.google.com/load-balancing/docs/health-check-concepts#ip-ranges
-HEALTH_CHECK_RANGES: Final = ("35.191.0.0/16", "130.211.0.0/22")
+#: https://cloud.google.com/load-balancing/docs/firewall-rules
+HEALTH_CHECK_RANGES_IPV4: Final = (
+    "35.191.0.0/16",
+    "130.211.0.0/22",
+    "209.85.152.0/22",
+    "209.85.204.0/22",
+)
+HEALTH_CHECK_RANGES_IPV6: Final = ("2600:2d00:1:b029::/64", "2600:2d00:1:1::/64")
+HEALTH_CHECK_RANGES: Final = HEALTH_CHECK_RANGES_IPV4 + HEALTH_CHECK_RANGES_IPV6
 
 #: portsync's own cap on ``name_prefix``, so that every generated name fits in 63 characters.
 MAX_NAME_PREFIX_LENGTH: Final = 30

@@ -415,3 +415,61 @@ def test_apply_refuses_world_open_retired_port_and_kubelet_through_a_range(
     assert "retired" in str(info.value)
     assert "kubelet" in str(info.value)
     assert aws_world.ingress(aws_world.worker) == []
+
+
+# --------------------------------------------------------------------------- quota weights
+
+
+def _prefix_list(world: AwsWorld, max_entries: int) -> str:
+    return str(
+        world.ec2.create_managed_prefix_list(
+            PrefixListName=f"lbs-{max_entries}",
+            AddressFamily="IPv4",
+            MaxEntries=max_entries,
+            Entries=[{"Cidr": "198.51.100.0/24"}],
+        )["PrefixList"]["PrefixListId"]
+    )
+
+
+def test_plan_counts_a_prefix_list_as_its_max_entries(aws_world: AwsWorld) -> None:
+    # The workers hold 6 IPv4 rules besides kube-proxy's from the load balancers' prefix list,
+    # which EC2 counts as its max entries however few it holds: 54 fits the quota of 60 …
+    fits = _prefix_list(aws_world, 54)
+    aws_world.write_config(
+        sources={"all": ["203.0.113.0/24", "2001:db8::/32"], "load_balancers": [fits]}
+    )
+    _plan(aws_world)
+    # … 55 does not, although the list holds one entry.
+    over = _prefix_list(aws_world, 55)
+    aws_world.write_config(
+        sources={"all": ["203.0.113.0/24", "2001:db8::/32"], "load_balancers": [over]}
+    )
+    with pytest.raises(ProviderLimitError, match=f"{aws_world.worker}.*61 IPv4 ingress rules"):
+        _plan(aws_world)
+
+
+def test_plan_counts_live_rules_of_every_protocol(aws_world: AwsWorld) -> None:
+    aws_world.ec2.authorize_security_group_ingress(
+        GroupId=aws_world.worker,
+        IpPermissions=[
+            # moto wants ports written for these protocols (-1: every port, which EC2 ignores).
+            {
+                "IpProtocol": protocol,
+                "FromPort": -1,
+                "ToPort": -1,
+                "IpRanges": [{"CidrIp": f"10.{i}.0.0/16"} for i in range(27)],
+            }
+            for protocol in ("50", "4")
+        ],
+    )
+    # 54 ESP and IP-in-IP rules someone else wrote, and the workers' 7 IPv4 rules: 61.
+    with pytest.raises(ProviderLimitError, match=f"{aws_world.worker}.*61 IPv4 ingress rules"):
+        _plan(aws_world)
+
+
+def test_plan_refuses_a_prefix_list_that_does_not_exist(aws_world: AwsWorld) -> None:
+    aws_world.write_config(
+        sources={"all": ["203.0.113.0/24"], "load_balancers": ["pl-0123456789abcdef0"]}
+    )
+    with pytest.raises(NotFoundError, match="prefix list pl-0123456789abcdef0 does not exist"):
+        _plan(aws_world)

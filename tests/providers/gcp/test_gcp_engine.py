@@ -45,11 +45,11 @@ CP_TAG, NODE_TAG = "k8s-cp", "k8s-node"
 ROLES_BY_TARGET = {f"tag:{CP_TAG}": "control-plane", f"tag:{NODE_TAG}": "worker"}
 #: Firewalls of the standard table on two tags with one IPv4 and one IPv6 source for "All":
 #: control plane 6443 ×2, 6443 from the worker tag ("All" holds the cluster's roles) and one
-#: self firewall; worker: kubelet and NodePorts from cp, self, 2 health-check ranges,
-#: NodePorts ×2.
-FIREWALLS = 10
+#: self firewall; worker: kubelet and NodePorts from cp, self, 6 health-check ranges (4 IPv4,
+#: 2 IPv6), NodePorts ×2.
+FIREWALLS = 14
 #: The rules in them: 6443 and the NodePorts are also open to both tags.
-RULES = 17
+RULES = 21
 MUTATIONS = ("firewalls.insert", "firewalls.patch", "firewalls.update", "firewalls.delete")
 
 
@@ -148,7 +148,7 @@ def _owned(name: str, port: str, purpose: str, tag: str = CP_TAG, **extra: Any) 
 
 def _legacy(world: GcpWorld) -> list[dict[str, Any]]:
     """Every wanted rule present in portsync's own firewalls, but packed the old way: one
-    firewall per port, and both health-check ranges in one firewall. Two descriptions are stale,
+    firewall per port, and the health-check ranges in one firewall per IP family. Two descriptions are stale,
     one per target, so both targets have a change to apply."""
     bodies: list[dict[str, Any]] = []
     health_checks: list[str] = []
@@ -176,7 +176,17 @@ def _legacy(world: GcpWorld) -> list[dict[str, Any]]:
             "name": "portsync-legacy-lb",
             "description": "[portsync] 10256 kube-proxy",
             "allowed": [{"IPProtocol": "tcp", "ports": ["10256"]}],
-            "sourceRanges": sorted(health_checks),
+            # A firewall never mixes IPv4 and IPv6 sources: the IPv6 ranges get one of their own.
+            "sourceRanges": sorted(h for h in health_checks if ":" not in h),
+            "targetTags": [NODE_TAG],
+        }
+    )
+    bodies.append(
+        {
+            "name": "portsync-legacy-lb6",
+            "description": "[portsync] 10256 kube-proxy",
+            "allowed": [{"IPProtocol": "tcp", "ports": ["10256"]}],
+            "sourceRanges": sorted(h for h in health_checks if ":" in h),
             "targetTags": [NODE_TAG],
         }
     )
@@ -554,10 +564,11 @@ def test_apply_repacking_never_drops_a_wanted_rule(gcp_world: GcpWorld) -> None:
     finally:
         remove()
     mutations = gcp_world.mutations()
-    assert mutations["firewalls.insert"] == 2  # the health-check ranges get a firewall each
+    assert mutations["firewalls.insert"] == 6  # the health-check ranges get a firewall each
     # merged into their group's firewall: 4 of the control plane's self ports, 2 of the
-    # workers' self ports, 1 of the workers' ports from the control plane, the old health-check one
-    assert mutations["firewalls.delete"] == 4 + 2 + 1 + 1
+    # workers' self ports, 1 of the workers' ports from the control plane, the two old
+    # health-check ones (IPv4 and IPv6)
+    assert mutations["firewalls.delete"] == 4 + 2 + 1 + 2
     assert len(snapshots) == sum(mutations.values())
     for i, present in enumerate(snapshots):
         assert wanted <= present, f"snapshot {i} lost {sorted(wanted - present)}"
@@ -873,7 +884,7 @@ def test_demo_seeds_drift_and_converges(tmp_path: Path) -> None:
         path.write_text(yaml.safe_dump(config))
         loaded = load_config(path)
         assert api.plan(loaded).summary() == {
-            "add": 16,  # four of them for "All" holding the cluster's two roles
+            "add": 20,  # 4 for "All" holding the cluster's roles, 6 health-check ranges
             "remove": 1,
             "update": 1,
             "unmanaged": 1,

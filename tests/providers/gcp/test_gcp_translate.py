@@ -161,6 +161,38 @@ GOLDEN = {
         ("sourceRanges", "35.191.0.0/16"),
         "k8s-node",
     ),
+    "portsync-worker-tcp-58d1d1e5": _fw(
+        "portsync-worker-tcp-58d1d1e5",
+        "[portsync] 10256 kube-proxy",
+        "tcp",
+        ["10256"],
+        ("sourceRanges", "2600:2d00:1:b029::/64"),
+        "k8s-node",
+    ),
+    "portsync-worker-tcp-61d222e0": _fw(
+        "portsync-worker-tcp-61d222e0",
+        "[portsync] 10256 kube-proxy",
+        "tcp",
+        ["10256"],
+        ("sourceRanges", "2600:2d00:1:1::/64"),
+        "k8s-node",
+    ),
+    "portsync-worker-tcp-7b307cfc": _fw(
+        "portsync-worker-tcp-7b307cfc",
+        "[portsync] 10256 kube-proxy",
+        "tcp",
+        ["10256"],
+        ("sourceRanges", "209.85.204.0/22"),
+        "k8s-node",
+    ),
+    "portsync-worker-tcp-cf895fa0": _fw(
+        "portsync-worker-tcp-cf895fa0",
+        "[portsync] 10256 kube-proxy",
+        "tcp",
+        ["10256"],
+        ("sourceRanges", "209.85.152.0/22"),
+        "k8s-node",
+    ),
     "portsync-worker-udp-436a22f6": _fw(
         "portsync-worker-udp-436a22f6",
         "[portsync] 30000-32767 NodePort, UDP",
@@ -220,7 +252,17 @@ def test_translate_rules_descriptions_carry_marker_and_priority_in_extra() -> No
 
 def test_translate_load_balancers_become_health_check_ranges() -> None:
     rules = [r for r in _desired() if r.origin == "load-balancers"]
-    assert sorted(r.peer.value for r in rules) == ["130.211.0.0/22", "35.191.0.0/16"]
+    # Every health-check range Google publishes: the passthrough Network Load Balancers of
+    # Services of type LoadBalancer probe from 209.85.152.0/22 and 209.85.204.0/22 too, and IPv6
+    # backends from the two IPv6 ranges.
+    assert sorted(r.peer.value for r in rules) == [
+        "130.211.0.0/22",
+        "209.85.152.0/22",
+        "209.85.204.0/22",
+        "2600:2d00:1:1::/64",
+        "2600:2d00:1:b029::/64",
+        "35.191.0.0/16",
+    ]
 
 
 def test_pack_ipv4_and_ipv6_sources_go_to_separate_firewalls() -> None:
