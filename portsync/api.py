@@ -342,38 +342,44 @@ def check_empty_targets(loaded: LoadedConfig, the_plan: Plan) -> None:
 
 
 def check_exposure(loaded: LoadedConfig, the_plan: Plan) -> None:
-    """Refuse to open etcd, kubelet, scheduler, controller-manager or retired ports to the world,
-    unless ``allow_exposure`` names them.
+    """Refuse to open etcd, kubelet, scheduler, controller-manager, retired or catalog-sensitive
+    ports to the world, on any role, unless ``allow_exposure`` names them.
 
-    Uses the audit's own notion of which ports matter on which role, so apply refuses exactly
-    what ``portsync audit`` would report as a high finding.
+    The ports are the audit's high checks: the exposure floor (2379-2380, 10250, 10255, 10257,
+    10259), which no catalog, override or ``etcd`` topology can lower, plus the ports the
+    catalogs name for those components (moved by ``overrides``) and mark sensitive or retired.
+    The role is not consulted: what a port means does not depend on which role a rule claims.
 
     Raises:
-        GuardrailError: listing every such addition.
+        GuardrailError: listing every such addition or update.
     """
-    from portsync.audit import ALLOW_NAMES, component_ports
+    from portsync.audit import ALLOW_NAMES, CHECKS, Severity, component_ports
     from portsync.exposure import is_world
 
-    sensitive = [p for p in component_ports(loaded) if p.check in ALLOW_NAMES]
-    known_roles = frozenset(r for p in sensitive if p.roles for r in p.roles)
-    allowed = set(loaded.config.allow_exposure)
-    bad = [
-        (op.rule, port, ALLOW_NAMES[port.check])
-        for _g, op in the_plan.changes
-        if op.action.value in ("add", "update")
-        and op.rule.direction.value == "ingress"
-        and is_world(op.rule.peer)
-        for port in sensitive
-        if ALLOW_NAMES[port.check] not in allowed
-        and port.applies_to(op.rule.role, known_roles)
-        and port.reached_by(op.rule)
+    guarded = [
+        (port, ALLOW_NAMES[port.check])
+        for port in component_ports(loaded)
+        if CHECKS[port.check].severity is Severity.HIGH and port.check in ALLOW_NAMES
     ]
+    allowed = set(loaded.config.allow_exposure)
+    bad: dict[tuple[object, str], TargetRule] = {}
+    for _g, op in the_plan.changes:
+        rule = op.rule
+        if (
+            op.action.value not in ("add", "update")
+            or rule.direction.value != "ingress"
+            or not is_world(rule.peer)
+        ):
+            continue
+        for port, name in guarded:
+            if name not in allowed and port.reached_by(rule):
+                bad.setdefault((rule.key, name), rule)
     if bad:
         lines = "; ".join(
             f"{rule.target} {rule.protocol.value}/{rule.ports_text} from {rule.peer} ({name})"
-            for rule, _port, name in bad[:10]
+            for (_key, name), rule in list(bad.items())[:10]
         )
-        names = ", ".join(sorted({name for _r, _p, name in bad}))
+        names = ", ".join(sorted({name for _key, name in bad}))
         raise GuardrailError(
             f"apply would open sensitive ports to the internet: {lines}",
             hint=f"narrow the source, or list {names} under allow_exposure: in the config if you "

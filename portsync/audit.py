@@ -39,7 +39,7 @@ from typing import Any
 
 from portsync.config import ClusterConfig, LoadedConfig
 from portsync.errors import TranslationError
-from portsync.exposure import is_world
+from portsync.exposure import EXPOSURE_FLOOR, is_world
 from portsync.model import (
     Direction,
     Endpoint,
@@ -406,6 +406,17 @@ def component_ports(loaded: LoadedConfig) -> list[ComponentPort]:
                 retired.roles or None,
                 retired.why,
             )
+    # The floor last, so a catalog's own wording of a port wins; on every role, whatever the
+    # catalogs, overrides and etcd topology say.
+    for floor in EXPOSURE_FLOOR:
+        add(
+            _COMPONENT_CHECKS[floor.component],
+            floor.component,
+            floor.protocol,
+            floor.ports,
+            None,
+            floor.why,
+        )
     return [
         ComponentPort(
             check=check,
@@ -717,6 +728,10 @@ ALLOW_NAMES: Mapping[str, str] = {
     "PS-EXPOSED-CONTROLLER-MANAGER": "kube-controller-manager",
     "PS-EXPOSED-RETIRED-PORT": "retired",
     "PS-EXPOSED-SENSITIVE-PORT": "catalog-sensitive",
+    # Warnings, not refused by apply: accepting them only marks the findings suppressed (a
+    # public-by-design API server, NodePorts behind a public load balancer).
+    "PS-EXPOSED-APISERVER": "kube-apiserver",
+    "PS-EXPOSED-NODEPORT": "nodeport",
 }
 
 

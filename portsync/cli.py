@@ -544,9 +544,12 @@ AllowEmptyTargetOpt = Annotated[
 
 
 def _notes(loaded: LoadedConfig) -> None:
-    """Print the config's notes (unbound table roles, …) on stderr, once per plan or apply."""
-    from portsync.synthesis import config_notes
+    """Print the config's warnings (the world in sources.all) and notes (unbound table roles) on
+    stderr, once per plan or apply."""
+    from portsync.synthesis import config_notes, config_warnings
 
+    for line in config_warnings(loaded):
+        state.output.warning(line)
     for line in config_notes(loaded):
         state.output.info(line)
 

@@ -28,7 +28,7 @@ from pydantic import (
 
 from portsync.errors import ConfigError
 from portsync.files import CONFIG_CAP, read_bounded
-from portsync.model import Peer, PortRange, Protocol, Rule, canonical_cidr, slugify
+from portsync.model import Peer, PortRange, Protocol, Rule, slugify, strict_cidr
 from portsync.protect import Protector
 from portsync.roles import role_name_problem
 
@@ -71,7 +71,7 @@ def _lb_source(item: str) -> str:
     item = str(item).strip()
     if item.startswith(("sg-", "pl-")):
         return item
-    return canonical_cidr(item)
+    return strict_cidr(item)
 
 
 def _port_range(value: int | str) -> int | str:
@@ -79,7 +79,7 @@ def _port_range(value: int | str) -> int | str:
     return value
 
 
-Cidr = Annotated[str, AfterValidator(canonical_cidr)]
+Cidr = Annotated[str, AfterValidator(strict_cidr)]
 LoadBalancerSource = Annotated[str, AfterValidator(_lb_source)]
 PortsValue = Annotated[int | str, AfterValidator(_port_range)]
 Component = Literal[
@@ -178,6 +178,9 @@ class ExtraRule(_Strict):
     @field_validator("peer")
     @classmethod
     def _peer(cls, value: str) -> str:
+        kind, sep, rest = str(value).strip().partition(":")
+        if sep and kind == "cidr":
+            strict_cidr(rest)  # a typed prefix with host bits is a mistake, never widened
         Peer.parse(value)
         return value
 
@@ -352,6 +355,8 @@ class Config(_Strict):
             "kube-controller-manager",
             "retired",
             "catalog-sensitive",
+            "kube-apiserver",
+            "nodeport",
         ]
     ] = Field(default_factory=list)
     protect: list[ProtectEntry] = Field(default_factory=list)

@@ -1,19 +1,66 @@
-"""What "open to the world" means, and which Kubernetes components must never be.
+"""What "open to the world" means, and which Kubernetes ports must never be.
 
 Shared by the apply-time guard (``allow_exposure``) and the audit (which also owns the mapping
 from catalog rows to component ports), so the two can never disagree.
+
+The *exposure floor* is the list of ports no configuration can make safe to open to the world:
+etcd (2379-2380), the kubelet API (10250), the retired read-only kubelet (10255), the controller
+manager (10257) and the scheduler (10259). It holds on every role, whatever the catalogs list
+(a custom catalog, or none), whatever ``overrides`` move and whatever the ``etcd`` topology;
+only ``allow_exposure`` naming the component lets such a rule through.
 """
 
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 
-from portsync.model import Endpoint, EndpointKind
+from portsync.model import Endpoint, EndpointKind, PortRange, Protocol
 
-__all__ = ["SENSITIVE_COMPONENTS", "WORLD_SERVICE_TAGS", "is_world"]
+__all__ = [
+    "EXPOSURE_FLOOR",
+    "SENSITIVE_COMPONENTS",
+    "WIDE_PREFIX",
+    "WORLD_SERVICE_TAGS",
+    "FloorPort",
+    "is_wide",
+    "is_world",
+]
 
 #: Components whose ports must never be reachable from the internet.
 SENSITIVE_COMPONENTS = ("etcd", "kubelet", "kube-scheduler", "kube-controller-manager")
+
+
+@dataclass(frozen=True, slots=True)
+class FloorPort:
+    """A port of a Kubernetes component that must never face the internet, on any role."""
+
+    component: str
+    protocol: Protocol
+    ports: PortRange
+    why: str
+
+
+#: The exposure floor (see the module documentation). Component names are the audit's.
+EXPOSURE_FLOOR = (
+    FloorPort("etcd", Protocol.TCP, PortRange(2379, 2380), "etcd client and peer API"),
+    FloorPort("kubelet", Protocol.TCP, PortRange(10250, 10250), "kubelet API"),
+    FloorPort(
+        "kubelet-read-only",
+        Protocol.TCP,
+        PortRange(10255, 10255),
+        "read-only kubelet API (retired, unauthenticated)",
+    ),
+    FloorPort(
+        "kube-controller-manager", Protocol.TCP, PortRange(10257, 10257), "kube-controller-manager"
+    ),
+    FloorPort("kube-scheduler", Protocol.TCP, PortRange(10259, 10259), "kube-scheduler"),
+)
+
+#: Prefixes shorter than these span a large share of their address family, so they count as
+#: the world whichever part of it they cover (``224.0.0.0/3``, ``fc00::/7``): nobody means to
+#: let that many hosts in.
+WIDE_PREFIX = {4: 8, 6: 16}
 
 #: Azure service tags that mean "anyone on the internet".
 WORLD_SERVICE_TAGS = frozenset({"internet", "*", "any"})
@@ -69,14 +116,22 @@ def _overlaps_public(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> 
     return any(_overlaps_public(half) for half in network.subnets(prefixlen_diff=1))
 
 
-def is_world(endpoint: Endpoint) -> bool:
-    """Whether ``endpoint`` reaches (part of) the public internet.
+def is_wide(network: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    """Whether ``network``'s prefix is shorter than /8 (IPv4) or /16 (IPv6)."""
+    return network.prefixlen < WIDE_PREFIX[network.version]
 
-    A CIDR is the world when any part of it is globally routable: ``0.0.0.0/0``, ``::/0`` and
-    ``0.0.0.0/1`` are; ``10.0.0.0/8`` and documentation ranges are not.
+
+def is_world(endpoint: Endpoint) -> bool:
+    """Whether ``endpoint`` reaches the world.
+
+    A CIDR is the world when any part of it is globally routable (``0.0.0.0/0``, ``::/0``,
+    ``0.0.0.0/1``, any public range) or when its prefix is shorter than /8 (IPv4) or /16 (IPv6)
+    whatever it covers (``fc00::/7``); ``10.0.0.0/8`` and documentation ranges are not. An Azure
+    service tag is the world when it means everyone (``Internet``, ``*``, ``Any``).
     """
     if endpoint.kind is EndpointKind.SERVICE_TAG:
         return endpoint.value.lower() in WORLD_SERVICE_TAGS
     if endpoint.kind is not EndpointKind.CIDR:
         return False
-    return _overlaps_public(ipaddress.ip_network(endpoint.value))
+    network = ipaddress.ip_network(endpoint.value)
+    return is_wide(network) or _overlaps_public(network)

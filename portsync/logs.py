@@ -173,6 +173,10 @@ class LogOutput(Output):
         if not self.quiet:
             _PROGRESS.info(message)
 
+    def warning(self, message: str) -> None:
+        """A warning line as a WARNING record."""
+        _CLI.warning(message)
+
     def error(self, message: str) -> None:
         """An error line as an ERROR record."""
         _CLI.error(message)

@@ -40,6 +40,7 @@ __all__ = [
     "icmp_for",
     "parse_protocol",
     "slugify",
+    "strict_cidr",
 ]
 
 
@@ -293,6 +294,32 @@ def cidr_version(text: str) -> int | None:
         return ipaddress.ip_network(str(text).strip(), strict=False).version
     except ValueError:
         return None
+
+
+def strict_cidr(text: str) -> str:
+    """Like :func:`canonical_cidr`, but a network written with host bits set is an error rather
+    than silently widened: ``203.0.113.7/0`` would otherwise become ``0.0.0.0/0``.
+
+    For the values people type (config, command line); what a cloud returns goes through
+    :func:`canonical_cidr`.
+
+    Raises:
+        ValueError: not a network, or host bits set (the message suggests the host route and,
+            for a prefix that is not itself the world, the network).
+    """
+    raw = str(text).strip()
+    canonical = canonical_cidr(raw)
+    if "/" not in raw:
+        return canonical
+    try:
+        ipaddress.ip_network(raw, strict=True)
+    except ValueError:
+        iface = ipaddress.ip_interface(raw)
+        host = f"{iface.ip}/{iface.max_prefixlen}"
+        wide = iface.network.prefixlen < (8 if iface.version == 4 else 16)
+        suggestion = host if wide else f"{host}, or the network {iface.network}"
+        raise ValueError(f"{raw}: host bits set; did you mean {suggestion}?") from None
+    return canonical
 
 
 # A fleet repeats the same few hundred prefixes across thousands of rules, and parsing them with

@@ -118,6 +118,13 @@ class Output:
         if not self.quiet:
             self.err.print(literal(redact(message), style="dim"))
 
+    def warning(self, message: str) -> None:
+        """One warning line on stderr; shown under --quiet too (it is about safety, not
+        progress)."""
+        line = literal("warning:", style="bold yellow")
+        line.append(" " + redact(message))
+        self.err.print(line)
+
     def error(self, message: str) -> None:
         """One error line on stderr."""
         line = literal("error:", style="bold red")

@@ -24,6 +24,7 @@ __all__ = [
     "bound_roles",
     "catalog_rows",
     "config_notes",
+    "config_warnings",
     "expand_all",
     "load_catalogs",
     "option_advice",
@@ -215,6 +216,23 @@ def config_notes(loaded: LoadedConfig) -> list[str]:
     table = rows_to_rules(apply_overrides(catalog_rows(loaded), config), etcd=config.etcd)
     note = unbound_roles_note(loaded, table.roles)
     return [note] if note else []
+
+
+def config_warnings(loaded: LoadedConfig) -> list[str]:
+    """Lines to print as warnings before every plan: ``sources.all`` entries that are the world
+    (a prefix shorter than /8 or /16, such as ``0.0.0.0/0`` or ``::/0``)."""
+    import ipaddress
+
+    from portsync.exposure import is_wide
+
+    lines = []
+    for index, cidr in enumerate(loaded.config.sources.all):
+        if is_wide(ipaddress.ip_network(cidr)):
+            lines.append(
+                f"sources.all holds {cidr} ({loaded.where('sources', 'all', index)}): every rule "
+                "whose peer is any (the API server, NodePorts, …) is open to the whole internet"
+            )
+    return lines
 
 
 def translate_with_advice(

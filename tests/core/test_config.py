@@ -17,7 +17,7 @@ overrides:
   kube-apiserver: 443
   nodeport: 30000-32000
 sources:
-  all: [203.0.113.7/24]
+  all: [203.0.113.7]
 mode: owned
 clusters:
   - name: prod-aws
@@ -41,8 +41,12 @@ def test_load_config_good_file_normalises_sources(tmp_path: Path) -> None:
     path = tmp_path / "portsync.yaml"
     path.write_text(GOOD)
     loaded = load_config(path)
-    assert loaded.config.sources.all == ("203.0.113.0/24",)
+    assert loaded.config.sources.all == ("203.0.113.7/32",)
     assert loaded.config.clusters[0].name == "prod-aws"
+    # A prefix with host bits set is a mistake to name, not to widen silently.
+    path.write_text(GOOD.replace("[203.0.113.7]", "[203.0.113.7/24]"))
+    with pytest.raises(ConfigError, match=r"203\.0\.113\.7/24: host bits set"):
+        load_config(path)
 
 
 def test_load_config_no_file_uses_builtin_defaults(

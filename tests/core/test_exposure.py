@@ -90,7 +90,8 @@ TABLE_V4 = [
     ("203.0.114.0/32", WORLD),
     # 224.0.0.0/4 multicast and 240.0.0.0/4 reserved, up to the broadcast address
     ("223.255.255.255/32", WORLD),
-    ("224.0.0.0/3", PRIVATE),
+    ("224.0.0.0/3", WORLD),  # multicast and reserved, but shorter than /8: the world by width
+    ("224.0.0.0/8", PRIVATE),
     ("255.255.255.255/32", PRIVATE),
 ]
 
@@ -155,13 +156,15 @@ TABLE_V6 = [
     ("5f01::/128", WORLD),
     # fc00::/7 unique local, fe80::/10 link local, ff00::/8 multicast
     ("fbff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", WORLD),
-    ("fc00::/7", PRIVATE),
+    ("fc00::/7", WORLD),  # wholly unique-local, but shorter than /16: the world by width
     ("fdff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", PRIVATE),
     ("fe00::/128", WORLD),
-    ("fe80::/10", PRIVATE),
+    ("fe80::/10", WORLD),  # shorter than /16
+    ("fe80::/16", PRIVATE),
     ("fec0::/128", WORLD),
     ("feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", WORLD),
-    ("ff00::/8", PRIVATE),
+    ("ff00::/8", WORLD),  # shorter than /16
+    ("ff00::/16", PRIVATE),
 ]
 
 

@@ -493,10 +493,12 @@ def test_each_op_names_itself_and_its_undo() -> None:
 # -- what the guards say ------------------------------------------------------------------------
 
 
-def test_exposure_guard_scopes_a_component_to_the_roles_it_runs_on(kubernetes: Any) -> None:
-    """etcd runs on the control plane: the same port opened on a worker is not etcd."""
+def test_exposure_guard_ignores_the_role_a_rule_claims(kubernetes: Any) -> None:
+    """etcd runs on the control plane, but 2379 open to the world is refused on a worker too:
+    the role is what the config says, and a port's danger does not depend on it."""
     on_worker = ETCD_TO_WORLD.replace(role="worker")
-    check_exposure(kubernetes, Plan(groups=(_group(CreateRuleOp(on_worker)),)))
+    with pytest.raises(GuardrailError, match="etcd"):
+        check_exposure(kubernetes, Plan(groups=(_group(CreateRuleOp(on_worker)),)))
     kubelet = _rule(10250, peer="cidr:0.0.0.0/0", role="worker")
     with pytest.raises(GuardrailError, match="kubelet"):
         check_exposure(kubernetes, Plan(groups=(_group(CreateRuleOp(kubelet)),)))

@@ -94,10 +94,13 @@ def test_audit_azure_service_tags_get_expected_severities(
         # The provider reads source "*" as both address families.
         ("PS-EXPOSED-APISERVER", "cp-nsg", "cidr:0.0.0.0/0", "world"),
         ("PS-EXPOSED-APISERVER", "cp-nsg", "cidr:::/0", "world"),
+        # 10000-11000 on the nodes reaches the floor's 10257 and 10259 too (every role)
+        ("PS-EXPOSED-CONTROLLER-MANAGER", "node-nsg", "cidr:0.0.0.0/0", "world"),
         ("PS-EXPOSED-ETCD", "cp-nsg", "service-tag:Internet", "world"),
         ("PS-EXPOSED-KUBE-PROXY", "node-nsg", "cidr:0.0.0.0/0", "world"),
         ("PS-EXPOSED-KUBELET", "node-nsg", "cidr:0.0.0.0/0", "world"),
         ("PS-EXPOSED-RETIRED-PORT", "node-nsg", "cidr:0.0.0.0/0", "world"),
+        ("PS-EXPOSED-SCHEDULER", "node-nsg", "cidr:0.0.0.0/0", "world"),
         ("PS-UNDECLARED-PEER", "cp-nsg", "service-tag:VirtualNetwork", "internal"),
         ("PS-UNDECLARED-PEER", "node-nsg", "cidr:10.0.0.0/8", "internal"),
         ("PS-UNKNOWN-REACH", "cp-nsg", "service-tag:AzureCloud", "unknown"),

@@ -67,7 +67,7 @@ def test_audit_gcp_crafted_firewalls_get_expected_severities(world: World) -> No
     world.firewall("private-kubelet", ["10250"], sourceRanges=["10.0.0.0/8"], targetTags=[NODE])
     world.firewall("api-v6", ["6443"], sourceRanges=["::/0"], targetTags=[CP])
     world.firewall("from-bastion", ["22"], sourceTags=["bastion"], targetTags=[CP])
-    # No target: applies to every instance, so to both roles (etcd matters on the control plane).
+    # No target: applies to every instance, so to both roles (etcd's ports matter on every role).
     world.firewall("everyone-etcd", ["2379"], sourceRanges=["0.0.0.0/0"])
     report = audit(load_config(world.path))
     got = sorted(
@@ -76,13 +76,16 @@ def test_audit_gcp_crafted_firewalls_get_expected_severities(world: World) -> No
     )
     assert got == [
         ("PS-EXPOSED-APISERVER", f"tag:{CP}", "cidr:::/0", "6443"),
+        # 10000-11000 on the nodes reaches the floor's 10257 and 10259 too (every role)
+        ("PS-EXPOSED-CONTROLLER-MANAGER", f"tag:{NODE}", "cidr:0.0.0.0/0", "10257"),
         ("PS-EXPOSED-ETCD", f"tag:{CP}", "cidr:0.0.0.0/0", "2379-2380"),
         ("PS-EXPOSED-ETCD", f"tag:{CP}", "cidr:0.0.0.0/0", "2379-2380"),
+        ("PS-EXPOSED-ETCD", f"tag:{NODE}", "cidr:0.0.0.0/0", "2379-2380"),  # everyone-etcd
         ("PS-EXPOSED-KUBE-PROXY", f"tag:{NODE}", "cidr:0.0.0.0/0", "10256"),
         ("PS-EXPOSED-KUBELET", f"tag:{NODE}", "cidr:0.0.0.0/0", "10250"),
         ("PS-EXPOSED-RETIRED-PORT", f"tag:{NODE}", "cidr:0.0.0.0/0", "10255"),
+        ("PS-EXPOSED-SCHEDULER", f"tag:{NODE}", "cidr:0.0.0.0/0", "10259"),
         ("PS-UNDECLARED-PEER", f"tag:{CP}", "tag:bastion", ""),
-        ("PS-UNDECLARED-PEER", f"tag:{NODE}", "cidr:0.0.0.0/0", ""),  # everyone-etcd on nodes
         ("PS-UNDECLARED-PEER", f"tag:{NODE}", "cidr:10.0.0.0/8", ""),
     ]
     etcd = [f for f in report.findings if f.id == "PS-EXPOSED-ETCD"]
