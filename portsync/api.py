@@ -20,10 +20,13 @@ from portsync.errors import (
     ApplyError,
     ConfigError,
     ConvergenceError,
+    DeadlineExceeded,
     GuardrailError,
+    Interrupted,
     PlanFileError,
     PortsyncError,
     StalePlanError,
+    StopRequested,
 )
 from portsync.history import History
 from portsync.lifelines import check_target
@@ -92,7 +95,8 @@ def config_digest(loaded: LoadedConfig, ruleset: RuleSet) -> str:
         "rules": [r.to_dict() for r in ruleset],
         "sources": config.sources.model_dump(mode="json"),
         "mode": config.mode,
-        "clusters": [c.model_dump(mode="json") for c in config.clusters],
+        # Timeouts shape how long a run waits, not what it writes.
+        "clusters": [c.model_dump(mode="json", exclude={"timeout"}) for c in config.clusters],
     }
     blob = json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
@@ -387,6 +391,37 @@ def check_exposure(loaded: LoadedConfig, the_plan: Plan) -> None:
         )
 
 
+def _interrupted(
+    the_plan: Plan,
+    done: Sequence[tuple[str, str, Op]],
+    partly: Sequence[GroupOps],
+    skipped: Sequence[GroupOps],
+    *,
+    deadline: bool,
+) -> Interrupted:
+    """The error of an apply stopped between writes: how much was applied, and where."""
+    total = sum(len(g.ops) for g in the_plan.groups)
+    complete = len({(c, t) for c, t, _ in done})
+
+    def names(groups: Sequence[GroupOps]) -> str:
+        shown = ", ".join(f"{g.cluster}/{g.label or g.target}" for g in groups[:5])
+        return shown + (f" and {len(groups) - 5} more" if len(groups) > 5 else "")
+
+    parts = [f"{complete} target{'s' if complete != 1 else ''} complete"]
+    if partly:
+        parts.append(f"stopped part way on {names(partly)}")
+    if skipped:
+        parts.append(f"not started: {names(skipped)}")
+    why = "deadline passed" if deadline else "interrupted"
+    return Interrupted(
+        f"{why}: {len(done)} of {total} changes applied ({'; '.join(parts)}); "
+        "run portsync plan to see what remains",
+        done=done,
+        total=total,
+        deadline=deadline,
+    )
+
+
 def apply(
     loaded: LoadedConfig,
     *,
@@ -467,6 +502,11 @@ def apply(
     failures: list[tuple[GroupOps, PortsyncError]] = []
     changed = [g for g in the_plan.groups if not g.is_empty()]
     session.settings.reads.new_round()  # a read during apply must not see the plan's listings
+    control = session.settings.control
+    control.begin_writes()
+    #: Groups a stop (signal or deadline) kept from finishing: started part way, or not at all.
+    partly: list[GroupOps] = []
+    skipped: list[GroupOps] = []
 
     def one(group: GroupOps) -> None:
         cluster = loaded.cluster(group.cluster)
@@ -479,8 +519,13 @@ def apply(
         done.extend((group.cluster, group.target, op) for op in group.ops)
 
     def guarded(group: GroupOps) -> None:
+        if control.stopping or control.expired():
+            skipped.append(group)
+            return
         try:
             one(group)
+        except (StopRequested, DeadlineExceeded):
+            partly.append(group)
         except PortsyncError as exc:
             failures.append((group, exc))
 
@@ -493,6 +538,10 @@ def apply(
     workers = max(1, min(settings.max_workers, len(changed)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
         list(pool.map(guarded, changed))
+    if partly or skipped or control.stopping:
+        # A stop request is reported even when every write had already started: the run was
+        # asked to end, so it does not go on to verify.
+        raise _interrupted(the_plan, done, partly, skipped, deadline=not control.stopping)
     if failures:
         group, first = failures[0]
         where = ", ".join(f"{g.cluster}/{g.label or g.target}" for g, _ in failures)

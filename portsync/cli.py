@@ -28,10 +28,12 @@ from portsync.output import Output
 
 if TYPE_CHECKING:
     from portsync.config import LoadedConfig
+    from portsync.control import RunControl
     from portsync.fleet import Shard
     from portsync.history import History
     from portsync.ops import Plan
     from portsync.output import LiveStatus
+    from portsync.provider import Settings
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -522,6 +524,32 @@ ShowUnmanagedOpt = Annotated[
     ),
 ]
 
+DeadlineOpt = Annotated[
+    float | None,
+    typer.Option(
+        "--deadline",
+        metavar="SECONDS",
+        min=0.001,
+        help="Give up (exit 1) when the whole command has run this long; apply starts no write "
+        "after it. Default: none (each call is bounded by the clusters' timeout:).",
+    ),
+]
+
+
+def _settings(loaded: LoadedConfig, control: RunControl) -> Settings:
+    """Run-wide settings carrying the command's deadline and its retry notices."""
+    from portsync.provider import Settings
+
+    return Settings(mode=loaded.config.mode, control=control)
+
+
+def _control(deadline: float | None) -> RunControl:
+    """The run's control, started now: retry notices go to the progress stream."""
+    from portsync.control import RunControl
+
+    return RunControl(deadline=deadline, notice=state.output.info)
+
+
 ShardOpt = Annotated[
     str | None,
     typer.Option(
@@ -570,12 +598,14 @@ def plan(
     shard: ShardOpt = None,
     allow_empty_target: AllowEmptyTargetOpt = False,
     show_unmanaged: ShowUnmanagedOpt = False,
+    deadline: DeadlineOpt = None,
 ) -> None:
     """Read live rules and show the drift."""
     from portsync import api
     from portsync.planview import emit_plan
 
     state.json_errors = output is PlanFormat.json
+    control = _control(deadline)
     try:
         from portsync.planfile import plan_key
 
@@ -586,7 +616,13 @@ def plan(
         _notes(loaded)
         if names:
             with _progress("reading live rules") as progress:
-                the_plan = api.plan(loaded, clusters=names, progress=progress, history=_history())
+                the_plan = api.plan(
+                    loaded,
+                    clusters=names,
+                    progress=progress,
+                    history=_history(),
+                    settings=_settings(loaded, control),
+                )
         else:
             the_plan = _empty_plan(loaded)
         if not allow_empty_target:
@@ -654,15 +690,21 @@ def apply(
     ] = None,
     shard: ShardOpt = None,
     allow_empty_target: AllowEmptyTargetOpt = False,
+    deadline: DeadlineOpt = None,
 ) -> None:
-    """Make live rules match the port tables (or apply exactly a saved plan)."""
+    """Make live rules match the port tables (or apply exactly a saved plan).
+
+    SIGINT or SIGTERM while writing starts no new write, lets the writes in flight finish, says
+    how much was applied and exits 130 (a second signal quits at once).
+    """
     from portsync import api
-    from portsync.errors import GuardrailError
+    from portsync.errors import GuardrailError, Interrupted
     from portsync.ops import Plan
     from portsync.render import render_plan_text
 
     out = state.output
     reporter = _Progress()
+    control = _control(deadline)
 
     def confirm(the_plan: Plan) -> bool:
         with reporter.paused():
@@ -674,7 +716,11 @@ def apply(
                     "apply needs confirmation but stdin is not a terminal",
                     hint="pass --auto-approve in CI after reviewing the plan",
                 )
-            return typer.confirm("Apply these changes?", default=False)
+            try:
+                return typer.confirm("Apply these changes?", default=False)
+            except typer.Abort:
+                # click turns Ctrl-C (and end of input) at a prompt into Abort.
+                raise _Cancelled() from None
 
     try:
         the_shard = _shard(shard)
@@ -692,7 +738,7 @@ def apply(
             out.print("Nothing to apply: the selection holds no cluster.")
             return
         _notes(loaded)
-        with _progress("applying") as reporter:
+        with _progress("applying") as reporter, _stop_on_signals(control):
             result = api.apply(
                 loaded,
                 history=_history(),
@@ -704,7 +750,26 @@ def apply(
                 allow_empty_target=allow_empty_target,
                 confirm=confirm,
                 progress=reporter,
+                settings=_settings(loaded, control),
             )
+    except _Cancelled:
+        out.error("cancelled, nothing changed")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
+    except Interrupted as exc:
+        if state.debug:
+            raise
+        out.error(str(exc))
+        stopped = not exc.context.get("deadline")
+        raise typer.Exit(ExitCode.INTERRUPTED if stopped else ExitCode.ERROR) from None
+    except KeyboardInterrupt:
+        if control.writing:
+            out.error(
+                "interrupted while writing; some changes may be applied; run portsync plan to "
+                "see what remains"
+            )
+        else:
+            out.error("interrupted before any write; nothing changed")
+        raise typer.Exit(ExitCode.INTERRUPTED) from None
     except Exception as exc:
         _fail(exc)
     if not result.changed:
@@ -715,6 +780,39 @@ def apply(
         f"Applied: {counts['add']} added, {counts['update']} updated, {counts['remove']} removed. "
         "Live rules now match."
     )
+
+
+class _Cancelled(Exception):
+    """Ctrl-C (or end of input) at the confirmation prompt."""
+
+
+@contextmanager
+def _stop_on_signals(control: RunControl) -> Iterator[None]:
+    """SIGINT and SIGTERM during apply's writes ask for a clean stop (no new write; the writes
+    in flight finish); before the writes, or a second time, they interrupt at once."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread (an embedding host)
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        if control.writing and not control.stopping:
+            control.request_stop()
+            state.output.info(
+                "stopping: no new write starts; waiting for the writes in flight "
+                "(press Ctrl-C again to quit at once)"
+            )
+            return
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @app.command()
@@ -743,6 +841,7 @@ def audit(
             "cloud read gives both SARIF and a job summary.",
         ),
     ] = None,
+    deadline: DeadlineOpt = None,
 ) -> None:
     """Report exposures on the live rules (etcd, kubelet, retired ports open to the world, …)."""
     state.json_errors = output is PlanFormat.json
@@ -750,13 +849,19 @@ def audit(
     from portsync.render import render_audit_markdown, render_audit_text
 
     severity = audit_mod.Severity(fail_on.value)
+    control = _control(deadline)
     try:
         the_shard = _shard(shard)
         loaded = _load()
         names = _fleet(loaded, cluster, the_shard)
         if names:
             with _progress("reading live rules") as progress:
-                report = audit_mod.audit(loaded, clusters=names, progress=progress)
+                report = audit_mod.audit(
+                    loaded,
+                    clusters=names,
+                    progress=progress,
+                    settings=_settings(loaded, control),
+                )
         else:
             report = audit_mod.empty_report()
         if summary is not None:
@@ -816,6 +921,7 @@ def explain(
             help="Exit 2 unless the source is allowed on every selected cluster binding the role.",
         ),
     ] = False,
+    deadline: DeadlineOpt = None,
 ) -> None:
     """Can SOURCE reach that port of that role? Names the rule(s) that decide, per cluster."""
     state.json_errors = output is ExplainFormat.json
@@ -823,6 +929,7 @@ def explain(
     from portsync.ops import Plan
     from portsync.render import render_explain_text
 
+    control = _control(deadline)
     try:
         the_source = explain_mod.parse_source(source)
         the_destination = explain_mod.parse_destination(destination)
@@ -837,6 +944,7 @@ def explain(
                 plan=saved,
                 plan_path=str(plan_file) if plan_file is not None else None,
                 progress=progress,
+                settings=_settings(loaded, control),
             )
     except Exception as exc:
         _fail(exc)

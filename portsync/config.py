@@ -19,6 +19,7 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     ValidationError,
@@ -42,6 +43,7 @@ __all__ = [
     "LoadedConfig",
     "ProtectEntry",
     "Sources",
+    "Timeouts",
     "find_config",
     "load_config",
     "parse_config",
@@ -185,6 +187,59 @@ class ExtraRule(_Strict):
         return value
 
 
+def check_endpoint(value: str) -> str:
+    """An endpoint is an absolute http(s) URL, written out: the SDKs take anything else for a
+    host name, a path or a region, and fail much later with an error that names none of it.
+
+    Raises:
+        ValueError: naming the mistake and the fix.
+    """
+    import re
+    from urllib.parse import urlsplit
+
+    if re.search(r"\$\{?\w", value) or value.startswith("~"):
+        raise ValueError(
+            f"endpoint {value!r}: portsync does not expand environment variables or ~ in the "
+            "config; write the URL itself"
+        )
+    if any(ch.isspace() for ch in value):
+        raise ValueError(f"endpoint {value!r} contains white space; write the URL alone")
+    parts = urlsplit(value)
+    if not parts.scheme or not value.lower().startswith(f"{parts.scheme.lower()}://"):
+        raise ValueError(
+            f"endpoint {value!r} has no scheme: write http://{value} (a local emulator) or "
+            f"https://{value}"
+        )
+    if parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"endpoint {value!r} must be an http:// or https:// URL")
+    if not parts.hostname:
+        raise ValueError(
+            f"endpoint {value!r} names no host, e.g. https://ec2.eu-west-1.amazonaws.com"
+        )
+    return value
+
+
+class Timeouts(_Strict):
+    """Seconds one HTTP attempt may wait: to connect, and for each read of the answer.
+
+    A call that gets no answer is tried at most three times (see docs/configuration.md), so the
+    defaults report a hung endpoint within 3 × (5 + 20) s plus a little backoff.
+    """
+
+    connect: float = Field(default=5.0, gt=0, le=300, allow_inf_nan=False)
+    read: float = Field(default=20.0, gt=0, le=3600, allow_inf_nan=False)
+
+
+def _timeouts(value: Any) -> Any:
+    # ``timeout: 10`` is shorthand for the same limit on connect and read. A bool is not a number
+    # here (YAML's ``true`` would otherwise read as one second).
+    if isinstance(value, bool):
+        raise ValueError("timeout must be seconds, or {connect: SECONDS, read: SECONDS}")
+    if isinstance(value, int | float):
+        return {"connect": value, "read": value}
+    return value
+
+
 class ClusterConfig(BaseModel):
     """One cluster: which cloud, where, and which native object each role is bound to.
 
@@ -200,7 +255,14 @@ class ClusterConfig(BaseModel):
     #: ``satisfy``: a desired rule that live rules already cover is not added (shown as
     #: satisfied); ``add``: portsync writes its own rule regardless.
     covered: Literal["satisfy", "add"] = "satisfy"
+    #: Per-attempt HTTP timeouts of this cluster's cloud calls.
+    timeout: Annotated[Timeouts, BeforeValidator(_timeouts)] = Field(default_factory=Timeouts)
     roles: dict[str, dict[str, Any]]
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str | None) -> str | None:
+        return None if value is None else check_endpoint(value)
 
     @field_validator("roles")
     @classmethod
@@ -225,7 +287,7 @@ class ClusterConfig(BaseModel):
 
 
 #: Cluster keys the core handles itself; providers never see them.
-_CORE_ONLY_KEYS = ("covered",)
+_CORE_ONLY_KEYS = ("covered", "timeout")
 
 
 OptionValue = str | bool | int

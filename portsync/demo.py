@@ -18,6 +18,7 @@ from rich.text import Text
 
 from portsync import api
 from portsync.config import load_config
+from portsync.errors import MissingDependencyError
 from portsync.output import Output
 from portsync.registry import available_providers, get_provider_class
 from portsync.render import render_plan_text
@@ -39,6 +40,29 @@ class DemoCloud(Protocol):
         ...
 
 
+#: The extra that installs a package the demo imports, by top-level module.
+_EXTRAS = {
+    "moto": "emulators",
+    "trustme": "emulators",
+    "werkzeug": "emulators",
+    "flask": "emulators",
+    "boto3": "aws",
+    "botocore": "aws",
+    "google": "gcp",
+    "azure": "azure",
+}
+
+
+def _missing(exc: ImportError) -> MissingDependencyError:
+    """The error of a package the demo needs and cannot import, naming the extra to install."""
+    top = (exc.name or "").partition(".")[0]
+    extra = _EXTRAS.get(top, "all")
+    return MissingDependencyError(
+        f"portsync demo needs {top or 'a package'} that is not installed",
+        hint=f"pip install 'portsync[{extra}]'",
+    )
+
+
 def _demo_clouds() -> list[tuple[str, DemoCloud]]:
     clouds = []
     for name in available_providers():
@@ -46,7 +70,10 @@ def _demo_clouds() -> list[tuple[str, DemoCloud]]:
         if not spec:
             continue
         module, _, attr = spec.partition(":")
-        clouds.append((name, getattr(importlib.import_module(module), attr)()))
+        try:
+            clouds.append((name, getattr(importlib.import_module(module), attr)()))
+        except ImportError as exc:
+            raise _missing(exc) from exc
     return clouds
 
 
@@ -68,7 +95,10 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
             sources: dict[str, list[str]] = {k: list(v) for k, v in DEMO_SOURCES.items()}
             for name, cloud in clouds:
                 out.info(f"starting the local {name} emulator and seeding drift")
-                entry = cloud.start(workdir)
+                try:
+                    entry = cloud.start(workdir)
+                except ImportError as exc:
+                    raise _missing(exc) from exc
                 started.append(cloud)
                 for key, values in entry.pop("sources", {}).items():
                     sources.setdefault(key, []).extend(values)

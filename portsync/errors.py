@@ -16,10 +16,14 @@ one line and exits 1. Misuse of the Python API raises ``TypeError`` / ``ValueErr
     │   ├── AuthError
     │   ├── NotFoundError
     │   ├── ConflictError
-    │   └── ThrottledError
+    │   ├── ThrottledError
+    │   └── DeadlineExceeded    the command's --deadline passed
+    ├── MissingDependencyError  an optional package is not installed (names the extra)
     ├── GuardrailError          apply refused by a safety rule (--max-deletes, approval)
     ├── ApplyError              carries the failed op and the ops already done
-    │   └── ConvergenceError
+    │   ├── ConvergenceError
+    │   └── Interrupted         SIGINT/SIGTERM or the deadline stopped apply between writes
+    ├── StopRequested           raised inside a provider instead of starting a write
     └── DriftDetected           carries the diffs
 """
 
@@ -102,6 +106,18 @@ class ThrottledError(ProviderError):
     """The cloud kept throttling after portsync's bounded retries."""
 
 
+class DeadlineExceeded(ProviderError):
+    """The command's ``--deadline`` passed before the work was done."""
+
+
+class StopRequested(PortsyncError):
+    """A stop was requested (SIGINT / SIGTERM during apply): the write was not started."""
+
+
+class MissingDependencyError(PortsyncError):
+    """An optional package is not installed; the hint names the extra that brings it."""
+
+
 class GuardrailError(PortsyncError):
     """A safety guardrail refused the apply (too many deletes, no approval)."""
 
@@ -119,6 +135,17 @@ class ApplyError(PortsyncError):
 
 class ConvergenceError(ApplyError):
     """After apply, a re-read still shows differences."""
+
+
+class Interrupted(ApplyError):
+    """Apply stopped between writes (a signal, or the deadline); ``done`` lists what was applied
+    and ``total`` how many changes the plan held."""
+
+    def __init__(
+        self, message: str, *, done: Sequence[Any] = (), total: int = 0, **context: Any
+    ) -> None:
+        super().__init__(message, done=done, **context)
+        self.total = total
 
 
 class DriftDetected(PortsyncError):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
+from portsync.control import RunControl
 from portsync.model import RuleSet, TargetRule
 from portsync.ratelimit import LimiterRegistry
 from portsync.reads import SharedReads
@@ -50,6 +51,8 @@ class Settings:
     reads: SharedReads = field(default_factory=SharedReads, compare=False)
     #: Every cluster of the run, so a provider can find the siblings it shares a read with.
     fleet: tuple[ClusterConfig, ...] = field(default=(), compare=False)
+    #: The run's deadline, stop request and retry notices (see portsync.control).
+    control: RunControl = field(default_factory=RunControl, compare=False)
 
 
 @runtime_checkable

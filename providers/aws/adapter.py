@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
-from portsync.errors import ProviderError
+from portsync.control import RunControl
+from portsync.errors import ConfigError, ProviderError
 from portsync.ratelimit import TokenBucket, take
 
 from .errors import map_sdk_errors
 from .limits import MAX_FILTER_VALUES, MAX_RESULTS_PER_PAGE
+from .retries import install_retries
 
 __all__ = ["Ec2Adapter", "make_client"]
 
@@ -22,8 +25,13 @@ def make_client(
     anonymous: bool = False,
     max_attempts: int = 8,
     retry_mode: str = "adaptive",
+    connect_timeout: float = 5.0,
+    read_timeout: float = 20.0,
+    cluster: str = "",
+    control: RunControl | None = None,
 ) -> Any:
-    """An EC2 client with bounded retries (standard/adaptive: throttling and 5xx, with jitter).
+    """An EC2 client with bounded retries (standard/adaptive: throttling and 5xx, with jitter;
+    see :mod:`.retries` for what portsync adds) and per-attempt timeouts.
 
     Raises:
         ProviderError: boto3 is not installed.
@@ -35,12 +43,13 @@ def make_client(
         raise ProviderError(
             "the AWS provider needs boto3", hint="pip install 'portsync[aws]'"
         ) from exc
-    session = boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+    session = _session(boto3, profile, cluster)
+    control = control or RunControl()
     config = Config(
         region_name=region,
         retries={"total_max_attempts": max_attempts, "mode": retry_mode},
-        connect_timeout=5,
-        read_timeout=30,
+        connect_timeout=control.clip(connect_timeout),
+        read_timeout=control.clip(read_timeout),
         user_agent_extra="portsync",
     )
     kwargs: dict[str, Any] = {"config": config}
@@ -50,7 +59,39 @@ def make_client(
         # Emulators only: static dummy keys, never the caller's real credentials.
         kwargs["aws_access_key_id"] = "portsync-emulator"
         kwargs["aws_secret_access_key"] = "portsync-emulator"
-    return session.client("ec2", **kwargs)
+    client = session.client("ec2", **kwargs)
+    install_retries(client, cluster=cluster, control=control, max_attempts=max_attempts)
+    return client
+
+
+def _session(boto3: Any, profile: str | None, cluster: str) -> Any:
+    """A boto3 session for ``profile`` (None: the default chain).
+
+    Raises:
+        ConfigError: the profile is defined in neither AWS config file.
+    """
+    from botocore.exceptions import ProfileNotFound
+
+    if not profile:
+        return boto3.session.Session()
+    try:
+        return boto3.session.Session(profile_name=profile)
+    except ProfileNotFound:
+        import os
+
+        files = " and ".join(
+            os.environ.get(var) or default
+            for var, default in (
+                ("AWS_CONFIG_FILE", "~/.aws/config"),
+                ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+            )
+        )
+        known = ", ".join(boto3.session.Session().available_profiles) or "none"
+        raise ConfigError(
+            f"cluster {cluster}: AWS profile {profile!r} is not defined in {files}",
+            hint=f"profiles defined: {known}; fix profile: in the cluster, or create it with "
+            f"`aws configure --profile {profile}`",
+        ) from None
 
 
 class Ec2Adapter:
@@ -67,15 +108,30 @@ class Ec2Adapter:
         read_bucket: TokenBucket | None = None,
         write_bucket: TokenBucket | None = None,
         page_size: int | None = None,
+        cluster: str = "",
+        control: RunControl | None = None,
     ) -> None:
         self.client = client
         self.read_bucket = read_bucket
         self.write_bucket = write_bucket
         self.page_size = page_size
+        self.cluster = cluster
+        self.control = control or RunControl()
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        endpoint = str(getattr(getattr(self.client, "meta", None), "endpoint_url", "") or "")
+        with self.control.bounded(), map_sdk_errors(what, cluster=self.cluster, endpoint=endpoint):
+            yield
+
+    def _before_write(self, what: str) -> None:
+        self.control.check_write(what)
+        take(self.write_bucket)
 
     def _pages(self, operation: str, key: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
         paginator = self.client.get_paginator(operation)
-        with map_sdk_errors(operation):
+        self.control.check(f"{operation} of cluster {self.cluster}")
+        with self._errors(operation):
             take(self.read_bucket)
             for page in paginator.paginate(**kwargs):
                 items = page.get(key, [])
@@ -177,14 +233,14 @@ class Ec2Adapter:
                 "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
             }
         ]
-        take(self.write_bucket)
-        with map_sdk_errors(f"authorize on {group_id}"):
+        self._before_write(f"authorize on {group_id}")
+        with self._errors(f"authorize on {group_id}"):
             call(GroupId=group_id, IpPermissions=permissions, TagSpecifications=spec)
 
     def modify(self, group_id: str, entries: list[dict[str, Any]]) -> None:
         """Change rules in place by rule id (ModifySecurityGroupRules)."""
-        take(self.write_bucket)
-        with map_sdk_errors(f"modify rules of {group_id}"):
+        self._before_write(f"modify rules of {group_id}")
+        with self._errors(f"modify rules of {group_id}"):
             self.client.modify_security_group_rules(GroupId=group_id, SecurityGroupRules=entries)
 
     def revoke(self, group_id: str, egress: bool, rule_ids: list[str]) -> None:
@@ -194,6 +250,6 @@ class Ec2Adapter:
             if egress
             else self.client.revoke_security_group_ingress
         )
-        take(self.write_bucket)
-        with map_sdk_errors(f"revoke on {group_id}"):
+        self._before_write(f"revoke on {group_id}")
+        with self._errors(f"revoke on {group_id}"):
             call(GroupId=group_id, SecurityGroupRuleIds=rule_ids)

@@ -26,12 +26,17 @@ class MotoServer:
         """Start and return the base URL.
 
         Raises:
-            RuntimeError: moto[server] is not installed.
+            MissingDependencyError: moto[server] is not installed.
         """
         try:
             from moto.server import ThreadedMotoServer
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise RuntimeError("moto server needs: pip install 'portsync[emulators]'") from exc
+        except ImportError as exc:
+            from portsync.errors import MissingDependencyError
+
+            raise MissingDependencyError(
+                "the AWS emulator (moto server) is not installed",
+                hint="pip install 'portsync[emulators]'",
+            ) from exc
         # werkzeug logs every request to stderr; the demo and tests want quiet.
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)

@@ -139,6 +139,10 @@ class AwsProvider:
                     anonymous=self.config.credentials == "anonymous",
                     max_attempts=self.config.max_attempts,
                     retry_mode=self.config.retry_mode,
+                    connect_timeout=self.cluster.timeout.connect,
+                    read_timeout=self.cluster.timeout.read,
+                    cluster=self.cluster.name,
+                    control=self.settings.control,
                 )
                 scope = (
                     "aws",
@@ -156,6 +160,8 @@ class AwsProvider:
                         (*scope, "mutate"), rate=MUTATE_BUCKET[1], burst=MUTATE_BUCKET[0]
                     ),
                     page_size=self.config.page_size,
+                    cluster=self.cluster.name,
+                    control=self.settings.control,
                 )
             return self._adapter
 

@@ -13,9 +13,11 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from portsync.control import RunControl
 from portsync.errors import ConfigError, ConflictError, ProviderError, ThrottledError
 from portsync.ratelimit import TokenBucket, take
 from portsync.readahead import read_ahead
@@ -23,14 +25,19 @@ from portsync.readahead import read_ahead
 from .errors import is_busy, map_sdk_errors
 from .limits import DEFAULT_ENDPOINT
 
-__all__ = ["AzureAdapter", "make_client"]
+__all__ = ["NO_ANSWER_BACKOFF", "AzureAdapter", "make_client"]
 
 log = logging.getLogger(__name__)
 
-#: azure-core retry policy: attempts, and exponential backoff (the first retry is immediate).
-RETRY_TOTAL = 6
-RETRY_BACKOFF_FACTOR = 0.2
-RETRY_BACKOFF_MAX = 10.0
+#: Seconds one HTTP attempt may wait to connect and to read (a cluster's ``timeout:`` overrides).
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 20.0
+#: Longest total backoff between the attempts of a call that gets no answer: azure-core retries
+#: the first time at once, then after ``0.2 × 2`` s (see .retries).
+NO_ANSWER_BACKOFF = 0.2 * 2
+#: The Azure RBAC actions of portsync's calls (named when one is denied).
+_READ = "Microsoft.Network/networkSecurityGroups/read"
+_WRITE = "Microsoft.Network/networkSecurityGroups/write"
 #: portsync's own retries of a write refused because the NSG is busy or throttled.
 BUSY_RETRIES = 6
 BUSY_BACKOFF = 0.25
@@ -64,6 +71,10 @@ def make_client(
     anonymous: bool = False,
     polling_interval: float = 1.0,
     credential: Any = None,
+    connect_timeout: float = CONNECT_TIMEOUT,
+    read_timeout: float = READ_TIMEOUT,
+    cluster: str = "",
+    control: RunControl | None = None,
 ) -> Any:
     """A ``NetworkManagementClient`` for one subscription.
 
@@ -78,14 +89,18 @@ def make_client(
         ConfigError: ``ca_bundle`` names no file.
     """
     network = _import_network()
+    from .retries import NoticeRetryPolicy
+
+    control = control or RunControl()
     base_url = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
     kwargs: dict[str, Any] = {
         "base_url": base_url,
         "credential_scopes": [f"{base_url}/.default"],
         "polling_interval": polling_interval,
-        "retry_total": RETRY_TOTAL,
-        "retry_backoff_factor": RETRY_BACKOFF_FACTOR,
-        "retry_backoff_max": RETRY_BACKOFF_MAX,
+        # azure-core's transport defaults (300 s a read) would keep a hung endpoint for minutes.
+        "connection_timeout": control.clip(connect_timeout),
+        "read_timeout": control.clip(read_timeout),
+        "retry_policy": NoticeRetryPolicy(cluster=cluster, control=control),
     }
     if ca_bundle:
         path = Path(ca_bundle).expanduser().resolve()
@@ -143,7 +158,13 @@ class AzureAdapter:
         sleep: Callable[[float], None] = time.sleep,
         read_bucket: TokenBucket | None = None,
         write_bucket: TokenBucket | None = None,
+        cluster: str = "",
+        endpoint: str | None = None,
+        control: RunControl | None = None,
     ) -> None:
+        self.cluster = cluster
+        self.endpoint = (endpoint or DEFAULT_ENDPOINT).rstrip("/")
+        self.control = control or RunControl()
         self.read_bucket = read_bucket
         self.write_bucket = write_bucket
         self.client = client
@@ -153,6 +174,16 @@ class AzureAdapter:
         self.backoff = backoff
         self.backoff_max = backoff_max
         self.sleep = sleep
+
+    @contextmanager
+    def _errors(self, what: str, permission: str = _READ) -> Iterator[None]:
+        with (
+            self.control.bounded(),
+            map_sdk_errors(
+                what, cluster=self.cluster, endpoint=self.endpoint, permission=permission
+            ),
+        ):
+            yield
 
     def nsg_pages(self) -> Iterator[list[dict[str, Any]]]:
         """The resource group's NSGs page by page (``nextLink``), rules and etag inline.
@@ -167,6 +198,7 @@ class AzureAdapter:
         rg = self.resource_group
 
         def pages() -> Iterator[list[Any]]:
+            self.control.check(f"listing the NSGs of resource group {rg} (cluster {self.cluster})")
             take(self.read_bucket)
             pager = self.client.network_security_groups.list(rg).by_page()
             for page in pager:
@@ -176,7 +208,7 @@ class AzureAdapter:
 
         stream = read_ahead(pages, name=f"azure-list-{rg}")
         while True:
-            with map_sdk_errors(f"listing the network security groups of resource group {rg}"):
+            with self._errors(f"listing the network security groups of resource group {rg}"):
                 page = next(stream, None)
             if page is None:
                 return
@@ -189,8 +221,9 @@ class AzureAdapter:
             NotFoundError: the NSG does not exist (any more).
             ProviderError: or another subclass, when ARM refuses after retries.
         """
+        self.control.check(f"reading NSG {name} (cluster {self.cluster})")
         take(self.read_bucket)
-        with map_sdk_errors(f"reading NSG {name} in resource group {self.resource_group}"):
+        with self._errors(f"reading NSG {name} in resource group {self.resource_group}"):
             return _as_dict(self.client.network_security_groups.get(self.resource_group, name))
 
     def put_nsg(self, name: str, body: Mapping[str, Any], *, etag: str) -> dict[str, Any]:
@@ -230,8 +263,9 @@ class AzureAdapter:
 
     def _put_once(self, name: str, body: Mapping[str, Any], *, etag: str) -> dict[str, Any]:
         rg = self.resource_group
+        self.control.check_write(f"the write of NSG {name}")
         take(self.write_bucket)
-        with map_sdk_errors(f"write of NSG {name} in resource group {rg}"):
+        with self._errors(f"write of NSG {name} in resource group {rg}", _WRITE):
             poller = self.client.network_security_groups.begin_create_or_update(
                 rg,
                 name,
@@ -239,5 +273,7 @@ class AzureAdapter:
                 headers={"If-Match": etag},
                 polling_interval=self.polling_interval,
             )
-        with map_sdk_errors(f"write of NSG {name} in resource group {rg} (long-running operation)"):
+        with self._errors(
+            f"write of NSG {name} in resource group {rg} (long-running operation)", _WRITE
+        ):
             return _as_dict(poller.result())

@@ -3,9 +3,11 @@ Also tells which errors the adapter's own retry loop handles."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from portsync.control import TIMEOUT_ATTEMPTS
 from portsync.errors import (
     AuthError,
     ConflictError,
@@ -168,7 +170,9 @@ def _message(exc: BaseException) -> str:
     return text if len(text) <= 400 else text[:399] + "…"
 
 
-def _wrap(what: str, exc: BaseException) -> PortsyncError:
+def _wrap(
+    what: str, exc: BaseException, *, cluster: str = "", endpoint: str = "", permission: str = ""
+) -> PortsyncError:
     cls = classify(exc)
     code = error_code(exc)
     status = getattr(exc, "status_code", None)
@@ -178,16 +182,52 @@ def _wrap(what: str, exc: BaseException) -> PortsyncError:
         type(exc).__name__ == "CredentialUnavailableError" or "DefaultAzureCredential" in message
     ):
         return AuthError(
-            f"Azure {what} failed: no usable Azure credentials were found "
-            "(DefaultAzureCredential tried its whole chain)",
+            f"{f'cluster {cluster}: ' if cluster else ''}Azure {what} failed: no usable Azure "
+            "credentials were found; DefaultAzureCredential looked at the environment "
+            "(AZURE_CLIENT_ID, AZURE_TENANT_ID, AZURE_CLIENT_SECRET or a certificate), workload "
+            "identity, managed identity, the Azure CLI, Azure PowerShell and the Azure Developer "
+            "CLI",
             hint="run `az login`, use a managed identity or set AZURE_CLIENT_ID, "
             "AZURE_TENANT_ID and AZURE_CLIENT_SECRET; or credentials: anonymous for an emulator",
             code=code,
             status=status,
         )
-    if type(exc).__name__ in ("ServiceRequestError", "ServiceRequestTimeoutError"):
+    whose = f"cluster {cluster}: " if cluster else ""
+    where = endpoint or "Azure Resource Manager"
+    if cls is AuthError and status == 403 and permission:
+        return AuthError(
+            f"{whose}Azure {what} was denied ({code or 403}): the caller may not perform "
+            f"{permission}",
+            hint=f"assign the identity a role allowing {permission} on the resource group "
+            "(docs/providers/azure.md names a built-in role and a custom one)",
+            code=code,
+            status=status,
+            permission=permission,
+        )
+    name = type(exc).__name__
+    timed_out = "timed out" in message.lower() or name.endswith("TimeoutError")
+    if name.startswith(("ServiceRequest", "ServiceResponse")) and timed_out:
+        kind = "connect" if name.startswith("ServiceRequest") else "read"
         return ProviderError(
-            f"Azure {what} failed: cannot reach Azure Resource Manager ({message})",
+            f"{whose}Azure {what} failed: no answer from {where} ({kind} timeout, "
+            f"{TIMEOUT_ATTEMPTS} attempts at most)",
+            hint="check the cluster's endpoint:, the network or a proxy; raise timeout: if the "
+            "endpoint is only slow",
+            code=code,
+            status=status,
+        )
+    if name == "DecodeError":
+        return ProviderError(
+            f"{whose}Azure {what} failed: the answer from {where} is not Azure Resource Manager "
+            "JSON, so it does not come from Azure Resource Manager",
+            hint="check the cluster's endpoint: (a typo can reach another server) and any proxy "
+            "in between",
+            code=code,
+            status=status,
+        )
+    if name in ("ServiceRequestError", "ServiceRequestTimeoutError"):
+        return ProviderError(
+            f"{whose}Azure {what} failed: cannot reach {where} ({message})",
             hint="check the cluster's endpoint:, its ca_bundle: (TLS verification), the network "
             "or a proxy",
             code=code,
@@ -202,8 +242,11 @@ def _wrap(what: str, exc: BaseException) -> PortsyncError:
 
 
 @contextmanager
-def map_sdk_errors(what: str) -> Iterator[None]:
-    """Re-raise Azure SDK errors as portsync errors, naming ``what`` was being done.
+def map_sdk_errors(
+    what: str, *, cluster: str = "", endpoint: str = "", permission: str = ""
+) -> Iterator[None]:
+    """Re-raise Azure SDK errors as portsync errors, naming ``what`` was being done (and, when
+    given, the cluster and the endpoint: a call that got no answer names both).
 
     Raises:
         ProviderError: or a subclass (AuthError, NotFoundError, ConflictError, ThrottledError,
@@ -212,10 +255,20 @@ def map_sdk_errors(what: str) -> Iterator[None]:
     """
     try:
         yield
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # The SDK deserialises a 2xx body with json.loads: a body that is not JSON at all is an
+        # answer from something other than Azure Resource Manager.
+        raise ProviderError(
+            f"{f'cluster {cluster}: ' if cluster else ''}Azure {what} failed: the answer from "
+            f"{endpoint or 'Azure Resource Manager'} is not Azure Resource Manager JSON, so it "
+            "does not come from Azure Resource Manager",
+            hint="check the cluster's endpoint: (a typo can reach another server) and any proxy "
+            "in between",
+        ) from exc
     except Exception as exc:
         if not is_sdk_error(exc):
             raise
-        raise _wrap(what, exc) from exc
+        raise _wrap(what, exc, cluster=cluster, endpoint=endpoint, permission=permission) from exc
 
 
 def is_sdk_error(exc: BaseException) -> bool:

@@ -254,6 +254,10 @@ class AzureProvider:
                     ca_bundle=self.config.ca_bundle,
                     anonymous=self.config.credentials == "anonymous",
                     polling_interval=self.config.polling_interval,
+                    connect_timeout=self.cluster.timeout.connect,
+                    read_timeout=self.cluster.timeout.read,
+                    cluster=self.cluster.name,
+                    control=self.settings.control,
                 )
                 scope = ("azure", self.config.subscription_id, self.config.endpoint or "")
                 limiters = self.settings.limiters
@@ -267,6 +271,9 @@ class AzureProvider:
                     write_bucket=limiters.get(
                         (*scope, "write"), rate=WRITE_BUCKET[1], burst=WRITE_BUCKET[0]
                     ),
+                    cluster=self.cluster.name,
+                    endpoint=self.config.endpoint,
+                    control=self.settings.control,
                 )
             return self._adapter
 

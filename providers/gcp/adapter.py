@@ -13,22 +13,40 @@ import json
 import time
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
+from portsync.control import TIMEOUT_ATTEMPTS, RunControl
 from portsync.errors import NotFoundError, ProviderError
 from portsync.ratelimit import TokenBucket, take
 from portsync.readahead import read_ahead
 
-from .errors import is_retryable, map_sdk_errors, operation_error
+from .errors import is_no_answer, is_retryable, map_sdk_errors, operation_error, retry_reason
 from .limits import MAX_RESULTS_PER_PAGE
 
-__all__ = ["GcpAdapter", "make_clients", "make_retry"]
+__all__ = ["NO_ANSWER_BACKOFF", "GcpAdapter", "make_clients", "make_retry"]
 
-#: Seconds one HTTP attempt may take.
-CALL_TIMEOUT = 30.0
-#: Longest time portsync waits for one operation to finish (each ``wait`` call blocks up to
-#: about two minutes on the server side).
+#: Where google-cloud-compute sends requests when no endpoint is configured.
+DEFAULT_ENDPOINT = "https://compute.googleapis.com"
+
+#: Seconds one HTTP attempt may wait to connect and to read (a cluster's ``timeout:`` overrides).
+CONNECT_TIMEOUT = 5.0
+READ_TIMEOUT = 20.0
+#: Longest time one call keeps retrying throttling and server errors (google-api-core's
+#: ``Retry(timeout=…)``, checked before each retry).
+RETRY_WINDOW = 60.0
+#: ``globalOperations.wait`` holds the request up to two minutes on the server before it answers
+#: with the operation still running, so its read timeout is this much longer than a cluster's.
+WAIT_HOLD = 120.0
+#: Longest time portsync waits for one operation to finish.
 OPERATION_DEADLINE = 600.0
+#: Backoff of :func:`make_retry`: 0.1 s doubling up to 5 s.
+_INITIAL, _MULTIPLIER, _MAXIMUM = 0.1, 2.0, 5.0
+#: Longest total backoff between the attempts of a call that gets no answer (jitter only
+#: shortens it): 0.1 s then 0.2 s.
+NO_ANSWER_BACKOFF = sum(
+    min(_MAXIMUM, _INITIAL * _MULTIPLIER**i) for i in range(TIMEOUT_ATTEMPTS - 1)
+)
 
 
 def _import_compute() -> Any:
@@ -41,7 +59,9 @@ def _import_compute() -> Any:
     return compute_v1
 
 
-def make_clients(*, endpoint: str | None = None, anonymous: bool = False) -> tuple[Any, Any]:
+def make_clients(
+    *, endpoint: str | None = None, anonymous: bool = False, cluster: str = ""
+) -> tuple[Any, Any]:
     """A ``FirewallsClient`` and a ``GlobalOperationsClient`` (REST transport).
 
     With ``endpoint`` both clients talk to it (an emulator or a private endpoint); with
@@ -65,7 +85,7 @@ def make_clients(*, endpoint: str | None = None, anonymous: bool = False) -> tup
     else:
         import google.auth
 
-        with map_sdk_errors("loading Application Default Credentials"):
+        with map_sdk_errors("loading Application Default Credentials", cluster=cluster):
             credentials, _project = google.auth.default(
                 scopes=["https://www.googleapis.com/auth/compute"]
             )
@@ -73,11 +93,17 @@ def make_clients(*, endpoint: str | None = None, anonymous: bool = False) -> tup
     return compute_v1.FirewallsClient(**kwargs), compute_v1.GlobalOperationsClient(**kwargs)
 
 
-def make_retry(*, deadline: float = 60.0) -> Any:
+def make_retry(*, deadline: float = RETRY_WINDOW) -> Any:
     """The retry policy of every call: 0.1 s doubling up to 5 s, with jitter, for ``deadline`` s."""
     from google.api_core.retry import Retry
 
-    return Retry(predicate=is_retryable, initial=0.1, multiplier=2.0, maximum=5.0, timeout=deadline)
+    return Retry(
+        predicate=is_retryable,
+        initial=_INITIAL,
+        multiplier=_MULTIPLIER,
+        maximum=_MAXIMUM,
+        timeout=deadline,
+    )
 
 
 class GcpAdapter:
@@ -93,20 +119,90 @@ class GcpAdapter:
         *,
         project: str,
         retry: Any = None,
-        timeout: float = CALL_TIMEOUT,
+        connect_timeout: float = CONNECT_TIMEOUT,
+        read_timeout: float = READ_TIMEOUT,
         operation_deadline: float = OPERATION_DEADLINE,
         read_bucket: TokenBucket | None = None,
         write_bucket: TokenBucket | None = None,
+        cluster: str = "",
+        endpoint: str | None = None,
+        control: RunControl | None = None,
     ) -> None:
         self.read_bucket = read_bucket
         self.write_bucket = write_bucket
         self.firewalls = firewalls
         self.operations = operations
         self.project = project
-        self.retry = retry if retry is not None else make_retry()
-        self.timeout = timeout
+        self._fixed_retry = retry
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
         self.operation_deadline = operation_deadline
+        self.cluster = cluster
+        self.endpoint = endpoint or DEFAULT_ENDPOINT
+        self.control = control or RunControl()
         self._compute = _import_compute()
+
+    # ------------------------------------------------------------------ call policy
+
+    @contextmanager
+    def _errors(self, what: str, permission: str = "") -> Iterator[None]:
+        with (
+            self.control.bounded(),
+            map_sdk_errors(
+                what, cluster=self.cluster, endpoint=self.endpoint, permission=permission
+            ),
+        ):
+            yield
+
+    def _timeout(self, *, hold: float = 0.0) -> Any:
+        """Per-attempt (connect, read) timeouts, clipped to the deadline; ``hold`` is how long
+        the server may keep the request before it answers."""
+        from google.api_core.timeout import ConstantTimeout
+
+        limits = (
+            self.control.clip(self.connect_timeout),
+            self.control.clip(self.read_timeout + hold),
+        )
+        return ConstantTimeout(limits)  # type: ignore[no-untyped-call]
+
+    def _retry(self, call: str) -> Any:
+        """The retry policy of one call: :func:`make_retry`'s, but a call that gets no answer is
+        tried :data:`TIMEOUT_ATTEMPTS` times at most, no retry starts after the deadline, and
+        each retry is announced."""
+        if self._fixed_retry is not None:
+            return self._fixed_retry
+        from google.api_core.retry import Retry
+
+        no_answer = 0
+        attempt = 1
+
+        def predicate(exc: Exception) -> bool:
+            nonlocal no_answer
+            if not is_retryable(exc):
+                return False
+            if is_no_answer(exc):
+                no_answer += 1
+                return no_answer < TIMEOUT_ATTEMPTS
+            return True
+
+        def on_error(exc: Exception) -> None:
+            nonlocal attempt
+            attempt += 1
+            of = TIMEOUT_ATTEMPTS if is_no_answer(exc) else None
+            self.control.retrying(self.cluster, call, retry_reason(exc), attempt, of)
+
+        return Retry(
+            predicate=predicate,
+            initial=_INITIAL,
+            multiplier=_MULTIPLIER,
+            maximum=_MAXIMUM,
+            timeout=self.control.clip(RETRY_WINDOW),
+            on_error=on_error,
+        )
+
+    def _before_write(self, what: str) -> None:
+        self.control.check_write(what)
+        take(self.write_bucket)
 
     # ------------------------------------------------------------------ conversion
 
@@ -139,8 +235,11 @@ class GcpAdapter:
         what = f"listing the firewalls of project {self.project}"
 
         def pages() -> Iterator[Any]:
+            self.control.check(f"{what} (cluster {self.cluster})")
             take(self.read_bucket)
-            pager = self.firewalls.list(request=request, retry=self.retry, timeout=self.timeout)
+            pager = self.firewalls.list(
+                request=request, retry=self._retry("firewalls.list"), timeout=self._timeout()
+            )
             for page in pager.pages:
                 yield page
                 if page.next_page_token:
@@ -148,7 +247,7 @@ class GcpAdapter:
 
         stream = read_ahead(pages, name=f"gcp-list-{self.project}")
         while True:
-            with map_sdk_errors(what):
+            with self._errors(what, "compute.firewalls.list"):
                 page = next(stream, None)
             if page is None:
                 return
@@ -161,9 +260,12 @@ class GcpAdapter:
             ProviderError: or a subclass, when the API refuses after retries.
         """
         try:
-            with map_sdk_errors(f"reading firewall {name}"):
+            with self._errors(f"reading firewall {name}", "compute.firewalls.get"):
                 item = self.firewalls.get(
-                    project=self.project, firewall=name, retry=self.retry, timeout=self.timeout
+                    project=self.project,
+                    firewall=name,
+                    retry=self._retry("firewalls.get"),
+                    timeout=self._timeout(),
                 )
         except NotFoundError:
             return None
@@ -185,10 +287,10 @@ class GcpAdapter:
             request_id=str(uuid.uuid4()),
         )
         what = f"inserting firewall {name}"
-        take(self.write_bucket)
-        with map_sdk_errors(what):
+        self._before_write(what)
+        with self._errors(what, "compute.firewalls.create"):
             operation = self.firewalls.insert_unary(
-                request=request, retry=self.retry, timeout=self.timeout
+                request=request, retry=self._retry("firewalls.insert"), timeout=self._timeout()
             )
         self._wait(what, operation)
 
@@ -209,10 +311,10 @@ class GcpAdapter:
             request_id=str(uuid.uuid4()),
         )
         what = f"patching firewall {name}"
-        take(self.write_bucket)
-        with map_sdk_errors(what):
+        self._before_write(what)
+        with self._errors(what, "compute.firewalls.update"):
             operation = self.firewalls.patch_unary(
-                request=request, retry=self.retry, timeout=self.timeout
+                request=request, retry=self._retry("firewalls.patch"), timeout=self._timeout()
             )
         self._wait(what, operation)
 
@@ -230,10 +332,10 @@ class GcpAdapter:
             request_id=str(uuid.uuid4()),
         )
         what = f"replacing firewall {name}"
-        take(self.write_bucket)
-        with map_sdk_errors(what):
+        self._before_write(what)
+        with self._errors(what, "compute.firewalls.update"):
             operation = self.firewalls.update_unary(
-                request=request, retry=self.retry, timeout=self.timeout
+                request=request, retry=self._retry("firewalls.update"), timeout=self._timeout()
             )
         self._wait(what, operation)
 
@@ -248,10 +350,10 @@ class GcpAdapter:
             project=self.project, firewall=name, request_id=str(uuid.uuid4())
         )
         what = f"deleting firewall {name}"
-        take(self.write_bucket)
-        with map_sdk_errors(what):
+        self._before_write(what)
+        with self._errors(what, "compute.firewalls.delete"):
             operation = self.firewalls.delete_unary(
-                request=request, retry=self.retry, timeout=self.timeout
+                request=request, retry=self._retry("firewalls.delete"), timeout=self._timeout()
             )
         self._wait(what, operation)
 
@@ -271,12 +373,14 @@ class GcpAdapter:
                     f"{self.operation_deadline:.0f} s",
                     hint="check the operation in the console; run apply again to converge",
                 )
-            with map_sdk_errors(f"{what} (waiting for operation {operation.name})"):
+            with self._errors(
+                f"{what} (waiting for operation {operation.name})", "compute.globalOperations.get"
+            ):
                 operation = self.operations.wait(
                     project=self.project,
                     operation=operation.name,
-                    retry=self.retry,
-                    timeout=max(self.timeout, 150.0),
+                    retry=self._retry("globalOperations.wait"),
+                    timeout=self._timeout(hold=WAIT_HOLD),
                 )
         error = operation_error(what, operation)
         if error is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from portsync.control import TIMEOUT_ATTEMPTS
 from portsync.errors import (
     AuthError,
     ConflictError,
@@ -23,10 +24,12 @@ __all__ = [
     "REASONS",
     "SDK_ERRORS",
     "classify",
+    "is_no_answer",
     "is_rate_limited",
     "is_retryable",
     "map_sdk_errors",
     "operation_error",
+    "retry_reason",
 ]
 
 #: ``google.api_core.exceptions`` classes portsync expects, by class name, and the portsync class
@@ -126,6 +129,31 @@ def is_retryable(exc: BaseException) -> bool:
     return code == 400 and "resourceNotReady" in _reasons(exc)
 
 
+def is_no_answer(exc: BaseException) -> bool:
+    """Whether a call got no answer at all: a connect or read timeout, or no connection."""
+    import requests
+
+    return isinstance(exc, (requests.exceptions.ConnectionError, requests.exceptions.Timeout))
+
+
+def retry_reason(exc: BaseException) -> str:
+    """Why a call is retried, for the retry notice."""
+    import requests
+
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return "a connect timeout"
+    if isinstance(exc, requests.exceptions.Timeout):
+        return "a read timeout"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        return "a connection error"
+    if is_rate_limited(exc):
+        return "throttling"
+    code = getattr(exc, "code", None)
+    if code == 400:
+        return "resourceNotReady"
+    return f"HTTP {code}" if isinstance(code, int) else type(exc).__name__
+
+
 def classify(exc: BaseException) -> type[PortsyncError]:
     """The portsync class for a google-api-core exception."""
     for reason in sorted(_reasons(exc)):
@@ -156,18 +184,32 @@ def operation_error(what: str, operation: Any) -> PortsyncError | None:
     )
 
 
-def _wrap(what: str, exc: BaseException) -> PortsyncError:
+def _wrap(
+    what: str, exc: BaseException, *, cluster: str = "", permission: str = ""
+) -> PortsyncError:
     cls = classify(exc)
     code = getattr(exc, "code", None)
     message = getattr(exc, "message", None) or str(exc)
+    if cls is AuthError and code == 403 and permission:
+        return AuthError(
+            f"{f'cluster {cluster}: ' if cluster else ''}GCP {what} was denied (403): the caller "
+            f"lacks the permission {permission}",
+            hint=f"grant a role holding {permission} on the project to the account portsync runs "
+            "as (docs/providers/gcp.md lists the permissions)",
+            code=code,
+            permission=permission,
+        )
     if cls is ProviderError and code == 400:
         return ProviderError(f"GCP {what} was refused: {message}", code=code)
     return cls(f"GCP {what} failed: {code} {message}", hint=_HINTS.get(cls), code=code)
 
 
 @contextmanager
-def map_sdk_errors(what: str) -> Iterator[None]:
-    """Re-raise Google client errors as portsync errors, naming ``what`` was being done.
+def map_sdk_errors(
+    what: str, *, cluster: str = "", endpoint: str = "", permission: str = ""
+) -> Iterator[None]:
+    """Re-raise Google client errors as portsync errors, naming ``what`` was being done (and,
+    when given, the cluster and the endpoint: a call that got no answer names both).
 
     Raises:
         ProviderError: or a subclass (AuthError, NotFoundError, ConflictError, ThrottledError,
@@ -176,9 +218,18 @@ def map_sdk_errors(what: str) -> Iterator[None]:
     import requests
     from google.api_core import exceptions as core
     from google.auth import exceptions as auth
+    from google.protobuf.json_format import ParseError
 
     try:
         yield
+    except (ParseError, UnicodeDecodeError) as exc:
+        raise ProviderError(
+            f"{f'cluster {cluster}: ' if cluster else ''}GCP {what} failed: the answer from "
+            f"{endpoint or 'the Compute API'} is not Compute Engine JSON, so it does not come "
+            "from Compute Engine",
+            hint="check the cluster's endpoint: (a typo can reach another server) and any proxy "
+            "in between",
+        ) from exc
     except core.RetryError as exc:
         cause = exc.cause
         if cause is not None and is_rate_limited(cause):
@@ -187,21 +238,34 @@ def map_sdk_errors(what: str) -> Iterator[None]:
                 hint=_HINTS[ThrottledError],
             ) from exc
         if isinstance(cause, core.GoogleAPICallError):
-            raise _wrap(what, cause) from exc
+            raise _wrap(what, cause, cluster=cluster, permission=permission) from exc
         raise ProviderError(
             f"GCP {what} kept failing until portsync's retries ran out: {cause or exc}",
             hint="check the endpoint and the network, then run again",
         ) from exc
     except core.GoogleAPICallError as exc:
-        raise _wrap(what, exc) from exc
+        raise _wrap(what, exc, cluster=cluster, permission=permission) from exc
     except (requests.exceptions.ConnectionError, requests.exceptions.Timeout) as exc:
+        whose = f"cluster {cluster}: " if cluster else ""
+        where = endpoint or "the Compute API"
+        if isinstance(exc, requests.exceptions.Timeout):
+            kind = "connect" if isinstance(exc, requests.exceptions.ConnectTimeout) else "read"
+            raise ProviderError(
+                f"{whose}GCP {what} failed: no answer from {where} ({kind} timeout, "
+                f"{TIMEOUT_ATTEMPTS} attempts at most)",
+                hint="check the cluster's endpoint:, the network or a proxy; raise timeout: if "
+                "the endpoint is only slow",
+            ) from exc
         raise ProviderError(
-            f"GCP {what} failed: cannot reach the Compute API ({type(exc).__name__})",
+            f"{whose}GCP {what} failed: cannot reach {where} ({type(exc).__name__})",
             hint="check the network, a proxy, or the cluster's endpoint:",
         ) from exc
     except auth.DefaultCredentialsError as exc:
         raise AuthError(
-            f"GCP {what} failed: no Google credentials found",
+            f"{f'cluster {cluster}: ' if cluster else ''}GCP {what} failed: no Google "
+            "credentials found; looked at GOOGLE_APPLICATION_CREDENTIALS, the gcloud "
+            "application-default file (application_default_credentials.json in the gcloud "
+            "config folder) and the GCE metadata server",
             hint="run `gcloud auth application-default login`, set "
             "GOOGLE_APPLICATION_CREDENTIALS, or use credentials: anonymous for an emulator",
         ) from exc

@@ -195,6 +195,7 @@ class GcpProvider:
                     made = make_clients(
                         endpoint=self.config.endpoint,
                         anonymous=self.config.credentials == "anonymous",
+                        cluster=self.cluster.name,
                     )
                     firewalls = firewalls or made[0]
                     operations = operations or made[1]
@@ -210,6 +211,11 @@ class GcpProvider:
                     write_bucket=limiters.get(
                         (*scope, "write"), rate=WRITE_BUCKET[1], burst=WRITE_BUCKET[0]
                     ),
+                    connect_timeout=self.cluster.timeout.connect,
+                    read_timeout=self.cluster.timeout.read,
+                    cluster=self.cluster.name,
+                    endpoint=self.config.endpoint,
+                    control=self.settings.control,
                 )
             return self._adapter
 

@@ -57,32 +57,6 @@ def paging_proxy(moto_url: str) -> Iterator[EC2Proxy]:
 
 
 @pytest.fixture
-def short_timeouts(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Make the provider's client give up reading after READ_TIMEOUT seconds.
-
-    ``make_client`` hard-codes connect 5 s / read 30 s; the client it builds is rebuilt here with
-    the same config (retries, user agent, endpoint) and only the timeouts shortened.
-    """
-    from botocore.config import Config
-
-    from portsync.providers.aws import adapter
-
-    original = adapter.make_client
-
-    def make_client(**kwargs: Any) -> Any:
-        base = original(**kwargs)
-        config = base.meta.config.merge(Config(connect_timeout=1, read_timeout=READ_TIMEOUT))
-        return boto3.session.Session().client(
-            "ec2",
-            config=config,
-            endpoint_url=base.meta.endpoint_url,
-            region_name=base.meta.region_name,
-        )
-
-    monkeypatch.setattr(adapter, "make_client", make_client)
-
-
-@pytest.fixture
 def fast_throttle_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     """Scale botocore's throttling backoff from 1 s to 0.05 s (the non-throttling scale).
 
@@ -355,9 +329,12 @@ def test_apply_server_error_on_revoke_converges(aws_world: AwsWorld, proxy: EC2P
     assert _plan(aws_world).is_empty()
 
 
-@pytest.mark.usefixtures("short_timeouts")
+#: The cluster's ``timeout:`` under test: the client gives up reading after READ_TIMEOUT seconds.
+SHORT = {"timeout": {"connect": 1, "read": READ_TIMEOUT}}
+
+
 def test_apply_read_timeouts_converge(aws_world: AwsWorld, proxy: EC2Proxy) -> None:
-    _configure(aws_world, proxy.url)
+    _configure(aws_world, proxy.url, cluster=SHORT)
     proxy.inject("timeout", action=DSG)
     proxy.inject("timeout", action=AUTH_IN)
     _apply(aws_world)
@@ -367,13 +344,12 @@ def test_apply_read_timeouts_converge(aws_world: AwsWorld, proxy: EC2Proxy) -> N
     assert _plan(aws_world).is_empty()
 
 
-@pytest.mark.usefixtures("short_timeouts")
 def test_plan_read_timeout_beyond_budget_raises_provider_error(
     aws_world: AwsWorld, proxy: EC2Proxy
 ) -> None:
-    _configure(aws_world, proxy.url, cluster={"max_attempts": 1})
+    _configure(aws_world, proxy.url, cluster={"max_attempts": 1, **SHORT})
     proxy.inject("timeout", action=DSG)
-    with pytest.raises(ProviderError, match="cannot reach the endpoint"):
+    with pytest.raises(ProviderError, match=r"cluster prod-aws: .*no answer from http://"):
         _plan(aws_world)
     assert proxy.calls[DSG] == 1
 

@@ -53,6 +53,6 @@ def test_cloud_error_path_never_prints_credentials(
     aws_world.config_path.write_text(yaml.safe_dump(data))
     result = CliRunner().invoke(app, ["--config", str(aws_world.config_path), "plan"])
     assert result.exit_code == 1
-    assert "cannot reach the endpoint" in result.stderr
+    assert "cannot reach http://127.0.0.1:9" in result.stderr
     _assert_clean(result.output)
     _assert_clean(caplog.text)
