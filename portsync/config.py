@@ -22,11 +22,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     ValidationError,
     field_validator,
     model_validator,
 )
 
+from portsync import yamlstrict
 from portsync.errors import ConfigError
 from portsync.files import CONFIG_CAP, read_bounded
 from portsync.model import Peer, PortRange, Protocol, Rule, slugify, strict_cidr
@@ -83,7 +85,8 @@ def _port_range(value: int | str) -> int | str:
 
 Cidr = Annotated[str, AfterValidator(strict_cidr)]
 LoadBalancerSource = Annotated[str, AfterValidator(_lb_source)]
-PortsValue = Annotated[int | str, AfterValidator(_port_range)]
+# StrictInt: a YAML ``true`` is not port 1, nor ``22.0`` port 22.
+PortsValue = Annotated[StrictInt | str, AfterValidator(_port_range)]
 Component = Literal[
     "kube-apiserver",
     "etcd",
@@ -111,8 +114,8 @@ class ExtraRule(_Strict):
 
     role: str | list[str]
     direction: Literal["ingress", "egress"] = "ingress"
-    protocol: str | int
-    ports: str | int | None = None
+    protocol: str | StrictInt
+    ports: str | StrictInt | None = None
     icmp_type: int | None = Field(default=None, ge=0, le=255, strict=True)
     icmp_code: int | None = Field(default=None, ge=0, le=255, strict=True)
     peer: str
@@ -408,7 +411,7 @@ class Config(_Strict):
     extra_rules: list[ExtraRule] = Field(default_factory=list)
     sources: Sources = Field(default_factory=Sources)
     mode: Mode = "owned"
-    max_deletes: int = Field(default=10, ge=0)
+    max_deletes: int = Field(default=10, ge=0, strict=True)
     allow_exposure: list[
         Literal[
             "etcd",
@@ -581,22 +584,17 @@ def parse_config(text: str, *, path: Path | None = None) -> LoadedConfig:
     """
     name = str(path) if path else "<config>"
     try:
-        # Compose once (keeping line numbers) and build the data from that node, with the C
-        # loader when PyYAML has it: configs for large fleets hold thousands of entries.
-        loader = yaml.CSafeLoader(text) if hasattr(yaml, "CSafeLoader") else yaml.SafeLoader(text)
-        try:
-            node = loader.get_single_node()
-            data = loader.construct_document(node) if node is not None else None
-        finally:
-            loader.dispose()
+        # Strict YAML (portsync.yamlstrict): duplicate keys refused, YAML 1.2 scalars, aliases,
+        # depth and size bounded. The node tree keeps every value's line number.
+        data, node = yamlstrict.load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise ConfigError(
             f"{name}{line}: invalid YAML: {problem}",
-            hint="fix the YAML syntax (indentation, quotes, colons)",
-        ) from exc
+            hint=getattr(exc, "hint", "") or "fix the YAML syntax (indentation, quotes, colons)",
+        ) from None
     if data is None:
         data = {}
     if not isinstance(data, dict):

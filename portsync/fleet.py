@@ -17,7 +17,7 @@ from portsync.errors import InputError
 
 __all__ = ["Shard", "parse_shard", "select_shard", "shard_index"]
 
-_SHARD_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
+_SHARD_RE = re.compile(r"^\s*([0-9]+)\s*/\s*([0-9]+)\s*$")
 _MAX_SHARDS = 10_000
 
 

@@ -213,7 +213,7 @@ def _check_icmp(protocol: Protocol, icmp_type: int | None, icmp_code: int | None
         raise ValueError("icmp_code needs an icmp_type (a code only means something for a type)")
 
 
-_PORT_RANGE_RE = re.compile(r"^\s*(\d{1,5})\s*(?:[-–—~]\s*(\d{1,5}))?\s*$")
+_PORT_RANGE_RE = re.compile(r"^\s*([0-9]{1,5})\s*(?:[-–—~]\s*([0-9]{1,5}))?\s*$")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -239,6 +239,9 @@ class PortRange:
         Raises:
             ValueError: the text is not a port or a port range.
         """
+        if not isinstance(text, str | int):
+            # A list or mapping from a hostile file: refused like any other bad text.
+            raise ValueError(f"{text!r} is not a port or a port range like 30000-32767")
         if cls is PortRange:
             return _parse_port_range(text)
         return cls._parse(text)

@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from portsync import yamlstrict
 from portsync.catalog.options import CatalogOption, matches, option_text, resolve_choices
 from portsync.catalog.parser import (
     EtcdMode,
@@ -308,17 +309,17 @@ def _front_matter_fields(text: str, source: str, name: str = "") -> _FrontMatter
     if matter is None:
         return _FrontMatterFields()
     try:
-        data = yaml.safe_load(matter.text)
-        tree = yaml.compose(matter.text, Loader=yaml.SafeLoader)
+        # Strict YAML, as for the config: no duplicate keys, YAML 1.2 scalars, bounded.
+        data, tree = yamlstrict.load(matter.text, line_offset=matter.start)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = matter.start + 1 + (mark.line if mark is not None else 0)
         problem = getattr(exc, "problem", None) or "unreadable"
+        fix = getattr(exc, "hint", "") or "fix the YAML between the --- lines"
         raise PortTableError(
-            f"{source}:{line}: the front matter is not valid YAML ({problem}) — fix the YAML "
-            "between the --- lines",
+            f"{source}:{line}: the front matter is not valid YAML ({problem}) — {fix}",
             source=source,
-        ) from exc
+        ) from None
     if not isinstance(data, dict):
         return _FrontMatterFields()
     title = data.get("title")

@@ -289,7 +289,7 @@ _EVERY_NODE = ("control-plane", "worker")
 _USED_BY_WORDS = vocab.build_lookup(vocab.USED_BY)
 _DIRECTION_WORDS = vocab.build_lookup(vocab.DIRECTIONS)
 _PROTOCOL_SPLIT = re.compile(r"\s*(?:[/,+&、]|\band\b)\s*|\s+")
-_PORTS_SHAPE = re.compile(r"^\d+(?:\s*[-–—~]\s*\d+)?(?:\s*[,、，]\s*\d+(?:\s*[-–—~]\s*\d+)?)*$")
+_PORTS_SHAPE = re.compile(r"^[0-9]+(?:\s*[-–—~]\s*[0-9]+)?(?:\s*[,、，]\s*[0-9]+(?:\s*[-–—~]\s*[0-9]+)?)*$")
 _PORT_ITEM_SPLIT = re.compile(r"\s*[,、，]\s*")
 _USED_BY_SPLIT = re.compile(r"\s*(?:[,、，;；]|<br\s*/?>)\s*", re.IGNORECASE)
 
@@ -394,7 +394,7 @@ _FIX_PROTOCOL = (
 _FIX_PORTLESS = "leave the port cell empty or write '-' (only TCP, UDP and SCTP carry ports)"
 _FIX_ICMP = "write an ICMP type (8), a type and code (8/0), or '-' for every type"
 _NO_PORTS = frozenset({"", "-", "—", "–", "n/a", "none", "all", "any"})
-_ICMP_CELL = re.compile(r"^(?:type\s*)?(\d{1,3})(?:\s*/\s*(?:code\s*)?(\d{1,3}))?$")
+_ICMP_CELL = re.compile(r"^(?:type\s*)?([0-9]{1,3})(?:\s*/\s*(?:code\s*)?([0-9]{1,3}))?$")
 _FIX_DIRECTION = "write Inbound or Outbound (or a translation: Ingress, 入站, Entrant, …)"
 _FIX_PORTS = "write a port 1-65535 or a range like 30000-32767"
 
