@@ -247,9 +247,7 @@ def config_data(endpoint: RecordingEndpoint, catalog: str | None = None) -> dict
 CATALOG_FRONT = {
     "title": "Fuzz port table",
     "upstream": {"project": "Fuzz", "url": "https://example.com/ports", "version": "1.0"},
-    "options": {
-        "tunnel": {"values": ["vxlan", "geneve"], "default": "vxlan", "about": "overlay"}
-    },
+    "options": {"tunnel": {"values": ["vxlan", "geneve"], "default": "vxlan", "about": "overlay"}},
     "retired_ports": [
         {"ports": 10255, "protocol": "tcp", "component": "kubelet", "roles": ["worker"], "why": "x"}
     ],
@@ -375,7 +373,7 @@ class Harness:
     """
 
     endpoint: RecordingEndpoint
-    cloud_sample: int = 12
+    cloud_sample: int = 6
     runner: CliRunner = field(default_factory=CliRunner)
     runs: int = 0
     rejected: int = 0
@@ -395,6 +393,14 @@ class Harness:
         self._run(self.offline_args(args), label=label, may_connect=False)
         if verdict == "ours" and self.reached_cloud < self.cloud_sample:
             self._run(args, label=label, may_connect=True)
+
+    def figures(self) -> str:
+        """One line of figures, printed by the fuzz tests (``pytest -s``) for the docs."""
+        return (
+            f"{self.runs} inputs: {self.rejected} refused (0 connections allowed), "
+            f"{self.accepted} accepted, {self.reached_cloud} runs reached the endpoint, "
+            f"{len(self.failures)} failures"
+        )
 
     @staticmethod
     def offline_args(args: list[str]) -> list[str]:

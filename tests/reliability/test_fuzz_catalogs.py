@@ -30,7 +30,7 @@ from tests.reliability.hostile import (
     write,
 )
 
-CATALOGS = 600
+CATALOGS = 500
 
 
 def _rows(rng: random.Random) -> list[list[str]]:
@@ -49,7 +49,8 @@ def _rows(rng: random.Random) -> list[list[str]]:
 def test_fuzz_hostile_catalogs(tmp_path: Path, fast_cli: None) -> None:
     with recording_endpoint(tmp_path) as endpoint:
         harness = Harness(endpoint)
-        for seed in seeds(CATALOGS, 100_000):
+        inputs = seeds(CATALOGS, 100_000)
+        for seed in inputs:
             rng = random.Random(seed)
             catalog = tmp_path / f"t{seed}.md"
             roll = rng.random()
@@ -70,8 +71,9 @@ def test_fuzz_hostile_catalogs(tmp_path: Path, fast_cli: None) -> None:
             harness._run(["catalog", "parse", str(catalog)], label=label, may_connect=False)
             command = rng.choice((["plan"], ["audit"], ["apply", "--auto-approve"]))
             harness.check(["--config", str(config), *command], config=config, label=label)
-    assert harness.runs >= CATALOGS
+    print(harness.figures())
+    assert harness.runs == len(inputs)
     assert not harness.failures, "\n\n".join(harness.failures[:5])
-    assert harness.rejected > CATALOGS // 4
+    assert harness.rejected > len(inputs) // 4
     assert harness.accepted > 20
     assert harness.reached_cloud >= harness.cloud_sample

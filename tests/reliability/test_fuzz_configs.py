@@ -24,7 +24,7 @@ from tests.reliability.hostile import (
     write,
 )
 
-CONFIGS = 1200
+CONFIGS = 1000
 # Commands that call the cloud (the ones a rejected input must never let through).
 COMMANDS = (
     ["plan"],
@@ -40,7 +40,8 @@ def test_fuzz_hostile_configs(tmp_path: Path, fast_cli: None) -> None:
     with recording_endpoint(tmp_path) as endpoint:
         harness = Harness(endpoint)
         base = config_data(endpoint)
-        for seed in seeds(CONFIGS, 0):
+        inputs = seeds(CONFIGS, 0)
+        for seed in inputs:
             rng = random.Random(seed)
             data = dict(base)
             # One cloud per input keeps each accepted input to one failed cloud call.
@@ -58,10 +59,18 @@ def test_fuzz_hostile_configs(tmp_path: Path, fast_cli: None) -> None:
                 write(path, text)
             command = rng.choice(COMMANDS)
             harness.check(["--config", str(path), *command], config=path, label=f"seed {seed}")
-    assert harness.runs >= CONFIGS
+    print(harness.figures())
+    assert harness.runs == len(inputs)
     assert not harness.failures, "\n\n".join(harness.failures[:5])
     # The generator must produce both kinds, and accepted inputs must reach the endpoint, or the
     # "no connection" result proves nothing.
-    assert harness.rejected > CONFIGS // 2
+    assert harness.rejected > len(inputs) // 2
     assert harness.accepted > 20
     assert harness.reached_cloud >= harness.cloud_sample
+
+
+def test_fuzz_budget_is_at_least_2000_inputs() -> None:
+    from tests.reliability.test_fuzz_catalogs import CATALOGS
+    from tests.reliability.test_fuzz_plans import PLANS
+
+    assert CONFIGS + CATALOGS + PLANS >= 2000
