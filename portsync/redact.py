@@ -106,7 +106,8 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
             r"(?i)([\"']?\b[\w-]*(?:secret|password|passwd|token|signature|credentials?|"
             r"api[_-]?key|private[_-]?key|accountkey|access[_-]?key[_-]?id|sas)[\w-]*[\"']?"
             r"\s*[:=]\s*b?[\"']?)"
-            r"([^\s,;'\"}&<]+)"
+            # (a value in backquotes is a command in a hint, such as `az login`, not a secret)
+            r"([^\s,;'\"}&<`]+)"
         ),
         r"\1" + MASK,
     ),

@@ -95,3 +95,8 @@ def test_register_secret_masks_it_everywhere() -> None:
 
     register_secret("config-PASSWORD-42")
     assert redact("sent config-PASSWORD-42") == "sent ***"
+
+
+def test_redact_keeps_commands_in_hints() -> None:
+    hint = "check the Azure credentials (DefaultAzureCredential: `az login`, a managed identity)"
+    assert redact(hint) == hint
