@@ -152,7 +152,7 @@ def security_rules_for(loaded: LoadedConfig) -> dict[str, list[dict[str, Any]]]:
         layout = translate.NsgLayout(
             nsg=binding.nsg,
             where=binding.nsg,
-            prefix=provider.config.name_prefix,
+            owners=provider.owners,
             band=provider.config.priority_band,
             bindings=(binding,),
             origins=provider.origins,

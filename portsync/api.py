@@ -144,7 +144,7 @@ def _plan_cluster(
     for target in targets:
         wanted = desired_by_target.get(target.id, [])
         current = live.get(target.id, [])
-        ops, found = diff_target(wanted, current, mode=config.mode)
+        ops, found = diff_target(wanted, current, mode=config.mode, owner=cluster.owner_id)
         unmanaged, cloud_defaults = split_cloud_defaults(provider, found)
         ops, protected = protect_ops(ops, current, protectors)
         if protected:
@@ -152,6 +152,14 @@ def _plan_cluster(
         satisfied: list[Satisfied] = []
         if cluster.covered == "satisfy":
             ops, satisfied = settle_covered(ops, current)
+        others = sorted({r.owner for r in unmanaged if r.owner is not None})
+        if others:
+            log.warning(
+                "cluster %s: %s also holds rules of owner %s; two owners are bound to one target",
+                cluster.name,
+                target,
+                ", ".join(others),
+            )
         provider.check_limits(target, final_state(current, ops))
         tool = provider.managing_tool(target, current)
         group = GroupOps(
@@ -209,8 +217,12 @@ def plan(
     ruleset: RuleSet | None = None,
     progress: Callable[[str], None] | None = None,
     history: History | None = None,
+    adopt_legacy: bool = False,
 ) -> Plan:
     """Read every selected cluster and compute the plan.
+
+    ``adopt_legacy`` (without ``settings``): adopt the rules an earlier portsync release marked
+    by description only (see :attr:`portsync.provider.Settings.adopt_legacy`).
 
     Clusters are read concurrently (bounded); each provider batches its own reads.
 
@@ -219,7 +231,7 @@ def plan(
         TranslationError: a rule cannot be expressed on a cloud, or a quota would be exceeded.
         ProviderError: a cloud refused.
     """
-    settings = settings or Settings(mode=loaded.config.mode)
+    settings = settings or Settings(mode=loaded.config.mode, adopt_legacy=adopt_legacy)
     session = session or Session(loaded, settings)
     ruleset = ruleset if ruleset is not None else synthesize(loaded)
     selected = select_clusters(loaded, clusters)
@@ -435,12 +447,15 @@ def apply(
     confirm: Callable[[Plan], bool] | None = None,
     progress: Callable[[str], None] | None = None,
     history: History | None = None,
+    adopt_legacy: bool = False,
 ) -> ApplyResult:
     """Make the live state match: a fresh plan, or exactly a saved one.
 
     A saved plan is never executed as written: the plan is recomputed from the config and the
     live state, the saved one must hold exactly the same operations, and the recomputed
     operations are the ones applied.
+
+    ``adopt_legacy`` as for :func:`plan` (a saved plan made with it needs it again).
 
     Raises:
         PlanFileError: the saved plan was made from another config, or its operations differ
@@ -451,7 +466,7 @@ def apply(
         ApplyError: a write failed; ``done`` lists what was applied.
         ConvergenceError: after apply, the live state still differs.
     """
-    settings = settings or Settings(mode=loaded.config.mode)
+    settings = settings or Settings(mode=loaded.config.mode, adopt_legacy=adopt_legacy)
     session = Session(loaded, settings)
     ruleset = synthesize(loaded)
     if saved is not None:

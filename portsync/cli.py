@@ -536,11 +536,14 @@ DeadlineOpt = Annotated[
 ]
 
 
-def _settings(loaded: LoadedConfig, control: RunControl) -> Settings:
-    """Run-wide settings carrying the command's deadline and its retry notices."""
+def _settings(
+    loaded: LoadedConfig, control: RunControl, *, adopt_legacy: bool = False
+) -> Settings:
+    """Run-wide settings carrying the command's deadline, its retry notices and
+    ``--adopt-legacy``."""
     from portsync.provider import Settings
 
-    return Settings(mode=loaded.config.mode, control=control)
+    return Settings(mode=loaded.config.mode, control=control, adopt_legacy=adopt_legacy)
 
 
 def _control(deadline: float | None) -> RunControl:
@@ -567,6 +570,17 @@ AllowEmptyTargetOpt = Annotated[
         "--allow-empty-target",
         help="Allow a plan that removes every rule portsync owns on a target and adds none there "
         "(refused by default: it is what a mistyped role binding looks like).",
+    ),
+]
+
+
+AdoptLegacyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--adopt-legacy",
+        help="Adopt the rules an earlier portsync release marked by description only: they are "
+        "rewritten with this cluster's owner identity (or removed when no longer wanted). Review "
+        "the plan first; pass it to plan and apply alike.",
     ),
 ]
 
@@ -599,6 +613,7 @@ def plan(
     allow_empty_target: AllowEmptyTargetOpt = False,
     show_unmanaged: ShowUnmanagedOpt = False,
     deadline: DeadlineOpt = None,
+    adopt_legacy: AdoptLegacyOpt = False,
 ) -> None:
     """Read live rules and show the drift."""
     from portsync import api
@@ -621,7 +636,7 @@ def plan(
                     clusters=names,
                     progress=progress,
                     history=_history(),
-                    settings=_settings(loaded, control),
+                    settings=_settings(loaded, control, adopt_legacy=adopt_legacy),
                 )
         else:
             the_plan = _empty_plan(loaded)
@@ -691,6 +706,7 @@ def apply(
     shard: ShardOpt = None,
     allow_empty_target: AllowEmptyTargetOpt = False,
     deadline: DeadlineOpt = None,
+    adopt_legacy: AdoptLegacyOpt = False,
 ) -> None:
     """Make live rules match the port tables (or apply exactly a saved plan).
 
@@ -750,7 +766,7 @@ def apply(
                 allow_empty_target=allow_empty_target,
                 confirm=confirm,
                 progress=reporter,
-                settings=_settings(loaded, control),
+                settings=_settings(loaded, control, adopt_legacy=adopt_legacy),
             )
     except _Cancelled:
         out.error("cancelled, nothing changed")

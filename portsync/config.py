@@ -243,6 +243,11 @@ def _timeouts(value: Any) -> Any:
     return value
 
 
+#: An explicit ``owner``: short, and spelled so every cloud can store it (an AWS tag value) and
+#: nobody confuses two owners by case or look-alike characters.
+OWNER_PATTERN = r"^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$"
+
+
 class ClusterConfig(BaseModel):
     """One cluster: which cloud, where, and which native object each role is bound to.
 
@@ -260,6 +265,9 @@ class ClusterConfig(BaseModel):
     covered: Literal["satisfy", "add"] = "satisfy"
     #: Per-attempt HTTP timeouts of this cluster's cloud calls.
     timeout: Annotated[Timeouts, BeforeValidator(_timeouts)] = Field(default_factory=Timeouts)
+    #: The identity written on every rule this cluster's runs create, and the only rules they
+    #: change or remove; defaults to the cluster name (see :attr:`owner_id`).
+    owner: str | None = Field(default=None, pattern=OWNER_PATTERN)
     roles: dict[str, dict[str, Any]]
 
     @field_validator("endpoint")
@@ -283,6 +291,11 @@ class ClusterConfig(BaseModel):
         return value
 
     @property
+    def owner_id(self) -> str:
+        """The owner identity of this cluster's rules: ``owner``, else the cluster name."""
+        return self.owner or self.name
+
+    @property
     def settings(self) -> dict[str, Any]:
         """Every key of the cluster entry a provider validates: the provider-specific ones and
         the common connection keys, without the keys only the core reads."""
@@ -290,7 +303,7 @@ class ClusterConfig(BaseModel):
 
 
 #: Cluster keys the core handles itself; providers never see them.
-_CORE_ONLY_KEYS = ("covered", "timeout")
+_CORE_ONLY_KEYS = ("covered", "timeout", "owner")
 
 
 OptionValue = str | bool | int

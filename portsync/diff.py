@@ -1,7 +1,7 @@
 """Diff is set algebra on stable keys.
 
-``desired − live`` → create; ``live − desired`` → delete if portsync owns it (per mode), otherwise
-report as unmanaged; ``both`` → compare descriptions. Every live rule is looked at; findings are
+``desired − live`` → create; ``live − desired`` → delete if this owner owns it (per mode),
+otherwise report as unmanaged or as another owner's; ``both`` → compare descriptions. Every live rule is looked at; findings are
 logged at INFO in sorted order.
 """
 
@@ -27,13 +27,28 @@ MODES = ("additive", "owned", "exclusive")
 
 
 def diff_target(
-    desired: Sequence[TargetRule], live: Sequence[TargetRule], *, mode: str = "owned"
+    desired: Sequence[TargetRule],
+    live: Sequence[TargetRule],
+    *,
+    mode: str = "owned",
+    owner: str | None = None,
 ) -> tuple[list[Op], list[TargetRule]]:
     """Compare one target's desired and live rules.
 
+    Ownership comes from the provider, which read each live rule's owner identity back from the
+    cloud: ``owned`` rules are the current owner's; a rule with another ``owner`` belongs to
+    another portsync owner and is never changed or removed, in any mode; every other rule is
+    unmanaged. ``exclusive`` removes unmanaged rules only in the directions the desired rules
+    cover on this target, so a target with ingress rules only keeps its egress rules; and never
+    a ``legacy`` rule (an earlier release's, perhaps another config's, waiting to be adopted).
+
+    ``owner`` is the current owner: an adopted legacy rule (owned, but carrying no identity yet)
+    gets an update that writes it.
+
     Returns:
         ``(ops, unmanaged)``: the operations that make live match desired under ``mode``, and the
-        live rules portsync does not own (always reported, removed only in ``exclusive`` mode).
+        live rules portsync leaves alone (unmanaged or another owner's), each once: a rule this
+        plan removes is not listed again.
 
     Raises:
         ValueError: unknown mode.
@@ -43,6 +58,7 @@ def diff_target(
     wanted: dict[RuleKey, TargetRule] = {}
     for rule in desired:
         wanted.setdefault(rule.key, rule)
+    directions = {rule.direction for rule in wanted.values()}
     present: dict[RuleKey, list[TargetRule]] = defaultdict(list)
     for rule in live:
         present[rule.key].append(rule)
@@ -58,13 +74,17 @@ def diff_target(
             ops.append(CreateRuleOp(want, _reason_add(want)))
         elif owned:
             keep = owned[0]
-            if keep.description != want.description or keep.extra != want.extra:
+            adopt = keep.legacy
+            if adopt or keep.description != want.description or keep.extra != want.extra:
                 log.info("stale attributes %s", key)
+                reason = _reason_update(keep, want)
+                if adopt:
+                    reason = "; ".join(p for p in (_reason_adopt(keep, owner), reason) if p)
                 ops.append(
                     UpdateRuleOp(
                         keep,
-                        want.replace(native_id=keep.native_id, owned=True),
-                        _reason_update(keep, want),
+                        want.replace(native_id=keep.native_id, owned=True, owner=owner),
+                        reason,
                     )
                 )
             if mode != "additive":
@@ -72,14 +92,26 @@ def diff_target(
                     ops.append(DeleteRuleOp(extra, "duplicate of another portsync rule"))
     for key in sorted(present):
         for rule in present[key]:
-            if not rule.owned:
+            if rule.owned:
+                if key not in wanted and mode != "additive":
+                    log.info("unwanted %s", key)
+                    ops.append(DeleteRuleOp(rule, "owned by portsync but no longer wanted"))
+            elif (
+                rule.owner is None
+                and not rule.legacy
+                and mode == "exclusive"
+                and key not in wanted
+                and rule.direction in directions
+            ):
+                ops.append(DeleteRuleOp(rule, "unmanaged rule removed in exclusive mode"))
+            else:
                 unmanaged.append(rule)
-                if key not in wanted and mode == "exclusive":
-                    ops.append(DeleteRuleOp(rule, "unmanaged rule removed in exclusive mode"))
-            elif key not in wanted and mode != "additive":
-                log.info("unwanted %s", key)
-                ops.append(DeleteRuleOp(rule, "owned by portsync but no longer wanted"))
     return ops, unmanaged
+
+
+def _reason_adopt(live: TargetRule, owner: str | None) -> str:
+    whom = f" as owner {owner}" if owner else ""
+    return f"adopt a rule an earlier portsync release wrote ({live.description!r}){whom}"
 
 
 def _reason_update(live: TargetRule, want: TargetRule) -> str:

@@ -677,7 +677,8 @@ class TargetRule:
 
     ``target`` is the provider's id of what the rule protects (a security group id, a network tag,
     an NSG name). ``key`` — target, direction, protocol, ports (or ICMP type and code), peer — is
-    the identity the diff uses; ``description``, ``owned`` and ``native_id`` never take part in it.
+    the identity the diff uses; ``description``, ``owned``, ``owner`` and ``native_id`` never take
+    part in it.
     """
 
     target: str
@@ -689,7 +690,15 @@ class TargetRule:
     icmp_type: int | None = None
     icmp_code: int | None = None
     description: str = ""
+    #: Whether the rule is the current owner's to change and remove (see ``owner``).
     owned: bool = False
+    #: The owner identity the cloud stores with the rule and the provider read back (an AWS
+    #: tag, a GCP or Azure name carrying the owner's hash); None when the rule carries none.
+    #: A rule with an owner that is not ``owned`` belongs to another portsync owner.
+    owner: str | None = None
+    #: Carries only the description marker of a portsync release from before owner identities:
+    #: unmanaged until adopted (``--adopt-legacy``), then ``owned`` and rewritten with the owner.
+    legacy: bool = False
     native_id: str | None = None
     origin: str | None = None  # the neutral peer this was resolved from, e.g. "role:worker"
     extra: tuple[tuple[str, str], ...] = field(default=())
@@ -746,6 +755,10 @@ class TargetRule:
             "target": self.target,
             "owned": self.owned,
         }
+        if self.owner is not None:
+            data["owner"] = self.owner
+        if self.legacy:
+            data["legacy"] = True
         if self.native_id is not None:
             data["native_id"] = self.native_id
         if self.origin is not None:
@@ -783,6 +796,8 @@ class TargetRule:
             icmp_code=_optional_int(data.get("icmp_code")),
             description=str(data.get("purpose") or ""),
             owned=bool(data.get("owned", False)),
+            owner=None if data.get("owner") is None else str(data["owner"]),
+            legacy=bool(data.get("legacy", False)),
             native_id=data.get("native_id"),
             origin=data.get("origin"),
             extra=tuple(sorted((str(k), str(v)) for k, v in extra.items())),

@@ -191,12 +191,15 @@ _FINGERPRINT_JSON = json.JSONEncoder(ensure_ascii=False)
 
 
 def fingerprint(rules: Iterable[TargetRule]) -> str:
-    """A digest of a target's live rules: identity, description and ownership, order-free.
+    """A digest of a target's live rules: identity, description, ownership and owner, order-free.
 
     Native ids are left out on purpose: some clouds only reveal them at apply time.
     """
     encode = _FINGERPRINT_JSON.encode
-    items = sorted(encode([list(r.key), r.description, r.owned, list(r.extra)]) for r in rules)
+    items = sorted(
+        encode([list(r.key), r.description, r.owned, r.owner, r.legacy, list(r.extra)])
+        for r in rules
+    )
     return hashlib.sha256("\n".join(items).encode()).hexdigest()[:32]
 
 

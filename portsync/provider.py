@@ -43,6 +43,10 @@ class Settings:
     """Run-wide knobs handed to providers (no module globals)."""
 
     mode: str = "owned"
+    #: ``--adopt-legacy``: providers read rules that carry only the description marker of a
+    #: portsync release from before owner identities as owned (``legacy``), so the plan adopts
+    #: them (writes the owner identity) or removes them when no longer wanted.
+    adopt_legacy: bool = False
     max_workers: int = 8
     debug: bool = False
     #: Client-side rate limiters shared by every provider of the run (see portsync.ratelimit).

@@ -84,7 +84,12 @@ def _render_delete(op: DeleteRuleOp) -> Text:
 def _render_update(op: UpdateRuleOp) -> Text:
     line = Text("  ~ ", style="yellow")
     line.append(rule_text(op.after), style="yellow")
-    line.append(f"  description {op.before.description!r} -> {op.after.description!r}", style="dim")
+    if op.before.legacy:
+        line.append(f"  {op.reason}", style="dim")
+    else:
+        line.append(
+            f"  description {op.before.description!r} -> {op.after.description!r}", style="dim"
+        )
     return line
 
 
@@ -127,6 +132,20 @@ def lifelines_text(group: GroupOps) -> str:
 
 def _covering(group: GroupOps) -> set[tuple[str, str, str, int, int, str]]:
     return {r.key for item in group.satisfied for r in item.by}
+
+
+def leave_note(rule: TargetRule) -> str:
+    """Why a rule the plan does not touch is left alone."""
+    if rule.owner is not None:
+        return f"owned by {rule.owner}, left alone"
+    if rule.legacy:
+        return "written by an earlier portsync release, left alone (adopt with --adopt-legacy)"
+    return "unmanaged, left alone"
+
+
+def foreign_owners(group: GroupOps) -> list[str]:
+    """The other owners whose rules a target holds, sorted."""
+    return sorted({r.owner for r in group.unmanaged if r.owner is not None})
 
 
 def _group_header(group: GroupOps) -> Text:
@@ -175,18 +194,38 @@ def render_plan_text(plan: Plan, *, show_unmanaged: bool = False) -> Group:
                 line.append(rule_text(rule), style="blue")
                 line.append(f"  {rule.description!r}: protected, never changed", style="dim")
                 parts.append(line)
+            others = foreign_owners(group)
+            if others:
+                parts.append(
+                    Text(
+                        f"  warning: {group.label or group.target} is also bound by owner "
+                        f"{', '.join(others)}; two owners on one target each keep only their own "
+                        "rules (give each config its own target, or one owner)",
+                        style="yellow",
+                    )
+                )
             if not group.unmanaged:
                 continue
             if not show_unmanaged:
                 parts.append(
                     Text(f"  ? {unmanaged_summary(len(group.unmanaged))}", style="magenta")
                 )
+                legacy = sum(1 for r in group.unmanaged if r.legacy)
+                if legacy:
+                    # Upgrades must not hide the migration behind --show-unmanaged.
+                    parts.append(
+                        Text(
+                            f"  ? {legacy} of them written by an earlier portsync release: "
+                            "adopt them with --adopt-legacy",
+                            style="magenta",
+                        )
+                    )
                 continue
             covering = _covering(group)
             for rule in group.unmanaged:
                 line = Text("  ? ", style="magenta")
                 line.append(rule_text(rule), style="magenta")
-                note = "unmanaged, left alone"
+                note = leave_note(rule)
                 if rule.key in covering:
                     note += "; covers a wanted rule"
                 line.append(f"  {rule.description!r}: {note}", style="dim")
@@ -392,9 +431,8 @@ def render_plan_markdown(plan: Plan, *, show_unmanaged: bool = False) -> str:
         if show_unmanaged:
             lines.extend(
                 _md_details(
-                    f"{_plural(len(unmanaged), 'unmanaged rule')} (not owned by portsync, left "
-                    "alone)",
-                    ("target", "direction", "protocol", "ports", "peer", "description"),
+                    f"{_plural(len(unmanaged), 'unmanaged rule')} (not this owner's, left alone)",
+                    ("target", "direction", "protocol", "ports", "peer", "description", "note"),
                     [
                         (
                             _code(g.label or g.target),
@@ -403,6 +441,7 @@ def render_plan_markdown(plan: Plan, *, show_unmanaged: bool = False) -> str:
                             r.ports_text,
                             _md_peer(r),
                             _md(r.description),
+                            _md(leave_note(r)),
                         )
                         for g, r in unmanaged
                     ],

@@ -243,6 +243,15 @@ class Ec2Adapter:
         with self._errors(f"modify rules of {group_id}"):
             self.client.modify_security_group_rules(GroupId=group_id, SecurityGroupRules=entries)
 
+    def tag(self, rule_ids: list[str], tags: dict[str, str]) -> None:
+        """Tag existing rules (CreateTags on their rule ids): how a rule is adopted."""
+        take(self.write_bucket)
+        with map_sdk_errors("tag rules"):
+            self.client.create_tags(
+                Resources=rule_ids,
+                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            )
+
     def revoke(self, group_id: str, egress: bool, rule_ids: list[str]) -> None:
         """One revoke call by rule ids."""
         call = (

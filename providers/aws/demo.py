@@ -6,12 +6,16 @@ from pathlib import Path
 from typing import Any
 
 from .emulator import MotoServer
+from .translate import owner_tags
 
 __all__ = ["AwsDemo", "seed_drift"]
 
 
-def seed_drift(ec2: Any) -> tuple[str, str, str]:
+def seed_drift(ec2: Any, owner: str = "demo-aws") -> tuple[str, str, str]:
     """Create a VPC with control-plane, worker and load-balancer groups, seeded with drift.
+
+    The owned rules carry ``owner``'s ``portsync:owner`` tag, as if a run of that owner had
+    written them.
 
     * etcd (2379-2380, self) is present and owned — in sync;
     * the API server rule (6443 from 203.0.113.0/24) is owned but has a stale description;
@@ -55,6 +59,19 @@ def seed_drift(ec2: Any) -> tuple[str, str, str]:
                     {"CidrIp": "10.0.0.0/8", "Description": "portsync: read-only kubelet"}
                 ],
             },
+        ],
+        TagSpecifications=[
+            {
+                "ResourceType": "security-group-rule",
+                "Tags": [
+                    {"Key": key, "Value": value} for key, value in owner_tags(owner, owner).items()
+                ],
+            }
+        ],
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=cp,
+        IpPermissions=[
             # unmanaged: left alone
             {
                 "IpProtocol": "tcp",

@@ -1,8 +1,9 @@
 """The AWS provider: roles bound to security groups, read and written through boto3.
 
-Plan reads groups only (DescribeSecurityGroups carries every permission and its description, and
-the description carries portsync's ownership marker). Rule ids — needed to modify and revoke —
-are read at apply time, in one batched DescribeSecurityGroupRules for the groups that change.
+Plan reads the groups (DescribeSecurityGroups: existence, and descriptions) and their rules
+(DescribeSecurityGroupRules: one item per rule, with its id and its tags). The ``portsync:owner``
+tag is the owner identity; apply modifies and revokes exactly the rule ids the plan read, never
+every rule that happens to share a key.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class AwsProvider:
         self._lock = threading.Lock()
         self._rule_ids: dict[tuple[str, str, str, int, int, str], list[str]] = {}
         self._weights: dict[str, tuple[str, int]] = {}
+        self.owner = cluster.owner_id
         # Clusters in the same account and region share one DescribeSecurityGroups per plan,
         # covering every group any of them binds.
         scope = _read_scope(self.config)
@@ -190,6 +192,10 @@ class AwsProvider:
         """Live rules of ``targets``: one (paginated) DescribeSecurityGroups for all of them."""
         ids = [t.id for t in targets]
         found = self._groups()
+        every = list(self._read_key[-1])
+        items = self.settings.reads.get(
+            (*self._read_key, "rules"), lambda: self.adapter.describe_rules(every)
+        )
         missing = [t for t in targets if t.id not in found]
         if missing:
             names = ", ".join(f"{t.id} (role {t.role})" for t in missing)
@@ -198,7 +204,21 @@ class AwsProvider:
                 f"{self.config.region}",
                 hint="check the security_group ids and the region in the config",
             )
-        return {gid: translate.rules_from_group(found[gid], self.roles_by_group) for gid in ids}
+        by_group: dict[str, list[Any]] = {gid: [] for gid in ids}
+        for item in items:
+            if item.get("GroupId") in by_group:
+                by_group[item["GroupId"]].append(item)
+        return {
+            gid: translate.live_rules(
+                found[gid],
+                by_group[gid],
+                self.roles_by_group,
+                owner=self.owner,
+                cluster=self.cluster.name,
+                adopt_legacy=self.settings.adopt_legacy,
+            )
+            for gid in ids
+        }
 
     def _groups(self) -> dict[str, Any]:
         """This round's DescribeSecurityGroups items of every group the read scope binds."""
@@ -284,42 +304,43 @@ class AwsProvider:
             self._check_count(target, desired.get(target.id, ()), {})
 
     def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
-        """Read rule ids once, for every group whose updates or removals need them."""
-        need = sorted({g.target for g in groups if g.updates or g.removes})
-        if need:
-            self._rule_ids = translate.rules_from_sg_rules(self.adapter.describe_rules(need))
+        """Nothing to batch: the plan read carries every rule id apply names."""
 
-    def _ids_for(self, group_id: str, rule: TargetRule) -> list[str]:
-        ids = self._rule_ids.get(rule.key)
-        if ids is None:
-            self._rule_ids.update(
-                translate.rules_from_sg_rules(self.adapter.describe_rules([group_id]))
-            )
-            ids = self._rule_ids.get(rule.key, [])
-        return ids
+    def _id_of(self, group_id: str, rule: TargetRule) -> str:
+        """The rule id the plan read for ``rule``; a rule without one is refused (a plan from an
+        older release, or a permission DescribeSecurityGroupRules did not list)."""
+        if rule.native_id:
+            return rule.native_id
+        raise ConflictError(
+            f"cluster {self.cluster.name}: {group_id}: the plan names no rule id for "
+            f"{rule.direction.value} {rule.protocol.value}/{rule.ports_text} {rule.peer}; "
+            "portsync changes rules by id only",
+            hint="run `portsync plan` again and apply the new plan",
+        )
 
     def apply(self, ops: GroupOps) -> None:
-        """Authorize (one call per direction), modify descriptions in place, then revoke by id."""
+        """Authorize (one call per direction, tagged with the owner), modify descriptions and
+        tag adopted rules by id, then revoke by id."""
         gid = ops.target
-        tags = {translate.OWNER_TAG: "true", "portsync:cluster": self.cluster.name}
+        tags = translate.owner_tags(self.owner, self.cluster.name)
         for direction in (Direction.INGRESS, Direction.EGRESS):
             adds = [op.rule for op in ops.adds if op.rule.direction is direction]
             if adds:
                 self._authorize(gid, direction, adds, tags)
         entries = [
-            translate.modify_request(op.after, rule_id)
+            translate.modify_request(op.after, self._id_of(gid, op.before))
             for op in ops.updates
-            for rule_id in self._ids_for(gid, op.before)[:1]
+            if op.before.description != op.after.description
         ]
         if entries:
             self.adapter.modify(gid, entries)
+        adopted = [self._id_of(gid, op.before) for op in ops.updates if op.before.legacy]
+        if adopted:
+            self.adapter.tag(adopted, tags)
         for direction in (Direction.INGRESS, Direction.EGRESS):
-            ids = [
-                rid
-                for op in ops.removes
-                if op.rule.direction is direction
-                for rid in self._ids_for(gid, op.rule)
-            ]
+            ids = sorted(
+                {self._id_of(gid, op.rule) for op in ops.removes if op.rule.direction is direction}
+            )
             if ids:
                 try:
                     self.adapter.revoke(gid, direction is Direction.EGRESS, ids)

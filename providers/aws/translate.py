@@ -27,11 +27,15 @@ from portsync.resolve import TranslationProblems, describe_rule, resolve_peer
 from .limits import MAX_DESCRIPTION_LENGTH
 
 __all__ = [
+    "CLUSTER_TAG",
     "MARKER",
     "OWNER_TAG",
+    "OWNER_TAGS",
     "describe",
     "is_default_egress",
     "is_owned",
+    "live_rules",
+    "owner_tags",
     "permissions_for",
     "rules_from_group",
     "rules_from_sg_rules",
@@ -39,10 +43,19 @@ __all__ = [
     "translate_rules",
 ]
 
-#: Description prefix that marks a rule portsync owns (visible to DescribeSecurityGroups).
+#: Description prefix portsync writes. It tells a reader where the rule came from and is never
+#: proof of ownership: anyone can type it. Rules of releases before owner identities carry only
+#: this marker (``legacy``).
 MARKER = "portsync: "
-#: Tag set on every rule portsync creates (usable in IAM conditions).
-OWNER_TAG = "portsync:managed"
+#: Tag holding the owner identity of a rule portsync created: the only proof of ownership (an IAM
+#: policy can keep others from writing it).
+OWNER_TAG = "portsync:owner"
+#: Tag earlier releases set on every rule they created (still written, for IAM conditions).
+MANAGED_TAG = "portsync:managed"
+#: Tag naming the cluster whose run created the rule.
+CLUSTER_TAG = "portsync:cluster"
+#: Every tag portsync writes on a rule.
+OWNER_TAGS = (MANAGED_TAG, CLUSTER_TAG, OWNER_TAG)
 
 # The characters EC2 takes in a rule description, per field, as botocore's EC2 model documents
 # them: IpRange and Ipv6Range take ``&``, UserIdGroupPair and PrefixListId do not
@@ -77,7 +90,7 @@ def describe(purpose: str, peer: EndpointKind = EndpointKind.CIDR) -> str:
 
 
 def is_owned(description: str | None) -> bool:
-    """Whether a live description carries portsync's marker."""
+    """Whether a live description carries portsync's marker (a look, not an identity)."""
     return bool(description) and str(description).startswith(MARKER.strip())
 
 
@@ -100,6 +113,11 @@ def is_default_egress(rule: TargetRule) -> bool:
         and not rule.description
         and not rule.owned
     )
+
+
+def owner_tags(owner: str, cluster: str) -> dict[str, str]:
+    """The tags portsync writes on each rule it creates or adopts."""
+    return {MANAGED_TAG: "true", CLUSTER_TAG: cluster, OWNER_TAG: owner}
 
 
 def _load_balancers(items: Sequence[str]) -> list[Endpoint]:
@@ -227,7 +245,8 @@ def _label(peer: Endpoint, target: str, roles_by_group: Mapping[str, str]) -> st
 def rules_from_group(
     group: Mapping[str, Any], roles_by_group: Mapping[str, str]
 ) -> list[TargetRule]:
-    """Expand one DescribeSecurityGroups item into one target rule per source."""
+    """Expand one DescribeSecurityGroups item into one target rule per source, none of them
+    owned: ownership lives in rule tags, which this item does not carry (see :func:`live_rules`)."""
     target = str(group["GroupId"])
     out: list[TargetRule] = []
     for direction, key in (
@@ -269,7 +288,6 @@ def rules_from_group(
                         icmp_type=icmp_type,
                         icmp_code=icmp_code,
                         description=description or "",
-                        owned=is_owned(description),
                         origin=_label(peer, target, roles_by_group),
                     )
                 )
@@ -303,6 +321,94 @@ def sg_rule_key(item: Mapping[str, Any]) -> tuple[str, str, str, int, int, str] 
         icmp_code=icmp_code,
     )
     return rule.key
+
+
+def _sg_rule(item: Mapping[str, Any]) -> TargetRule | None:
+    """One DescribeSecurityGroupRules item as a target rule (None when it is not an IP rule)."""
+    protocol = _protocol(item.get("IpProtocol", ""))
+    if protocol is None:
+        return None
+    if item.get("CidrIpv4"):
+        peer = Endpoint.cidr(item["CidrIpv4"])
+    elif item.get("CidrIpv6"):
+        peer = Endpoint.cidr(item["CidrIpv6"])
+    elif item.get("PrefixListId"):
+        peer = Endpoint(EndpointKind.PREFIX_LIST, item["PrefixListId"])
+    elif item.get("ReferencedGroupInfo", {}).get("GroupId"):
+        peer = Endpoint(EndpointKind.GROUP, item["ReferencedGroupInfo"]["GroupId"])
+    else:
+        return None
+    icmp_type, icmp_code = _icmp(protocol, item.get("FromPort"), item.get("ToPort"))
+    return TargetRule(
+        target=str(item["GroupId"]),
+        direction=Direction.EGRESS if item.get("IsEgress") else Direction.INGRESS,
+        protocol=protocol,
+        ports=_ports(protocol, item.get("FromPort"), item.get("ToPort")),
+        peer=peer,
+        icmp_type=icmp_type,
+        icmp_code=icmp_code,
+        description=str(item.get("Description") or ""),
+        native_id=str(item["SecurityGroupRuleId"]),
+    )
+
+
+def live_rules(
+    group: Mapping[str, Any],
+    items: Iterable[Mapping[str, Any]],
+    roles_by_group: Mapping[str, str],
+    *,
+    owner: str,
+    cluster: str,
+    adopt_legacy: bool = False,
+) -> list[TargetRule]:
+    """A group's live rules: one per DescribeSecurityGroupRules item of the group, with its rule
+    id and its owner read from its tags.
+
+    A rule is owned when its ``portsync:owner`` tag is ``owner``; a rule tagged with another owner
+    is that owner's. A rule with portsync's description marker but no owner tag was written by an
+    earlier release (``legacy``): unmanaged, or owned when ``adopt_legacy`` — unless its
+    ``portsync:cluster`` tag names another cluster, whose rule it then is. Descriptions the rule items lack (moto leaves
+    them out for group references) come from the DescribeSecurityGroups item; a permission only
+    that item shows is kept, unmanaged and without an id.
+    """
+    target = str(group["GroupId"])
+    described = rules_from_group(group, roles_by_group)
+    by_key: dict[tuple[str, str, str, int, int, str], str] = {}
+    for seen_rule in described:
+        by_key.setdefault(seen_rule.key, seen_rule.description)
+    out: list[TargetRule] = []
+    seen: set[tuple[str, str, str, int, int, str]] = set()
+    for item in items:
+        if str(item.get("GroupId")) != target:
+            continue
+        rule = _sg_rule(item)
+        if rule is None:
+            continue
+        tags = {
+            str(t.get("Key")): str(t.get("Value"))
+            for t in item.get("Tags") or ()
+            if isinstance(t, Mapping)
+        }
+        description = rule.description if "Description" in item else by_key.get(rule.key, "")
+        tagged = tags.get(OWNER_TAG)
+        legacy = tagged is None and is_owned(description)
+        made_by = tags.get(CLUSTER_TAG, cluster)
+        if legacy and made_by != cluster:
+            # Another cluster's run wrote it (the tag says so): that cluster's to adopt.
+            legacy, tagged = False, made_by
+        out.append(
+            rule.replace(
+                role=roles_by_group.get(target),
+                description=description,
+                owner=tagged,
+                owned=tagged == owner or (legacy and adopt_legacy),
+                legacy=legacy,
+                origin=_label(rule.peer, target, roles_by_group),
+            )
+        )
+        seen.add(rule.key)
+    out.extend(r for r in described if r.key not in seen)
+    return out
 
 
 def rules_from_sg_rules(

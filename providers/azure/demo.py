@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from portsync.owners import NamedOwners
+
 from .emulator import AzureEmulator
 
 __all__ = ["AzureDemo", "drift"]
@@ -34,7 +36,7 @@ def _rule(
     }
 
 
-def drift() -> dict[str, list[dict[str, Any]]]:
+def drift(owner: str = "demo-azure") -> dict[str, list[dict[str, Any]]]:
     """Security rules, by NSG, that disagree with the demo's port table in every way portsync
     handles.
 
@@ -44,7 +46,10 @@ def drift() -> dict[str, list[dict[str, Any]]]:
     * a portsync rule for the retired read-only kubelet port is no longer wanted;
     * ``allow-ssh`` is someone else's rule on the workers: listed, left exactly as it is;
     * every other wanted rule is missing.
+
+    portsync's rules are named as ``owner``'s runs name them.
     """
+    stem = NamedOwners(prefix="portsync", owner=owner, fold_case=True).stem
     return {
         CONTROL_PLANE_NSG: [
             _rule(
@@ -57,7 +62,7 @@ def drift() -> dict[str, list[dict[str, Any]]]:
                 description="injected by policy: no telnet",
             ),
             _rule(
-                "portsync-control-plane-tcp-6443-0ldapi00",
+                f"{stem}-control-plane-tcp-6443-0ldapi00",
                 1001,
                 "6443",
                 "203.0.113.0/24",
@@ -68,7 +73,7 @@ def drift() -> dict[str, list[dict[str, Any]]]:
         WORKER_NSG: [
             _rule("allow-ssh", 300, "22", "10.9.0.0/16", "*", description="bastion ssh"),
             _rule(
-                "portsync-worker-tcp-10255-retired0",
+                f"{stem}-worker-tcp-10255-retired0",
                 1000,
                 "10255",
                 "10.0.0.0/8",

@@ -24,6 +24,7 @@ from portsync.diff import untouched
 from portsync.errors import ConflictError, NotFoundError, PortsyncError, ProviderError
 from portsync.model import RuleKey, RuleSet, TargetRule, canonical_cidr
 from portsync.ops import GroupOps
+from portsync.owners import named_owners
 from portsync.provider import Settings, Target
 from portsync.reads import sibling_configs
 from portsync.tools import ManagingTool
@@ -194,6 +195,8 @@ class AzureProvider:
         self.cluster = cluster
         self.settings = settings
         self.config = AzureClusterConfig.model_validate(cluster.settings)
+        #: Every rule this owner writes is named ``<name_prefix>-<owner hash>-…``.
+        self.owners = named_owners(cluster, settings, self.config.name_prefix, fold_case=True)
         shared: dict[str, int] = {}
         for binding in self.config.roles.values():
             shared[binding.nsg.lower()] = shared.get(binding.nsg.lower(), 0) + 1
@@ -292,12 +295,13 @@ class AzureProvider:
         return NsgLayout(
             nsg=bindings[0].nsg,
             where=self._where(bindings[0].nsg),
-            prefix=self.config.name_prefix,
+            owners=self.owners,
             band=self.config.priority_band,
             bindings=bindings,
             wanted=frozenset(wanted),
             asg_names=self.asg_names,
             origins=self.origins,
+            adopt_legacy=self.settings.adopt_legacy,
         )
 
     def _nsg_of(self, target: str) -> str:

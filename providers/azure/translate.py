@@ -43,6 +43,7 @@ from portsync.model import (
     canonical_cidr,
     cidr_version,
 )
+from portsync.owners import NamedOwners
 from portsync.resolve import TranslationProblems, describe_rule, resolve_peer
 
 from .limits import (
@@ -64,8 +65,9 @@ __all__ = [
     "compose",
     "describe",
     "expand",
-    "is_owned",
+    "has_legacy_marks",
     "nsg_body",
+    "ownership",
     "render",
     "rule_name",
     "strip",
@@ -344,15 +346,32 @@ def _props(raw: Mapping[str, Any]) -> Mapping[str, Any]:
     return props if isinstance(props, Mapping) else {}
 
 
-def is_owned(raw: Mapping[str, Any], prefix: str) -> bool:
-    """Whether a security rule carries both of portsync's marks: name prefix and description.
-
-    A rule with both marks is still treated as unmanaged when it does not have portsync's shape
-    (one Allow, one peer, one port range); see :func:`expand`.
-    """
+def has_legacy_marks(raw: Mapping[str, Any], prefix: str) -> bool:
+    """Whether a security rule has what a release before owner identities took for ownership:
+    the name prefix and the description marker."""
     name = str(raw.get("name") or "")
     description = str(_props(raw).get("description") or "")
-    return name.startswith(f"{prefix}-") and description.startswith(MARKER)
+    return name.lower().startswith(f"{prefix.lower()}-") and description.startswith(MARKER)
+
+
+def ownership(
+    raw: Mapping[str, Any], owners: NamedOwners, *, shaped: bool, adopt_legacy: bool = False
+) -> tuple[bool, str | None, bool]:
+    """``(owned, owner, legacy)`` of a security rule, from its name.
+
+    The owner is the one whose digest the name carries (``<prefix>-<hash>-…``), when the rule
+    has portsync's shape (``shaped``: one Allow, one peer, one port range); a rule edited out of
+    that shape is nobody's. Owned means the owner is the current one. A rule without a digest
+    but with the marks of an earlier release is ``legacy``: owned only when ``adopt_legacy``.
+    The description is never proof: anyone can type it.
+    """
+    if not shaped:
+        return False, None, False
+    owner = owners.owner_of(str(raw.get("name") or ""))
+    if owner is not None:
+        return owner == owners.owner, owner, False
+    legacy = has_legacy_marks(raw, owners.prefix)
+    return legacy and adopt_legacy, None, legacy
 
 
 def _items(props: Mapping[str, Any], side: str) -> list[str]:
@@ -458,10 +477,11 @@ def expand(
     raw: Mapping[str, Any],
     *,
     binding: Binding,
-    prefix: str,
+    owners: NamedOwners,
     band: tuple[int, int],
     asg_names: Mapping[str, str] | None = None,
     origins: Mapping[str, str] | None = None,
+    adopt_legacy: bool = False,
 ) -> list[TargetRule]:
     """Expand one security rule into target rules of ``binding``'s target: one per peer
     (source of an inbound rule, destination of an outbound one) × destination port range.
@@ -470,8 +490,9 @@ def expand(
     rule. ``*`` as the peer means every
     IPv4 and IPv6 address; protocol ``*`` with ports means TCP and UDP on those ports.
 
-    A rule is owned when it carries both marks (:func:`is_owned`) and expands into exactly one
-    target rule; an owned rule outside ``band`` carries ``extra["priority"]``.
+    Ownership comes from the name (:func:`ownership`); a rule has portsync's shape when it
+    expands into exactly one target rule. An owned rule outside ``band`` carries
+    ``extra["priority"]``.
     """
     asg_names = asg_names or {}
     origins = origins or {}
@@ -497,7 +518,7 @@ def expand(
     if source_ports:
         extra_items.append((SOURCE_PORTS, ",".join(source_ports)))
     count = len(pairs) * len(peers)
-    owned = count == 1 and is_owned(raw, prefix)
+    owned, owner, legacy = ownership(raw, owners, shaped=count == 1, adopt_legacy=adopt_legacy)
     priority = props.get("priority")
     if owned and not (isinstance(priority, int) and band[0] <= priority <= band[1]):
         extra_items.append((PRIORITY, f"{priority} (outside priority_band {band[0]}-{band[1]})"))
@@ -517,6 +538,8 @@ def expand(
                 peer=peer,
                 description=description,
                 owned=owned,
+                owner=owner,
+                legacy=legacy,
                 native_id=name,
                 origin=_origin(peer, binding, origins),
                 extra=extra,
@@ -679,12 +702,13 @@ class NsgLayout:
 
     nsg: str
     where: str
-    prefix: str
+    owners: NamedOwners
     band: tuple[int, int]
     bindings: tuple[Binding, ...]
     wanted: frozenset[RuleKey] = frozenset()
     asg_names: Mapping[str, str] = field(default_factory=dict)
     origins: Mapping[str, str] = field(default_factory=dict)
+    adopt_legacy: bool = False
 
     def attribute(self, raw: Mapping[str, Any]) -> Binding:
         """The binding (target) a security rule belongs to: the first role whose binding its
@@ -701,10 +725,11 @@ class NsgLayout:
         return expand(
             raw,
             binding=self.attribute(raw),
-            prefix=self.prefix,
+            owners=self.owners,
             band=self.band,
             asg_names=self.asg_names,
             origins=self.origins,
+            adopt_legacy=self.adopt_legacy,
         )
 
     def live(self, rules: Iterable[Mapping[str, Any]]) -> dict[str, list[TargetRule]]:
@@ -725,6 +750,9 @@ class _Entry:
     owned: bool
     direction: str
     priority: int | None
+    #: An adopted rule of an earlier release: its name carries no owner yet, so writing it
+    #: means a new rule under the owner's name in its place.
+    legacy: bool = False
 
     @property
     def keys(self) -> set[RuleKey]:
@@ -746,6 +774,7 @@ def _entries(current: Sequence[Mapping[str, Any]], layout: NsgLayout) -> list[_E
                 owned=bool(rules) and rules[0].owned,
                 direction=str(props.get("direction") or "").capitalize(),
                 priority=priority if isinstance(priority, int) else None,
+                legacy=bool(rules) and rules[0].owned and rules[0].legacy,
             )
         )
     return out
@@ -764,7 +793,8 @@ def compose(
     * a removal drops the portsync rule it names (or, when that rule is gone and the key is not
       wanted, every portsync rule with that key); an unmanaged rule (mode exclusive) is dropped
       only when every rule it expands to is removed;
-    * an update re-renders the portsync rule holding its key, keeping name and priority;
+    * an update re-renders the portsync rule holding its key, keeping name and priority (an
+      adopted legacy rule is replaced by a new rule under the owner's name);
     * an addition already satisfied by a live rule is skipped; otherwise it becomes a new rule
       with its deterministic name and the lowest free priority of the band;
     * a portsync rule outside the band moves to the lowest free priority inside it.
@@ -828,12 +858,18 @@ def compose(
                 )
         for before, after in change.updates:
             holder = owned_holder(change.target, before.key, before.native_id)
+            if holder is not None and entries[holder].legacy:
+                drop.add(holder)  # adopted: re-created under the owner's name
+                holder = None
             if holder is None:
                 new.append(after)
             else:
                 replace[holder] = after
         for rule in change.adds:
             holder = owned_holder(change.target, rule.key)
+            if holder is not None and entries[holder].legacy:
+                drop.add(holder)
+                holder = None
             if holder is not None:
                 replace.setdefault(holder, rule)
                 continue
@@ -898,7 +934,7 @@ def compose(
             out.append(kept)
     taken = {str(r.get("name") or "").lower() for r in out}
     for n, rule in enumerate(new):
-        name = unique_name(rule_name(layout.prefix, rule), taken)
+        name = unique_name(rule_name(layout.owners.stem, rule), taken)
         taken.add(name.lower())
         out.append(render(rule, name=name, priority=allocated[-1 - n]))
     if len(out) > MAX_RULES_PER_NSG:

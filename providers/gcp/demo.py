@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from portsync.model import Direction, Endpoint, Protocol
+from portsync.owners import NamedOwners
 
 from .emulator import GcpEmulator
 from .translate import firewall_name, network_url
@@ -17,8 +18,10 @@ CONTROL_PLANE_TAG = "k8s-cp"
 WORKER_TAG = "k8s-node"
 
 
-def drift(project: str = PROJECT) -> list[dict[str, Any]]:
+def drift(project: str = PROJECT, owner: str = "demo-gcp") -> list[dict[str, Any]]:
     """Firewalls that disagree with the demo's port table in every way portsync handles.
+
+    The owned ones are named as ``owner``'s runs name their firewalls.
 
     * the API server firewall (IPv4) exists under portsync's name with a stale description;
     * an owned firewall for the retired read-only kubelet port is no longer wanted;
@@ -26,8 +29,9 @@ def drift(project: str = PROJECT) -> list[dict[str, Any]]:
     * every other wanted rule is missing.
     """
     network = network_url(project, "default")
+    stem = NamedOwners(prefix="portsync", owner=owner).stem
     api_name = firewall_name(
-        "portsync",
+        stem,
         "control-plane",
         f"tag:{CONTROL_PLANE_TAG}",
         Direction.INGRESS,
@@ -44,7 +48,7 @@ def drift(project: str = PROJECT) -> list[dict[str, Any]]:
             "targetTags": [CONTROL_PLANE_TAG],
         },
         {
-            "name": "portsync-worker-tcp-retired0",
+            "name": f"{stem}-worker-tcp-retired0",
             "description": "[portsync] 10255 read-only kubelet (retired port)",
             "network": network,
             "allowed": [{"IPProtocol": "tcp", "ports": ["10255"]}],

@@ -30,6 +30,7 @@ from portsync.errors import (
 )
 from portsync.model import Endpoint, EndpointKind, RuleKey, RuleSet, TargetRule
 from portsync.ops import GroupOps
+from portsync.owners import named_owners
 from portsync.provider import Settings, Target
 from portsync.reads import sibling_configs
 from portsync.tools import ManagingTool
@@ -160,6 +161,9 @@ class GcpProvider:
         self.bindings = {role: b.endpoint for role, b in self.config.roles.items()}
         self.roles_by_target = {str(ep): role for role, ep in self.bindings.items()}
         self.prefix = self.config.name_prefix
+        self.owners = named_owners(cluster, settings, self.prefix)
+        #: Every firewall this owner writes is named ``<name_prefix>-<owner hash>-…``.
+        self.stem = self.owners.stem
         self.network = translate.network_url(self.config.project, self.config.network)
         self._clients = (firewalls_client, operations_client)
         self._adapter: Any = None
@@ -223,7 +227,19 @@ class GcpProvider:
         return f"cluster {self.cluster.name} (project {self.config.project})"
 
     def _expand(self, firewall: Mapping[str, Any]) -> list[TargetRule]:
-        return translate.expand(firewall, prefix=self.prefix, roles_by_target=self.roles_by_target)
+        return translate.expand(
+            firewall,
+            owners=self.owners,
+            roles_by_target=self.roles_by_target,
+            adopt_legacy=self.settings.adopt_legacy,
+        )
+
+    def _owned(self, firewall: Mapping[str, Any]) -> bool:
+        """Whether apply may delete ``firewall``: this owner's, or an adopted legacy one."""
+        owned, _owner, _legacy = translate.ownership(
+            firewall, self.owners, adopt_legacy=self.settings.adopt_legacy
+        )
+        return owned
 
     def _index(self) -> tuple[dict[str, list[str]], dict[str, list[TargetRule]]]:
         """Firewall names by target and expanded rules by firewall, for the last read."""
@@ -244,12 +260,12 @@ class GcpProvider:
             raw[name]
             for name in by_target.get(target, ())
             if name in raw
-            and translate.is_owned(raw[name], self.prefix)
+            and translate.is_owned(raw[name], self.owners)
             and translate.targets_of(raw[name]) == [target]
         ]
         return translate.pack(
             rules,
-            prefix=self.prefix,
+            prefix=self.stem,
             network=self.network,
             default_priority=self.config.priority,
             reuse=reuse,
@@ -521,7 +537,7 @@ class GcpProvider:
             else:
                 shrinking.append(task)
         for name, firewall in sorted(mine.items()):
-            if name in desired or not translate.is_owned(firewall, self.prefix):
+            if name in desired or not self._owned(firewall):
                 continue
             if self.settings.mode == "additive":
                 continue  # additive never deletes, not even a duplicate of a kept firewall
@@ -540,7 +556,7 @@ class GcpProvider:
         return {r.key for r in self._expand(firewall)}
 
     def _ensure_ours(self, target: str, name: str, firewall: Mapping[str, Any]) -> None:
-        if translate.is_owned(firewall, self.prefix) and translate.targets_of(firewall) == [target]:
+        if translate.is_owned(firewall, self.owners) and translate.targets_of(firewall) == [target]:
             return
         raise ConflictError(
             f"{self._where()}: a firewall named {name} exists but is not portsync's firewall for "
@@ -643,6 +659,7 @@ class GcpProvider:
 
 
 _OUTPUT_ONLY = frozenset({"id", "kind", "creationTimestamp", "selfLink"})
+
 
 
 def _keep_logging(body: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:

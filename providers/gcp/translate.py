@@ -36,6 +36,7 @@ from portsync.model import (
     icmp_for,
     parse_protocol,
 )
+from portsync.owners import NamedOwners
 from portsync.resolve import TranslationProblems, describe_rule, resolve_peer
 
 from .limits import (
@@ -60,9 +61,11 @@ __all__ = [
     "expand",
     "firewall_name",
     "group_of",
+    "has_legacy_marks",
     "is_owned",
     "network_matches",
     "network_url",
+    "ownership",
     "pack",
     "parse_description",
     "patch_for",
@@ -70,7 +73,9 @@ __all__ = [
     "translate_rules",
 ]
 
-#: Description prefix of every firewall portsync owns (together with the name prefix).
+#: Description prefix portsync writes, for people reading the console. Never proof of ownership
+#: (anyone can type it): the owner digest in the name is. Firewalls of releases before owner
+#: identities carry only this marker and the name prefix (``legacy``).
 MARKER = "[portsync]"
 #: Purpose written when a rule has none.
 DEFAULT_PURPOSE = "portsync rule"
@@ -139,13 +144,9 @@ def targets_of(firewall: Mapping[str, Any]) -> list[str]:
     return tags + accounts
 
 
-def is_owned(firewall: Mapping[str, Any], prefix: str) -> bool:
-    """Whether portsync owns a firewall: name prefix, description marker, exactly one target.
-
-    portsync only ever writes single-target firewalls; one with several targets (or none) was
-    edited by someone else and is treated as unmanaged, so portsync never removes access that
-    other instances rely on.
-    """
+def has_legacy_marks(firewall: Mapping[str, Any], prefix: str) -> bool:
+    """Whether a firewall has what a release before owner identities took for ownership: the
+    name prefix, the description marker, exactly one target."""
     name = str(firewall.get("name", ""))
     description = str(firewall.get("description") or "")
     return (
@@ -153,6 +154,33 @@ def is_owned(firewall: Mapping[str, Any], prefix: str) -> bool:
         and description.startswith(MARKER)
         and len(targets_of(firewall)) == 1
     )
+
+
+def ownership(
+    firewall: Mapping[str, Any], owners: NamedOwners, *, adopt_legacy: bool = False
+) -> tuple[bool, str | None, bool]:
+    """``(owned, owner, legacy)`` of a firewall, from its name.
+
+    The owner is the one whose digest the name carries (``<prefix>-<hash>-…``). A firewall is
+    owned when that is the current owner and it has exactly one target: portsync only writes
+    single-target firewalls, so one with several (or none) was edited by someone else and is
+    left alone, and so is its owner's claim. A firewall without a digest but with the marks of an
+    earlier release is ``legacy``: owned only when ``adopt_legacy``.
+    """
+    name = str(firewall.get("name", ""))
+    single = len(targets_of(firewall)) == 1
+    owner = owners.owner_of(name) if single else None
+    if owner is not None:
+        return owner == owners.owner, owner, False
+    legacy = has_legacy_marks(firewall, owners.prefix)
+    return legacy and adopt_legacy, None, legacy
+
+
+def is_owned(firewall: Mapping[str, Any], owners: NamedOwners) -> bool:
+    """Whether the current owner's digest names a single-target firewall (never a legacy one)."""
+    return len(targets_of(firewall)) == 1 and owners.owner_of(
+        str(firewall.get("name", ""))
+    ) == owners.owner
 
 
 def _name_part(text: str) -> str:
@@ -170,7 +198,9 @@ def firewall_name(
     """The deterministic name of the firewall holding (target, direction, protocol, peer).
 
     ``<prefix>-<role>-<protocol>-<hash8>``; the role is shortened so the name fits in 63
-    characters, and the hash is taken over all four values.
+    characters, and the hash is taken over all four values. portsync passes the owner's name
+    stem (``<name_prefix>-<owner hash>``, see :class:`portsync.owners.NamedOwners`) as
+    ``prefix``.
     """
     seed = "\n".join((target, direction.value, protocol.value, str(peer)))
     digest = hashlib.sha256(seed.encode()).hexdigest()[:NAME_HASH_LENGTH]
@@ -526,14 +556,19 @@ def _origin(peer: Endpoint, target: str, roles_by_target: Mapping[str, str]) -> 
 
 
 def expand(
-    firewall: Mapping[str, Any], *, prefix: str, roles_by_target: Mapping[str, str]
+    firewall: Mapping[str, Any],
+    *,
+    owners: NamedOwners,
+    roles_by_target: Mapping[str, str],
+    adopt_legacy: bool = False,
 ) -> list[TargetRule]:
     """Expand one firewall into target rules: one per (allowed entry × port × source × target).
 
     Only bound targets (keys of ``roles_by_target``) are considered; a firewall with no target
     applies to every instance and is reported on every bound target, unmanaged, with ``extra``
     ``applies_to=all-instances``. Denying or disabled firewalls yield nothing: they grant no
-    access, so they must never satisfy a wanted allow rule. ``native_id`` is the firewall name.
+    access, so they must never satisfy a wanted allow rule. ``native_id`` is the firewall name;
+    ownership comes from the name (:func:`ownership`).
     """
     if firewall.get("denied") or firewall.get("disabled"):
         return []
@@ -542,7 +577,7 @@ def expand(
     bound = list(roles_by_target) if everywhere else [t for t in named if t in roles_by_target]
     if not bound:
         return []
-    owned = is_owned(firewall, prefix)
+    owned, owner, legacy = ownership(firewall, owners, adopt_legacy=adopt_legacy)
     name = str(firewall.get("name", ""))
     description = str(firewall.get("description") or "")
     direction = Direction(str(firewall.get("direction") or "INGRESS").lower())
@@ -551,7 +586,8 @@ def expand(
         extra_items.append((APPLIES_TO, ALL_INSTANCES))
     extra = tuple(sorted(extra_items))
     entries = _entries(firewall)
-    purposes = parse_description(description, [t for _p, _r, t in entries if t]) if owned else {}
+    marked = owned or legacy or owner is not None
+    purposes = parse_description(description, [t for _p, _r, t in entries if t]) if marked else {}
     peers = _peers_of(firewall, direction)
     out: list[TargetRule] = []
     seen: set[tuple[str, str, str, int, int, str]] = set()
@@ -567,6 +603,8 @@ def expand(
                     peer=peer,
                     description=purposes.get(text, description),
                     owned=owned,
+                    owner=owner,
+                    legacy=legacy,
                     native_id=name,
                     origin=_origin(peer, target, roles_by_target),
                     extra=extra,

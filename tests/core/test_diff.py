@@ -59,9 +59,10 @@ def test_diff_unmanaged_rule_is_reported_not_removed_in_owned_mode() -> None:
 
 
 def test_diff_exclusive_mode_removes_unmanaged_too() -> None:
-    ops, unmanaged = diff_target([], [rule(22, owned=False)], mode="exclusive")
-    assert [type(op) for op in ops] == [DeleteRuleOp]
-    assert len(unmanaged) == 1
+    ops, unmanaged = diff_target([rule(1)], [rule(1), rule(22, owned=False)], mode="exclusive")
+    assert [(type(op), op.rule.ports) for op in ops] == [(DeleteRuleOp, PortRange(22, 22))]
+    # Listed once: as removed, not also as "left alone".
+    assert unmanaged == []
 
 
 def test_diff_unmanaged_rule_satisfies_desired_without_duplicate() -> None:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from portsync.diff import MODES, diff_target, final_state
-from portsync.model import Endpoint, PortRange, Protocol, TargetRule
+from portsync.model import Direction, Endpoint, PortRange, Protocol, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, Op, UpdateRuleOp
 
 PORT = 6443
@@ -47,6 +47,10 @@ WANT = _rule()
 OWNED_1 = _rule("own-1")
 OWNED_2 = _rule("own-2")
 UNMANAGED = _rule("hand-1", owned=False, description="opened by hand")
+#: Another wanted rule, live and owned: it makes the table's direction (ingress) one the rule
+#: set manages, so exclusive mode applies to it, and it never causes an operation itself.
+ANCHOR = _rule(port=22, description="portsync: ssh")
+ANCHOR_LIVE = _rule("own-anchor", port=22, description="portsync: ssh")
 
 #: What can be live on the one key the table is about.
 #: ANOTHER OWNER: when a live rule carries the identity of the portsync owner that wrote it, the
@@ -126,10 +130,13 @@ def test_diff_table(
     wanted: bool, state: str, mode: str, expected: list[tuple[str, str | None, bool]]
 ) -> None:
     live = LIVE[state]
-    ops, unmanaged = diff_target([WANT] if wanted else [], live, mode=mode)
+    ops, unmanaged = diff_target(
+        [ANCHOR, WANT] if wanted else [ANCHOR], (ANCHOR_LIVE, *live), mode=mode
+    )
     assert _shape(ops) == expected
-    # Unmanaged rules are always reported, whatever the mode and whether or not they go.
-    assert unmanaged == [r for r in live if not r.owned]
+    # Every unmanaged rule shows up once: removed (exclusive mode) or reported as left alone.
+    removed = [op.rule for op in ops if isinstance(op, DeleteRuleOp)]
+    assert unmanaged == [r for r in live if not r.owned and r not in removed]
     created = [op for op in ops if isinstance(op, CreateRuleOp)]
     assert all(op.rule is WANT for op in created)
 
@@ -196,7 +203,7 @@ def test_reason_for_an_addition_names_the_purpose_without_the_marker_and_the_ori
 def test_reasons_for_removals_say_why() -> None:
     ops, _ = diff_target([WANT], [OWNED_1, OWNED_2])
     assert [op.reason for op in ops] == ["duplicate of another portsync rule"]
-    ops, _ = diff_target([], [OWNED_1, UNMANAGED], mode="exclusive")
+    ops, _ = diff_target([ANCHOR], [ANCHOR_LIVE, OWNED_1, UNMANAGED], mode="exclusive")
     assert [op.reason for op in ops] == [
         "owned by portsync but no longer wanted",
         "unmanaged rule removed in exclusive mode",
@@ -291,8 +298,9 @@ def test_owned_and_exclusive_converge_on_one_owned_copy_per_wanted_key(
     owned_keys = [r.key for r in final if r.owned]
     assert len(owned_keys) == len(set(owned_keys))  # no owned duplicates left
     assert set(owned_keys) <= wanted  # nothing owned that is not wanted
-    if mode == "exclusive":
-        assert {r.key for r in final} == wanted  # exactly the wanted keys, no more
+    if mode == "exclusive" and desired:
+        # The rule set manages the direction: exactly the wanted keys, no more.
+        assert {r.key for r in final} == wanted
     # A second diff of the result finds nothing left to do.
     again, _ = diff_target(desired, final, mode=mode)
     assert again == []
@@ -329,3 +337,98 @@ def test_an_unknown_mode_is_named_with_the_modes_there_are() -> None:
     assert str(exc.value) == (
         "unknown mode 'sometimes'; expected one of ('additive', 'owned', 'exclusive')"
     )
+
+
+# -- ownership by identity: another owner's rules and legacy rules -------------------------------
+
+FOREIGN = _rule("theirs-1", owned=False).replace(owner="team-b")
+EGRESS_HAND = TargetRule(
+    target="sg-1",
+    direction=Direction.EGRESS,
+    protocol=Protocol.ALL,
+    peer=Endpoint.parse("cidr:0.0.0.0/0"),
+    owned=False,
+    native_id="default-egress",
+)
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("wanted", [True, False])
+def test_another_owners_rule_is_never_touched_and_listed_once(mode: str, wanted: bool) -> None:
+    ops, unmanaged = diff_target(
+        [ANCHOR, WANT] if wanted else [ANCHOR], [ANCHOR_LIVE, FOREIGN], mode=mode, owner="team-a"
+    )
+    assert all(op.rule is not FOREIGN for op in ops)
+    assert unmanaged == [FOREIGN]
+
+
+@pytest.mark.parametrize("mode", ["owned", "exclusive"])
+def test_exclusive_leaves_directions_the_rule_set_has_no_rules_for(mode: str) -> None:
+    """Issue item 4: ingress rules only, so the default egress stays (and is listed once)."""
+    ops, unmanaged = diff_target([ANCHOR], [ANCHOR_LIVE, UNMANAGED, EGRESS_HAND], mode=mode)
+    removed = [op.rule for op in ops if isinstance(op, DeleteRuleOp)]
+    assert EGRESS_HAND not in removed
+    assert unmanaged.count(EGRESS_HAND) == 1
+    assert (UNMANAGED in removed) == (mode == "exclusive")
+    assert (UNMANAGED in unmanaged) == (mode != "exclusive")
+
+
+def test_exclusive_removes_unmanaged_egress_once_the_rule_set_has_egress_rules() -> None:
+    want_egress = EGRESS_HAND.replace(
+        protocol=Protocol.TCP, ports=PortRange(443, 443), owned=True, native_id=None
+    )
+    ops, unmanaged = diff_target([want_egress], [EGRESS_HAND], mode="exclusive")
+    assert [(op.action.value, op.rule.native_id) for op in ops] == [
+        ("add", None),
+        ("remove", "default-egress"),
+    ]
+    assert unmanaged == []
+
+
+def test_an_empty_rule_set_removes_nothing_unmanaged_in_exclusive_mode() -> None:
+    ops, unmanaged = diff_target([], [UNMANAGED, EGRESS_HAND], mode="exclusive")
+    assert ops == []
+    assert sorted(r.native_id or "" for r in unmanaged) == ["default-egress", "hand-1"]
+
+
+LEGACY = _rule("old-1", description="portsync: api").replace(owned=True, legacy=True)
+
+
+def test_an_adopted_legacy_rule_is_rewritten_with_the_owner() -> None:
+    ops, unmanaged = diff_target([WANT], [LEGACY], owner="team-a")
+    (op,) = ops
+    assert isinstance(op, UpdateRuleOp)
+    assert op.before is LEGACY
+    assert (op.after.owner, op.after.owned, op.after.legacy, op.after.native_id) == (
+        "team-a",
+        True,
+        False,
+        "old-1",
+    )
+    assert op.reason.startswith("adopt a rule an earlier portsync release wrote")
+    assert unmanaged == []
+
+
+def test_an_adopted_legacy_rule_no_longer_wanted_is_removed_as_owned() -> None:
+    ops, _ = diff_target([], [LEGACY], owner="team-a")
+    assert [(op.action.value, op.rule.native_id) for op in ops] == [("remove", "old-1")]
+
+
+@PROPERTY
+@given(_rules(live=False), _rules(live=True), st.sampled_from(MODES))
+def test_every_live_rule_not_owned_is_either_removed_or_listed_exactly_once(
+    desired: list[TargetRule], live: list[TargetRule], mode: str
+) -> None:
+    ops, unmanaged = diff_target(desired, live, mode=mode)
+    removed = [op.rule for op in ops if isinstance(op, DeleteRuleOp)]
+    for rule in live:
+        if not rule.owned:
+            assert removed.count(rule) + unmanaged.count(rule) == 1
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_legacy_rule_not_adopted_is_left_alone_even_in_exclusive_mode(mode: str) -> None:
+    legacy = _rule("old-2", owned=False, port=9999).replace(legacy=True)
+    ops, unmanaged = diff_target([ANCHOR], [ANCHOR_LIVE, legacy], mode=mode)
+    assert ops == []
+    assert unmanaged == [legacy]

@@ -92,7 +92,7 @@ def _seed(moto: MotoServer, tmp_path: Path, proxy_url: str) -> tuple[Any, list[s
         aws_access_key_id="x",
         aws_secret_access_key="x",
     )
-    cp, worker, lb = seed_drift(ec2)
+    cp, worker, lb = seed_drift(ec2, owner="kill-aws")
     config = tmp_path / "portsync.yaml"
     config.write_text(
         yaml.safe_dump(

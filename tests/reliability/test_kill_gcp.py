@@ -117,7 +117,7 @@ def test_apply_killed_after_each_write_never_breaks_and_converges(
     config = _config(tmp_path, emulator.url)
     # A clean run first, to learn how many writes the whole apply takes.
     emulator.reset()
-    emulator.seed(PROJECT, drift(PROJECT))
+    emulator.seed(PROJECT, drift(PROJECT, owner="kill-gcp"))
     initial = emulator.firewalls(PROJECT)
     loaded = load_config(config)
     api.apply(loaded)
@@ -129,7 +129,7 @@ def test_apply_killed_after_each_write_never_breaks_and_converges(
     outcomes = []
     for kill_after in range(1, total_writes + 1):
         emulator.reset()
-        emulator.seed(PROJECT, drift(PROJECT))
+        emulator.seed(PROJECT, drift(PROJECT, owner="kill-gcp"))
         before = _allowed_keys(emulator.firewalls(PROJECT)) & wanted
         code, snapshots = _run_killed_after(emulator, config, kill_after)
         assert code == -signal.SIGKILL, f"apply was not killed after write {kill_after}"

@@ -17,9 +17,12 @@ from hypothesis import strategies as st
 
 from portsync import api
 from portsync.config import load_config
+from portsync.owners import NamedOwners
 from portsync.providers.azure.emulator import AzureEmulator
 from tests.reliability.strategies import CIDRS, extra_rules, ports, write_config
 
+#: Name stem of the rules the config's cluster ("prop") owns.
+STEM = NamedOwners(prefix="portsync", owner="prop", fold_case=True).stem
 SUB = "00000000-0000-0000-0000-0000000000aa"
 RG = "prop-rg"
 NSGS = {"control-plane": "cp-nsg", "worker": "node-nsg"}
@@ -48,7 +51,7 @@ def _live_rule(draw: st.DrawFn, index: int) -> tuple[str, dict[str, Any]]:
     }
     if draw(st.booleans()):
         rule.update(
-            name=f"portsync-live-{index}",
+            name=f"{STEM}-live-{index}",
             description="[portsync] old",
             access="Allow",
             priority=1000 + 3 * index,

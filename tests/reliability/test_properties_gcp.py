@@ -16,11 +16,14 @@ from hypothesis import strategies as st
 
 from portsync import api
 from portsync.config import load_config
+from portsync.owners import NamedOwners
 from portsync.providers.gcp.emulator import GcpEmulator
 from portsync.providers.gcp.translate import network_url
 from tests.reliability.strategies import CIDRS, extra_rules, ports, write_config
 
 PROJECT = "prop-project"
+#: Name stem of the firewalls the config's cluster ("prop") owns.
+STEM = NamedOwners(prefix="portsync", owner="prop").stem
 TAGS = {"control-plane": "k8s-cp", "worker": "k8s-node"}
 WRITES = ("firewalls.insert", "firewalls.patch", "firewalls.update", "firewalls.delete")
 
@@ -33,7 +36,7 @@ def _live_firewall(draw: st.DrawFn, index: int) -> dict[str, Any]:
     texts = draw(st.lists(ports, min_size=1, max_size=3, unique=True))
     source = draw(st.one_of(st.sampled_from(CIDRS), st.sampled_from(list(TAGS.values()))))
     body: dict[str, Any] = {
-        "name": f"portsync-live-{index}" if owned else f"user-rule-{index}",
+        "name": f"{STEM}-live-{index}" if owned else f"user-rule-{index}",
         "description": "[portsync] " + "; ".join(f"{p} old" for p in texts) if owned else "by hand",
         "network": network_url(PROJECT, "default"),
         "allowed": [{"IPProtocol": draw(st.sampled_from(["tcp", "udp"])), "ports": texts}],

@@ -14,6 +14,16 @@ import yaml
 from portsync.providers.aws.emulator import MotoServer
 
 
+def owned_by(owner: str = "prod-aws") -> list[dict[str, Any]]:
+    """TagSpecifications marking new rules as ``owner``'s, as portsync's own writes do."""
+    return [
+        {
+            "ResourceType": "security-group-rule",
+            "Tags": [{"Key": "portsync:owner", "Value": owner}],
+        }
+    ]
+
+
 @pytest.fixture(scope="session")
 def moto_server() -> Iterator[MotoServer]:
     server = MotoServer()

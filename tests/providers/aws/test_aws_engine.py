@@ -22,7 +22,7 @@ from portsync.errors import (
 )
 from portsync.ops import Plan
 
-from .conftest import AwsWorld
+from .conftest import AwsWorld, owned_by
 
 runner = CliRunner()
 
@@ -131,6 +131,11 @@ def test_apply_owned_mode_keeps_unmanaged_and_removes_owned_extra(aws_world: Aws
                 "ToPort": 22,
                 "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "bastion ssh"}],
             },
+        ],
+    )
+    ec2.authorize_security_group_ingress(
+        GroupId=aws_world.cp,
+        IpPermissions=[
             {
                 "IpProtocol": "tcp",
                 "FromPort": 9999,
@@ -138,6 +143,7 @@ def test_apply_owned_mode_keeps_unmanaged_and_removes_owned_extra(aws_world: Aws
                 "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: stale rule"}],
             },
         ],
+        TagSpecifications=owned_by(),
     )
     plan = _plan(aws_world)
     removes = [op.rule for g in plan for op in g.removes]
@@ -202,6 +208,7 @@ def test_apply_stale_description_on_group_reference_converges(aws_world: AwsWorl
                 ],
             }
         ],
+        TagSpecifications=owned_by(),
     )
     assert _plan(aws_world).summary()["update"] == 1
     _apply(aws_world)
@@ -220,6 +227,7 @@ def test_apply_additive_mode_never_removes(aws_world: AwsWorld) -> None:
                 "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: old"}],
             }
         ],
+        TagSpecifications=owned_by(),
     )
     plan = _plan(aws_world)
     assert plan.summary()["remove"] == 0
@@ -257,7 +265,9 @@ def test_apply_too_many_deletes_is_refused_before_any_write(aws_world: AwsWorld)
         }
         for p in range(9000, 9004)
     ]
-    aws_world.ec2.authorize_security_group_ingress(GroupId=aws_world.cp, IpPermissions=perms)
+    aws_world.ec2.authorize_security_group_ingress(
+        GroupId=aws_world.cp, IpPermissions=perms, TagSpecifications=owned_by()
+    )
     with pytest.raises(GuardrailError, match="max-deletes 3"):
         _apply(aws_world, max_deletes=3)
     # Nothing was added either: the guardrail fires before any write.
@@ -397,9 +407,9 @@ def test_apply_paces_calls_through_shared_account_region_buckets(aws_world: AwsW
     reads = registry.get((*scope, "describe"), rate=0.001, burst=1000)
     loaded = load_config(aws_world.config_path)
     api.apply(loaded, settings=Settings(mode="owned", limiters=registry))
-    # one authorize per group; reads: plan, verification (no rule ids needed for adds)
+    # one authorize per group; reads: groups and their rules, at plan and at verification
     assert round(1000 - writes.available) == 2
-    assert round(1000 - reads.available) == 2
+    assert round(1000 - reads.available) == 4
 
 
 def test_apply_refuses_world_open_retired_port_and_kubelet_through_a_range(

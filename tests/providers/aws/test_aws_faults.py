@@ -27,7 +27,7 @@ from portsync.errors import ConfigError, ProviderError, ThrottledError
 from portsync.ops import Plan
 from portsync.testing.ec2proxy import EC2Proxy
 
-from .conftest import AwsWorld
+from .conftest import AwsWorld, owned_by
 
 runner = CliRunner()
 
@@ -118,6 +118,8 @@ def _cidr_ingress(world: AwsWorld, group: str) -> set[tuple[int, str, str]]:
 
 
 def _add_ingress(world: AwsWorld, group: str, port: int, cidr: str, description: str) -> None:
+    """A rule; one described as portsync's carries the owner tag of the config's cluster."""
+    tagged = {"TagSpecifications": owned_by()} if description.startswith("portsync: ") else {}
     world.ec2.authorize_security_group_ingress(
         GroupId=group,
         IpPermissions=[
@@ -128,6 +130,7 @@ def _add_ingress(world: AwsWorld, group: str, port: int, cidr: str, description:
                 "IpRanges": [{"CidrIp": cidr, "Description": description}],
             }
         ],
+        **tagged,
     )
 
 
@@ -153,27 +156,29 @@ def _plan_shape(plan: Plan) -> list[tuple[Any, ...]]:
 # -- call counts ---------------------------------------------------------------------------------
 
 
-def test_plan_one_cluster_reads_one_describe_groups_and_no_rules(
+def test_plan_one_cluster_reads_groups_and_rules_once_each(
     aws_world: AwsWorld, proxy: EC2Proxy
 ) -> None:
     _configure(aws_world, proxy.url)
     _plan(aws_world)
     assert proxy.calls[DSG] == 1
-    assert proxy.calls[DSGR] == 0
-    assert sum(proxy.calls.values()) == 1
+    assert proxy.calls[DSGR] == 1  # rule ids and owner tags, for both groups at once
+    assert sum(proxy.calls.values()) == 2
 
 
-def test_apply_adds_only_reads_no_rule_ids(aws_world: AwsWorld, proxy: EC2Proxy) -> None:
+def test_apply_adds_only_reads_nothing_more_than_plan_and_verification(
+    aws_world: AwsWorld, proxy: EC2Proxy
+) -> None:
     _configure(aws_world, proxy.url)
     _apply(aws_world)
-    # plan read + verification read; adds need no rule ids
+    # plan read + verification read
     assert proxy.calls[DSG] == 2
-    assert proxy.calls[DSGR] == 0
+    assert proxy.calls[DSGR] == 2
     assert proxy.calls[AUTH_IN] == 2  # one call per changed group
     assert _plan(aws_world).is_empty()
 
 
-def test_apply_updates_and_removals_read_rule_ids_once(
+def test_apply_updates_and_removals_use_the_rule_ids_plan_read(
     aws_world: AwsWorld, proxy: EC2Proxy
 ) -> None:
     _configure(aws_world, proxy.url)
@@ -195,7 +200,7 @@ def test_apply_updates_and_removals_read_rule_ids_once(
     result = _apply(aws_world)
     assert result.plan.summary()["update"] == 1
     assert result.plan.summary()["remove"] == 1
-    assert proxy.calls[DSGR] == 1  # batched over both changed groups
+    assert proxy.calls[DSGR] == 2  # plan and verification; apply reads no ids of its own
     assert proxy.calls[DSG] == 2
     assert proxy.calls["ModifySecurityGroupRules"] == 1
     assert proxy.calls[REVOKE_IN] == 1
@@ -386,8 +391,9 @@ def test_apply_duplicate_on_authorize_does_not_fail_and_converges(
     result = _apply(aws_world)
     assert result.changed
     assert not proxy.pending_faults()
-    # One group re-read its rules after the duplicate and found nothing left to add.
-    assert proxy.calls[DSGR] == 1
+    # One group re-read its rules after the duplicate and found nothing left to add (the other
+    # two reads are the plan's and the verification's).
+    assert proxy.calls[DSGR] == 1 + 1 + 1
     assert proxy.calls[AUTH_IN] == 2
     assert _plan(aws_world).is_empty()
 
@@ -403,12 +409,13 @@ def test_apply_rule_added_between_plan_and_apply_converges(
             aws_world, aws_world.cp, 6443, "203.0.113.0/24", "portsync: Kubernetes API server"
         )
 
-    proxy.inject("after", action=DSG, callback=another_run)
+    proxy.inject("after", action=DSGR, callback=another_run)
     result = _apply(aws_world)
     assert result.plan.summary()["add"] == 16  # planned before the other run wrote
     # moto refused the control plane's batch as a duplicate; the provider re-read that group's
-    # rules once and authorized only what was still missing.
-    assert proxy.calls[DSGR] == 1
+    # rules once and authorized only what was still missing (plus the plan's and the
+    # verification's reads).
+    assert proxy.calls[DSGR] == 1 + 1 + 1
     assert proxy.calls[AUTH_IN] == 2 + 1
     assert _plan(aws_world).is_empty()
     ipv4_6443 = [

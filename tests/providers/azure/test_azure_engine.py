@@ -33,6 +33,7 @@ from portsync.errors import (
 )
 from portsync.model import RuleKey
 from portsync.ops import Plan
+from portsync.owners import NamedOwners
 from portsync.providers.azure.demo import AzureDemo
 from portsync.providers.azure.emulator import AzureEmulator
 from portsync.providers.azure.provider import AzureProvider
@@ -43,6 +44,9 @@ pytest.importorskip("azure.mgmt.network", reason="needs portsync[azure]")
 runner = CliRunner()
 
 SUB = "00000000-0000-0000-0000-000000000000"
+#: The config's cluster owns the rules named ``<STEM>-…``.
+OWNERS = NamedOwners(prefix="portsync", owner="prod-azure", fold_case=True)
+STEM = OWNERS.stem
 RG = "k8s"
 CP_NSG, NODE_NSG = "cp-nsg", "node-nsg"
 CP_PREFIXES = ["10.0.1.0/24"]
@@ -133,7 +137,7 @@ def _layout(binding: Binding) -> NsgLayout:
     return NsgLayout(
         nsg=binding.nsg,
         where=binding.nsg,
-        prefix="portsync",
+        owners=OWNERS,
         band=(1000, 1999),
         bindings=(binding,),
     )
@@ -326,17 +330,17 @@ def test_apply_owned_mode_keeps_unmanaged_exactly_and_removes_owned_extra(
         destinationPortRange=None,
         destinationPortRanges=["22", "2222"],
     )
-    world.seed(CP_NSG, ssh, _owned("portsync-old-rule", "9999", "stale rule", 1500))
+    world.seed(CP_NSG, ssh, _owned(f"{STEM}-old-rule", "9999", "stale rule", 1500))
     before = _without_etag(world.rules(CP_NSG)["allow-ssh"])
     plan = _plan(world)
     removes = [op.rule for g in plan for op in g.removes]
     assert [(r.ports_text, str(r.peer), r.native_id) for r in removes] == [
-        ("9999", "cidr:10.0.0.0/8", "portsync-old-rule")
+        ("9999", "cidr:10.0.0.0/8", f"{STEM}-old-rule")
     ]
     assert {r.native_id for g in plan for r in g.unmanaged} == {"allow-ssh"}
     _apply(world)
     rules = world.rules(CP_NSG)
-    assert "portsync-old-rule" not in rules
+    assert f"{STEM}-old-rule" not in rules
     assert _without_etag(rules["allow-ssh"]) == before
     assert _plan(world).is_empty()
 
@@ -377,10 +381,10 @@ def test_plan_deny_rule_does_not_satisfy_wanted_allow(world: AzureWorld) -> None
 
 def test_apply_additive_mode_never_removes(world: AzureWorld) -> None:
     world.write_config(mode="additive")
-    world.seed(CP_NSG, _owned("portsync-old-rule", "9999", "old", 1500))
+    world.seed(CP_NSG, _owned(f"{STEM}-old-rule", "9999", "old", 1500))
     assert _plan(world).summary()["remove"] == 0
     _apply(world)
-    assert "portsync-old-rule" in world.rules(CP_NSG)
+    assert f"{STEM}-old-rule" in world.rules(CP_NSG)
 
 
 def test_apply_exclusive_mode_needs_flag_to_remove_unmanaged(world: AzureWorld) -> None:
@@ -602,7 +606,7 @@ def test_apply_every_intermediate_state_keeps_wanted_rules(world: AzureWorld) ->
     stale = dict(rules[names[1]])
     stale["properties"] = dict(stale["properties"], description="[portsync] old")
     kept = [r for n, r in rules.items() if n not in (dropped, names[1])]
-    world.seed(CP_NSG, *kept, stale, _owned("portsync-extra", "9999", "x", 1900), keep=False)
+    world.seed(CP_NSG, *kept, stale, _owned(f"{STEM}-extra", "9999", "x", 1900), keep=False)
     present = {nsg: _keys(world.nsg(nsg)) & wanted[nsg] for nsg in (CP_NSG, NODE_NSG)}
     snapshots: list[dict[str, Any]] = []
     world.emulator.add_observer(snapshots.append)

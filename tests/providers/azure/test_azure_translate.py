@@ -31,6 +31,7 @@ from portsync.model import (
     RuleSet,
     TargetRule,
 )
+from portsync.owners import NamedOwners
 from portsync.providers.azure import errors as azure_errors
 from portsync.providers.azure import translate
 from portsync.providers.azure.limits import MAX_NAME_LENGTH, NAME_PATTERN
@@ -42,6 +43,9 @@ NODE = Binding("worker", "node-nsg", "node-nsg", ("10.0.2.0/24", "fd00:2::/64"))
 BINDINGS = {"control-plane": CP, "worker": NODE}
 SOURCES = ["203.0.113.0/24", "2001:db8::/32"]
 BAND = (1000, 1999)
+OWNERS = NamedOwners(prefix="portsync", owner="prod-azure", fold_case=True)
+#: Names of the owner's rules start with this: ``portsync-<owner hash>``.
+STEM = OWNERS.stem
 ASG_CP = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/k8s/providers/"
     "Microsoft.Network/applicationSecurityGroups/cp-asg"
@@ -101,7 +105,7 @@ def _native(
 #: The security rules of NEUTRAL, in key order, rendered with priorities 1000, 1001, …
 GOLDEN = [
     _native(
-        "portsync-control-plane-tcp-2379-2380-1af80d70",
+        f"{STEM}-control-plane-tcp-2379-2380-1af80d70",
         "[portsync] etcd server client API",
         "Tcp",
         "2379-2380",
@@ -110,7 +114,7 @@ GOLDEN = [
         1000,
     ),
     _native(
-        "portsync-control-plane-tcp-6443-660adacc",
+        f"{STEM}-control-plane-tcp-6443-660adacc",
         "[portsync] Kubernetes API server",
         "Tcp",
         "6443",
@@ -119,7 +123,7 @@ GOLDEN = [
         1001,
     ),
     _native(
-        "portsync-worker-all-all-ac79879c",
+        f"{STEM}-worker-all-all-ac79879c",
         "[portsync] anything out",
         "*",
         "*",
@@ -129,7 +133,7 @@ GOLDEN = [
         direction="Outbound",
     ),
     _native(
-        "portsync-worker-icmp-all-c876eda2",
+        f"{STEM}-worker-icmp-all-c876eda2",
         "[portsync] ping",
         "Icmp",
         "*",
@@ -138,7 +142,7 @@ GOLDEN = [
         1003,
     ),
     _native(
-        "portsync-worker-icmp-all-47923644",
+        f"{STEM}-worker-icmp-all-47923644",
         "[portsync] ping",
         "Icmp",
         "*",
@@ -147,7 +151,7 @@ GOLDEN = [
         1004,
     ),
     _native(
-        "portsync-worker-tcp-10250-39b4573e",
+        f"{STEM}-worker-tcp-10250-39b4573e",
         "[portsync] kubelet API",
         "Tcp",
         "10250",
@@ -156,7 +160,7 @@ GOLDEN = [
         1005,
     ),
     _native(
-        "portsync-worker-tcp-10256-bcfeeccc",
+        f"{STEM}-worker-tcp-10256-bcfeeccc",
         "[portsync] kube-proxy",
         "Tcp",
         "10256",
@@ -165,7 +169,7 @@ GOLDEN = [
         1006,
     ),
     _native(
-        "portsync-worker-udp-30000-32767-29fa3f35",
+        f"{STEM}-worker-udp-30000-32767-29fa3f35",
         "[portsync] NodePort UDP",
         "Udp",
         "30000-32767",
@@ -187,7 +191,7 @@ def _layout(*bindings: Binding, band: tuple[int, int] = BAND, **kw: Any) -> NsgL
     return NsgLayout(
         nsg=bindings[0].nsg,
         where=f"NSG {bindings[0].nsg}",
-        prefix="portsync",
+        owners=OWNERS,
         band=band,
         bindings=bindings,
         **kw,
@@ -231,7 +235,7 @@ def _foreign(name: str, priority: int, access: str = "Allow", **props: Any) -> d
 def test_render_kubernetes_rules_match_golden_security_rules() -> None:
     rules = _desired()
     rendered = [
-        translate.render(r, name=translate.rule_name("portsync", r), priority=1000 + i)
+        translate.render(r, name=translate.rule_name(STEM, r), priority=1000 + i)
         for i, r in enumerate(rules)
     ]
     assert rendered == GOLDEN
@@ -319,9 +323,9 @@ def test_expand_written_rules_diff_clean_against_desired() -> None:
     for rule in desired:
         binding = BINDINGS[rule.role or ""]
         raw = _served(
-            translate.render(rule, name=translate.rule_name("portsync", rule), priority=1000)
+            translate.render(rule, name=translate.rule_name(STEM, rule), priority=1000)
         )
-        live += translate.expand(raw, binding=binding, prefix="portsync", band=BAND)
+        live += translate.expand(raw, binding=binding, owners=OWNERS, band=BAND)
     for target in ("cp-nsg", "node-nsg"):
         ops, unmanaged = diff_target(
             [r for r in desired if r.target == target], [r for r in live if r.target == target]
@@ -330,12 +334,12 @@ def test_expand_written_rules_diff_clean_against_desired() -> None:
 
 
 def test_expand_multi_source_multi_port_rule_is_expanded_and_unmanaged() -> None:
-    raw = _served(_native("portsync-hand-widened", "[portsync] x", "Tcp", "22", "*", "*", 1500))
+    raw = _served(_native(f"{STEM}-hand-widened", "[portsync] x", "Tcp", "22", "*", "*", 1500))
     props = raw["properties"]
     del props["sourceAddressPrefix"], props["destinationPortRange"]
     props["sourceAddressPrefixes"] = ["10.1.0.0/16", "10.2.0.0/16"]
     props["destinationPortRanges"] = ["22", "2222-2223"]
-    rules = translate.expand(raw, binding=CP, prefix="portsync", band=BAND)
+    rules = translate.expand(raw, binding=CP, owners=OWNERS, band=BAND)
     keys = sorted((r.ports_text, r.peer.value) for r in rules)
     assert keys == [
         ("22", "10.1.0.0/16"),
@@ -349,11 +353,11 @@ def test_expand_multi_source_multi_port_rule_is_expanded_and_unmanaged() -> None
 
 def test_expand_deny_rules_yield_nothing_and_esp_rules_are_modelled() -> None:
     assert (
-        translate.expand(_foreign("deny", 1000, access="Deny"), binding=CP, prefix="p", band=BAND)
+        translate.expand(_foreign("deny", 1000, access="Deny"), binding=CP, owners=OWNERS, band=BAND)
         == []
     )
     (esp,) = translate.expand(
-        _foreign("esp", 1000, protocol="Esp"), binding=CP, prefix="p", band=BAND
+        _foreign("esp", 1000, protocol="Esp"), binding=CP, owners=OWNERS, band=BAND
     )
     assert esp.protocol is Protocol.ESP and esp.ports is None and not esp.owned
 
@@ -361,7 +365,7 @@ def test_expand_deny_rules_yield_nothing_and_esp_rules_are_modelled() -> None:
 def test_expand_star_source_means_every_ipv4_and_ipv6_address() -> None:
     raw = _foreign("open", 300, sourceAddressPrefix="*")
     assert sorted(
-        r.peer.value for r in translate.expand(raw, binding=CP, prefix="p", band=BAND)
+        r.peer.value for r in translate.expand(raw, binding=CP, owners=OWNERS, band=BAND)
     ) == [
         "0.0.0.0/0",
         "::/0",
@@ -370,23 +374,23 @@ def test_expand_star_source_means_every_ipv4_and_ipv6_address() -> None:
 
 def test_expand_star_protocol_with_ports_is_tcp_and_udp_without_ports_is_all() -> None:
     raw = _foreign("any-proto", 300, protocol="*")
-    rules = translate.expand(raw, binding=CP, prefix="p", band=BAND)
+    rules = translate.expand(raw, binding=CP, owners=OWNERS, band=BAND)
     assert sorted((r.protocol.value, r.ports_text) for r in rules) == [("tcp", "22"), ("udp", "22")]
     raw["properties"]["destinationPortRange"] = "*"
-    (everything,) = translate.expand(raw, binding=CP, prefix="p", band=BAND)
+    (everything,) = translate.expand(raw, binding=CP, owners=OWNERS, band=BAND)
     assert everything.protocol is Protocol.ALL
 
 
 def test_expand_restricted_source_ports_show_in_extra() -> None:
     raw = _foreign("from-1024", 300, sourcePortRange="1024-65535")
-    (rule,) = translate.expand(raw, binding=CP, prefix="p", band=BAND)
+    (rule,) = translate.expand(raw, binding=CP, owners=OWNERS, band=BAND)
     assert dict(rule.extra)["source_ports"] == "1024-65535"
 
 
 def test_expand_owned_rule_outside_band_carries_priority_extra() -> None:
     rule = _desired()[0]
-    raw = _served(translate.render(rule, name="portsync-x", priority=3000))
-    (live,) = translate.expand(raw, binding=CP, prefix="portsync", band=BAND)
+    raw = _served(translate.render(rule, name=f"{STEM}-x", priority=3000))
+    (live,) = translate.expand(raw, binding=CP, owners=OWNERS, band=BAND)
     assert live.owned
     assert dict(live.extra)["priority"] == "3000 (outside priority_band 1000-1999)"
     (ops, _unmanaged) = diff_target([rule], [live])
@@ -399,7 +403,7 @@ def test_expand_asg_ids_match_configured_spelling_case_insensitively() -> None:
     raw["properties"].pop("sourceAddressPrefix")
     raw["properties"]["sourceApplicationSecurityGroups"] = [{"id": ASG_CP.upper()}]
     (rule,) = translate.expand(
-        raw, binding=binding, prefix="p", band=BAND, asg_names={ASG_CP.lower(): ASG_CP}
+        raw, binding=binding, owners=OWNERS, band=BAND, asg_names={ASG_CP.lower(): ASG_CP}
     )
     assert rule.peer == Endpoint(EndpointKind.ASG, ASG_CP)
 
@@ -485,10 +489,10 @@ def test_compose_partial_removal_of_unmanaged_rule_is_refused() -> None:
 
 def test_compose_owned_rule_outside_band_moves_into_band() -> None:
     rule = next(r for r in _desired() if r.target == "cp-nsg")
-    raw = _served(translate.render(rule, name="portsync-kept-name", priority=200))
+    raw = _served(translate.render(rule, name=f"{STEM}-kept-name", priority=200))
     out = translate.compose([raw], [Change("cp-nsg")], _layout())
     assert out is not None
-    assert out[0]["name"] == "portsync-kept-name"
+    assert out[0]["name"] == f"{STEM}-kept-name"
     assert out[0]["properties"]["priority"] == 1000
 
 
@@ -502,8 +506,8 @@ def test_compose_add_already_present_after_concurrent_write_is_skipped() -> None
 
 def test_compose_removed_rule_renamed_meanwhile_is_removed_by_key() -> None:
     rule = _desired(RuleSet((_rule("control-plane", "tcp", "9999", "self", "gone"),)))[0]
-    raw = _served(translate.render(rule, name="portsync-renamed", priority=1000))
-    stale = rule.replace(native_id="portsync-original-name")
+    raw = _served(translate.render(rule, name=f"{STEM}-renamed", priority=1000))
+    stale = rule.replace(native_id=f"{STEM}-original-name")
     out = translate.compose([raw], [Change("cp-nsg", removes=(stale,))], _layout())
     assert out == []
 

@@ -33,6 +33,7 @@ from portsync.errors import (
 )
 from portsync.model import Direction, Endpoint, EndpointKind, Protocol, RuleKey
 from portsync.ops import Plan
+from portsync.owners import NamedOwners
 from portsync.providers.gcp import translate
 from portsync.providers.gcp.demo import GcpDemo, drift
 from portsync.providers.gcp.emulator import GcpEmulator
@@ -50,6 +51,9 @@ ROLES_BY_TARGET = {f"tag:{CP_TAG}": "control-plane", f"tag:{NODE_TAG}": "worker"
 FIREWALLS = 14
 #: The rules in them: 6443 and the NodePorts are also open to both tags.
 RULES = 21
+#: The config's cluster owns the firewalls named ``<STEM>-…``.
+OWNERS = NamedOwners(prefix="portsync", owner="prod-gcp")
+STEM = OWNERS.stem
 MUTATIONS = ("firewalls.insert", "firewalls.patch", "firewalls.update", "firewalls.delete")
 
 
@@ -114,7 +118,7 @@ def _keys(firewalls: list[dict[str, Any]] | dict[str, dict[str, Any]]) -> set[Ru
     return {
         rule.key
         for fw in items
-        for rule in translate.expand(fw, prefix="portsync", roles_by_target=ROLES_BY_TARGET)
+        for rule in translate.expand(fw, owners=OWNERS, roles_by_target=ROLES_BY_TARGET)
     }
 
 
@@ -164,7 +168,7 @@ def _legacy(world: GcpWorld) -> list[dict[str, Any]]:
         source = "sourceTags" if rule.peer.kind is EndpointKind.TAG else "sourceRanges"
         bodies.append(
             {
-                "name": f"portsync-legacy-{len(bodies):02d}",
+                "name": f"{STEM}-legacy-{len(bodies):02d}",
                 "description": f"[portsync] {port} {purpose}",
                 "allowed": [{"IPProtocol": "tcp", "ports": [port]}],
                 source: [peer],
@@ -173,7 +177,7 @@ def _legacy(world: GcpWorld) -> list[dict[str, Any]]:
         )
     bodies.append(
         {
-            "name": "portsync-legacy-lb",
+            "name": f"{STEM}-legacy-lb",
             "description": "[portsync] 10256 kube-proxy",
             "allowed": [{"IPProtocol": "tcp", "ports": ["10256"]}],
             # A firewall never mixes IPv4 and IPv6 sources: the IPv6 ranges get one of their own.
@@ -239,17 +243,17 @@ def test_apply_then_plan_is_clean_and_second_apply_changes_nothing(gcp_world: Gc
 
 
 def test_apply_owned_mode_keeps_unmanaged_and_removes_owned_extra(gcp_world: GcpWorld) -> None:
-    gcp_world.seed(_ssh(), _owned("portsync-old-rule", "9999", "stale rule"))
+    gcp_world.seed(_ssh(), _owned(f"{STEM}-old-rule", "9999", "stale rule"))
     plan = _plan(gcp_world)
     removes = [op.rule for g in plan for op in g.removes]
     assert [(r.ports_text, str(r.peer), r.native_id) for r in removes] == [
-        ("9999", "cidr:10.0.0.0/8", "portsync-old-rule")
+        ("9999", "cidr:10.0.0.0/8", f"{STEM}-old-rule")
     ]
     assert [r.description for g in plan for r in g.unmanaged] == ["bastion ssh"]
     _apply(gcp_world)
     names = set(gcp_world.firewalls())
     assert "allow-ssh" in names
-    assert "portsync-old-rule" not in names
+    assert f"{STEM}-old-rule" not in names
     assert _plan(gcp_world).is_empty()
 
 
@@ -262,10 +266,10 @@ def test_plan_prefix_without_marker_is_unmanaged(gcp_world: GcpWorld) -> None:
 
 def test_apply_additive_mode_never_removes(gcp_world: GcpWorld) -> None:
     gcp_world.write_config(mode="additive")
-    gcp_world.seed(_owned("portsync-old-rule", "9999", "old"))
+    gcp_world.seed(_owned(f"{STEM}-old-rule", "9999", "old"))
     assert _plan(gcp_world).summary()["remove"] == 0
     _apply(gcp_world)
-    assert "portsync-old-rule" in gcp_world.firewalls()
+    assert f"{STEM}-old-rule" in gcp_world.firewalls()
     assert gcp_world.emulator.calls["firewalls.delete"] == 0
 
 
@@ -311,7 +315,7 @@ def test_plan_disabled_or_denying_firewall_does_not_satisfy_wanted_rule(
     gcp_world: GcpWorld,
 ) -> None:
     api_fw = translate.firewall_name(
-        "portsync",
+        STEM,
         "control-plane",
         f"tag:{CP_TAG}",
         Direction.INGRESS,
@@ -481,7 +485,7 @@ def test_apply_added_port_joins_existing_firewall(gcp_world: GcpWorld) -> None:
 def test_apply_field_to_clear_replaces_firewall_and_keeps_logging(gcp_world: GcpWorld) -> None:
     _apply(gcp_world)
     name = translate.firewall_name(
-        "portsync",
+        STEM,
         "control-plane",
         f"tag:{CP_TAG}",
         Direction.INGRESS,
@@ -624,7 +628,7 @@ def test_apply_operation_failed_is_clean_error_and_next_apply_converges(
 def test_apply_transient_faults_are_retried_and_converge(
     gcp_world: GcpWorld, kind: str, route: str, status: int | None
 ) -> None:
-    gcp_world.seed(*drift(gcp_world.project))
+    gcp_world.seed(*drift(gcp_world.project, owner="prod-gcp"))
     gcp_world.emulator.inject(kind, route=route, status=status, times=2)
     result = _apply(gcp_world)
     assert result.changed
@@ -803,7 +807,7 @@ def test_plan_firewall_quota_counts_the_inserts_of_every_cluster_of_the_project(
 
 
 def test_apply_concurrent_runs_both_converge(gcp_world: GcpWorld) -> None:
-    gcp_world.seed(*drift(gcp_world.project))
+    gcp_world.seed(*drift(gcp_world.project, owner="prod-gcp"))
     errors: list[BaseException] = []
 
     def run() -> None:

@@ -31,12 +31,16 @@ from portsync.model import (
     RuleSet,
     TargetRule,
 )
+from portsync.owners import NamedOwners
 from portsync.providers.gcp import errors as gcp_errors
 from portsync.providers.gcp import translate
 from portsync.providers.gcp.limits import MAX_NAME_LENGTH, NAME_PATTERN
 from portsync.providers.gcp.provider import GcpClusterConfig
 
 PROJECT = "proj-1234"
+OWNERS = NamedOwners(prefix="portsync", owner="prod-gcp")
+#: The name stem of the owner's firewalls: ``portsync-<owner hash>``.
+STEM = OWNERS.stem
 NETWORK = translate.network_url(PROJECT, "default")
 CP = Endpoint(EndpointKind.TAG, "k8s-cp")
 NODE = Endpoint(EndpointKind.TAG, "k8s-node")
@@ -96,32 +100,32 @@ def _fw(
 
 
 GOLDEN = {
-    "portsync-control-plane-tcp-202d6331": _fw(
-        "portsync-control-plane-tcp-202d6331",
+    f"{STEM}-control-plane-tcp-202d6331": _fw(
+        f"{STEM}-control-plane-tcp-202d6331",
         "[portsync] 2379-2380 etcd server client API; 10250 kubelet API",
         "tcp",
         ["2379-2380", "10250"],
         ("sourceTags", "k8s-cp"),
         "k8s-cp",
     ),
-    "portsync-control-plane-tcp-c2f90c0c": _fw(
-        "portsync-control-plane-tcp-c2f90c0c",
+    f"{STEM}-control-plane-tcp-c2f90c0c": _fw(
+        f"{STEM}-control-plane-tcp-c2f90c0c",
         "[portsync] 6443 Kubernetes API server",
         "tcp",
         ["6443"],
         ("sourceRanges", "2001:db8::/32"),
         "k8s-cp",
     ),
-    "portsync-control-plane-tcp-db136339": _fw(
-        "portsync-control-plane-tcp-db136339",
+    f"{STEM}-control-plane-tcp-db136339": _fw(
+        f"{STEM}-control-plane-tcp-db136339",
         "[portsync] 6443 Kubernetes API server",
         "tcp",
         ["6443"],
         ("sourceRanges", "203.0.113.0/24"),
         "k8s-cp",
     ),
-    "portsync-worker-all-4f972d1c": _fw(
-        "portsync-worker-all-4f972d1c",
+    f"{STEM}-worker-all-4f972d1c": _fw(
+        f"{STEM}-worker-all-4f972d1c",
         "[portsync] anything out",
         "all",
         None,
@@ -129,72 +133,73 @@ GOLDEN = {
         "k8s-node",
         direction="EGRESS",
     ),
-    "portsync-worker-icmp-82d3e9f6": _fw(
-        "portsync-worker-icmp-82d3e9f6",
+    f"{STEM}-worker-icmp-82d3e9f6": _fw(
+        f"{STEM}-worker-icmp-82d3e9f6",
         "[portsync] ping",
         "icmp",
         None,
         ("sourceTags", "k8s-node"),
         "k8s-node",
     ),
-    "portsync-worker-tcp-825a89e4": _fw(
-        "portsync-worker-tcp-825a89e4",
+    f"{STEM}-worker-tcp-825a89e4": _fw(
+        f"{STEM}-worker-tcp-825a89e4",
         "[portsync] 10250 kubelet API",
         "tcp",
         ["10250"],
         ("sourceTags", "k8s-cp"),
         "k8s-node",
     ),
-    "portsync-worker-tcp-30fbda2f": _fw(
-        "portsync-worker-tcp-30fbda2f",
+    f"{STEM}-worker-tcp-30fbda2f": _fw(
+        f"{STEM}-worker-tcp-30fbda2f",
         "[portsync] 10256 kube-proxy",
         "tcp",
         ["10256"],
         ("sourceRanges", "130.211.0.0/22"),
         "k8s-node",
     ),
-    "portsync-worker-tcp-3ff2a773": _fw(
-        "portsync-worker-tcp-3ff2a773",
+    f"{STEM}-worker-tcp-3ff2a773": _fw(
+        f"{STEM}-worker-tcp-3ff2a773",
         "[portsync] 10256 kube-proxy",
         "tcp",
         ["10256"],
         ("sourceRanges", "35.191.0.0/16"),
         "k8s-node",
     ),
-    "portsync-worker-tcp-58d1d1e5": _fw(
-        "portsync-worker-tcp-58d1d1e5",
+    f"{STEM}-worker-tcp-58d1d1e5": _fw(
+        f"{STEM}-worker-tcp-58d1d1e5",
         "[portsync] 10256 kube-proxy",
         "tcp",
         ["10256"],
         ("sourceRanges", "2600:2d00:1:b029::/64"),
         "k8s-node",
     ),
-    "portsync-worker-tcp-61d222e0": _fw(
-        "portsync-worker-tcp-61d222e0",
+    f"{STEM}-worker-tcp-61d222e0": _fw(
+        f"{STEM}-worker-tcp-61d222e0",
         "[portsync] 10256 kube-proxy",
         "tcp",
         ["10256"],
         ("sourceRanges", "2600:2d00:1:1::/64"),
         "k8s-node",
     ),
-    "portsync-worker-tcp-7b307cfc": _fw(
-        "portsync-worker-tcp-7b307cfc",
+    f"{STEM}-worker-tcp-7b307cfc": _fw(
+        f"{STEM}-worker-tcp-7b307cfc",
         "[portsync] 10256 kube-proxy",
         "tcp",
         ["10256"],
         ("sourceRanges", "209.85.204.0/22"),
         "k8s-node",
     ),
-    "portsync-worker-tcp-cf895fa0": _fw(
-        "portsync-worker-tcp-cf895fa0",
+    f"{STEM}-worker-tcp-cf895fa0": _fw(
+        f"{STEM}-worker-tcp-cf895fa0",
         "[portsync] 10256 kube-proxy",
         "tcp",
         ["10256"],
         ("sourceRanges", "209.85.152.0/22"),
         "k8s-node",
     ),
-    "portsync-worker-udp-436a22f6": _fw(
-        "portsync-worker-udp-436a22f6",
+    f"{STEM}-worker-udp-436a22f6": _fw(
+        f"{STEM}-worker-udp-436a22f6": _fw(
+        f"{STEM}-worker-udp-436a22f6",
         "[portsync] 30000-32767 NodePort, UDP",
         "udp",
         ["30000-32767"],
@@ -211,7 +216,7 @@ def _desired(rules: RuleSet = NEUTRAL, **kw: Any) -> list[TargetRule]:
 
 
 def _pack(rules: list[TargetRule]) -> dict[str, dict[str, Any]]:
-    return translate.pack(rules, prefix="portsync", network=NETWORK)
+    return translate.pack(rules, prefix=STEM, network=NETWORK)
 
 
 def _as_served(body: dict[str, Any]) -> dict[str, Any]:
@@ -226,7 +231,7 @@ def _read(bodies: dict[str, dict[str, Any]]) -> list[TargetRule]:
         rule
         for body in bodies.values()
         for rule in translate.expand(
-            _as_served(body), prefix="portsync", roles_by_target=ROLES_BY_TARGET
+            _as_served(body), owners=OWNERS, roles_by_target=ROLES_BY_TARGET
         )
     ]
 
@@ -326,7 +331,7 @@ def test_translate_unbound_role_rules_are_skipped() -> None:
 
 
 def test_check_firewall_mixed_families_and_empty_source_reported() -> None:
-    body = dict(GOLDEN["portsync-control-plane-tcp-db136339"])
+    body = dict(GOLDEN[f"{STEM}-control-plane-tcp-db136339"])
     body["sourceRanges"] = ["203.0.113.0/24", "2001:db8::/32"]
     assert any("IPv4 and IPv6" in p for p in translate.check_firewall(body))
     body.pop("sourceRanges")
@@ -334,7 +339,7 @@ def test_check_firewall_mixed_families_and_empty_source_reported() -> None:
 
 
 def test_check_firewall_long_description_reported() -> None:
-    body = dict(GOLDEN["portsync-control-plane-tcp-db136339"], description="x" * 2049)
+    body = dict(GOLDEN[f"{STEM}-control-plane-tcp-db136339"], description="x" * 2049)
     assert any("2048" in p for p in translate.check_firewall(body))
 
 
@@ -343,15 +348,16 @@ def test_check_firewall_long_description_reported() -> None:
 
 def test_firewall_name_is_deterministic_and_rfc1035() -> None:
     args = ("tag:k8s-cp", Direction.INGRESS, Protocol.TCP, Endpoint.cidr("10.0.0.0/8"))
-    first = translate.firewall_name("portsync", "control-plane", *args)
-    assert first == translate.firewall_name("portsync", "control-plane", *args)
-    assert first.startswith("portsync-control-plane-tcp-")
+    first = translate.firewall_name(STEM, "control-plane", *args)
+    assert first == translate.firewall_name(STEM, "control-plane", *args)
+    assert first.startswith(f"{STEM}-control-plane-tcp-")
     assert NAME_PATTERN.fullmatch(first)
 
 
 def test_firewall_name_long_prefix_and_role_fit_in_63_chars() -> None:
+    # The longest name_prefix, followed by an owner digest, as the provider writes names.
     name = translate.firewall_name(
-        "p" * 30,
+        NamedOwners(prefix="p" * 30, owner="x").stem,
         "a-very-long-role-name-that-goes-on-and-on",
         "tag:t",
         Direction.EGRESS,
@@ -385,12 +391,12 @@ def test_expand_golden_firewalls_round_trip_without_diff() -> None:
 
 
 def test_expand_packed_description_gives_each_rule_its_own_purpose() -> None:
-    live = _read({"x": GOLDEN["portsync-control-plane-tcp-202d6331"]})
+    live = _read({"x": GOLDEN[f"{STEM}-control-plane-tcp-202d6331"]})
     assert {r.ports_text: r.description for r in live} == {
         "2379-2380": "[portsync] etcd server client API",
         "10250": "[portsync] kubelet API",
     }
-    assert all(r.owned and r.native_id == "portsync-control-plane-tcp-202d6331" for r in live)
+    assert all(r.owned and r.native_id == f"{STEM}-control-plane-tcp-202d6331" for r in live)
     assert all(r.origin == "self" for r in live)
 
 
@@ -458,14 +464,14 @@ def test_parse_description_reads_back_what_packing_writes(entries: dict[str, str
 
 
 def test_expand_owned_single_port_without_port_in_description_keeps_whole_text() -> None:
-    body = dict(GOLDEN["portsync-worker-tcp-825a89e4"], description="[portsync] kubelet API")
+    body = dict(GOLDEN[f"{STEM}-worker-tcp-825a89e4"], description="[portsync] kubelet API")
     (rule,) = _read({"x": body})
     assert rule.description == "[portsync] kubelet API"
     assert rule.owned
 
 
 def test_expand_disabled_or_denying_firewall_yields_nothing() -> None:
-    body = GOLDEN["portsync-worker-tcp-825a89e4"]
+    body = GOLDEN[f"{STEM}-worker-tcp-825a89e4"]
     assert _read({"x": dict(body, disabled=True)}) == []
     denying = {k: v for k, v in body.items() if k != "allowed"}
     denying["denied"] = [{"IPProtocol": "tcp", "ports": ["10250"]}]
@@ -489,7 +495,7 @@ def test_expand_firewall_without_target_is_unmanaged_on_every_target() -> None:
 
 
 def test_expand_firewall_of_unbound_tags_is_ignored() -> None:
-    body = dict(GOLDEN["portsync-worker-tcp-825a89e4"], targetTags=["someone-else"])
+    body = dict(GOLDEN[f"{STEM}-worker-tcp-825a89e4"], targetTags=["someone-else"])
     assert _read({"x": body}) == []
 
 
@@ -513,7 +519,7 @@ def test_expand_multiple_sources_and_ports_give_one_rule_each() -> None:
 
 
 def test_expand_tcp_without_ports_means_every_port() -> None:
-    body = dict(GOLDEN["portsync-worker-tcp-825a89e4"], allowed=[{"IPProtocol": "6"}])
+    body = dict(GOLDEN[f"{STEM}-worker-tcp-825a89e4"], allowed=[{"IPProtocol": "6"}])
     (rule,) = _read({"x": body})
     assert rule.protocol is Protocol.TCP and rule.ports == PortRange(0, 65535)
 
@@ -523,33 +529,63 @@ def test_expand_tcp_without_ports_means_every_port() -> None:
     [
         ({}, True),
         ({"name": "manual-rule"}, False),
-        ({"description": "kubelet"}, False),
+        # The description is for people; the owner digest in the name is the identity.
+        ({"description": "kubelet"}, True),
         ({"targetTags": ["k8s-node", "k8s-cp"]}, False),
+        # An earlier release's name, a look-alike, another owner's digest: not this owner's.
+        ({"name": "portsync-worker-tcp-825a89e4"}, False),
+        ({"name": "portsync-abcdef-worker-tcp-825a89e4"}, False),
+        ({"name": STEM.replace("portsync", "other") + "-worker-tcp-825a89e4"}, False),
     ],
 )
-def test_is_owned_needs_prefix_marker_and_one_target(change: dict[str, Any], owned: bool) -> None:
-    body = dict(GOLDEN["portsync-worker-tcp-825a89e4"], **change)
-    assert translate.is_owned(body, "portsync") is owned
+def test_is_owned_needs_the_owners_name_digest_and_one_target(
+    change: dict[str, Any], owned: bool
+) -> None:
+    body = dict(GOLDEN[f"{STEM}-worker-tcp-825a89e4"], **change)
+    assert translate.is_owned(body, OWNERS) is owned
+
+
+@pytest.mark.parametrize(
+    ("name", "description", "adopt", "expected"),
+    [
+        # look-alike of an earlier release: prefix and marker, no digest → legacy
+        ("portsync-worker-tcp-1", "[portsync] x", False, (False, None, True)),
+        ("portsync-worker-tcp-1", "[portsync] x", True, (True, None, True)),
+        # no marker: plain unmanaged, never adopted
+        ("portsync-worker-tcp-1", "by hand", True, (False, None, False)),
+        # another owner the run knows, one it does not
+        (NamedOwners("portsync", "team-b").stem + "-w-tcp-1", "", True, (False, "team-b", False)),
+        ("portsync-abcdef-w-tcp-1", "[portsync] x", True, (False, "#abcdef", False)),
+    ],
+)
+def test_ownership_reads_the_owner_from_the_name(
+    name: str, description: str, adopt: bool, expected: tuple[bool, str | None, bool]
+) -> None:
+    owners = NamedOwners(
+        prefix="portsync", owner="prod-gcp", known={NamedOwners("p", "team-b").token: "team-b"}
+    )
+    body = dict(GOLDEN[f"{STEM}-worker-tcp-825a89e4"], name=name, description=description)
+    assert translate.ownership(body, owners, adopt_legacy=adopt) == expected
 
 
 # --------------------------------------------------------------------------- comparing
 
 
 def test_patch_for_identical_firewall_is_empty() -> None:
-    body = GOLDEN["portsync-control-plane-tcp-202d6331"]
+    body = GOLDEN[f"{STEM}-control-plane-tcp-202d6331"]
     assert translate.patch_for(_as_served(body), body) == ({}, False)
 
 
 def test_patch_for_port_order_and_host_bits_are_not_changes() -> None:
-    body = GOLDEN["portsync-control-plane-tcp-202d6331"]
+    body = GOLDEN[f"{STEM}-control-plane-tcp-202d6331"]
     live = dict(body, allowed=[{"IPProtocol": "TCP", "ports": ["10250", "2379-2380"]}])
     assert translate.patch_for(live, body) == ({}, False)
-    v4 = GOLDEN["portsync-control-plane-tcp-db136339"]
+    v4 = GOLDEN[f"{STEM}-control-plane-tcp-db136339"]
     assert translate.patch_for(dict(v4, sourceRanges=["203.0.113.9/24"]), v4) == ({}, False)
 
 
 def test_patch_for_removed_port_sends_allowed_and_description_only() -> None:
-    body = GOLDEN["portsync-control-plane-tcp-202d6331"]
+    body = GOLDEN[f"{STEM}-control-plane-tcp-202d6331"]
     live = dict(
         body,
         description=body["description"] + "; 10257 kube-controller-manager",
@@ -561,7 +597,7 @@ def test_patch_for_removed_port_sends_allowed_and_description_only() -> None:
 
 
 def test_patch_for_field_to_clear_needs_full_update() -> None:
-    body = GOLDEN["portsync-control-plane-tcp-db136339"]
+    body = GOLDEN[f"{STEM}-control-plane-tcp-db136339"]
     live = dict(body, sourceTags=["extra"])
     fields, replace = translate.patch_for(live, body)
     assert replace
@@ -569,7 +605,7 @@ def test_patch_for_field_to_clear_needs_full_update() -> None:
 
 
 def test_patch_for_disabled_firewall_enables_it() -> None:
-    body = GOLDEN["portsync-control-plane-tcp-db136339"]
+    body = GOLDEN[f"{STEM}-control-plane-tcp-db136339"]
     assert translate.patch_for(dict(body, disabled=True), body) == ({"disabled": False}, False)
 
 
