@@ -404,6 +404,7 @@ def live_rules(
                 owned=tagged == owner or (legacy and adopt_legacy),
                 legacy=legacy,
                 origin=_label(rule.peer, target, roles_by_group),
+                tags=tuple(sorted(tags.items())),
             )
         )
         seen.add(rule.key)

@@ -189,12 +189,6 @@ def test_plan_stale_description_is_an_update_not_a_replace(aws_world: AwsWorld) 
     assert _plan(aws_world).is_empty()
 
 
-@pytest.mark.xfail(
-    reason="moto gap: rule equality includes the group pair's description, so neither "
-    "UpdateSecurityGroupRuleDescriptions nor ModifySecurityGroupRules changes the description "
-    "of a group-reference rule as DescribeSecurityGroups reports it",
-    strict=True,
-)
 def test_apply_stale_description_on_group_reference_converges(aws_world: AwsWorld) -> None:
     aws_world.ec2.authorize_security_group_ingress(
         GroupId=aws_world.cp,

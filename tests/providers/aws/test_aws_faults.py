@@ -117,9 +117,12 @@ def _cidr_ingress(world: AwsWorld, group: str) -> set[tuple[int, str, str]]:
     return out
 
 
-def _add_ingress(world: AwsWorld, group: str, port: int, cidr: str, description: str) -> None:
-    """A rule; one described as portsync's carries the owner tag of the config's cluster."""
-    tagged = {"TagSpecifications": owned_by()} if description.startswith("portsync: ") else {}
+def _add_ingress(
+    world: AwsWorld, group: str, port: int, cidr: str, description: str, owner: str = "prod-aws"
+) -> None:
+    """A rule; one described as portsync's carries the owner tag of ``owner`` (by default the
+    config's cluster)."""
+    tagged = {"TagSpecifications": owned_by(owner)} if description.startswith("portsync: ") else {}
     world.ec2.authorize_security_group_ingress(
         GroupId=group,
         IpPermissions=[
@@ -513,7 +516,7 @@ def _two_clusters(world: AwsWorld, url: str) -> dict[str, str]:
         )["GroupId"]
         for i in range(1, 5)
     }
-    _add_ingress(world, groups["app-2"], 9999, "10.0.0.0/8", "portsync: retired rule")
+    _add_ingress(world, groups["app-2"], 9999, "10.0.0.0/8", "portsync: retired rule", "blue")
     data = {
         "extra_rules": [
             {
@@ -575,15 +578,22 @@ def test_apply_paged_rule_ids_and_verification_converge(
 ) -> None:
     roles, extra = _seven_roles(aws_world)
     _configure(aws_world, paging_proxy.url, roles=roles, extra_rules=extra)
-    # Rule items of the groups with updates or removals: role-3 and role-4 (egress included).
-    items = aws_world.ec2.describe_security_group_rules(
-        Filters=[{"Name": "group-id", "Values": [roles["role-3"], roles["role-4"]]}]
-    )["SecurityGroupRules"]
-    assert len(items) > 2
+
+    def rule_items() -> int:
+        return len(
+            aws_world.ec2.describe_security_group_rules(
+                Filters=[{"Name": "group-id", "Values": sorted(roles.values())}]
+            )["SecurityGroupRules"]
+        )
+
+    before = rule_items()
+    assert before > 2
     _apply(aws_world)
+    after = rule_items()
     pages = math.ceil(len(roles) / 2)
     assert paging_proxy.calls[DSG] == 2 * pages  # plan and verification, every page
-    assert paging_proxy.calls[DSGR] == math.ceil(len(items) / 2)
+    # Rule ids and owner tags of every bound group, every page: at plan and at verification.
+    assert paging_proxy.calls[DSGR] == math.ceil(before / 2) + math.ceil(after / 2)
     assert _plan(aws_world).is_empty()
     assert (8004, "10.0.0.0/8", "portsync: app 4") in _cidr_ingress(aws_world, roles["role-4"])
     assert (22, "10.9.0.0/16", "bastion ssh") in _cidr_ingress(aws_world, roles["role-3"])

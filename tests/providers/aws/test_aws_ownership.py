@@ -290,3 +290,16 @@ def test_adopt_legacy_tags_wanted_rules_removes_unwanted_ones_once(aws_world: Aw
     again = _plan(aws_world)
     assert again.is_empty()
     assert all(r.ports_text != "6443" for g in again for r in g.unmanaged)
+
+
+def test_protect_by_rule_tag_reads_the_tags_plan_now_reads(aws_world: AwsWorld) -> None:
+    """``protect: [{tag: …}]`` matches the rule tags DescribeSecurityGroupRules returns."""
+    aws_world.write_config(mode="exclusive", protect=[{"tag": "team=net"}])
+    _ingress(aws_world, 22, "10.9.0.0/16", "bastion ssh", tags={"team": "net"})
+    _ingress(aws_world, 23, "10.9.0.0/16", "telnet")
+    plan = _plan(aws_world)
+    removed = [op.rule.ports_text for _g, op in plan.changes if isinstance(op, DeleteRuleOp)]
+    assert removed == ["23"]
+    _apply(aws_world, allow_exclusive=True)
+    assert _has(aws_world, aws_world.cp, 22, "10.9.0.0/16")
+    assert not _has(aws_world, aws_world.cp, 23, "10.9.0.0/16")
