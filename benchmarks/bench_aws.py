@@ -37,6 +37,7 @@ from portsync.provider import Settings
 from portsync.providers.aws.adapter import make_client
 from portsync.providers.aws.emulator import MotoServer
 from portsync.providers.aws.limits import MAX_FILTER_VALUES
+from portsync.providers.aws.translate import owner_tags
 from portsync.testing.ec2proxy import EC2Proxy
 
 __all__ = ["DEFAULT_SCALE", "main", "run"]
@@ -60,6 +61,16 @@ WRITES = (
 
 def _client(url: str) -> Any:
     return make_client(region=REGION, endpoint=url, anonymous=True)
+
+
+#: The owner of every benchmark cluster, and the tags that make the seeded rules its own.
+OWNER = "bench-aws"
+OWNED = [
+    {
+        "ResourceType": "security-group-rule",
+        "Tags": [{"Key": k, "Value": v} for k, v in owner_tags(OWNER, OWNER).items()],
+    }
+]
 
 
 def _role(i: int) -> str:
@@ -90,7 +101,9 @@ def _create_groups(url: str, count: int) -> list[str]:
 
     def fill(gid: str) -> None:
         try:
-            ec2.authorize_security_group_ingress(GroupId=gid, IpPermissions=permissions)
+            ec2.authorize_security_group_ingress(
+                GroupId=gid, IpPermissions=permissions, TagSpecifications=OWNED
+            )
         except ClientError as exc:
             # Under load botocore may retry a call moto already applied; the rules are there.
             if exc.response.get("Error", {}).get("Code") != "InvalidPermission.Duplicate":
@@ -139,6 +152,7 @@ def _write_config(
         "clusters": [
             {
                 "name": f"bench-aws-{start:05d}" if per_cluster else "bench-aws",
+                "owner": OWNER,
                 "provider": "aws",
                 "region": REGION,
                 "endpoint": url,

@@ -128,7 +128,7 @@ def firewalls_for(loaded: LoadedConfig) -> list[dict[str, Any]]:
     rules = provider.translate(api.synthesize(loaded), loaded.config.sources)
     bodies = translate.pack(
         rules,
-        prefix=provider.prefix,
+        prefix=provider.stem,
         network=provider.network,
         default_priority=provider.config.priority,
     )
