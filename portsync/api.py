@@ -337,8 +337,12 @@ def check_empty_targets(loaded: LoadedConfig, the_plan: Plan) -> None:
     """
     emptied = []
     for group in the_plan.groups:
-        # live rules portsync does not own: unmanaged ones and the cloud's own defaults
-        owned_live = group.live_count - len(group.unmanaged) - len(group.cloud_defaults)
+        # Live rules portsync does not own: unmanaged ones and the cloud's own defaults left
+        # alone, and unmanaged ones removed (exclusive mode lists each rule once: as removed).
+        foreign_removed = sum(1 for op in group.removes if not op.rule.owned)
+        owned_live = (
+            group.live_count - len(group.unmanaged) - len(group.cloud_defaults) - foreign_removed
+        )
         removed = sum(1 for op in group.removes if op.rule.owned)
         if owned_live <= 0 or removed < owned_live or group.adds:
             continue

@@ -126,3 +126,15 @@ def test_a_target_of_a_cluster_the_config_does_not_hold_is_named_without_a_place
     with pytest.raises(GuardrailError) as exc:
         check_empty_targets(LOADED, plan)
     assert exc.value.message.endswith("(bound as clusters.-1.roles.worker)")
+
+
+def test_unmanaged_rules_removed_in_exclusive_mode_do_not_count_as_owned_ones() -> None:
+    """Exclusive mode lists an unmanaged rule it removes once, as a removal: the guard still sees
+    that every owned rule goes (2 live: 1 owned removed, 1 unmanaged removed, nothing added)."""
+    the_plan = _plan(
+        DeleteRuleOp(_rule(9000), "owned by portsync but no longer wanted"),
+        DeleteRuleOp(_rule(22, owned=False), "unmanaged rule removed in exclusive mode"),
+        live=2,
+    )
+    with pytest.raises(GuardrailError, match="removes all 1 rules"):
+        check_empty_targets(LOADED, the_plan)
