@@ -111,10 +111,15 @@ def test_lookalike_and_another_owners_rule_survive_owned_and_exclusive_applies(
 
 def test_plan_text_names_the_other_owner_and_warns(aws_world: AwsWorld) -> None:
     _foreign_and_lookalike(aws_world)
-    result = runner.invoke(app, ["--config", str(aws_world.config_path), "plan"])
+    cfg = str(aws_world.config_path)
+    result = runner.invoke(app, ["--config", cfg, "plan"])
+    assert result.exit_code == 0, result.output
+    assert "also bound by owner team-b" in result.stdout
+    # Collapsed by default, but the migration is named.
+    assert "1 of them written by an earlier portsync release" in result.stdout
+    result = runner.invoke(app, ["--config", cfg, "plan", "--show-unmanaged"])
     assert result.exit_code == 0, result.output
     assert "owned by team-b, left alone" in result.stdout
-    assert "also bound by owner team-b" in result.stdout
     assert "adopt with --adopt-legacy" in result.stdout
 
 
@@ -195,9 +200,11 @@ def test_exclusive_apply_keeps_default_egress_and_lists_each_rule_once(
     plan = _plan(aws_world)
     removed = [op.rule for _g, op in plan.changes if isinstance(op, DeleteRuleOp)]
     assert [(r.ports_text, str(r.peer)) for r in removed] == [("22", "cidr:10.9.0.0/16")]
-    left = [r for g in plan for r in g.unmanaged]
+    # The default egress of each group: left alone, once each (as the cloud's own default).
+    assert not [r for g in plan for r in g.unmanaged]
+    left = [r for g in plan for r in g.cloud_defaults]
     assert {(r.direction.value, str(r.peer)) for r in left} == {("egress", "cidr:0.0.0.0/0")}
-    assert len(left) == 2  # the default egress of each group, once each
+    assert len(left) == 2
     result = runner.invoke(
         app,
         ["--config", str(aws_world.config_path), "apply", "--auto-approve", "--exclusive"],
