@@ -198,7 +198,6 @@ GOLDEN = {
         "k8s-node",
     ),
     f"{STEM}-worker-udp-436a22f6": _fw(
-        f"{STEM}-worker-udp-436a22f6": _fw(
         f"{STEM}-worker-udp-436a22f6",
         "[portsync] 30000-32767 NodePort, UDP",
         "udp",
