@@ -156,6 +156,7 @@ def test_adopt_legacy_renames_wanted_rules_and_removes_unwanted_ones_once(
         n
         for n, r in world.rules(CP_NSG).items()
         if r["properties"]["destinationPortRange"] == "6443"
+        and r["properties"].get("sourceAddressPrefix") == "203.0.113.0/24"
     ]
     assert len(api_rules) == 1 and api_rules[0].startswith(f"{STEM}-")
     after = _plan(world)
