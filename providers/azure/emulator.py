@@ -7,9 +7,9 @@ portsync's tests, benchmarks and offline demo exercise.
 
 The HTTP server, counters, fault queue and observers are the cloud-neutral scaffolding of
 :mod:`portsync.testing.emulation`.  It uses only the standard library (``http.server`` +
-``ssl``) plus ``trustme``, which makes a
-throw-away certificate authority and a server certificate for ``127.0.0.1``/``localhost`` at
-start.  The CA bundle is written to :attr:`AzureEmulator.ca_bundle_path`; hand that path to the
+``ssl``) plus ``cryptography`` (:mod:`.tlscert`, which azure-identity and moto depend on
+anyway), which makes a throw-away certificate authority and a server certificate for
+``127.0.0.1``/``localhost`` at start.  The CA bundle is written to :attr:`AzureEmulator.ca_bundle_path`; hand that path to the
 SDK as ``connection_verify``.  TLS is required because azure-core refuses to send bearer tokens
 over plain http.
 
@@ -844,26 +844,20 @@ class AzureEmulator:
         """Make the certificates, bind, serve on a daemon thread; return the base URL."""
         if self._serving.running:
             return self.base_url
-        try:
-            import trustme
-        except ImportError as exc:  # pragma: no cover - depends on the environment
-            raise ImportError(
-                "the Azure emulator needs 'trustme'; install portsync[emulators]"
-            ) from exc
-        ca = trustme.CA(organization_name="portsync Azure emulator")
+        from .tlscert import make_tls
+
         identities = ["127.0.0.1", "localhost", "::1"]
         if self.host not in identities and self.host not in {"0.0.0.0", "::"}:
             identities.append(self.host)
-        leaf = ca.issue_cert(*identities)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        leaf.configure_cert(context)
+        tls = make_tls(identities)
         if self._ca_out is not None:
             self._ca_out.parent.mkdir(parents=True, exist_ok=True)
             self._ca_path = self._ca_out
         else:
             self._tmpdir = tempfile.mkdtemp(prefix="portsync-azure-emulator-")
             self._ca_path = Path(self._tmpdir) / "ca.pem"
-        ca.cert_pem.write_to_path(str(self._ca_path))
+        self._ca_path.write_bytes(tls.ca_pem)
+        context = tls.context
         server = _TLSServer((self.host, self.port), _Handler, self, context)
         self.port = self._serving.start(server, "azure-emulator")
         return self.base_url
