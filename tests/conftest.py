@@ -26,6 +26,8 @@ _CLOUD_ENV = (
     "AZURE_TENANT_ID",
     "AZURE_SUBSCRIPTION_ID",
     "PORTSYNC_CONFIG",
+    # A developer's signing key would make every test that writes an unsigned plan fail.
+    "PORTSYNC_PLAN_KEY",
     "NO_COLOR",
 )
 
