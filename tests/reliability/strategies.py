@@ -62,6 +62,18 @@ def write_config(
                 "catalog": catalog,
                 "mode": mode,
                 "extra_rules": extra,
+                # These properties are about convergence and ownership; drawn rules may open any
+                # port to public ranges (the health checks), which the exposure floor would refuse.
+                "allow_exposure": [
+                    "etcd",
+                    "kubelet",
+                    "kube-scheduler",
+                    "kube-controller-manager",
+                    "retired",
+                    "catalog-sensitive",
+                    "kube-apiserver",
+                    "nodeport",
+                ],
                 "sources": {"all": ["198.51.100.0/24", "2001:db8:1::/48"]},
                 "clusters": [{"name": "prop", **cluster}],
             }

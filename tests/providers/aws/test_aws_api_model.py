@@ -136,7 +136,13 @@ def test_every_call_portsync_makes_fits_the_ec2_model(
         {"role": "worker", "direction": "egress", "protocol": "udp", "ports": 53,
          "peer": "cidr:10.0.0.2/32", "purpose": "DNS"},
     ]  # fmt: skip
-    sources = {"all": ["203.0.113.0/24", "2001:db8::/32"], "load_balancers": [aws_world.lb, pl]}
+    with_pl = {"all": ["203.0.113.0/24", "2001:db8::/32"], "load_balancers": [aws_world.lb, pl]}
+    # Planned with the prefix list (its weight is read); applied without it, because moto drops
+    # the description of a prefix-list rule, so such a rule would never converge there (see
+    # test_moto_drops_prefix_list_rule_descriptions).
+    aws_world.write_config(sources=with_pl, extra_rules=extra)
+    api.plan(load_config(aws_world.config_path))
+    sources = {"all": with_pl["all"], "load_balancers": [aws_world.lb]}
     aws_world.write_config(sources=sources, extra_rules=extra)
     api.apply(load_config(aws_world.config_path))
     # A changed purpose is a modify (on a CIDR rule: moto does not change the description of a
@@ -169,3 +175,30 @@ def test_every_call_portsync_makes_fits_the_ec2_model(
     ]
     # Transliterated, never stripped down to the marker; '&' spelt out where EC2 refuses it.
     assert written and all(d.startswith("portsync: Uberwachung and Steuerung") for d in written)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="moto gap: a prefix-list rule's Description is dropped (DescribeSecurityGroupRules and "
+    "DescribeSecurityGroups); EC2 keeps it",
+)
+def test_moto_drops_prefix_list_rule_descriptions(aws_world: AwsWorld) -> None:
+    ec2 = aws_world.ec2
+    pl = ec2.create_managed_prefix_list(
+        PrefixListName="lbs", AddressFamily="IPv4", MaxEntries=5
+    )["PrefixList"]["PrefixListId"]
+    ec2.authorize_security_group_ingress(
+        GroupId=aws_world.worker,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 1,
+                "ToPort": 1,
+                "PrefixListIds": [{"PrefixListId": pl, "Description": "kept"}],
+            }
+        ],
+    )
+    rules = ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [aws_world.worker]}]
+    )["SecurityGroupRules"]
+    assert [r.get("Description") for r in rules if r.get("PrefixListId")] == ["kept"]

@@ -187,7 +187,7 @@ def _legacy(world: GcpWorld) -> list[dict[str, Any]]:
     )
     bodies.append(
         {
-            "name": "portsync-legacy-lb6",
+            "name": f"{STEM}-legacy-lb6",
             "description": "[portsync] 10256 kube-proxy",
             "allowed": [{"IPProtocol": "tcp", "ports": ["10256"]}],
             "sourceRanges": sorted(h for h in health_checks if ":" in h),
