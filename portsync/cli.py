@@ -224,6 +224,7 @@ def _root(
 
     state.config = config
     state.debug = debug
+    state.json_errors = False  # each command that prints JSON turns it on for itself
     state.log_format = log_format.value
     configure_logging(log_format.value, debug=debug)
     if log_format is LogFormat.json:
