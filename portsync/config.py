@@ -402,7 +402,6 @@ class ProtectEntry(_Strict):
             tag_value=value,
             description=re.compile(self.description) if self.description else None,
             name=re.compile(self.name) if self.name else None,
-            source=", ".join(f"{k}: {v}" for k, v in self.model_dump(exclude_none=True).items()),
         )
 
 

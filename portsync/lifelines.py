@@ -13,12 +13,11 @@ every live rule of any owner, and deny rules with their priorities.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from portsync.diff import final_state
 from portsync.errors import GuardrailError
 from portsync.evaluate import covering_rules
-from portsync.model import Endpoint, TargetRule
+from portsync.model import TargetRule
 from portsync.ops import LifelineStatus, Op
 
 __all__ = ["LifelineCut", "LifelineStatus", "check_target"]
@@ -28,8 +27,8 @@ class LifelineCut(GuardrailError):
     """A plan would close a lifeline that is open now."""
 
 
-def _open(flows: Sequence[TargetRule], rules: Sequence[TargetRule], members: Any) -> bool:
-    return all(covering_rules(flow, rules, members=members) for flow in flows)
+def _open(flows: Sequence[TargetRule], rules: Sequence[TargetRule]) -> bool:
+    return all(covering_rules(flow, rules) for flow in flows)
 
 
 def check_target(
@@ -37,8 +36,6 @@ def check_target(
     lifelines: Mapping[str, Sequence[TargetRule]],
     live: Sequence[TargetRule],
     ops: Sequence[Op],
-    *,
-    members: Mapping[Endpoint, Sequence[Endpoint]] | None = None,
 ) -> list[LifelineStatus]:
     """Evaluate the lifelines of one target (each as the concrete flows it stands for) against
     the live rules, each intermediate state of ``ops`` in apply order, and the final state.
@@ -50,12 +47,12 @@ def check_target(
     for name, flows in lifelines.items():
         if not flows:
             continue
-        if not _open(flows, live, members):
-            after = _open(flows, final_state(live, ops), members)
+        if not _open(flows, live):
+            after = _open(flows, final_state(live, ops))
             out.append(LifelineStatus(name, "opened" if after else "closed"))
             continue
         for step in range(1, len(ops) + 1):
-            if not _open(flows, final_state(live, ops[:step]), members):
+            if not _open(flows, final_state(live, ops[:step])):
                 op = ops[step - 1]
                 raise LifelineCut(
                     f"lifeline {name!r} is cut after write {step} of {len(ops)} on {where} "

@@ -26,7 +26,6 @@ class Protector:
     tag_value: str | None = None
     description: re.Pattern[str] | None = None
     name: re.Pattern[str] | None = None
-    source: str = ""  # the entry as written, for messages
 
     def matches(self, rule: TargetRule) -> bool:
         """Whether ``rule`` (a live rule) is protected by this entry."""
