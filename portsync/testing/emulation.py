@@ -89,6 +89,7 @@ class CallCounter(Mapping[str, int]):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: dict[str, int] = {}
+        self._order: list[str] = []
 
     def __getitem__(self, key: str) -> int:
         with self._lock:
@@ -123,11 +124,18 @@ class CallCounter(Mapping[str, int]):
         """Count ``amount`` more requests under ``key``."""
         with self._lock:
             self._counts[key] = self._counts.get(key, 0) + amount
+            self._order.extend([key] * amount)
+
+    def order(self) -> list[str]:
+        """Every counted key in arrival order (a copy): tests check which write came first."""
+        with self._lock:
+            return list(self._order)
 
     def clear(self) -> None:
         """Forget every count."""
         with self._lock:
             self._counts.clear()
+            self._order.clear()
 
 
 # --------------------------------------------------------------------------------------------

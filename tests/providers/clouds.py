@@ -66,6 +66,11 @@ class Cloud:
     snapshot: Callable[[], str]
     #: Every request the cloud received, reads included.
     calls: Callable[[], int]
+    #: The writes received, in arrival order, each as ``make`` (opens access), ``change`` (in
+    #: place, or a whole-object write) or ``break`` (removes access).
+    order: Callable[[], list[str]]
+    #: Someone else's out-of-band change: ssh-alt (tcp 2222 from 10.8.0.0/16) on the worker.
+    drift: Callable[[], None]
     top: dict[str, Any] = field(default_factory=dict)
 
     def write_config(self, *, roles: dict[str, Any] | None = None, **top: Any) -> Path:
@@ -82,6 +87,30 @@ class Cloud:
     def roles(self) -> dict[str, Any]:
         """The cluster's role bindings, by role."""
         return dict(self.cluster["roles"])
+
+
+_AWS_KIND = {
+    "AuthorizeSecurityGroupIngress": "make",
+    "AuthorizeSecurityGroupEgress": "make",
+    "ModifySecurityGroupRules": "change",
+    "UpdateSecurityGroupRuleDescriptionsIngress": "change",
+    "UpdateSecurityGroupRuleDescriptionsEgress": "change",
+    "RevokeSecurityGroupIngress": "break",
+    "RevokeSecurityGroupEgress": "break",
+}
+_GCP_KIND = {
+    "firewalls.insert": "make",
+    "firewalls.patch": "change",
+    "firewalls.update": "change",
+    "firewalls.delete": "break",
+}
+_AZURE_KIND = {
+    "nsg.put": "change",
+    "nsg.update_tags": "change",
+    "rule.put": "change",
+    "nsg.delete": "break",
+    "rule.delete": "break",
+}
 
 
 def _dump(value: Any) -> str:
@@ -112,6 +141,19 @@ def aws_cloud(moto_url: str, tmp_path: Path) -> Iterator[Cloud]:
         groups = ec2.describe_security_groups(GroupIds=[cp, worker])["SecurityGroups"]
         return _dump(sorted((g["GroupId"], g["IpPermissions"]) for g in groups))
 
+    def drift() -> None:
+        ec2.authorize_security_group_ingress(
+            GroupId=worker,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 2222,
+                    "ToPort": 2222,
+                    "IpRanges": [{"CidrIp": "10.8.0.0/16", "Description": "ssh-alt"}],
+                }
+            ],
+        )
+
     with EC2Proxy(moto_url) as proxy:
         cluster = {
             "name": "prod-aws",
@@ -130,6 +172,8 @@ def aws_cloud(moto_url: str, tmp_path: Path) -> Iterator[Cloud]:
             lambda: sum(proxy.calls[a] for a in AWS_WRITES),
             snapshot,
             lambda: proxy.calls.total(),
+            lambda: [_AWS_KIND[a] for a, _ in proxy.log if a in _AWS_KIND],
+            drift,
             top={"sources": {**SOURCES, "load_balancers": [lb]}},
         )
         world.write_config()
@@ -170,6 +214,25 @@ def gcp_cloud(gcp_emulator: Any, tmp_path: Path) -> Cloud:
         firewalls = gcp_emulator.firewalls(GCP_PROJECT)
         return _dump(sorted(firewalls, key=lambda fw: str(fw["name"])))
 
+    def drift() -> None:
+        gcp_emulator.seed(
+            GCP_PROJECT,
+            [
+                {
+                    "name": "allow-ssh-alt",
+                    "network": translate.network_url(GCP_PROJECT, "default"),
+                    "description": "ssh-alt",
+                    "allowed": [{"IPProtocol": "tcp", "ports": ["2222"]}],
+                    "sourceRanges": ["10.8.0.0/16"],
+                    "targetTags": ["k8s-node"],
+                }
+            ],
+        )
+
+    def order() -> list[str]:
+        # The counter keeps arrival order; the emulator's public ``calls`` is a plain copy.
+        return [_GCP_KIND[m] for m in gcp_emulator._calls.order() if m in _GCP_KIND]
+
     world = Cloud(
         "gcp",
         tmp_path / "portsync.yaml",
@@ -177,6 +240,8 @@ def gcp_cloud(gcp_emulator: Any, tmp_path: Path) -> Cloud:
         lambda: sum(gcp_emulator.calls[m] for m in GCP_WRITES),
         snapshot,
         lambda: gcp_emulator.calls.total(),
+        order,
+        drift,
     )
     world.write_config()
     return world
@@ -219,6 +284,19 @@ def azure_cloud(azure_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyP
         nsgs = [azure_emulator.get_nsg(AZ_SUB, AZ_RG, n) for n in ("cp-nsg", "node-nsg")]
         return _dump([n["properties"]["securityRules"] for n in nsgs])
 
+    def drift() -> None:
+        node = azure_emulator.get_nsg(AZ_SUB, AZ_RG, "node-nsg")
+        rules = list(node["properties"]["securityRules"])
+        alt = {
+            **ssh,
+            "name": "allow-ssh-alt",
+            "description": "ssh-alt",
+            "destinationPortRange": "2222",
+            "sourceAddressPrefix": "10.8.0.0/16",
+            "priority": 310,
+        }
+        azure_emulator.seed_nsg(AZ_SUB, AZ_RG, "node-nsg", rules=[*rules, alt])
+
     world = Cloud(
         "azure",
         tmp_path / "portsync.yaml",
@@ -226,6 +304,8 @@ def azure_cloud(azure_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyP
         lambda: sum(azure_emulator.calls[o] for o in AZURE_WRITES),
         snapshot,
         lambda: azure_emulator.calls.total(),
+        lambda: [_AZURE_KIND[o] for o in azure_emulator.calls.order() if o in _AZURE_KIND],
+        drift,
     )
     world.write_config()
     return world
