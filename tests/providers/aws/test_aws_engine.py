@@ -15,9 +15,7 @@ from portsync.config import load_config
 from portsync.errors import (
     GuardrailError,
     NotFoundError,
-    PlanFileError,
     ProviderLimitError,
-    StalePlanError,
     TranslationError,
 )
 from portsync.ops import Plan
@@ -209,46 +207,6 @@ def test_apply_stale_description_on_group_reference_converges(aws_world: AwsWorl
     assert _plan(aws_world).is_empty()
 
 
-def test_apply_additive_mode_never_removes(aws_world: AwsWorld) -> None:
-    aws_world.write_config(mode="additive")
-    aws_world.ec2.authorize_security_group_ingress(
-        GroupId=aws_world.cp,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 9999,
-                "ToPort": 9999,
-                "IpRanges": [{"CidrIp": "10.0.0.0/8", "Description": "portsync: old"}],
-            }
-        ],
-        TagSpecifications=owned_by(),
-    )
-    plan = _plan(aws_world)
-    assert plan.summary()["remove"] == 0
-    _apply(aws_world)
-    assert ("tcp", 9999, "10.0.0.0/8") in _sources(aws_world.ingress(aws_world.cp))
-
-
-def test_apply_exclusive_mode_needs_flag_to_remove_unmanaged(aws_world: AwsWorld) -> None:
-    aws_world.write_config(mode="exclusive")
-    aws_world.ec2.authorize_security_group_ingress(
-        GroupId=aws_world.cp,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "ssh"}],
-            }
-        ],
-    )
-    with pytest.raises(GuardrailError, match="--exclusive"):
-        _apply(aws_world)
-    assert ("tcp", 22, "10.9.0.0/16") in _sources(aws_world.ingress(aws_world.cp))
-    _apply(aws_world, allow_exclusive=True)
-    assert ("tcp", 22, "10.9.0.0/16") not in _sources(aws_world.ingress(aws_world.cp))
-
-
 def test_apply_too_many_deletes_is_refused_before_any_write(aws_world: AwsWorld) -> None:
     perms = [
         {
@@ -266,39 +224,6 @@ def test_apply_too_many_deletes_is_refused_before_any_write(aws_world: AwsWorld)
         _apply(aws_world, max_deletes=3)
     # Nothing was added either: the guardrail fires before any write.
     assert ("tcp", 6443, "203.0.113.0/24") not in _sources(aws_world.ingress(aws_world.cp))
-
-
-def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(
-    aws_world: AwsWorld, tmp_path: Path
-) -> None:
-    saved = tmp_path / "plan.json"
-    saved.write_text(_plan(aws_world).to_json())
-    aws_world.ec2.authorize_security_group_ingress(
-        GroupId=aws_world.worker,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [{"CidrIp": "10.9.0.0/16"}],
-            }
-        ],
-    )
-    with pytest.raises(StalePlanError, match=aws_world.worker):
-        _apply(aws_world, saved=Plan.load(str(saved)))
-    assert ("tcp", 6443, "203.0.113.0/24") not in _sources(aws_world.ingress(aws_world.cp))
-    saved.write_text(_plan(aws_world).to_json())
-    result = _apply(aws_world, saved=Plan.load(str(saved)))
-    assert result.plan.summary()["add"] == 16
-    assert _plan(aws_world).is_empty()
-
-
-def test_saved_plan_from_other_config_is_refused(aws_world: AwsWorld, tmp_path: Path) -> None:
-    saved = tmp_path / "plan.json"
-    saved.write_text(_plan(aws_world).to_json())
-    aws_world.write_config(overrides={"kube-apiserver": 443})
-    with pytest.raises(PlanFileError, match="different config"):
-        _apply(aws_world, saved=Plan.load(str(saved)))
 
 
 def test_apply_concurrent_runs_both_converge(aws_world: AwsWorld) -> None:

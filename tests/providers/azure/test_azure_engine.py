@@ -23,12 +23,9 @@ from portsync.errors import (
     ApplyError,
     AuthError,
     ConflictError,
-    GuardrailError,
     NotFoundError,
-    PlanFileError,
     ProviderError,
     ProviderLimitError,
-    StalePlanError,
     TranslationError,
 )
 from portsync.model import RuleKey
@@ -379,27 +376,6 @@ def test_plan_deny_rule_does_not_satisfy_wanted_allow(world: AzureWorld) -> None
     assert _plan(world).is_empty()
 
 
-def test_apply_additive_mode_never_removes(world: AzureWorld) -> None:
-    world.write_config(mode="additive")
-    world.seed(CP_NSG, _owned(f"{STEM}-old-rule", "9999", "old", 1500))
-    assert _plan(world).summary()["remove"] == 0
-    _apply(world)
-    assert f"{STEM}-old-rule" in world.rules(CP_NSG)
-
-
-def test_apply_exclusive_mode_needs_flag_to_remove_unmanaged(world: AzureWorld) -> None:
-    world.write_config(mode="exclusive")
-    world.seed(NODE_NSG, _rule("allow-ssh", 300), _rule("deny-all", 4000, "*", access="Deny"))
-    with pytest.raises(GuardrailError, match="--exclusive"):
-        _apply(world)
-    assert world.emulator.calls["nsg.put"] == 0
-    _apply(world, allow_exclusive=True)
-    rules = world.rules(NODE_NSG)
-    assert "allow-ssh" not in rules
-    assert "deny-all" in rules  # deny rules are never part of the comparison
-    assert _plan(world).is_empty()
-
-
 def test_plan_stale_description_is_an_update_in_place(world: AzureWorld, arm_http: Any) -> None:
     _apply(world)
     name, rule = next((n, r) for n, r in world.rules(CP_NSG).items() if "-6443-" in n)
@@ -685,30 +661,6 @@ def test_apply_slow_operations_are_polled(world: AzureWorld) -> None:
 
 
 # --------------------------------------------------------------------------- saved plans
-
-
-def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(
-    world: AzureWorld, tmp_path: Path
-) -> None:
-    saved = tmp_path / "plan.json"
-    saved.write_text(_plan(world).to_json())
-    world.seed(NODE_NSG, _rule("allow-ssh", 300))
-    with pytest.raises(StalePlanError, match="node-nsg"):
-        _apply(world, saved=Plan.load(str(saved)))
-    assert world.emulator.calls["nsg.put"] == 0
-    saved.write_text(_plan(world).to_json())
-    result = _apply(world, saved=Plan.load(str(saved)))
-    assert result.plan.summary()["add"] == RULES
-    assert _plan(world).is_empty()
-
-
-def test_saved_plan_from_other_config_is_refused(world: AzureWorld, tmp_path: Path) -> None:
-    saved = tmp_path / "plan.json"
-    saved.write_text(_plan(world).to_json())
-    world.write_config(cluster={"priority_band": [2000, 2999]})
-    with pytest.raises(PlanFileError, match="different config"):
-        _apply(world, saved=Plan.load(str(saved)))
-    assert world.emulator.calls["nsg.put"] == 0
 
 
 # --------------------------------------------------------------------------- reads and errors

@@ -24,11 +24,8 @@ from portsync.demo import DEMO_SOURCES
 from portsync.errors import (
     ApplyError,
     AuthError,
-    GuardrailError,
-    PlanFileError,
     ProviderError,
     ProviderLimitError,
-    StalePlanError,
     TranslationError,
 )
 from portsync.model import Direction, Endpoint, EndpointKind, Protocol, RuleKey
@@ -262,27 +259,6 @@ def test_plan_prefix_without_marker_is_unmanaged(gcp_world: GcpWorld) -> None:
     plan = _plan(gcp_world)
     assert plan.summary()["remove"] == 0
     assert [r.native_id for g in plan for r in g.unmanaged] == ["portsync-hand-made"]
-
-
-def test_apply_additive_mode_never_removes(gcp_world: GcpWorld) -> None:
-    gcp_world.write_config(mode="additive")
-    gcp_world.seed(_owned(f"{STEM}-old-rule", "9999", "old"))
-    assert _plan(gcp_world).summary()["remove"] == 0
-    _apply(gcp_world)
-    assert f"{STEM}-old-rule" in gcp_world.firewalls()
-    assert gcp_world.emulator.calls["firewalls.delete"] == 0
-
-
-def test_apply_exclusive_mode_needs_flag_to_remove_unmanaged(gcp_world: GcpWorld) -> None:
-    gcp_world.write_config(mode="exclusive")
-    gcp_world.seed(_ssh())
-    with pytest.raises(GuardrailError, match="--exclusive"):
-        _apply(gcp_world)
-    assert "allow-ssh" in gcp_world.firewalls()
-    assert sum(gcp_world.mutations().values()) == 0
-    _apply(gcp_world, allow_exclusive=True)
-    assert "allow-ssh" not in gcp_world.firewalls()
-    assert _plan(gcp_world).is_empty()
 
 
 def test_apply_exclusive_mode_drops_target_from_shared_unmanaged_firewall(
@@ -638,30 +614,6 @@ def test_apply_transient_faults_are_retried_and_converge(
 
 
 # --------------------------------------------------------------------------- saved plans
-
-
-def test_saved_plan_applies_when_fresh_and_is_refused_when_stale(
-    gcp_world: GcpWorld, tmp_path: Path
-) -> None:
-    saved = tmp_path / "plan.json"
-    saved.write_text(_plan(gcp_world).to_json())
-    gcp_world.seed(_ssh())
-    with pytest.raises(StalePlanError, match="k8s-node"):
-        _apply(gcp_world, saved=Plan.load(str(saved)))
-    assert sum(gcp_world.mutations().values()) == 0
-    saved.write_text(_plan(gcp_world).to_json())
-    result = _apply(gcp_world, saved=Plan.load(str(saved)))
-    assert result.plan.summary()["add"] == RULES
-    assert _plan(gcp_world).is_empty()
-
-
-def test_saved_plan_from_other_config_is_refused(gcp_world: GcpWorld, tmp_path: Path) -> None:
-    saved = tmp_path / "plan.json"
-    saved.write_text(_plan(gcp_world).to_json())
-    gcp_world.write_config(cluster={"priority": 900})
-    with pytest.raises(PlanFileError, match="different config"):
-        _apply(gcp_world, saved=Plan.load(str(saved)))
-    assert sum(gcp_world.mutations().values()) == 0
 
 
 # --------------------------------------------------------------------------- scale and races
