@@ -19,32 +19,7 @@ import jsonschema
 from typer.testing import CliRunner
 
 from portsync.cli import app
-from tests.providers.clouds import (
-    Cloud,
-    aws_cloud,
-    azure_cloud,
-    azure_emulator,
-    azure_emulator_server,
-    cloud,
-    gcp_cloud,
-    gcp_emulator,
-    gcp_emulator_session,
-    moto_server,
-    moto_url,
-)
-
-__all__ = [
-    "aws_cloud",
-    "azure_cloud",
-    "azure_emulator",
-    "azure_emulator_server",
-    "cloud",
-    "gcp_cloud",
-    "gcp_emulator",
-    "gcp_emulator_session",
-    "moto_server",
-    "moto_url",
-]
+from tests.providers.clouds import Cloud
 
 runner = CliRunner()
 SCHEMAS = Path(__file__).resolve().parents[2] / "portsync" / "schemas"

@@ -18,32 +18,7 @@ from typer.testing import CliRunner
 
 from portsync.cli import app
 from portsync.ops import _checksum
-from tests.providers.clouds import (
-    Cloud,
-    aws_cloud,
-    azure_cloud,
-    azure_emulator,
-    azure_emulator_server,
-    cloud,
-    gcp_cloud,
-    gcp_emulator,
-    gcp_emulator_session,
-    moto_server,
-    moto_url,
-)
-
-__all__ = [
-    "aws_cloud",
-    "azure_cloud",
-    "azure_emulator",
-    "azure_emulator_server",
-    "cloud",
-    "gcp_cloud",
-    "gcp_emulator",
-    "gcp_emulator_session",
-    "moto_server",
-    "moto_url",
-]
+from tests.providers.clouds import Cloud
 
 runner = CliRunner()
 
