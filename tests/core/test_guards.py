@@ -186,6 +186,8 @@ CHANGES = {
     "peer": LIVE.replace(peer=Endpoint.cidr("10.0.0.0/9")),
     "description": LIVE.replace(description="portsync: changed"),
     "owned": LIVE.replace(owned=False),
+    "owner": LIVE.replace(owner="other-cluster"),
+    "legacy": LIVE.replace(legacy=True),
     "extra": LIVE.replace(extra=(("priority", "1001"),)),
 }
 

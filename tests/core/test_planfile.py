@@ -236,6 +236,14 @@ def test_duplicated_operation_is_a_difference() -> None:
     assert len(differences(_plan(op, op), _plan(op))) == 1
 
 
+def test_a_file_holding_one_of_two_equal_operations_lacks_exactly_one() -> None:
+    op = CreateRuleOp(_rule(6443))
+    assert differences(_plan(op), _plan(op, op)) == [
+        "called for by the config and live rules, missing from the file: prod/sg-cp: add ingress "
+        "tcp 6443 from cidr:10.0.0.0/8 (role control-plane, owned)"
+    ]
+
+
 def test_refusal_counts_what_it_does_not_show() -> None:
     many = _plan(*(CreateRuleOp(_rule(1000 + i)) for i in range(13)))
     with pytest.raises(PlanFileError, match=r"\(and 3 more\)") as exc:
