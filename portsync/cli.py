@@ -973,6 +973,67 @@ def explain(
         raise typer.Exit(ExitCode.NOT_ALLOWED)
 
 
+class ExportFormat(str, Enum):
+    terraform = "terraform"
+
+
+@app.command()
+def export(
+    format: Annotated[
+        ExportFormat, typer.Option("--format", "-f", help="What to write (terraform).")
+    ] = ExportFormat.terraform,
+    out: Annotated[
+        str,
+        typer.Option(
+            "--out",
+            metavar="DIR|-",
+            help="Write one <cluster>.tf per cluster into DIR (created if missing); - for "
+            "standard output (default).",
+        ),
+    ] = "-",
+    cluster: ClusterOpt = None,
+    deadline: DeadlineOpt = None,
+) -> None:
+    """Write the rules portsync owns as Terraform resources with import blocks."""
+    from portsync.export import export_terraform, render_files
+
+    control = _control(deadline)
+    try:
+        loaded = _load()
+        with _progress("reading live rules") as progress:
+            files = export_terraform(
+                loaded,
+                clusters=cluster or (),
+                progress=progress,
+                settings=_settings(loaded, control),
+            )
+        if out != "-":
+            _write_export(Path(out), files)
+    except Exception as exc:
+        _fail(exc)
+    if out == "-":
+        state.output.raw(render_files(files))
+        return
+    for item in files:
+        state.output.info(
+            f"wrote {item.resources} rules of {item.cluster} to {Path(out, item.name)}"
+        )
+
+
+def _write_export(directory: Path, files: Any) -> None:
+    from portsync.errors import InputError
+
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for item in files:
+            (directory / item.name).write_text(item.text, encoding="utf-8")
+    except OSError as exc:
+        raise InputError(
+            f"cannot write the export to {directory}: {exc.strerror}",
+            hint="give --out a directory you can write to, or - for standard output",
+        ) from None
+
+
 @app.command()
 def demo(
     keep: Annotated[bool, typer.Option(help="Keep the emulators running until Ctrl-C.")] = False,

@@ -75,7 +75,7 @@ def diff_target(
         elif owned:
             keep = owned[0]
             adopt = keep.legacy
-            if adopt or keep.description != want.description or keep.extra != want.extra:
+            if adopt or keep.description != want.description or _compared(keep) != _compared(want):
                 log.info("stale attributes %s", key)
                 reason = _reason_update(keep, want)
                 if adopt:
@@ -109,6 +109,15 @@ def diff_target(
     return ops, unmanaged
 
 
+#: ``extra`` keys that start with this are facts a provider read about a live rule (its priority
+#: in an Azure NSG): shown and evaluated, never a reason to rewrite the rule.
+LIVE_ONLY = "live."
+
+
+def _compared(rule: TargetRule) -> tuple[tuple[str, str], ...]:
+    return tuple(item for item in rule.extra if not item[0].startswith(LIVE_ONLY))
+
+
 def _reason_adopt(live: TargetRule, owner: str | None) -> str:
     whom = f" as owner {owner}" if owner else ""
     return f"adopt a rule an earlier portsync release wrote ({live.description!r}){whom}"
@@ -118,7 +127,7 @@ def _reason_update(live: TargetRule, want: TargetRule) -> str:
     parts = []
     if live.description != want.description:
         parts.append(f"description is {live.description!r}, wanted {want.description!r}")
-    before, after = dict(live.extra), dict(want.extra)
+    before, after = dict(_compared(live)), dict(_compared(want))
     for name in sorted(set(before) | set(after)):
         if before.get(name) != after.get(name):
             parts.append(f"{name} is {before.get(name)!r}, wanted {after.get(name)!r}")

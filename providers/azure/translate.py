@@ -55,6 +55,7 @@ from .limits import (
 )
 
 __all__ = [
+    "LIVE_PRIORITY",
     "MARKER",
     "PRIORITY",
     "ROLE_ADDRESSES",
@@ -83,6 +84,9 @@ DEFAULT_PURPOSE = "portsync rule"
 ROLE_ADDRESSES = "role_addresses"
 #: ``TargetRule.extra`` key, live portsync rules only: a priority outside ``priority_band``.
 PRIORITY = "priority"
+#: ``TargetRule.extra`` key, live rules only: the rule's priority in its NSG (a ``live.`` key: the
+#: diff never compares it).
+LIVE_PRIORITY = "live.priority"
 #: ``TargetRule.extra`` key, live rules only: source ports other than ``*``.
 SOURCE_PORTS = "source_ports"
 
@@ -522,6 +526,9 @@ def expand(
     priority = props.get("priority")
     if owned and not (isinstance(priority, int) and band[0] <= priority <= band[1]):
         extra_items.append((PRIORITY, f"{priority} (outside priority_band {band[0]}-{band[1]})"))
+    if isinstance(priority, int) and not isinstance(priority, bool):
+        # What the rule's place in the NSG is (explain and export read it); never compared.
+        extra_items.append((LIVE_PRIORITY, str(priority)))
     extra = tuple(sorted(extra_items))
     name = str(raw.get("name") or "")
     description = str(props.get("description") or "")

@@ -109,3 +109,14 @@ def test_untouched_only_when_final_is_the_live_rules_as_read() -> None:
     assert not untouched([rule(1), rule(2)], live)  # equal but not the rules read
     assert not untouched(live[:1], live)
     assert not untouched(live, None)
+
+
+def test_diff_ignores_live_only_extra_but_not_other_extra() -> None:
+    # A provider's facts about a live rule (``live.`` keys, such as an Azure rule's priority in
+    # its NSG) never make an update; any other extra key still does.
+    live = rule(1).replace(extra=(("live.priority", "1001"),))
+    assert diff_target([rule(1)], [live])[0] == []
+    changed = rule(1).replace(extra=(("live.priority", "1001"), ("role_addresses", "10.0.1.0/24")))
+    ops, _ = diff_target([rule(1)], [changed])
+    assert len(ops) == 1 and isinstance(ops[0], UpdateRuleOp)
+    assert "live.priority" not in ops[0].reason
