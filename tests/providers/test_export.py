@@ -18,35 +18,7 @@ from portsync import api
 from portsync.cli import app
 from portsync.config import load_config
 from portsync.model import Direction, Endpoint, EndpointKind, PortRange, Protocol, TargetRule
-from tests.providers.clouds import (
-    AZ_RG,
-    AZ_SUB,
-    GCP_PROJECT,
-    Cloud,
-    aws_cloud,
-    azure_cloud,
-    azure_emulator,
-    azure_emulator_server,
-    cloud,
-    gcp_cloud,
-    gcp_emulator,
-    gcp_emulator_session,
-    moto_server,
-    moto_url,
-)
-
-__all__ = [
-    "aws_cloud",
-    "azure_cloud",
-    "azure_emulator",
-    "azure_emulator_server",
-    "cloud",
-    "gcp_cloud",
-    "gcp_emulator",
-    "gcp_emulator_session",
-    "moto_server",
-    "moto_url",
-]
+from tests.providers.clouds import AZ_RG, AZ_SUB, GCP_PROJECT, Cloud
 
 runner = CliRunner()
 
