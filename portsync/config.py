@@ -32,6 +32,7 @@ from portsync import yamlstrict
 from portsync.errors import ConfigError
 from portsync.files import CONFIG_CAP, read_bounded
 from portsync.model import Peer, PortRange, Protocol, Rule, slugify, strict_cidr
+from portsync.peers import native_kind
 from portsync.protect import Protector
 from portsync.roles import role_name_problem
 
@@ -71,9 +72,13 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _lb_source(item: str) -> str:
+def _source(item: str) -> str:
+    """A ``sources`` entry: a CIDR, or a cloud-native peer (``service-tag:Name``, ``sg-…``,
+    ``123456789012/sg-…``, ``pl-…``) spelled right; which cloud can write it is checked per
+    cluster, when rules are resolved."""
     item = str(item).strip()
-    if item.startswith(("sg-", "pl-")):
+    if native_kind(item) is not None:
+        Peer.parse(item)
         return item
     return strict_cidr(item)
 
@@ -84,7 +89,7 @@ def _port_range(value: int | str) -> int | str:
 
 
 Cidr = Annotated[str, AfterValidator(strict_cidr)]
-LoadBalancerSource = Annotated[str, AfterValidator(_lb_source)]
+SourceItem = Annotated[str, AfterValidator(_source)]
 # StrictInt: a YAML ``true`` is not port 1, nor ``22.0`` port 22.
 PortsValue = Annotated[StrictInt | str, AfterValidator(_port_range)]
 Component = Literal[
@@ -99,10 +104,11 @@ Component = Literal[
 
 
 class Sources(_Strict):
-    """Who the abstract peers ``any`` and ``load-balancers`` mean."""
+    """Who the abstract peers ``any`` and ``load-balancers`` mean: CIDRs, or native peers of
+    the cloud (an Azure ``service-tag:Name``, an AWS ``sg-…`` or ``pl-…``)."""
 
-    all: tuple[Cidr, ...] = ()
-    load_balancers: tuple[LoadBalancerSource, ...] = ()
+    all: tuple[SourceItem, ...] = ()
+    load_balancers: tuple[SourceItem, ...] = ()
 
 
 #: ``role: "*"`` in an extra rule: every role a cluster of the config binds.

@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
+from portsync.peers import PREFIX_LIST_RE, group_problem, native_kind, service_tag_problem
+
 __all__ = [
     "IP_PROTOCOLS",
     "PROTOCOL_NAMES",
@@ -355,12 +357,22 @@ class PeerKind(str, Enum):
     ROLE = "role"
     CIDR = "cidr"
     LOAD_BALANCERS = "load-balancers"
+    #: Cloud-native peers (see :mod:`portsync.peers`); each provider refuses those its cloud
+    #: does not have.
+    SERVICE_TAG = "service-tag"
+    GROUP = "sg"
+    PREFIX_LIST = "pl"
+
+
+#: Native peer kinds whose string form is the value alone (``sg-0abc``, ``pl-0abc``).
+_BARE_KINDS = frozenset({PeerKind.GROUP, PeerKind.PREFIX_LIST})
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Peer:
     """Who a neutral rule talks to. String forms: ``any``, ``self``, ``role:X``, ``cidr:P``,
-    ``load-balancers``."""
+    ``load-balancers``, and the native ``service-tag:Name`` (Azure), ``sg-…`` or
+    ``123456789012/sg-…`` and ``pl-…`` (AWS)."""
 
     kind: PeerKind
     value: str = ""
@@ -373,10 +385,19 @@ class Peer:
         elif self.kind is PeerKind.ROLE:
             if not self.value or slugify(self.value) != self.value:
                 raise ValueError(f"role name {self.value!r} must be a lowercase slug")
+        elif self.kind in _NATIVE_CHECKS:
+            problem = _NATIVE_CHECKS[self.kind](self.value)
+            if problem is not None:
+                raise ValueError(problem)
         elif self.value:
             raise ValueError(f"peer {self.kind.value!r} takes no value")
         kind = PeerKind(self.kind)._value_
-        text = f"{kind}:{self.value}" if self.kind in (PeerKind.ROLE, PeerKind.CIDR) else kind
+        if self.kind in _BARE_KINDS:
+            text = self.value
+        elif self.value:
+            text = f"{kind}:{self.value}"
+        else:
+            text = kind
         object.__setattr__(self, "text", text)
 
     @classmethod
@@ -399,8 +420,14 @@ class Peer:
             return cls(PeerKind.ROLE, rest)
         if sep and prefix == "cidr":
             return cls(PeerKind.CIDR, rest)
+        native = native_kind(text)
+        if native == "service-tag":
+            return cls(PeerKind.SERVICE_TAG, rest)
+        if native is not None:
+            return cls(PeerKind(native), text)
         raise ValueError(
-            f"peer {text!r} is not one of any, self, load-balancers, role:<name>, cidr:<prefix>"
+            f"peer {text!r} is not one of any, self, load-balancers, role:<name>, cidr:<prefix>, "
+            "service-tag:<Name> (Azure), sg-… or <account>/sg-… and pl-… (AWS)"
         )
 
     def __str__(self) -> str:
@@ -411,6 +438,19 @@ class Peer:
         if self.kind is PeerKind.ROLE and self.value == role:
             return Peer(PeerKind.SELF)
         return self
+
+
+def _prefix_list_problem(text: str) -> str | None:
+    if PREFIX_LIST_RE.match(text):
+        return None
+    return f"{text!r} is not a managed prefix list id like pl-0abc…"
+
+
+_NATIVE_CHECKS = {
+    PeerKind.SERVICE_TAG: service_tag_problem,
+    PeerKind.GROUP: group_problem,
+    PeerKind.PREFIX_LIST: _prefix_list_problem,
+}
 
 
 @functools.lru_cache(maxsize=8192)

@@ -8,12 +8,81 @@ on its cloud; this module does the rest, with one wording for the errors everywh
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
-from portsync.errors import TranslationError
-from portsync.model import Endpoint, PeerKind, Rule
+from portsync.errors import TranslationError, UnsupportedFeatureError
+from portsync.model import Endpoint, EndpointKind, Peer, PeerKind, Rule, cidr_version
 
-__all__ = ["TranslationProblems", "describe_rule", "resolve_peer"]
+__all__ = [
+    "TranslationProblems",
+    "describe_rule",
+    "native_endpoint",
+    "resolve_peer",
+    "source_endpoint",
+]
+
+#: The endpoint kind of each native neutral peer kind.
+_NATIVE = {
+    PeerKind.SERVICE_TAG: EndpointKind.SERVICE_TAG,
+    PeerKind.GROUP: EndpointKind.GROUP,
+    PeerKind.PREFIX_LIST: EndpointKind.PREFIX_LIST,
+}
+
+#: What each native endpoint kind is, and on which cloud it exists, for refusals.
+_NATIVE_WHAT = {
+    EndpointKind.SERVICE_TAG: "an Azure service tag (only Azure NSG rules can name one)",
+    EndpointKind.GROUP: "an AWS security group (only AWS security group rules can name one)",
+    EndpointKind.PREFIX_LIST: "an AWS managed prefix list (only AWS security group rules can "
+    "name one)",
+}
+
+
+def native_endpoint(peer: Peer) -> Endpoint | None:
+    """The endpoint a native neutral peer (``service-tag:X``, ``sg-…``, ``pl-…``) names, or None
+    for the other kinds."""
+    kind = _NATIVE.get(peer.kind)
+    return Endpoint(kind, peer.value) if kind is not None else None
+
+
+def source_endpoint(item: str) -> Endpoint:
+    """The endpoint one ``sources`` entry names: a CIDR, or a native peer.
+
+    Raises:
+        ValueError: neither (the config validation refuses such entries first).
+    """
+    if cidr_version(item) is not None:
+        return Endpoint.cidr(item)
+    endpoint = native_endpoint(Peer.parse(item))
+    if endpoint is None:
+        raise ValueError(f"{item!r} is not a CIDR or a native peer")
+    return endpoint
+
+
+def _check_kinds(
+    rule: Rule,
+    endpoints: Sequence[Endpoint],
+    *,
+    cluster: str,
+    cloud: str,
+    native: Collection[EndpointKind],
+    where: str,
+) -> list[Endpoint]:
+    """``endpoints``, when the cloud can write every one of them.
+
+    Raises:
+        UnsupportedFeatureError: naming the first native peer the cloud does not have.
+    """
+    for endpoint in endpoints:
+        if endpoint.kind is EndpointKind.CIDR or endpoint.kind in native:
+            continue
+        shown = endpoint.value if endpoint.kind is not EndpointKind.SERVICE_TAG else endpoint.text
+        raise UnsupportedFeatureError(
+            f"{describe_rule(rule, cluster)}: {where} {shown} is {_NATIVE_WHAT[endpoint.kind]}; "
+            f"{cloud} cannot write it",
+            hint=f"give this {cloud} cluster CIDRs instead (cidr: peers, or CIDRs in sources), "
+            "or leave the rule to the roles of clusters on that cloud",
+        )
+    return list(endpoints)
 
 
 def describe_rule(rule: Rule, cluster: str) -> str:
@@ -30,6 +99,8 @@ def resolve_peer(
     load_balancers: Sequence[Endpoint],
     binding_keys: str = "binding",
     load_balancers_hint: str = "set sources.load_balancers",
+    cloud: str = "this cloud",
+    native: Collection[EndpointKind] = (),
 ) -> list[Endpoint]:
     """The concrete endpoints ``rule.peer`` means on this cluster.
 
@@ -41,9 +112,14 @@ def resolve_peer(
         load_balancers: what ``load-balancers`` means on this cloud (empty: not configured).
         binding_keys: how the provider's config binds a role, for the hint (``security_group``).
         load_balancers_hint: how to configure load balancers when they are missing.
+        cloud: the cloud's name, for refusals (``AWS``).
+        native: the native endpoint kinds the cloud can write (service tags, security groups,
+            prefix lists); a native peer of another kind, named by the rule or by
+            ``sources.all``, is refused.
 
     Raises:
         TranslationError: the peer needs a source or binding the config does not give.
+        UnsupportedFeatureError: the peer is native to another cloud.
     """
     peer = rule.peer
     if peer.kind is PeerKind.SELF:
@@ -59,19 +135,38 @@ def resolve_peer(
         return list(bindings[peer.value])
     if peer.kind is PeerKind.CIDR:
         return [Endpoint.cidr(peer.value)]
+    named = native_endpoint(peer)
+    if named is not None:
+        return _check_kinds(
+            rule, [named], cluster=cluster, cloud=cloud, native=native, where="peer"
+        )
     if peer.kind is PeerKind.ANY:
         if not sources_all:
             raise TranslationError(
                 f"{describe_rule(rule, cluster)} ({rule.purpose}) is open to 'All', but sources.all is not set",
                 hint="set sources.all to the CIDRs 'All' means (0.0.0.0/0 only if you mean it)",
             )
-        return [Endpoint.cidr(c) for c in sources_all]
+        return _check_kinds(
+            rule,
+            [source_endpoint(c) for c in sources_all],
+            cluster=cluster,
+            cloud=cloud,
+            native=native,
+            where="sources.all entry",
+        )
     if not load_balancers:
         raise TranslationError(
             f"{describe_rule(rule, cluster)} ({rule.purpose}) names load balancers, which this cluster does not define",
             hint=load_balancers_hint,
         )
-    return list(load_balancers)
+    return _check_kinds(
+        rule,
+        list(load_balancers),
+        cluster=cluster,
+        cloud=cloud,
+        native=native,
+        where="sources.load_balancers entry",
+    )
 
 
 class TranslationProblems:

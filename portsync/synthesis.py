@@ -15,7 +15,16 @@ from portsync.errors import (
     TranslationError,
     UnsupportedFeatureError,
 )
-from portsync.model import Direction, Peer, PeerKind, Protocol, Rule, RuleSet, TargetRule
+from portsync.model import (
+    Direction,
+    Peer,
+    PeerKind,
+    Protocol,
+    Rule,
+    RuleSet,
+    TargetRule,
+    cidr_version,
+)
 from portsync.provider import Provider
 from portsync.rolecheck import check_roles, unbound_roles_note
 
@@ -223,11 +232,17 @@ def config_warnings(loaded: LoadedConfig) -> list[str]:
     (a prefix shorter than /8 or /16, such as ``0.0.0.0/0`` or ``::/0``)."""
     import ipaddress
 
-    from portsync.exposure import is_wide
+    from portsync.exposure import WORLD_SERVICE_TAGS, is_wide
 
     lines = []
     for index, cidr in enumerate(loaded.config.sources.all):
-        if is_wide(ipaddress.ip_network(cidr)):
+        if cidr_version(cidr) is None:
+            # A native peer: only the Internet service tag is the world; groups, prefix lists
+            # and other tags are judged per cloud by the audit.
+            world = cidr.removeprefix("service-tag:").lower() in WORLD_SERVICE_TAGS
+        else:
+            world = is_wide(ipaddress.ip_network(cidr))
+        if world:
             lines.append(
                 f"sources.all holds {cidr} ({loaded.where('sources', 'all', index)}): every rule "
                 "whose peer is any (the API server, NodePorts, …) is open to the whole internet"

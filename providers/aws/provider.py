@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from portsync.config import ClusterConfig, Sources
-from portsync.errors import ConflictError, NotFoundError, ProviderLimitError
+from portsync.errors import ConfigError, ConflictError, NotFoundError, ProviderLimitError
 from portsync.model import Direction, EndpointKind, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
@@ -239,6 +239,25 @@ class AwsProvider:
         from the cloud) in its own family, as EC2 counts them."""
         lists = sorted({r.peer.value for r in final if r.peer.kind is EndpointKind.PREFIX_LIST})
         self._check_count(target, final, self._prefix_list_weights(lists))
+        group = self._groups().get(target.id)
+        if group is not None:
+            self._check_own_account(target, final, str(group.get("OwnerId") or ""))
+
+    def _check_own_account(
+        self, target: Target, final: Sequence[TargetRule], owner_id: str
+    ) -> None:
+        """Refuse a peer that names the group's own account (``<own account>/sg-…``): EC2 stores
+        a reference within one account as the group alone, so the rule would be added again on
+        every run."""
+        for rule in final:
+            account, _sep, group = rule.peer.value.rpartition("/")
+            if rule.peer.kind is EndpointKind.GROUP and account and account == owner_id:
+                raise ConfigError(
+                    f"cluster {self.cluster.name}: {target}: peer {rule.peer.value} names the "
+                    f"account {owner_id} that owns {target.id} itself",
+                    hint=f"write {group} alone; name the account only for a group of another "
+                    "account",
+                )
 
     def _prefix_list_weights(self, ids: Sequence[str]) -> dict[str, tuple[str, int]]:
         """Weights of ``ids``, read once per provider (see ``Ec2Adapter.prefix_list_weights``).
@@ -363,7 +382,9 @@ class AwsProvider:
             except ConflictError:
                 # InvalidPermission.Duplicate: another run added some of these first. The call is
                 # atomic on AWS, so re-read and add only what is still missing.
-                current = translate.rules_from_sg_rules(self.adapter.describe_rules([gid]))
+                current = translate.rules_from_sg_rules(
+                    self.adapter.describe_rules([gid]), self._groups().get(gid, {}).get("OwnerId")
+                )
                 pending = [r for r in pending if r.key not in current]
                 log.info("duplicate on %s; %d rules still missing", gid, len(pending))
                 if not pending:

@@ -22,7 +22,7 @@ from portsync.model import (
     icmp_for,
     parse_protocol,
 )
-from portsync.resolve import TranslationProblems, describe_rule, resolve_peer
+from portsync.resolve import TranslationProblems, describe_rule, resolve_peer, source_endpoint
 
 from .limits import MAX_DESCRIPTION_LENGTH
 
@@ -120,16 +120,29 @@ def owner_tags(owner: str, cluster: str) -> dict[str, str]:
     return {MANAGED_TAG: "true", CLUSTER_TAG: cluster, OWNER_TAG: owner}
 
 
+#: The native peers EC2 can name: security groups (of this or another account) and prefix lists.
+NATIVE_PEERS = frozenset({EndpointKind.GROUP, EndpointKind.PREFIX_LIST})
+
+
+def group_endpoint(group_id: str, user_id: Any = None, owner_id: Any = None) -> Endpoint:
+    """The peer of a group reference: ``sg-…``, or ``<account>/sg-…`` when the referenced
+    group's account (``UserId``) is not the account that owns the rule's group (``OwnerId``).
+    EC2 fills in ``UserId`` for references within one account too, so only a different account
+    is named, exactly as the config writes it."""
+    if user_id and owner_id and str(user_id) != str(owner_id):
+        return Endpoint(EndpointKind.GROUP, f"{user_id}/{group_id}")
+    return Endpoint(EndpointKind.GROUP, str(group_id))
+
+
+def group_pair(peer: Endpoint) -> dict[str, str]:
+    """The UserIdGroupPair fields naming ``peer``: ``GroupId``, and ``UserId`` for a group of
+    another account."""
+    account, _sep, group = peer.value.rpartition("/")
+    return {"UserId": account, "GroupId": group} if account else {"GroupId": group}
+
+
 def _load_balancers(items: Sequence[str]) -> list[Endpoint]:
-    out = []
-    for item in items:
-        if item.startswith("sg-"):
-            out.append(Endpoint(EndpointKind.GROUP, item))
-        elif item.startswith("pl-"):
-            out.append(Endpoint(EndpointKind.PREFIX_LIST, item))
-        else:
-            out.append(Endpoint.cidr(item))
-    return out
+    return [source_endpoint(item) for item in items]
 
 
 def translate_rules(
@@ -173,6 +186,8 @@ def translate_rules(
                 binding_keys="security_group",
                 load_balancers_hint="set sources.load_balancers to the load balancers' security "
                 "groups or CIDRs",
+                cloud="AWS",
+                native=NATIVE_PEERS,
             )
         except TranslationError as exc:
             problems.add(exc)
@@ -248,6 +263,7 @@ def rules_from_group(
     """Expand one DescribeSecurityGroups item into one target rule per source, none of them
     owned: ownership lives in rule tags, which this item does not carry (see :func:`live_rules`)."""
     target = str(group["GroupId"])
+    owner_id = group.get("OwnerId")
     out: list[TargetRule] = []
     for direction, key in (
         (Direction.INGRESS, "IpPermissions"),
@@ -269,7 +285,7 @@ def rules_from_group(
                 for r in perm.get("Ipv6Ranges", [])
             ]
             sources += [
-                (Endpoint(EndpointKind.GROUP, p["GroupId"]), p.get("Description", ""))
+                (group_endpoint(p["GroupId"], p.get("UserId"), owner_id), p.get("Description", ""))
                 for p in perm.get("UserIdGroupPairs", [])
             ]
             sources += [
@@ -294,22 +310,34 @@ def rules_from_group(
     return out
 
 
-def sg_rule_key(item: Mapping[str, Any]) -> tuple[str, str, str, int, int, str] | None:
+def _item_peer(item: Mapping[str, Any], owner_id: Any) -> Endpoint | None:
+    """The peer of one DescribeSecurityGroupRules item (None when it names none portsync
+    knows). ``owner_id``: the account owning the rule's group (see :func:`group_endpoint`)."""
+    if item.get("CidrIpv4"):
+        return Endpoint.cidr(item["CidrIpv4"])
+    if item.get("CidrIpv6"):
+        return Endpoint.cidr(item["CidrIpv6"])
+    if item.get("PrefixListId"):
+        return Endpoint(EndpointKind.PREFIX_LIST, item["PrefixListId"])
+    referenced = item.get("ReferencedGroupInfo") or {}
+    if referenced.get("GroupId"):
+        return group_endpoint(
+            referenced["GroupId"], referenced.get("UserId"), owner_id or item.get("GroupOwnerId")
+        )
+    return None
+
+
+def sg_rule_key(
+    item: Mapping[str, Any], owner_id: Any = None
+) -> tuple[str, str, str, int, int, str] | None:
     """The diff key of one DescribeSecurityGroupRules item (None when it is not an IP rule)."""
     protocol = _protocol(item.get("IpProtocol", ""))
     if protocol is None:
         return None
     ports = _ports(protocol, item.get("FromPort"), item.get("ToPort"))
     icmp_type, icmp_code = _icmp(protocol, item.get("FromPort"), item.get("ToPort"))
-    if item.get("CidrIpv4"):
-        peer = Endpoint.cidr(item["CidrIpv4"])
-    elif item.get("CidrIpv6"):
-        peer = Endpoint.cidr(item["CidrIpv6"])
-    elif item.get("PrefixListId"):
-        peer = Endpoint(EndpointKind.PREFIX_LIST, item["PrefixListId"])
-    elif item.get("ReferencedGroupInfo", {}).get("GroupId"):
-        peer = Endpoint(EndpointKind.GROUP, item["ReferencedGroupInfo"]["GroupId"])
-    else:
+    peer = _item_peer(item, owner_id)
+    if peer is None:
         return None
     rule = TargetRule(
         target=str(item["GroupId"]),
@@ -323,20 +351,13 @@ def sg_rule_key(item: Mapping[str, Any]) -> tuple[str, str, str, int, int, str] 
     return rule.key
 
 
-def _sg_rule(item: Mapping[str, Any]) -> TargetRule | None:
+def _sg_rule(item: Mapping[str, Any], owner_id: Any = None) -> TargetRule | None:
     """One DescribeSecurityGroupRules item as a target rule (None when it is not an IP rule)."""
     protocol = _protocol(item.get("IpProtocol", ""))
     if protocol is None:
         return None
-    if item.get("CidrIpv4"):
-        peer = Endpoint.cidr(item["CidrIpv4"])
-    elif item.get("CidrIpv6"):
-        peer = Endpoint.cidr(item["CidrIpv6"])
-    elif item.get("PrefixListId"):
-        peer = Endpoint(EndpointKind.PREFIX_LIST, item["PrefixListId"])
-    elif item.get("ReferencedGroupInfo", {}).get("GroupId"):
-        peer = Endpoint(EndpointKind.GROUP, item["ReferencedGroupInfo"]["GroupId"])
-    else:
+    peer = _item_peer(item, owner_id)
+    if peer is None:
         return None
     icmp_type, icmp_code = _icmp(protocol, item.get("FromPort"), item.get("ToPort"))
     return TargetRule(
@@ -381,7 +402,7 @@ def live_rules(
     for item in items:
         if str(item.get("GroupId")) != target:
             continue
-        rule = _sg_rule(item)
+        rule = _sg_rule(item, group.get("OwnerId"))
         if rule is None:
             continue
         tags = {
@@ -413,12 +434,12 @@ def live_rules(
 
 
 def rules_from_sg_rules(
-    items: Iterable[Mapping[str, Any]],
+    items: Iterable[Mapping[str, Any]], owner_id: Any = None
 ) -> dict[tuple[str, str, str, int, int, str], list[str]]:
     """Map diff keys to rule ids from DescribeSecurityGroupRules items."""
     out: dict[tuple[str, str, str, int, int, str], list[str]] = defaultdict(list)
     for item in items:
-        key = sg_rule_key(item)
+        key = sg_rule_key(item, owner_id)
         if key is not None:
             out[key].append(str(item["SecurityGroupRuleId"]))
     return out
@@ -462,7 +483,7 @@ def permissions_for(rules: Iterable[TargetRule]) -> list[dict[str, Any]]:
             )
         elif peer.kind is EndpointKind.GROUP:
             perm.setdefault("UserIdGroupPairs", []).append(
-                {"GroupId": peer.value, "Description": rule.description}
+                {**group_pair(peer), "Description": rule.description}
             )
         elif peer.kind is EndpointKind.PREFIX_LIST:
             perm.setdefault("PrefixListIds", []).append(
@@ -485,7 +506,7 @@ def modify_request(rule: TargetRule, rule_id: str) -> dict[str, Any]:
     if peer.kind is EndpointKind.CIDR:
         body["CidrIpv4" if peer.ip_version == 4 else "CidrIpv6"] = peer.value
     elif peer.kind is EndpointKind.GROUP:
-        body["ReferencedGroupId"] = peer.value
+        body["ReferencedGroupId"] = group_pair(peer)["GroupId"]
     elif peer.kind is EndpointKind.PREFIX_LIST:
         body["PrefixListId"] = peer.value
     return {"SecurityGroupRuleId": rule_id, "SecurityGroupRule": body}

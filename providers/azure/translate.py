@@ -225,7 +225,18 @@ def _peers(
         sources_all=sources_all,
         load_balancers=_LOAD_BALANCERS,
         binding_keys="nsg binding",
+        cloud="Azure",
+        native=(EndpointKind.SERVICE_TAG,),
     )
+
+
+def canonical_tag(peer: Endpoint) -> Endpoint:
+    """A service-tag peer in the spelling NSGs read back for the well-known tags (Azure takes
+    ``virtualnetwork`` and returns ``VirtualNetwork``); any other endpoint as it is."""
+    if peer.kind is not EndpointKind.SERVICE_TAG:
+        return peer
+    spelled = _WELL_KNOWN_TAGS.get(peer.value.lower(), peer.value)
+    return peer if spelled == peer.value else Endpoint(EndpointKind.SERVICE_TAG, spelled)
 
 
 _LOAD_BALANCERS = (Endpoint(EndpointKind.SERVICE_TAG, LOAD_BALANCER_TAG),)
@@ -258,7 +269,10 @@ def translate_rules(
             continue
         try:
             _check_writable(rule, cluster)
-            peers = _peers(rule, cluster=cluster, endpoints=endpoints, sources_all=sources_all)
+            peers = [
+                canonical_tag(p)
+                for p in _peers(rule, cluster=cluster, endpoints=endpoints, sources_all=sources_all)
+            ]
             protocols = [_azure_protocol(rule, peer, cluster) for peer in peers]
         except TranslationError as exc:
             problems.add(exc)

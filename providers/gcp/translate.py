@@ -227,6 +227,7 @@ def _peers(
         sources_all=sources_all,
         load_balancers=_HEALTH_CHECKERS,
         binding_keys="target_tag or service_account binding",
+        cloud="GCP",
     )
 
 

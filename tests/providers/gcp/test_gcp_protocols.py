@@ -122,3 +122,22 @@ def test_egress_to_a_tag_peer_refused_naming_destination_ranges(gcp_world: GcpWo
     with pytest.raises(TranslationError, match="only take destination IP ranges"):
         api.plan(load_config(gcp_world.config_path))
     assert gcp_world.firewalls() == {}
+
+
+@pytest.mark.parametrize(
+    ("sources", "peer"),
+    [
+        ({"all": ["service-tag:VirtualNetwork"]}, None),
+        ({"all": ["203.0.113.0/24"]}, "service-tag:Storage.WestEurope"),
+        ({"all": ["203.0.113.0/24"]}, "sg-0abc"),
+    ],
+)
+def test_peers_of_other_clouds_are_refused_in_one_clear_error(
+    gcp_world: GcpWorld, sources: dict[str, Any], peer: str | None
+) -> None:
+    rules = [{"role": "worker", "protocol": "tcp", "ports": 443, "peer": peer}] if peer else []
+    gcp_world.write_config(sources=sources, extra_rules=rules)
+    with pytest.raises(UnsupportedFeatureError, match="GCP cannot write it") as err:
+        api.plan(load_config(gcp_world.config_path))
+    assert "Azure service tag" in str(err.value) or "AWS security group" in str(err.value)
+    assert "give this GCP cluster CIDRs instead" in str(err.value)
