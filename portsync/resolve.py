@@ -19,6 +19,7 @@ __all__ = [
     "native_endpoint",
     "resolve_peer",
     "source_endpoint",
+    "with_pods",
 ]
 
 #: The endpoint kind of each native neutral peer kind.
@@ -64,16 +65,16 @@ def _check_kinds(
     *,
     cluster: str,
     cloud: str,
-    native: Collection[EndpointKind],
+    native: Collection[EndpointKind] | None,
     where: str,
 ) -> list[Endpoint]:
-    """``endpoints``, when the cloud can write every one of them.
+    """``endpoints``, when the cloud can write every one of them (``native`` None: every kind).
 
     Raises:
         UnsupportedFeatureError: naming the first native peer the cloud does not have.
     """
     for endpoint in endpoints:
-        if endpoint.kind is EndpointKind.CIDR or endpoint.kind in native:
+        if native is None or endpoint.kind is EndpointKind.CIDR or endpoint.kind in native:
             continue
         shown = endpoint.value if endpoint.kind is not EndpointKind.SERVICE_TAG else endpoint.text
         raise UnsupportedFeatureError(
@@ -100,7 +101,8 @@ def resolve_peer(
     binding_keys: str = "binding",
     load_balancers_hint: str = "set sources.load_balancers",
     cloud: str = "this cloud",
-    native: Collection[EndpointKind] = (),
+    native: Collection[EndpointKind] | None = None,
+    pods: Sequence[Endpoint] = (),
 ) -> list[Endpoint]:
     """The concrete endpoints ``rule.peer`` means on this cluster.
 
@@ -115,7 +117,9 @@ def resolve_peer(
         cloud: the cloud's name, for refusals (``AWS``).
         native: the native endpoint kinds the cloud can write (service tags, security groups,
             prefix lists); a native peer of another kind, named by the rule or by
-            ``sources.all``, is refused.
+            ``sources``, is refused. None (the default) refuses none.
+        pods: the cluster's pod ranges, added to ``self`` and ``role:`` peers on clouds whose
+            role endpoints (network tags, ASGs) do not match traffic from pods.
 
     Raises:
         TranslationError: the peer needs a source or binding the config does not give.
@@ -123,7 +127,7 @@ def resolve_peer(
     """
     peer = rule.peer
     if peer.kind is PeerKind.SELF:
-        return list(bindings[rule.role])
+        return with_pods(bindings[rule.role], pods)
     if peer.kind is PeerKind.ROLE:
         if peer.value not in bindings and rule.via_all:
             return []  # part of "All": this cluster has no machines of that role
@@ -132,7 +136,7 @@ def resolve_peer(
                 f"{describe_rule(rule, cluster)} needs peer role {peer.value!r}, which has no {binding_keys} in this cluster",
                 hint=f"bind it under clusters[{cluster}].roles.{peer.value}",
             )
-        return list(bindings[peer.value])
+        return with_pods(bindings[peer.value], pods)
     if peer.kind is PeerKind.CIDR:
         return [Endpoint.cidr(peer.value)]
     named = native_endpoint(peer)
@@ -167,6 +171,14 @@ def resolve_peer(
         native=native,
         where="sources.load_balancers entry",
     )
+
+
+def with_pods(endpoints: Sequence[Endpoint], pods: Sequence[Endpoint]) -> list[Endpoint]:
+    """A role's endpoints, then the cluster's pod ranges it does not already hold: traffic from
+    the role's pods leaves from pod addresses, which a network tag or an ASG does not match."""
+    out = list(endpoints)
+    out.extend(p for p in pods if p not in out)
+    return out
 
 
 class TranslationProblems:

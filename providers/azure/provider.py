@@ -19,6 +19,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from portsync.config import Cidr as StrictCidr
 from portsync.config import ClusterConfig, Sources
 from portsync.diff import untouched
 from portsync.errors import ConflictError, NotFoundError, PortsyncError, ProviderError
@@ -109,6 +110,9 @@ class AzureClusterConfig(BaseModel):
     polling_interval: float = Field(default=1.0, gt=0, le=60)
     name_prefix: str = Field(default="portsync", pattern=_PREFIX)
     max_workers: int = Field(default=8, ge=1, le=64)
+    #: The cluster's pod ranges, added to ``self`` and ``role:`` peers (ASGs do not match pod
+    #: addresses of CNIs that give pods addresses outside the nodes' NICs).
+    pod_ranges: list[StrictCidr] = Field(default_factory=list)
     roles: dict[str, AzureRoleBinding]
 
     @field_validator("endpoint")
@@ -336,7 +340,11 @@ class AzureProvider:
                 IP families.
         """
         wanted = translate.translate_rules(
-            rules, cluster=self.cluster.name, bindings=self.bindings, sources_all=sources.all
+            rules,
+            cluster=self.cluster.name,
+            bindings=self.bindings,
+            sources_all=sources.all,
+            pod_ranges=self.config.pod_ranges,
         )
         by_target: dict[str, set[RuleKey]] = {}
         for rule in wanted:

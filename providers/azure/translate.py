@@ -217,6 +217,7 @@ def _peers(
     cluster: str,
     endpoints: Mapping[str, Sequence[Endpoint]],
     sources_all: Sequence[str],
+    pods: Sequence[Endpoint] = (),
 ) -> list[Endpoint]:
     return resolve_peer(
         rule,
@@ -227,6 +228,7 @@ def _peers(
         binding_keys="nsg binding",
         cloud="Azure",
         native=(EndpointKind.SERVICE_TAG,),
+        pods=pods,
     )
 
 
@@ -248,8 +250,12 @@ def translate_rules(
     cluster: str,
     bindings: Mapping[str, Binding],
     sources_all: Sequence[str],
+    pod_ranges: Sequence[str] = (),
 ) -> list[TargetRule]:
     """Resolve neutral rules onto NSG targets (``bindings``: role → binding).
+
+    ``pod_ranges`` are added to ``self`` and ``role:`` peers: an ASG matches only its members'
+    NIC addresses, not pods that a CNI addresses from other ranges.
 
     Rules of roles the cluster does not bind are skipped. Each rule becomes one target rule per
     concrete peer, described ``[portsync] <purpose>`` and carrying its role side in ``extra``. A
@@ -263,6 +269,7 @@ def translate_rules(
     problems = TranslationProblems()
     # Each role's endpoints once per call, not once per rule: fleets bind thousands of roles.
     endpoints = {role: binding.endpoints() for role, binding in bindings.items()}
+    pods = [Endpoint.cidr(c) for c in pod_ranges]
     for rule in rules:
         binding = bindings.get(rule.role)
         if binding is None:
@@ -271,7 +278,9 @@ def translate_rules(
             _check_writable(rule, cluster)
             peers = [
                 canonical_tag(p)
-                for p in _peers(rule, cluster=cluster, endpoints=endpoints, sources_all=sources_all)
+                for p in _peers(
+                    rule, cluster=cluster, endpoints=endpoints, sources_all=sources_all, pods=pods
+                )
             ]
             protocols = [_azure_protocol(rule, peer, cluster) for peer in peers]
         except TranslationError as exc:

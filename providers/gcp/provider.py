@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from portsync.config import ClusterConfig, Sources
+from portsync.config import Cidr, ClusterConfig, Sources
 from portsync.diff import untouched
 from portsync.errors import (
     ConflictError,
@@ -91,6 +91,9 @@ class GcpClusterConfig(BaseModel):
     name_prefix: str = Field(default="portsync", pattern=_PREFIX)
     max_workers: int = Field(default=8, ge=1, le=64)
     firewall_quota: int | None = Field(default=None, ge=1)
+    #: The cluster's pod ranges, added to ``self`` and ``role:`` peers (pods on VPC-native
+    #: clusters send from alias IPs, which network tags do not match).
+    pod_ranges: list[Cidr] = Field(default_factory=list)
     roles: dict[str, GcpRoleBinding]
 
     @field_validator("roles")
@@ -298,6 +301,7 @@ class GcpProvider:
             bindings=self.bindings,
             sources_all=sources.all,
             priority=self.config.priority,
+            pod_ranges=self.config.pod_ranges,
         )
 
     def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
@@ -659,7 +663,6 @@ class GcpProvider:
 
 
 _OUTPUT_ONLY = frozenset({"id", "kind", "creationTimestamp", "selfLink"})
-
 
 
 def _keep_logging(body: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:

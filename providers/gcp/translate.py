@@ -219,6 +219,7 @@ def _peers(
     cluster: str,
     bindings: Mapping[str, Sequence[Endpoint]],
     sources_all: Sequence[str],
+    pods: Sequence[Endpoint] = (),
 ) -> list[Endpoint]:
     return resolve_peer(
         rule,
@@ -228,6 +229,8 @@ def _peers(
         load_balancers=_HEALTH_CHECKERS,
         binding_keys="target_tag or service_account binding",
         cloud="GCP",
+        native=(),
+        pods=pods,
     )
 
 
@@ -264,8 +267,13 @@ def translate_rules(
     bindings: Mapping[str, Endpoint],
     sources_all: Sequence[str],
     priority: int = DEFAULT_PRIORITY,
+    pod_ranges: Sequence[str] = (),
 ) -> list[TargetRule]:
     """Resolve neutral rules onto tags or service accounts (``bindings``: role → endpoint).
+
+    ``pod_ranges`` are added to ``self`` and ``role:`` peers of ingress rules: on VPC-native
+    clusters pods send from alias IP ranges, which ``sourceTags`` and service accounts do not
+    match.
 
     Rules of roles the cluster does not bind are skipped. Each rule gets one target rule per
     concrete peer, described ``[portsync] <purpose>`` and carrying the priority in ``extra``.
@@ -278,6 +286,7 @@ def translate_rules(
     problems = TranslationProblems()
     extra = ((PRIORITY, str(priority)),)
     peer_bindings = {role: (endpoint,) for role, endpoint in bindings.items()}
+    pods = [Endpoint.cidr(c) for c in pod_ranges]
     for rule in rules:
         target = bindings.get(rule.role)
         if target is None:
@@ -293,7 +302,14 @@ def translate_rules(
             )
             continue
         try:
-            peers = _peers(rule, cluster=cluster, bindings=peer_bindings, sources_all=sources_all)
+            peers = _peers(
+                rule,
+                cluster=cluster,
+                bindings=peer_bindings,
+                sources_all=sources_all,
+                # Egress to a role names its tag, which GCP refuses either way (below).
+                pods=pods if rule.direction is Direction.INGRESS else (),
+            )
             for peer in peers:
                 _check_peer(rule, target, peer, cluster=cluster)
         except TranslationError as exc:

@@ -10,7 +10,7 @@ from portsync import api
 from portsync.config import load_config, parse_config
 from portsync.errors import ConfigError, UnsupportedFeatureError
 
-from .test_azure_engine import NODE_NSG, AzureWorld, world
+from .test_azure_engine import CP_NSG, NODE_NSG, RG, SUB, AzureWorld, world
 
 __all__ = ["world"]
 
@@ -90,3 +90,25 @@ def test_aws_peers_are_refused_on_azure(world: AzureWorld, peer: str) -> None:
     with pytest.raises(UnsupportedFeatureError, match=r"an AWS .*; Azure cannot write it"):
         api.plan(load_config(world.config_path))
     assert world.rules(NODE_NSG) == before
+
+
+def test_pod_ranges_are_added_to_role_peers_of_asg_bound_roles(world: AzureWorld) -> None:
+    # With a CNI that addresses pods outside the nodes' NICs, an ASG does not match pod traffic.
+    ids = {name: world.emulator.seed_asg(SUB, RG, name)["id"] for name in ("cp-asg", "node-asg")}
+    roles = {
+        "control-plane": {"nsg": CP_NSG, "asg": ids["cp-asg"]},
+        "worker": {"nsg": NODE_NSG, "asg": ids["node-asg"]},
+    }
+    world.write_config(roles=roles, cluster={"pod_ranges": ["192.168.0.0/16"]})
+    api.apply(load_config(world.config_path))
+    kubelet = [
+        r["properties"]
+        for r in world.rules(NODE_NSG).values()
+        if r["properties"].get("destinationPortRange") == "10250"
+    ]
+    sources = {p.get("sourceAddressPrefix") for p in kubelet}
+    assert "192.168.0.0/16" in sources
+    assert any(p.get("sourceApplicationSecurityGroups") == [{"id": ids["cp-asg"]}] for p in kubelet)
+    pod_rule = next(p for p in kubelet if p.get("sourceAddressPrefix") == "192.168.0.0/16")
+    assert pod_rule["destinationApplicationSecurityGroups"] == [{"id": ids["node-asg"]}]
+    assert api.plan(load_config(world.config_path)).is_empty()
