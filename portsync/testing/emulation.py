@@ -1,7 +1,7 @@
 """Cloud-neutral scaffolding shared by the local cloud emulators.
 
-Each provider's ``emulator.py`` speaks its cloud's wire format (routes, validation, error bodies,
-TLS, long-running operations).  What is left is the same for every cloud, and lives here:
+Each provider's ``emulator`` package speaks its cloud's wire format (routes, validation, error
+bodies, TLS, long-running operations).  What is left is the same for every cloud, and lives here:
 
 * :class:`EmulatorHTTPServer`, :class:`EmulatorRequestHandler` and :class:`ServerThread`: a
   threaded HTTP/1.1 server on a daemon thread, with keep-alive, ``TCP_NODELAY``, quiet handling
