@@ -28,8 +28,9 @@ from portsync.errors import (
     StalePlanError,
     StopRequested,
 )
+from portsync.evaluate import access_of
 from portsync.history import History
-from portsync.lifelines import check_target
+from portsync.lifelines import check_target, flows_by_target
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
 from portsync.planmatch import check_same
@@ -143,7 +144,10 @@ def _plan_cluster(
     groups = []
     for target in targets:
         wanted = desired_by_target.get(target.id, [])
-        current = live.get(target.id, [])
+        # Deny rules (GCP, Azure) are read for the evaluator only: portsync writes none, and the
+        # diff must never take one for a rule it wants.
+        seen = live.get(target.id, [])
+        current = [r for r in seen if access_of(r) != "deny"]
         ops, found = diff_target(wanted, current, mode=config.mode, owner=cluster.owner_id)
         unmanaged, cloud_defaults = split_cloud_defaults(provider, found)
         ops, protected = protect_ops(ops, current, protectors)
@@ -181,7 +185,7 @@ def _plan_cluster(
         statuses = check_target(
             f"{cluster.name}/{target.label or target.id}",
             lifelines.get(target.id, {}),
-            current,
+            seen,
             group.ops,
         )
         groups.append(replace(group, lifelines=tuple(statuses)) if statuses else group)
@@ -193,15 +197,7 @@ def _lifeline_flows(
 ) -> dict[str, dict[str, list[TargetRule]]]:
     """Each lifeline of a role this cluster binds, as the concrete flows it stands for, by
     target and lifeline name (translated like any rule: no cloud call)."""
-    config = session.loaded.config
-    out: dict[str, dict[str, list[TargetRule]]] = {}
-    for lifeline in config.lifelines:
-        if lifeline.to not in cluster.roles:
-            continue
-        flows = provider.translate(RuleSet((lifeline.to_rule(),)), config.sources)
-        for flow in flows:
-            out.setdefault(flow.target, {}).setdefault(lifeline.name, []).append(flow)
-    return out
+    return flows_by_target(session.loaded.config, provider, cluster)
 
 
 def _writer(tool: ManagingTool | None) -> str | None:

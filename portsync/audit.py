@@ -39,7 +39,9 @@ from typing import Any
 
 from portsync.config import ClusterConfig, LoadedConfig
 from portsync.errors import TranslationError
+from portsync.evaluate import access_of
 from portsync.exposure import EXPOSURE_FLOOR, is_world
+from portsync.lifelines import closed_now, flows_by_target
 from portsync.model import (
     Direction,
     Endpoint,
@@ -260,6 +262,21 @@ CHECKS: Mapping[str, Check] = dict(
             "it was added by hand or by another tool, and nobody reviews it with the port table.",
             "Add the peer to the port table (extra_rules) if it is needed, otherwise remove the "
             "rule.",
+        ),
+        (
+            "PS-LIFELINE-CLOSED",
+            Check(
+                id="PS-LIFELINE-CLOSED",
+                sarif_id="portsync/lifeline/closed",
+                severity=Severity.WARNING,
+                title="lifeline not open",
+                why="The config names this flow under lifelines: as one that must never break, "
+                "but the live rules of the target do not admit it today (no rule covers it, or a "
+                "deny rule may block it).",
+                fix="Add a rule that admits the flow (a port table row or extra_rules entry), "
+                "remove the deny rule that blocks it, or change the lifeline if the flow is no "
+                "longer needed.",
+            ),
         ),
     ]
 )
@@ -669,8 +686,8 @@ def audit_target(
         )
 
     for rule in live:
-        if rule.direction is not Direction.INGRESS:
-            continue
+        if rule.direction is not Direction.INGRESS or access_of(rule) == "deny":
+            continue  # a deny rule (GCP, Azure) exposes nothing
         reach = classify_peer(rule.peer, internal=internal)
         reached = [p for p in relevant if p.reached_by(rule)]
         flagged = False
@@ -715,6 +732,41 @@ def audit_target(
                 f"{target} lets in {_peer_text(rule)} on {rule.protocol.value} {rule.ports_text}, "
                 "a peer the port tables do not name for this target",
             )
+    return out
+
+
+def lifeline_findings(
+    *,
+    cluster: str,
+    provider: str,
+    target: Target,
+    live: Sequence[TargetRule],
+    lifelines: Mapping[str, Sequence[TargetRule]],
+) -> list[Finding]:
+    """A finding per lifeline of ``target`` that its live rules do not keep open today (pure).
+
+    The lifeline is judged by the evaluator ``plan`` uses for lifelines (every live rule of any
+    owner counts; a deny rule ahead of the allow rules closes it). The finding's rule is the first
+    flow not admitted, so its location names the lifeline's protocol, port and peer.
+    """
+    out = []
+    for name, shut in closed_now(lifelines, live):
+        flow = shut[0]
+        more = f" (and {len(shut) - 1} more of its flows)" if len(shut) > 1 else ""
+        out.append(
+            Finding(
+                check=CHECKS["PS-LIFELINE-CLOSED"],
+                cluster=cluster,
+                provider=provider,
+                target=target.id,
+                label=str(target),
+                role=target.role,
+                rule=flow,
+                reach=classify_peer(flow.peer),
+                message=f"lifeline {name!r} is not open on {target}: no live rule admits "
+                f"{flow.protocol.value} {flow.ports_text} from {_peer_text(flow)}{more}",
+            )
+        )
     return out
 
 
@@ -800,7 +852,21 @@ def audit(
             log.info("cluster %s: desired rules unavailable: %s", cluster.name, exc)
         internal = {r.peer for r in desired or () if r.origin == "load-balancers"}
         findings: list[Finding] = []
+        try:
+            lifelines = flows_by_target(loaded.config, provider, cluster)
+        except TranslationError as exc:
+            lifelines = {}
+            notes.append(f"lifelines were not checked: {str(exc).splitlines()[0]}")
         for target in targets:
+            findings.extend(
+                lifeline_findings(
+                    cluster=cluster.name,
+                    provider=cluster.provider,
+                    target=target,
+                    live=live.get(target.id, []),
+                    lifelines=lifelines.get(target.id, {}),
+                )
+            )
             findings.extend(
                 audit_target(
                     cluster=cluster.name,

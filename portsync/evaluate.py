@@ -17,14 +17,21 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from portsync.model import Endpoint, EndpointKind, Protocol, TargetRule
 
 __all__ = [
+    "Answer",
+    "EndpointAnswer",
     "Match",
+    "RuleMatch",
     "access_of",
+    "admits",
     "covering_rules",
+    "decide",
     "match_peer",
     "priority_of",
 ]
@@ -222,3 +229,150 @@ def covering_rules(
         chosen.append(best)
         reached = best.ports.to_port
     return tuple(chosen)
+
+
+# --- deciding one flow, as explain and lifelines do ---------------------------------------------
+
+
+class Answer(str, Enum):
+    """The answer for one endpoint, target, cluster or overall."""
+
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    PARTIAL = "partial"  # part of the source may pass, part may not
+    UNKNOWN = "unknown"  # a rule may match, but portsync cannot see its members
+    NOT_BOUND = "not-bound"  # the cluster binds no target to the role
+    MIXED = "mixed"  # clusters disagree (overall answer only)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class RuleMatch:
+    """One rule that (may) decide for one endpoint."""
+
+    rule: TargetRule
+    match: Match
+    access: str  # allow | deny
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        data = {"match": self.match.value, "access": self.access, "rule": self.rule.to_dict()}
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointAnswer:
+    """The answer for one resolved source endpoint on one target."""
+
+    endpoint: Endpoint
+    answer: Answer
+    deciding: tuple[RuleMatch, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form."""
+        return {
+            "endpoint": str(self.endpoint),
+            "answer": self.answer.value,
+            "rules": [m.to_dict() for m in self.deciding],
+        }
+
+
+def decide(
+    endpoint: Endpoint, rules: Sequence[TargetRule], *, from_internet: bool = False
+) -> EndpointAnswer:
+    """The answer for ``endpoint`` from the rules that apply to one port: rules are taken in
+    priority order (lower first; a deny rule before an allow rule of the same priority, as GCP
+    decides), and the first rule whose peer surely matches decides. A rule that may match
+    (partial, unknown) ahead of the deciding one makes the answer partial or unknown. Rules with
+    no priority (AWS) all allow, so order does not matter there.
+
+    Args:
+        endpoint: one resolved source endpoint.
+        rules: the rules of one target that apply to the asked direction, protocol and port.
+        from_internet: the source stands for the public internet (see :func:`match_peer`).
+    """
+    ordered = sorted(rules, key=lambda r: (priority_of(r), access_of(r) != "deny", r.key))
+    uncertain: list[RuleMatch] = []
+    allowing: list[RuleMatch] = []
+    for rule in ordered:
+        match, note = match_peer(endpoint, rule.peer, from_internet=from_internet)
+        if match is Match.NO:
+            continue
+        item = RuleMatch(rule, match, access_of(rule), note)
+        if allowing:
+            # Already decided by an earlier allow rule; list the other allow rules that match.
+            if match is Match.YES and item.access == "allow":
+                allowing.append(item)
+            continue
+        if match is not Match.YES:
+            uncertain.append(item)
+            continue
+        if item.access == "deny":
+            if any(u.access == "allow" for u in uncertain):
+                return EndpointAnswer(endpoint, Answer.UNKNOWN, (*uncertain, item))
+            return EndpointAnswer(endpoint, Answer.DENIED, (item,))
+        if any(u.access == "deny" for u in uncertain):
+            return EndpointAnswer(endpoint, Answer.UNKNOWN, (*uncertain, item))
+        allowing.append(item)
+    if allowing:
+        return EndpointAnswer(endpoint, Answer.ALLOWED, tuple(allowing))
+    allows = [u for u in uncertain if u.access == "allow"]
+    if any(u.match is Match.PARTIAL for u in allows):
+        return EndpointAnswer(endpoint, Answer.PARTIAL, tuple(allows))
+    if allows:
+        return EndpointAnswer(endpoint, Answer.UNKNOWN, tuple(allows))
+    return EndpointAnswer(endpoint, Answer.DENIED, ())
+
+
+def _applies_at(rule: TargetRule, flow: TargetRule, port: int | None) -> bool:
+    """Whether ``rule`` applies to the packets of ``flow`` at ``port`` (None: a protocol
+    without ports). An allow rule must cover them; a deny rule need only touch them."""
+    if rule.target != flow.target or rule.direction is not flow.direction:
+        return False
+    if access_of(rule) == "deny":
+        if not _protocols_overlap(rule, flow):
+            return False
+    elif not _protocol_covers(rule, flow):
+        return False
+    if rule.protocol is Protocol.ALL or port is None or rule.ports is None:
+        return True
+    return rule.ports.from_port <= port <= rule.ports.to_port
+
+
+def admits(flow: TargetRule, rules: Sequence[TargetRule], *, from_internet: bool = False) -> bool:
+    """Whether ``rules`` let every packet of ``flow`` through, decided exactly as ``explain``
+    decides (:func:`decide`): priorities and deny rules count, and an uncertain match does not
+    admit.
+
+    ``flow`` is a rule-shaped flow: its peer is the source (ingress) and its ports the range that
+    must pass. The range is cut where any rule's range starts or ends, and one port of each piece
+    is decided: every port of a piece meets the same rules.
+    """
+    relevant = [
+        r
+        for r in rules
+        if r.target == flow.target and r.direction is flow.direction and _protocols_overlap(r, flow)
+    ]
+    points: list[int | None]
+    if flow.protocol.has_ports:
+        low, high = (flow.ports.from_port, flow.ports.to_port) if flow.ports else (0, 65535)
+        cuts = {low}
+        for rule in relevant:
+            if rule.ports is not None:
+                for edge in (rule.ports.from_port, rule.ports.to_port + 1):
+                    if low < edge <= high:
+                        cuts.add(edge)
+        points = list(sorted(cuts))
+    else:
+        points = [None]
+    for port in points:
+        applying = [r for r in relevant if _applies_at(r, flow, port)]
+        answer = decide(flow.peer, applying, from_internet=from_internet)
+        if answer.answer is not Answer.ALLOWED:
+            return False
+    return True

@@ -24,12 +24,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from portsync.config import LoadedConfig
 from portsync.errors import InputError, TranslationError
-from portsync.evaluate import Match, access_of, match_peer, priority_of
+from portsync.evaluate import Answer, EndpointAnswer, Match, RuleMatch, decide, match_peer
 from portsync.model import (
     Direction,
     Endpoint,
@@ -64,20 +63,6 @@ __all__ = [
 ]
 
 EXPLAIN_FORMAT_VERSION = 1
-
-
-class Answer(str, Enum):
-    """The answer for one endpoint, target, cluster or overall."""
-
-    ALLOWED = "allowed"
-    DENIED = "denied"
-    PARTIAL = "partial"  # part of the source may pass, part may not
-    UNKNOWN = "unknown"  # a rule may match, but portsync cannot see its members
-    NOT_BOUND = "not-bound"  # the cluster binds no target to the role
-    MIXED = "mixed"  # clusters disagree (overall answer only)
-
-    def __str__(self) -> str:
-        return self.value
 
 
 # --- parsing -----------------------------------------------------------------------------------
@@ -200,76 +185,6 @@ def _applies(rule: TargetRule, destination: Destination) -> bool:
     return rule.ports.contains(destination.port)
 
 
-@dataclass(frozen=True, slots=True)
-class RuleMatch:
-    """One rule that (may) decide for one endpoint."""
-
-    rule: TargetRule
-    match: Match
-    access: str  # allow | deny
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        data = {"match": self.match.value, "access": self.access, "rule": self.rule.to_dict()}
-        if self.note:
-            data["note"] = self.note
-        return data
-
-
-@dataclass(frozen=True, slots=True)
-class EndpointAnswer:
-    """The answer for one resolved source endpoint on one target."""
-
-    endpoint: Endpoint
-    answer: Answer
-    deciding: tuple[RuleMatch, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON form."""
-        return {
-            "endpoint": str(self.endpoint),
-            "answer": self.answer.value,
-            "rules": [m.to_dict() for m in self.deciding],
-        }
-
-
-def _decide(
-    endpoint: Endpoint, rules: Sequence[TargetRule], *, from_internet: bool = False
-) -> EndpointAnswer:
-    ordered = sorted(rules, key=lambda r: (priority_of(r), r.key))
-    uncertain: list[RuleMatch] = []
-    allowing: list[RuleMatch] = []
-    for rule in ordered:
-        match, note = match_peer(endpoint, rule.peer, from_internet=from_internet)
-        if match is Match.NO:
-            continue
-        item = RuleMatch(rule, match, access_of(rule), note)
-        if allowing:
-            # Already decided by an earlier allow rule; list the other allow rules that match.
-            if match is Match.YES and item.access == "allow":
-                allowing.append(item)
-            continue
-        if match is not Match.YES:
-            uncertain.append(item)
-            continue
-        if item.access == "deny":
-            if any(u.access == "allow" for u in uncertain):
-                return EndpointAnswer(endpoint, Answer.UNKNOWN, (*uncertain, item))
-            return EndpointAnswer(endpoint, Answer.DENIED, (item,))
-        if any(u.access == "deny" for u in uncertain):
-            return EndpointAnswer(endpoint, Answer.UNKNOWN, (*uncertain, item))
-        allowing.append(item)
-    if allowing:
-        return EndpointAnswer(endpoint, Answer.ALLOWED, tuple(allowing))
-    allows = [u for u in uncertain if u.access == "allow"]
-    if any(u.match is Match.PARTIAL for u in allows):
-        return EndpointAnswer(endpoint, Answer.PARTIAL, tuple(allows))
-    if allows:
-        return EndpointAnswer(endpoint, Answer.UNKNOWN, tuple(allows))
-    return EndpointAnswer(endpoint, Answer.DENIED, ())
-
-
 def _combine(answers: Sequence[Answer]) -> Answer:
     states = set(answers)
     if not states:
@@ -327,7 +242,7 @@ def evaluate(
         Nothing.
     """
     relevant = [r for r in rules if _applies(r, destination)]
-    answers = tuple(_decide(e, relevant, from_internet=from_internet) for e in endpoints)
+    answers = tuple(decide(e, relevant, from_internet=from_internet) for e in endpoints)
     return TargetAnswer(
         target=target,
         answer=_combine([a.answer for a in answers]),

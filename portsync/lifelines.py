@@ -6,21 +6,28 @@ plan touches, portsync evaluates every lifeline of that target's role against th
 against the rules after each write in the order apply makes them (additions, then updates, then
 removals — a failure can stop apply after any of them), and against the rules after the plan. A
 lifeline open today that any of those states closes makes the plan refused, naming the write that
-cuts it. The evaluator is the one ``explain`` and coverage use (``portsync.evaluate``), so it sees
-every live rule of any owner, and deny rules with their priorities.
+cuts it. The evaluator is the one ``explain`` uses (:func:`portsync.evaluate.admits` decides
+with :func:`portsync.evaluate.decide`), so it sees every live rule of any owner, and the deny
+rules of GCP and Azure with their priorities: a deny rule ahead of the allow rule closes the
+lifeline, one behind it does not.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from portsync.diff import final_state
 from portsync.errors import GuardrailError
-from portsync.evaluate import covering_rules
-from portsync.model import TargetRule
+from portsync.evaluate import admits
+from portsync.model import RuleSet, TargetRule
 from portsync.ops import LifelineStatus, Op
 
-__all__ = ["LifelineCut", "LifelineStatus", "check_target"]
+if TYPE_CHECKING:
+    from portsync.config import ClusterConfig, Config
+    from portsync.provider import Provider
+
+__all__ = ["LifelineCut", "LifelineStatus", "check_target", "closed_now", "flows_by_target"]
 
 
 class LifelineCut(GuardrailError):
@@ -28,7 +35,39 @@ class LifelineCut(GuardrailError):
 
 
 def _open(flows: Sequence[TargetRule], rules: Sequence[TargetRule]) -> bool:
-    return all(covering_rules(flow, rules) for flow in flows)
+    return all(admits(flow, rules) for flow in flows)
+
+
+def flows_by_target(
+    config: Config, provider: Provider, cluster: ClusterConfig
+) -> dict[str, dict[str, list[TargetRule]]]:
+    """Each lifeline of a role ``cluster`` binds, as the concrete flows it stands for, by target
+    and lifeline name (translated like any rule: no cloud call).
+
+    Raises:
+        TranslationError: a lifeline's peer cannot be resolved on this cluster.
+    """
+    out: dict[str, dict[str, list[TargetRule]]] = {}
+    for lifeline in config.lifelines:
+        if lifeline.to not in cluster.roles:
+            continue
+        flows = provider.translate(RuleSet((lifeline.to_rule(),)), config.sources)
+        for flow in flows:
+            out.setdefault(flow.target, {}).setdefault(lifeline.name, []).append(flow)
+    return out
+
+
+def closed_now(
+    lifelines: Mapping[str, Sequence[TargetRule]], live: Sequence[TargetRule]
+) -> list[tuple[str, tuple[TargetRule, ...]]]:
+    """The lifelines of one target that its live rules do not keep open, each with the flows
+    that are not admitted (in the order given)."""
+    out = []
+    for name, flows in lifelines.items():
+        shut = tuple(flow for flow in flows if not admits(flow, live))
+        if shut:
+            out.append((name, shut))
+    return out
 
 
 def check_target(

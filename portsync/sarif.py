@@ -60,6 +60,9 @@ SECURITY_SEVERITY: Mapping[str, str] = {
     "PS-EXPOSED-KUBE-PROXY": "3.1",
     "PS-EXPOSED-TABLE-PORT": "3.1",
     "PS-UNDECLARED-PEER": "2.0",
+    # Not an exposure: a flow the operator said must never break is cut (medium, like the
+    # warnings above).
+    "PS-LIFELINE-CLOSED": "4.0",
 }
 
 

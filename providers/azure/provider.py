@@ -365,6 +365,8 @@ class AzureProvider:
         wanted_nsgs = {self._nsg_of(t.id) for t in targets}
         found: dict[str, dict[str, Any]] = {}
         out: dict[str, list[TargetRule]] = {}
+        # Deny rules are returned for explain and lifelines, and kept out of what apply sees.
+        denied: dict[str, list[TargetRule]] = {}
         pages: Iterable[list[dict[str, Any]]]
         if self._read_key is None:
             pages = self.adapter.nsg_pages()
@@ -377,6 +379,7 @@ class AzureProvider:
                 found[nsg] = body
                 if nsg in wanted_nsgs:
                     out.update(self._layout(nsg).live(self._rules(body)))
+                    denied.update(self._layout(nsg).live(self._rules(body), denied=True))
         missing = sorted(
             f"{b.nsg} (role {b.role})"
             for b in self.bindings.values()
@@ -396,7 +399,7 @@ class AzureProvider:
         with self._lock:
             if self._round is not None:
                 self._round.live = dict(result)
-        return result
+        return {t: [*rules, *denied.get(t, [])] for t, rules in result.items()}
 
     def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
         """Refuse, at plan time, a final state Azure would refuse or portsync could not write.

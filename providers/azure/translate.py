@@ -55,6 +55,7 @@ from .limits import (
 )
 
 __all__ = [
+    "ACCESS",
     "LIVE_PRIORITY",
     "MARKER",
     "PRIORITY",
@@ -87,6 +88,8 @@ PRIORITY = "priority"
 #: ``TargetRule.extra`` key, live rules only: the rule's priority in its NSG (a ``live.`` key: the
 #: diff never compares it).
 LIVE_PRIORITY = "live.priority"
+#: ``TargetRule.extra`` key of deny rules (``deny``), read by the evaluator only (``denied=True``).
+ACCESS = "live.access"
 #: ``TargetRule.extra`` key, live rules only: source ports other than ``*``.
 SOURCE_PORTS = "source_ports"
 
@@ -509,12 +512,15 @@ def expand(
     asg_names: Mapping[str, str] | None = None,
     origins: Mapping[str, str] | None = None,
     adopt_legacy: bool = False,
+    denied: bool = False,
 ) -> list[TargetRule]:
     """Expand one security rule into target rules of ``binding``'s target: one per peer
     (source of an inbound rule, destination of an outbound one) × destination port range.
 
     Deny rules yield nothing: a deny rule grants no access and must never satisfy a wanted allow
-    rule. ``*`` as the peer means every
+    rule. With ``denied`` it is the other way round: only deny rules yield rules, never owned and
+    with ``extra`` ``live.access=deny``, for the evaluator ``explain`` and lifelines share (the
+    diff and apply never see them). ``*`` as the peer means every
     IPv4 and IPv6 address; protocol ``*`` with ports means TCP and UDP on those ports.
 
     Ownership comes from the name (:func:`ownership`); a rule has portsync's shape when it
@@ -524,7 +530,7 @@ def expand(
     asg_names = asg_names or {}
     origins = origins or {}
     props = _props(raw)
-    if str(props.get("access") or "").lower() != "allow":
+    if str(props.get("access") or "").lower() != ("deny" if denied else "allow"):
         return []
     direction = _direction(props)
     if direction is None:
@@ -546,6 +552,10 @@ def expand(
         extra_items.append((SOURCE_PORTS, ",".join(source_ports)))
     count = len(pairs) * len(peers)
     owned, owner, legacy = ownership(raw, owners, shaped=count == 1, adopt_legacy=adopt_legacy)
+    if denied:
+        # portsync writes no deny rule: whatever its name, a deny rule is nobody's to change.
+        owned, owner, legacy = False, None, False
+        extra_items.append((ACCESS, "deny"))
     priority = props.get("priority")
     if owned and not (isinstance(priority, int) and band[0] <= priority <= band[1]):
         extra_items.append((PRIORITY, f"{priority} (outside priority_band {band[0]}-{band[1]})"))
@@ -750,7 +760,7 @@ class NsgLayout:
                     return binding
         return self.bindings[0]
 
-    def expand(self, raw: Mapping[str, Any]) -> list[TargetRule]:
+    def expand(self, raw: Mapping[str, Any], *, denied: bool = False) -> list[TargetRule]:
         """:func:`expand` with this layout's settings, for the rule's own target."""
         return expand(
             raw,
@@ -760,13 +770,17 @@ class NsgLayout:
             asg_names=self.asg_names,
             origins=self.origins,
             adopt_legacy=self.adopt_legacy,
+            denied=denied,
         )
 
-    def live(self, rules: Iterable[Mapping[str, Any]]) -> dict[str, list[TargetRule]]:
-        """Target rules of every binding's target, in NSG order."""
+    def live(
+        self, rules: Iterable[Mapping[str, Any]], *, denied: bool = False
+    ) -> dict[str, list[TargetRule]]:
+        """Target rules of every binding's target, in NSG order (the deny rules alone with
+        ``denied``)."""
         out: dict[str, list[TargetRule]] = {b.target: [] for b in self.bindings}
         for raw in rules:
-            for rule in self.expand(raw):
+            for rule in self.expand(raw, denied=denied):
                 out[rule.target].append(rule)
         return out
 

@@ -348,7 +348,19 @@ class GcpProvider:
         live = self._live_rules(raw, [t.id for t in targets])
         with self._lock:
             self._live = live
-        return live
+        return self._with_denied(raw, live)
+
+    def _with_denied(
+        self, raw: Mapping[str, Mapping[str, Any]], live: Mapping[str, list[TargetRule]]
+    ) -> dict[str, list[TargetRule]]:
+        """``live`` plus the rules of denying firewalls on the same targets (for explain and
+        lifelines; the engine keeps them out of the diff, and apply never sees them)."""
+        out = {t: list(rules) for t, rules in live.items()}
+        for name in sorted(raw):
+            for rule in translate.expand_denied(raw[name], roles_by_target=self.roles_by_target):
+                if rule.target in out:
+                    out[rule.target].append(rule)
+        return out
 
     def _live_rules(
         self, raw: Mapping[str, Mapping[str, Any]], targets: Sequence[str]

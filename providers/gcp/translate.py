@@ -49,6 +49,7 @@ from .limits import (
 )
 
 __all__ = [
+    "ACCESS",
     "ALL_INSTANCES",
     "APPLIES_TO",
     "MARKER",
@@ -59,6 +60,7 @@ __all__ = [
     "clean_purpose",
     "describe",
     "expand",
+    "expand_denied",
     "firewall_name",
     "group_of",
     "has_legacy_marks",
@@ -81,6 +83,9 @@ MARKER = "[portsync]"
 DEFAULT_PURPOSE = "portsync rule"
 #: ``TargetRule.extra`` key holding the firewall priority (compared by the diff).
 PRIORITY = "priority"
+#: ``TargetRule.extra`` key of the rules of denying firewalls (``deny``); a ``live.`` key, read by
+#: the evaluator only.
+ACCESS = "live.access"
 #: ``TargetRule.extra`` key marking rules of firewalls with no target at all.
 APPLIES_TO = "applies_to"
 #: Value of :data:`APPLIES_TO` for a firewall that applies to every instance of the network.
@@ -530,10 +535,12 @@ def api_protocol(protocol: Protocol) -> str:
     return protocol.value if protocol.value in _API_NAMES else str(protocol.number)
 
 
-def _entries(firewall: Mapping[str, Any]) -> list[tuple[Protocol, PortRange | None, str]]:
-    """(protocol, ports, port text) of every modelled entry of ``allowed``."""
+def _entries(
+    firewall: Mapping[str, Any], field: str = "allowed"
+) -> list[tuple[Protocol, PortRange | None, str]]:
+    """(protocol, ports, port text) of every modelled entry of ``allowed`` (or ``denied``)."""
     out: list[tuple[Protocol, PortRange | None, str]] = []
-    for entry in firewall.get("allowed") or ():
+    for entry in firewall.get(field) or ():
         protocol = _protocol(entry.get("IPProtocol"))
         if protocol is None:
             continue  # not an IP protocol: nothing portsync could compare
@@ -589,20 +596,49 @@ def expand(
     """
     if firewall.get("denied") or firewall.get("disabled"):
         return []
+    return _expand(firewall, owners=owners, roles_by_target=roles_by_target, adopt_legacy=adopt_legacy)
+
+
+def expand_denied(
+    firewall: Mapping[str, Any], *, roles_by_target: Mapping[str, str]
+) -> list[TargetRule]:
+    """The rules of a denying firewall on the bound targets, for the evaluator that ``explain``
+    and lifelines share: one per denied entry × port × source × target, never owned, with
+    ``extra`` ``live.access=deny`` and the firewall's priority. Allowing or disabled firewalls
+    yield nothing. The diff never sees these rules: portsync writes no deny rule, and a deny
+    rule must never stand in for a wanted allow rule."""
+    if not firewall.get("denied") or firewall.get("disabled"):
+        return []
+    return _expand(firewall, owners=None, roles_by_target=roles_by_target, adopt_legacy=False)
+
+
+def _expand(
+    firewall: Mapping[str, Any],
+    *,
+    owners: NamedOwners | None,
+    roles_by_target: Mapping[str, str],
+    adopt_legacy: bool,
+) -> list[TargetRule]:
+    denying = owners is None
     named = targets_of(firewall)
     everywhere = not named
     bound = list(roles_by_target) if everywhere else [t for t in named if t in roles_by_target]
     if not bound:
         return []
-    owned, owner, legacy = ownership(firewall, owners, adopt_legacy=adopt_legacy)
+    if owners is None:
+        owned, owner, legacy = False, None, False
+    else:
+        owned, owner, legacy = ownership(firewall, owners, adopt_legacy=adopt_legacy)
     name = str(firewall.get("name", ""))
     description = str(firewall.get("description") or "")
     direction = Direction(str(firewall.get("direction") or "INGRESS").lower())
     extra_items = [(PRIORITY, str(int(firewall.get("priority", DEFAULT_PRIORITY))))]
     if everywhere:
         extra_items.append((APPLIES_TO, ALL_INSTANCES))
+    if denying:
+        extra_items.append((ACCESS, "deny"))
     extra = tuple(sorted(extra_items))
-    entries = _entries(firewall)
+    entries = _entries(firewall, "denied" if denying else "allowed")
     marked = owned or legacy or owner is not None
     purposes = parse_description(description, [t for _p, _r, t in entries if t]) if marked else {}
     peers = _peers_of(firewall, direction)

@@ -139,3 +139,73 @@ def test_settle_covered_logs_each_addition_it_drops(caplog: pytest.LogCaptureFix
     assert [r.getMessage() for r in caplog.records if "satisfied" in r.getMessage()] == [
         f"satisfied {WANT_ETCD.key} by 1 live rules"
     ]
+
+
+# --- decide and admits: the evaluator explain and lifelines share ------------------------------
+
+
+def _flow_rule(
+    ports: tuple[int, int] | None,
+    peer: str,
+    *,
+    access: str = "allow",
+    priority: int | None = None,
+    protocol: str = "tcp",
+) -> TargetRule:
+    from portsync.model import Endpoint, PortRange, Protocol
+
+    extra: list[tuple[str, str]] = []
+    if access == "deny":
+        extra.append(("live.access", "deny"))
+    if priority is not None:
+        extra.append(("priority", str(priority)))
+    return TargetRule(
+        target="t",
+        protocol=Protocol(protocol),
+        ports=PortRange(*ports) if ports else None,
+        peer=Endpoint.parse(peer),
+        extra=tuple(sorted(extra)),
+    )
+
+
+def test_admits_a_deny_ahead_blocks_a_deny_behind_does_not() -> None:
+    from portsync.evaluate import admits
+
+    flow = _flow_rule((22, 22), "cidr:10.9.1.0/24")
+    allow = _flow_rule((22, 22), "cidr:10.9.0.0/16", priority=1000)
+    assert admits(flow, [allow])
+    assert not admits(
+        flow, [allow, _flow_rule((22, 22), "cidr:10.0.0.0/8", access="deny", priority=500)]
+    )
+    assert admits(
+        flow, [allow, _flow_rule((22, 22), "cidr:10.0.0.0/8", access="deny", priority=2000)]
+    )
+    # Equal priorities: the deny rule wins, as on GCP.
+    assert not admits(
+        flow, [allow, _flow_rule((22, 22), "cidr:10.0.0.0/8", access="deny", priority=1000)]
+    )
+    # A deny for another source or port does not touch the flow.
+    assert admits(
+        flow, [allow, _flow_rule((22, 22), "cidr:192.0.2.0/24", access="deny", priority=1)]
+    )
+    assert admits(flow, [allow, _flow_rule((23, 23), "cidr:10.0.0.0/8", access="deny", priority=1)])
+
+
+def test_admits_a_range_only_when_every_piece_of_it_passes() -> None:
+    from portsync.evaluate import admits
+
+    flow = _flow_rule((2379, 2380), "cidr:10.0.1.0/24")
+    assert admits(
+        flow,
+        [
+            _flow_rule((2379, 2379), "cidr:10.0.0.0/16"),
+            _flow_rule((2380, 2390), "cidr:10.0.0.0/16"),
+        ],
+    )
+    assert not admits(flow, [_flow_rule((2379, 2379), "cidr:10.0.0.0/16")])
+    whole = _flow_rule((2000, 3000), "cidr:10.0.0.0/16", priority=1000)
+    hole = _flow_rule((2380, 2380), "cidr:10.0.1.0/24", access="deny", priority=900)
+    assert admits(flow, [whole]) and not admits(flow, [whole, hole])
+    # A rule for every protocol admits, a partial peer does not.
+    assert admits(flow, [_flow_rule(None, "cidr:0.0.0.0/0", protocol="all")])
+    assert not admits(flow, [_flow_rule((2379, 2380), "cidr:10.0.1.0/25")])
