@@ -1000,6 +1000,8 @@ def export(
     control = _control(deadline)
     try:
         loaded = _load()
+        if out != "-":
+            _write_export(Path(out), [])  # a directory that cannot be written: before any read
         with _progress("reading live rules") as progress:
             files = export_terraform(
                 loaded,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import hcl2
+import pytest
 from typer.testing import CliRunner
 
 from portsync import api
@@ -245,3 +246,28 @@ def test_export_describes_exactly_the_owned_live_rules(cloud: Cloud, tmp_path: P
     (written,) = sorted(out.iterdir())
     assert written.name == f"prod-{cloud.name}.tf".replace("-", "_")
     assert written.read_text() in text
+
+
+def test_export_to_an_unwritable_place_reads_nothing(aws_cloud: Cloud, tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    calls = aws_cloud.calls()
+    result = runner.invoke(
+        app, ["--config", str(aws_cloud.config), "export", "--out", str(blocker / "tf")]
+    )
+    assert result.exit_code == 1
+    assert "cannot write the export to" in result.output
+    assert aws_cloud.calls() == calls
+
+
+def test_export_of_a_provider_without_one_is_refused_before_any_read(
+    aws_cloud: Cloud, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import portsync.providers.aws.export as aws_export
+
+    monkeypatch.delattr(aws_export, "terraform")
+    calls = aws_cloud.calls()
+    result = runner.invoke(app, ["--config", str(aws_cloud.config), "export"])
+    assert result.exit_code == 1
+    assert "provider aws has no Terraform export" in result.output
+    assert aws_cloud.calls() == calls
