@@ -28,7 +28,15 @@ from typing import Any
 
 from portsync.config import LoadedConfig
 from portsync.errors import InputError, TranslationError
-from portsync.evaluate import Answer, EndpointAnswer, Match, RuleMatch, decide, match_peer
+from portsync.evaluate import (
+    Answer,
+    EndpointAnswer,
+    Match,
+    RuleMatch,
+    access_of,
+    decide,
+    match_peer,
+)
 from portsync.model import (
     Direction,
     Endpoint,
@@ -432,7 +440,9 @@ def explain(
                 if group is None:
                     notes.append(f"{target}: not in the saved plan; its live rules are used")
                 else:
-                    if fingerprint(rules) != group.fingerprint:
+                    # The plan's fingerprint is of the rules the diff saw: deny rules are not.
+                    seen = [r for r in rules if access_of(r) != "deny"]
+                    if fingerprint(seen) != group.fingerprint:
                         notes.append(
                             f"{target}: live rules changed since the plan was made; "
                             "apply would refuse this plan"

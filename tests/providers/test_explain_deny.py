@@ -104,3 +104,31 @@ def test_a_lifeline_through_a_blocked_allow_is_closed(world: tuple[Cloud, Any]) 
     audit = runner.invoke(app, ["--config", str(config), "audit", "-o", "json"])
     closed = [f for f in json.loads(audit.stdout)["findings"] if f["id"] == "PS-LIFELINE-CLOSED"]
     assert [f["role"] for f in closed] == ["worker"]
+
+
+def test_a_deny_rule_does_not_make_a_saved_plan_look_stale(
+    world: tuple[Cloud, Any], tmp_path: Any
+) -> None:
+    cloud, emulator = world
+    _deny(cloud, emulator, first=True)
+    path = tmp_path / "plan.json"
+    made = runner.invoke(app, ["--config", str(cloud.config), "plan", "--out", str(path)])
+    assert made.exit_code == 0, made.output
+    result = runner.invoke(
+        app,
+        [
+            "--config",
+            str(cloud.config),
+            "explain",
+            "10.9.1.1",
+            "worker:22/tcp",
+            "--plan",
+            str(path),
+            "-o",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["answer"] == "denied"
+    assert not [n for n in answer["clusters"][0]["notes"] if "changed since" in n]
