@@ -211,7 +211,9 @@ def test_rule_slug_names_protocol_ports_and_peer() -> None:
 def test_checks_every_id_has_stable_sarif_id_and_text() -> None:
     for check_id, check in CHECKS.items():
         assert check.id == check_id and check_id.startswith("PS-")
-        assert check.sarif_id.startswith("portsync/exposure/")
+        # Exposures under portsync/exposure/, the lifeline check under portsync/lifeline/.
+        family = "lifeline" if check_id.startswith("PS-LIFELINE-") else "exposure"
+        assert check.sarif_id.startswith(f"portsync/{family}/")
         assert check.why.endswith(".") and check.fix.endswith(".")
 
 
