@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from portsync.ops import Plan
     from portsync.output import LiveStatus
     from portsync.provider import Settings
+    from portsync.rehearse import Rehearsal
 
 __all__ = ["ExitCode", "app", "main"]
 
@@ -63,6 +64,11 @@ class PlanFormat(str, Enum):
 
 
 class ExplainFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class RehearseFormat(str, Enum):
     text = "text"
     json = "json"
 
@@ -537,9 +543,7 @@ DeadlineOpt = Annotated[
 ]
 
 
-def _settings(
-    loaded: LoadedConfig, control: RunControl, *, adopt_legacy: bool = False
-) -> Settings:
+def _settings(loaded: LoadedConfig, control: RunControl, *, adopt_legacy: bool = False) -> Settings:
     """Run-wide settings carrying the command's deadline, its retry notices and
     ``--adopt-legacy``."""
     from portsync.provider import Settings
@@ -708,6 +712,23 @@ def apply(
     allow_empty_target: AllowEmptyTargetOpt = False,
     deadline: DeadlineOpt = None,
     adopt_legacy: AdoptLegacyOpt = False,
+    rehearse: Annotated[
+        bool,
+        typer.Option(
+            "--rehearse",
+            help="First apply the plan to a local emulator holding a copy of the targets it "
+            "changes, and apply for real only when the copy converged with every unmanaged rule "
+            "untouched, every lifeline held and no limit exceeded (docs/rehearse.md).",
+        ),
+    ] = False,
+    rehearse_only: Annotated[
+        bool,
+        typer.Option(
+            "--rehearse-only",
+            help="Rehearse (as --rehearse) and stop: exit 0 when the rehearsal proves the plan, "
+            "1 when not. Nothing is written to the cloud.",
+        ),
+    ] = False,
 ) -> None:
     """Make live rules match the port tables (or apply exactly a saved plan).
 
@@ -755,11 +776,36 @@ def apply(
             out.print("Nothing to apply: the selection holds no cluster.")
             return
         _notes(loaded)
+        rehearsed = None
+        if rehearse or rehearse_only:
+            rehearsed = _rehearse(
+                loaded,
+                names or (saved.clusters() if saved is not None else []),
+                control,
+                max_deletes=max_deletes,
+                allow_exclusive=exclusive,
+                exclusive_on_managed=exclusive_on_managed or (),
+                allow_empty_target=allow_empty_target,
+                adopt_legacy=adopt_legacy,
+            )
+            out.print(rehearsed.summary())
+            if rehearse_only:
+                raise typer.Exit(ExitCode.OK if rehearsed.ok else ExitCode.ERROR)
+            if not rehearsed.ok:
+                from portsync.rehearse import RehearsalFailed
+
+                raise RehearsalFailed(
+                    "the rehearsal did not prove the plan; nothing was written",
+                    hint="fix what the rehearsal names, or run `portsync rehearse -o json` for "
+                    "the details",
+                )
         with _progress("applying") as reporter, _stop_on_signals(control):
             result = api.apply(
                 loaded,
                 history=_history(),
-                saved=saved,
+                # After a rehearsal, exactly the rehearsed plan: a change to the live rules
+                # since is refused as a stale plan.
+                saved=saved if rehearsed is None or saved is not None else rehearsed.plan,
                 clusters=names or (),
                 max_deletes=max_deletes,
                 allow_exclusive=exclusive,
@@ -769,6 +815,8 @@ def apply(
                 progress=reporter,
                 settings=_settings(loaded, control, adopt_legacy=adopt_legacy),
             )
+    except typer.Exit:
+        raise
     except _Cancelled:
         out.error("cancelled, nothing changed")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
@@ -797,6 +845,90 @@ def apply(
         f"Applied: {counts['add']} added, {counts['update']} updated, {counts['remove']} removed. "
         "Live rules now match."
     )
+
+
+def _rehearse(
+    loaded: LoadedConfig,
+    names: list[str],
+    control: RunControl,
+    *,
+    max_deletes: int | None,
+    allow_exclusive: bool,
+    exclusive_on_managed: list[str] | tuple[str, ...],
+    allow_empty_target: bool,
+    adopt_legacy: bool,
+) -> Rehearsal:
+    """Rehearse the plan of ``names`` on local copies (nothing is written to a cloud)."""
+    from portsync.rehearse import rehearse
+
+    with _progress("rehearsing") as progress:
+        return rehearse(
+            loaded,
+            clusters=names,
+            settings=_settings(loaded, control, adopt_legacy=adopt_legacy),
+            max_deletes=max_deletes,
+            allow_exclusive=allow_exclusive,
+            exclusive_on_managed=exclusive_on_managed,
+            allow_empty_target=allow_empty_target,
+            progress=progress,
+        )
+
+
+@app.command("rehearse")
+def rehearse_command(
+    cluster: ClusterOpt = None,
+    output: Annotated[
+        RehearseFormat, typer.Option("--output", "-o", help="text for people; json for machines.")
+    ] = RehearseFormat.text,
+    max_deletes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-deletes", metavar="N", help="As for apply: the rehearsal applies like apply."
+        ),
+    ] = None,
+    exclusive: Annotated[
+        bool, typer.Option("--exclusive", help="As for apply: allow removing unmanaged rules.")
+    ] = False,
+    exclusive_on_managed: Annotated[
+        list[str] | None,
+        typer.Option("--exclusive-on-managed", metavar="TARGET", help="As for apply."),
+    ] = None,
+    shard: ShardOpt = None,
+    allow_empty_target: AllowEmptyTargetOpt = False,
+    deadline: DeadlineOpt = None,
+    adopt_legacy: AdoptLegacyOpt = False,
+) -> None:
+    """Apply the plan to local emulators holding a copy of the targets it changes, and prove it.
+
+    Nothing is written to the cloud. Exit 0 when the copy converged, every unmanaged rule is
+    untouched, every lifeline held at every write and no limit was exceeded; 1 otherwise.
+    """
+    state.json_errors = output is RehearseFormat.json
+    control = _control(deadline)
+    try:
+        loaded = _load()
+        names = _fleet(loaded, cluster, _shard(shard))
+        if not names:
+            state.output.print("Nothing to rehearse: the selection holds no cluster.")
+            return
+        _notes(loaded)
+        result = _rehearse(
+            loaded,
+            names,
+            control,
+            max_deletes=max_deletes,
+            allow_exclusive=exclusive,
+            exclusive_on_managed=exclusive_on_managed or (),
+            allow_empty_target=allow_empty_target,
+            adopt_legacy=adopt_legacy,
+        )
+    except Exception as exc:
+        _fail(exc)
+    if output is RehearseFormat.json:
+        state.output.raw(result.to_json() + "\n")
+    else:
+        state.output.print(result.summary())
+    raise typer.Exit(ExitCode.OK if result.ok else ExitCode.ERROR)
 
 
 class _Cancelled(Exception):

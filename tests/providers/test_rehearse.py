@@ -1,0 +1,138 @@
+"""Rehearsal on all three clouds (docs/rehearse.md).
+
+The "live" cloud of each world is itself an emulator (moto server behind a counting proxy, the
+GCP and Azure emulators); the rehearsal copy is a separate emulator the rehearsal starts. Writes
+are counted where they land on the live side: a rehearsal writes nothing there, and a rejection
+the copy makes stops the apply before any live write.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from typer.testing import CliRunner
+
+from portsync import api
+from portsync.cli import app
+from portsync.config import ClusterConfig, load_config
+from portsync.rehearse import CloudCopy, rehearse
+
+from .clouds import *  # noqa: F403 - the fixtures
+from .clouds import Cloud
+
+runner = CliRunner()
+
+#: Flows that must never break: the foreign ssh rule on the workers carries the first; the API
+#: server rule from the first "all" range, which the plan adds, opens the second.
+LIFELINES = [
+    {"name": "bastion -> ssh", "from": "cidr:10.9.0.0/16", "to": "worker", "port": 22},
+    {"name": "ci -> api", "from": "cidr:203.0.113.0/24", "to": "control-plane", "port": 6443},
+]
+
+#: A rule set with more rules than EC2 allows per group (60): portsync's own check is raised
+#: (rules_per_group: 200, as after asking for a higher quota) but the cloud still enforces 60.
+MANY = [
+    {"role": "control-plane", "protocol": "tcp", "ports": 30000 + i, "peer": "any"}
+    for i in range(40)
+]
+
+
+@pytest.fixture(params=["aws"])
+def world(request: pytest.FixtureRequest) -> Cloud:
+    """Each cloud with a rehearsal copy, in turn."""
+    return request.getfixturevalue(f"{request.param}_cloud")  # type: ignore[no-any-return]
+
+
+def _reject_on_copy(cluster: ClusterConfig, copy: CloudCopy) -> None:
+    """Make the copy refuse the plan's writes, as a quota or a validation would."""
+    if cluster.provider == "gcp":
+        copy.emulator.firewall_quota = 1  # the copy already holds the foreign firewall
+    elif cluster.provider == "azure":
+        copy.emulator.inject("operation_failed", route="rule.put", times=100)
+    else:
+        raise AssertionError(f"no injection for {cluster.provider}")
+
+
+def test_a_rehearsal_writes_nothing_live_and_the_real_apply_then_converges(world: Cloud) -> None:
+    config = world.write_config(lifelines=LIFELINES)
+    before = world.snapshot()
+    result = rehearse(load_config(config))
+
+    assert result.ok, result.problems
+    assert world.writes() == 0
+    assert world.snapshot() == before
+    totals = result.totals()
+    assert totals["writes"] > 0
+    assert totals["targets"] == 2
+    assert totals["unmanaged"] >= 1  # the foreign ssh rule
+    assert totals["lifelines"] == 1  # bastion -> ssh; ci -> api is opened, not held
+    summary = result.summary()
+    assert re.fullmatch(
+        rf"rehearsed {totals['writes']} writes on a copy of 2 targets in \d+\.\d s: converged, "
+        rf"{totals['unmanaged']} unmanaged rules? untouched, 1 lifeline held",
+        summary,
+    ), summary
+    doc = result.to_dict()
+    assert doc["ok"] is True and doc["converged"] is True
+    assert doc["clusters"][0]["changes"] == len(result.plan.changes)
+
+    # The rehearsed plan is the one applied for real; it converges.
+    api.apply(load_config(config), saved=result.plan)
+    assert world.writes() > 0
+    assert api.plan(load_config(config)).is_empty()
+
+
+def test_a_rejection_on_the_copy_stops_before_any_live_write(world: Cloud) -> None:
+    if world.name == "aws":
+        world.cluster = {**world.cluster, "rules_per_group": 200}
+        config = world.write_config(extra_rules=MANY)
+        hook = None
+    else:
+        config = world.write_config()
+        hook = _reject_on_copy
+    before = world.snapshot()
+    result = rehearse(load_config(config), on_copy=hook)
+
+    assert not result.ok
+    assert any("the copy refused" in p for p in result.problems), result.problems
+    assert world.writes() == 0
+    assert world.snapshot() == before
+
+
+def test_apply_rehearse_refuses_and_rehearse_only_reports(world: Cloud) -> None:
+    if world.name != "aws":
+        pytest.skip("the CLI path is the same for every cloud; AWS needs no injection hook")
+    world.cluster = {**world.cluster, "rules_per_group": 200}
+    config = world.write_config(extra_rules=MANY)
+    before = world.snapshot()
+
+    done = runner.invoke(app, ["--config", str(config), "apply", "--rehearse", "--auto-approve"])
+    assert done.exit_code == 1, done.output
+    assert "rehearsed" in done.output and "FAILED" in done.output
+    assert "nothing was written" in done.output
+    assert world.writes() == 0 and world.snapshot() == before
+
+    only = runner.invoke(app, ["--config", str(config), "apply", "--rehearse-only"])
+    assert only.exit_code == 1, only.output
+    assert world.writes() == 0
+
+    report = runner.invoke(app, ["--config", str(config), "rehearse", "-o", "json"])
+    assert report.exit_code == 1, report.output
+    doc = json.loads(report.stdout)
+    assert doc["kind"] == "rehearsal" and doc["rehearsal"]["ok"] is False
+    assert world.writes() == 0
+
+    # Within the quota the same commands pass, and apply --rehearse then writes.
+    config = world.write_config(lifelines=LIFELINES)
+    only = runner.invoke(app, ["--config", str(config), "apply", "--rehearse-only"])
+    assert only.exit_code == 0, only.output
+    assert world.writes() == 0
+    assert re.search(
+        r"rehearsed \d+ writes on a copy of 2 targets in \d+\.\d s: converged", only.output
+    )
+    done = runner.invoke(app, ["--config", str(config), "apply", "--rehearse", "--auto-approve"])
+    assert done.exit_code == 0, done.output
+    assert world.writes() > 0
+    assert api.plan(load_config(config)).is_empty()
