@@ -21,11 +21,18 @@ from portsync.config import load_config
 from portsync.errors import MissingDependencyError
 from portsync.output import Output
 from portsync.registry import available_providers, get_provider_class
+from portsync.rehearse import rehearse
 from portsync.render import render_plan_text
 
 __all__ = ["DemoCloud", "keep_instructions", "run_demo"]
 
 DEMO_SOURCES = {"all": ["203.0.113.0/24", "2001:db8::/32"]}
+
+#: The flow the demo must never break: every demo cluster admits the API server from the first
+#: ``all`` range today (with a stale description the apply rewrites), on every cloud.
+DEMO_LIFELINES = [
+    {"name": "ci -> api", "from": "cidr:203.0.113.0/24", "to": "control-plane", "port": 6443}
+]
 
 
 class DemoCloud(Protocol):
@@ -85,7 +92,8 @@ def _step(title: str, rest: str = "") -> Text:
 
 
 def run_demo(out: Output, *, keep: bool = False) -> int:
-    """Start emulators, plan, apply, plan again; 0 when the final plan is clean."""
+    """Start emulators, plan (with a lifeline), rehearse and apply, plan again; 0 when the
+    rehearsal passed and the final plan is clean."""
     clouds = _demo_clouds()
     started: list[DemoCloud] = []
     try:
@@ -103,7 +111,12 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
                 for key, values in entry.pop("sources", {}).items():
                     sources.setdefault(key, []).extend(values)
                 clusters.append(entry)
-            config = {"mode": "owned", "sources": sources, "clusters": clusters}
+            config = {
+                "mode": "owned",
+                "sources": sources,
+                "lifelines": DEMO_LIFELINES,
+                "clusters": clusters,
+            }
             path = workdir / "portsync.yaml"
             path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
             out.print(
@@ -119,8 +132,18 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
             first = api.plan(loaded)
             out.print(render_plan_text(first, show_unmanaged=True))
 
-            out.print(_step("\n2. portsync apply --auto-approve"))
-            result = api.apply(loaded, progress=out.info)
+            out.print(
+                _step(
+                    "\n2. portsync apply --rehearse --auto-approve",
+                    " — first on a local copy of every target it changes:",
+                )
+            )
+            rehearsal = rehearse(loaded, progress=out.info)
+            out.print(rehearsal.summary())
+            if not rehearsal.ok:
+                return 1
+            # Exactly the rehearsed plan, as apply --rehearse does.
+            result = api.apply(loaded, saved=rehearsal.plan, progress=out.info)
             counts = result.plan.summary()
             out.print(
                 f"applied: {counts['add']} added, {counts['update']} updated, "

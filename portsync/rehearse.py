@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -43,7 +44,7 @@ from portsync.errors import GuardrailError, PortsyncError, ProviderError
 from portsync.evaluate import covering_rules
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, UpdateRuleOp
-from portsync.provider import Provider, Settings, Target
+from portsync.provider import Provider, Settings, Target, split_cloud_defaults
 from portsync.registry import get_provider_class
 from portsync.tap import WriteTap
 
@@ -57,6 +58,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: Copies running at once (each is an emulator, and for AWS a process).
+MAX_COPIES = 4
 
 
 class RehearsalFailed(GuardrailError):
@@ -446,15 +450,18 @@ def _rehearse_cluster(
             for op in g.ops
             if isinstance(op, DeleteRuleOp) and not op.rule.owned
         }
-        kept = {
-            (target, _signature(rule))
-            for target, rules in before.items()
-            for rule in rules
-            if not rule.owned and _signature(rule) not in removed_on_purpose
-        }
+        kept: set[tuple[str, str]] = set()
+        defaults: set[tuple[str, str]] = set()
+        for target, rules in before.items():
+            foreign = [r for r in rules if not r.owned and _signature(r) not in removed_on_purpose]
+            unmanaged, cloud_defaults = split_cloud_defaults(provider, foreign)
+            kept |= {(target, _signature(r)) for r in unmanaged}
+            defaults |= {(target, _signature(r)) for r in cloud_defaults}
         now = {(target, _signature(rule)) for target, rules in after.items() for rule in rules}
-        gone = kept - now
-        out.unmanaged = len(kept) - len(gone)
+        # The cloud's own defaults are checked like any unmanaged rule, and counted as the plan
+        # counts them: not at all.
+        gone = (kept | defaults) - now
+        out.unmanaged = len(kept - gone)
         if gone:
             out.problems.append(
                 f"{len(gone)} unmanaged {_plural(len(gone), 'rule')} changed or removed on the copy"
@@ -511,14 +518,20 @@ def rehearse(
         deadline=settings.control.remaining(),
     )
     changed = list(dict.fromkeys(g.cluster for g in the_plan.groups if not g.is_empty()))
-    with tempfile.TemporaryDirectory(prefix="portsync-rehearse-") as tmp:
-        for name in changed:
-            cluster = loaded.cluster(name)
-            if progress:
-                progress(f"rehearsing {name} on a local copy")
-            groups = [g for g in the_plan.groups if g.cluster == name]
-            result.clusters.append(
-                _rehearse_cluster(loaded, cluster, groups, options, Path(tmp), on_copy)
-            )
+
+    def one(name: str) -> ClusterRehearsal:
+        if progress:
+            progress(f"rehearsing {name} on a local copy")
+        groups = [g for g in the_plan.groups if g.cluster == name]
+        return _rehearse_cluster(loaded, loaded.cluster(name), groups, options, workdir, on_copy)
+
+    # Each cluster has a copy of its own: they are rehearsed side by side (bounded).
+    workers = max(1, min(settings.max_workers, len(changed), MAX_COPIES))
+    with (
+        tempfile.TemporaryDirectory(prefix="portsync-rehearse-") as tmp,
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rehearse") as pool,
+    ):
+        workdir = Path(tmp)
+        result.clusters.extend(pool.map(one, changed))
     result.seconds = time.monotonic() - started
     return result

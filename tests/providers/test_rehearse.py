@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import json
 import re
+import urllib.request
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 from typer.testing import CliRunner
 
@@ -20,7 +25,7 @@ from portsync.config import ClusterConfig, load_config
 from portsync.rehearse import CloudCopy, rehearse
 
 from .clouds import *  # noqa: F403 - the fixtures
-from .clouds import Cloud
+from .clouds import AZ_RG, AZ_SUB, GCP_PROJECT, Cloud
 
 runner = CliRunner()
 
@@ -39,10 +44,22 @@ MANY = [
 ]
 
 
-@pytest.fixture(params=["aws"])
+@pytest.fixture(params=["aws", "gcp", "azure"])
 def world(request: pytest.FixtureRequest) -> Cloud:
     """Each cloud with a rehearsal copy, in turn."""
     return request.getfixturevalue(f"{request.param}_cloud")  # type: ignore[no-any-return]
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("portsync").joinpath("schemas", "rehearsal.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def test_the_rehearsal_schema_docs_copy_equals_the_package_copy() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "schemas" / "rehearsal.schema.json"
+    assert json.loads(docs.read_text(encoding="utf-8")) == _schema()
 
 
 def _reject_on_copy(cluster: ClusterConfig, copy: CloudCopy) -> None:
@@ -50,7 +67,7 @@ def _reject_on_copy(cluster: ClusterConfig, copy: CloudCopy) -> None:
     if cluster.provider == "gcp":
         copy.emulator.firewall_quota = 1  # the copy already holds the foreign firewall
     elif cluster.provider == "azure":
-        copy.emulator.inject("operation_failed", route="rule.put", times=100)
+        copy.emulator.inject("operation_failed", route="nsg.put", times=100)
     else:
         raise AssertionError(f"no injection for {cluster.provider}")
 
@@ -121,7 +138,9 @@ def test_apply_rehearse_refuses_and_rehearse_only_reports(world: Cloud) -> None:
     report = runner.invoke(app, ["--config", str(config), "rehearse", "-o", "json"])
     assert report.exit_code == 1, report.output
     doc = json.loads(report.stdout)
+    jsonschema.Draft202012Validator(_schema()).validate(doc)
     assert doc["kind"] == "rehearsal" and doc["rehearsal"]["ok"] is False
+    assert doc["rehearsal"]["clusters"][0]["refused_writes"] >= 1
     assert world.writes() == 0
 
     # Within the quota the same commands pass, and apply --rehearse then writes.
@@ -136,3 +155,61 @@ def test_apply_rehearse_refuses_and_rehearse_only_reports(world: Cloud) -> None:
     assert done.exit_code == 0, done.output
     assert world.writes() > 0
     assert api.plan(load_config(config)).is_empty()
+
+
+def _drop_ssh_on_copy(cluster: ClusterConfig, copy: CloudCopy) -> None:
+    """Remove the foreign ssh rule from the copy, as a racing writer would: after the
+    rehearsal read the copy, before the first write."""
+    if cluster.provider == "aws":
+        import boto3
+
+        ec2 = boto3.client(
+            "ec2",
+            region_name="eu-west-1",
+            endpoint_url=copy.emulator.url,
+            aws_access_key_id="rehearse",
+            aws_secret_access_key="rehearse",
+        )
+        worker = cluster.model_dump()["roles"]["worker"]["security_group"]
+        groups = ec2.describe_security_groups(
+            Filters=[{"Name": "group-name", "Values": ["worker"]}]
+        )
+        (group,) = groups["SecurityGroups"]
+        assert group["GroupId"] != worker  # the copy's own id
+        ec2.revoke_security_group_ingress(
+            GroupId=group["GroupId"],
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 22,
+                    "ToPort": 22,
+                    "IpRanges": [{"CidrIp": "10.9.0.0/16"}],
+                }
+            ],
+        )
+    elif cluster.provider == "gcp":
+        request = urllib.request.Request(
+            f"{copy.emulator.url}/compute/v1/projects/{GCP_PROJECT}/global/firewalls/allow-ssh",
+            method="DELETE",
+        )
+        with urllib.request.urlopen(request, timeout=10):
+            pass
+    else:
+        copy.emulator.seed_nsg(AZ_SUB, AZ_RG, "node-nsg", rules=[])
+
+
+def test_a_lifeline_cut_on_the_copy_is_named_with_its_write(world: Cloud) -> None:
+    config = world.write_config(lifelines=LIFELINES)
+    result = rehearse(load_config(config), on_copy=_drop_ssh_on_copy)
+
+    assert not result.ok
+    live_worker = {"aws": None, "gcp": "k8s-node", "azure": "node-nsg"}[world.name]
+    cut = [p for p in result.problems if "lifeline 'bastion -> ssh' was cut on" in p]
+    assert len(cut) == 1, result.problems
+    assert re.search(r"after write 1 of \d+$", cut[0]), cut[0]
+    if live_worker is None:  # AWS: named by the live group id, never the copy's
+        assert world.roles["worker"]["security_group"] in cut[0]
+    else:
+        assert live_worker in cut[0]
+    assert any("unmanaged rule" in p for p in result.problems), result.problems
+    assert world.writes() == 0
