@@ -12,6 +12,7 @@ placeholder groups for the groups rules reference — is copied as read.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import socket
 import subprocess
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from portsync.config import ClusterConfig, Sources
-from portsync.errors import ProviderError
+from portsync.errors import MissingDependencyError, ProviderError
 from portsync.provider import Settings
 from portsync.rehearse import Copied
 
@@ -58,8 +59,18 @@ class MotoProcess:
         """Start moto and wait (bounded) until it answers; return its base URL.
 
         Raises:
+            MissingDependencyError: moto[server] is not installed.
             ProviderError: moto did not start within ``timeout`` seconds.
         """
+        try:
+            found = importlib.util.find_spec("moto.server")
+        except (ImportError, ValueError):
+            found = None
+        if found is None:
+            raise MissingDependencyError(
+                "the AWS rehearsal copy needs moto server, which is not installed",
+                hint="pip install 'portsync[emulators]'",
+            )
         for _attempt in range(3):
             port = _free_port()
             self._process = subprocess.Popen(
