@@ -1,6 +1,6 @@
 """Rehearsal on all three clouds (docs/rehearse.md).
 
-The "live" cloud of each world is itself an emulator (moto server behind a counting proxy, the
+The "live" cloud of each cloud is itself an emulator (moto server behind a counting proxy, the
 GCP and Azure emulators); the rehearsal copy is a separate emulator the rehearsal starts. Writes
 are counted where they land on the live side: a rehearsal writes nothing there, and a rejection
 the copy makes stops the apply before any live write.
@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import pytest
 from typer.testing import CliRunner
 
 from portsync import api
@@ -24,7 +23,6 @@ from portsync.cli import app
 from portsync.config import ClusterConfig, load_config
 from portsync.rehearse import CloudCopy, rehearse
 
-from .clouds import *  # noqa: F403 - the fixtures
 from .clouds import AZ_RG, AZ_SUB, GCP_PROJECT, Cloud
 
 runner = CliRunner()
@@ -42,12 +40,6 @@ MANY = [
     {"role": "control-plane", "protocol": "tcp", "ports": 30000 + i, "peer": "any"}
     for i in range(40)
 ]
-
-
-@pytest.fixture(params=["aws", "gcp", "azure"])
-def world(request: pytest.FixtureRequest) -> Cloud:
-    """Each cloud with a rehearsal copy, in turn."""
-    return request.getfixturevalue(f"{request.param}_cloud")  # type: ignore[no-any-return]
 
 
 def _schema() -> dict[str, Any]:
@@ -72,14 +64,14 @@ def _reject_on_copy(cluster: ClusterConfig, copy: CloudCopy) -> None:
         raise AssertionError(f"no injection for {cluster.provider}")
 
 
-def test_a_rehearsal_writes_nothing_live_and_the_real_apply_then_converges(world: Cloud) -> None:
-    config = world.write_config(lifelines=LIFELINES)
-    before = world.snapshot()
+def test_a_rehearsal_writes_nothing_live_and_the_real_apply_then_converges(cloud: Cloud) -> None:
+    config = cloud.write_config(lifelines=LIFELINES)
+    before = cloud.snapshot()
     result = rehearse(load_config(config))
 
     assert result.ok, result.problems
-    assert world.writes() == 0
-    assert world.snapshot() == before
+    assert cloud.writes() == 0
+    assert cloud.snapshot() == before
     totals = result.totals()
     assert totals["writes"] > 0
     assert totals["targets"] == 2
@@ -97,43 +89,43 @@ def test_a_rehearsal_writes_nothing_live_and_the_real_apply_then_converges(world
 
     # The rehearsed plan is the one applied for real; it converges.
     api.apply(load_config(config), saved=result.plan)
-    assert world.writes() > 0
+    assert cloud.writes() > 0
     assert api.plan(load_config(config)).is_empty()
 
 
-def test_a_rejection_on_the_copy_stops_before_any_live_write(world: Cloud) -> None:
-    if world.name == "aws":
-        world.cluster = {**world.cluster, "rules_per_group": 200}
-        config = world.write_config(extra_rules=MANY)
+def test_a_rejection_on_the_copy_stops_before_any_live_write(cloud: Cloud) -> None:
+    if cloud.name == "aws":
+        cloud.cluster = {**cloud.cluster, "rules_per_group": 200}
+        config = cloud.write_config(extra_rules=MANY)
         hook = None
     else:
-        config = world.write_config()
+        config = cloud.write_config()
         hook = _reject_on_copy
-    before = world.snapshot()
+    before = cloud.snapshot()
     result = rehearse(load_config(config), on_copy=hook)
 
     assert not result.ok
     assert any("the copy refused" in p for p in result.problems), result.problems
-    assert world.writes() == 0
-    assert world.snapshot() == before
+    assert cloud.writes() == 0
+    assert cloud.snapshot() == before
 
 
-def test_apply_rehearse_refuses_and_rehearse_only_reports(world: Cloud) -> None:
-    if world.name != "aws":
-        pytest.skip("the CLI path is the same for every cloud; AWS needs no injection hook")
-    world.cluster = {**world.cluster, "rules_per_group": 200}
-    config = world.write_config(extra_rules=MANY)
-    before = world.snapshot()
+def test_apply_rehearse_refuses_and_rehearse_only_reports(aws_cloud: Cloud) -> None:
+    # The CLI path is the same for every cloud; on AWS the rejection needs no injection hook.
+    cloud = aws_cloud
+    cloud.cluster = {**cloud.cluster, "rules_per_group": 200}
+    config = cloud.write_config(extra_rules=MANY)
+    before = cloud.snapshot()
 
     done = runner.invoke(app, ["--config", str(config), "apply", "--rehearse", "--auto-approve"])
     assert done.exit_code == 1, done.output
     assert "rehearsed" in done.output and "FAILED" in done.output
     assert "nothing was written" in done.output
-    assert world.writes() == 0 and world.snapshot() == before
+    assert cloud.writes() == 0 and cloud.snapshot() == before
 
     only = runner.invoke(app, ["--config", str(config), "apply", "--rehearse-only"])
     assert only.exit_code == 1, only.output
-    assert world.writes() == 0
+    assert cloud.writes() == 0
 
     report = runner.invoke(app, ["--config", str(config), "rehearse", "-o", "json"])
     assert report.exit_code == 1, report.output
@@ -141,19 +133,19 @@ def test_apply_rehearse_refuses_and_rehearse_only_reports(world: Cloud) -> None:
     jsonschema.Draft202012Validator(_schema()).validate(doc)
     assert doc["kind"] == "rehearsal" and doc["rehearsal"]["ok"] is False
     assert doc["rehearsal"]["clusters"][0]["refused_writes"] >= 1
-    assert world.writes() == 0
+    assert cloud.writes() == 0
 
     # Within the quota the same commands pass, and apply --rehearse then writes.
-    config = world.write_config(lifelines=LIFELINES)
+    config = cloud.write_config(lifelines=LIFELINES)
     only = runner.invoke(app, ["--config", str(config), "apply", "--rehearse-only"])
     assert only.exit_code == 0, only.output
-    assert world.writes() == 0
+    assert cloud.writes() == 0
     assert re.search(
         r"rehearsed \d+ writes on a copy of 2 targets in \d+\.\d s: converged", only.output
     )
     done = runner.invoke(app, ["--config", str(config), "apply", "--rehearse", "--auto-approve"])
     assert done.exit_code == 0, done.output
-    assert world.writes() > 0
+    assert cloud.writes() > 0
     assert api.plan(load_config(config)).is_empty()
 
 
@@ -198,18 +190,18 @@ def _drop_ssh_on_copy(cluster: ClusterConfig, copy: CloudCopy) -> None:
         copy.emulator.seed_nsg(AZ_SUB, AZ_RG, "node-nsg", rules=[])
 
 
-def test_a_lifeline_cut_on_the_copy_is_named_with_its_write(world: Cloud) -> None:
-    config = world.write_config(lifelines=LIFELINES)
+def test_a_lifeline_cut_on_the_copy_is_named_with_its_write(cloud: Cloud) -> None:
+    config = cloud.write_config(lifelines=LIFELINES)
     result = rehearse(load_config(config), on_copy=_drop_ssh_on_copy)
 
     assert not result.ok
-    live_worker = {"aws": None, "gcp": "k8s-node", "azure": "node-nsg"}[world.name]
+    live_worker = {"aws": None, "gcp": "k8s-node", "azure": "node-nsg"}[cloud.name]
     cut = [p for p in result.problems if "lifeline 'bastion -> ssh' was cut on" in p]
     assert len(cut) == 1, result.problems
     assert re.search(r"after write 1 of \d+$", cut[0]), cut[0]
     if live_worker is None:  # AWS: named by the live group id, never the copy's
-        assert world.roles["worker"]["security_group"] in cut[0]
+        assert cloud.roles["worker"]["security_group"] in cut[0]
     else:
         assert live_worker in cut[0]
     assert any("unmanaged rule" in p for p in result.problems), result.problems
-    assert world.writes() == 0
+    assert cloud.writes() == 0
