@@ -44,7 +44,7 @@ from portsync.errors import GuardrailError, PortsyncError, ProviderError
 from portsync.evaluate import covering_rules
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, UpdateRuleOp
-from portsync.provider import Provider, Settings, Target, split_cloud_defaults
+from portsync.provider import Provider, Settings, Target
 from portsync.registry import get_provider_class
 from portsync.tap import WriteTap
 
@@ -450,18 +450,17 @@ def _rehearse_cluster(
             for op in g.ops
             if isinstance(op, DeleteRuleOp) and not op.rule.owned
         }
-        kept: set[tuple[str, str]] = set()
-        defaults: set[tuple[str, str]] = set()
-        for target, rules in before.items():
-            foreign = [r for r in rules if not r.owned and _signature(r) not in removed_on_purpose]
-            unmanaged, cloud_defaults = split_cloud_defaults(provider, foreign)
-            kept |= {(target, _signature(r)) for r in unmanaged}
-            defaults |= {(target, _signature(r)) for r in cloud_defaults}
+        # Every rule of the copy portsync does not own is checked — the cloud's defaults and
+        # deny rules too — and counted as the plan counts unmanaged rules.
+        kept = {
+            (target, _signature(rule))
+            for target, rules in before.items()
+            for rule in rules
+            if not rule.owned and _signature(rule) not in removed_on_purpose
+        }
         now = {(target, _signature(rule)) for target, rules in after.items() for rule in rules}
-        # The cloud's own defaults are checked like any unmanaged rule, and counted as the plan
-        # counts them: not at all.
-        gone = (kept | defaults) - now
-        out.unmanaged = len(kept - gone)
+        gone = kept - now
+        out.unmanaged = max(0, sum(len(g.unmanaged) for g in real) - len(gone))
         if gone:
             out.problems.append(
                 f"{len(gone)} unmanaged {_plural(len(gone), 'rule')} changed or removed on the copy"
