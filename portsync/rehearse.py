@@ -296,7 +296,11 @@ def _facts(group: GroupOps, op: Op, ids: Mapping[str, str]) -> str:
         "rule": facts(op.rule),
         "before": facts(op.before) if isinstance(op, UpdateRuleOp) else None,
     }
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False)
+    return _native(json.dumps(payload, sort_keys=True, ensure_ascii=False), ids)
+
+
+def _native(text: str, ids: Mapping[str, str]) -> str:
+    """A write's canonical text with copy ids turned back into live ids."""
     return _ID.sub(lambda m: ids.get(m.group(0), m.group(0)), text) if ids else text
 
 
@@ -331,6 +335,7 @@ def _rehearse_cluster(
     loaded: LoadedConfig,
     cluster: ClusterConfig,
     real: Sequence[GroupOps],
+    real_writes: Sequence[Any],
     options: _Options,
     workdir: Path,
     on_copy: Callable[[ClusterConfig, CloudCopy], None] | None,
@@ -424,6 +429,23 @@ def _rehearse_cluster(
                     f"the copy applied other changes than the plan ({extra} not in the plan, "
                     f"{missing} of the plan not applied)"
                 )
+
+            # And the native calls: those the copy's plan compiled, with copy ids turned back
+            # into live ids, are the live plan's; the copy received exactly that many.
+            copy_writes = list(getattr(result.plan, "writes", ()))
+            if real_writes or copy_writes:
+                mapped = Counter(_native(w.canonical, back) for w in copy_writes)
+                planned = Counter(w.canonical for w in real_writes)
+                if mapped != planned:
+                    out.problems.append(
+                        f"the copy's writes differ from the plan's ({len(copy_writes)} compiled on "
+                        f"the copy, {len(real_writes)} in the plan, "
+                        f"{sum((mapped - planned).values())} not in the plan)"
+                    )
+                if out.writes != len(copy_writes):
+                    out.problems.append(
+                        f"the copy received {out.writes} writes, the plan holds {len(copy_writes)}"
+                    )
 
         # Convergence: a second plan on the copy.
         after_plan = api.plan(
@@ -522,7 +544,11 @@ def rehearse(
         if progress:
             progress(f"rehearsing {name} on a local copy")
         groups = [g for g in the_plan.groups if g.cluster == name]
-        return _rehearse_cluster(loaded, loaded.cluster(name), groups, options, workdir, on_copy)
+        # The plan's native writes, once the plan carries them (portsync.writes).
+        writes = [w for w in getattr(the_plan, "writes", ()) if w.cluster == name]
+        return _rehearse_cluster(
+            loaded, loaded.cluster(name), groups, writes, options, workdir, on_copy
+        )
 
     # Each cluster has a copy of its own: they are rehearsed side by side (bounded).
     workers = max(1, min(settings.max_workers, len(changed), MAX_COPIES))
