@@ -279,10 +279,29 @@ def _signature(rule: TargetRule) -> str:
     return json.dumps(rule.to_dict(), sort_keys=True, ensure_ascii=False)
 
 
-_ID = re.compile(r"\b(?:sg|sgr|pl|vpc)-[0-9a-zA-Z]+\b")
+class _Back:
+    """Turns the copy's own ids (and etags) back into the live ones, in any text.
+
+    A key is replaced wherever it occurs, as itself and as it reads inside a JSON string (an
+    etag holds quotes), longest key first.
+    """
+
+    def __init__(self, ids: Mapping[str, str]) -> None:
+        pairs: dict[str, str] = {}
+        for copy_id, live_id in ids.items():
+            pairs[copy_id] = live_id
+            pairs[json.dumps(copy_id)[1:-1]] = json.dumps(live_id)[1:-1]
+        self.pairs = pairs
+        keys = sorted(pairs, key=len, reverse=True)
+        self.pattern = re.compile("|".join(re.escape(k) for k in keys)) if keys else None
+
+    def __call__(self, text: str) -> str:
+        if self.pattern is None:
+            return text
+        return self.pattern.sub(lambda m: self.pairs[m.group(0)], text)
 
 
-def _facts(group: GroupOps, op: Op, ids: Mapping[str, str]) -> str:
+def _facts(group: GroupOps, op: Op, back: _Back) -> str:
     """What an operation does, with copy ids turned back into live ids."""
 
     def facts(rule: TargetRule) -> dict[str, Any]:
@@ -296,12 +315,7 @@ def _facts(group: GroupOps, op: Op, ids: Mapping[str, str]) -> str:
         "rule": facts(op.rule),
         "before": facts(op.before) if isinstance(op, UpdateRuleOp) else None,
     }
-    return _native(json.dumps(payload, sort_keys=True, ensure_ascii=False), ids)
-
-
-def _native(text: str, ids: Mapping[str, str]) -> str:
-    """A write's canonical text with copy ids turned back into live ids."""
-    return _ID.sub(lambda m: ids.get(m.group(0), m.group(0)), text) if ids else text
+    return back(json.dumps(payload, sort_keys=True, ensure_ascii=False))
 
 
 # -- one cluster --------------------------------------------------------------------------------
@@ -382,7 +396,7 @@ def _rehearse_cluster(
         )
         if on_copy is not None:
             on_copy(cluster, copy)
-        back = {copy_id: live_id for copy_id, live_id in copied.ids.items()}
+        back = _Back(copied.ids)
         to_copy = {live_id: copy_id for copy_id, live_id in copied.ids.items()}
         result = None
         try:
@@ -407,7 +421,7 @@ def _rehearse_cluster(
         for error in tap.errors:
             out.problems.append(f"reading the copy after a write failed: {error}")
         for (target, name), at in sorted(cut.items(), key=lambda kv: kv[1]):
-            label = back.get(target, target)
+            label = back(target)
             out.problems.append(
                 f"lifeline {name!r} was cut on {label} after write {at} of {out.writes}"
             )
@@ -418,7 +432,7 @@ def _rehearse_cluster(
         # The plan the copy applied must be the plan that would be applied for real.
         if result is not None:
             copy_facts = Counter(_facts(g, op, back) for g in result.plan.groups for op in g.ops)
-            real_facts = Counter(_facts(g, op, {}) for g in real for op in g.ops)
+            real_facts = Counter(_facts(g, op, _Back({})) for g in real for op in g.ops)
             out.changes = sum(copy_facts.values())
             if copy_facts != real_facts:
                 extra = sum((copy_facts - real_facts).values())
@@ -434,7 +448,7 @@ def _rehearse_cluster(
             # into live ids, are the live plan's; the copy received exactly that many.
             copy_writes = list(getattr(result.plan, "writes", ()))
             if real_writes or copy_writes:
-                mapped = Counter(_native(w.canonical, back) for w in copy_writes)
+                mapped = Counter(back(w.canonical) for w in copy_writes)
                 planned = Counter(w.canonical for w in real_writes)
                 if mapped != planned:
                     out.problems.append(
@@ -452,7 +466,7 @@ def _rehearse_cluster(
             applied, settings=Settings(mode=loaded.config.mode, adopt_legacy=options.adopt_legacy)
         )
         remaining = [
-            f"{g.label or back.get(g.target, g.target)}: {op.action.value} {op.rule.protocol.value}"
+            f"{back(g.label or g.target)}: {op.action.value} {op.rule.protocol.value}"
             f"/{op.rule.ports_text} {op.rule.peer}"
             for g in after_plan.groups
             for op in g.ops

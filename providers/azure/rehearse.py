@@ -98,10 +98,11 @@ class CloudCopy:
             # /subscriptions/<sub>/resourceGroups/<rg>/providers/Microsoft.Network/
             # applicationSecurityGroups/<name>
             emulator.seed_asg(parts[2], parts[4], parts[-1])
+        etags: dict[str, str] = {}  # the copy's etag -> the live one
         for nsg in nsgs:
             rules = (nsg.get("properties") or {}).get("securityRules") or []
             try:
-                emulator.seed_nsg(
+                seeded = emulator.seed_nsg(
                     sub,
                     rg,
                     str(nsg["name"]),
@@ -115,6 +116,10 @@ class CloudCopy:
                     f"rehearsal: {exc}",
                     hint="apply without --rehearse, and report the rule to the portsync project",
                 ) from None
+            # The copy's NSG has an etag of its own; a write compiled on the copy names it where
+            # the live write names the live one.
+            if seeded.get("etag") and nsg.get("etag"):
+                etags[str(seeded["etag"])] = str(nsg["etag"])
         assert self._workdir is not None
         tls = make_tls(["127.0.0.1", "localhost"])
         ca = self._workdir / f"rehearse-tap-ca-{uuid.uuid4().hex}.pem"
@@ -129,5 +134,6 @@ class CloudCopy:
         return Copied(
             entry=entry,
             targets=len(config.roles),
+            ids=etags,
             tap_tls=(tls.context, upstream, {"ca_bundle": str(ca)}),
         )
