@@ -1,20 +1,28 @@
 """The GCP provider: roles bound to network tags or service accounts, read and written as VPC
 firewall rules through google-cloud-compute.
 
-Plan reads the project's firewalls once (one paginated ``firewalls.list``, filtered to the
-network) and keeps the raw firewalls for apply. Apply works per target: it computes the target's
-final set of owned rules, packs it into firewalls (see :mod:`.translate`), and makes the live
-owned firewalls match — inserts first, then patches, then deletes, so wanted access is never
-missing in between.
+It works in the three verbs of docs/architecture.md, "The provider contract", and keeps nothing
+between them:
+
+- :meth:`GcpProvider.read`: one paginated ``firewalls.list`` (filtered to the network unless
+  ``firewall_quota`` makes portsync count the whole project) into an immutable
+  :class:`~portsync.writes.Snapshot` whose ``native`` part is a :class:`.Listing`;
+- :meth:`GcpProvider.compile`: pure (:func:`.translate.compile_writes`): each changed target's
+  final rules packed into firewalls and diffed against the listed ones, every limit checked, and
+  the exact ``firewalls.insert``/``patch``/``update``/``delete`` calls returned;
+- :meth:`GcpProvider.execute`: one of those calls, retried and paced, waited for.
+
+The engine's older verbs (``fetch``, ``check_limits``, ``prepare_apply``, ``apply``) are kept on
+top of these three until every provider speaks the new contract; what they carry from one verb to
+the next lives in the run's :class:`~portsync.reads.SharedReads`, never on the provider.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from functools import partial
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -28,12 +36,13 @@ from portsync.errors import (
     ProviderError,
     ProviderLimitError,
 )
-from portsync.model import Endpoint, EndpointKind, RuleKey, RuleSet, TargetRule
+from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
 from portsync.provider import Settings, Target
 from portsync.reads import sibling_configs
 from portsync.tools import ManagingTool
+from portsync.writes import Phase, Snapshot, Write
 
 from . import tools, translate
 from .limits import (
@@ -45,6 +54,7 @@ from .limits import (
     READ_BUCKET,
     WRITE_BUCKET,
 )
+from .translate import Listing, Writer
 
 __all__ = ["GcpClusterConfig", "GcpProvider", "GcpRoleBinding"]
 
@@ -132,13 +142,39 @@ class _Tally:
             return self.total
 
 
-class _Round:
-    """What one plan read saw, for the project-wide quota check across targets."""
+class _Carry:
+    """What the engine's older verbs hand on from one call to the next for one cluster (the
+    last snapshot, the inserts counted per target for the quota, the compiled writes). It lives
+    in the run's :class:`~portsync.reads.SharedReads`, not on the provider."""
 
-    def __init__(self, targets: Sequence[str], count: int) -> None:
-        self.pending = set(targets)
-        self.count = count
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.snapshot: Snapshot | None = None
+        self.pending: set[str] = set()
         self.inserts: dict[str, int] = {}
+        self.writes: dict[str, tuple[Write, ...]] = {}
+
+
+def make_writer(cluster: ClusterConfig, settings: Settings) -> Writer:
+    """The :class:`.Writer` of a GCP cluster, from its config alone.
+
+    Raises:
+        ConfigError: two owners of the run share a name hash.
+    """
+    config = GcpClusterConfig.model_validate(cluster.settings)
+    bindings = {role: b.endpoint for role, b in config.roles.items()}
+    return Writer(
+        cluster=cluster.name,
+        project=config.project,
+        network_name=config.network,
+        network=translate.network_url(config.project, config.network),
+        owners=named_owners(cluster, settings, config.name_prefix),
+        roles_by_target={str(ep): role for role, ep in bindings.items()},
+        priority=config.priority,
+        firewall_quota=config.firewall_quota,
+        adopt_legacy=settings.adopt_legacy,
+        additive=settings.mode == "additive",
+    )
 
 
 class GcpProvider:
@@ -164,19 +200,14 @@ class GcpProvider:
         self.bindings = {role: b.endpoint for role, b in self.config.roles.items()}
         self.roles_by_target = {str(ep): role for role, ep in self.bindings.items()}
         self.prefix = self.config.name_prefix
-        self.owners = named_owners(cluster, settings, self.prefix)
+        self.writer = make_writer(cluster, settings)
+        self.owners = self.writer.owners
         #: Every firewall this owner writes is named ``<name_prefix>-<owner hash>-…``.
         self.stem = self.owners.stem
-        self.network = translate.network_url(self.config.project, self.config.network)
+        self.network = self.writer.network
         self._clients = (firewalls_client, operations_client)
         self._adapter: Any = None
         self._lock = threading.Lock()
-        self._raw: dict[str, dict[str, Any]] | None = None
-        # Per read (set with _raw by fetch): firewall names by target ("" = applies to every
-        # instance) and each firewall expanded once, so per-target checks stay linear.
-        self._index_value: tuple[dict[str, list[str]], dict[str, list[TargetRule]]] = ({}, {})
-        self._round: _Round | None = None
-        self._live: dict[str, list[TargetRule]] = {}
         # Clusters of one project that list the same firewalls share one list per plan.
         scope = _read_scope(self.config)
         siblings = any(
@@ -186,7 +217,6 @@ class GcpProvider:
             )
         )
         self._read_key: tuple[str, ...] | None = scope if siblings else None
-        self._name_locks: dict[str, threading.Lock] = {}
 
     # ------------------------------------------------------------------ plumbing
 
@@ -227,52 +257,16 @@ class GcpProvider:
             return self._adapter
 
     def _where(self) -> str:
-        return f"cluster {self.cluster.name} (project {self.config.project})"
+        return self.writer.where
 
-    def _expand(self, firewall: Mapping[str, Any]) -> list[TargetRule]:
-        return translate.expand(
-            firewall,
-            owners=self.owners,
-            roles_by_target=self.roles_by_target,
-            adopt_legacy=self.settings.adopt_legacy,
-        )
-
-    def _owned(self, firewall: Mapping[str, Any]) -> bool:
-        """Whether apply may delete ``firewall``: this owner's, or an adopted legacy one."""
-        owned, _owner, _legacy = translate.ownership(
-            firewall, self.owners, adopt_legacy=self.settings.adopt_legacy
-        )
-        return owned
-
-    def _index(self) -> tuple[dict[str, list[str]], dict[str, list[TargetRule]]]:
-        """Firewall names by target and expanded rules by firewall, for the last read."""
-        with self._lock:
-            return self._index_value
-
-    def _names_for(self, target: str, raw: Mapping[str, Mapping[str, Any]]) -> list[str]:
-        """Names of the firewalls of ``raw`` that apply to ``target`` (or to every instance)."""
-        by_target, _ = self._index()
-        return sorted(n for n in (*by_target.get(target, ()), *by_target.get("", ())) if n in raw)
-
-    def _pack(
-        self, rules: Sequence[TargetRule], raw: Mapping[str, Mapping[str, Any]], target: str
-    ) -> dict[str, dict[str, Any]]:
-        """Pack ``target``'s owned rules, keeping the names of portsync's live firewalls."""
-        by_target, _ = self._index()
-        reuse = [
-            raw[name]
-            for name in by_target.get(target, ())
-            if name in raw
-            and translate.is_owned(raw[name], self.owners)
-            and translate.targets_of(raw[name]) == [target]
-        ]
-        return translate.pack(
-            rules,
-            prefix=self.stem,
-            network=self.network,
-            default_priority=self.config.priority,
-            reuse=reuse,
-        )
+    def _writer_for(self, name: str) -> Writer:
+        """The writer of cluster ``name``: this one, or a GCP sibling of the run's fleet."""
+        if name == self.cluster.name:
+            return self.writer
+        for cluster in self.settings.fleet:
+            if cluster.name == name and cluster.provider == self.name:
+                return make_writer(cluster, self.settings)
+        raise ProviderError(f"{self._where()}: no GCP cluster named {name} in this run")
 
     # ------------------------------------------------------------------ Provider protocol
 
@@ -304,17 +298,17 @@ class GcpProvider:
             pod_ranges=self.config.pod_ranges,
         )
 
-    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
-        """Live rules of ``targets``: one paginated ``firewalls.list`` for the whole project.
+    def read(self, targets: Sequence[Target]) -> Snapshot:
+        """The live state of ``targets``: one paginated ``firewalls.list`` for the whole project.
 
         The list is filtered to the network; with ``firewall_quota`` set it is not (the quota
-        counts every network) and the network is picked out here. The raw firewalls are kept for
-        apply.
+        counts every network) and the network is picked out here. The snapshot's ``native``
+        part is the :class:`.Listing` that :meth:`compile` works from; its ``quotas``
+        hold ``firewalls``, the count the quota is checked against.
 
         Raises:
             ProviderError: or a subclass, when the API refuses.
         """
-        project, network = self.config.project, self.config.network
         everywhere = self.config.firewall_quota is not None
         list_filter = None if everywhere else f'network = "{self.network}"'
         pages: Iterable[list[dict[str, Any]]]
@@ -324,154 +318,171 @@ class GcpProvider:
             pages = self.settings.reads.get(
                 self._read_key, lambda: list(self.adapter.firewall_pages(filter=list_filter))
             )
-        raw: dict[str, dict[str, Any]] = {}
-        by_target: dict[str, list[str]] = {}
+        wanted = {t.id for t in targets}
+        listed: list[dict[str, Any]] = []
         expanded: dict[str, list[TargetRule]] = {}
         count = 0
+        writer = self.writer
         # Each page is expanded as it arrives, while the next one is on its way.
         for page in pages:
             count += len(page)
+            listed.extend(page)
             for firewall in page:
-                if everywhere and not translate.network_matches(
-                    firewall.get("network"), project, network
-                ):
+                if everywhere and not writer.on_network(firewall):
                     continue
-                name = str(firewall["name"])
-                raw[name] = firewall
-                expanded[name] = self._expand(firewall)
-                for target in translate.targets_of(firewall) or [""]:
-                    by_target.setdefault(target, []).append(name)
-        with self._lock:
-            self._raw = raw
-            self._index_value = (by_target, expanded)
-            self._round = _Round([t.id for t in targets], count)
-        live = self._live_rules(raw, [t.id for t in targets])
-        with self._lock:
-            self._live = live
-        return self._with_denied(raw, live)
-
-    def _with_denied(
-        self, raw: Mapping[str, Mapping[str, Any]], live: Mapping[str, list[TargetRule]]
-    ) -> dict[str, list[TargetRule]]:
-        """``live`` plus the rules of denying firewalls on the same targets (for explain and
-        lifelines; the engine keeps them out of the diff, and apply never sees them)."""
-        out = {t: list(rules) for t, rules in live.items()}
-        for name in sorted(raw):
-            for rule in translate.expand_denied(raw[name], roles_by_target=self.roles_by_target):
-                if rule.target in out:
-                    out[rule.target].append(rule)
-        return out
-
-    def _live_rules(
-        self, raw: Mapping[str, Mapping[str, Any]], targets: Sequence[str]
-    ) -> dict[str, list[TargetRule]]:
-        out: dict[str, list[TargetRule]] = {t: [] for t in targets}
-        _, expanded = self._index()  # each firewall expanded once per read, reused by the checks
-        for name in sorted(raw):
+                mine = [r for r in writer.expand(firewall) if r.target in wanted]
+                if mine:
+                    expanded[str(firewall["name"])] = mine
+        live: dict[str, list[TargetRule]] = {t: [] for t in wanted}
+        for name in sorted(expanded):
             for rule in expanded[name]:
-                if rule.target in out:
-                    out[rule.target].append(rule)
-        return out
+                live[rule.target].append(rule)
+        return Snapshot(
+            provider=self.name,
+            rules={target: tuple(found) for target, found in live.items()},
+            native=translate.listing(listed, count=count, one_network=not everywhere),
+            quotas={"firewalls": count},
+        )
 
-    def _raw_snapshot(self) -> Mapping[str, Mapping[str, Any]]:
-        """The firewalls of the last read, read now if there was none. A read replaces the whole
-        mapping and nothing mutates it, so callers share it without copying."""
-        with self._lock:
-            raw = self._raw
-        if raw is None:
+    def compile(self, groups: Sequence[GroupOps], snapshot: Snapshot) -> tuple[Write, ...]:
+        """The writes that carry out ``groups`` (of every cluster sharing ``snapshot``), in
+        execution order; pure (see :func:`.translate.compile_writes`).
+
+        Raises:
+            ProviderLimitError: a write would break a GCP limit or the project's quota.
+            ConflictError: a firewall name portsync wants belongs to someone else.
+        """
+        writers = {g.cluster: self._writer_for(g.cluster) for g in groups if g.ops}
+        return translate.compile_writes(groups, self._listing(snapshot), writers)
+
+    def execute(self, write: Write) -> None:
+        """Send one write: one Compute call, retried and paced, and wait for its operation.
+
+        An insert that finds its firewall already there as wanted (another run of the same
+        plan got there first) and a delete that finds it gone are done; nothing else is
+        compared.
+
+        Raises:
+            ProviderError: or a subclass, when the call fails for good.
+        """
+        name, body = write.target, dict(write.body)
+        if write.api != translate.API:
+            raise ProviderError(f"{self._where()}: unknown GCP write api {write.api!r}")
+        if write.method == "insert":
+            self._insert(name, body)
+        elif write.method == "patch":
+            self.adapter.patch(name, body)
+        elif write.method == "update":
+            self.adapter.update(name, body)
+        elif write.method == "delete":
+            try:
+                self.adapter.delete(name)
+            except NotFoundError:
+                log.info("firewall %s was already deleted", name)
+        else:
+            raise ProviderError(f"{self._where()}: unknown GCP write method {write.method!r}")
+
+    def _insert(self, name: str, body: Mapping[str, Any]) -> None:
+        try:
+            self.adapter.insert(body)
+            return
+        except ConflictError:
+            pass
+        existing = self.adapter.get_firewall(name)
+        if existing is None:
+            self.adapter.insert(body)
+            return
+        if translate.canonical(existing) == translate.canonical(body):
+            log.info("firewall %s already exists as wanted", name)
+            return
+        raise ConflictError(
+            f"{self._where()}: firewall {name} was created by someone else since the plan",
+            hint="run `portsync plan` again and review the new plan",
+        )
+
+    @staticmethod
+    def _listing(snapshot: Snapshot) -> Listing:
+        native = snapshot.native
+        if not isinstance(native, Listing):
+            raise ProviderError("a GCP compile needs a snapshot read by the GCP provider")
+        return native
+
+    # ------------------------------------------------------------------ the engine's older verbs
+
+    def _carry(self) -> _Carry:
+        return self.settings.reads.memo(("gcp-carry", self.cluster.name), _Carry)
+
+    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
+        """:meth:`read`, handed on to :meth:`check_limits` and :meth:`apply`.
+
+        Raises:
+            ProviderError: or a subclass, when the API refuses.
+        """
+        snapshot = self.read(targets)
+        carry = self._carry()
+        with carry.lock:
+            carry.snapshot = snapshot
+            carry.pending = {t.id for t in targets}
+            carry.inserts = {}
+            carry.writes = {}
+        return {target: list(rules) for target, rules in snapshot.rules.items()}
+
+    def _snapshot(self) -> Snapshot:
+        carry = self._carry()
+        with carry.lock:
+            snapshot = carry.snapshot
+        if snapshot is None:
             self.fetch(self.targets())
-            with self._lock:
-                raw = self._raw
-        return raw or {}
+            with carry.lock:
+                snapshot = carry.snapshot
+        assert snapshot is not None
+        return snapshot
 
     def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
-        """Refuse, at plan time, a final state GCP would refuse or that cannot be applied safely.
-
-        Checks the names and descriptions of the packed firewalls, exclusive-mode removals from
-        unmanaged firewalls, and ``firewall_quota`` over the whole project (inserts happen before
-        deletes, so the peak is the current count plus every insert of the plan).
+        """Refuse, at plan time, a final state GCP would refuse or that cannot be applied safely:
+        the target's writes compiled from the last read (names, descriptions, exclusive-mode
+        removals from unmanaged firewalls), and ``firewall_quota`` over the whole project once
+        every target of the read has reported its inserts.
 
         Raises:
             ProviderLimitError: naming the target, the firewall and the limit.
+            ConflictError: a firewall name portsync wants belongs to someone else.
         """
-        raw = self._raw_snapshot()
-        where = f"{self._where()}: {target}"
-        with self._lock:
-            live = self._live.get(target.id)
-        if untouched(final, live):
-            # The final state is the one GCP holds and accepted: nothing to name, describe,
-            # insert or remove, so the packing below would only re-derive the live firewalls.
-            self._check_quota(target, 0)
-            return
-        owned = [r for r in final if r.owned and r.target == target.id]
-        desired = self._pack(owned, raw, target.id)
-        problems = [p for body in desired.values() for p in translate.check_firewall(body)]
-        if problems:
-            raise ProviderLimitError(
-                f"{where}: " + "; ".join(problems),
-                hint="shorten the purposes or name_prefix, or split the rules over more roles",
+        snapshot = self._snapshot()
+        live = snapshot.live(target.id)
+        inserts = 0
+        if not untouched(final, live):
+            # A target left as GCP holds it has nothing to pack, insert or remove.
+            done = translate.target_writes(
+                self.writer,
+                self._listing(snapshot),
+                target=target.id,
+                label=str(target),
+                final=final,
+                live=live,
             )
-        self._check_unmanaged_removals(target, final, raw, where)
-        self._check_quota(target, sum(1 for name in desired if name not in raw))
+            inserts = done.inserts
+        self._report_inserts(snapshot, target.id, inserts)
 
-    def _check_unmanaged_removals(
-        self,
-        target: Target,
-        final: Sequence[TargetRule],
-        raw: Mapping[str, Mapping[str, Any]],
-        where: str,
-    ) -> None:
-        kept: dict[str, int] = {}
-        for rule in final:
-            if not rule.owned and rule.native_id:
-                kept[rule.native_id] = kept.get(rule.native_id, 0) + 1
-        _, expanded = self._index()
-        for name in self._names_for(target.id, raw):
-            firewall = raw[name]
-            rules = [r for r in expanded[name] if r.target == target.id and not r.owned]
-            if not rules or kept.get(name, 0) >= len(rules):
-                continue
-            if kept.get(name, 0) > 0:
-                raise ProviderLimitError(
-                    f"{where}: mode exclusive would remove only some of the rules of the "
-                    f"unmanaged firewall {name}; portsync does not rewrite other people's "
-                    "firewalls",
-                    hint=f"split or delete firewall {name} by hand, or use mode owned",
-                )
-            if not translate.targets_of(firewall):
-                raise ProviderLimitError(
-                    f"{where}: mode exclusive would remove the unmanaged firewall {name}, which "
-                    "applies to every instance of the network, not only this target",
-                    hint=f"give firewall {name} target tags or delete it by hand, or use mode "
-                    "owned",
-                )
-
-    def _check_quota(self, target: Target, inserts: int) -> None:
-        quota = self.config.firewall_quota
-        with self._lock:
-            state = self._round
-            if quota is None or state is None or target.id not in state.pending:
+    def _report_inserts(self, snapshot: Snapshot, target: str, inserts: int) -> None:
+        if self.config.firewall_quota is None:
+            return
+        carry = self._carry()
+        with carry.lock:
+            if carry.snapshot is not snapshot or target not in carry.pending:
                 return
-            state.inserts[target.id] = inserts
-            state.pending.discard(target.id)
-            if state.pending:
+            carry.inserts[target] = inserts
+            carry.pending.discard(target)
+            if carry.pending:
                 return
-            count, inserts = state.count, sum(state.inserts.values())
-        together = ""
+            total = sum(carry.inserts.values())
         if self._read_key is not None:
             # Other clusters of this plan insert into the same project: their inserts count too.
             # Whichever cluster adds the last share sees the project's whole peak.
-            tally = self.settings.reads.get((*self._read_key, "inserts"), _Tally)
-            inserts = tally.add(inserts)
-            together = " (with the other clusters of this plan in the project)"
-        peak = count + inserts
-        if peak > quota:
-            raise ProviderLimitError(
-                f"{self._where()}: the plan would need {peak} firewall rules in the project"
-                f"{together} while it applies (inserts come before deletes), over firewall_quota "
-                f"{quota}",
-                hint="raise the project's FIREWALLS quota and firewall_quota, or remove rules",
-            )
+            total = self.settings.reads.get((*self._read_key, "inserts"), _Tally).add(total)
+        translate.check_quota(
+            self._listing(snapshot), [self.writer], total, together=self._read_key is not None
+        )
 
     def check_offline(self, desired: Mapping[str, Sequence[TargetRule]]) -> None:
         """``portsync validate``: the desired rules packed into firewalls as on an empty network,
@@ -483,7 +494,9 @@ class GcpProvider:
         total = 0
         for target in self.targets():
             owned = [r for r in desired.get(target.id, ()) if r.owned]
-            packed = self._pack(owned, {}, target.id)
+            packed = translate.pack(
+                owned, prefix=self.stem, network=self.network, default_priority=self.config.priority
+            )
             total += len(packed)
             problems = [p for body in packed.values() for p in translate.check_firewall(body)]
             if problems:
@@ -500,169 +513,49 @@ class GcpProvider:
             )
 
     def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
-        """Make sure the raw firewalls are at hand (plan normally read them already)."""
-        if groups:
-            self._raw_snapshot()
+        """Compile the writes of every group of this cluster at once, from the last read (so an
+        unmanaged firewall several targets leave gets one write)."""
+        if not groups:
+            return
+        snapshot = self._snapshot()
+        placed = translate.compile_placed(
+            groups, self._listing(snapshot), {self.cluster.name: self.writer}
+        )
+        by_target: dict[str, list[Write]] = {g.target: [] for g in groups}
+        for (_cluster, target), write in placed:
+            by_target.setdefault(target, []).append(write)
+        carry = self._carry()
+        with carry.lock:
+            carry.writes = {
+                t: tuple(sorted(w, key=translate.write_order)) for t, w in by_target.items()
+            }
 
     def apply(self, ops: GroupOps) -> None:
-        """Make one target's owned firewalls match its final rule set.
-
-        Inserts run first, then patches that only add access, then patches that take some away,
-        then deletes; each phase runs in parallel (``max_workers``) and a failed phase stops the
-        apply before anything is removed.
+        """Execute one target's writes: inserts, then patches that keep or widen access, then
+        the ones that narrow it and deletes; each phase in parallel (``max_workers``), and a
+        failed phase stops the target before anything is removed.
 
         Raises:
             ProviderError: or a subclass; what was done stays done and the next run converges.
         """
-        raw = self._raw_snapshot()
-        target = ops.target
-        by_target, expanded = self._index()
-        mine = {name: raw[name] for name in by_target.get(target, ()) if name in raw}
-        live = [r for name in mine for r in expanded[name] if r.target == target]
-        owned_live = [r for r in live if r.owned]
-        removed = {(op.rule.key, op.rule.native_id) for op in ops.removes if op.rule.owned}
-        updated = {(op.before.key, op.before.native_id): op.after for op in ops.updates}
-        final: list[TargetRule] = []
-        for rule in owned_live:
-            ident = (rule.key, rule.native_id)
-            if ident in removed:
-                continue
-            final.append(updated.get(ident, rule))
-        # Updates whose rule vanished since the plan are re-created from their new state.
-        present = {(r.key, r.native_id) for r in owned_live}
-        final.extend(after for ident, after in updated.items() if ident not in present)
-        final.extend(op.rule for op in ops.adds)
-        desired = self._pack(final, raw, target)
+        carry = self._carry()
+        with carry.lock:
+            writes = carry.writes.get(ops.target)
+        if writes is None:
+            self.prepare_apply([ops])
+            with carry.lock:
+                writes = carry.writes.get(ops.target, ())
+        for phase in Phase:
+            self._run([w for w in writes if w.phase is phase])
 
-        inserts: list[Callable[[], None]] = []
-        growing: list[Callable[[], None]] = []
-        shrinking: list[Callable[[], None]] = []
-        deletes: list[Callable[[], None]] = []
-        for name, body in sorted(desired.items()):
-            current = raw.get(name)
-            if current is None:
-                inserts.append(partial(self._insert, target, body))
-                continue
-            self._ensure_ours(target, name, current)
-            fields, replace = translate.patch_for(current, body)
-            if not fields:
-                continue
-            task = self._patcher(target, _keep_logging(body, current), fields, replace)
-            if self._coverage(body) >= self._coverage(current):
-                growing.append(task)
-            else:
-                shrinking.append(task)
-        for name, firewall in sorted(mine.items()):
-            if name in desired or not self._owned(firewall):
-                continue
-            if self.settings.mode == "additive":
-                continue  # additive never deletes, not even a duplicate of a kept firewall
-            if any(r.owned for r in self._expand(firewall)):
-                deletes.append(partial(self._delete, name))
-        foreign = {op.rule.native_id for op in ops.removes if not op.rule.owned}
-        for name in sorted(n for n in foreign if n):
-            deletes.append(partial(self._drop_target, name, target))
-
-        for phase in (inserts, growing, shrinking, deletes):
-            self._run(phase)
-
-    # ------------------------------------------------------------------ apply helpers
-
-    def _coverage(self, firewall: Mapping[str, Any]) -> set[RuleKey]:
-        return {r.key for r in self._expand(firewall)}
-
-    def _ensure_ours(self, target: str, name: str, firewall: Mapping[str, Any]) -> None:
-        if translate.is_owned(firewall, self.owners) and translate.targets_of(firewall) == [target]:
-            return
-        raise ConflictError(
-            f"{self._where()}: a firewall named {name} exists but is not portsync's firewall for "
-            f"{target}; portsync will not overwrite it",
-            hint=f"rename or delete firewall {name}, or change name_prefix",
-        )
-
-    def _patcher(
-        self, target: str, body: Mapping[str, Any], fields: Mapping[str, Any], replace: bool
-    ) -> Callable[[], None]:
-        name = str(body["name"])
-
-        def run() -> None:
-            try:
-                if replace:
-                    self.adapter.update(name, body)
-                else:
-                    self.adapter.patch(name, fields)
-            except NotFoundError:
-                log.info("firewall %s vanished before its patch; inserting it", name)
-                self._insert(target, body)
-
-        return run
-
-    def _insert(self, target: str, body: Mapping[str, Any]) -> None:
-        name = str(body["name"])
-        try:
-            self.adapter.insert(body)
-            return
-        except ConflictError:
-            pass
-        # Another run got there first (or a retried insert landed twice): check what is there.
-        existing = self.adapter.get_firewall(name)
-        if existing is None:
-            self.adapter.insert(body)
-            return
-        self._ensure_ours(target, name, existing)
-        fields, replace = translate.patch_for(existing, body)
-        if not fields:
-            log.info("firewall %s already exists as wanted", name)
-            return
-        if replace:
-            self.adapter.update(name, _keep_logging(body, existing))
-        else:
-            self.adapter.patch(name, fields)
-
-    def _delete(self, name: str) -> None:
-        try:
-            self.adapter.delete(name)
-        except NotFoundError:
-            log.info("firewall %s was already deleted", name)
-
-    def _drop_target(self, name: str, target: str) -> None:
-        """Exclusive mode: stop an unmanaged firewall from applying to ``target``.
-
-        A firewall that applies to ``target`` only is deleted; one that also applies elsewhere
-        loses ``target`` from its target list. Serialised per firewall, on a fresh read.
-        """
-        with self._lock:
-            lock = self._name_locks.setdefault(name, threading.Lock())
-        with lock:
-            firewall = self.adapter.get_firewall(name)
-            if firewall is None:
-                return
-            targets = translate.targets_of(firewall)
-            if target not in targets:
-                return
-            rest = [t for t in targets if t != target]
-            if not rest:
-                self._delete(name)
-                return
-            kind = target.partition(":")[0]
-            field = "targetTags" if kind == EndpointKind.TAG.value else "targetServiceAccounts"
-            remaining = [t.partition(":")[2] for t in rest if t.partition(":")[0] == kind]
-            if remaining:
-                self.adapter.patch(name, {field: remaining})
-            else:
-                # The other targets are of the other kind: a merge patch cannot empty a list.
-                body = {k: v for k, v in firewall.items() if k not in _OUTPUT_ONLY}
-                body.pop(field, None)
-                self.adapter.update(name, body)
-
-    def _run(self, tasks: Sequence[Callable[[], None]]) -> None:
-        """Run one phase's mutations in parallel; raise the first failure after all finish."""
-        if not tasks:
+    def _run(self, writes: Sequence[Write]) -> None:
+        """Execute one phase's writes in parallel; raise the first failure after all finish."""
+        if not writes:
             return
         errors: list[BaseException] = []
-        workers = max(1, min(self.config.max_workers, len(tasks)))
+        workers = max(1, min(self.config.max_workers, len(writes)))
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gcp-apply") as pool:
-            futures = [pool.submit(task) for task in tasks]
+            futures = [pool.submit(self.execute, write) for write in writes]
             for future in futures:
                 exc = future.exception()
                 if exc is not None:
@@ -672,15 +565,3 @@ class GcpProvider:
             if isinstance(first, PortsyncError):
                 raise first
             raise ProviderError(f"{self._where()}: apply failed: {first}") from first
-
-
-_OUTPUT_ONLY = frozenset({"id", "kind", "creationTimestamp", "selfLink"})
-
-
-def _keep_logging(body: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
-    """``body`` with the live firewall's ``logConfig``: portsync does not manage logging, and a
-    full replace (``firewalls.update``) must not switch it off."""
-    out = dict(body)
-    if live.get("logConfig"):
-        out["logConfig"] = live["logConfig"]
-    return out

@@ -19,9 +19,17 @@ import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any
 
-from portsync.errors import TranslationError, UnsupportedFeatureError
+from portsync.diff import final_state
+from portsync.errors import (
+    ConflictError,
+    ProviderLimitError,
+    TranslationError,
+    UnsupportedFeatureError,
+)
 from portsync.model import (
     IP_PROTOCOLS,
     Direction,
@@ -30,6 +38,7 @@ from portsync.model import (
     PortRange,
     Protocol,
     Rule,
+    RuleKey,
     RuleSet,
     TargetRule,
     canonical_cidr,
@@ -38,6 +47,10 @@ from portsync.model import (
 )
 from portsync.owners import NamedOwners
 from portsync.resolve import TranslationProblems, describe_rule, resolve_peer
+from portsync.writes import Phase, Write
+
+if TYPE_CHECKING:
+    from portsync.ops import GroupOps
 
 from .limits import (
     DEFAULT_PRIORITY,
@@ -51,28 +64,39 @@ from .limits import (
 __all__ = [
     "ACCESS",
     "ALL_INSTANCES",
+    "API",
     "APPLIES_TO",
     "MARKER",
     "PRIORITY",
+    "Listing",
+    "Writer",
     "api_protocol",
     "canonical",
     "check_firewall",
+    "check_quota",
     "clean_purpose",
+    "compile_placed",
+    "compile_writes",
+    "delete_body",
     "describe",
+    "drop_writes",
     "expand",
     "expand_denied",
     "firewall_name",
     "group_of",
     "has_legacy_marks",
     "is_owned",
+    "listing",
     "network_matches",
     "network_url",
     "ownership",
     "pack",
     "parse_description",
     "patch_for",
+    "target_writes",
     "targets_of",
     "translate_rules",
+    "write_order",
 ]
 
 #: Description prefix portsync writes, for people reading the console. Never proof of ownership
@@ -183,9 +207,10 @@ def ownership(
 
 def is_owned(firewall: Mapping[str, Any], owners: NamedOwners) -> bool:
     """Whether the current owner's digest names a single-target firewall (never a legacy one)."""
-    return len(targets_of(firewall)) == 1 and owners.owner_of(
-        str(firewall.get("name", ""))
-    ) == owners.owner
+    return (
+        len(targets_of(firewall)) == 1
+        and owners.owner_of(str(firewall.get("name", ""))) == owners.owner
+    )
 
 
 def _name_part(text: str) -> str:
@@ -733,3 +758,380 @@ def patch_for(live: Mapping[str, Any], desired: Mapping[str, Any]) -> tuple[dict
     if replace:
         fields = {k: v for k, v in desired.items() if k != "name"}
     return fields, replace
+
+
+# --------------------------------------------------------------------------- compile: the writes
+
+#: The ``api`` of every GCP write: the Compute Engine v1 firewalls collection.
+API = "compute.firewalls"
+#: Fields the API sets on a firewall; a full replace (``firewalls.update``) leaves them out.
+_OUTPUT_ONLY = frozenset({"id", "kind", "creationTimestamp", "selfLink"})
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """What one ``firewalls.list`` saw: the raw firewalls (read-only) by name, the names of the
+    firewalls applying to each target (``""``: to every instance), and how many firewalls the
+    listing counted (the whole project when it was not filtered to one network)."""
+
+    firewalls: Mapping[str, Mapping[str, Any]]
+    by_target: Mapping[str, tuple[str, ...]]
+    count: int
+    #: Whether the list was filtered to the readers' network (else: every network's firewalls,
+    #: kept because firewall names are unique in the whole project).
+    one_network: bool = True
+
+
+def listing(
+    firewalls: Iterable[Mapping[str, Any]], *, count: int | None = None, one_network: bool = True
+) -> Listing:
+    """A :class:`Listing` of ``firewalls``; ``count`` defaults to how many there are."""
+    raw: dict[str, Mapping[str, Any]] = {}
+    by_target: dict[str, list[str]] = {}
+    for firewall in firewalls:
+        name = str(firewall["name"])
+        # Read-only views: a listing is shared by the clusters of a read scope and never changes.
+        raw[name] = (
+            firewall if isinstance(firewall, MappingProxyType) else MappingProxyType(firewall)
+        )
+        for target in targets_of(firewall) or [""]:
+            by_target.setdefault(target, []).append(name)
+    return Listing(
+        firewalls=MappingProxyType(raw),
+        by_target=MappingProxyType({t: tuple(n) for t, n in by_target.items()}),
+        count=len(raw) if count is None else count,
+        one_network=one_network,
+    )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Writer:
+    """Who writes: one cluster's settings that decide its firewalls (all from its config)."""
+
+    cluster: str
+    project: str
+    #: The network's name and URL; firewalls on other networks are never read as this cluster's.
+    network_name: str
+    network: str
+    owners: NamedOwners
+    roles_by_target: Mapping[str, str]
+    priority: int = DEFAULT_PRIORITY
+    firewall_quota: int | None = None
+    adopt_legacy: bool = False
+    #: Mode ``additive`` never deletes, not even a duplicate of a kept firewall.
+    additive: bool = False
+
+    @property
+    def where(self) -> str:
+        """How messages name the cluster."""
+        return f"cluster {self.cluster} (project {self.project})"
+
+    def on_network(self, firewall: Mapping[str, Any]) -> bool:
+        """Whether ``firewall`` is on this cluster's network."""
+        value = firewall.get("network")
+        return value == self.network or network_matches(value, self.project, self.network_name)
+
+    def expand(self, firewall: Mapping[str, Any]) -> list[TargetRule]:
+        """``firewall`` as this cluster's target rules (see :func:`expand`)."""
+        return expand(
+            firewall,
+            owners=self.owners,
+            roles_by_target=self.roles_by_target,
+            adopt_legacy=self.adopt_legacy,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class _TargetWrites:
+    writes: tuple[Write, ...]
+    inserts: int
+    #: Unmanaged firewalls this target leaves (exclusive mode): name → target dropped.
+    drops: tuple[tuple[str, str], ...]
+
+
+def _names(writer: Writer, found: Listing, target: str, *, everywhere: bool) -> list[str]:
+    names = list(found.by_target.get(target, ()))
+    if everywhere:
+        names += found.by_target.get("", ())
+    unique = dict.fromkeys(names)
+    if found.one_network:
+        return sorted(unique)
+    return sorted(n for n in unique if writer.on_network(found.firewalls[n]))
+
+
+def _coverage(writer: Writer, firewall: Mapping[str, Any]) -> set[RuleKey]:
+    return {r.key for r in writer.expand(firewall)}
+
+
+def _keep_logging(body: Mapping[str, Any], live: Mapping[str, Any]) -> dict[str, Any]:
+    """``body`` with the live firewall's ``logConfig``: portsync does not manage logging, and a
+    full replace (``firewalls.update``) must not switch it off."""
+    out = dict(body)
+    if live.get("logConfig"):
+        out["logConfig"] = live["logConfig"]
+    return out
+
+
+def _write(writer: Writer, name: str, method: str, body: Mapping[str, Any], **kw: Any) -> Write:
+    return Write(cluster=writer.cluster, target=name, api=API, method=method, body=body, **kw)
+
+
+def delete_body(project: str, name: str) -> dict[str, str]:
+    """The body of a delete write: the firewall the call names (it sends no request body)."""
+    return {"project": project, "firewall": name}
+
+
+def target_writes(
+    writer: Writer,
+    found: Listing,
+    *,
+    target: str,
+    label: str,
+    final: Sequence[TargetRule],
+    live: Sequence[TargetRule],
+) -> _TargetWrites:
+    """The writes that turn ``target``'s firewalls into ``final`` (the rules the target holds
+    after the plan, from :func:`portsync.diff.final_state`), checked against GCP's limits.
+
+    Raises:
+        ProviderLimitError: a firewall GCP would refuse, or an exclusive-mode removal portsync
+            cannot make without rewriting someone else's firewall.
+        ConflictError: a firewall with a name portsync wants exists and is not its own.
+    """
+    where = f"{writer.where}: {label}"
+    owned = [r for r in final if r.owned and r.target == target]
+    mine = _names(writer, found, target, everywhere=False)
+    reuse = [
+        found.firewalls[n]
+        for n in mine
+        if is_owned(found.firewalls[n], writer.owners)
+        and targets_of(found.firewalls[n]) == [target]
+    ]
+    desired = pack(
+        owned,
+        prefix=writer.owners.stem,
+        network=writer.network,
+        default_priority=writer.priority,
+        reuse=reuse,
+    )
+    problems = [p for body in desired.values() for p in check_firewall(body)]
+    if problems:
+        raise ProviderLimitError(
+            f"{where}: " + "; ".join(problems),
+            hint="shorten the purposes or name_prefix, or split the rules over more roles",
+        )
+    drops = _unmanaged_drops(writer, found, target, where, final, live)
+    writes: list[Write] = []
+    inserts = 0
+    for name, body in sorted(desired.items()):
+        current = found.firewalls.get(name)
+        if current is None:
+            inserts += 1
+            writes.append(_write(writer, name, "insert", body, phase=Phase.MAKE))
+            continue
+        if not (is_owned(current, writer.owners) and targets_of(current) == [target]):
+            raise ConflictError(
+                f"{where}: a firewall named {name} exists but is not portsync's firewall for "
+                f"{target}; portsync will not overwrite it",
+                hint=f"rename or delete firewall {name}, or change name_prefix",
+            )
+        fields, replace = patch_for(current, body)
+        if not fields:
+            continue
+        phase = (
+            Phase.CHANGE if _coverage(writer, body) >= _coverage(writer, current) else Phase.BREAK
+        )
+        if replace:
+            writes.append(_write(writer, name, "update", _keep_logging(body, current), phase=phase))
+        else:
+            # The compute v1 discovery document marks Firewall.name required for patch.
+            writes.append(_write(writer, name, "patch", {"name": name, **fields}, phase=phase))
+    if not writer.additive:
+        for name in mine:
+            firewall = found.firewalls[name]
+            if name in desired or targets_of(firewall) != [target]:
+                continue
+            owned_here, _owner, _legacy = ownership(
+                firewall, writer.owners, adopt_legacy=writer.adopt_legacy
+            )
+            if owned_here and any(r.owned for r in writer.expand(firewall)):
+                writes.append(
+                    _write(
+                        writer,
+                        name,
+                        "delete",
+                        delete_body(writer.project, name),
+                        phase=Phase.BREAK,
+                        removes=1,
+                    )
+                )
+    return _TargetWrites(tuple(writes), inserts, tuple((name, target) for name in drops))
+
+
+def _unmanaged_drops(
+    writer: Writer,
+    found: Listing,
+    target: str,
+    where: str,
+    final: Sequence[TargetRule],
+    live: Sequence[TargetRule],
+) -> list[str]:
+    """Unmanaged firewalls the plan takes ``target`` out of (mode exclusive), checked: portsync
+    removes a whole firewall's rules on a target or none, and never one that applies to every
+    instance."""
+    kept: dict[str, int] = {}
+    for rule in final:
+        if not rule.owned and rule.native_id and rule.target == target:
+            kept[rule.native_id] = kept.get(rule.native_id, 0) + 1
+    held: dict[str, int] = {}
+    for rule in live:
+        if not rule.owned and rule.native_id and rule.target == target:
+            held[rule.native_id] = held.get(rule.native_id, 0) + 1
+    out: list[str] = []
+    for name, count in sorted(held.items()):
+        firewall = found.firewalls.get(name)
+        if firewall is None or kept.get(name, 0) >= count:
+            continue
+        if kept.get(name, 0) > 0:
+            raise ProviderLimitError(
+                f"{where}: mode exclusive would remove only some of the rules of the "
+                f"unmanaged firewall {name}; portsync does not rewrite other people's firewalls",
+                hint=f"split or delete firewall {name} by hand, or use mode owned",
+            )
+        if not targets_of(firewall):
+            raise ProviderLimitError(
+                f"{where}: mode exclusive would remove the unmanaged firewall {name}, which "
+                "applies to every instance of the network, not only this target",
+                hint=f"give firewall {name} target tags or delete it by hand, or use mode owned",
+            )
+        out.append(name)
+    return out
+
+
+def drop_writes(writer: Writer, found: Listing, name: str, dropped: Iterable[str]) -> Write | None:
+    """The one write that takes the ``dropped`` targets out of the unmanaged firewall ``name``:
+    a delete when no target is left, else a patch of its target list (a replace when only
+    targets of the other kind are left, since a merge patch cannot empty a list)."""
+    firewall = found.firewalls[name]
+    targets = targets_of(firewall)
+    gone = set(dropped)
+    rest = [t for t in targets if t not in gone]
+    if rest == targets:
+        return None
+    if not rest:
+        body: Mapping[str, Any] = delete_body(writer.project, name)
+        return _write(writer, name, "delete", body, phase=Phase.BREAK, removes=1)
+    tags = [t.partition(":")[2] for t in rest if t.startswith(f"{EndpointKind.TAG.value}:")]
+    accounts = [
+        t.partition(":")[2] for t in rest if t.startswith(f"{EndpointKind.SERVICE_ACCOUNT.value}:")
+    ]
+    had_tags = bool(firewall.get("targetTags"))
+    had_accounts = bool(firewall.get("targetServiceAccounts"))
+    if (had_tags and not tags) or (had_accounts and not accounts):
+        full = {k: v for k, v in firewall.items() if k not in _OUTPUT_ONLY}
+        full.pop("targetTags", None)
+        full.pop("targetServiceAccounts", None)
+        if tags:
+            full["targetTags"] = tags
+        if accounts:
+            full["targetServiceAccounts"] = accounts
+        return _write(writer, name, "update", full, phase=Phase.BREAK)
+    fields: dict[str, Any] = {"name": name}
+    if had_tags:
+        fields["targetTags"] = tags
+    if had_accounts:
+        fields["targetServiceAccounts"] = accounts
+    return _write(writer, name, "patch", fields, phase=Phase.BREAK)
+
+
+def compile_writes(
+    groups: Iterable[GroupOps], found: Listing, writers: Mapping[str, Writer]
+) -> tuple[Write, ...]:
+    """Every write the ``groups`` of one read scope need, from one listing: per target, the
+    packed firewalls inserted, patched or deleted; the unmanaged firewalls that exclusive mode
+    takes targets out of (one write per firewall, whichever groups drop it); then the project's
+    firewall quota over every insert of every cluster (inserts run before deletes, so the peak
+    is the listed count plus every insert).
+
+    ``writers`` holds each group's cluster by name; a target's live rules are expanded from the
+    listing as that cluster reads them.
+
+    Returns:
+        The writes in execution order: phase (make, change, break), then firewall name.
+
+    Raises:
+        ProviderLimitError: a limit a write would break, naming the cluster, target and limit.
+        ConflictError: a firewall name portsync wants belongs to someone else.
+    """
+    placed = compile_placed(groups, found, writers)
+    return tuple(sorted((w for _where, w in placed), key=write_order))
+
+
+def write_order(write: Write) -> tuple[int, str, str]:
+    """Execution order: phase (make, change, break), then firewall name."""
+    return (write.phase, write.target, write.method)
+
+
+def compile_placed(
+    groups: Iterable[GroupOps], found: Listing, writers: Mapping[str, Writer]
+) -> list[tuple[tuple[str, str], Write]]:
+    """:func:`compile_writes`, each write with the (cluster, target) of the group it came from
+    (a firewall several targets leave goes with the first of them). Unsorted."""
+    writes: list[tuple[tuple[str, str], Write]] = []
+    inserts = 0
+    drops: dict[str, tuple[Writer, tuple[str, str], list[str]]] = {}
+    clusters: list[Writer] = []
+    for group in groups:
+        if not group.ops:
+            continue
+        writer = writers[group.cluster]
+        if writer not in clusters:
+            clusters.append(writer)
+        where = (group.cluster, group.target)
+        current = [
+            rule
+            for name in _names(writer, found, group.target, everywhere=True)
+            for rule in writer.expand(found.firewalls[name])
+            if rule.target == group.target
+        ]
+        done = target_writes(
+            writer,
+            found,
+            target=group.target,
+            label=group.label or group.target,
+            final=final_state(current, group.ops),
+            live=current,
+        )
+        writes.extend((where, w) for w in done.writes)
+        inserts += done.inserts
+        for name, target in done.drops:
+            drops.setdefault(name, (writer, where, []))[2].append(target)
+    for name, (writer, where, targets) in sorted(drops.items()):
+        write = drop_writes(writer, found, name, targets)
+        if write is not None:
+            writes.append((where, write))
+    check_quota(found, clusters, inserts)
+    return writes
+
+
+def check_quota(
+    found: Listing, writers: Sequence[Writer], inserts: int, *, together: bool | None = None
+) -> None:
+    """Refuse a plan whose inserts would take the project over a cluster's ``firewall_quota``
+    (the peak: inserts run before deletes).
+
+    Raises:
+        ProviderLimitError: naming the cluster, the peak and the quota.
+    """
+    peak = found.count + inserts
+    many = len(writers) > 1 if together is None else together
+    for writer in writers:
+        quota = writer.firewall_quota
+        if quota is not None and peak > quota:
+            also = " (with the other clusters of this plan in the project)" if many else ""
+            raise ProviderLimitError(
+                f"{writer.where}: the plan would need {peak} firewall rules in the project"
+                f"{also} while it applies (inserts come before deletes), over firewall_quota "
+                f"{quota}",
+                hint="raise the project's FIREWALLS quota and firewall_quota, or remove rules",
+            )
