@@ -9,6 +9,7 @@ digest and reads it back.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Iterable, Mapping
@@ -30,6 +31,7 @@ OWNER_HASH_LENGTH = 6
 _HASH = re.compile(rf"^[0-9a-f]{{{OWNER_HASH_LENGTH}}}$")
 
 
+@functools.lru_cache(maxsize=1024)  # names are read by the thousand against a few owners
 def owner_hash(owner: str) -> str:
     """The short digest of ``owner`` that names carry."""
     return hashlib.sha256(owner.encode("utf-8")).hexdigest()[:OWNER_HASH_LENGTH]

@@ -245,13 +245,15 @@ class GcpAdapter:
                 if page.next_page_token:
                     take(self.read_bucket)  # the next page is one more request
 
+        from .convert import items_to_dicts
+
         stream = read_ahead(pages, name=f"gcp-list-{self.project}")
         while True:
             with self._errors(what, "compute.firewalls.list"):
                 page = next(stream, None)
             if page is None:
                 return
-            yield [self._to_dict(item) for item in page.items]
+            yield items_to_dicts(page)
 
     def get_firewall(self, name: str) -> dict[str, Any] | None:
         """One firewall, or None when it does not exist.

@@ -14,7 +14,7 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-__all__ = ["message_to_dict"]
+__all__ = ["items_to_dicts", "message_to_dict"]
 
 # JSON has no 64-bit integers: json_format writes these as decimal strings, and so does the API.
 _INT64_TYPES = frozenset(
@@ -51,35 +51,74 @@ def _is_map(fd: FieldDescriptor) -> bool:
     return fd.message_type is not None and fd.message_type.GetOptions().map_entry
 
 
-def _scalar(fd: FieldDescriptor, value: Any) -> Any:
-    if fd.type in _INT64_TYPES:
-        return str(value)
-    if fd.type == FieldDescriptor.TYPE_ENUM:
-        known = fd.enum_type.values_by_number.get(value)
-        return known.name if known is not None else value
-    if fd.type == FieldDescriptor.TYPE_MESSAGE:
-        return _pb_to_dict(value)
-    return value
-
-
-def _pb_to_dict(pb: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for fd, value in pb.ListFields():
-        if not _is_repeated(fd):
-            out[fd.json_name] = _scalar(fd, value)
-        elif _is_map(fd):
-            value_fd = fd.message_type.fields_by_name["value"]
-            out[fd.json_name] = {str(k): _scalar(value_fd, v) for k, v in value.items()}
-        else:
-            out[fd.json_name] = [_scalar(fd, v) for v in value]
-    for name, is_map in _repeated_fields(pb.DESCRIPTOR):
-        if name not in out:
-            out[name] = {} if is_map else []
-    return out
-
-
 def message_to_dict(message: Any) -> dict[str, Any]:
     """``type(message).to_dict(message, preserving_proto_field_name=False)``, without
     json_format: the message in the REST JSON shape (camelCase keys, 64-bit integers as
     strings, enums by name, every repeated field present)."""
     return _pb_to_dict(type(message).pb(message))
+
+
+def items_to_dicts(page: Any) -> list[dict[str, Any]]:
+    """The ``items`` of a list page (a proto-plus message), each as :func:`message_to_dict`
+    gives it. Walks the raw protobuf items: proto-plus would wrap each one in a new object on
+    the way."""
+    return [_pb_to_dict(item) for item in type(page).pb(page).items]
+
+
+#: How a field's values convert: as they are, as decimal text (64-bit integers), by enum name, or
+#: as a nested message.
+_PLAIN, _TEXT, _ENUM, _MESSAGE = range(4)
+#: Per field: (json name, repeated, map, how its values convert, enum values by number).
+_field_cache: dict[FieldDescriptor, tuple[str, bool, bool, int, Any]] = {}
+
+
+def _field(fd: FieldDescriptor) -> tuple[str, bool, bool, int, Any]:
+    """What converting ``fd`` needs, worked out once per field descriptor."""
+    found = _field_cache.get(fd)
+    if found is None:
+        repeated = _is_repeated(fd)
+        is_map = repeated and _is_map(fd)
+        inner = fd.message_type.fields_by_name["value"] if is_map else fd
+        if inner.type in _INT64_TYPES:
+            kind, extra = _TEXT, None
+        elif inner.type == FieldDescriptor.TYPE_ENUM:
+            kind, extra = _ENUM, inner.enum_type.values_by_number
+        elif inner.type == FieldDescriptor.TYPE_MESSAGE:
+            kind, extra = _MESSAGE, None
+        else:
+            kind, extra = _PLAIN, None
+        found = (fd.json_name, repeated, is_map, kind, extra)
+        _field_cache[fd] = found
+    return found
+
+
+def _pb_to_dict(pb: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for fd, value in pb.ListFields():
+        name, repeated, is_map, kind, extra = _field_cache.get(fd) or _field(fd)
+        if is_map:
+            out[name] = {str(k): _convert(kind, extra, v) for k, v in value.items()}
+        elif repeated:
+            if kind == _PLAIN:
+                out[name] = list(value)
+            else:
+                out[name] = [_convert(kind, extra, v) for v in value]
+        elif kind == _PLAIN:
+            out[name] = value
+        else:
+            out[name] = _convert(kind, extra, value)
+    for name, is_map in _repeated_cache.get(pb.DESCRIPTOR) or _repeated_fields(pb.DESCRIPTOR):
+        if name not in out:
+            out[name] = {} if is_map else []
+    return out
+
+
+def _convert(kind: int, extra: Any, value: Any) -> Any:
+    if kind == _MESSAGE:
+        return _pb_to_dict(value)
+    if kind == _TEXT:
+        return str(value)
+    if kind == _ENUM:
+        known = extra.get(value)
+        return known.name if known is not None else value
+    return value

@@ -217,6 +217,8 @@ class GcpProvider:
             )
         )
         self._read_key: tuple[str, ...] | None = scope if siblings else None
+        #: What one read serves: clusters with equal scopes are read and compiled together.
+        self.read_scope: tuple[str, ...] = scope
 
     # ------------------------------------------------------------------ plumbing
 
@@ -277,11 +279,15 @@ class GcpProvider:
             for role, ep in self.bindings.items()
         ]
 
-    def managing_tool(self, target: Target, live: Sequence[TargetRule]) -> ManagingTool | None:
-        """CAPG, for a CAPG role tag its own firewalls target."""
+    def managing_tool(
+        self, target: Target, live: Snapshot | Sequence[TargetRule]
+    ) -> ManagingTool | None:
+        """CAPG, for a CAPG role tag its own firewalls target (from a snapshot, or the target's
+        live rules as the engine's older verbs pass them)."""
         if not target.id.startswith("tag:"):
             return None
-        return tools.managing_tool(target.id[len("tag:") :], live)
+        rules = live.live(target.id) if isinstance(live, Snapshot) else live
+        return tools.managing_tool(target.id[len("tag:") :], rules)
 
     def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
         """Neutral rules → rules on tags and service accounts.
@@ -301,10 +307,12 @@ class GcpProvider:
     def read(self, targets: Sequence[Target]) -> Snapshot:
         """The live state of ``targets``: one paginated ``firewalls.list`` for the whole project.
 
-        The list is filtered to the network; with ``firewall_quota`` set it is not (the quota
-        counts every network) and the network is picked out here. The snapshot's ``native``
-        part is the :class:`.Listing` that :meth:`compile` works from; its ``quotas``
-        hold ``firewalls``, the count the quota is checked against.
+        ``targets`` may belong to several clusters of this read scope (``Target.cluster``; empty
+        for this one): each firewall is read as the cluster that binds the target, so ownership
+        is that cluster's. The list is filtered to the network; with ``firewall_quota`` set it is
+        not (the quota counts every network) and the network is picked out here. The snapshot's
+        ``native`` part is the :class:`.translate.Listing` that :meth:`compile` works from; its
+        ``quotas`` hold ``firewalls``, the count the quota is checked against.
 
         Raises:
             ProviderError: or a subclass, when the API refuses.
@@ -318,22 +326,28 @@ class GcpProvider:
             pages = self.settings.reads.get(
                 self._read_key, lambda: list(self.adapter.firewall_pages(filter=list_filter))
             )
-        wanted = {t.id for t in targets}
+        wanted: dict[str, set[str]] = {}
+        for target in targets:
+            # Target.cluster names the binding cluster once the engine reads whole scopes.
+            cluster = getattr(target, "cluster", "") or self.cluster.name
+            wanted.setdefault(cluster, set()).add(target.id)
+        readers = [(self._writer_for(name), ids) for name, ids in wanted.items()]
         listed: list[dict[str, Any]] = []
         expanded: dict[str, list[TargetRule]] = {}
         count = 0
-        writer = self.writer
         # Each page is expanded as it arrives, while the next one is on its way.
         for page in pages:
             count += len(page)
             listed.extend(page)
             for firewall in page:
-                if everywhere and not writer.on_network(firewall):
-                    continue
-                mine = [r for r in writer.expand(firewall) if r.target in wanted]
-                if mine:
-                    expanded[str(firewall["name"])] = mine
-        live: dict[str, list[TargetRule]] = {t: [] for t in wanted}
+                found: list[TargetRule] = []
+                for writer, ids in readers:
+                    if everywhere and not writer.on_network(firewall):
+                        continue
+                    found += [r for r in writer.expand(firewall) if r.target in ids]
+                if found:
+                    expanded[str(firewall["name"])] = found
+        live: dict[str, list[TargetRule]] = {t.id: [] for t in targets}
         for name in sorted(expanded):
             for rule in expanded[name]:
                 live[rule.target].append(rule)

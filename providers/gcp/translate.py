@@ -129,6 +129,8 @@ _LIST_FIELDS = (
     "targetServiceAccounts",
 )
 _RANGE_FIELDS = frozenset({"sourceRanges", "destinationRanges"})
+_TAG = f"{EndpointKind.TAG.value}:"
+_ACCOUNT = f"{EndpointKind.SERVICE_ACCOUNT.value}:"
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -165,12 +167,12 @@ def _purpose_of(description: str) -> str:
 
 def targets_of(firewall: Mapping[str, Any]) -> list[str]:
     """Target ids (``tag:…``, ``sa:…``) a firewall applies to; empty when it applies to all."""
-    tags = [f"{EndpointKind.TAG.value}:{t}" for t in firewall.get("targetTags") or ()]
-    accounts = [
-        f"{EndpointKind.SERVICE_ACCOUNT.value}:{a}"
-        for a in firewall.get("targetServiceAccounts") or ()
-    ]
-    return tags + accounts
+    tags = firewall.get("targetTags")
+    accounts = firewall.get("targetServiceAccounts")
+    out = [_TAG + t for t in tags] if tags else []
+    if accounts:
+        out += [_ACCOUNT + a for a in accounts]
+    return out
 
 
 def has_legacy_marks(firewall: Mapping[str, Any], prefix: str) -> bool:
@@ -196,12 +198,22 @@ def ownership(
     left alone, and so is its owner's claim. A firewall without a digest but with the marks of an
     earlier release is ``legacy``: owned only when ``adopt_legacy``.
     """
+    return _ownership(firewall, len(targets_of(firewall)) == 1, owners, adopt_legacy)
+
+
+def _ownership(
+    firewall: Mapping[str, Any], single: bool, owners: NamedOwners, adopt_legacy: bool
+) -> tuple[bool, str | None, bool]:
+    """:func:`ownership`, given whether the firewall has exactly one target."""
     name = str(firewall.get("name", ""))
-    single = len(targets_of(firewall)) == 1
     owner = owners.owner_of(name) if single else None
     if owner is not None:
         return owner == owners.owner, owner, False
-    legacy = has_legacy_marks(firewall, owners.prefix)
+    legacy = (
+        single
+        and name.startswith(f"{owners.prefix}-")
+        and str(firewall.get("description") or "").startswith(MARKER)
+    )
     return legacy and adopt_legacy, None, legacy
 
 
@@ -604,6 +616,9 @@ def _origin(peer: Endpoint, target: str, roles_by_target: Mapping[str, str]) -> 
     return f"role:{role}" if role else None
 
 
+_DIRECTIONS = {"INGRESS": Direction.INGRESS, "EGRESS": Direction.EGRESS}
+
+
 def expand(
     firewall: Mapping[str, Any],
     *,
@@ -653,16 +668,21 @@ def _expand(
     if owners is None:
         owned, owner, legacy = False, None, False
     else:
-        owned, owner, legacy = ownership(firewall, owners, adopt_legacy=adopt_legacy)
+        owned, owner, legacy = _ownership(firewall, len(named) == 1, owners, adopt_legacy)
     name = str(firewall.get("name", ""))
     description = str(firewall.get("description") or "")
-    direction = Direction(str(firewall.get("direction") or "INGRESS").lower())
-    extra_items = [(PRIORITY, str(int(firewall.get("priority", DEFAULT_PRIORITY))))]
-    if everywhere:
-        extra_items.append((APPLIES_TO, ALL_INSTANCES))
-    if denying:
-        extra_items.append((ACCESS, "deny"))
-    extra = tuple(sorted(extra_items))
+    direction = _DIRECTIONS.get(firewall.get("direction") or "INGRESS") or Direction(
+        str(firewall.get("direction")).lower()
+    )
+    priority = (PRIORITY, str(int(firewall.get("priority", DEFAULT_PRIORITY))))
+    extra: tuple[tuple[str, str], ...] = (priority,)
+    if everywhere or denying:
+        extra_items = [priority]
+        if everywhere:
+            extra_items.append((APPLIES_TO, ALL_INSTANCES))
+        if denying:
+            extra_items.append((ACCESS, "deny"))
+        extra = tuple(sorted(extra_items))
     entries = _entries(firewall, "denied" if denying else "allowed")
     marked = owned or legacy or owner is not None
     purposes = parse_description(description, [t for _p, _r, t in entries if t]) if marked else {}
