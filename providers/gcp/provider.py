@@ -36,6 +36,7 @@ from portsync.errors import (
     ProviderError,
     ProviderLimitError,
 )
+from portsync.evaluate import access_of
 from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
@@ -334,6 +335,7 @@ class GcpProvider:
         readers = [(self._writer_for(name), ids) for name, ids in wanted.items()]
         listed: list[dict[str, Any]] = []
         expanded: dict[str, list[TargetRule]] = {}
+        denied: dict[str, list[TargetRule]] = {}
         count = 0
         # Each page is expanded as it arrives, while the next one is on its way.
         for page in pages:
@@ -341,16 +343,26 @@ class GcpProvider:
             listed.extend(page)
             for firewall in page:
                 found: list[TargetRule] = []
+                denying = bool(firewall.get("denied"))
                 for writer, ids in readers:
                     if everywhere and not writer.on_network(firewall):
                         continue
-                    found += [r for r in writer.expand(firewall) if r.target in ids]
+                    if denying:
+                        rules = translate.expand_denied(
+                            firewall, roles_by_target=writer.roles_by_target
+                        )
+                    else:
+                        rules = writer.expand(firewall)
+                    found += [r for r in rules if r.target in ids]
                 if found:
-                    expanded[str(firewall["name"])] = found
+                    (denied if denying else expanded)[str(firewall["name"])] = found
         live: dict[str, list[TargetRule]] = {t.id: [] for t in targets}
-        for name in sorted(expanded):
-            for rule in expanded[name]:
-                live[rule.target].append(rule)
+        # Allow rules first, then the rules of denying firewalls: read for the evaluator that
+        # explain and lifelines share, kept out of the diff by the engine, never written.
+        for found_by_name in (expanded, denied):
+            for name in sorted(found_by_name):
+                for rule in found_by_name[name]:
+                    live[rule.target].append(rule)
         return Snapshot(
             provider=self.name,
             rules={target: tuple(found) for target, found in live.items()},
@@ -463,7 +475,8 @@ class GcpProvider:
             ConflictError: a firewall name portsync wants belongs to someone else.
         """
         snapshot = self._snapshot()
-        live = snapshot.live(target.id)
+        # The rules the engine diffed: deny rules are read for the evaluator only.
+        live = [r for r in snapshot.live(target.id) if access_of(r) != "deny"]
         inserts = 0
         if not untouched(final, live):
             # A target left as GCP holds it has nothing to pack, insert or remove.

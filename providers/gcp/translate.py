@@ -636,7 +636,9 @@ def expand(
     """
     if firewall.get("denied") or firewall.get("disabled"):
         return []
-    return _expand(firewall, owners=owners, roles_by_target=roles_by_target, adopt_legacy=adopt_legacy)
+    return _expand(
+        firewall, owners=owners, roles_by_target=roles_by_target, adopt_legacy=adopt_legacy
+    )
 
 
 def expand_denied(
