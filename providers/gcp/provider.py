@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal
 
@@ -143,6 +143,22 @@ class _Tally:
             return self.total
 
 
+class _Client:
+    """The Compute adapter, built on first use (google-cloud-compute is imported only then) and
+    never replaced: a connection, the one thing the provider makes after construction."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._adapter: Any = None
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._adapter is None:
+                self._adapter = self._build()
+            return self._adapter
+
+
 class _Carry:
     """What the engine's older verbs hand on from one call to the next for one cluster (the
     last snapshot, the inserts counted per target for the quota, the compiled writes). It lives
@@ -186,6 +202,8 @@ class GcpProvider:
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.gcp.demo:GcpDemo"
     discover: ClassVar[str] = "portsync.providers.gcp.discover:discover"
+    #: What ``Write.removes`` counts (for ``--max-deletes``).
+    removes_unit: ClassVar[str] = "firewalls"
 
     def __init__(
         self,
@@ -207,8 +225,7 @@ class GcpProvider:
         self.stem = self.owners.stem
         self.network = self.writer.network
         self._clients = (firewalls_client, operations_client)
-        self._adapter: Any = None
-        self._lock = threading.Lock()
+        self._client = _Client(self._make_adapter)
         # Clusters of one project that list the same firewalls share one list per plan.
         scope = _read_scope(self.config)
         siblings = any(
@@ -226,38 +243,36 @@ class GcpProvider:
     @property
     def adapter(self) -> Any:
         """The Compute adapter, created on first use (imports google-cloud-compute only then)."""
-        with self._lock:
-            if self._adapter is None:
-                from .adapter import GcpAdapter, make_clients
+        return self._client.get()
 
-                firewalls, operations = self._clients
-                if firewalls is None or operations is None:
-                    made = make_clients(
-                        endpoint=self.config.endpoint,
-                        anonymous=self.config.credentials == "anonymous",
-                        cluster=self.cluster.name,
-                    )
-                    firewalls = firewalls or made[0]
-                    operations = operations or made[1]
-                scope = ("gcp", self.config.project, self.config.endpoint or "")
-                limiters = self.settings.limiters
-                self._adapter = GcpAdapter(
-                    firewalls,
-                    operations,
-                    project=self.config.project,
-                    read_bucket=limiters.get(
-                        (*scope, "read"), rate=READ_BUCKET[1], burst=READ_BUCKET[0]
-                    ),
-                    write_bucket=limiters.get(
-                        (*scope, "write"), rate=WRITE_BUCKET[1], burst=WRITE_BUCKET[0]
-                    ),
-                    connect_timeout=self.cluster.timeout.connect,
-                    read_timeout=self.cluster.timeout.read,
-                    cluster=self.cluster.name,
-                    endpoint=self.config.endpoint,
-                    control=self.settings.control,
-                )
-            return self._adapter
+    def _make_adapter(self) -> Any:
+        from .adapter import GcpAdapter, make_clients
+
+        firewalls, operations = self._clients
+        if firewalls is None or operations is None:
+            made = make_clients(
+                endpoint=self.config.endpoint,
+                anonymous=self.config.credentials == "anonymous",
+                cluster=self.cluster.name,
+            )
+            firewalls = firewalls or made[0]
+            operations = operations or made[1]
+        scope = ("gcp", self.config.project, self.config.endpoint or "")
+        limiters = self.settings.limiters
+        return GcpAdapter(
+            firewalls,
+            operations,
+            project=self.config.project,
+            read_bucket=limiters.get((*scope, "read"), rate=READ_BUCKET[1], burst=READ_BUCKET[0]),
+            write_bucket=limiters.get(
+                (*scope, "write"), rate=WRITE_BUCKET[1], burst=WRITE_BUCKET[0]
+            ),
+            connect_timeout=self.cluster.timeout.connect,
+            read_timeout=self.cluster.timeout.read,
+            cluster=self.cluster.name,
+            endpoint=self.config.endpoint,
+            control=self.settings.control,
+        )
 
     def _where(self) -> str:
         return self.writer.where

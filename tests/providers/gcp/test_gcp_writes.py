@@ -4,6 +4,7 @@ state that needs an insert, a patch of an existing firewall, a replace and a del
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import urllib.parse
 from collections.abc import Iterator
@@ -135,3 +136,45 @@ def test_execute_sends_a_patch_write_as_it_is(
     assert received[-1] == ("firewalls.patch", name, dict(patch.body))
     (after,) = [fw for fw in gcp_emulator.firewalls(gcp_project) if fw["name"] == name]
     assert after["description"] == "[portsync] patched"
+
+
+def _state(provider: Any) -> dict[str, Any]:
+    """Every attribute of ``provider`` by identity and text (the settings field by field)."""
+    out: dict[str, Any] = {}
+    for name, value in vars(provider).items():
+        if isinstance(value, Settings):
+            fields = tuple((f.name, id(getattr(value, f.name))) for f in dataclasses.fields(value))
+            out[name] = (id(value), fields)
+        else:
+            out[name] = (id(value), repr(value))
+    return out
+
+
+def test_no_provider_attribute_changes_after_construction(
+    gcp_emulator: GcpEmulator, gcp_project: str, tmp_path: Path
+) -> None:
+    path = _config(tmp_path / "portsync.yaml", gcp_emulator, gcp_project)
+    data = yaml.safe_load(path.read_text())
+    other = {**data["clusters"][0], "name": "apps", "roles": {"web": {"target_tag": "web"}}}
+    data["clusters"].append(other)
+    data["extra_rules"] = [
+        {"role": "web", "protocol": "tcp", "ports": 443, "peer": "cidr:10.0.0.0/8"}
+    ]
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    loaded = load_config(path)
+    session = api.Session(loaded, Settings())
+    providers = [session.provider(cluster) for cluster in loaded.config.clusters]
+    before = [_state(p) for p in providers]
+
+    plan = api.plan(loaded, session=session)
+    assert not plan.is_empty()
+    # Read, compile and execute through the same providers (one compile for the project).
+    first = providers[0]
+    targets = [t for p in providers for t in p.targets()]
+    writes = first.compile(plan.groups, first.read(targets))
+    assert {w.cluster for w in writes} == {"prod-gcp", "apps"}
+    for write in writes:
+        session.provider(loaded.cluster(write.cluster)).execute(write)
+    assert api.plan(loaded, session=session).is_empty()
+
+    assert [_state(p) for p in providers] == before
