@@ -56,6 +56,11 @@ class RulesFormat(str, Enum):
     table = "table"  # the old name of text, kept so existing scripts keep working
 
 
+def _rules_format(output: RulesFormat) -> str:
+    """The renderer's format name (``table`` is the old name of ``text``)."""
+    return "json" if output is RulesFormat.json else "text"
+
+
 class PlanFormat(str, Enum):
     text = "text"
     json = "json"
@@ -384,7 +389,7 @@ def rules(
     output: RulesOutputOpt = RulesFormat.text,
 ) -> None:
     """Print the neutral rule set (no cloud access; works with no config)."""
-    from portsync.render import render_rules_json, render_rules_table
+    from portsync.render import RenderOptions, emit
     from portsync.synthesis import synthesize
 
     try:
@@ -401,10 +406,8 @@ def rules(
             ruleset = type(ruleset)(tuple(r for r in ruleset if r.role in role))
     except Exception as exc:
         _fail(exc)
-    if output is RulesFormat.json:
-        state.output.raw(render_rules_json(ruleset))
-    else:
-        state.output.print(render_rules_table(ruleset, title=f"{len(ruleset)} rules"))
+    options = RenderOptions(title=f"{len(ruleset)} rules")
+    emit(state.output, "rules", _rules_format(output), ruleset, options)
 
 
 @catalog_app.command("list")
@@ -446,7 +449,7 @@ def catalog_show(
     from portsync.catalog import load_catalog
     from portsync.catalog.parser import rows_to_rules
     from portsync.errors import InputError
-    from portsync.render import render_rules_json, render_rules_table
+    from portsync.render import RenderOptions, emit
 
     try:
         chosen: dict[str, str] = {}
@@ -463,13 +466,12 @@ def catalog_show(
         ruleset = rows_to_rules(catalog.rows)
     except Exception as exc:
         _fail(exc)
-    if output is RulesFormat.json:
-        state.output.raw(render_rules_json(ruleset))
-        return
     title = f"catalog {name}: {catalog.description}"
     if catalog.choice_text:
         title += f" ({catalog.choice_text})"
-    state.output.print(render_rules_table(ruleset, title=title))
+    emit(state.output, "rules", _rules_format(output), ruleset, RenderOptions(title=title))
+    if output is RulesFormat.json:
+        return
     if catalog.upstream:
         state.output.print(Text(f"Upstream: {catalog.upstream}"))
     if catalog.options:
@@ -501,7 +503,7 @@ def catalog_parse(
 ) -> None:
     """Parse any port-table document and print the rules it defines."""
     from portsync.catalog.parser import parse_file, rows_to_rules
-    from portsync.render import render_rules_json, render_rules_table
+    from portsync.render import RenderOptions, emit
 
     try:
         if etcd not in ("stacked", "external"):
@@ -511,10 +513,8 @@ def catalog_parse(
         ruleset = rows_to_rules(parse_file(file), etcd=etcd)  # type: ignore[arg-type]
     except Exception as exc:
         _fail(exc)
-    if output is RulesFormat.json:
-        state.output.raw(render_rules_json(ruleset))
-    else:
-        state.output.print(render_rules_table(ruleset, title=f"{file}: {len(ruleset)} rules"))
+    options = RenderOptions(title=f"{file}: {len(ruleset)} rules")
+    emit(state.output, "rules", _rules_format(output), ruleset, options)
 
 
 ClusterOpt = Annotated[
@@ -738,7 +738,7 @@ def apply(
     from portsync import api
     from portsync.errors import GuardrailError, Interrupted
     from portsync.ops import Plan
-    from portsync.render import render_plan_text
+    from portsync.render.text import render_plan_text
 
     out = state.output
     reporter = _Progress()
@@ -995,7 +995,8 @@ def audit(
     """Report exposures on the live rules (etcd, kubelet, retired ports open to the world, …)."""
     state.json_errors = output is PlanFormat.json
     from portsync import audit as audit_mod
-    from portsync.render import render_audit_markdown, render_audit_text
+    from portsync.render import RenderOptions, emit
+    from portsync.render.markdown import render_audit_markdown
 
     severity = audit_mod.Severity(fail_on.value)
     control = _control(deadline)
@@ -1017,16 +1018,8 @@ def audit(
             _append(summary, render_audit_markdown(report, fail_on=severity))
     except Exception as exc:
         _fail(exc)
-    if output is PlanFormat.json:
-        state.output.raw(report.to_json(fail_on=severity))
-    elif output is PlanFormat.markdown:
-        state.output.raw(render_audit_markdown(report, fail_on=severity))
-    elif output is PlanFormat.sarif:
-        from portsync.sarif import audit_to_sarif, to_json
-
-        state.output.raw(to_json(audit_to_sarif(report, config=loaded)))
-    else:
-        state.output.print(render_audit_text(report, fail_on=severity))
+    options = RenderOptions(fail_on=severity, config=loaded)
+    emit(state.output, "audit", output.value, report, options)
     if detailed_exitcode and report.failing(severity):
         raise typer.Exit(ExitCode.FINDINGS)
 
@@ -1076,7 +1069,7 @@ def explain(
     state.json_errors = output is ExplainFormat.json
     from portsync import explain as explain_mod
     from portsync.ops import Plan
-    from portsync.render import render_explain_text
+    from portsync.render import emit
 
     control = _control(deadline)
     try:
@@ -1097,10 +1090,7 @@ def explain(
             )
     except Exception as exc:
         _fail(exc)
-    if output is ExplainFormat.json:
-        state.output.raw(answer.to_json())
-    else:
-        state.output.print(render_explain_text(answer))
+    emit(state.output, "explain", output.value, answer)
     if detailed_exitcode and answer.answer is not explain_mod.Answer.ALLOWED:
         raise typer.Exit(ExitCode.NOT_ALLOWED)
 

@@ -22,7 +22,7 @@ from portsync.errors import MissingDependencyError
 from portsync.output import Output
 from portsync.registry import available_providers, get_provider_class
 from portsync.rehearse import rehearse
-from portsync.render import render_plan_text
+from portsync.render.text import render_plan_text
 
 __all__ = ["DemoCloud", "keep_instructions", "run_demo"]
 

@@ -36,20 +36,10 @@ def emit_plan(
     ``sign``: JSON is signed when ``PORTSYNC_PLAN_KEY`` is set (``plan`` only: ``show`` must never
     sign a file it merely read).
     """
-    if fmt == "json":
-        out.raw(plan.to_json(sign=sign))
-    elif fmt == "markdown":
-        from portsync.render import render_plan_markdown
+    from portsync.render import RenderOptions, emit
 
-        out.raw(render_plan_markdown(plan, show_unmanaged=show_unmanaged))
-    elif fmt == "sarif":
-        from portsync.sarif import plan_to_sarif, to_json
-
-        out.raw(to_json(plan_to_sarif(plan, config=config)))
-    else:
-        from portsync.render import render_plan_text
-
-        out.print(render_plan_text(plan, show_unmanaged=show_unmanaged))
+    options = RenderOptions(show_unmanaged=show_unmanaged, sign=sign, config=config)
+    emit(out, "plan", fmt, plan, options)
 
 
 def render_writes(plan: Plan, data: dict[str, Any]) -> str:

@@ -94,7 +94,7 @@ def test_table_cells_are_printed_literally() -> None:
     from rich.console import Console
 
     from portsync.model import Peer, PortRange, Protocol, Rule
-    from portsync.render import render_rules_table
+    from portsync.render.text import render_rules_table
 
     rule = Rule(
         role="worker",

@@ -19,7 +19,7 @@ from portsync.config import parse_config
 from portsync.model import Endpoint, PortRange, Protocol, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Plan, UpdateRuleOp
 from portsync.provider import Target
-from portsync.render import render_audit_markdown, render_plan_markdown
+from portsync.render.markdown import render_audit_markdown, render_plan_markdown
 
 GOLDEN = Path(__file__).parent / "golden"
 

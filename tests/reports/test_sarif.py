@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from portsync.cli import app
-from portsync.sarif import DRIFT_RULES, SARIF_VERSION, plan_to_sarif
+from portsync.render.sarif import DRIFT_RULES, SARIF_VERSION, plan_to_sarif
 
 from .conftest import AwsWorld, open_to
 from .test_markdown import _drift_plan
@@ -109,7 +109,7 @@ def test_exposure_rules_carry_security_severity_and_help_in_the_repository(
     from importlib import metadata
 
     from portsync.audit import CHECKS, empty_report
-    from portsync.sarif import audit_to_sarif
+    from portsync.render.sarif import audit_to_sarif
 
     log = audit_to_sarif(empty_report())
     sarif_validator.validate(log)
