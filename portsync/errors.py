@@ -23,8 +23,7 @@ one line and exits 1. Misuse of the Python API raises ``TypeError`` / ``ValueErr
     ├── ApplyError              carries the failed op and the ops already done
     │   ├── ConvergenceError
     │   └── Interrupted         SIGINT/SIGTERM or the deadline stopped apply between writes
-    ├── StopRequested           raised inside a provider instead of starting a write
-    └── DriftDetected           carries the diffs
+    └── StopRequested           raised inside a provider instead of starting a write
 """
 
 from __future__ import annotations
@@ -146,11 +145,3 @@ class Interrupted(ApplyError):
     ) -> None:
         super().__init__(message, done=done, **context)
         self.total = total
-
-
-class DriftDetected(PortsyncError):
-    """Raised by callers that treat drift as failure; carries the pending changes."""
-
-    def __init__(self, message: str, *, diffs: Sequence[Any] = (), **context: Any) -> None:
-        super().__init__(message, **context)
-        self.diffs = tuple(diffs)

@@ -58,14 +58,6 @@ class CreateRuleOp:
     reason: str = ""
     action = Action.ADD
 
-    def reverse(self) -> DeleteRuleOp:
-        """The op that undoes this one."""
-        return DeleteRuleOp(self.rule, f"undo: {self.reason}")
-
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        """A compact tuple for comparisons and logs."""
-        return ("add", self.rule.key)
-
 
 @dataclass(frozen=True, slots=True)
 class DeleteRuleOp:
@@ -74,14 +66,6 @@ class DeleteRuleOp:
     rule: TargetRule
     reason: str = ""
     action = Action.REMOVE
-
-    def reverse(self) -> CreateRuleOp:
-        """The op that undoes this one."""
-        return CreateRuleOp(self.rule, f"undo: {self.reason}")
-
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        """A compact tuple for comparisons and logs."""
-        return ("remove", self.rule.key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +81,6 @@ class UpdateRuleOp:
     def rule(self) -> TargetRule:
         """The rule as it will be."""
         return self.after
-
-    def reverse(self) -> UpdateRuleOp:
-        """The op that undoes this one."""
-        return UpdateRuleOp(self.after, self.before, f"undo: {self.reason}")
-
-    def to_diff_tuple(self) -> tuple[Any, ...]:
-        """A compact tuple for comparisons and logs."""
-        return ("update", self.before.key, self.before.description, self.after.description)
 
 
 Op = CreateRuleOp | DeleteRuleOp | UpdateRuleOp
@@ -272,10 +248,6 @@ class Plan:
     def is_empty(self) -> bool:
         """Whether no target needs a change."""
         return all(g.is_empty() for g in self.groups)
-
-    def as_diffs(self) -> list[tuple[str, str, tuple[Any, ...]]]:
-        """Every op as ``(cluster, target, diff tuple)``."""
-        return [(g.cluster, g.target, op.to_diff_tuple()) for g in self.groups for op in g.ops]
 
     @property
     def changes(self) -> list[tuple[GroupOps, Op]]:

@@ -48,7 +48,6 @@ class Settings:
     #: them (writes the owner identity) or removes them when no longer wanted.
     adopt_legacy: bool = False
     max_workers: int = 8
-    debug: bool = False
     #: Client-side rate limiters shared by every provider of the run (see portsync.ratelimit).
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry, compare=False)
     #: Listings shared by clusters in one read scope, per plan round (see portsync.reads).

@@ -480,18 +480,6 @@ def test_plan_walks_its_targets_and_clusters_in_order() -> None:
     assert Plan(groups=(plan.groups[1],)).is_empty()
 
 
-def test_each_op_names_itself_and_its_undo() -> None:
-    rule, new = _rule(), _rule(description="portsync: new")
-    assert CreateRuleOp(rule, "why").to_diff_tuple() == ("add", rule.key)
-    assert DeleteRuleOp(rule, "why").to_diff_tuple() == ("remove", rule.key)
-    assert UpdateRuleOp(rule, new).to_diff_tuple() == (
-        "update", rule.key, "portsync: api", "portsync: new",
-    )  # fmt: skip
-    assert CreateRuleOp(rule, "why").reverse() == DeleteRuleOp(rule, "undo: why")
-    assert DeleteRuleOp(rule, "why").reverse() == CreateRuleOp(rule, "undo: why")
-    assert UpdateRuleOp(rule, new, "why").reverse() == UpdateRuleOp(new, rule, "undo: why")
-
-
 # -- what the guards say ------------------------------------------------------------------------
 
 

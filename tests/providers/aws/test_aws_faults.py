@@ -148,7 +148,7 @@ def _plan_shape(plan: Plan) -> list[tuple[Any, ...]]:
         (
             g.target,
             g.role,
-            tuple(op.to_diff_tuple() for op in g.ops),
+            tuple((op.action, op.rule.key, op.rule.description) for op in g.ops),
             tuple(sorted((r.key, r.description) for r in g.unmanaged)),
             g.fingerprint,
             g.live_count,
