@@ -447,9 +447,9 @@ def catalog_show(
     from rich.text import Text
 
     from portsync.catalog import load_catalog
-    from portsync.catalog.parser import rows_to_rules
     from portsync.errors import InputError
     from portsync.render import RenderOptions, emit
+    from portsync.synthesis import rows_to_rules
 
     try:
         chosen: dict[str, str] = {}
@@ -502,8 +502,9 @@ def catalog_parse(
     ] = "stacked",
 ) -> None:
     """Parse any port-table document and print the rules it defines."""
-    from portsync.catalog.parser import parse_file, rows_to_rules
+    from portsync.catalog.parser import parse_file
     from portsync.render import RenderOptions, emit
+    from portsync.synthesis import rows_to_rules
 
     try:
         if etcd not in ("stacked", "external"):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from portsync.catalog import Catalog, SensitivePort, load_catalog
 from portsync.catalog.options import resolve_choices
-from portsync.catalog.parser import PortRow, rows_to_rules
+from portsync.catalog.parser import EtcdMode, PortRow
 from portsync.config import Config, LoadedConfig
 from portsync.errors import (
     ConfigError,
@@ -37,10 +37,66 @@ __all__ = [
     "expand_all",
     "load_catalogs",
     "option_advice",
+    "rows_to_rules",
     "sensitive_ports",
     "synthesize",
     "translate_with_advice",
 ]
+
+
+# --- port rows → neutral rules: what a table means ----------------------------------------------
+
+
+def _peer(symbol: str, etcd: EtcdMode) -> Peer:
+    if symbol == "component:kube-apiserver":
+        return Peer(PeerKind.ROLE, "control-plane")
+    if symbol == "component:etcd":
+        return Peer(PeerKind.ROLE, "etcd" if etcd == "external" else "control-plane")
+    try:
+        return Peer.parse(symbol)
+    except ValueError:
+        raise ValueError(f"used_by symbol {symbol!r} is not one portsync knows") from None
+
+
+def rows_to_rules(rows: Sequence[PortRow], *, etcd: EtcdMode = "stacked") -> RuleSet:
+    """Turn port rows into the neutral rule set (one rule per row and peer; duplicates collapse).
+
+    ``component:kube-apiserver`` becomes ``role:control-plane``; ``component:etcd`` becomes
+    ``role:control-plane`` when etcd is stacked and ``role:etcd`` when it is external. With
+    ``etcd="external"``, rows of the etcd component move to role ``etcd``, reachable from the
+    control plane and from etcd itself.
+
+    Args:
+        rows: rows from :func:`portsync.catalog.parser.parse_document`.
+        etcd: ``stacked`` (etcd runs on the control plane) or ``external``.
+
+    Returns:
+        The rule set.
+
+    Raises:
+        ValueError: ``etcd`` is neither mode, or a row carries an unknown ``used_by`` symbol.
+    """
+    if etcd not in ("stacked", "external"):
+        raise ValueError(f"etcd must be 'stacked' or 'external', not {etcd!r}")
+    rules: list[Rule] = []
+    for row in rows:
+        role, symbols = row.role, row.used_by
+        if etcd == "external" and row.component == "etcd":
+            role, symbols = "etcd", ("role:control-plane", "self")
+        rules.extend(
+            Rule(
+                role=role,
+                direction=row.direction,
+                protocol=row.protocol,
+                ports=row.ports,
+                peer=_peer(symbol, etcd),
+                purpose=row.purpose,
+                icmp_type=row.icmp_type,
+                icmp_code=row.icmp_code,
+            )
+            for symbol in symbols
+        )
+    return RuleSet(tuple(rules))
 
 
 def load_catalogs(loaded: LoadedConfig) -> list[Catalog]:

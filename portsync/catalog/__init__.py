@@ -27,16 +27,14 @@ import yaml
 from portsync import yamlstrict
 from portsync.catalog.options import CatalogOption, matches, option_text, resolve_choices
 from portsync.catalog.parser import (
-    EtcdMode,
     PortRow,
     front_matter,
     parse_document,
     parse_file,
     read_text,
-    rows_to_rules,
 )
 from portsync.errors import PortTableError
-from portsync.model import PortRange, Protocol, RuleSet, slugify
+from portsync.model import PortRange, Protocol, slugify
 
 __all__ = [
     "Catalog",
@@ -49,7 +47,6 @@ __all__ = [
     "load_catalog",
     "parse_document",
     "parse_file",
-    "rows_to_rules",
 ]
 
 
@@ -152,20 +149,6 @@ class Catalog:
     def roles(self) -> tuple[str, ...]:
         """Roles that have rows, in document order."""
         return tuple(dict.fromkeys(row.role for row in self.rows))
-
-    def to_rules(self, *, etcd: EtcdMode = "stacked") -> RuleSet:
-        """The neutral rule set of this catalog.
-
-        Args:
-            etcd: ``stacked`` or ``external`` (see :func:`rows_to_rules`).
-
-        Returns:
-            The rule set.
-
-        Raises:
-            ValueError: ``etcd`` is neither mode.
-        """
-        return rows_to_rules(self.rows, etcd=etcd)
 
 
 def _data_dir() -> Any:

@@ -11,13 +11,14 @@ headings inside HTML comments, fenced code blocks and YAML front matter are not 
 
 Reading happens in two steps (load, then build): :func:`parse_document` yields :class:`PortRow`
 values that carry ``file:line``, raising one :class:`~portsync.errors.PortTableError` listing every
-bad row; :func:`rows_to_rules` turns rows into the neutral :class:`~portsync.model.RuleSet`.
+bad row. What the rows mean as neutral rules (:func:`portsync.synthesis.rows_to_rules`) is the
+synthesis' business, not the reader's.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, NamedTuple, TypeVar
@@ -29,12 +30,8 @@ from portsync.errors import PortTableError
 from portsync.files import CATALOG_CAP, read_bounded
 from portsync.model import (
     Direction,
-    Peer,
-    PeerKind,
     PortRange,
     Protocol,
-    Rule,
-    RuleSet,
     canonical_cidr,
     parse_protocol,
     slugify,
@@ -48,7 +45,6 @@ __all__ = [
     "parse_document",
     "parse_file",
     "read_text",
-    "rows_to_rules",
 ]
 
 EtcdMode = Literal["stacked", "external"]
@@ -805,58 +801,3 @@ def parse_file(path: str | Path) -> list[PortRow]:
             cannot be read.
     """
     return parse_document(read_text(path), source=str(path))
-
-
-# --- rows → neutral rules ----------------------------------------------------------------------
-
-
-def _peer(symbol: str, etcd: EtcdMode) -> Peer:
-    if symbol == "component:kube-apiserver":
-        return Peer(PeerKind.ROLE, "control-plane")
-    if symbol == "component:etcd":
-        return Peer(PeerKind.ROLE, "etcd" if etcd == "external" else "control-plane")
-    try:
-        return Peer.parse(symbol)
-    except ValueError:
-        raise ValueError(f"used_by symbol {symbol!r} is not one portsync knows") from None
-
-
-def rows_to_rules(rows: Sequence[PortRow], *, etcd: EtcdMode = "stacked") -> RuleSet:
-    """Turn port rows into the neutral rule set (one rule per row and peer; duplicates collapse).
-
-    ``component:kube-apiserver`` becomes ``role:control-plane``; ``component:etcd`` becomes
-    ``role:control-plane`` when etcd is stacked and ``role:etcd`` when it is external. With
-    ``etcd="external"``, rows of the etcd component move to role ``etcd``, reachable from the
-    control plane and from etcd itself.
-
-    Args:
-        rows: rows from :func:`parse_document`.
-        etcd: ``stacked`` (etcd runs on the control plane) or ``external``.
-
-    Returns:
-        The rule set.
-
-    Raises:
-        ValueError: ``etcd`` is neither mode, or a row carries an unknown ``used_by`` symbol.
-    """
-    if etcd not in ("stacked", "external"):
-        raise ValueError(f"etcd must be 'stacked' or 'external', not {etcd!r}")
-    rules: list[Rule] = []
-    for row in rows:
-        role, symbols = row.role, row.used_by
-        if etcd == "external" and row.component == "etcd":
-            role, symbols = "etcd", ("role:control-plane", "self")
-        rules.extend(
-            Rule(
-                role=role,
-                direction=row.direction,
-                protocol=row.protocol,
-                ports=row.ports,
-                peer=_peer(symbol, etcd),
-                purpose=row.purpose,
-                icmp_type=row.icmp_type,
-                icmp_code=row.icmp_code,
-            )
-            for symbol in symbols
-        )
-    return RuleSet(tuple(rules))

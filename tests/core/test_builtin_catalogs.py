@@ -11,6 +11,7 @@ import pytest
 from portsync.catalog import builtin_catalogs, load_catalog
 from portsync.errors import PortTableError
 from portsync.model import Rule, RuleSet
+from portsync.synthesis import rows_to_rules
 
 CP, WK = "control-plane", "worker"
 
@@ -29,7 +30,7 @@ def _text(rules: RuleSet) -> set[str]:
 
 
 def _rules(name: str, **options: object) -> set[str]:
-    return _text(load_catalog(name, options=options).to_rules())
+    return _text(rows_to_rules(load_catalog(name, options=options).rows))
 
 
 def _between_nodes(protocol_ports: str, direction: str = "in") -> set[str]:

@@ -10,6 +10,7 @@ import portsync.catalog as catalog
 from portsync.catalog import Catalog, builtin_catalogs, load_catalog
 from portsync.errors import PortTableError
 from portsync.model import Direction, Peer, PeerKind, PortRange, Protocol, Rule
+from portsync.synthesis import rows_to_rules
 
 DATA = Path(__file__).parent / "data"
 
@@ -59,7 +60,7 @@ def test_builtin_catalogs_lists_kubernetes_and_what_runs_on_the_nodes() -> None:
 
 
 def test_load_catalog_kubernetes_gives_the_ten_design_rules() -> None:
-    rules = load_catalog("kubernetes").to_rules()
+    rules = rows_to_rules(load_catalog("kubernetes").rows)
     assert sorted(r.identity for r in rules) == sorted(r.identity for r in DESIGN_RULES)
     assert {r.identity: r.purpose for r in rules} == {r.identity: r.purpose for r in DESIGN_RULES}
 
@@ -84,7 +85,7 @@ def test_load_catalog_kubernetes_rows_carry_builtin_location() -> None:
 
 
 def test_load_catalog_kubernetes_external_etcd_moves_etcd_rules() -> None:
-    rules = load_catalog("kubernetes").to_rules(etcd="external")
+    rules = rows_to_rules(load_catalog("kubernetes").rows, etcd="external")
     assert {(r.role, str(r.peer)) for r in rules if r.ports == PortRange(2379, 2380)} == {
         ("etcd", "role:control-plane"),
         ("etcd", "self"),
@@ -120,7 +121,7 @@ def test_load_catalog_relative_path_resolves_from_base_dir(tmp_path: Path) -> No
     (row,) = loaded.rows
     assert row.role == "database-nodes"
     assert row.location == f"{loaded.source}:5"
-    assert [str(r.peer) for r in loaded.to_rules()] == ["any"]
+    assert [str(r.peer) for r in rows_to_rules(loaded.rows)] == ["any"]
 
 
 def test_load_catalog_reference_page_reads_front_matter_and_rows() -> None:
@@ -130,8 +131,8 @@ def test_load_catalog_reference_page_reads_front_matter_and_rows() -> None:
     loaded = load_catalog(str(path))
     assert loaded.retired == ()
     assert loaded.description == "端口和协议"
-    assert len(loaded.to_rules()) == 11
-    assert PeerKind.LOAD_BALANCERS in {r.peer.kind for r in loaded.to_rules()}
+    assert len(rows_to_rules(loaded.rows)) == 11
+    assert PeerKind.LOAD_BALANCERS in {r.peer.kind for r in rows_to_rules(loaded.rows)}
 
 
 def test_load_catalog_unknown_name_raises_listing_builtins() -> None:

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from portsync.testing.emulation import (
+from portsync.providers.emulation import (
     CallCounter,
     EmulatorHTTPServer,
     EmulatorRequestHandler,

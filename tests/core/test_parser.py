@@ -20,10 +20,10 @@ from portsync.catalog.parser import (
     front_matter,
     parse_document,
     parse_file,
-    rows_to_rules,
 )
 from portsync.errors import PortTableError
 from portsync.model import Direction, PortRange, Protocol, RuleSet, canonical_cidr
+from portsync.synthesis import rows_to_rules
 
 DATA = Path(__file__).parent / "data"
 K8S = DATA / "kubernetes-website"

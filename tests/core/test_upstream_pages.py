@@ -12,9 +12,10 @@ from pathlib import Path
 import pytest
 
 from portsync.catalog import load_catalog
-from portsync.catalog.parser import parse_document, parse_file, rows_to_rules
+from portsync.catalog.parser import parse_document, parse_file
 from portsync.errors import PortTableError
 from portsync.model import RuleSet
+from portsync.synthesis import rows_to_rules
 
 UPSTREAM = Path(__file__).parent / "data" / "upstream"
 
@@ -39,7 +40,7 @@ def test_cilium_firewall_rules_page_gives_the_cilium_catalog_with_an_etcd_kvstor
     page = rows_to_rules(
         parse_file(UPSTREAM / "cilium__system_requirements_firewall-rules__fee7215.md")
     )
-    built_in = load_catalog("cilium", options={"kvstore": "etcd"}).to_rules()
+    built_in = rows_to_rules(load_catalog("cilium", options={"kvstore": "etcd"}).rows)
     assert _ids(page) == _ids(built_in)
     assert len(page) == 26
     icmp = [r for r in page if r.protocol.value == "icmp"]

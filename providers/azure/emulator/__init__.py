@@ -6,7 +6,7 @@ HTTPS on 127.0.0.1, so that the real ``azure.mgmt.network.NetworkManagementClien
 portsync's tests, benchmarks and offline demo exercise.
 
 The HTTP server, counters, fault queue and observers are the cloud-neutral scaffolding of
-:mod:`portsync.testing.emulation`.  It uses only the standard library (``http.server`` +
+:mod:`portsync.providers.emulation`.  It uses only the standard library (``http.server`` +
 ``ssl``) plus ``cryptography`` (:mod:`.tlscert`, which azure-identity and moto depend on
 anyway), which makes a throw-away certificate authority and a server certificate for
 ``127.0.0.1``/``localhost`` at start.  The CA bundle is written to :attr:`AzureEmulator.ca_bundle_path`; hand that path to the
@@ -30,8 +30,7 @@ Run standalone: ``python -m portsync.providers.azure.emulator --port 8443 --ca-o
 See ``docs/providers/azure-emulator.md`` for routes, validation, faults and known gaps.
 """
 
-from portsync.testing.emulation import CallCounter
-
+from ...emulation import CallCounter
 from .cli import main
 from .routes import (
     DEFAULT_SECURITY_RULES,

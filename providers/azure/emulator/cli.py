@@ -8,8 +8,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
-from portsync.testing import emulation
-
+from ... import emulation
 from .state import AzureEmulator
 
 

@@ -13,7 +13,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from portsync.testing import emulation
+from ... import emulation
 
 log = logging.getLogger(__package__)
 

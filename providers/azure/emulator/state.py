@@ -19,9 +19,8 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import quote, unquote
 
-from portsync.testing import emulation
-from portsync.testing.emulation import CallCounter, Fault, StaleRequest
-
+from ... import emulation
+from ...emulation import CallCounter, Fault, StaleRequest
 from .errors import ArmError, _bad_format, _not_found
 from .routes import (
     _ASG_ID_RE,

@@ -17,7 +17,7 @@ observers called with a snapshot after every state change, and scripted
 faults (:meth:`GcpEmulator.inject`).
 
 The HTTP server, counters, fault queue and observers are the cloud-neutral
-scaffolding of :mod:`portsync.testing.emulation`. Only the standard library is
+scaffolding of :mod:`portsync.providers.emulation`. Only the standard library is
 used. The package's modules: :mod:`.routes` (the served surface), :mod:`.validation`
 (request bodies and parameters), :mod:`.filters` (the list filter language),
 :mod:`.errors` (Google's error shapes), :mod:`.state` (the emulator and its state) and

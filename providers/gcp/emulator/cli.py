@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from portsync.testing import emulation
-
+from ... import emulation
 from .state import GcpEmulator
 
 

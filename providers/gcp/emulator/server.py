@@ -6,8 +6,7 @@ import dataclasses
 import json
 from typing import Any, Protocol
 
-from portsync.testing import emulation
-
+from ... import emulation
 from .routes import Json
 
 

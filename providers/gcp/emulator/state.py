@@ -17,9 +17,8 @@ from collections.abc import Callable, Iterable, Mapping
 from http import HTTPStatus
 from typing import Any, Final
 
-from portsync.testing import emulation
-from portsync.testing.emulation import Fault, StaleRequest
-
+from ... import emulation
+from ...emulation import Fault, StaleRequest
 from .errors import (
     _already_exists,
     _ApiError,
