@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
@@ -240,7 +240,6 @@ class Plan:
     config_digest: str = ""
     created_at: str = ""
     format_version: int = FORMAT_VERSION
-    errors: tuple[str, ...] = field(default=())
 
     def __iter__(self) -> Iterator[GroupOps]:
         return iter(self.groups)
@@ -335,7 +334,6 @@ class Plan:
                 }
                 for g in self.groups
             ],
-            "errors": list(self.errors),
         }
         body["checksum"] = _checksum(body)
         return body
@@ -401,6 +399,7 @@ class Plan:
                     "satisfied": [],
                     "protected": [],
                 }
+            _no_errors(data.get("errors", []))
             for i, change in enumerate(data["changes"]):
                 key = _listed(groups, change, f"changes[{i}]", source)
                 rule = TargetRule.from_dict(change["rule"])
@@ -451,7 +450,6 @@ class Plan:
                 mode=str(data.get("mode", "owned")),
                 config_digest=str(data.get("config_digest", "")),
                 created_at=str(data.get("created_at", "")),
-                errors=_errors(data.get("errors", [])),
             )
         except PlanFileError:
             raise
@@ -498,11 +496,11 @@ def _listed(
     return key
 
 
-def _errors(value: Any) -> tuple[str, ...]:
-    """The plan's ``errors``: a list of messages (anything else is a malformed plan)."""
-    if not isinstance(value, list):
-        raise TypeError(f"errors must be a list, not {type(value).__name__}")
-    return tuple(str(e) for e in value)
+def _no_errors(value: Any) -> None:
+    """Plans written by earlier releases carry ``errors``, always an empty list; a plan that
+    holds anything else there was not written by portsync."""
+    if value != []:
+        raise TypeError(f"errors must be an empty list, not {value!r:.60}")
 
 
 def _checksum(body: dict[str, Any]) -> str:

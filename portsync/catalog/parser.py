@@ -285,7 +285,9 @@ _EVERY_NODE = ("control-plane", "worker")
 _USED_BY_WORDS = vocab.build_lookup(vocab.USED_BY)
 _DIRECTION_WORDS = vocab.build_lookup(vocab.DIRECTIONS)
 _PROTOCOL_SPLIT = re.compile(r"\s*(?:[/,+&、]|\band\b)\s*|\s+")
-_PORTS_SHAPE = re.compile(r"^[0-9]+(?:\s*[-–—~]\s*[0-9]+)?(?:\s*[,、，]\s*[0-9]+(?:\s*[-–—~]\s*[0-9]+)?)*$")
+_PORTS_SHAPE = re.compile(
+    r"^[0-9]+(?:\s*[-–—~]\s*[0-9]+)?(?:\s*[,、，]\s*[0-9]+(?:\s*[-–—~]\s*[0-9]+)?)*$"
+)
 _PORT_ITEM_SPLIT = re.compile(r"\s*[,、，]\s*")
 _USED_BY_SPLIT = re.compile(r"\s*(?:[,、，;；]|<br\s*/?>)\s*", re.IGNORECASE)
 

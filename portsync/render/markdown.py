@@ -104,8 +104,6 @@ def render_plan_markdown(plan: Plan, *, show_unmanaged: bool = False) -> str:
         lines.append("")
         where = "listed below" if show_unmanaged else "counted per target below"
         lines.append(f"{plural(counts['unmanaged'], 'unmanaged rule')} left alone ({where}).")
-    for error in plan.errors:
-        lines.extend(["", f"> ⚠️ {_md(error)}"])
     lines.append("")
     clusters = plan.clusters()
     if clusters:

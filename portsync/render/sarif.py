@@ -373,9 +373,7 @@ def plan_to_sarif(plan: Plan, *, config: LoadedConfig | None = None) -> dict[str
         "invocations": [
             {
                 "executionSuccessful": True,
-                "toolExecutionNotifications": [
-                    {"level": "error", "message": {"text": e}} for e in plan.errors
-                ],
+                "toolExecutionNotifications": [],
             }
         ],
         "properties": {"summary": plan.summary(), "mode": plan.mode},

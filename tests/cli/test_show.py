@@ -94,15 +94,6 @@ def test_show_of_a_missing_plan_is_one_error(tmp_path: Path) -> None:
     assert "cannot read plan file" in result.stderr
 
 
-def test_plan_errors_survive_the_saved_file() -> None:
-    from portsync.ops import Plan
-
-    plan = Plan(mode="owned", errors=("cluster b: the cloud refused (AccessDenied)",))
-    again = Plan.from_dict(json.loads(plan.to_json()))
-    assert again.errors == plan.errors
-    assert again.to_json() == plan.to_json()
-
-
 def _undated(markdown: str) -> str:
     return "\n".join(line for line in markdown.splitlines() if "portsync audit, read" not in line)
 

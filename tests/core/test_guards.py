@@ -241,7 +241,6 @@ def _full_plan() -> Plan:
         mode="exclusive",
         config_digest="digest-1",
         created_at="2026-01-02T03:04:05Z",
-        errors=("cluster lab: unreachable",),
     )
 
 
@@ -370,10 +369,10 @@ def test_refused_a_live_rule_listed_for_a_target_the_plan_does_not_list(section:
     )
 
 
-def test_refused_errors_that_are_not_a_list() -> None:
+def test_refused_errors_that_are_not_an_empty_list() -> None:
     data = _data()
     data["errors"] = "cluster lab: unreachable"
-    err = _refused(_resealed(data), r"malformed plan \(TypeError: errors must be a list, not str\)")
+    err = _refused(_resealed(data), r"malformed plan \(TypeError: errors must be an empty list")
     assert err.hint == "plan files are written by `portsync plan --out`; do not edit them by hand"
 
 
@@ -417,10 +416,10 @@ def test_a_plan_file_is_utf8_whatever_the_locale(tmp_path: Path) -> None:
 
 def test_a_plan_without_its_optional_keys_loads_with_their_defaults() -> None:
     """Only targets, fingerprints and changes are required; what a plan without the rest means
-    is pinned here (no unmanaged rules, nothing satisfied, mode owned, no errors)."""
+    is pinned here (no unmanaged rules, nothing satisfied, mode owned)."""
     data = _data()
     for key in (
-        "unmanaged", "satisfied", "protected", "mode", "config_digest", "created_at", "errors",
+        "unmanaged", "satisfied", "protected", "mode", "config_digest", "created_at",
     ):  # fmt: skip
         del data[key]
     for target in data["targets"]:
@@ -428,7 +427,7 @@ def test_a_plan_without_its_optional_keys_loads_with_their_defaults() -> None:
     for change in data["changes"]:
         del change["reason"]
     plan = Plan.from_dict(_resealed(data))
-    assert (plan.mode, plan.config_digest, plan.created_at, plan.errors) == ("owned", "", "", ())
+    assert (plan.mode, plan.config_digest, plan.created_at) == ("owned", "", "")
     assert [
         (g.label, g.live_count, g.unmanaged, g.satisfied, g.protected) for g in plan.groups
     ] == [("", 0, (), (), ())] * 2
@@ -579,3 +578,17 @@ def test_a_fight_that_is_not_an_object_is_named() -> None:
     data = _data()
     data["targets"][0]["fight"] = "twice"
     _refused(_resealed(data), r"malformed plan \(TypeError: fight must be an object\)")
+
+
+def test_a_plan_of_an_earlier_release_with_its_empty_errors_still_loads() -> None:
+    data = _data()
+    assert "errors" not in data  # no longer written
+    data["errors"] = []
+    plan = Plan.from_dict(_resealed(data), source="p.json")
+    assert plan.to_dict() == _full_plan().to_dict()
+
+
+def test_a_plan_whose_errors_are_not_empty_was_not_written_by_portsync() -> None:
+    data = _data()
+    data["errors"] = ["injected"]
+    _refused(_resealed(data), r"malformed plan \(TypeError: errors must be an empty list")
