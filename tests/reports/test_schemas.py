@@ -69,7 +69,7 @@ def test_cli_plan_and_audit_json_outputs_match_schemas(aws_world: AwsWorld, tmp_
 
 @pytest.mark.parametrize(
     "module",
-    ["audit", "explain", "fleet", "logs", "render", "sarif"],
+    ["audit", "explain", "fleet", "logs", "render", "render.sarif"],
 )
 def test_module_public_api_names_resolve(module: str) -> None:
     import importlib
