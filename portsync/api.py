@@ -369,14 +369,9 @@ def check_exposure(loaded: LoadedConfig, the_plan: Plan) -> None:
     Raises:
         GuardrailError: listing every such addition or update.
     """
-    from portsync.audit import ALLOW_NAMES, CHECKS, Severity, component_ports
-    from portsync.exposure import is_world
+    from portsync.exposure import guarded_ports, is_world
 
-    guarded = [
-        (port, ALLOW_NAMES[port.check])
-        for port in component_ports(loaded)
-        if CHECKS[port.check].severity is Severity.HIGH and port.check in ALLOW_NAMES
-    ]
+    guarded = guarded_ports(loaded)
     allowed = set(loaded.config.allow_exposure)
     bad: dict[tuple[object, str], TargetRule] = {}
     for _g, op in the_plan.changes:

@@ -594,7 +594,8 @@ AdoptLegacyOpt = Annotated[
 def _notes(loaded: LoadedConfig) -> None:
     """Print the config's warnings (the world in sources.all) and notes (unbound table roles) on
     stderr, once per plan or apply."""
-    from portsync.synthesis import config_notes, config_warnings
+    from portsync.exposure import config_warnings
+    from portsync.synthesis import config_notes
 
     for line in config_warnings(loaded):
         state.output.warning(line)

@@ -23,7 +23,6 @@ from portsync.model import (
     Rule,
     RuleSet,
     TargetRule,
-    cidr_version,
 )
 from portsync.provider import Provider
 from portsync.rolecheck import check_roles, unbound_roles_note
@@ -33,7 +32,6 @@ __all__ = [
     "bound_roles",
     "catalog_rows",
     "config_notes",
-    "config_warnings",
     "expand_all",
     "load_catalogs",
     "option_advice",
@@ -281,29 +279,6 @@ def config_notes(loaded: LoadedConfig) -> list[str]:
     table = rows_to_rules(apply_overrides(catalog_rows(loaded), config), etcd=config.etcd)
     note = unbound_roles_note(loaded, table.roles)
     return [note] if note else []
-
-
-def config_warnings(loaded: LoadedConfig) -> list[str]:
-    """Lines to print as warnings before every plan: ``sources.all`` entries that are the world
-    (a prefix shorter than /8 or /16, such as ``0.0.0.0/0`` or ``::/0``)."""
-    import ipaddress
-
-    from portsync.exposure import WORLD_SERVICE_TAGS, is_wide
-
-    lines = []
-    for index, cidr in enumerate(loaded.config.sources.all):
-        if cidr_version(cidr) is None:
-            # A native peer: only the Internet service tag is the world; groups, prefix lists
-            # and other tags are judged per cloud by the audit.
-            world = cidr.removeprefix("service-tag:").lower() in WORLD_SERVICE_TAGS
-        else:
-            world = is_wide(ipaddress.ip_network(cidr))
-        if world:
-            lines.append(
-                f"sources.all holds {cidr} ({loaded.where('sources', 'all', index)}): every rule "
-                "whose peer is any (the API server, NodePorts, …) is open to the whole internet"
-            )
-    return lines
 
 
 def translate_with_advice(

@@ -143,7 +143,6 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 #: Cycles that exist today, each to be removed with the provider-contract redesign. The test
 #: fails on any new cycle, and on any of these once it is gone (then delete it here).
 KNOWN_CYCLES = [
-    ["portsync.api", "portsync.audit"],
     ["portsync.config", "portsync.provider", "portsync.reads", "portsync.registry"],
 ]
 

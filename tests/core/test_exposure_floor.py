@@ -13,10 +13,9 @@ from portsync.api import check_exposure
 from portsync.audit import ALLOW_NAMES
 from portsync.config import parse_config
 from portsync.errors import ConfigError, GuardrailError
-from portsync.exposure import is_world
+from portsync.exposure import config_warnings, is_world
 from portsync.model import Endpoint, PortRange, Protocol, TargetRule
 from portsync.ops import CreateRuleOp, GroupOps, Plan
-from portsync.synthesis import config_warnings
 
 
 def _loaded(**top: Any) -> Any:
