@@ -8,7 +8,7 @@ import json
 
 import hcl2
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from portsync.export.hcl import Attribute, Block, Reference, format_blocks, quote
@@ -20,9 +20,26 @@ def _literal(text: str) -> str:
     return json.loads('"' + text[1:-1].replace("$${", "${").replace("%%{", "%{") + '"')
 
 
+def _open_template(text: str) -> bool:
+    """Whether ``text`` has a ``${`` or ``%{`` with no ``}`` after it.
+
+    Doubled (``$${``), that is valid HCL, but python-hcl2 8 fails to parse an escaped sigil
+    that no brace closes later in the string. The escaping itself is checked for such text by
+    ``test_templates_and_controls_are_escaped`` below.
+    """
+    for sigil in ("${", "%{"):
+        at = text.find(sigil)
+        while at != -1:
+            if "}" not in text[at + 2 :]:
+                return True
+            at = text.find(sigil, at + 1)
+    return False
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40))
 def test_any_text_round_trips_as_one_literal(text: str) -> None:
+    assume(not _open_template(text))
     block = Block("resource", ("kind", text), (Attribute("description", text),))
     written = format_blocks([block])
     assert written.count("\n") == 3, "a string never breaks the line"
@@ -32,7 +49,9 @@ def test_any_text_round_trips_as_one_literal(text: str) -> None:
     assert _literal(body["description"]) == text
 
 
-@pytest.mark.parametrize("text", ["${var.x}", "%{ if x }", "$${x}", 'a\\"b', "\u2028", "\x00"])
+@pytest.mark.parametrize(
+    "text", ["${var.x}", "%{ if x }", "$${x}", 'a\\"b', "\u2028", "\x00", "${", "50%{"]
+)
 def test_templates_and_controls_are_escaped(text: str) -> None:
     quoted = quote(text)
     assert "${" not in quoted.replace("$${", "")
