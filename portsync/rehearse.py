@@ -301,6 +301,22 @@ class _Back:
         return self.pattern.sub(lambda m: self.pairs[m.group(0)], text)
 
 
+def _unordered(value: Any) -> Any:
+    """``value`` with every list sorted: the copy's ids differ from the live ones, so items a
+    provider orders by id come in another order on the copy."""
+    if isinstance(value, dict):
+        return {k: _unordered(v) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [_unordered(v) for v in value]
+        return sorted(items, key=lambda v: json.dumps(v, sort_keys=True))
+    return value
+
+
+def _write_text(canonical: str, back: _Back) -> str:
+    """A write's canonical text, with copy ids turned back, compared regardless of list order."""
+    return json.dumps(_unordered(json.loads(back(canonical))), sort_keys=True)
+
+
 def _facts(group: GroupOps, op: Op, back: _Back) -> str:
     """What an operation does, with copy ids turned back into live ids."""
 
@@ -448,8 +464,8 @@ def _rehearse_cluster(
             # into live ids, are the live plan's; the copy received exactly that many.
             copy_writes = list(getattr(result.plan, "writes", ()))
             if real_writes or copy_writes:
-                mapped = Counter(back(w.canonical) for w in copy_writes)
-                planned = Counter(w.canonical for w in real_writes)
+                mapped = Counter(_write_text(w.canonical, back) for w in copy_writes)
+                planned = Counter(_write_text(w.canonical, _Back({})) for w in real_writes)
                 if mapped != planned:
                     out.problems.append(
                         f"the copy's writes differ from the plan's ({len(copy_writes)} compiled on "
