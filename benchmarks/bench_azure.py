@@ -149,14 +149,7 @@ def security_rules_for(loaded: LoadedConfig) -> dict[str, list[dict[str, Any]]]:
         wanted.setdefault(rule.target, []).append(rule)
     out: dict[str, list[dict[str, Any]]] = {}
     for binding in provider.bindings.values():
-        layout = translate.NsgLayout(
-            nsg=binding.nsg,
-            where=binding.nsg,
-            owners=provider.owners,
-            band=provider.config.priority_band,
-            bindings=(binding,),
-            origins=provider.origins,
-        )
+        layout = provider.layout.nsg_layout(binding.nsg.lower())
         change = translate.Change(binding.target, adds=tuple(wanted.get(binding.target, ())))
         out[binding.nsg] = translate.compose([], [change], layout) or []
     return out

@@ -35,7 +35,13 @@ from portsync.model import RuleSet, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
 from portsync.planmatch import check_same
 from portsync.protect import is_protected, protect_ops
-from portsync.provider import Provider, Settings, Target, split_cloud_defaults
+from portsync.provider import (
+    Provider,
+    Settings,
+    Target,
+    fixed_defaults,
+    split_cloud_defaults,
+)
 from portsync.registry import get_provider_class
 from portsync.synthesis import synthesize, translate_with_advice
 from portsync.tools import ManagingTool
@@ -149,13 +155,16 @@ def _plan_cluster(
         seen = live.get(target.id, [])
         current = [r for r in seen if access_of(r) != "deny"]
         ops, found = diff_target(wanted, current, mode=config.mode, owner=cluster.owner_id)
-        unmanaged, cloud_defaults = split_cloud_defaults(provider, found)
+        ops, fixed = fixed_defaults(provider, ops)
+        unmanaged, cloud_defaults = split_cloud_defaults(provider, [*found, *fixed])
         ops, protected = protect_ops(ops, current, protectors)
         if protected:
             unmanaged = [r for r in unmanaged if not is_protected(r, protectors)]
         satisfied: list[Satisfied] = []
         if cluster.covered == "satisfy":
-            ops, satisfied = settle_covered(ops, current)
+            fixed_hook = getattr(provider, "is_fixed_default", None)
+            covering = [r for r in current if fixed_hook is None or not fixed_hook(r)]
+            ops, satisfied = settle_covered(ops, covering)
         others = sorted({r.owner for r in unmanaged if r.owner is not None})
         if others:
             log.warning(
@@ -511,7 +520,6 @@ def apply(
     done: list[tuple[str, str, Op]] = []
     failures: list[tuple[GroupOps, PortsyncError]] = []
     changed = [g for g in the_plan.groups if not g.is_empty()]
-    session.settings.reads.new_round()  # a read during apply must not see the plan's listings
     control = session.settings.control
     control.begin_writes()
     #: Groups a stop (signal or deadline) kept from finishing: started part way, or not at all.
@@ -544,6 +552,9 @@ def apply(
         prepare = getattr(provider, "prepare_apply", None)
         if prepare is not None:
             prepare([g for g in changed if g.cluster == name])
+    # Prepared on what the plan read (a provider may compile its writes from it); a read during
+    # apply must not see the plan's listings.
+    session.settings.reads.new_round()
 
     workers = max(1, min(settings.max_workers, len(changed)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:

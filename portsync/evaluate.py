@@ -16,7 +16,7 @@ whether it passes depends on an order portsync does not control.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -25,6 +25,7 @@ from portsync.model import Endpoint, EndpointKind, Protocol, TargetRule
 
 __all__ = [
     "Answer",
+    "Contains",
     "EndpointAnswer",
     "Match",
     "RuleMatch",
@@ -47,6 +48,9 @@ class Match(str, Enum):
 
 
 _ANY_TAGS = frozenset({"*", "any"})
+#: Service tags standing for addresses inside the cloud network (Azure's virtual network and its
+#: load-balancer probes): never traffic from the public internet.
+_INTERNAL_TAGS = frozenset({"virtualnetwork", "vnet", "azureloadbalancer"})
 
 
 def _net(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -92,6 +96,8 @@ def match_peer(
             if tag == "internet":
                 if is_world(endpoint):
                     return Match.YES, "the Internet service tag holds the public part of it"
+                return Match.NO, ""
+            if from_internet and tag in _INTERNAL_TAGS:
                 return Match.NO, ""
             return Match.UNKNOWN, f"the addresses behind service tag {peer.value} are not visible"
         if peer.kind is EndpointKind.PREFIX_LIST:
@@ -282,8 +288,18 @@ class EndpointAnswer:
         }
 
 
+#: A provider's optional ``peer_contains(endpoint, rule) -> str | None``: a note when the provider
+#: knows that ``rule``'s peer holds ``endpoint`` although the peer's addresses are not visible
+#: (Azure: a role's machines are in the ``VirtualNetwork`` service tag).
+Contains = Callable[[Endpoint, TargetRule], "str | None"]
+
+
 def decide(
-    endpoint: Endpoint, rules: Sequence[TargetRule], *, from_internet: bool = False
+    endpoint: Endpoint,
+    rules: Sequence[TargetRule],
+    *,
+    from_internet: bool = False,
+    contains: Contains | None = None,
 ) -> EndpointAnswer:
     """The answer for ``endpoint`` from the rules that apply to one port: rules are taken in
     priority order (lower first; a deny rule before an allow rule of the same priority, as GCP
@@ -295,12 +311,18 @@ def decide(
         endpoint: one resolved source endpoint.
         rules: the rules of one target that apply to the asked direction, protocol and port.
         from_internet: the source stands for the public internet (see :func:`match_peer`).
+        contains: the provider's ``peer_contains`` hook: a peer it knows holds the endpoint
+            matches, with its note.
     """
     ordered = sorted(rules, key=lambda r: (priority_of(r), access_of(r) != "deny", r.key))
     uncertain: list[RuleMatch] = []
     allowing: list[RuleMatch] = []
     for rule in ordered:
         match, note = match_peer(endpoint, rule.peer, from_internet=from_internet)
+        if match is Match.UNKNOWN and contains is not None:
+            known = contains(endpoint, rule)
+            if known:
+                match, note = Match.YES, known
         if match is Match.NO:
             continue
         item = RuleMatch(rule, match, access_of(rule), note)

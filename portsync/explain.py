@@ -30,6 +30,7 @@ from portsync.config import LoadedConfig
 from portsync.errors import InputError, TranslationError
 from portsync.evaluate import (
     Answer,
+    Contains,
     EndpointAnswer,
     Match,
     RuleMatch,
@@ -232,6 +233,7 @@ def evaluate(
     destination: Destination,
     *,
     from_internet: bool = False,
+    contains: Contains | None = None,
 ) -> TargetAnswer:
     """Can each endpoint reach ``destination`` through ``rules`` (one target's rules)?
 
@@ -242,6 +244,8 @@ def evaluate(
         destination: the asked port.
         from_internet: the source means traffic from the public internet (see
             :func:`match_peer`).
+        contains: the provider's ``peer_contains`` hook, if it has one (see
+            :data:`portsync.evaluate.Contains`).
 
     Returns:
         The per-endpoint answers and the target's combined answer.
@@ -250,7 +254,9 @@ def evaluate(
         Nothing.
     """
     relevant = [r for r in rules if _applies(r, destination)]
-    answers = tuple(decide(e, relevant, from_internet=from_internet) for e in endpoints)
+    answers = tuple(
+        decide(e, relevant, from_internet=from_internet, contains=contains) for e in endpoints
+    )
     return TargetAnswer(
         target=target,
         answer=_combine([a.answer for a in answers]),
@@ -459,7 +465,14 @@ def explain(
                 results.append(TargetAnswer(target, Answer.UNKNOWN))
                 continue
             results.append(
-                evaluate(target, rules, endpoints, destination, from_internet=source.from_internet)
+                evaluate(
+                    target,
+                    rules,
+                    endpoints,
+                    destination,
+                    from_internet=source.from_internet,
+                    contains=getattr(provider, "peer_contains", None),
+                )
             )
         best = max((r.answer for r in results), key=lambda a: _RANK[a])
         answers.append(

@@ -15,6 +15,7 @@ from pydantic import BaseModel
 
 from portsync.control import RunControl
 from portsync.model import RuleSet, TargetRule
+from portsync.ops import DeleteRuleOp, Op
 from portsync.ratelimit import LimiterRegistry
 from portsync.reads import SharedReads
 from portsync.tools import ManagingTool
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from portsync.config import ClusterConfig, Sources
     from portsync.ops import GroupOps
 
-__all__ = ["Provider", "Settings", "Target", "split_cloud_defaults"]
+__all__ = ["Provider", "Settings", "Target", "fixed_defaults", "split_cloud_defaults"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,3 +133,25 @@ def split_cloud_defaults(
     for rule in rules:
         (defaults if not rule.owned and hook(rule) else unmanaged).append(rule)
     return unmanaged, defaults
+
+
+def fixed_defaults(provider: object, ops: Sequence[Op]) -> tuple[list[Op], list[TargetRule]]:
+    """``(ops, kept)``: ``ops`` without removals of the cloud defaults no API call can remove,
+    and the rules those removals named.
+
+    A provider may define ``is_fixed_default(rule) -> bool`` for such rules (Azure's default
+    security rules, which come with every NSG outside its rule list). Mode exclusive would
+    otherwise plan to remove them. They are also evaluated after every other rule, so they never
+    count as covering a wanted rule: a rule portsync does not read (a deny) may come first.
+    """
+    hook = getattr(provider, "is_fixed_default", None)
+    if hook is None:
+        return list(ops), []
+    kept: list[TargetRule] = []
+    out: list[Op] = []
+    for op in ops:
+        if isinstance(op, DeleteRuleOp) and not op.rule.owned and hook(op.rule):
+            kept.append(op.rule)
+        else:
+            out.append(op)
+    return out, kept

@@ -53,6 +53,9 @@ class Write:
     necessarily a portsync target: one GCP target's rules may span several firewalls, and one
     Azure NSG may hold the rules of several roles. ``removes`` counts what the call deletes in
     the cloud's own unit (AWS rules, GCP firewalls, Azure rules), for ``--max-deletes``.
+    ``headers`` are request headers that are part of the call's meaning, sent exactly as
+    recorded: Azure's ``If-Match: <etag>``, which makes the write apply only to the NSG as it was
+    read. They are compared and saved like the body (left out of the JSON when empty).
     """
 
     cluster: str
@@ -62,12 +65,17 @@ class Write:
     body: Mapping[str, Any]
     phase: Phase = Phase.MAKE
     removes: int = 0
+    headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     _text: str = field(default="", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         plain = _plain(dict(self.body))
         object.__setattr__(self, "body", MappingProxyType(plain))
         object.__setattr__(self, "phase", Phase(self.phase))
+        headers = dict(self.headers)
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+            raise TypeError("a write's headers must map strings to strings")
+        object.__setattr__(self, "headers", MappingProxyType(headers))
         object.__setattr__(self, "_text", json.dumps(self.to_dict(), sort_keys=True))
 
     def __eq__(self, other: object) -> bool:
@@ -85,7 +93,7 @@ class Write:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``writes`` item of the plan JSON (see docs/reports.md)."""
-        return {
+        out: dict[str, Any] = {
             "cluster": self.cluster,
             "target": self.target,
             "api": self.api,
@@ -94,6 +102,9 @@ class Write:
             "phase": self.phase.name.lower(),
             "removes": self.removes,
         }
+        if self.headers:
+            out["headers"] = dict(sorted(self.headers.items()))
+        return out
 
     @classmethod
     def from_dict(cls, data: Any) -> Write:
@@ -115,6 +126,11 @@ class Write:
         removes = data.get("removes", 0)
         if not isinstance(removes, int) or isinstance(removes, bool) or removes < 0:
             raise ValueError("a write's removes must be a non-negative integer")
+        headers = data.get("headers", {})
+        if not isinstance(headers, Mapping) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
+        ):
+            raise ValueError("a write's headers must be an object of strings")
         return cls(
             cluster=data["cluster"],
             target=data["target"],
@@ -123,6 +139,7 @@ class Write:
             body=data["body"],
             phase=Phase[phase.upper()],
             removes=removes,
+            headers=headers,
         )
 
 

@@ -57,7 +57,7 @@ from portsync.model import (
     Protocol,
     TargetRule,
 )
-from portsync.provider import Settings, Target
+from portsync.provider import Settings, Target, split_cloud_defaults
 
 from .findings import AuditReport, ClusterAudit, Finding, Reach, finding_order
 
@@ -109,6 +109,7 @@ def audit_target(
     ports: Sequence[ComponentPort],
     desired: Sequence[TargetRule] | None = None,
     internal: Iterable[Endpoint] = (),
+    defaults: Iterable[TargetRule] = (),
 ) -> list[Finding]:
     """Findings on one target's live rules (pure: no I/O).
 
@@ -122,6 +123,8 @@ def audit_target(
             undeclared-peer check is skipped).
         internal: endpoints that count as internal whatever their address (the cloud's
             load-balancer ranges the desired rules name).
+        defaults: the live rules the cloud itself puts on every target (see
+            :func:`portsync.provider.split_cloud_defaults`), named as such in their findings.
 
     Returns:
         The findings, unsorted and unsuppressed.
@@ -133,6 +136,7 @@ def audit_target(
     relevant = [p for p in ports if p.applies_to(target.role, known_roles)]
     internal = set(internal)
     declared = {r.peer for r in desired or () if r.direction is Direction.INGRESS}
+    cloud_defaults = {id(r) for r in defaults}
     out: list[Finding] = []
 
     def found(check: str, rule: TargetRule, reach: Reach, message: str, **more: Any) -> None:
@@ -191,13 +195,18 @@ def audit_target(
                 )
                 flagged = True
         if not flagged and desired is not None and rule.peer not in declared:
-            found(
-                "PS-UNDECLARED-PEER",
-                rule,
-                reach,
+            message = (
                 f"{target} lets in {_peer_text(rule)} on {rule.protocol.value} {rule.ports_text}, "
-                "a peer the port tables do not name for this target",
+                "a peer the port tables do not name for this target"
             )
+            if id(rule) in cloud_defaults:
+                names = ", ".join(sorted({p.label() for p in reached}))
+                message += (
+                    f", through the cloud's default rule {rule.native_id or rule.description}, "
+                    "which comes with every target and cannot be removed"
+                    + (f"; it reaches {names}" if names else "")
+                )
+            found("PS-UNDECLARED-PEER", rule, reach, message)
     return out
 
 
@@ -330,6 +339,7 @@ def audit(
                         None if desired is None else [r for r in desired if r.target == target.id]
                     ),
                     internal=internal,
+                    defaults=split_cloud_defaults(provider, live.get(target.id, []))[1],
                 )
             )
         summary = ClusterAudit(

@@ -4,7 +4,7 @@ azure-core's retry policy already retries 429, 5xx and dropped connections (hono
 ``Retry-After``); this adapter adds what it does not: a bounded, jittered retry of writes refused
 with 409 ``AnotherOperationInProgress`` (and of throttling that outlasts the SDK's retries).
 Every NSG write carries ``If-Match: <etag>``; a 412 comes back as a
-:class:`~portsync.errors.ConflictError` for the provider to re-read and re-compose.
+:class:`~portsync.errors.ConflictError` (the provider reports it: plan again).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -226,9 +226,10 @@ class AzureAdapter:
         with self._errors(f"reading NSG {name} in resource group {self.resource_group}"):
             return _as_dict(self.client.network_security_groups.get(self.resource_group, name))
 
-    def put_nsg(self, name: str, body: Mapping[str, Any], *, etag: str) -> dict[str, Any]:
+    def put_nsg(self, name: str, body: bytes, *, etag: str) -> dict[str, Any]:
         """Replace an NSG (its whole rule list) if its etag is still ``etag``; wait for the
-        long-running operation; return the NSG as written.
+        long-running operation; return the NSG as written. ``body`` is the request body's JSON,
+        sent as these exact bytes.
 
         A write refused because another operation runs on the NSG (409
         ``AnotherOperationInProgress``), or still throttled after the SDK's own retries, is
@@ -261,7 +262,7 @@ class AzureAdapter:
                 )
                 self.sleep(delay)
 
-    def _put_once(self, name: str, body: Mapping[str, Any], *, etag: str) -> dict[str, Any]:
+    def _put_once(self, name: str, body: bytes, *, etag: str) -> dict[str, Any]:
         rg = self.resource_group
         self.control.check_write(f"the write of NSG {name}")
         take(self.write_bucket)
@@ -269,7 +270,8 @@ class AzureAdapter:
             poller = self.client.network_security_groups.begin_create_or_update(
                 rg,
                 name,
-                dict(body),
+                body,
+                content_type="application/json",
                 headers={"If-Match": etag},
                 polling_interval=self.polling_interval,
             )

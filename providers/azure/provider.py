@@ -1,20 +1,29 @@
 """The Azure provider: roles bound to network security groups, read and written through
-azure-mgmt-network.
+azure-mgmt-network, in the three verbs of the provider contract (docs/architecture.md).
 
-Plan lists the resource group's NSGs once (one paged ``networkSecurityGroups.list``: rules and
-etags come inline) and keeps the raw NSGs for apply. Apply writes each changed NSG with one PUT
-carrying its complete rule list and ``If-Match: <etag>``: unmanaged rules go back exactly as
-read, portsync's rules are added, re-rendered or left out, and priorities are allocated inside
-``priority_band`` (see :func:`.translate.compose`). One PUT is atomic, so there is never a moment
-with a wanted rule missing. On 412 the NSG is re-read and the change composed again.
+* ``read``: one paged ``networkSecurityGroups.list`` of the resource group (rules, default rules
+  and etags come inline) → an immutable :class:`~portsync.writes.Snapshot`
+  (:mod:`.snapshot`).
+* ``compile``: pure (:func:`.translate.compile_writes`): every change to one NSG, of every role
+  and cluster sharing the read, becomes one PUT of the NSG's complete rule list with
+  ``If-Match: <the etag read>``; unmanaged rules go back exactly as read, priorities are
+  allocated inside ``priority_band`` and every limit is checked. One PUT is atomic, so there is
+  never a moment with a wanted rule missing.
+* ``execute``: that PUT, paced and retried on throttling and busy NSGs; a 412 means the NSG
+  changed since it was read, and is reported as a conflict: plan again.
+
+The provider keeps nothing between verbs.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import json
 import logging
 import re
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -22,13 +31,15 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from portsync.config import Cidr as StrictCidr
 from portsync.config import ClusterConfig, Sources
 from portsync.diff import untouched
-from portsync.errors import ConflictError, NotFoundError, PortsyncError, ProviderError
-from portsync.model import RuleKey, RuleSet, TargetRule, canonical_cidr
+from portsync.errors import ConflictError, NotFoundError, ProviderError
+from portsync.evaluate import access_of
+from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule, canonical_cidr
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
 from portsync.provider import Settings, Target
 from portsync.reads import sibling_configs
 from portsync.tools import ManagingTool
+from portsync.writes import Snapshot, Write
 
 from . import tools, translate
 from .errors import is_precondition_failed
@@ -42,7 +53,8 @@ from .limits import (
     RESOURCE_GROUP_PATTERN,
     WRITE_BUCKET,
 )
-from .translate import Binding, Change, NsgLayout
+from .snapshot import NsgReader
+from .translate import Binding, Change, ClusterLayout
 
 __all__ = ["AzureClusterConfig", "AzureProvider", "AzureRoleBinding"]
 
@@ -57,8 +69,11 @@ _ASG_ID = re.compile(
     re.IGNORECASE,
 )
 
-#: How many times one NSG write is composed again after a 412 (its etag changed under us).
-PRECONDITION_RETRIES = 5
+_NSG_ID = re.compile(
+    r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/"
+    r"Microsoft\.Network/networkSecurityGroups/(?P<name>[^/]+)$",
+    re.IGNORECASE,
+)
 
 Cidr = Annotated[str, AfterValidator(canonical_cidr)]
 
@@ -163,17 +178,6 @@ class AzureClusterConfig(BaseModel):
         return value
 
 
-class _Round:
-    """What one plan read fetched, and the final states check_limits has seen so far."""
-
-    def __init__(self, targets: Sequence[str]) -> None:
-        self.fetched = set(targets)
-        self.finals: dict[str, list[TargetRule]] = {}
-        #: Every live rule by target, as handed to the engine, to skip NSGs the plan leaves
-        #: exactly as they are.
-        self.live: dict[str, list[TargetRule]] = {}
-
-
 def _read_scope(config: AzureClusterConfig) -> tuple[str, ...]:
     """What one networkSecurityGroups.list serves: the resource group, through the same client."""
     return (
@@ -184,6 +188,59 @@ def _read_scope(config: AzureClusterConfig) -> tuple[str, ...]:
         config.ca_bundle or "",
         config.credentials,
     )
+
+
+def cluster_layout(cluster: ClusterConfig, settings: Settings) -> ClusterLayout:
+    """The layout of an Azure cluster: its bindings (a target per role: the NSG name, or
+    ``<nsg>/<role>`` when roles share an NSG), owner and band.
+
+    Raises:
+        pydantic.ValidationError: the cluster's settings are not a valid Azure config.
+        ConfigError: two owners of the run share a name hash.
+    """
+    config = AzureClusterConfig.model_validate(cluster.settings)
+    shared: dict[str, int] = {}
+    for spec in config.roles.values():
+        shared[spec.nsg.lower()] = shared.get(spec.nsg.lower(), 0) + 1
+    bindings = tuple(
+        Binding(
+            role=role,
+            nsg=spec.nsg,
+            target=spec.nsg if shared[spec.nsg.lower()] == 1 else f"{spec.nsg}/{role}",
+            prefixes=tuple(spec.address_prefixes or ()),
+            asg=spec.asg,
+        )
+        for role, spec in config.roles.items()
+    )
+    return ClusterLayout(
+        cluster=cluster.name,
+        resource_group=config.resource_group,
+        # Every rule this owner writes is named ``<name_prefix>-<owner hash>-…``.
+        owners=named_owners(cluster, settings, config.name_prefix, fold_case=True),
+        band=config.priority_band,
+        bindings=bindings,
+        adopt_legacy=settings.adopt_legacy,
+    )
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+class _Adapter:
+    """The NSG adapter, built on first use (the Azure SDK is imported only then) and never
+    replaced: the provider's attributes do not change after construction."""
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._adapter: Any = None
+
+    def get(self) -> Any:
+        with self._lock:
+            if self._adapter is None:
+                self._adapter = self._build()
+            return self._adapter
 
 
 class AzureProvider:
@@ -199,126 +256,75 @@ class AzureProvider:
         self.cluster = cluster
         self.settings = settings
         self.config = AzureClusterConfig.model_validate(cluster.settings)
-        #: Every rule this owner writes is named ``<name_prefix>-<owner hash>-…``.
-        self.owners = named_owners(cluster, settings, self.config.name_prefix, fold_case=True)
-        shared: dict[str, int] = {}
-        for binding in self.config.roles.values():
-            shared[binding.nsg.lower()] = shared.get(binding.nsg.lower(), 0) + 1
-        self.bindings: dict[str, Binding] = {}
-        for role, spec in self.config.roles.items():
-            target = spec.nsg if shared[spec.nsg.lower()] == 1 else f"{spec.nsg}/{role}"
-            self.bindings[role] = Binding(
-                role=role,
-                nsg=spec.nsg,
-                target=target,
-                prefixes=tuple(spec.address_prefixes or ()),
-                asg=spec.asg,
-            )
-        self.by_target = {b.target: b for b in self.bindings.values()}
-        # The roles bound to each NSG (lower-cased name), in config order: one lookup per NSG
-        # instead of a scan of every binding, which made large fleets quadratic.
-        self.by_nsg: dict[str, tuple[Binding, ...]] = {}
-        for b in self.bindings.values():
-            self.by_nsg[b.nsg.lower()] = (*self.by_nsg.get(b.nsg.lower(), ()), b)
-        self.asg_names = {b.asg.lower(): b.asg for b in self.bindings.values() if b.asg}
-        self.origins: dict[str, str] = {}
-        for role, b in self.bindings.items():
-            for endpoint in b.endpoints():
-                self.origins.setdefault(str(endpoint), role)
-        self._client = client
-        self._adapter: Any = None
-        self._lock = threading.Lock()
+        self.layout = cluster_layout(cluster, settings)
+        self.owners = self.layout.owners
+        self.bindings: Mapping[str, Binding] = {b.role: b for b in self.layout.bindings}
+        #: Clusters of the run whose providers have the same scope share one listing.
+        self.read_scope: tuple[str, ...] = _read_scope(self.config)
+        self._client = _Adapter(partial(self._make_adapter, client))
+        #: At most ``max_workers`` NSG writes of this cluster in flight.
         self._writes = threading.BoundedSemaphore(self.config.max_workers)
-        self._raw: dict[str, dict[str, Any]] | None = None
-        self._round: _Round | None = None
-        self._wanted: frozenset[RuleKey] = frozenset()
-        self._wanted_by_target: dict[str, frozenset[RuleKey]] = {}
-        self._nsg_locks: dict[str, threading.Lock] = {}
-        self._pending: dict[str, list[GroupOps]] = {}
-        self._done: dict[str, PortsyncError | None] = {}
-        # Clusters of one resource group share one list of its NSGs per plan.
-        scope = _read_scope(self.config)
         siblings = any(
-            _read_scope(other) == scope
+            _read_scope(other) == self.read_scope
             for other in sibling_configs(
                 settings.fleet, cluster, AzureClusterConfig, shared=settings.reads
             )
         )
-        self._read_key: tuple[str, ...] | None = scope if siblings else None
+        self._shares_listing = siblings
 
     # ------------------------------------------------------------------ plumbing
+
+    def _make_adapter(self, client: Any) -> Any:
+        from .adapter import AzureAdapter, make_client
+
+        client = client or make_client(
+            subscription_id=self.config.subscription_id,
+            endpoint=self.config.endpoint,
+            ca_bundle=self.config.ca_bundle,
+            anonymous=self.config.credentials == "anonymous",
+            polling_interval=self.config.polling_interval,
+            connect_timeout=self.cluster.timeout.connect,
+            read_timeout=self.cluster.timeout.read,
+            cluster=self.cluster.name,
+            control=self.settings.control,
+        )
+        scope = ("azure", self.config.subscription_id, self.config.endpoint or "")
+        limiters = self.settings.limiters
+        return AzureAdapter(
+            client,
+            resource_group=self.config.resource_group,
+            polling_interval=self.config.polling_interval,
+            read_bucket=limiters.get((*scope, "read"), rate=READ_BUCKET[1], burst=READ_BUCKET[0]),
+            write_bucket=limiters.get(
+                (*scope, "write"), rate=WRITE_BUCKET[1], burst=WRITE_BUCKET[0]
+            ),
+            cluster=self.cluster.name,
+            endpoint=self.config.endpoint,
+            control=self.settings.control,
+        )
 
     @property
     def adapter(self) -> Any:
         """The NSG adapter, created on first use (imports the Azure SDK only then)."""
-        with self._lock:
-            if self._adapter is None:
-                from .adapter import AzureAdapter, make_client
-
-                client = self._client or make_client(
-                    subscription_id=self.config.subscription_id,
-                    endpoint=self.config.endpoint,
-                    ca_bundle=self.config.ca_bundle,
-                    anonymous=self.config.credentials == "anonymous",
-                    polling_interval=self.config.polling_interval,
-                    connect_timeout=self.cluster.timeout.connect,
-                    read_timeout=self.cluster.timeout.read,
-                    cluster=self.cluster.name,
-                    control=self.settings.control,
-                )
-                scope = ("azure", self.config.subscription_id, self.config.endpoint or "")
-                limiters = self.settings.limiters
-                self._adapter = AzureAdapter(
-                    client,
-                    resource_group=self.config.resource_group,
-                    polling_interval=self.config.polling_interval,
-                    read_bucket=limiters.get(
-                        (*scope, "read"), rate=READ_BUCKET[1], burst=READ_BUCKET[0]
-                    ),
-                    write_bucket=limiters.get(
-                        (*scope, "write"), rate=WRITE_BUCKET[1], burst=WRITE_BUCKET[0]
-                    ),
-                    cluster=self.cluster.name,
-                    endpoint=self.config.endpoint,
-                    control=self.settings.control,
-                )
-            return self._adapter
+        return self._client.get()
 
     def _where(self, nsg: str | None = None) -> str:
-        where = f"cluster {self.cluster.name} (resource group {self.config.resource_group})"
-        return f"{where}: NSG {nsg}" if nsg else where
+        return self.layout.where(nsg)
 
-    def _layout(self, nsg: str) -> NsgLayout:
-        """The layout of the NSG whose lower-cased name is ``nsg``."""
-        bindings = self.by_nsg[nsg]
-        with self._lock:
-            by_target = self._wanted_by_target
-        wanted: set[RuleKey] = set()
-        for binding in bindings:
-            wanted |= by_target.get(binding.target, frozenset())
-        return NsgLayout(
-            nsg=bindings[0].nsg,
-            where=self._where(bindings[0].nsg),
-            owners=self.owners,
-            band=self.config.priority_band,
-            bindings=bindings,
-            wanted=frozenset(wanted),
-            asg_names=self.asg_names,
-            origins=self.origins,
-            adopt_legacy=self.settings.adopt_legacy,
+    def _layout_of(self, cluster: str) -> ClusterLayout:
+        """The layout of ``cluster`` (this one, or a sibling of the run sharing the read)."""
+        if not cluster or cluster == self.cluster.name:
+            return self.layout
+        fleet = self.settings.fleet
+        config = next((c for c in fleet if c.name == cluster), None)
+        if config is None or config.provider != self.name:
+            raise ValueError(f"cluster {cluster} is not an Azure cluster of this run")
+        return self.settings.reads.memo(
+            ("azure-layout", id(fleet), cluster, self.settings.adopt_legacy),
+            lambda: cluster_layout(config, self.settings),
         )
 
-    def _nsg_of(self, target: str) -> str:
-        binding = self.by_target.get(target)
-        if binding is None:
-            raise ValueError(f"{target!r} is not a target of cluster {self.cluster.name}")
-        return binding.nsg.lower()
-
-    @staticmethod
-    def _rules(nsg: dict[str, Any]) -> list[dict[str, Any]]:
-        return list((nsg.get("properties") or {}).get("securityRules") or [])
-
-    # ------------------------------------------------------------------ Provider protocol
+    # ------------------------------------------------------------------ the contract
 
     def targets(self) -> list[Target]:
         """One target per role: the NSG name, or ``<nsg>/<role>`` when roles share an NSG."""
@@ -327,7 +333,49 @@ class AzureProvider:
             for role, b in self.bindings.items()
         ]
 
-    def managing_tool(self, target: Target, live: Sequence[TargetRule]) -> ManagingTool | None:
+    @staticmethod
+    def is_cloud_default(rule: TargetRule) -> bool:
+        """A rule of the NSG's ``defaultSecurityRules`` (AllowVnetInBound,
+        AllowAzureLoadBalancerInBound, AllowVnetOutBound, AllowInternetOutBound): Azure puts
+        them in every NSG and no API call removes them."""
+        return any(key == translate.CLOUD_DEFAULT for key, _ in rule.extra)
+
+    #: No API call removes a default security rule, and Azure evaluates them after every other
+    #: rule (see :func:`portsync.provider.fixed_defaults`).
+    is_fixed_default = is_cloud_default
+
+    def peer_contains(self, endpoint: Endpoint, rule: TargetRule) -> str | None:
+        """For ``explain``: whether ``rule``'s peer, the ``VirtualNetwork`` service tag, holds
+        ``endpoint`` although the tag's addresses are not read. It does when the endpoint is a
+        role's application security group, or lies within a role's address prefixes: the
+        machines of roles bound to NSGs are in the virtual network."""
+        peer = rule.peer
+        if peer.kind is not EndpointKind.SERVICE_TAG or peer.value.lower() != "virtualnetwork":
+            return None
+        role = self._role_holding(endpoint)
+        if role is None:
+            return None
+        held = f"the machines of role {role} are in the virtual network"
+        if self.is_cloud_default(rule):
+            return f"Azure's default rule {rule.native_id} admits the virtual network; {held}"
+        return held
+
+    def _role_holding(self, endpoint: Endpoint) -> str | None:
+        for binding in self.layout.bindings:
+            if endpoint.kind is EndpointKind.ASG:
+                if binding.asg is not None and binding.asg.lower() == endpoint.value.lower():
+                    return binding.role
+                continue
+            if endpoint.kind is not EndpointKind.CIDR:
+                return None
+            network = ipaddress.ip_network(endpoint.value)
+            for prefix in binding.prefixes:
+                held = ipaddress.ip_network(prefix)
+                if held.version == network.version and network.subnet_of(held):  # type: ignore[arg-type]
+                    return binding.role
+        return None
+
+    def managing_tool(self, target: Target, seen: object = None) -> ManagingTool | None:
         """CAPZ or AKS, recognised by the NSG's name."""
         binding = self.bindings.get(target.role)
         return tools.managing_tool(binding.nsg) if binding is not None else None
@@ -339,224 +387,217 @@ class AzureProvider:
             TranslationError: a rule needs a missing source or binding, or no peer of the role's
                 IP families.
         """
-        wanted = translate.translate_rules(
+        return translate.translate_rules(
             rules,
             cluster=self.cluster.name,
             bindings=self.bindings,
             sources_all=sources.all,
             pod_ranges=self.config.pod_ranges,
         )
-        by_target: dict[str, set[RuleKey]] = {}
-        for rule in wanted:
-            by_target.setdefault(rule.target, set()).add(rule.key)
-        with self._lock:
-            self._wanted = frozenset(r.key for r in wanted)
-            self._wanted_by_target = {t: frozenset(k) for t, k in by_target.items()}
-        return wanted
 
-    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
-        """Live rules of ``targets``: one paged ``networkSecurityGroups.list`` of the resource
-        group (rules and etags inline, never a GET per NSG). The raw NSGs are kept for apply.
+    def _pages(self) -> Iterable[list[dict[str, Any]]]:
+        adapter = self.adapter
+        if not self._shares_listing:
+            pages: Iterable[list[dict[str, Any]]] = adapter.nsg_pages()
+            return pages
+        return self.settings.reads.get(self.read_scope, lambda: list(adapter.nsg_pages()))
+
+    def _read(self, targets: Sequence[Target]) -> tuple[Snapshot, list[tuple[ClusterLayout, str]]]:
+        wants: dict[str, list[tuple[ClusterLayout, str]]] = {}
+        for target in targets:
+            layout = self._layout_of(getattr(target, "cluster", ""))
+            wants.setdefault(layout.nsg_of(target.id), []).append((layout, target.id))
+        reader = NsgReader(wants)
+        # Each page of NSGs is expanded as it arrives, while the next one is on its way.
+        for page in self._pages():
+            for body in page:
+                reader.add(body)
+        return reader.snapshot(), reader.missing()
+
+    def _not_found(self, missing: Sequence[tuple[ClusterLayout, str]]) -> NotFoundError:
+        names = sorted(
+            {
+                f"{layout.by_target[t].nsg} (role {layout.by_target[t].role})"
+                for layout, t in missing
+            }
+        )
+        return NotFoundError(
+            f"{self._where()}: network security group {', '.join(names)} does not exist "
+            f"in subscription {self.config.subscription_id}",
+            hint="check the nsg names, resource_group and subscription_id in the config",
+        )
+
+    def read(self, targets: Sequence[Target]) -> Snapshot:
+        """The live state of ``targets`` (of this cluster and of clusters sharing the resource
+        group): one paged ``networkSecurityGroups.list`` (rules, default rules and etags come
+        inline, never a GET per NSG), as an immutable snapshot (see :mod:`.snapshot`).
 
         Raises:
             NotFoundError: a bound NSG does not exist in the resource group.
             ProviderError: or another subclass, when ARM refuses.
         """
-        wanted_nsgs = {self._nsg_of(t.id) for t in targets}
-        found: dict[str, dict[str, Any]] = {}
-        out: dict[str, list[TargetRule]] = {}
-        # Deny rules are returned for explain and lifelines, and kept out of what apply sees.
-        denied: dict[str, list[TargetRule]] = {}
-        pages: Iterable[list[dict[str, Any]]]
-        if self._read_key is None:
-            pages = self.adapter.nsg_pages()
-        else:
-            pages = self.settings.reads.get(self._read_key, lambda: list(self.adapter.nsg_pages()))
-        # Each page of NSGs is expanded as it arrives, while the next one is on its way.
-        for page in pages:
-            for body in page:
-                nsg = str(body.get("name") or "").lower()
-                found[nsg] = body
-                if nsg in wanted_nsgs:
-                    out.update(self._layout(nsg).live(self._rules(body)))
-                    denied.update(self._layout(nsg).live(self._rules(body), denied=True))
-        missing = sorted(
-            f"{b.nsg} (role {b.role})"
-            for b in self.bindings.values()
-            if b.nsg.lower() in wanted_nsgs and b.nsg.lower() not in found
-        )
+        snapshot, missing = self._read(targets)
         if missing:
-            raise NotFoundError(
-                f"{self._where()}: network security group {', '.join(missing)} does not exist "
-                f"in subscription {self.config.subscription_id}",
-                hint="check the nsg names, resource_group and subscription_id in the config",
-            )
-        raw = {nsg: found[nsg] for nsg in wanted_nsgs}
-        with self._lock:
-            self._raw = {**(self._raw or {}), **raw}
-            self._round = _Round([t.id for t in targets])
-        result = {t.id: out.get(t.id, []) for t in targets}
-        with self._lock:
-            if self._round is not None:
-                self._round.live = dict(result)
-        return {t: [*rules, *denied.get(t, [])] for t, rules in result.items()}
+            raise self._not_found(missing)
+        return snapshot
 
-    def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
-        """Refuse, at plan time, a final state Azure would refuse or portsync could not write.
-
-        Once every target of an NSG has been checked, the NSG's write is composed dry: it fails
-        when ``priority_band`` has too few free priorities in a direction (priorities of rules
-        portsync does not own are never reused), when the NSG would hold more than 1,000 rules,
-        or when mode exclusive would remove only part of an unmanaged rule.
+    def compile(self, groups: Sequence[GroupOps], snapshot: Snapshot) -> tuple[Write, ...]:
+        """The NSG PUTs that carry out ``groups`` (of every cluster sharing ``snapshot``): one
+        per changed NSG, its whole rule list with ``If-Match`` = the etag read. Pure.
 
         Raises:
-            ProviderLimitError: naming the NSG, the band or limit, and how much is missing.
+            ProviderLimitError: ``priority_band`` has too few free priorities in a direction
+                (priorities of rules portsync does not own are never reused), the NSG would hold
+                more than 1,000 rules, or mode exclusive would remove only part of an unmanaged
+                rule.
         """
-        nsg = self._nsg_of(target.id)
-        layout = self._layout(nsg)
-        with self._lock:
-            state, raw = self._round, (self._raw or {}).get(nsg)
-            if state is None or raw is None or target.id not in state.fetched:
-                return
-            state.finals[target.id] = list(final)
-            members = [b.target for b in layout.bindings if b.target in state.fetched]
-            if any(t not in state.finals for t in members):
-                return
-            finals = {t: state.finals.pop(t) for t in members}
-            unchanged = all(untouched(after, state.live.get(t)) for t, after in finals.items())
-        if unchanged:
-            return  # the plan leaves this NSG exactly as it is: nothing to place or count
-        rules = self._rules(raw)
-        live = layout.live(rules)
-        changes = []
-        for t, rules_after in finals.items():
-            kept = {(r.key, r.native_id) for r in rules_after}
-            changes.append(
-                Change(
-                    t,
-                    adds=tuple(r for r in rules_after if r.native_id is None),
-                    removes=tuple(r for r in live[t] if (r.key, r.native_id) not in kept),
-                )
+        changes = [(self._layout_of(g.cluster), g) for g in groups]
+        return translate.compile_writes(changes, snapshot.native or {})
+
+    def execute(self, write: Write) -> None:
+        """Send ``write``: one NSG PUT with its ``If-Match``, waiting (bounded) for the
+        long-running operation. Throttling and busy NSGs are retried; nothing is diffed.
+
+        Raises:
+            ConflictError: the NSG changed since it was read (412): plan again.
+            ProviderError: or another subclass, when ARM refuses; or the write is not an NSG PUT
+                of this cluster's resource group.
+        """
+        name = self._nsg_name(write)
+        etag = write.headers.get("If-Match")
+        if not etag:
+            raise ProviderError(f"{self._where(name)}: the write carries no If-Match etag")
+        # The exact bytes of the body: what the plan shows is what ARM receives.
+        content = json.dumps(dict(write.body), sort_keys=True).encode()
+        with self._writes:
+            try:
+                self.adapter.put_nsg(name, content, etag=etag)
+            except ConflictError as exc:
+                if not is_precondition_failed(exc):
+                    raise
+                raise ConflictError(
+                    f"{self._where(name)}: the NSG changed since portsync read it (412 "
+                    "PreconditionFailed); nothing was written to it",
+                    hint="another writer changed this NSG: run `portsync plan` again and review "
+                    "the new plan",
+                ) from exc
+
+    def _nsg_name(self, write: Write) -> str:
+        """The NSG a write is for, checked to be an NSG PUT in this cluster's resource group."""
+        found = _NSG_ID.match(write.target)
+        if (
+            write.api != translate.WRITE_API
+            or write.method != translate.WRITE_METHOD
+            or found is None
+            or found["sub"].lower() != self.config.subscription_id.lower()
+            or found["rg"].lower() != self.config.resource_group.lower()
+        ):
+            raise ProviderError(
+                f"{self._where()}: {write.method} {write.api} on {write.target} is not an NSG "
+                "write of this cluster's resource group"
             )
-        translate.compose(rules, changes, layout)
+        return found["name"]
 
     def check_offline(self, desired: Mapping[str, Sequence[TargetRule]]) -> None:
         """``portsync validate``: each NSG's rules composed as if it were empty (priorities in
-        ``priority_band``, at most 1,000 rules), no cloud read. Call after :meth:`translate`.
+        ``priority_band``, at most 1,000 rules), no cloud read.
 
         Raises:
             ProviderLimitError: naming the NSG, the band or limit, and how much is missing.
         """
-        for nsg in self.by_nsg:
-            layout = self._layout(nsg)
+        for nsg in self.layout.by_nsg:
+            layout = self.layout.nsg_layout(nsg)
             changes = [
                 Change(b.target, adds=tuple(desired.get(b.target, ()))) for b in layout.bindings
             ]
             translate.compose([], changes, layout)
 
+    # ------------------------------------------------------------------ TRANSITIONAL
+    # The first contract's verbs, for the engine that still calls them (issue #14). They keep
+    # nothing on the provider: what one round read, and which groups one apply changes, live in
+    # the run's shared reads (a per-round cache) until the engine compiles and executes itself.
+
+    def _round(self) -> tuple[Snapshot, list[tuple[ClusterLayout, str]]]:
+        key = ("azure-snapshot", *self.read_scope, self.cluster.name)
+        found: tuple[Snapshot, list[tuple[ClusterLayout, str]]] = self.settings.reads.get(
+            key, lambda: self._read(self.targets())
+        )
+        return found
+
+    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
+        """Live rules of ``targets``, from this round's snapshot.
+
+        Raises:
+            NotFoundError: a bound NSG does not exist in the resource group.
+        """
+        snapshot, missing = self._round()
+        ids = {t.id for t in targets}
+        missing = [(layout, t) for layout, t in missing if t in ids]
+        if missing:
+            raise self._not_found(missing)
+        return {t.id: list(snapshot.live(t.id)) for t in targets}
+
+    def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
+        """Compile the target's change alone (its NSG as read, other roles unchanged).
+
+        Raises:
+            ProviderLimitError: naming the NSG, the band or limit, and how much is missing.
+        """
+        snapshot, _missing = self._round()
+        # What the engine diffed: the deny rules are read for the evaluator only.
+        live = [r for r in snapshot.live(target.id) if access_of(r) != "deny"]
+        if untouched(final, live):
+            return
+        kept = {(r.key, r.native_id) for r in final}
+        ops_rules = (
+            tuple(r for r in final if r.native_id is None),
+            tuple(r for r in live if (r.key, r.native_id) not in kept),
+        )
+        nsg = self.layout.nsg_of(target.id)
+        raw = (snapshot.native or {}).get(nsg)
+        if raw is None:
+            return
+        change = Change(target.id, adds=ops_rules[0], removes=ops_rules[1])
+        rules = list((raw.body().get("properties") or {}).get("securityRules") or [])
+        translate.compose(rules, [change], self.layout.nsg_layout(nsg))
+
     def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
-        """Note which targets share an NSG (their changes go into one PUT) and make sure the raw
-        NSGs are at hand (plan normally read them already)."""
-        with self._lock:
-            self._pending = {}
-            self._done = {}
-            for group in groups:
-                self._pending.setdefault(self._nsg_of(group.target), []).append(group)
-            missing = self._raw is None or any(n not in self._raw for n in self._pending)
-        if groups and missing:
-            self.fetch(self.targets())
+        """Compile this apply's writes from the round the plan read (the engine calls this
+        before it starts a new round), one PUT per NSG, and note each group's NSG and writes
+        for :meth:`apply` in the run's memo (keyed by the group object, which the apply of the
+        same plan hands back)."""
+        snapshot, _missing = self._round()
+        writes = self.compile(groups, snapshot)
+        by_id = {w.target.lower(): w for w in writes}
+        native = snapshot.native or {}
+        for group in groups:
+            nsg = self.layout.nsg_of(group.target)
+            raw = native.get(nsg)
+            found = by_id.get((raw.id or raw.name).lower()) if raw is not None else None
+            # The group itself is kept in the entry, so its id is never reused while the entry
+            # lives (a run's settings may serve several applies).
+            item = (group, nsg, (found,) if found is not None else ())
+            self.settings.reads.memo(("azure-apply", id(group)), partial(_same, item))
 
     def apply(self, ops: GroupOps) -> None:
-        """Write the target's NSG once: its complete rule list, with ``If-Match: <etag>``.
-
-        Changes of every pending target of the same NSG go into that one PUT (the later
-        ``apply`` calls for them return at once). Writes to one NSG are serialised; different
-        NSGs are written in parallel, at most ``max_workers`` at a time. On 412 the NSG is read
-        again and the change composed again, up to five times.
+        """Execute the write of the target's NSG compiled by :meth:`prepare_apply` (shared by
+        every group of that NSG: the first caller writes, the others wait for its result).
 
         Raises:
             ProviderError: or a subclass; the NSG is left as it was, or as written, and the next
                 run converges.
         """
-        nsg = self._nsg_of(ops.target)
-        with self._lock:
-            lock = self._nsg_locks.setdefault(nsg, threading.Lock())
-        with lock:
-            with self._lock:
-                if ops.target in self._done:
-                    failure = self._done.pop(ops.target)
-                    batch = None
-                else:
-                    others = [g for g in self._pending.pop(nsg, []) if g.target != ops.target]
-                    batch = [ops, *others]
-            if batch is None:
-                if failure is not None:
-                    where = self._where(self.by_target[ops.target].nsg)
-                    raise ProviderError(
-                        f"{where}: the changes for {ops.label or ops.target} were not written; "
-                        f"the NSG's one write, shared with other roles, failed: {failure}",
-                    ) from failure
-                return
-            try:
-                self._write(nsg, batch)
-            except PortsyncError as exc:
-                with self._lock:
-                    self._done.update({g.target: exc for g in batch[1:]})
-                raise
-            with self._lock:
-                self._done.update({g.target: None for g in batch[1:]})
 
-    # ------------------------------------------------------------------ apply helpers
+        def unprepared() -> tuple[GroupOps, str, tuple[Write, ...]]:
+            snapshot, missing = self._round()
+            if any(t == ops.target for _layout, t in missing):
+                raise self._not_found([(lo, t) for lo, t in missing if t == ops.target])
+            return ops, self.layout.nsg_of(ops.target), self.compile([ops], snapshot)
 
-    def _raw_nsg(self, nsg: str) -> dict[str, Any]:
-        with self._lock:
-            raw = (self._raw or {}).get(nsg)
-        if raw is None:
-            self.fetch([t for t in self.targets() if self._nsg_of(t.id) == nsg])
-            with self._lock:
-                raw = (self._raw or {})[nsg]
-        return raw
+        _group, nsg, writes = self.settings.reads.memo(("azure-apply", id(ops)), unprepared)
 
-    def _write(self, nsg: str, batch: Sequence[GroupOps]) -> None:
-        layout = self._layout(nsg)
-        changes = [
-            Change(
-                g.target,
-                adds=tuple(op.rule for op in g.adds),
-                removes=tuple(op.rule for op in g.removes),
-                updates=tuple((op.before, op.after) for op in g.updates),
-            )
-            for g in batch
-        ]
-        raw = self._raw_nsg(nsg)
-        with self._writes:
-            for attempt in range(1, PRECONDITION_RETRIES + 1):
-                rules = translate.compose(self._rules(raw), changes, layout)
-                if rules is None:
-                    log.info("%s already as wanted; nothing to write", layout.where)
-                    return
-                name = str(raw.get("name") or layout.nsg)
-                body = translate.nsg_body(raw, rules)
-                try:
-                    written = self.adapter.put_nsg(name, body, etag=str(raw.get("etag") or "*"))
-                except ConflictError as exc:
-                    if not is_precondition_failed(exc):
-                        raise
-                    log.info(
-                        "%s changed since it was read (412, attempt %d of %d); reading it again",
-                        layout.where,
-                        attempt,
-                        PRECONDITION_RETRIES,
-                    )
-                    raw = self.adapter.get_nsg(name)
-                    with self._lock:
-                        self._raw = {**(self._raw or {}), nsg: raw}
-                    continue
-                with self._lock:
-                    self._raw = {**(self._raw or {}), nsg: written}
-                return
-        raise ConflictError(
-            f"{layout.where}: the NSG changed under portsync on each of {PRECONDITION_RETRIES} "
-            "attempts to write it (412 PreconditionFailed every time)",
-            hint="another writer keeps changing this NSG; stop it or run apply again later",
-        )
+        def write() -> None:
+            for item in writes:
+                self.execute(item)
+
+        self.settings.reads.get(("azure-put", *self.read_scope, nsg), write)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,8 +44,10 @@ from portsync.model import (
     canonical_cidr,
     cidr_version,
 )
+from portsync.ops import GroupOps
 from portsync.owners import NamedOwners
 from portsync.resolve import TranslationProblems, describe_rule, resolve_peer
+from portsync.writes import Phase, Write
 
 from .limits import (
     LOAD_BALANCER_TAG,
@@ -56,17 +59,24 @@ from .limits import (
 
 __all__ = [
     "ACCESS",
+    "CLOUD_DEFAULT",
     "LIVE_PRIORITY",
     "MARKER",
     "PRIORITY",
     "ROLE_ADDRESSES",
     "SOURCE_PORTS",
+    "WRITE_API",
+    "WRITE_METHOD",
     "Binding",
     "Change",
+    "ClusterLayout",
     "NsgLayout",
+    "RawNsg",
+    "compile_writes",
     "compose",
     "describe",
     "expand",
+    "expand_defaults",
     "has_legacy_marks",
     "nsg_body",
     "ownership",
@@ -990,3 +1000,302 @@ def compose(
     if out == [strip(r) for r in current]:
         return None
     return out
+
+
+# --------------------------------------------------------------------------- the provider contract
+
+#: ``Write.api`` and ``Write.method`` of every Azure write: one NSG create-or-update.
+WRITE_API = "network.networkSecurityGroups"
+WRITE_METHOD = "PUT"
+#: ``TargetRule.extra`` key carried only by the rules read from an NSG's
+#: ``defaultSecurityRules`` (the rules Azure puts in every NSG): their priority. Set by the read
+#: path, never by a rule's name or description, so a custom rule named ``AllowVnetInBound`` is
+#: not mistaken for one.
+CLOUD_DEFAULT = "azure_default_priority"
+
+
+@dataclass(frozen=True)
+class RawNsg:
+    """One NSG exactly as the listing returned it, read-only: the name, id and etag at hand, the
+    rest only as copies (:meth:`body`, :attr:`text`). The listing's own dict is held privately
+    and never handed out, so nothing can change what was read; only NSGs that a write changes
+    are ever copied."""
+
+    name: str
+    id: str
+    etag: str
+    _body: Mapping[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> RawNsg:
+        """The read-only holder of ``body`` (an NSG in ARM JSON, which the caller gives up)."""
+        return cls(
+            name=str(body.get("name") or ""),
+            id=str(body.get("id") or ""),
+            etag=str(body.get("etag") or ""),
+            _body=body,
+        )
+
+    def body(self) -> dict[str, Any]:
+        """A fresh, mutable copy of the NSG as read."""
+        return copy.deepcopy(dict(self._body))
+
+    @property
+    def text(self) -> str:
+        """The NSG as read, as sorted-key JSON."""
+        return json.dumps(self._body, sort_keys=True)
+
+
+@dataclass(frozen=True)
+class ClusterLayout:
+    """One cluster's side of a resource group: its role bindings, owner and priority band.
+
+    Built once per cluster from its config; ``read`` and ``compile`` take the layouts of every
+    cluster sharing the listing, so one NSG bound by several clusters (or several roles) is
+    written once, with all their changes.
+    """
+
+    cluster: str
+    resource_group: str
+    owners: NamedOwners
+    band: tuple[int, int]
+    bindings: tuple[Binding, ...]
+    adopt_legacy: bool = False
+    by_target: Mapping[str, Binding] = field(init=False, repr=False, compare=False)
+    by_nsg: Mapping[str, tuple[Binding, ...]] = field(init=False, repr=False, compare=False)
+    asg_names: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    origins: Mapping[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_nsg: dict[str, tuple[Binding, ...]] = {}
+        for b in self.bindings:
+            by_nsg[b.nsg.lower()] = (*by_nsg.get(b.nsg.lower(), ()), b)
+        origins: dict[str, str] = {}
+        for b in self.bindings:
+            for endpoint in b.endpoints():
+                origins.setdefault(str(endpoint), b.role)
+        object.__setattr__(self, "by_target", {b.target: b for b in self.bindings})
+        object.__setattr__(self, "by_nsg", by_nsg)
+        object.__setattr__(
+            self, "asg_names", {b.asg.lower(): b.asg for b in self.bindings if b.asg}
+        )
+        object.__setattr__(self, "origins", origins)
+
+    def where(self, nsg: str | None = None) -> str:
+        """``cluster X (resource group Y)``, with ``: NSG Z`` when given."""
+        where = f"cluster {self.cluster} (resource group {self.resource_group})"
+        return f"{where}: NSG {nsg}" if nsg else where
+
+    def nsg_of(self, target: str) -> str:
+        """The lower-cased name of the NSG holding ``target``.
+
+        Raises:
+            ValueError: ``target`` is not one of this cluster's targets.
+        """
+        binding = self.by_target.get(target)
+        if binding is None:
+            raise ValueError(f"{target!r} is not a target of cluster {self.cluster}")
+        return binding.nsg.lower()
+
+    def nsg_layout(self, nsg: str, wanted: frozenset[RuleKey] = frozenset()) -> NsgLayout:
+        """The :class:`NsgLayout` of this cluster's roles on the NSG named ``nsg`` (lower case)."""
+        bindings = self.by_nsg[nsg]
+        return NsgLayout(
+            nsg=bindings[0].nsg,
+            where=self.where(bindings[0].nsg),
+            owners=self.owners,
+            band=self.band,
+            bindings=bindings,
+            wanted=wanted,
+            asg_names=self.asg_names,
+            origins=self.origins,
+            adopt_legacy=self.adopt_legacy,
+        )
+
+
+def expand_defaults(
+    defaults: Iterable[Mapping[str, Any]],
+    layout: NsgLayout,
+    cache: dict[tuple[Any, ...], list[TargetRule]] | None = None,
+) -> dict[str, list[TargetRule]]:
+    """An NSG's ``defaultSecurityRules`` as live rules of every target of ``layout`` (the
+    defaults hold for every role bound to the NSG).
+
+    Each carries ``extra["azure_default_priority"]`` and is never owned: no API call can change
+    or remove it. The deny defaults (``DenyAllInBound``, ``DenyAllOutBound``) are read like every
+    deny rule (``live.access`` ``deny``, see :func:`expand`): for the evaluator only.
+    ``cache`` (one per read) keeps each distinct default rule's expansion: every NSG has the
+    same six, so a listing of thousands of NSGs expands them once.
+    """
+    cache = {} if cache is None else cache
+    out: dict[str, list[TargetRule]] = {b.target: [] for b in layout.bindings}
+    first = layout.bindings[0]
+    for raw in defaults:
+        props = _props(raw)
+        access = str(props.get("access") or "").lower()
+        if access not in ("allow", "deny"):
+            continue
+        key = (
+            id(layout.origins),
+            str(raw.get("name") or ""),
+            *(_hashable(props.get(f)) for f in _DEFAULT_KEY_FIELDS),
+        )
+        templates = cache.get(key)
+        if templates is None:
+            extra_item = (CLOUD_DEFAULT, str(props.get("priority")))
+            templates = cache[key] = [
+                rule.replace(
+                    owned=False,
+                    owner=None,
+                    legacy=False,
+                    extra=tuple(sorted((*rule.extra, extra_item))),
+                )
+                for rule in expand(
+                    raw,
+                    binding=first,
+                    owners=layout.owners,
+                    band=layout.band,
+                    asg_names=layout.asg_names,
+                    origins=layout.origins,
+                    denied=access == "deny",
+                )
+            ]
+        for binding in layout.bindings:
+            out[binding.target].extend(
+                TargetRule(
+                    target=binding.target,
+                    role=binding.role,
+                    direction=rule.direction,
+                    protocol=rule.protocol,
+                    ports=rule.ports,
+                    peer=rule.peer,
+                    description=rule.description,
+                    native_id=rule.native_id,
+                    origin=_origin(rule.peer, binding, layout.origins),
+                    extra=rule.extra,
+                )
+                for rule in templates
+            )
+    return out
+
+
+#: What an expanded security rule depends on, besides its name (see :func:`expand`).
+_DEFAULT_KEY_FIELDS = (
+    "access",
+    "direction",
+    "priority",
+    "protocol",
+    "description",
+    "sourceAddressPrefix",
+    "sourceAddressPrefixes",
+    "sourceApplicationSecurityGroups",
+    "sourcePortRange",
+    "sourcePortRanges",
+    "destinationAddressPrefix",
+    "destinationAddressPrefixes",
+    "destinationApplicationSecurityGroups",
+    "destinationPortRange",
+    "destinationPortRanges",
+)
+
+
+def _hashable(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return tuple(_hashable(v) for v in value)
+    if isinstance(value, Mapping):
+        return tuple(sorted((str(k), _hashable(v)) for k, v in value.items()))
+    return value
+
+
+def _security_rules(nsg: Mapping[str, Any]) -> list[dict[str, Any]]:
+    return list(_props(nsg).get("securityRules") or [])
+
+
+def _change_of(group: GroupOps) -> Change:
+    return Change(
+        group.target,
+        adds=tuple(op.rule for op in group.adds),
+        removes=tuple(op.rule for op in group.removes),
+        updates=tuple((op.before, op.after) for op in group.updates),
+    )
+
+
+def _phase(before: Sequence[Mapping[str, Any]], after: Sequence[Mapping[str, Any]]) -> Phase:
+    """``make`` for a PUT that only adds rules, ``break`` for one that only removes rules,
+    ``change`` otherwise (one PUT is atomic, so within it nothing is ever missing)."""
+    old = {str(r.get("name") or "").lower(): strip(r) for r in before}
+    new = {str(r.get("name") or "").lower(): r for r in after}
+    added = any(n not in old for n in new)
+    removed = any(n not in new for n in old)
+    changed = any(n in new and new[n] != old[n] for n in old)
+    if changed or (added and removed):
+        return Phase.CHANGE
+    return Phase.BREAK if removed else Phase.MAKE
+
+
+def compile_writes(
+    changes: Sequence[tuple[ClusterLayout, GroupOps]], native: Mapping[str, RawNsg]
+) -> tuple[Write, ...]:
+    """The NSG PUTs that carry out ``changes`` on the NSGs of ``native`` (a snapshot's raw NSGs
+    by lower-cased name), in phase order, then by NSG id. Pure.
+
+    Every change to one NSG, whatever the role or cluster, goes into one PUT of the NSG's whole
+    rule list with ``If-Match`` set to the etag the snapshot read: the clusters' changes are
+    composed one after the other (each keeps the priorities the others take), and one PUT is
+    atomic, so no wanted rule is ever missing. An NSG the changes leave as read gets no write.
+
+    Raises:
+        ProviderLimitError: an NSG would exceed a limit (see :func:`compose`).
+        ValueError: a group's target is not one of its cluster's targets, or its NSG was not
+            read (a programming error upstream).
+    """
+    by_nsg: dict[str, list[tuple[ClusterLayout, GroupOps]]] = {}
+    for layout, group in changes:
+        if group.ops:
+            by_nsg.setdefault(layout.nsg_of(group.target), []).append((layout, group))
+    writes: list[Write] = []
+    for nsg, items in by_nsg.items():
+        raw = native.get(nsg)
+        if raw is None:
+            raise ValueError(f"NSG {nsg} was not read; it cannot be compiled")
+        body = raw.body()
+        original = _security_rules(body)
+        current: list[dict[str, Any]] = original
+        touched = False
+        clusters: dict[str, ClusterLayout] = {}
+        per_cluster: dict[str, list[GroupOps]] = {}
+        for layout, group in items:
+            clusters.setdefault(layout.cluster, layout)
+            per_cluster.setdefault(layout.cluster, []).append(group)
+        for name, groups in per_cluster.items():
+            layout = clusters[name]
+            wanted = frozenset(
+                r.key
+                for g in groups
+                for r in (*(op.rule for op in g.adds), *(op.after for op in g.updates))
+            )
+            composed = compose(
+                current, [_change_of(g) for g in groups], layout.nsg_layout(nsg, wanted)
+            )
+            if composed is not None:
+                current, touched = composed, True
+        if not touched:
+            continue
+        final = [strip(r) for r in current]
+        if final == [strip(r) for r in original]:
+            continue
+        kept = {str(r.get("name") or "").lower() for r in final}
+        removes = sum(1 for r in original if str(r.get("name") or "").lower() not in kept)
+        writes.append(
+            Write(
+                cluster=items[0][0].cluster,
+                target=raw.id or raw.name,
+                api=WRITE_API,
+                method=WRITE_METHOD,
+                body=nsg_body(body, final),
+                phase=_phase(original, final),
+                removes=removes,
+                headers={"If-Match": raw.etag or "*"},
+            )
+        )
+    return tuple(sorted(writes, key=lambda w: (w.phase, w.target.lower())))

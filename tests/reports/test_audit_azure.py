@@ -101,9 +101,24 @@ def test_audit_azure_service_tags_get_expected_severities(
         ("PS-EXPOSED-KUBELET", "node-nsg", "cidr:0.0.0.0/0", "world"),
         ("PS-EXPOSED-RETIRED-PORT", "node-nsg", "cidr:0.0.0.0/0", "world"),
         ("PS-EXPOSED-SCHEDULER", "node-nsg", "cidr:0.0.0.0/0", "world"),
+        # Azure's default AllowAzureLoadBalancerInBound (the control plane names no load
+        # balancer) and AllowVnetInBound of both NSGs, besides the kubelet-vnet rule.
+        ("PS-UNDECLARED-PEER", "cp-nsg", "service-tag:AzureLoadBalancer", "internal"),
+        ("PS-UNDECLARED-PEER", "cp-nsg", "service-tag:VirtualNetwork", "internal"),
         ("PS-UNDECLARED-PEER", "cp-nsg", "service-tag:VirtualNetwork", "internal"),
         ("PS-UNDECLARED-PEER", "node-nsg", "cidr:10.0.0.0/8", "internal"),
+        ("PS-UNDECLARED-PEER", "node-nsg", "service-tag:VirtualNetwork", "internal"),
         ("PS-UNKNOWN-REACH", "cp-nsg", "service-tag:AzureCloud", "unknown"),
+    ]
+    defaults = sorted(
+        (f.target, f.rule.native_id)
+        for f in report.findings
+        if "the cloud's default rule" in f.message
+    )
+    assert defaults == [
+        ("cp-nsg", "AllowAzureLoadBalancerInBound"),
+        ("cp-nsg", "AllowVnetInBound"),
+        ("node-nsg", "AllowVnetInBound"),
     ]
     etcd = next(f for f in report.findings if f.id == "PS-EXPOSED-ETCD")
     assert etcd.reach is Reach.WORLD
@@ -120,7 +135,13 @@ def test_audit_azure_cli_sarif_valid_and_exits_2(
     assert result.exit_code == 2, result.output
     log = json.loads(result.stdout)
     sarif_validator.validate(log)
-    assert [r["ruleId"] for r in log["runs"][0]["results"]] == ["portsync/exposure/etcd"]
+    results = [(r["ruleId"], r["level"]) for r in log["runs"][0]["results"]]
+    # The info results are Azure's default rules (AllowVnetInBound on both NSGs, and
+    # AllowAzureLoadBalancerInBound on the control plane's).
+    assert sorted(results) == [
+        ("portsync/exposure/etcd", "error"),
+        *[("portsync/exposure/undeclared-peer", "note")] * 3,
+    ]
 
 
 def test_explain_azure_service_tag_rules_decide(
@@ -141,6 +162,9 @@ def test_explain_azure_service_tag_rules_decide(
 
     assert ask("internet", "control-plane:2379") is Answer.ALLOWED
     assert ask("8.8.8.8", "control-plane:2379") is Answer.ALLOWED
-    assert ask("10.0.0.5", "control-plane:2379") is Answer.DENIED  # private is not Internet
+    # Private is not Internet, but may be in the virtual network Azure's default
+    # AllowVnetInBound admits; an address of a role's prefixes is.
+    assert ask("10.0.0.5", "control-plane:2379") is Answer.UNKNOWN
+    assert ask("10.0.2.7", "control-plane:2379") is Answer.ALLOWED
     assert ask("10.0.0.5", "control-plane:10250") is Answer.UNKNOWN  # VirtualNetwork's extent
     assert ask("internet", "worker:10250") is Answer.DENIED

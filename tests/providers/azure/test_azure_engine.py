@@ -31,6 +31,7 @@ from portsync.errors import (
 from portsync.model import RuleKey
 from portsync.ops import Plan
 from portsync.owners import NamedOwners
+from portsync.provider import Settings
 from portsync.providers.azure.demo import AzureDemo
 from portsync.providers.azure.emulator import AzureEmulator
 from portsync.providers.azure.provider import AzureProvider
@@ -458,58 +459,44 @@ def test_apply_band_change_moves_rules_keeping_names(world: AzureWorld) -> None:
 # --------------------------------------------------------------------------- concurrency
 
 
-def test_apply_etag_conflict_rereads_and_keeps_concurrent_writers_rule(
+def test_apply_nsg_changed_after_the_read_is_refused_with_412_and_left_alone(
     world: AzureWorld, arm_http: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    original = AzureProvider.prepare_apply
+    original = AzureProvider.execute
+    raced: list[str] = []
 
-    def racing(self: AzureProvider, groups: Any) -> None:
-        original(self, groups)
-        # Another writer adds a rule on portsync's first free priority after plan read the NSG.
-        props = _rule("concurrent-writer", 1000, "8080")
-        del props["name"]
-        assert arm_http.put(
-            world.rule_path(NODE_NSG, "concurrent-writer"), {"properties": props}
-        ).ok
+    def racing(self: AzureProvider, write: Any) -> None:
+        if not raced and write.target.endswith(f"/{NODE_NSG}"):
+            # Another writer adds a rule after the plan read the NSG, before portsync writes.
+            props = _rule("concurrent-writer", 1000, "8080")
+            del props["name"]
+            assert arm_http.put(
+                world.rule_path(NODE_NSG, "concurrent-writer"), {"properties": props}
+            ).ok
+            raced.append(write.target)
+        original(self, write)
 
-    monkeypatch.setattr(AzureProvider, "prepare_apply", racing)
+    monkeypatch.setattr(AzureProvider, "execute", racing)
+    with pytest.raises(ApplyError) as info:
+        _apply(world)
+    cause = info.value.__cause__
+    assert isinstance(cause, ConflictError)
+    assert "changed since portsync read it" in str(cause)
+    assert "plan" in (cause.hint or "")
+    statuses = sorted(
+        (r.path.rsplit("/", 1)[-1].split("?")[0], r.status)
+        for r in world.emulator.requests
+        if r.operation == "nsg.put"
+    )
+    # One PUT per NSG, never retried: the stale one is refused, nothing is composed again.
+    assert statuses == [(CP_NSG, 200), (NODE_NSG, 412)]
+    assert set(world.rules(NODE_NSG)) == {"concurrent-writer"}
+    monkeypatch.undo()
     _apply(world)
-    statuses = [r.status for r in world.emulator.requests if r.operation == "nsg.put"]
-    assert sorted(statuses) == [200, 200, 412]
     rules = world.rules(NODE_NSG)
     assert rules["concurrent-writer"]["properties"]["priority"] == 1000
     owned = [r["properties"]["priority"] for n, r in rules.items() if n.startswith("portsync-")]
     assert 1000 not in owned and len(owned) == NODE_RULES
-    monkeypatch.undo()
-    assert _plan(world).summary() == {
-        "add": 0,
-        "remove": 0,
-        "update": 0,
-        "unmanaged": 1,
-        "satisfied": 0,
-        "protected": 0,
-    }
-
-
-def test_apply_nsg_changing_on_every_attempt_is_conflict_error(
-    world: AzureWorld, arm_http: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from portsync.providers.azure.adapter import AzureAdapter
-
-    original = AzureAdapter.put_nsg
-    count = iter(range(100))
-
-    def meddling(self: AzureAdapter, name: str, body: Any, *, etag: str) -> Any:
-        props = _rule("x", 300 + next(count))
-        props.pop("name")
-        arm_http.put(world.rule_path(name, "meddler"), {"properties": props})
-        return original(self, name, body, etag=etag)
-
-    monkeypatch.setattr(AzureAdapter, "put_nsg", meddling)
-    with pytest.raises(ApplyError) as info:
-        _apply(world, clusters=["prod-azure"])
-    assert isinstance(info.value.__cause__, ConflictError)
-    assert "each of 5 attempts" in str(info.value.__cause__)
 
 
 def test_apply_shared_nsg_two_roles_are_written_in_one_put(world: AzureWorld) -> None:
@@ -835,3 +822,87 @@ def test_import_provider_loads_no_azure_sdk() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+# --------------------------------------------------------------------------- the contract's writes
+
+
+def _compiled(world: AzureWorld) -> tuple[AzureProvider, Any, tuple[Any, ...]]:
+    """Plan, then compile the plan's groups from a read of the same state, as apply does."""
+    loaded = load_config(world.config_path)
+    session = api.Session(loaded, Settings(mode=loaded.config.mode))
+    plan = api.plan(loaded, session=session)
+    provider = session.provider(loaded.cluster("prod-azure"))
+    assert isinstance(provider, AzureProvider)
+    snapshot = provider.read(provider.targets())
+    return provider, snapshot, provider.compile(list(plan.groups), snapshot)
+
+
+def test_compiled_writes_are_exactly_the_puts_the_emulator_receives(world: AzureWorld) -> None:
+    world.seed(CP_NSG, _rule("foreign", 1000, "8080"))
+    _provider, _snapshot, writes = _compiled(world)
+    assert [w.target.rsplit("/", 1)[-1] for w in writes] == [CP_NSG, NODE_NSG]
+    assert all(w.api == "network.networkSecurityGroups" and w.method == "PUT" for w in writes)
+    world.emulator.reset()
+    _apply(world)
+    received = [
+        (r.path.rsplit("/", 1)[-1], r.body, r.headers.get("if-match"))
+        for r in world.emulator.requests
+        if r.operation == "nsg.put"
+    ]
+    sent = [(w.target.rsplit("/", 1)[-1], dict(w.body), w.headers["If-Match"]) for w in writes]
+    assert sorted(received, key=str) == sorted(sent, key=str)
+    # The etag each write names is the one the read saw, and the foreign rule went back as read.
+    assert all(etag and etag.startswith('W/"') for _n, _b, etag in received)
+    assert _plan(world).is_empty()
+
+
+def test_a_write_of_an_nsg_changed_since_the_read_is_refused_and_writes_nothing(
+    world: AzureWorld, arm_http: Any
+) -> None:
+    provider, snapshot, writes = _compiled(world)
+    write = next(w for w in writes if w.target.endswith(f"/{CP_NSG}"))
+    assert write.headers["If-Match"] == snapshot.fingerprints[write.target]
+    props = _rule("meddler", 300, "8080")
+    del props["name"]
+    assert arm_http.put(world.rule_path(CP_NSG, "meddler"), {"properties": props}).ok
+    with pytest.raises(ConflictError) as info:
+        provider.execute(write)
+    assert "changed since portsync read it" in str(info.value)
+    assert set(world.rules(CP_NSG)) == {"meddler"}
+    # Compiled again from a fresh read, the write names the new etag.
+    fresh = provider.read(provider.targets())
+    again = next(
+        w for w in provider.compile(list(_plan(world).groups), fresh) if w.target == write.target
+    )
+    assert again.headers["If-Match"] != write.headers["If-Match"]
+    provider.execute(again)
+    assert len(world.rules(CP_NSG)) == CP_RULES + 1
+
+
+def test_provider_attributes_do_not_change_across_read_compile_and_execute(
+    world: AzureWorld,
+) -> None:
+    loaded = load_config(world.config_path)
+    session = api.Session(loaded, Settings(mode=loaded.config.mode))
+    provider = session.provider(loaded.cluster("prod-azure"))
+    before = {name: (id(value), repr(value)) for name, value in vars(provider).items()}
+    snapshot = provider.read(provider.targets())
+    plan = api.plan(loaded, session=session)
+    for write in provider.compile(list(plan.groups), snapshot):
+        provider.execute(write)
+    after = {name: (id(value), repr(value)) for name, value in vars(provider).items()}
+    assert after == before
+    assert _plan(world).is_empty()
+
+
+def test_snapshot_raw_nsgs_are_immutable(world: AzureWorld) -> None:
+    _provider, snapshot, _writes = _compiled(world)
+    raw = snapshot.native[CP_NSG]
+    with pytest.raises(AttributeError):
+        raw.text = "{}"  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        snapshot.native["x"] = raw
+    body = raw.body()
+    body["properties"]["securityRules"].append({"name": "x"})
+    assert raw.body() != body
