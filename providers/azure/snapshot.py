@@ -6,8 +6,8 @@ their rules for every cluster binding them. The snapshot holds:
 
 * ``rules``: the live rules per target id, ownership as the target's cluster sees it: the allow
   rules, then the deny rules (``live.access`` ``deny``: for the evaluator of explain and
-  lifelines only, never diffed), then the NSG's ``defaultSecurityRules`` (marked
-  ``azure_default_priority``, allow and deny alike);
+  lifelines only, never diffed), then the allow rules of the NSG's ``defaultSecurityRules``
+  (marked ``azure_default_priority``);
 * ``native``: the raw NSGs by lower-cased name, as :class:`~.translate.RawNsg` (read-only);
 * ``fingerprints``: each NSG's etag by NSG id, which every write sends as ``If-Match``.
 """

@@ -1122,8 +1122,9 @@ def expand_defaults(
     defaults hold for every role bound to the NSG).
 
     Each carries ``extra["azure_default_priority"]`` and is never owned: no API call can change
-    or remove it. The deny defaults (``DenyAllInBound``, ``DenyAllOutBound``) are read like every
-    deny rule (``live.access`` ``deny``, see :func:`expand`): for the evaluator only.
+    or remove it. Only the allow defaults are returned: ``DenyAllInBound`` and
+    ``DenyAllOutBound`` deny what no rule allows, which the evaluator answers anyway, and as live
+    rules they would sort ahead of the rules a plan adds (those have no priority until written).
     ``cache`` (one per read) keeps each distinct default rule's expansion: every NSG has the
     same six, so a listing of thousands of NSGs expands them once.
     """
@@ -1132,8 +1133,7 @@ def expand_defaults(
     first = layout.bindings[0]
     for raw in defaults:
         props = _props(raw)
-        access = str(props.get("access") or "").lower()
-        if access not in ("allow", "deny"):
+        if str(props.get("access") or "").lower() != "allow":
             continue
         key = (
             id(layout.origins),
@@ -1157,7 +1157,6 @@ def expand_defaults(
                     band=layout.band,
                     asg_names=layout.asg_names,
                     origins=layout.origins,
-                    denied=access == "deny",
                 )
             ]
         for binding in layout.bindings:
