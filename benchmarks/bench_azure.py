@@ -86,21 +86,27 @@ def _prefix(i: int) -> str:
 
 
 def _extra_rules(scale: int, *, grown: int = 0) -> list[dict[str, Any]]:
-    """RULES_PER_NSG rules per role; the first ``grown`` roles get one more."""
-    rules: list[dict[str, Any]] = []
-    for i in range(scale):
-        ports = [BASE_PORT + j for j in range(RULES_PER_NSG)]
-        if i < grown:
-            ports.append(ADDED_PORT)
-        rules.extend(
+    """RULES_PER_NSG rules for every role; the first ``grown`` roles get one more. Written as a
+    user would (``role: "*"`` and a list of roles), so the config stays small at any scale."""
+    rules: list[dict[str, Any]] = [
+        {
+            "role": "*",
+            "protocol": "tcp",
+            "ports": BASE_PORT + j,
+            "peer": f"cidr:{PEER}",
+            "purpose": f"svc {j}",
+        }
+        for j in range(RULES_PER_NSG)
+    ]
+    if grown:
+        rules.append(
             {
-                "role": _role(i),
+                "role": [_role(i) for i in range(min(grown, scale))],
                 "protocol": "tcp",
-                "ports": port,
+                "ports": ADDED_PORT,
                 "peer": f"cidr:{PEER}",
-                "purpose": f"svc {port - BASE_PORT}",
+                "purpose": f"svc {ADDED_PORT - BASE_PORT}",
             }
-            for port in ports
         )
     return rules
 
