@@ -31,6 +31,7 @@ from portsync.errors import (
 from portsync.evaluate import access_of
 from portsync.history import History
 from portsync.lifelines import check_target, flows_by_target
+from portsync.membership import memberships
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
 from portsync.planmatch import check_same
@@ -145,7 +146,9 @@ def _plan_cluster(
     for rule in translate_with_advice(provider, session.loaded, own):
         desired_by_target.setdefault(rule.target, []).append(rule)
     lifelines = _lifeline_flows(session, provider, cluster)
-    live = provider.fetch(targets)
+    member = memberships(provider)
+    # The other groups of roles bound to several are read too: their rules cover.
+    live = provider.fetch(member.read_targets(targets))
     protectors = config.protectors()
     groups = []
     for target in targets:
@@ -164,7 +167,9 @@ def _plan_cluster(
         if cluster.covered == "satisfy":
             fixed_hook = getattr(provider, "is_fixed_default", None)
             covering = [r for r in current if fixed_hook is None or not fixed_hook(r)]
-            ops, satisfied = settle_covered(ops, covering)
+            ops, satisfied = settle_covered(
+                ops, covering, members=member.members, also=member.also_rules(target, live)
+            )
         others = sorted({r.owner for r in unmanaged if r.owner is not None})
         if others:
             log.warning(

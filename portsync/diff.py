@@ -168,6 +168,7 @@ def settle_covered(
     live: Sequence[TargetRule],
     *,
     members: Mapping[Endpoint, Collection[Endpoint]] | None = None,
+    also: Sequence[TargetRule] = (),
 ) -> tuple[list[Op], list[Satisfied]]:
     """Drop the additions that live rules already cover (coverage, not equality).
 
@@ -176,16 +177,22 @@ def settle_covered(
     the narrow wanted one stay together. When the covering rule later disappears, the next plan
     adds portsync's own rule.
 
+    ``also``: the live rules of the other groups the target's machines are in (a role bound to
+    several); they cover as the target's own do. ``members``: see
+    :func:`~portsync.evaluate.covering_rules`.
+
     Returns:
         ``(ops, satisfied)``: the operations left, and each dropped addition with the live rules
         that cover it.
     """
     surviving = final_state(live, [op for op in ops if not isinstance(op, CreateRuleOp)])
+    surviving.extend(also)
+    others = {r.target for r in also}
     kept: list[Op] = []
     satisfied: list[Satisfied] = []
     for op in ops:
         if isinstance(op, CreateRuleOp):
-            by = covering_rules(op.rule, surviving, members=members)
+            by = covering_rules(op.rule, surviving, members=members, targets=others)
             if by:
                 log.info("satisfied %s by %d live rules", op.rule.key, len(by))
                 satisfied.append(Satisfied(op.rule, by))

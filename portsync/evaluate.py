@@ -174,6 +174,7 @@ def covering_rules(
     live: Sequence[TargetRule],
     *,
     members: Mapping[Endpoint, Collection[Endpoint]] | None = None,
+    targets: Collection[str] = (),
 ) -> tuple[TargetRule, ...]:
     """The live rules that together admit every flow ``want`` describes, or ``()``.
 
@@ -188,12 +189,15 @@ def covering_rules(
         live: the target's rules that will still be there after the plan.
         members: for an endpoint standing for a role's machines, the other endpoints (groups)
             those machines are members of.
+        targets: other targets whose rules apply to the same machines as ``want.target`` (the
+            other groups of a role bound to several).
 
     Returns:
         The covering rules in port order (a subset that suffices), or ``()`` when not covered.
     """
     members = members or {}
-    relevant = [r for r in live if r.target == want.target and r.direction is want.direction]
+    same = {want.target, *targets}
+    relevant = [r for r in live if r.target in same and r.direction is want.direction]
     for rule in relevant:
         if (
             access_of(rule) == "deny"
@@ -300,6 +304,7 @@ def decide(
     *,
     from_internet: bool = False,
     contains: Contains | None = None,
+    members: Mapping[Endpoint, Collection[Endpoint]] | None = None,
 ) -> EndpointAnswer:
     """The answer for ``endpoint`` from the rules that apply to one port: rules are taken in
     priority order (lower first; a deny rule before an allow rule of the same priority, as GCP
@@ -313,12 +318,18 @@ def decide(
         from_internet: the source stands for the public internet (see :func:`match_peer`).
         contains: the provider's ``peer_contains`` hook: a peer it knows holds the endpoint
             matches, with its note.
+        members: for an endpoint standing for a role's machines, the other groups they are in
+            (a role bound to several): a rule from one of those matches them.
     """
+    members = members or {}
     ordered = sorted(rules, key=lambda r: (priority_of(r), access_of(r) != "deny", r.key))
     uncertain: list[RuleMatch] = []
     allowing: list[RuleMatch] = []
     for rule in ordered:
-        match, note = match_peer(endpoint, rule.peer, from_internet=from_internet)
+        if rule.peer in members.get(endpoint, ()):
+            match, note = Match.YES, f"the machines of {endpoint} are also in {rule.peer}"
+        else:
+            match, note = match_peer(endpoint, rule.peer, from_internet=from_internet)
         if match is Match.UNKNOWN and contains is not None:
             known = contains(endpoint, rule)
             if known:

@@ -22,7 +22,7 @@ GCP and Azure; otherwise every rule allows, as on AWS.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from portsync.evaluate import (
     decide,
     match_peer,
 )
+from portsync.membership import Memberships, memberships
 from portsync.model import (
     Direction,
     Endpoint,
@@ -50,7 +51,7 @@ from portsync.model import (
     TargetRule,
     slugify,
 )
-from portsync.ops import Plan, fingerprint
+from portsync.ops import GroupOps, Plan, fingerprint
 from portsync.provider import Settings, Target
 
 __all__ = [
@@ -234,8 +235,10 @@ def evaluate(
     *,
     from_internet: bool = False,
     contains: Contains | None = None,
+    members: Mapping[Endpoint, Collection[Endpoint]] | None = None,
 ) -> TargetAnswer:
-    """Can each endpoint reach ``destination`` through ``rules`` (one target's rules)?
+    """Can each endpoint reach ``destination`` through ``rules`` (one target's rules, and those
+    of the other groups its machines are in)?
 
     Args:
         target: the target the rules belong to.
@@ -246,6 +249,8 @@ def evaluate(
             :func:`match_peer`).
         contains: the provider's ``peer_contains`` hook, if it has one (see
             :data:`portsync.evaluate.Contains`).
+        members: for an endpoint standing for a role's machines, the other groups they are in
+            (a rule from one of those admits them).
 
     Returns:
         The per-endpoint answers and the target's combined answer.
@@ -255,7 +260,8 @@ def evaluate(
     """
     relevant = [r for r in rules if _applies(r, destination)]
     answers = tuple(
-        decide(e, relevant, from_internet=from_internet, contains=contains) for e in endpoints
+        decide(e, relevant, from_internet=from_internet, contains=contains, members=members)
+        for e in endpoints
     )
     return TargetAnswer(
         target=target,
@@ -358,6 +364,25 @@ def _endpoints(
     return sorted({r.peer for r in resolved if r.target == target.id})
 
 
+def _planned_also(
+    member: Memberships,
+    target: Target,
+    live: Mapping[str, Sequence[TargetRule]],
+    groups: Mapping[tuple[str, str], GroupOps],
+    cluster: str,
+) -> list[TargetRule]:
+    """The rules of the other groups ``target``'s machines are in: live, or as a saved plan
+    leaves a group it changes."""
+    from portsync.diff import final_state
+
+    out: list[TargetRule] = []
+    for other in member.also.get(target.id, ()):
+        rules = list(live.get(other.id, []))
+        group = groups.get((cluster, other.id))
+        out.extend(final_state(rules, group.ops) if group is not None else rules)
+    return out
+
+
 def explain(
     loaded: LoadedConfig,
     source: Source,
@@ -436,7 +461,8 @@ def explain(
                 )
             )
             continue
-        live = provider.fetch(targets)
+        member = memberships(provider)
+        live = provider.fetch(member.read_targets(targets))
         notes: list[str] = list(plan_notes)
         results: list[TargetAnswer] = []
         for target in targets:
@@ -454,6 +480,8 @@ def explain(
                             "apply would refuse this plan"
                         )
                     rules = final_state(rules, group.ops)
+            # A role bound to several groups: each of them admits its machines.
+            rules = [*rules, *_planned_also(member, target, live, groups, cluster.name)]
             try:
                 endpoints = _endpoints(provider, source, destination, target, loaded)
             except TranslationError as exc:
@@ -472,6 +500,7 @@ def explain(
                     destination,
                     from_internet=source.from_internet,
                     contains=getattr(provider, "peer_contains", None),
+                    members=member.members,
                 )
             )
         best = max((r.answer for r in results), key=lambda a: _RANK[a])

@@ -49,6 +49,7 @@ from portsync.exposure import (
     is_world,
 )
 from portsync.lifelines import closed_now, flows_by_target
+from portsync.membership import memberships
 from portsync.model import (
     Direction,
     Endpoint,
@@ -297,7 +298,11 @@ def audit(
         if progress:
             progress(f"auditing {cluster.name} ({cluster.provider})")
         provider = session.provider(cluster)
-        targets = provider.targets()
+        written = provider.targets()
+        # The other groups of roles bound to several are audited too (nothing is desired
+        # there, so their peers are not held to the port tables' declared ones).
+        read_only = {t.id for t in memberships(provider).extra_targets(written)}
+        targets = memberships(provider).read_targets(written)
         live = provider.fetch(targets)
         notes: list[str] = []
         desired: list[TargetRule] | None
@@ -336,7 +341,9 @@ def audit(
                     live=live.get(target.id, []),
                     ports=ports,
                     desired=(
-                        None if desired is None else [r for r in desired if r.target == target.id]
+                        None
+                        if desired is None or target.id in read_only
+                        else [r for r in desired if r.target == target.id]
                     ),
                     internal=internal,
                     defaults=split_cloud_defaults(provider, live.get(target.id, []))[1],

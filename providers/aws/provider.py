@@ -11,13 +11,14 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portsync.config import ClusterConfig, Sources
 from portsync.errors import ConfigError, ConflictError, NotFoundError, ProviderLimitError
-from portsync.model import Direction, EndpointKind, RuleSet, TargetRule
+from portsync.membership import Memberships
+from portsync.model import Direction, Endpoint, EndpointKind, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.provider import Settings, Target
 from portsync.reads import sibling_configs
@@ -38,11 +39,52 @@ __all__ = ["AwsClusterConfig", "AwsProvider"]
 log = logging.getLogger(__name__)
 
 
+_GROUP_ID = r"^sg-[0-9a-zA-Z]+$"
+
+
 class AwsRoleBinding(BaseModel):
-    """A role's security group."""
+    """A role's security group, or every group its machines are in and the one written to."""
 
     model_config = ConfigDict(extra="forbid")
-    security_group: str = Field(pattern=r"^sg-[0-9a-zA-Z]+$")
+    security_group: str | None = Field(default=None, pattern=_GROUP_ID)
+    #: Every group the role's machines are in; rules are written to ``write_to`` (default: the
+    #: first), the others are read for coverage, explain and audit.
+    security_groups: list[Annotated[str, Field(pattern=_GROUP_ID)]] | None = None
+    write_to: str | None = Field(default=None, pattern=_GROUP_ID)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> AwsRoleBinding:
+        if (self.security_group is None) == (self.security_groups is None):
+            raise ValueError(
+                "give security_group (one group), or security_groups (every group the role's "
+                "machines are in) with an optional write_to"
+            )
+        if self.security_groups is not None:
+            if not self.security_groups:
+                raise ValueError("security_groups needs at least one group")
+            if len(set(self.security_groups)) != len(self.security_groups):
+                raise ValueError("security_groups lists a group twice")
+            if self.write_to is not None and self.write_to not in self.security_groups:
+                raise ValueError(
+                    f"write_to {self.write_to} is not one of security_groups; list it there too"
+                )
+        elif self.write_to is not None:
+            raise ValueError("write_to goes with security_groups (a list of the role's groups)")
+        return self
+
+    @property
+    def target(self) -> str:
+        """The group rules are written to."""
+        if self.security_group is not None:
+            return self.security_group
+        assert self.security_groups
+        return self.write_to or self.security_groups[0]
+
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """Every group the role's machines are in, the written one first."""
+        others = [g for g in self.security_groups or () if g != self.target]
+        return (self.target, *others)
 
 
 class AwsClusterConfig(BaseModel):
@@ -65,14 +107,17 @@ class AwsClusterConfig(BaseModel):
     @field_validator("roles")
     @classmethod
     def _distinct(cls, value: dict[str, AwsRoleBinding]) -> dict[str, AwsRoleBinding]:
+        # Roles may share a group their machines are in, but never the one written to: the
+        # rules of both would land on every machine of either.
         seen: dict[str, str] = {}
         for role, binding in value.items():
-            if binding.security_group in seen:
+            if binding.target in seen:
                 raise ValueError(
-                    f"roles {seen[binding.security_group]!r} and {role!r} share "
-                    f"{binding.security_group}; bind each role to its own security group"
+                    f"roles {seen[binding.target]!r} and {role!r} both write to "
+                    f"{binding.target}; give each role its own group to write to (write_to), "
+                    "and list shared groups under security_groups"
                 )
-            seen[binding.security_group] = role
+            seen[binding.target] = role
         return value
 
 
@@ -101,8 +146,13 @@ class AwsProvider:
         self.cluster = cluster
         self.settings = settings
         self.config = AwsClusterConfig.model_validate(cluster.settings)
-        self.groups = {role: b.security_group for role, b in self.config.roles.items()}
+        self.groups = {role: b.target for role, b in self.config.roles.items()}
         self.roles_by_group = {gid: role for role, gid in self.groups.items()}
+        #: Every group of each role's machines, the written one first.
+        self.member_groups = {role: b.groups for role, b in self.config.roles.items()}
+        for role, gids in self.member_groups.items():
+            for gid in gids:
+                self.roles_by_group.setdefault(gid, role)
         self._client = client
         self._adapter: Any = None
         self._lock = threading.Lock()
@@ -113,18 +163,19 @@ class AwsProvider:
         # covering every group any of them binds.
         scope = _read_scope(self.config)
         shared = {
-            binding.security_group
+            gid
             for other in sibling_configs(
                 settings.fleet, cluster, AwsClusterConfig, shared=settings.reads
             )
             if _read_scope(other) == scope
             for binding in other.roles.values()
+            for gid in binding.groups
         }
         # Always through the round's shared reads, so managing_tool finds the listing fetch
         # made (the group's tags) without reading again.
         self._read_key: tuple[Any, ...] = (
             *scope,
-            tuple(sorted(shared | set(self.groups.values()))),
+            tuple(sorted(shared | {g for gids in self.member_groups.values() for g in gids})),
         )
 
     @property
@@ -177,6 +228,22 @@ class AwsProvider:
         return [
             Target(id=gid, role=role, label=f"{gid} ({role})") for role, gid in self.groups.items()
         ]
+
+    def memberships(self) -> Memberships:
+        """The groups each role's machines are in besides the one written to (read only)."""
+        also: dict[str, tuple[Target, ...]] = {}
+        members: dict[Endpoint, frozenset[Endpoint]] = {}
+        for role, (written, *others) in self.member_groups.items():
+            if not others:
+                continue
+            also[written] = tuple(
+                Target(id=gid, role=self.roles_by_group[gid], label=f"{gid} ({role}, read only)")
+                for gid in others
+            )
+            members[Endpoint(EndpointKind.GROUP, written)] = frozenset(
+                Endpoint(EndpointKind.GROUP, gid) for gid in others
+            )
+        return Memberships(also=also, members=members)
 
     def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
         """Neutral rules → security-group rules."""

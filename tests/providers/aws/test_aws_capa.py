@@ -17,10 +17,14 @@ import pytest
 from typer.testing import CliRunner
 
 from portsync import api
+from portsync.audit import audit
 from portsync.cli import app
 from portsync.config import load_config
 from portsync.errors import GuardrailError
+from portsync.evaluate import covering_rules
+from portsync.explain import Answer, explain, parse_destination, parse_source
 from portsync.history import History
+from portsync.model import Endpoint, EndpointKind
 from portsync.ops import Plan
 
 CLUSTER = "capa"
@@ -178,3 +182,130 @@ def test_exclusive_is_refused_on_capa_groups(capa: CapaLayout) -> None:
     with pytest.raises(GuardrailError, match=r"managed by Cluster API AWS \(CAPA\)"):
         api.apply(load_config(capa.config), allow_exclusive=True, max_deletes=100)
     assert {g: capa._rule_ids(g) for g in capa.capa_rules} == capa.capa_rules
+
+
+def _several_groups(capa: CapaLayout) -> None:
+    """Bind each role to every group CAPA puts its machines in: all machines are in ``node`` and
+    ``lb``, control-plane machines in ``controlplane`` as well."""
+    text = capa.config.read_text()
+    text = text.replace(
+        f"control-plane: {{security_group: {capa.cp}}}",
+        f"control-plane: {{security_groups: [{capa.cp}, {capa.node}, {capa.lb}], "
+        f"write_to: {capa.cp}}}",
+    ).replace(
+        f"worker: {{security_group: {capa.node}}}",
+        f"worker: {{security_groups: [{capa.node}, {capa.lb}]}}",
+    )
+    capa.config.write_text(text)
+
+
+def _explain(capa: CapaLayout, source: str, destination: str) -> Answer:
+    loaded = load_config(capa.config)
+    return explain(loaded, parse_source(source), parse_destination(destination)).answer
+
+
+#: Flows CAPA's rules allow only through a group the destination's machines share with others:
+#: the kubelet of control-plane machines (the node group admits 10250 from the control plane,
+#: and control-plane machines are in the node group).
+CAPA_FLOWS = [
+    ("role:control-plane", "control-plane:10250/tcp"),
+    ("role:control-plane", "worker:10250/tcp"),
+    ("role:worker", "control-plane:6443/tcp"),
+    ("role:control-plane", "control-plane:2380/tcp"),
+]
+
+
+def test_one_group_per_role_denies_what_capa_allows(capa: CapaLayout) -> None:
+    assert _explain(capa, "role:control-plane", "control-plane:10250/tcp") is Answer.DENIED
+
+
+@pytest.mark.parametrize(("source", "destination"), CAPA_FLOWS)
+def test_several_groups_per_role_explain_allows_what_capa_allows(
+    capa: CapaLayout, source: str, destination: str
+) -> None:
+    _several_groups(capa)
+    assert _explain(capa, source, destination) is Answer.ALLOWED
+
+
+def test_several_groups_per_role_plan_adds_nothing_covered_and_writes_only_to_write_to(
+    capa: CapaLayout,
+) -> None:
+    _several_groups(capa)
+    plan = capa.plan()
+    assert {g.target for g in plan.groups} == {capa.cp, capa.node}
+    cp = next(g for g in plan.groups if g.role == "control-plane")
+    kubelet = [s for s in cp.satisfied if s.rule.ports_text == "10250"]
+    assert kubelet, "the control plane's kubelet is admitted through the node group"
+    assert {r.target for r in kubelet[0].by} == {capa.node}
+    # Nothing added is covered by a live rule on any of the role's groups.
+    live = _live(capa)
+    groups = {"control-plane": [capa.cp, capa.node, capa.lb], "worker": [capa.node, capa.lb]}
+    members = {
+        Endpoint(EndpointKind.GROUP, capa.cp): {Endpoint(EndpointKind.GROUP, capa.node)},
+        Endpoint(EndpointKind.GROUP, capa.node): {Endpoint(EndpointKind.GROUP, capa.lb)},
+    }
+    for group in plan.groups:
+        rules = [r for gid in groups[group.role] for r in live[gid]]
+        for op in group.adds:
+            assert not covering_rules(
+                op.rule, rules, members=members, targets=groups[group.role]
+            ), op.rule
+    # Applying writes only to the groups written to, and the next plan is clean.
+    api.apply(load_config(capa.config), history=capa.history)
+    assert api.plan(load_config(capa.config)).is_empty()
+    assert capa._rule_ids(capa.lb) == set()
+
+
+def _live(capa: CapaLayout) -> dict[str, list[Any]]:
+    from portsync.providers.aws.translate import live_rules
+
+    out: dict[str, list[Any]] = {}
+    for gid in (capa.cp, capa.node, capa.lb):
+        group = capa.ec2.describe_security_groups(GroupIds=[gid])["SecurityGroups"][0]
+        items = capa.ec2.describe_security_group_rules(
+            Filters=[{"Name": "group-id", "Values": [gid]}]
+        )["SecurityGroupRules"]
+        out[gid] = live_rules(group, items, {}, owner=CLUSTER, cluster=CLUSTER)
+    return out
+
+
+def test_audit_reads_every_group_of_a_role(capa: CapaLayout) -> None:
+    _several_groups(capa)
+    capa.ec2.authorize_security_group_ingress(
+        GroupId=capa.lb,
+        IpPermissions=[
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 10250,
+                "ToPort": 10250,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+            }
+        ],
+    )
+    report = audit(load_config(capa.config))
+    exposed = [f for f in report.findings if f.target == capa.lb and f.rule.ports_text == "10250"]
+    assert exposed, "the kubelet opened to the world on the shared lb group is reported"
+
+
+def _bindings(roles: str) -> str:
+    return (
+        "clusters:\n  - name: c\n    provider: aws\n    region: eu-west-1\n"
+        f"    roles: {{{roles}}}\n"
+    )
+
+
+def test_a_group_shared_by_two_roles_is_allowed_unless_both_write_to_it() -> None:
+    from portsync.config import parse_config
+    from portsync.errors import ConfigError
+
+    shared = "control-plane: {security_groups: [sg-cp, sg-node]}, worker: {security_group: sg-node}"
+    parse_config(_bindings(shared))
+    both = "control-plane: {security_groups: [sg-node, sg-cp]}, worker: {security_group: sg-node}"
+    with pytest.raises(ConfigError, match=r"both write to sg-node"):
+        parse_config(_bindings(both))
+    stray = "worker: {security_groups: [sg-node], write_to: sg-lb}"
+    with pytest.raises(ConfigError, match=r"write_to sg-lb is not one of security_groups"):
+        parse_config(_bindings(stray))
+    neither = "worker: {write_to: sg-lb}"
+    with pytest.raises(ConfigError, match=r"give security_group \(one group\), or security_groups"):
+        parse_config(_bindings(neither))
