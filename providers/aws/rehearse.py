@@ -227,7 +227,8 @@ class CloudCopy:
             cluster=cluster.name,
         )
         copy = make_client(region=config.region, endpoint=self.moto.url, anonymous=True)
-        bound = [b.security_group for b in config.roles.values()]
+        # Every group of every role: a role bound to several reads them all.
+        bound = list(dict.fromkeys(g for b in config.roles.values() for g in b.groups))
         lb_groups = [s for s in sources.load_balancers if s.startswith("sg-")]
         lists = {s for s in sources.load_balancers if s.startswith("pl-")}
         groups = _paged(
@@ -324,9 +325,7 @@ class CloudCopy:
             endpoint=self.moto.url,
             credentials="anonymous",
             profile=None,
-            roles={
-                role: {"security_group": ids[b.security_group]} for role, b in config.roles.items()
-            },
+            roles={role: _copied_binding(b, ids) for role, b in config.roles.items()},
         )
         copied_sources = sources.model_copy(
             update={"load_balancers": tuple(ids.get(s, s) for s in sources.load_balancers)}
@@ -337,3 +336,13 @@ class CloudCopy:
             sources=copied_sources,
             ids={copy_id: live_id for live_id, copy_id in ids.items()},
         )
+
+
+def _copied_binding(binding: Any, ids: Mapping[str, str]) -> dict[str, Any]:
+    """A role binding naming the copies of its groups, in the form the config gave it."""
+    if binding.security_groups is None:
+        return {"security_group": ids[binding.target]}
+    return {
+        "security_groups": [ids[g] for g in binding.security_groups],
+        "write_to": ids[binding.target],
+    }
