@@ -21,7 +21,7 @@ means the cost grows linearly (a quadratic step would show ratios of 10 and 100)
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -34,6 +34,7 @@ from portsync.diff import diff_target
 from portsync.model import Endpoint, EndpointKind, PortRange, Protocol, RuleSet, TargetRule
 from portsync.ops import GroupOps, Plan
 from portsync.provider import Settings, Target
+from portsync.writes import Snapshot, Write
 
 __all__ = ["DEFAULT_SCALES", "main", "make_rules", "run"]
 
@@ -122,9 +123,9 @@ class _StubProvider:
 
     name: ClassVar[str] = "stub"
     config_model: ClassVar[type[BaseModel]] = _StubConfig
-    limits: ClassVar[Mapping[str, int]] = {}
 
     def __init__(self, desired: Sequence[TargetRule], live: Sequence[TargetRule]) -> None:
+        self.read_scope = ("stub",)
         self.desired = list(desired)
         self.live: dict[str, list[TargetRule]] = {}
         for r in live:
@@ -138,19 +139,16 @@ class _StubProvider:
     def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
         return self.desired
 
-    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
-        return {t.id: self.live.get(t.id, []) for t in targets}
+    def read(self, targets: Sequence[Target]) -> Snapshot:
+        return Snapshot(provider=self.name, rules={t.id: self.live.get(t.id, []) for t in targets})
 
-    def managing_tool(self, target: Target, live: Sequence[TargetRule]) -> None:
+    def managing_tool(self, target: Target, snapshot: Snapshot) -> None:
         return None
 
-    def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
-        return None
+    def compile(self, groups: Sequence[GroupOps], snapshot: Snapshot) -> tuple[Write, ...]:
+        return ()
 
-    def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
-        return None
-
-    def apply(self, ops: GroupOps) -> None:
+    def execute(self, write: Write) -> None:
         raise NotImplementedError
 
 

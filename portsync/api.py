@@ -9,16 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Collection, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Collection, Hashable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from portsync.config import ClusterConfig, LoadedConfig
 from portsync.diff import diff_target, final_state, settle_covered
 from portsync.errors import (
     ApplyError,
-    ConfigError,
     ConvergenceError,
     DeadlineExceeded,
     GuardrailError,
@@ -43,9 +41,10 @@ from portsync.provider import (
     fixed_defaults,
     split_cloud_defaults,
 )
-from portsync.registry import get_provider_class
+from portsync.session import Session, fan_out, select_clusters
 from portsync.synthesis import synthesize, translate_with_advice
 from portsync.tools import ManagingTool
+from portsync.writes import Write
 
 __all__ = [
     "ApplyResult",
@@ -59,28 +58,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Session:
-    """Providers opened during one command, reused between plan, apply and verification."""
-
-    loaded: LoadedConfig
-    settings: Settings
-    providers: dict[str, Provider] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not self.settings.fleet:
-            # Providers find the clusters they share a read with here (limiters and the shared
-            # reads stay the same objects).
-            self.settings = replace(self.settings, fleet=tuple(self.loaded.config.clusters))
-
-    def provider(self, cluster: ClusterConfig) -> Provider:
-        """The provider for ``cluster``, created on first use."""
-        if cluster.name not in self.providers:
-            cls = get_provider_class(cluster.provider)
-            self.providers[cluster.name] = cls(cluster, settings=self.settings)
-        return self.providers[cluster.name]
 
 
 @dataclass(frozen=True)
@@ -110,22 +87,6 @@ def config_digest(loaded: LoadedConfig, ruleset: RuleSet) -> str:
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
-def select_clusters(loaded: LoadedConfig, names: Sequence[str] = ()) -> list[ClusterConfig]:
-    """The clusters to work on: all of them, or those named.
-
-    Raises:
-        ConfigError: a name is unknown, or no cluster is configured.
-    """
-    if not loaded.config.clusters:
-        raise ConfigError(
-            f"no clusters configured in {loaded.where()}",
-            hint="add a clusters: list (see docs/configuration.md), or try `portsync demo`",
-        )
-    if not names:
-        return list(loaded.config.clusters)
-    return [loaded.cluster(n) for n in dict.fromkeys(names)]
-
-
 def _plan_cluster(
     session: Session,
     cluster: ClusterConfig,
@@ -136,7 +97,7 @@ def _plan_cluster(
 ) -> list[GroupOps]:
     config = session.loaded.config
     provider = session.provider(cluster)
-    targets: list[Target] = provider.targets()
+    targets: list[Target] = session.targets(cluster)
     if only_targets is not None:
         targets = [t for t in targets if t.id in only_targets]
     desired_by_target: dict[str, list[TargetRule]] = {}
@@ -147,8 +108,10 @@ def _plan_cluster(
         desired_by_target.setdefault(rule.target, []).append(rule)
     lifelines = _lifeline_flows(session, provider, cluster)
     member = memberships(provider)
-    # The other groups of roles bound to several are read too: their rules cover.
-    live = provider.fetch(member.read_targets(targets))
+    # The other groups of roles bound to several are read too (the session reads them with the
+    # scope): their rules cover.
+    live = session.live(cluster, member.read_targets(targets))
+    snapshot = session.snapshot(cluster)
     protectors = config.protectors()
     groups = []
     for target in targets:
@@ -178,8 +141,7 @@ def _plan_cluster(
                 target,
                 ", ".join(others),
             )
-        provider.check_limits(target, final_state(current, ops))
-        tool = provider.managing_tool(target, current)
+        tool = provider.managing_tool(target, snapshot)
         group = GroupOps(
             cluster=cluster.name,
             provider=cluster.provider,
@@ -204,6 +166,27 @@ def _plan_cluster(
         )
         groups.append(replace(group, lifelines=tuple(statuses)) if statuses else group)
     return groups
+
+
+def compile_writes(session: Session, groups: Sequence[GroupOps]) -> tuple[Write, ...]:
+    """The writes that carry out ``groups``: one ``compile`` per read scope, handed every group
+    of every cluster of that scope (a project's quota or an NSG's priorities span clusters).
+
+    Raises:
+        ProviderLimitError: a write unit would exceed a quota.
+    """
+    by_scope: dict[Hashable, list[GroupOps]] = {}
+    first: dict[Hashable, ClusterConfig] = {}
+    for group in groups:
+        cluster = session.loaded.cluster(group.cluster)
+        scope = session.scope(cluster)
+        first.setdefault(scope, cluster)
+        by_scope.setdefault(scope, []).append(group)
+    writes: list[Write] = []
+    for scope, members in by_scope.items():
+        cluster = first[scope]
+        writes.extend(session.provider(cluster).compile(members, session.snapshot(cluster)))
+    return tuple(writes)
 
 
 def _lifeline_flows(
@@ -244,19 +227,18 @@ def plan(
     settings = settings or Settings(mode=loaded.config.mode, adopt_legacy=adopt_legacy)
     session = session or Session(loaded, settings)
     ruleset = ruleset if ruleset is not None else synthesize(loaded)
-    selected = select_clusters(loaded, clusters)
-    session.settings.reads.new_round()
+    selected = session.select(clusters)
 
     def one(cluster: ClusterConfig) -> list[GroupOps]:
         if progress:
             progress(f"reading {cluster.name} ({cluster.provider})")
         return _plan_cluster(session, cluster, ruleset, history=history)
 
-    workers = max(1, min(settings.max_workers, len(selected)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="plan") as pool:
-        results = list(pool.map(one, selected))
+    results = fan_out(one, selected, workers=session.settings.max_workers, name="plan")
+    groups = tuple(g for found in results for g in found)
     return Plan(
-        groups=tuple(g for groups in results for g in groups),
+        groups=groups,
+        writes=compile_writes(session, groups),
         mode=loaded.config.mode,
         config_digest=config_digest(loaded, ruleset),
         created_at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -443,6 +425,50 @@ def _interrupted(
     )
 
 
+def _units(session: Session, writes: Sequence[Write]) -> list[list[Write]]:
+    """``writes`` by write unit (scope and unit), each in make-before-break order: every
+    ``make`` write of the unit, then every ``change``, then every ``break``; compile order
+    within a phase. Units run in parallel, each unit's writes one after the other."""
+    units: dict[tuple[Hashable, str], list[Write]] = {}
+    for write in writes:
+        scope = session.scope(session.loaded.cluster(write.cluster))
+        units.setdefault((scope, write.target), []).append(write)
+    return [sorted(unit, key=lambda w: w.phase) for unit in units.values()]
+
+
+def _prepare_transitional(session: Session, writes: Sequence[Write]) -> None:
+    """TRANSITIONAL (issue #14): first-contract providers batch apply-time reads per cluster."""
+    by_cluster: dict[str, list[Write]] = {}
+    for write in writes:
+        by_cluster.setdefault(write.cluster, []).append(write)
+    for name, mine in by_cluster.items():
+        prepare = getattr(session.provider(session.loaded.cluster(name)), "prepare", None)
+        if prepare is not None:
+            prepare(mine)
+
+
+def _outcomes(
+    groups: Sequence[GroupOps], writes: Sequence[Write], status: dict[tuple[str, str], str]
+) -> dict[tuple[str, str], str]:
+    """How each changed target fared: ``done``, ``failed``, ``partly`` or ``skipped``.
+
+    A target that is itself a write unit (an AWS security group) fares as its unit. A target
+    whose rules live in other units (GCP firewalls, an Azure NSG shared by roles) fares as the
+    worst of its cluster's units.
+    """
+    rank = {"done": 0, "skipped": 1, "partly": 2, "failed": 3}
+    units = {(w.cluster, w.target) for w in writes}
+    worst: dict[str, str] = {}
+    for (cluster, _unit), state in status.items():
+        if rank[state] > rank[worst.get(cluster, "done")]:
+            worst[cluster] = state
+    out: dict[tuple[str, str], str] = {}
+    for group in groups:
+        key = (group.cluster, group.target)
+        out[key] = status.get(key, "skipped") if key in units else worst.get(group.cluster, "done")
+    return out
+
+
 def apply(
     loaded: LoadedConfig,
     *,
@@ -457,6 +483,7 @@ def apply(
     progress: Callable[[str], None] | None = None,
     history: History | None = None,
     adopt_legacy: bool = False,
+    session: Session | None = None,
 ) -> ApplyResult:
     """Make the live state match: a fresh plan, or exactly a saved one.
 
@@ -465,6 +492,7 @@ def apply(
     operations are the ones applied.
 
     ``adopt_legacy`` as for :func:`plan` (a saved plan made with it needs it again).
+    ``session``: the session to read and write through (a new one by default).
 
     Raises:
         PlanFileError: the saved plan was made from another config, or its operations differ
@@ -476,7 +504,8 @@ def apply(
         ConvergenceError: after apply, the live state still differs.
     """
     settings = settings or Settings(mode=loaded.config.mode, adopt_legacy=adopt_legacy)
-    session = Session(loaded, settings)
+    session = session or Session(loaded, settings)
+    settings = session.settings
     ruleset = synthesize(loaded)
     if saved is not None:
         digest = config_digest(loaded, ruleset)
@@ -522,67 +551,64 @@ def apply(
     if confirm is not None and not confirm(the_plan):
         raise GuardrailError("apply cancelled; nothing was changed")
 
-    done: list[tuple[str, str, Op]] = []
-    failures: list[tuple[GroupOps, PortsyncError]] = []
     changed = [g for g in the_plan.groups if not g.is_empty()]
+    session.new_round()  # a read during apply must not see the plan's listings
     control = session.settings.control
     control.begin_writes()
-    #: Groups a stop (signal or deadline) kept from finishing: started part way, or not at all.
-    partly: list[GroupOps] = []
-    skipped: list[GroupOps] = []
+    units = _units(session, the_plan.writes)
+    status: dict[tuple[str, str], str] = {}
+    failures: list[tuple[Write, PortsyncError]] = []
+    _prepare_transitional(session, the_plan.writes)
 
-    def one(group: GroupOps) -> None:
-        cluster = loaded.cluster(group.cluster)
-        provider = session.provider(cluster)
-        if progress:
-            progress(
-                f"applying {len(group.ops)} changes to {group.cluster}/{group.label or group.target}"
-            )
-        provider.apply(group)
-        done.extend((group.cluster, group.target, op) for op in group.ops)
-
-    def guarded(group: GroupOps) -> None:
+    def run(unit: Sequence[Write]) -> None:
+        key = (unit[0].cluster, unit[0].target)
         if control.stopping or control.expired():
-            skipped.append(group)
+            status[key] = "skipped"
             return
-        try:
-            one(group)
-        except (StopRequested, DeadlineExceeded):
-            partly.append(group)
-        except PortsyncError as exc:
-            failures.append((group, exc))
+        if progress:
+            progress(f"applying {len(unit)} writes to {unit[0].cluster}/{unit[0].target}")
+        status[key] = "partly"
+        for write in unit:
+            try:
+                session.provider(loaded.cluster(write.cluster)).execute(write)
+            except (StopRequested, DeadlineExceeded):
+                return
+            except PortsyncError as exc:
+                # A failed write stops its unit: nothing after it (no removal) is sent.
+                status[key] = "failed"
+                failures.append((write, exc))
+                return
+        status[key] = "done"
 
-    for name in dict.fromkeys(g.cluster for g in changed):
-        provider = session.provider(loaded.cluster(name))
-        prepare = getattr(provider, "prepare_apply", None)
-        if prepare is not None:
-            prepare([g for g in changed if g.cluster == name])
-    # Prepared on what the plan read (a provider may compile its writes from it); a read during
-    # apply must not see the plan's listings.
-    session.settings.reads.new_round()
+    fan_out(run, units, workers=session.settings.max_workers, name="apply")
+    outcome = _outcomes(changed, the_plan.writes, status)
 
-    workers = max(1, min(settings.max_workers, len(changed)))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="apply") as pool:
-        list(pool.map(guarded, changed))
+    def fared(group: GroupOps) -> str:
+        return outcome[(group.cluster, group.target)]
+
+    done = [(g.cluster, g.target, op) for g in changed if fared(g) == "done" for op in g.ops]
+    partly = [g for g in changed if fared(g) == "partly"]
+    skipped = [g for g in changed if fared(g) == "skipped"]
     if partly or skipped or control.stopping:
         # A stop request is reported even when every write had already started: the run was
         # asked to end, so it does not go on to verify.
         raise _interrupted(the_plan, done, partly, skipped, deadline=not control.stopping)
     if failures:
-        group, first = failures[0]
-        where = ", ".join(f"{g.cluster}/{g.label or g.target}" for g, _ in failures)
+        write, first = failures[0]
+        failed = [g for g in changed if fared(g) == "failed"]
+        where = ", ".join(f"{g.cluster}/{g.label or g.target}" for g in failed)
         raise ApplyError(
-            f"apply failed on {where}: {first}",
+            f"apply failed on {where or write.cluster + '/' + write.target}: {first}",
             hint="nothing wanted was removed; fix the cause and run apply again to converge",
             done=done,
-            op=group,
+            op=failed[0] if failed else write,
         ) from first
 
     # Verify: re-read only the touched targets and re-diff.
-    session.settings.reads.new_round()
     touched: dict[str, set[str]] = {}
     for group in changed:
         touched.setdefault(group.cluster, set()).add(group.target)
+    session.select(list(touched))
     remaining: list[str] = []
     for name, targets in touched.items():
         cluster = loaded.cluster(name)

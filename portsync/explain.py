@@ -405,7 +405,7 @@ def explain(
         plan: a saved plan: answer on the state it would produce instead of the live state.
         plan_path: where the plan was read from (reported back).
         settings: run-wide settings.
-        session: an :class:`~portsync.api.Session` to reuse.
+        session: an :class:`~portsync.session.Session` to reuse.
         progress: called with a short line per cluster.
 
     Returns:
@@ -416,7 +416,8 @@ def explain(
         ConfigError: a cluster name is unknown.
         ProviderError: a cloud refused.
     """
-    from portsync.api import Session, final_state, select_clusters
+    from portsync.diff import final_state
+    from portsync.session import Session
 
     settings = settings or Settings(mode=loaded.config.mode)
     session = session or Session(loaded, settings)
@@ -433,7 +434,7 @@ def explain(
         names = names or in_plan
         if not names:
             raise InputError("the saved plan covers no cluster; there is nothing to explain")
-    selected = select_clusters(loaded, names)
+    selected = session.select(names)
     groups = {(g.cluster, g.target): g for g in plan.groups} if plan is not None else {}
     plan_notes: list[str] = []
     if plan is not None:
@@ -462,7 +463,7 @@ def explain(
             )
             continue
         member = memberships(provider)
-        live = provider.fetch(member.read_targets(targets))
+        live = session.live(cluster, member.read_targets(targets))
         notes: list[str] = list(plan_notes)
         results: list[TargetAnswer] = []
         for target in targets:

@@ -23,6 +23,7 @@ from portsync.planfile import (
     signature,
 )
 from portsync.tools import ManagingTool
+from portsync.writes import Write
 
 __all__ = [
     "FORMAT_VERSION",
@@ -236,6 +237,9 @@ class Plan:
     """The drift of every selected target and what to do about it."""
 
     groups: tuple[GroupOps, ...] = ()
+    #: The native calls that carry the groups' operations out, in compile order (see
+    #: :mod:`portsync.writes`): the plan's second level, what apply sends.
+    writes: tuple[Write, ...] = ()
     mode: str = "owned"
     config_digest: str = ""
     created_at: str = ""

@@ -1,13 +1,18 @@
-"""The narrow boundary between the core and a cloud (docs/architecture.md).
+"""The narrow boundary between the core and a cloud (docs/architecture.md, "The provider contract").
 
-A provider is constructed for one cluster. The engine asks it for the cluster's targets, for the
-desired rule set translated onto those targets, for the live rules, for a limit check of the state
-a plan would produce, and finally to apply one target's operations. Nothing else crosses.
+A provider is constructed for one cluster and keeps no mutable state after construction: the
+run's :class:`~portsync.session.Session` is the only cache. It names the cluster's targets,
+translates neutral rules onto them, and then works in three verbs that pass only data
+(:mod:`portsync.writes`):
+
+- ``read(targets) -> Snapshot``: one immutable listing of a read scope;
+- ``compile(groups, snapshot) -> tuple[Write, ...]``: pure; every limit is checked here;
+- ``execute(write)``: one native call, paced and retried, with no diffing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
@@ -19,6 +24,7 @@ from portsync.ops import DeleteRuleOp, Op
 from portsync.ratelimit import LimiterRegistry
 from portsync.reads import SharedReads
 from portsync.tools import ManagingTool
+from portsync.writes import Snapshot, Write
 
 if TYPE_CHECKING:
     from portsync.config import ClusterConfig, Sources
@@ -29,11 +35,19 @@ __all__ = ["Provider", "Settings", "Target", "fixed_defaults", "split_cloud_defa
 
 @dataclass(frozen=True, slots=True)
 class Target:
-    """One thing rules are attached to: a security group, a network tag, an NSG."""
+    """One thing rules are attached to: a security group, a network tag, an NSG.
+
+    ``cluster`` and ``owner`` name the cluster that binds the target and its owner identity.
+    Providers leave them empty in :meth:`Provider.targets`; the session fills them in before
+    :meth:`Provider.read`, so one read of a scope shared by several clusters can tell, per
+    target, whose rules are whose. They take no part in equality.
+    """
 
     id: str
     role: str
     label: str = ""
+    cluster: str = field(default="", compare=False)
+    owner: str = field(default="", compare=False)
 
     def __str__(self) -> str:
         return self.label or self.id
@@ -51,21 +65,29 @@ class Settings:
     max_workers: int = 8
     #: Client-side rate limiters shared by every provider of the run (see portsync.ratelimit).
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry, compare=False)
-    #: Listings shared by clusters in one read scope, per plan round (see portsync.reads).
+    #: TRANSITIONAL (until every provider reads through the session): listings shared by
+    #: clusters in one read scope for providers that still have ``fetch``.
     reads: SharedReads = field(default_factory=SharedReads, compare=False)
     #: Every cluster of the run, so a provider can find the siblings it shares a read with.
     fleet: tuple[ClusterConfig, ...] = field(default=(), compare=False)
+    #: The config's sources: what a read may need to look up beyond the targets themselves
+    #: (AWS reads the weight of every prefix list ``sources.load_balancers`` names).
+    sources: Sources | None = field(default=None, compare=False)
     #: The run's deadline, stop request and retry notices (see portsync.control).
     control: RunControl = field(default_factory=RunControl, compare=False)
 
 
 @runtime_checkable
 class Provider(Protocol):
-    """What every cloud implements. See ``docs/extending.md``."""
+    """What every cloud implements. See ``docs/extending.md``.
+
+    ``read_scope`` is set at construction: clusters of one cloud whose providers have equal
+    scopes are read together, once per round, and compiled together.
+    """
 
     name: ClassVar[str]
     config_model: ClassVar[type[BaseModel]]
-    limits: ClassVar[Mapping[str, int]]
+    read_scope: Hashable
 
     def __init__(self, cluster: ClusterConfig, *, settings: Settings) -> None: ...
 
@@ -81,33 +103,32 @@ class Provider(Protocol):
         """
         ...
 
-    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
-        """Read live rules of ``targets`` in as few calls as the API allows.
+    def read(self, targets: Sequence[Target]) -> Snapshot:
+        """Read ``targets`` (of every cluster of the read scope) in as few calls as the API
+        allows. ``Snapshot.rules`` holds each target's live rules, ownership marked for the
+        cluster the target names.
 
         Raises:
             ProviderError: the cloud refused or a target does not exist.
         """
         ...
 
-    def managing_tool(self, target: Target, live: Sequence[TargetRule]) -> ManagingTool | None:
+    def managing_tool(self, target: Target, snapshot: Snapshot) -> ManagingTool | None:
         """The tool that manages ``target`` (kops, a Cluster API provider, EKS, AKS), recognised
-        by the marks it leaves, from what :meth:`fetch` read this round; None for none."""
+        by the marks it leaves, from what ``snapshot`` holds; None for none."""
         ...
 
-    def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
-        """Refuse a final state that would exceed a quota.
+    def compile(self, groups: Sequence[GroupOps], snapshot: Snapshot) -> tuple[Write, ...]:
+        """The native calls that carry out ``groups`` (every group of every cluster that shares
+        ``snapshot``), in execution order. Pure: no cloud call, no state.
 
         Raises:
-            ProviderLimitError: naming the target and the limit.
+            ProviderLimitError: the state after the writes would exceed a quota.
         """
         ...
 
-    def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
-        """Batch whatever apply needs for these targets (rule ids, etags) in few reads."""
-        ...
-
-    def apply(self, ops: GroupOps) -> None:
-        """Apply one target's operations: additions, then updates, then removals.
+    def execute(self, write: Write) -> None:
+        """Make exactly ``write``'s native call (paced, retried on throttling and 5xx).
 
         Raises:
             ProviderError: the cloud refused; the state left behind converges on the next run.

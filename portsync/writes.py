@@ -16,7 +16,7 @@ them, and executes them in phase order (make before break).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from types import MappingProxyType
@@ -177,9 +177,7 @@ class Snapshot:
     """
 
     provider: str
-    rules: Mapping[str, tuple[TargetRule, ...]] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
+    rules: Mapping[str, Sequence[TargetRule]] = field(default_factory=lambda: MappingProxyType({}))
     native: Any = None
     fingerprints: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     quotas: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
@@ -193,4 +191,4 @@ class Snapshot:
 
     def live(self, target: str) -> tuple[TargetRule, ...]:
         """The live rules of ``target`` (empty when the read saw none)."""
-        return self.rules.get(target, ())
+        return tuple(self.rules.get(target, ()))

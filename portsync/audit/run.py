@@ -22,14 +22,13 @@ name) is ``info``. Findings on the components the config accepts through ``allow
 (``etcd``, ``kubelet``, ``kube-scheduler``, ``kube-controller-manager``, ``retired`` — the names
 the apply-time guard knows) are kept in the report, marked suppressed, and never fail a run.
 
-The audit only reads: it uses the same providers and :class:`~portsync.api.Session` as ``plan``.
+The audit only reads: it uses the same providers and :class:`~portsync.session.Session` as ``plan``.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
@@ -275,7 +274,7 @@ def audit(
         loaded: the loaded config (only the cluster bindings are required).
         clusters: names to audit; all configured clusters when empty.
         settings: run-wide settings.
-        session: an :class:`~portsync.api.Session` to reuse.
+        session: an :class:`~portsync.session.Session` to reuse.
         progress: called with a short line per cluster.
 
     Returns:
@@ -285,14 +284,14 @@ def audit(
         ConfigError, PortTableError: bad config or catalog.
         ProviderError: a cloud refused or a bound target does not exist.
     """
-    from portsync.api import Session, select_clusters
+    from portsync.session import Session, fan_out
     from portsync.synthesis import synthesize
 
     settings = settings or Settings(mode=loaded.config.mode)
     session = session or Session(loaded, settings)
     ports = component_ports(loaded)
     ruleset = synthesize(loaded)
-    selected = select_clusters(loaded, clusters)
+    selected = session.select(clusters)
 
     def one(cluster: ClusterConfig) -> tuple[ClusterAudit, list[Finding]]:
         if progress:
@@ -303,7 +302,7 @@ def audit(
         # there, so their peers are not held to the port tables' declared ones).
         read_only = {t.id for t in memberships(provider).extra_targets(written)}
         targets = memberships(provider).read_targets(written)
-        live = provider.fetch(targets)
+        live = session.live(cluster, targets)
         notes: list[str] = []
         desired: list[TargetRule] | None
         try:
@@ -358,11 +357,7 @@ def audit(
         )
         return summary, findings
 
-    results: list[tuple[ClusterAudit, list[Finding]]] = []
-    if selected:
-        workers = max(1, min(settings.max_workers, len(selected)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="audit") as pool:
-            results = list(pool.map(one, selected))
+    results = fan_out(one, selected, workers=settings.max_workers, name="audit")
     findings = _suppress((f for _, found in results for f in found), loaded.config.allow_exposure)
     for finding in findings:
         log.info("%s %s %s", finding.severity.value, finding.id, finding.location)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -218,47 +219,32 @@ class Ec2Adapter:
             )
         return out
 
-    def authorize(
-        self, group_id: str, egress: bool, permissions: list[dict[str, Any]], tags: dict[str, str]
-    ) -> None:
-        """One authorize call carrying every permission, tagging the new rules."""
-        call = (
-            self.client.authorize_security_group_egress
-            if egress
-            else self.client.authorize_security_group_ingress
-        )
-        spec = [
-            {
-                "ResourceType": "security-group-rule",
-                "Tags": [{"Key": k, "Value": v} for k, v in sorted(tags.items())],
-            }
-        ]
-        self._before_write(f"authorize on {group_id}")
-        with self._errors(f"authorize on {group_id}"):
-            call(GroupId=group_id, IpPermissions=permissions, TagSpecifications=spec)
+    def call(self, method: str, body: Mapping[str, Any]) -> None:
+        """Send one compiled write: the EC2 operation ``method`` (its API name, such as
+        ``AuthorizeSecurityGroupIngress``) with exactly ``body`` as its parameters.
 
-    def modify(self, group_id: str, entries: list[dict[str, Any]]) -> None:
-        """Change rules in place by rule id (ModifySecurityGroupRules)."""
-        self._before_write(f"modify rules of {group_id}")
-        with self._errors(f"modify rules of {group_id}"):
-            self.client.modify_security_group_rules(GroupId=group_id, SecurityGroupRules=entries)
+        Raises:
+            ProviderError: or a subclass (see :mod:`.errors`).
+        """
+        from botocore import xform_name
 
-    def tag(self, rule_ids: list[str], tags: dict[str, str]) -> None:
-        """Tag existing rules (CreateTags on their rule ids): how a rule is adopted."""
-        take(self.write_bucket)
-        with map_sdk_errors("tag rules"):
-            self.client.create_tags(
-                Resources=rule_ids,
-                Tags=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
-            )
+        what = _what(method, body)
+        operation = getattr(self.client, xform_name(method))
+        params = json.loads(json.dumps(dict(body)))  # a private, plain copy for botocore
+        self._before_write(what)
+        with self._errors(what):
+            operation(**params)
 
-    def revoke(self, group_id: str, egress: bool, rule_ids: list[str]) -> None:
-        """One revoke call by rule ids."""
-        call = (
-            self.client.revoke_security_group_egress
-            if egress
-            else self.client.revoke_security_group_ingress
-        )
-        self._before_write(f"revoke on {group_id}")
-        with self._errors(f"revoke on {group_id}"):
-            call(GroupId=group_id, SecurityGroupRuleIds=rule_ids)
+
+def _what(method: str, body: Mapping[str, Any]) -> str:
+    """How a write is named in messages: the verb and the security group."""
+    gid = body.get("GroupId", "")
+    if method.startswith("Authorize"):
+        return f"authorize on {gid}"
+    if method.startswith("Revoke"):
+        return f"revoke on {gid}"
+    if method == "ModifySecurityGroupRules":
+        return f"modify rules of {gid}"
+    if method == "CreateTags":
+        return "tag rules"
+    return f"{method} on {gid}" if gid else method

@@ -18,12 +18,6 @@ MIN_RESULTS_PER_PAGE = 5
 #: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Using_Filtering.html
 MAX_FILTER_VALUES = 200
 
-LIMITS = {
-    "rules_per_group": MAX_RULES_PER_GROUP,
-    "description_length": MAX_DESCRIPTION_LENGTH,
-    "page_size": MAX_RESULTS_PER_PAGE,
-}
-
 #: EC2 request throttling, token buckets per account and region: describe calls (bucket, refill
 #: per second) and mutating security-group calls (authorize, revoke, modify).
 #: https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html

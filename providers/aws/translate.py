@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import re
-from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from types import MappingProxyType
 from typing import Any
 
 from anyascii import anyascii
 
-from portsync.errors import TranslationError, UnsupportedFeatureError
+from portsync.diff import final_state
+from portsync.errors import (
+    ConfigError,
+    ConflictError,
+    NotFoundError,
+    ProviderLimitError,
+    TranslationError,
+    UnsupportedFeatureError,
+)
 from portsync.model import (
     IP_PROTOCOLS,
     Direction,
@@ -22,15 +32,22 @@ from portsync.model import (
     icmp_for,
     parse_protocol,
 )
+from portsync.ops import GroupOps
 from portsync.resolve import TranslationProblems, describe_rule, resolve_peer, source_endpoint
+from portsync.writes import Phase, Snapshot, Write
 
 from .limits import MAX_DESCRIPTION_LENGTH
 
 __all__ = [
+    "API",
     "CLUSTER_TAG",
     "MARKER",
     "OWNER_TAG",
     "OWNER_TAGS",
+    "AwsNative",
+    "check_counts",
+    "check_own_account",
+    "compile_writes",
     "describe",
     "is_default_egress",
     "is_owned",
@@ -38,7 +55,6 @@ __all__ = [
     "owner_tags",
     "permissions_for",
     "rules_from_group",
-    "rules_from_sg_rules",
     "sanitize_description",
     "translate_rules",
 ]
@@ -327,30 +343,6 @@ def _item_peer(item: Mapping[str, Any], owner_id: Any) -> Endpoint | None:
     return None
 
 
-def sg_rule_key(
-    item: Mapping[str, Any], owner_id: Any = None
-) -> tuple[str, str, str, int, int, str] | None:
-    """The diff key of one DescribeSecurityGroupRules item (None when it is not an IP rule)."""
-    protocol = _protocol(item.get("IpProtocol", ""))
-    if protocol is None:
-        return None
-    ports = _ports(protocol, item.get("FromPort"), item.get("ToPort"))
-    icmp_type, icmp_code = _icmp(protocol, item.get("FromPort"), item.get("ToPort"))
-    peer = _item_peer(item, owner_id)
-    if peer is None:
-        return None
-    rule = TargetRule(
-        target=str(item["GroupId"]),
-        direction=Direction.EGRESS if item.get("IsEgress") else Direction.INGRESS,
-        protocol=protocol,
-        ports=ports,
-        peer=peer,
-        icmp_type=icmp_type,
-        icmp_code=icmp_code,
-    )
-    return rule.key
-
-
 def _sg_rule(item: Mapping[str, Any], owner_id: Any = None) -> TargetRule | None:
     """One DescribeSecurityGroupRules item as a target rule (None when it is not an IP rule)."""
     protocol = _protocol(item.get("IpProtocol", ""))
@@ -433,18 +425,6 @@ def live_rules(
     return out
 
 
-def rules_from_sg_rules(
-    items: Iterable[Mapping[str, Any]], owner_id: Any = None
-) -> dict[tuple[str, str, str, int, int, str], list[str]]:
-    """Map diff keys to rule ids from DescribeSecurityGroupRules items."""
-    out: dict[tuple[str, str, str, int, int, str], list[str]] = defaultdict(list)
-    for item in items:
-        key = sg_rule_key(item, owner_id)
-        if key is not None:
-            out[key].append(str(item["SecurityGroupRuleId"]))
-    return out
-
-
 def _ip_protocol(protocol: Protocol) -> str:
     """EC2's IpProtocol: -1 for every protocol, the name for tcp, udp, icmp and icmpv6, else the
     number (EC2 documents names only for those four)."""
@@ -510,3 +490,234 @@ def modify_request(rule: TargetRule, rule_id: str) -> dict[str, Any]:
     elif peer.kind is EndpointKind.PREFIX_LIST:
         body["PrefixListId"] = peer.value
     return {"SecurityGroupRuleId": rule_id, "SecurityGroupRule": body}
+
+
+# -- compile: operations to EC2 calls (pure) ----------------------------------------------------
+
+#: The ``api`` of every AWS write: the botocore service name the method belongs to.
+API = "ec2"
+
+
+@dataclass(frozen=True, slots=True)
+class AwsNative:
+    """What an AWS read keeps besides the neutral rules (``Snapshot.native``), read-only.
+
+    ``groups``: each group's id, name, account (``OwnerId``) and tags (how kops, CAPA and EKS
+    are recognised);
+    ``weights``: each prefix list's address family and weight (its max entries); ``owners``:
+    each cluster's owner identity (the tags new rules get); ``region``: for messages.
+    """
+
+    region: str = ""
+    groups: Mapping[str, Mapping[str, Any]] = field(default_factory=lambda: MappingProxyType({}))
+    weights: Mapping[str, tuple[str, int]] = field(default_factory=lambda: MappingProxyType({}))
+    owners: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __post_init__(self) -> None:
+        groups = {
+            gid: MappingProxyType(
+                {
+                    "GroupId": str(item.get("GroupId", gid)),
+                    "GroupName": str(item.get("GroupName", "")),
+                    "OwnerId": str(item.get("OwnerId", "")),
+                    "Tags": tuple(
+                        MappingProxyType({"Key": str(t.get("Key")), "Value": str(t.get("Value"))})
+                        for t in item.get("Tags") or ()
+                        if isinstance(t, Mapping)
+                    ),
+                }
+            )
+            for gid, item in self.groups.items()
+        }
+        object.__setattr__(self, "groups", MappingProxyType(groups))
+        weights = {k: (str(f), int(w)) for k, (f, w) in self.weights.items()}
+        object.__setattr__(self, "weights", MappingProxyType(weights))
+        object.__setattr__(self, "owners", MappingProxyType(dict(self.owners)))
+
+
+def check_counts(
+    where: str,
+    final: Sequence[TargetRule],
+    *,
+    limit: int,
+    weights: Mapping[str, tuple[str, int]] | None = None,
+) -> None:
+    """Refuse more than ``limit`` rules per direction and IP family, counting every rule
+    whatever its protocol or owner, a prefix-list reference as its weight (its max entries) in
+    its own family, and a group reference in both, as EC2 counts them. With ``weights`` None
+    (offline), a prefix list counts one rule of each family.
+
+    Raises:
+        ProviderLimitError: naming ``where``, the count and the quota.
+    """
+    for direction in (Direction.INGRESS, Direction.EGRESS):
+        v4 = v6 = 0
+        for rule in final:
+            if rule.direction is not direction:
+                continue
+            peer = rule.peer
+            if peer.kind is EndpointKind.PREFIX_LIST:
+                family, weight = (weights or {}).get(peer.value, ("", 1))
+                v4 += weight if family != "IPv6" else 0
+                v6 += weight if family != "IPv4" else 0
+            elif peer.kind is EndpointKind.CIDR:
+                v4 += peer.ip_version == 4
+                v6 += peer.ip_version == 6
+            else:  # a group reference counts in both families
+                v4 += 1
+                v6 += 1
+        for family, count in (("IPv4", v4), ("IPv6", v6)):
+            if count > limit:
+                raise ProviderLimitError(
+                    f"{where} would hold {count} {family} {direction.value} rules, over the AWS "
+                    f"quota of {limit} per group",
+                    hint="remove rules, use prefix lists, or set rules_per_group after raising "
+                    "the quota",
+                )
+
+
+def check_own_account(where: str, gid: str, final: Sequence[TargetRule], owner_id: str) -> None:
+    """Refuse a peer that names the group's own account (``<own account>/sg-…``): EC2 stores a
+    reference within one account as the group alone, so the rule would be added again on every
+    run.
+
+    Raises:
+        ConfigError: naming the peer and the account.
+    """
+    for rule in final:
+        account, _sep, group = rule.peer.value.rpartition("/")
+        if rule.peer.kind is EndpointKind.GROUP and account and account == owner_id:
+            raise ConfigError(
+                f"{where}: peer {rule.peer.value} names the account {owner_id} that owns {gid} "
+                "itself",
+                hint=f"write {group} alone; name the account only for a group of another account",
+            )
+
+
+def _tag_list(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in sorted(tags.items())]
+
+
+def _rule_id(where: str, rule: TargetRule) -> str:
+    """The rule id the read saw for ``rule``; a rule without one is refused (a permission
+    DescribeSecurityGroupRules did not list)."""
+    if rule.native_id:
+        return rule.native_id
+    raise ConflictError(
+        f"{where}: no rule id was read for {rule.direction.value} {rule.protocol.value}/"
+        f"{rule.ports_text} {rule.peer}; portsync changes rules by id only",
+        hint="run `portsync plan` again and apply the new plan",
+    )
+
+
+_AUTHORIZE = {
+    Direction.INGRESS: "AuthorizeSecurityGroupIngress",
+    Direction.EGRESS: "AuthorizeSecurityGroupEgress",
+}
+_REVOKE = {
+    Direction.INGRESS: "RevokeSecurityGroupIngress",
+    Direction.EGRESS: "RevokeSecurityGroupEgress",
+}
+
+
+def _append(
+    out: list[Write],
+    cluster: str,
+    gid: str,
+    method: str,
+    body: dict[str, Any],
+    phase: Phase,
+    removes: int = 0,
+) -> None:
+    out.append(
+        Write(
+            cluster=cluster,
+            target=gid,
+            api=API,
+            method=method,
+            body=body,
+            phase=phase,
+            removes=removes,
+        )
+    )
+
+
+def compile_writes(groups: Sequence[GroupOps], snapshot: Snapshot) -> tuple[Write, ...]:
+    """The EC2 calls that carry out ``groups`` on the state ``snapshot`` read, each body exactly
+    the request's parameters (botocore shape names).
+
+    Per security group: one authorize per direction carrying every new rule, tagged with the
+    owner (make); one ModifySecurityGroupRules for changed descriptions and one CreateTags for
+    adopted rules, by rule id (change); one revoke per direction by rule id (break). Every limit
+    is checked first, on the state after the writes, counting every live rule.
+
+    Raises:
+        ProviderLimitError: a group would exceed its quota.
+        NotFoundError: a rule references a prefix list the read did not find.
+        ConflictError: a rule to change or remove has no rule id.
+    """
+    native = snapshot.native if isinstance(snapshot.native, AwsNative) else AwsNative()
+    limit = int(snapshot.quotas.get("rules_per_group", 60))
+    out: list[Write] = []
+    for group in groups:
+        gid = group.target
+        where = f"cluster {group.cluster}: {group.label or gid}"
+        final = final_state(list(snapshot.live(gid)), group.ops)
+        lists = sorted({r.peer.value for r in final if r.peer.kind is EndpointKind.PREFIX_LIST})
+        absent = [pl for pl in lists if pl not in native.weights]
+        if absent:
+            region = f" in {native.region}" if native.region else ""
+            raise NotFoundError(
+                f"cluster {group.cluster}: prefix list {', '.join(absent)} does not exist{region}",
+                hint="check sources.load_balancers and the region in the config",
+            )
+        check_counts(where, final, limit=limit, weights=native.weights)
+        account = str(native.groups.get(gid, {}).get("OwnerId") or "")
+        if account:
+            check_own_account(where, gid, final, account)
+        if not group.ops:
+            continue
+        owner = native.owners.get(group.cluster, group.cluster)
+        tags = _tag_list(owner_tags(owner, group.cluster))
+        write = partial(_append, out, group.cluster, gid)
+
+        for direction in (Direction.INGRESS, Direction.EGRESS):
+            adds = [op.rule for op in group.adds if op.rule.direction is direction]
+            if adds:
+                write(
+                    _AUTHORIZE[direction],
+                    {
+                        "GroupId": gid,
+                        "IpPermissions": permissions_for(adds),
+                        "TagSpecifications": [
+                            {"ResourceType": "security-group-rule", "Tags": tags}
+                        ],
+                    },
+                    Phase.MAKE,
+                )
+        entries = [
+            modify_request(op.after, _rule_id(where, op.before))
+            for op in group.updates
+            if op.before.description != op.after.description
+        ]
+        if entries:
+            write(
+                "ModifySecurityGroupRules",
+                {"GroupId": gid, "SecurityGroupRules": entries},
+                Phase.CHANGE,
+            )
+        adopted = sorted({_rule_id(where, op.before) for op in group.updates if op.before.legacy})
+        if adopted:
+            write("CreateTags", {"Resources": adopted, "Tags": tags}, Phase.CHANGE)
+        for direction in (Direction.INGRESS, Direction.EGRESS):
+            ids = sorted(
+                {_rule_id(where, op.rule) for op in group.removes if op.rule.direction is direction}
+            )
+            if ids:
+                write(
+                    _REVOKE[direction],
+                    {"GroupId": gid, "SecurityGroupRuleIds": ids},
+                    Phase.BREAK,
+                    removes=len(ids),
+                )
+    return tuple(out)

@@ -17,7 +17,7 @@ def test_registry_lists_builtin_aws_provider() -> None:
 def test_registry_loads_provider_class_satisfying_protocol() -> None:
     cls = registry.get_provider_class("aws")
     assert cls.name == "aws"
-    for method in ("targets", "translate", "fetch", "check_limits", "apply"):
+    for method in ("targets", "translate", "read", "managing_tool", "compile", "execute"):
         assert callable(getattr(cls, method))
 
 

@@ -13,6 +13,8 @@ from portsync import api
 from portsync.cli import app
 from portsync.config import load_config
 from portsync.errors import (
+    ApplyError,
+    ConflictError,
     GuardrailError,
     NotFoundError,
     ProviderLimitError,
@@ -226,7 +228,10 @@ def test_apply_too_many_deletes_is_refused_before_any_write(aws_world: AwsWorld)
     assert ("tcp", 6443, "203.0.113.0/24") not in _sources(aws_world.ingress(aws_world.cp))
 
 
-def test_apply_concurrent_runs_both_converge(aws_world: AwsWorld) -> None:
+def test_apply_concurrent_runs_converge_and_a_loser_fails_cleanly(aws_world: AwsWorld) -> None:
+    # Each write is one EC2 call, sent as compiled, with no re-read: when two applies race, the
+    # later authorize of the same group's rules is refused whole (EC2 calls are atomic) and that
+    # apply fails naming the duplicate. Every group's rules are written once, by the winner.
     errors: list[BaseException] = []
 
     def run() -> None:
@@ -240,7 +245,10 @@ def test_apply_concurrent_runs_both_converge(aws_world: AwsWorld) -> None:
         t.start()
     for t in threads:
         t.join()
-    assert errors == []
+    for exc in errors:
+        assert isinstance(exc, ApplyError)
+        assert isinstance(exc.__cause__, ConflictError)
+        assert "Duplicate" in str(exc)
     assert _plan(aws_world).is_empty()
 
 

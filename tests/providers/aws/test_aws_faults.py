@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from portsync import api
 from portsync.cli import app
 from portsync.config import load_config
-from portsync.errors import ConfigError, ProviderError, ThrottledError
+from portsync.errors import ApplyError, ConfigError, ConflictError, ProviderError, ThrottledError
 from portsync.ops import Plan
 from portsync.testing.ec2proxy import EC2Proxy
 
@@ -386,23 +386,27 @@ def test_apply_connection_reset_on_revoke_converges(aws_world: AwsWorld, proxy: 
 # -- concurrent writers --------------------------------------------------------------------------
 
 
-def test_apply_duplicate_on_authorize_does_not_fail_and_converges(
+def test_apply_duplicate_on_authorize_fails_that_group_and_the_next_run_converges(
     aws_world: AwsWorld, proxy: EC2Proxy
 ) -> None:
     _configure(aws_world, proxy.url)
     # The write reaches moto, then the answer says another run added the rules first.
     proxy.inject("duplicate", action=AUTH_IN)
-    result = _apply(aws_world)
-    assert result.changed
+    with pytest.raises(ApplyError, match=r"InvalidPermission\.Duplicate") as caught:
+        _apply(aws_world)
+    assert isinstance(caught.value.__cause__, ConflictError)
     assert not proxy.pending_faults()
-    # One group re-read its rules after the duplicate and found nothing left to add (the other
-    # two reads are the plan's and the verification's).
-    assert proxy.calls[DSGR] == 1 + 1 + 1
+    # A write is sent as compiled: no re-read to diff again (the one read is the plan's), and
+    # no verification after a failed write.
+    assert proxy.calls[DSGR] == 1
     assert proxy.calls[AUTH_IN] == 2
+    proxy.reset_counts()
+    _apply(aws_world)  # moto holds the rules: nothing left to write
+    assert proxy.calls[AUTH_IN] == 0
     assert _plan(aws_world).is_empty()
 
 
-def test_apply_rule_added_between_plan_and_apply_converges(
+def test_apply_rule_added_between_plan_and_apply_fails_that_group_and_the_next_run_converges(
     aws_world: AwsWorld, proxy: EC2Proxy
 ) -> None:
     _configure(aws_world, proxy.url)
@@ -414,13 +418,21 @@ def test_apply_rule_added_between_plan_and_apply_converges(
         )
 
     proxy.inject("after", action=DSGR, callback=another_run)
+    # EC2 refuses the control plane's whole batch as a duplicate (its calls are atomic); the
+    # workers' batch goes through.
+    with pytest.raises(ApplyError, match=rf"{aws_world.cp}.*InvalidPermission\.Duplicate"):
+        _apply(aws_world)
+    assert proxy.calls[AUTH_IN] == 2
+    proxy.reset_counts()
     result = _apply(aws_world)
-    assert result.plan.summary()["add"] == 16  # planned before the other run wrote
-    # moto refused the control plane's batch as a duplicate; the provider re-read that group's
-    # rules once and authorized only what was still missing (plus the plan's and the
-    # verification's reads).
-    assert proxy.calls[DSGR] == 1 + 1 + 1
-    assert proxy.calls[AUTH_IN] == 2 + 1
+    # The control plane's rules but the one the other run added; nothing on the workers.
+    added = [(g.target, op.rule) for g, op in result.plan.changes]
+    assert added and {target for target, _ in added} == {aws_world.cp}
+    assert not any(
+        r.ports is not None and r.ports.from_port == 6443 and str(r.peer) == "203.0.113.0/24"
+        for _, r in added
+    )
+    assert proxy.calls[AUTH_IN] == 1
     assert _plan(aws_world).is_empty()
     ipv4_6443 = [
         r for r in _cidr_ingress(aws_world, aws_world.cp) if r[:2] == (6443, "203.0.113.0/24")
