@@ -27,8 +27,9 @@ from portsync.errors import ConfigError
 from portsync.export.hcl import Attribute, Block, Reference, format_blocks
 from portsync.export.model import ExportFile, OwnedTarget, TerraformResource
 from portsync.model import TargetRule
-from portsync.provider import Provider, Settings, Target
+from portsync.provider import Settings, Target
 from portsync.registry import get_provider_class
+from portsync.session import Session, select_clusters
 
 __all__ = ["export_terraform", "read_owned", "render_cluster", "render_files", "resource_name"]
 
@@ -68,10 +69,10 @@ def _renderer(cluster: ClusterConfig) -> ModuleType:
     return module
 
 
-def read_owned(provider: Provider, cluster: ClusterConfig) -> list[OwnedTarget]:
+def read_owned(session: Session, cluster: ClusterConfig) -> list[OwnedTarget]:
     """The cluster's targets with the live rules its owner identity owns, in target order."""
-    targets: list[Target] = provider.targets()
-    live = provider.fetch(targets)
+    targets: list[Target] = session.provider(cluster).targets()
+    live = session.live(cluster, targets)
     out = []
     for target in targets:
         rules = [r for r in live.get(target.id, ()) if r.owned and not r.legacy]
@@ -132,17 +133,16 @@ def export_terraform(
             any cloud is read).
         ProviderError: a cloud refused the read.
     """
-    from portsync.api import Session, select_clusters
-
     selected = select_clusters(loaded, clusters)
     renderers = {c.name: _renderer(c) for c in selected}
     session = Session(loaded, settings or Settings(mode=loaded.config.mode))
+    session.select([c.name for c in selected])
     seen: set[str] = set()
     files: list[ExportFile] = []
     for cluster in selected:
         if progress:
             progress(f"reading {cluster.name} ({cluster.provider})")
-        owned = read_owned(session.provider(cluster), cluster)
+        owned = read_owned(session, cluster)
         text = render_cluster(cluster, owned, seen=seen, renderer=renderers[cluster.name])
         count = text.count("\nimport {") + text.startswith("import {")
         stem = _slug(cluster.name) or "cluster"

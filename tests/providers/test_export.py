@@ -194,9 +194,7 @@ def _live(cloud: Cloud) -> list[TargetRule]:
     loaded = load_config(cloud.config)
     session = api.Session(loaded, api.Settings())
     (cluster,) = loaded.config.clusters
-    provider = session.provider(cluster)
-    targets = provider.targets()
-    return [r for rules in provider.fetch(targets).values() for r in rules]
+    return [r for rules in session.live(cluster).values() for r in rules]
 
 
 def _import_id(cloud: Cloud, rule: TargetRule) -> str:
