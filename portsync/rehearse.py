@@ -44,9 +44,10 @@ from portsync.errors import GuardrailError, PortsyncError, ProviderError
 from portsync.evaluate import covering_rules
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, UpdateRuleOp
-from portsync.provider import Provider, Settings, Target
+from portsync.provider import Provider, Settings
 from portsync.registry import get_provider_class
 from portsync.tap import WriteTap
+from portsync.transitional import API as TRANSITIONAL_API
 
 __all__ = [
     "CloudCopy",
@@ -247,14 +248,8 @@ def _plural(n: int, word: str) -> str:
 
 def _read_live(session: api.Session, cluster: ClusterConfig) -> dict[str, list[TargetRule]]:
     """Every target's live rules on the copy, read fresh (a new read round)."""
-    live = getattr(session, "live", None)
-    if live is not None:  # a session that reads snapshots itself
-        getattr(session, "new_round")()  # noqa: B009 - only such a session has it
-        rules: dict[str, list[TargetRule]] = live(cluster)
-        return rules
-    provider = session.provider(cluster)
-    session.settings.reads.new_round()
-    return provider.fetch(provider.targets())
+    session.new_round()
+    return session.live(cluster)
 
 
 def _flows(
@@ -313,8 +308,12 @@ def _unordered(value: Any) -> Any:
 
 
 def _write_text(canonical: str, back: _Back) -> str:
-    """A write's canonical text, with copy ids turned back, compared regardless of list order."""
-    return json.dumps(_unordered(json.loads(back(canonical))), sort_keys=True)
+    """A write's canonical text, with copy ids turned back, compared regardless of list order,
+    without the fingerprint of the state it was compiled from (never sent; the copy's state is
+    the live one under other ids)."""
+    data = json.loads(back(canonical))
+    data.pop("fingerprint", None)
+    return json.dumps(_unordered(data), sort_keys=True)
 
 
 def _facts(group: GroupOps, op: Op, back: _Back) -> str:
@@ -463,7 +462,9 @@ def _rehearse_cluster(
             # And the native calls: those the copy's plan compiled, with copy ids turned back
             # into live ids, are the live plan's; the copy received exactly that many.
             copy_writes = list(getattr(result.plan, "writes", ()))
-            if real_writes or copy_writes:
+            # TRANSITIONAL: a provider on the first contract has no native writes to compare.
+            native = all(w.api != TRANSITIONAL_API for w in [*copy_writes, *real_writes])
+            if native and (real_writes or copy_writes):
                 mapped = Counter(_write_text(w.canonical, back) for w in copy_writes)
                 planned = Counter(_write_text(w.canonical, _Back({})) for w in real_writes)
                 if mapped != planned:
@@ -526,15 +527,22 @@ def _rehearse_cluster(
                 f"{len(gone)} unmanaged {_plural(len(gone), 'rule')} changed or removed on the copy"
             )
 
-        # Limits: every target's final state passes the provider's own check.
-        targets: dict[str, Target] = {t.id: t for t in provider.targets()}
-        check = getattr(provider, "check_limits", None)
-        for target_id, rules in after.items():
-            if target_id in targets and check is not None:
-                try:
-                    check(targets[target_id], rules)
-                except PortsyncError as exc:
-                    out.problems.append(f"a limit is exceeded on the copy: {exc}")
+        # Limits: every target's final state passes the provider's own check (compile checks
+        # every limit on the state it is given, here with nothing left to write).
+        unchanged = [
+            GroupOps(
+                cluster=direct_cluster.name,
+                provider=direct_cluster.provider,
+                target=t.id,
+                role=t.role,
+                label=t.label,
+            )
+            for t in provider.targets()
+        ]
+        try:
+            provider.compile(unchanged, reader.snapshot(direct_cluster))
+        except PortsyncError as exc:
+            out.problems.append(f"a limit is exceeded on the copy: {exc}")
     finally:
         if tap is not None:
             tap.stop()
