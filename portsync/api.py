@@ -23,7 +23,6 @@ from portsync.errors import (
     Interrupted,
     PlanFileError,
     PortsyncError,
-    StalePlanError,
     StopRequested,
 )
 from portsync.evaluate import access_of
@@ -32,7 +31,7 @@ from portsync.lifelines import check_target, flows_by_target
 from portsync.membership import memberships
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
-from portsync.planmatch import check_same
+from portsync.planmatch import check_same, check_writes
 from portsync.protect import is_protected, protect_ops
 from portsync.provider import (
     Provider,
@@ -245,27 +244,12 @@ def plan(
     )
 
 
-def check_fresh(saved: Plan, current: Plan) -> None:
-    """Refuse a saved plan whose targets' live rules changed since it was made.
-
-    Raises:
-        StalePlanError: naming every target that changed.
-    """
-    now = {(g.cluster, g.target): g.fingerprint for g in current.groups}
-    stale = [
-        f"{g.cluster}/{g.label or g.target}"
-        for g in saved.groups
-        if now.get((g.cluster, g.target)) != g.fingerprint
-    ]
-    if stale:
-        raise StalePlanError(
-            f"the saved plan is stale: live rules changed on {', '.join(stale)} since it was made",
-            hint="run `portsync plan --out PLAN.json` again and review the new plan",
-        )
-
-
-def check_removals(the_plan: Plan, *, max_deletes: int, allow_exclusive: bool) -> None:
-    """Refuse a plan that removes more than ``max_deletes`` rules, or removes rules portsync
+def check_removals(
+    the_plan: Plan, *, max_deletes: int, allow_exclusive: bool, removes_unit: str = "cloud objects"
+) -> None:
+    """Refuse a plan that removes more than ``max_deletes`` rules, or whose writes delete more
+    than ``max_deletes`` of the cloud's own units (``removes_unit``: a GCP firewall holds several
+    rules, so repacking deletes firewalls while removing no rule), or removes rules portsync
     does not own without ``allow_exclusive``.
 
     Raises:
@@ -286,6 +270,14 @@ def check_removals(the_plan: Plan, *, max_deletes: int, allow_exclusive: bool) -
         raise GuardrailError(
             f"the plan removes {removes} rules, more than --max-deletes {max_deletes}",
             hint="review the plan, then pass --max-deletes N to allow it",
+        )
+    deleted = sum(write.removes for write in the_plan.writes)
+    if deleted > max_deletes:
+        raise GuardrailError(
+            f"the plan's writes delete {deleted} {removes_unit}, more than --max-deletes "
+            f"{max_deletes}",
+            hint="review the plan (`portsync show --writes PLAN.json`), then pass --max-deletes N "
+            "to allow it",
         )
 
 
@@ -394,6 +386,15 @@ def check_exposure(loaded: LoadedConfig, the_plan: Plan) -> None:
         )
 
 
+def _removes_unit(session: Session, the_plan: Plan) -> str:
+    """What the plan's writes delete, named by each provider that deletes something."""
+    names = []
+    for name in dict.fromkeys(w.cluster for w in the_plan.writes if w.removes):
+        provider = session.provider(session.loaded.cluster(name))
+        names.append(str(getattr(provider, "removes_unit", "cloud objects")))
+    return " and ".join(dict.fromkeys(names)) or "cloud objects"
+
+
 def _interrupted(
     the_plan: Plan,
     done: Sequence[tuple[str, str, Op]],
@@ -497,7 +498,8 @@ def apply(
     Raises:
         PlanFileError: the saved plan was made from another config, or its operations differ
             from the recomputed ones.
-        StalePlanError: the saved plan no longer matches the live state.
+        StalePlanError: the saved plan's writes differ from the recomputed ones (the live state
+            moved since it was made).
         GuardrailError: too many deletions, exclusive removals not allowed, a target emptied of
             every portsync rule without ``allow_empty_target``, or not confirmed.
         ApplyError: a write failed; ``done`` lists what was applied.
@@ -524,7 +526,9 @@ def apply(
             ruleset=ruleset,
             history=history,
         )
-        check_fresh(saved, current)
+        # The writes first: what would be sent must be what was reviewed (a moved live state
+        # changes them); then the neutral level (targets, roles, ownership of every operation).
+        check_writes(saved, current)
         check_same(saved, current)
         # What is executed is the recomputed plan: target, role, ownership and peer of every
         # operation come from the config and the live read, never from the file.
@@ -546,7 +550,12 @@ def apply(
     if not allow_empty_target:
         check_empty_targets(loaded, the_plan)
     limit = loaded.config.max_deletes if max_deletes is None else max_deletes
-    check_removals(the_plan, max_deletes=limit, allow_exclusive=allow_exclusive)
+    check_removals(
+        the_plan,
+        max_deletes=limit,
+        allow_exclusive=allow_exclusive,
+        removes_unit=_removes_unit(session, the_plan),
+    )
     check_managed(the_plan, exclusive_on_managed=exclusive_on_managed)
     if confirm is not None and not confirm(the_plan):
         raise GuardrailError("apply cancelled; nothing was changed")

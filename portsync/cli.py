@@ -621,10 +621,18 @@ def plan(
     show_unmanaged: ShowUnmanagedOpt = False,
     deadline: DeadlineOpt = None,
     adopt_legacy: AdoptLegacyOpt = False,
+    verbose: Annotated[
+        bool,
+        typer.Option(
+            "--verbose",
+            help="Also list the cloud writes apply would send (text output; JSON always "
+            "holds them).",
+        ),
+    ] = False,
 ) -> None:
     """Read live rules and show the drift."""
     from portsync import api
-    from portsync.planview import emit_plan
+    from portsync.planview import emit_plan, render_writes
 
     state.json_errors = output is PlanFormat.json
     control = _control(deadline)
@@ -661,6 +669,8 @@ def plan(
         sign=True,
         show_unmanaged=show_unmanaged,
     )
+    if verbose and output is PlanFormat.text:
+        state.output.raw("\n" + render_writes(the_plan))
     if output is PlanFormat.text and out is not None:
         state.output.info(f"plan saved to {out}; apply it with `portsync apply {out}`")
     if detailed_exitcode and not the_plan.is_empty():
@@ -1196,14 +1206,10 @@ def show(
         the_plan = Plan.load(str(plan_file))
         # The config only places SARIF results on its lines, as plan does; reading it is offline.
         loaded = _load() if output is PlanFormat.sarif else None
-        if writes:
-            import json
-
-            data = json.loads(plan_file.read_text(encoding="utf-8"))
     except Exception as exc:
         _fail(exc)
     if writes:
-        state.output.raw(render_writes(the_plan, data))
+        state.output.raw(render_writes(the_plan))
         return
     emit_plan(state.output, the_plan, output.value, config=loaded, show_unmanaged=show_unmanaged)
 

@@ -23,7 +23,7 @@ from portsync.planfile import (
     signature,
 )
 from portsync.tools import ManagingTool
-from portsync.writes import Write
+from portsync.writes import Write, writes_from_json, writes_to_json
 
 __all__ = [
     "FORMAT_VERSION",
@@ -338,6 +338,7 @@ class Plan:
                 }
                 for g in self.groups
             ],
+            "writes": writes_to_json(self.writes),
         }
         body["checksum"] = _checksum(body)
         return body
@@ -454,6 +455,7 @@ class Plan:
                 mode=str(data.get("mode", "owned")),
                 config_digest=str(data.get("config_digest", "")),
                 created_at=str(data.get("created_at", "")),
+                writes=_writes(data.get("writes", []), groups, source),
             )
         except PlanFileError:
             raise
@@ -500,11 +502,22 @@ def _listed(
     return key
 
 
-def _no_errors(value: Any) -> None:
-    """Plans written by earlier releases carry ``errors``, always an empty list; a plan that
-    holds anything else there was not written by portsync."""
-    if value != []:
-        raise TypeError(f"errors must be an empty list, not {value!r:.60}")
+def _writes(
+    value: Any, groups: dict[tuple[str, str], dict[str, Any]], source: str
+) -> tuple[Write, ...]:
+    """The plan's ``writes``: each of a cluster the plan read (a file cannot smuggle in a write
+    for a cluster it never planned)."""
+    writes = writes_from_json(value)
+    clusters = {cluster for cluster, _target in groups}
+    for index, write in enumerate(writes):
+        if write.cluster not in clusters:
+            raise PlanFileError(
+                f"{source}: writes[{index}] names cluster {write.cluster!r}, which the plan's "
+                "targets do not list"
+            )
+    return writes
+
+
 
 
 def _checksum(body: dict[str, Any]) -> str:

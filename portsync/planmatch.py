@@ -1,4 +1,5 @@
-"""Does a saved plan hold exactly the operations the config and the live state call for?
+"""Does a saved plan hold exactly the operations and writes the config and the live state call
+for?
 
 ``apply PLAN.json`` recomputes the plan and executes the recomputed operations, never the file's:
 every fact that decides what is written or removed (target, role, ownership, peer) comes from the
@@ -11,13 +12,14 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from portsync.errors import PlanFileError
+from portsync.errors import PlanFileError, StalePlanError
 from portsync.ops import GroupOps, Op, Plan, UpdateRuleOp
+from portsync.writes import Write
 
-__all__ = ["check_same", "differences"]
+__all__ = ["check_same", "check_writes", "differences", "write_differences"]
 
 #: Rule fields that are no part of what an operation does: how the cloud names a live rule can
 #: change without the rule changing (some clouds only reveal ids at apply time), and the reason
@@ -126,4 +128,65 @@ def check_same(saved: Plan, current: Plan, *, source: str = "the saved plan") ->
         f"applied: {shown}{more}",
         hint="the file was edited after `portsync plan --out` wrote it; make and review a new "
         "plan with `portsync plan --out PLAN.json`",
+    )
+
+
+def _unit(write: Write) -> tuple[str, str, str, str]:
+    return (write.cluster, write.target, write.phase.name.lower(), write.method)
+
+
+def write_differences(saved: Sequence[Write], current: Sequence[Write]) -> list[str]:
+    """What differs between the saved writes and the recomputed ones, one line each: a call
+    of the file no longer called for, a call now called for, or the same call whose body or
+    read state differs. Order is not compared: apply orders writes itself."""
+    in_file = Counter(w.canonical for w in saved)
+    wanted = Counter(w.canonical for w in current)
+    gone = _beyond(saved, in_file - wanted)
+    new = _beyond(current, wanted - in_file)
+    lines: list[str] = []
+    new_units = Counter(_unit(w) for w in new)
+    for write in gone:
+        where = f"{write.cluster}/{write.target}: {write.phase.name.lower()} {write.method}"
+        if new_units[_unit(write)] > 0:
+            new_units[_unit(write)] -= 1
+            lines.append(f"{where} differs (its body, or the state it was compiled from)")
+        else:
+            lines.append(f"{where} is no longer called for")
+    gone_units = Counter(_unit(w) for w in gone)
+    for write in new:
+        if gone_units[_unit(write)] > 0:
+            gone_units[_unit(write)] -= 1
+            continue
+        where = f"{write.cluster}/{write.target}: {write.phase.name.lower()} {write.method}"
+        lines.append(f"{where} is called for now, and missing from the file")
+    return lines
+
+
+def _beyond(writes: Sequence[Write], extra: Counter[str]) -> list[Write]:
+    """The writes of ``writes`` that ``extra`` counts (the surplus over the other side)."""
+    out: list[Write] = []
+    for write in writes:
+        if extra[write.canonical] > 0:
+            extra[write.canonical] -= 1
+            out.append(write)
+    return out
+
+
+def check_writes(saved: Plan, current: Plan) -> None:
+    """Refuse a saved plan whose writes differ from the recomputed ones: the live state moved
+    since the plan was made (or the file was edited), so what apply would send is not what was
+    reviewed.
+
+    Raises:
+        StalePlanError: naming the first differences (and how many more).
+    """
+    lines = write_differences(saved.writes, current.writes)
+    if not lines:
+        return
+    shown = "; ".join(lines[:_SHOWN])
+    more = f" (and {len(lines) - _SHOWN} more)" if len(lines) > _SHOWN else ""
+    raise StalePlanError(
+        "the saved plan is stale: the writes it holds differ from those the config and the live "
+        f"state call for now, so it was not applied: {shown}{more}",
+        hint="run `portsync plan --out PLAN.json` again and review the new plan",
     )

@@ -6,9 +6,12 @@ when it made the file, in every format, without a cloud call.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import json
+import textwrap
+from typing import TYPE_CHECKING
 
-from portsync.ops import Plan, UpdateRuleOp
+from portsync.ops import Plan
+from portsync.writes import Write
 
 if TYPE_CHECKING:
     from portsync.config import LoadedConfig
@@ -42,40 +45,51 @@ def emit_plan(
     emit(out, "plan", fmt, plan, options)
 
 
-def render_writes(plan: Plan, data: dict[str, Any]) -> str:
-    """The cloud writes the plan holds, in the order apply makes them, one per line.
+#: Width of the writes listing: bodies wrap here.
+WIDTH = 80
 
-    A plan file that records its writes (``writes``: the API calls per target) is shown as it is;
-    otherwise the writes are the plan's operations per target, additions before updates before
-    removals (make-before-break), which is the order apply follows.
+
+def render_writes(plan: Plan) -> str:
+    """The cloud writes the plan holds, as literal text at most :data:`WIDTH` columns wide.
+
+    Writes are listed per write unit in the order apply sends them there (make, then change,
+    then break); units run in parallel, in any order. Each body is the exact request, as JSON
+    with every non-ASCII or control character escaped (it may come from a file), wrapped.
     """
-    recorded = data.get("writes")
-    lines: list[str] = []
-    if isinstance(recorded, list) and recorded:
-        for item in recorded:
-            lines.append(_one_line(item))
-        return "\n".join(lines) + "\n"
-    for group in plan.groups:
-        if group.is_empty():
-            continue
-        lines.append(f"{group.cluster} ({group.provider}) {group.label or group.target}:")
-        for op in group.ops:
-            rule = op.rule
-            verb = {"add": "create", "remove": "delete", "update": "update"}[op.action.value]
-            text = f"  {verb} {rule.direction.value} {rule.protocol.value} {rule.ports_text} "
-            text += f"{'from' if rule.direction.value == 'ingress' else 'to'} {rule.peer}"
-            if isinstance(op, UpdateRuleOp):
-                text += f" (description {op.before.description!r} -> {op.after.description!r})"
-            lines.append(text)
-    if not lines:
+    units: dict[tuple[str, str], list[Write]] = {}
+    for write in plan.writes:
+        units.setdefault((write.cluster, write.target), []).append(write)
+    if not units:
+        if not plan.is_empty():
+            return (
+                "The plan records no writes (it was made by an earlier portsync); make a new "
+                "plan with `portsync plan --out PLAN.json`.\n"
+            )
         return "No writes: the plan changes nothing.\n"
+    count = len(plan.writes)
+    lines = [f"{count} write{'s' if count != 1 else ''}, in the order apply sends them per unit:"]
+    for (cluster, target), unit in units.items():
+        lines.append("")
+        lines.extend(_wrap(f"{cluster} {target}:", "", "    "))
+        for number, write in enumerate(sorted(unit, key=lambda w: w.phase), start=1):
+            head = f"{number}. {write.phase.name.lower()} {write.api} {write.method}"
+            if write.removes:
+                head += f" (removes {write.removes})"
+            lines.extend(_wrap(head, "  ", "      "))
+            body = json.dumps(dict(write.body), sort_keys=True, ensure_ascii=True)
+            lines.extend(_wrap(body, "     ", "     "))
     return "\n".join(lines) + "\n"
 
 
-def _one_line(item: Any) -> str:
-    """A recorded write as one line of inert text (it comes from a file)."""
-    import json
-
-    if isinstance(item, str):
-        return item.replace("\n", " ")
-    return json.dumps(item, ensure_ascii=False, sort_keys=True)
+def _wrap(text: str, first: str, rest: str) -> list[str]:
+    """``text`` as lines of at most :data:`WIDTH` columns, long words broken."""
+    text = "".join(c if c.isprintable() and c.isascii() else "?" for c in text)
+    return textwrap.wrap(
+        text,
+        width=WIDTH,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=True,
+        break_on_hyphens=False,
+        drop_whitespace=False,
+    ) or [first.rstrip()]

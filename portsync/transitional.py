@@ -118,6 +118,7 @@ class _OldVerbs:
                         body=body,
                         phase=Phase.MAKE,
                         removes=len(group.removes),
+                        fingerprint=group.fingerprint,
                     )
                 )
         return tuple(out)

@@ -66,6 +66,10 @@ class Write:
     phase: Phase = Phase.MAKE
     removes: int = 0
     headers: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    #: The state of the write unit the write was compiled from (an etag or a content digest),
+    #: never sent: it makes a write compiled from a stale read differ from a fresh one even when
+    #: the call itself would not (``""``: the body already names the state, as an ``If-Match``).
+    fingerprint: str = ""
     _text: str = field(default="", init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +108,8 @@ class Write:
         }
         if self.headers:
             out["headers"] = dict(sorted(self.headers.items()))
+        if self.fingerprint:
+            out["fingerprint"] = self.fingerprint
         return out
 
     @classmethod
@@ -131,6 +137,9 @@ class Write:
             isinstance(k, str) and isinstance(v, str) for k, v in headers.items()
         ):
             raise ValueError("a write's headers must be an object of strings")
+        fingerprint = data.get("fingerprint", "")
+        if not isinstance(fingerprint, str):
+            raise ValueError("a write's fingerprint must be a string")
         return cls(
             cluster=data["cluster"],
             target=data["target"],
@@ -140,6 +149,7 @@ class Write:
             phase=Phase[phase.upper()],
             removes=removes,
             headers=headers,
+            fingerprint=fingerprint,
         )
 
 

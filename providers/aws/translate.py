@@ -628,6 +628,8 @@ def _append(
     body: dict[str, Any],
     phase: Phase,
     removes: int = 0,
+    *,
+    fingerprint: str = "",
 ) -> None:
     out.append(
         Write(
@@ -638,6 +640,7 @@ def _append(
             body=body,
             phase=phase,
             removes=removes,
+            fingerprint=fingerprint,
         )
     )
 
@@ -679,7 +682,8 @@ def compile_writes(groups: Sequence[GroupOps], snapshot: Snapshot) -> tuple[Writ
             continue
         owner = native.owners.get(group.cluster, group.cluster)
         tags = _tag_list(owner_tags(owner, group.cluster))
-        write = partial(_append, out, group.cluster, gid)
+        # EC2 has no etag: the group's live rules as read stand for its state.
+        write = partial(_append, out, group.cluster, gid, fingerprint=group.fingerprint)
 
         for direction in (Direction.INGRESS, Direction.EGRESS):
             adds = [op.rule for op in group.adds if op.rule.direction is direction]

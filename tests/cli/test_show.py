@@ -58,25 +58,39 @@ def test_show_prints_what_plan_printed_in_every_format_without_the_cloud(
     assert shown.stdout == planned.stdout
 
 
-def test_show_writes_lists_the_changes_in_apply_order(
+def test_show_writes_lists_the_saved_writes_in_apply_order_in_80_columns(
     aws_world: AwsWorld, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _drift(aws_world)
     saved = tmp_path / "plan.json"
-    planned = runner.invoke(
-        app, ["-c", str(aws_world.config_path), "plan", "--out", str(saved), "-o", "json"]
-    )
+    config = str(aws_world.config_path)
+    planned = runner.invoke(app, ["-c", config, "plan", "--out", str(saved), "-o", "json"])
     assert planned.exit_code == 0, planned.output
-    changes = json.loads(planned.stdout)["changes"]
+    writes = json.loads(planned.stdout)["writes"]
+    assert writes
+    verbose = runner.invoke(app, ["-c", config, "plan", "--verbose"])
+    assert verbose.exit_code == 0, verbose.output
     monkeypatch.setattr(socket.socket, "connect", _no_network)
     shown = runner.invoke(app, ["show", str(saved), "--writes"])
     assert shown.exit_code == 0, shown.output
-    lines = [line.strip() for line in shown.stdout.splitlines() if line.startswith("  ")]
-    assert len(lines) == len(changes)
-    verbs = [line.split()[0] for line in lines]
-    # make-before-break: per target, every create comes before any delete
-    assert "create" in verbs
-    assert any("6443" in line for line in lines)
+    lines = shown.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), max(lines, key=len)
+    heads = [line.split() for line in lines if line.startswith("  ") and line[2].isdigit()]
+    assert len(heads) == len(writes)
+    assert {head[3] for head in heads} == {w["method"] for w in writes}
+    # Per unit, make before change before break.
+    phases = {"make": 0, "change": 1, "break": 2}
+    for unit in {(w["cluster"], w["target"]) for w in writes}:
+        start = lines.index(f"{unit[0]} {unit[1]}:")
+        block = []
+        for line in lines[start + 1 :]:
+            if not line.startswith(" "):
+                break
+            if line[2:3].isdigit():
+                block.append(phases[line.split()[1]])
+        assert block == sorted(block) and block
+    # plan --verbose prints the same listing after the plan itself.
+    assert shown.stdout in verbose.stdout
 
 
 def test_show_of_a_damaged_plan_is_one_error(tmp_path: Path) -> None:

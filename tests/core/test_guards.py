@@ -1,5 +1,5 @@
 """The guards between a plan and the cloud: deletion limit, unmanaged removals, exposure, staleness
-(the fingerprint), and the plan file itself (round trip and every refusal)."""
+(the writes), and the plan file itself (round trip and every refusal)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from portsync.api import check_exposure, check_fresh, check_managed, check_removals
+from portsync.api import check_exposure, check_managed, check_removals
 from portsync.config import parse_config
 from portsync.errors import GuardrailError, PlanFileError, StalePlanError
 from portsync.model import Direction, Endpoint, PortRange, Protocol, TargetRule
@@ -26,7 +26,9 @@ from portsync.ops import (
     _checksum,
     fingerprint,
 )
+from portsync.planmatch import check_writes
 from portsync.tools import ManagingTool
+from portsync.writes import Phase, Write
 
 
 def _rule(
@@ -162,16 +164,69 @@ def test_allow_exposure_lets_etcd_be_opened_on_purpose() -> None:
 # -- staleness ---------------------------------------------------------------------------------
 
 
-def test_a_plan_whose_target_changed_since_is_stale() -> None:
-    saved = Plan(groups=(_group(fp="before", label="api (sg-1)"),))
-    check_fresh(saved, Plan(groups=(_group(fp="before"),)))
-    with pytest.raises(StalePlanError, match=r"changed on prod/api \(sg-1\) since"):
-        check_fresh(saved, Plan(groups=(_group(fp="after"),)))
+def _write(
+    gid: str = "sg-1", method: str = "RevokeSecurityGroupIngress", *, fp: str = "fp-1", **body: Any
+) -> Write:
+    return Write(
+        cluster="prod",
+        target=gid,
+        api="ec2",
+        method=method,
+        body={"GroupId": gid, **body},
+        phase=Phase.BREAK if method.startswith("Revoke") else Phase.MAKE,
+        fingerprint=fp,
+    )
 
 
-def test_a_plan_whose_target_is_gone_is_stale() -> None:
-    with pytest.raises(StalePlanError, match="prod/sg-1"):
-        check_fresh(Plan(groups=(_group(),)), Plan())
+def test_a_plan_whose_writes_are_recomputed_unchanged_is_fresh() -> None:
+    writes = (_write(), _write("sg-2", "AuthorizeSecurityGroupIngress"))
+    check_writes(Plan(writes=writes), Plan(writes=tuple(reversed(writes))))
+
+
+def test_a_write_compiled_from_a_changed_state_is_stale() -> None:
+    # The same call on a group whose live rules changed since: its fingerprint differs.
+    saved = Plan(writes=(_write(fp="before"),))
+    with pytest.raises(
+        StalePlanError, match=r"prod/sg-1: break RevokeSecurityGroupIngress differs"
+    ):
+        check_writes(saved, Plan(writes=(_write(fp="after"),)))
+
+
+def test_a_changed_body_is_stale() -> None:
+    saved = Plan(writes=(_write(SecurityGroupRuleIds=["sgr-1", "sgr-2"]),))
+    with pytest.raises(StalePlanError, match="differs"):
+        check_writes(saved, Plan(writes=(_write(SecurityGroupRuleIds=["sgr-1"]),)))
+
+
+def test_writes_gone_and_new_are_named() -> None:
+    saved = Plan(writes=(_write(),))
+    current = Plan(writes=(_write("sg-2", "AuthorizeSecurityGroupIngress"),))
+    with pytest.raises(StalePlanError) as exc:
+        check_writes(saved, current)
+    message = str(exc.value)
+    assert "prod/sg-1: break RevokeSecurityGroupIngress is no longer called for" in message
+    assert "prod/sg-2: make AuthorizeSecurityGroupIngress is called for now" in message
+    assert exc.value.hint == "run `portsync plan --out PLAN.json` again and review the new plan"
+
+
+def test_a_stale_plan_lists_ten_differences_and_counts_the_rest() -> None:
+    saved = Plan(writes=tuple(_write(f"sg-{i}") for i in range(12)))
+    with pytest.raises(StalePlanError) as exc:
+        check_writes(saved, Plan())
+    message = str(exc.value)
+    assert message.count("is no longer called for") == 10
+    assert "is no longer called for (and 2 more)" in message
+
+
+def test_max_deletes_counts_what_the_writes_delete_in_the_clouds_unit() -> None:
+    # No rule removed, but the writes delete three firewalls (a repacking, say).
+    deleting = dataclasses.replace(_write(), removes=3)
+    the_plan = Plan(groups=(_group(),), writes=(deleting,))
+    check_removals(the_plan, max_deletes=3, allow_exclusive=False, removes_unit="firewalls")
+    with pytest.raises(
+        GuardrailError, match=r"writes delete 3 firewalls, more than --max-deletes 2"
+    ):
+        check_removals(the_plan, max_deletes=2, allow_exclusive=False, removes_unit="firewalls")
 
 
 LIVE = _rule(6443, native_id="sgr-1", extra=(("priority", "1000"),))
@@ -506,17 +561,6 @@ def test_exposure_guard_lists_ten_openings_and_names_each_allowance(kubernetes: 
         "narrow the source, or list etcd, kubelet under allow_exposure: in the config if you "
         "really mean it"
     )
-
-
-def test_stale_plan_names_every_changed_target_and_what_to_do() -> None:
-    saved = Plan(groups=(_group(fp="a", label="api (sg-1)"), _group(target="sg-2", fp="b")))
-    with pytest.raises(StalePlanError) as exc:
-        check_fresh(saved, Plan(groups=(_group(fp="changed"),)))
-    assert str(exc.value).startswith(
-        "the saved plan is stale: live rules changed on prod/api (sg-1), prod/sg-2 since it was "
-        "made"
-    )
-    assert exc.value.hint == "run `portsync plan --out PLAN.json` again and review the new plan"
 
 
 # -- targets another tool manages ---------------------------------------------------------------

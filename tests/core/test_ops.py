@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -98,6 +99,64 @@ def test_plan_load_hand_edited_summary_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(data))
     with pytest.raises(PlanFileError, match="checksum"):
+        Plan.load(str(path))
+
+
+def _with_writes() -> Plan:
+    from portsync.writes import Phase, Write
+
+    write = Write(
+        cluster=_plan().groups[0].cluster,
+        target="sg-1",
+        api="ec2",
+        method="RevokeSecurityGroupIngress",
+        body={"GroupId": "sg-1", "SecurityGroupRuleIds": ["sgr-1"]},
+        phase=Phase.BREAK,
+        removes=1,
+        fingerprint="abc",
+    )
+    return dataclasses.replace(_plan(), writes=(write,))
+
+
+def test_plan_json_holds_the_writes_and_round_trips_them(tmp_path: Path) -> None:
+    plan = _with_writes()
+    data = json.loads(plan.to_json())
+    assert data["writes"] == [
+        {
+            "cluster": plan.groups[0].cluster,
+            "target": "sg-1",
+            "api": "ec2",
+            "method": "RevokeSecurityGroupIngress",
+            "body": {"GroupId": "sg-1", "SecurityGroupRuleIds": ["sgr-1"]},
+            "phase": "break",
+            "removes": 1,
+            "fingerprint": "abc",
+        }
+    ]
+    path = tmp_path / "plan.json"
+    path.write_text(plan.to_json())
+    assert Plan.load(str(path)).writes == plan.writes
+
+
+def test_plan_load_edited_write_is_refused_by_the_checksum(tmp_path: Path) -> None:
+    data = json.loads(_with_writes().to_json())
+    data["writes"][0]["body"]["SecurityGroupRuleIds"].append("sgr-2")
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PlanFileError, match="checksum"):
+        Plan.load(str(path))
+
+
+def test_plan_load_write_of_a_cluster_the_plan_never_read_is_refused(tmp_path: Path) -> None:
+    from portsync.ops import _checksum
+
+    data = json.loads(_with_writes().to_json())
+    data["writes"][0]["cluster"] = "someone-else"
+    del data["checksum"]
+    data["checksum"] = _checksum(data)
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data))
+    with pytest.raises(PlanFileError, match="writes\\[0\\] names cluster 'someone-else'"):
         Plan.load(str(path))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -17,6 +18,8 @@ from botocore import serialize
 
 from portsync import api
 from portsync.config import load_config
+from portsync.errors import StalePlanError
+from portsync.ops import Plan
 from portsync.provider import Settings
 from portsync.session import Session
 from portsync.testing.ec2proxy import EC2Proxy
@@ -96,7 +99,7 @@ def _received(proxy: EC2Proxy) -> list[str]:
 
 
 def test_the_plans_writes_are_exactly_the_calls_ec2_receives(
-    aws_world: AwsWorld, proxy: EC2Proxy
+    aws_world: AwsWorld, proxy: EC2Proxy, tmp_path: Path
 ) -> None:
     _drift(aws_world)
     aws_world.write_config(
@@ -114,7 +117,9 @@ def test_the_plans_writes_are_exactly_the_calls_ec2_receives(
         ]
     )
     loaded = load_config(aws_world.config_path)
-    planned = api.plan(loaded, adopt_legacy=True)
+    saved = tmp_path / "plan.json"
+    saved.write_text(api.plan(loaded, adopt_legacy=True).to_json())
+    planned = Plan.load(str(saved))
     methods = {w.method for w in planned.writes}
     assert {
         "AuthorizeSecurityGroupIngress",
@@ -123,7 +128,7 @@ def test_the_plans_writes_are_exactly_the_calls_ec2_receives(
         "RevokeSecurityGroupIngress",
     } <= methods
     proxy.reset_counts()
-    result = api.apply(loaded, adopt_legacy=True)
+    result = api.apply(loaded, saved=planned, adopt_legacy=True)
     assert result.plan.writes == planned.writes
     assert _received(proxy) == sorted(json.dumps(_form(w), sort_keys=True) for w in planned.writes)
     assert api.plan(loaded).is_empty()
@@ -191,3 +196,35 @@ def test_no_provider_attribute_changes_after_construction(
     assert changed == []
     # Both clusters share one read scope: one read per round (plan, apply's re-plan, verify).
     assert proxy.calls["DescribeSecurityGroups"] == 3
+
+
+def test_a_saved_plan_is_refused_when_a_rule_changed_since_because_its_writes_differ(
+    aws_world: AwsWorld, tmp_path: Path
+) -> None:
+    _drift(aws_world)
+    loaded = load_config(aws_world.config_path)
+    saved = tmp_path / "plan.json"
+    saved.write_text(api.plan(loaded).to_json())
+    # Someone else revokes the owned rule the plan revokes, and changes nothing else.
+    gone = [
+        r
+        for r in aws_world.ec2.describe_security_group_rules(
+            Filters=[{"Name": "group-id", "Values": [aws_world.worker]}]
+        )["SecurityGroupRules"]
+        if r.get("FromPort") == 9000
+    ]
+    assert len(gone) == 1
+    aws_world.ec2.revoke_security_group_ingress(
+        GroupId=aws_world.worker, SecurityGroupRuleIds=[gone[0]["SecurityGroupRuleId"]]
+    )
+    before = aws_world.ec2.describe_security_group_rules()["SecurityGroupRules"]
+    with pytest.raises(StalePlanError) as exc:
+        api.apply(loaded, saved=Plan.load(str(saved)))
+    message = str(exc.value)
+    assert (
+        f"prod-aws/{aws_world.worker}: break RevokeSecurityGroupIngress is no longer called for"
+        in message
+    )
+    # The worker's authorize was compiled from a state that moved: it differs too.
+    assert f"prod-aws/{aws_world.worker}: make AuthorizeSecurityGroupIngress differs" in message
+    assert aws_world.ec2.describe_security_group_rules()["SecurityGroupRules"] == before
