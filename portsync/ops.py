@@ -520,6 +520,13 @@ def _writes(
 
 
 
+def _no_errors(value: Any) -> None:
+    """Plans written by earlier releases carry ``errors``, always an empty list; a plan that
+    holds anything else there was not written by portsync."""
+    if value != []:
+        raise TypeError(f"errors must be an empty list, not {value!r:.60}")
+
+
 def _checksum(body: dict[str, Any]) -> str:
     # Catches accidents only (anyone can recompute it); the signature is outside the content.
     return hashlib.sha256(content_bytes(body)).hexdigest()
