@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 from collections.abc import Callable, Collection, Hashable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -23,6 +24,7 @@ from portsync.errors import (
     Interrupted,
     PlanFileError,
     PortsyncError,
+    StalePlanError,
     StopRequested,
 )
 from portsync.evaluate import access_of
@@ -43,7 +45,7 @@ from portsync.provider import (
 from portsync.session import Session, fan_out, select_clusters
 from portsync.synthesis import synthesize, translate_with_advice
 from portsync.tools import ManagingTool
-from portsync.writes import Write
+from portsync.writes import Phase, Write
 
 __all__ = [
     "ApplyResult",
@@ -244,6 +246,27 @@ def plan(
     )
 
 
+def check_fresh(saved: Plan, current: Plan) -> None:
+    """Refuse a saved plan whose targets' live rules changed since it was made, even where the
+    writes stay the same (a provider whose writes do not carry the state of every target, such
+    as a GCP firewall added beside the ones a plan inserts).
+
+    Raises:
+        StalePlanError: naming every target that changed.
+    """
+    now = {(g.cluster, g.target): g.fingerprint for g in current.groups}
+    stale = [
+        f"{g.cluster}/{g.label or g.target}"
+        for g in saved.groups
+        if now.get((g.cluster, g.target)) != g.fingerprint
+    ]
+    if stale:
+        raise StalePlanError(
+            f"the saved plan is stale: live rules changed on {', '.join(stale)} since it was made",
+            hint="run `portsync plan --out PLAN.json` again and review the new plan",
+        )
+
+
 def check_removals(
     the_plan: Plan, *, max_deletes: int, allow_exclusive: bool, removes_unit: str = "cloud objects"
 ) -> None:
@@ -426,15 +449,13 @@ def _interrupted(
     )
 
 
-def _units(session: Session, writes: Sequence[Write]) -> list[list[Write]]:
-    """``writes`` by write unit (scope and unit), each in make-before-break order: every
-    ``make`` write of the unit, then every ``change``, then every ``break``; compile order
-    within a phase. Units run in parallel, each unit's writes one after the other."""
+def _units(session: Session, writes: Sequence[Write]) -> list[tuple[Hashable, list[Write]]]:
+    """``writes`` by write unit, with the unit's read scope, each in compile order."""
     units: dict[tuple[Hashable, str], list[Write]] = {}
     for write in writes:
         scope = session.scope(session.loaded.cluster(write.cluster))
         units.setdefault((scope, write.target), []).append(write)
-    return [sorted(unit, key=lambda w: w.phase) for unit in units.values()]
+    return [(key[0], unit) for key, unit in units.items()]
 
 
 def _prepare_transitional(session: Session, writes: Sequence[Write]) -> None:
@@ -529,6 +550,7 @@ def apply(
         # The writes first: what would be sent must be what was reviewed (a moved live state
         # changes them); then the neutral level (targets, roles, ownership of every operation).
         check_writes(saved, current)
+        check_fresh(saved, current)
         check_same(saved, current)
         # What is executed is the recomputed plan: target, role, ownership and peer of every
         # operation come from the config and the live read, never from the file.
@@ -568,28 +590,50 @@ def apply(
     status: dict[tuple[str, str], str] = {}
     failures: list[tuple[Write, PortsyncError]] = []
     _prepare_transitional(session, the_plan.writes)
+    #: Read scopes where a write failed or was stopped: no later phase runs there, so nothing
+    #: is closed after something meant to open failed (a GCP target's rules span firewalls).
+    halted: set[Hashable] = set()
+    lock = threading.Lock()
 
-    def run(unit: Sequence[Write]) -> None:
-        key = (unit[0].cluster, unit[0].target)
-        if control.stopping or control.expired():
-            status[key] = "skipped"
+    def run(job: tuple[Hashable, list[Write]]) -> None:
+        scope, writes = job
+        key = (writes[0].cluster, writes[0].target)
+        if scope in halted or control.stopping or control.expired():
+            status.setdefault(key, "skipped")
             return
         if progress:
-            progress(f"applying {len(unit)} writes to {unit[0].cluster}/{unit[0].target}")
+            progress(f"applying {len(writes)} writes to {key[0]}/{key[1]}")
         status[key] = "partly"
-        for write in unit:
+        for write in writes:
             try:
                 session.provider(loaded.cluster(write.cluster)).execute(write)
             except (StopRequested, DeadlineExceeded):
+                with lock:
+                    halted.add(scope)
                 return
             except PortsyncError as exc:
-                # A failed write stops its unit: nothing after it (no removal) is sent.
+                # A failed write stops its scope: no later write there (no removal) is sent.
                 status[key] = "failed"
-                failures.append((write, exc))
+                with lock:
+                    failures.append((write, exc))
+                    halted.add(scope)
                 return
-        status[key] = "done"
+        status[key] = "done" if writes is units_last[key] else "partly"
 
-    fan_out(run, units, workers=session.settings.max_workers, name="apply")
+    # Phase by phase across every unit (make, then change, then break); units run in parallel
+    # within a phase, each unit's writes of the phase one after the other.
+    units_last: dict[tuple[str, str], list[Write]] = {}
+    jobs_by_phase: list[list[tuple[Hashable, list[Write]]]] = []
+    for phase in Phase:
+        jobs: list[tuple[Hashable, list[Write]]] = []
+        for scope, unit in units:
+            mine = [w for w in unit if w.phase is phase]
+            if mine:
+                jobs.append((scope, mine))
+                units_last[(mine[0].cluster, mine[0].target)] = mine
+        jobs_by_phase.append(jobs)
+    for jobs in jobs_by_phase:
+        fan_out(run, jobs, workers=session.settings.max_workers, name="apply")
     outcome = _outcomes(changed, the_plan.writes, status)
 
     def fared(group: GroupOps) -> str:
@@ -598,7 +642,7 @@ def apply(
     done = [(g.cluster, g.target, op) for g in changed if fared(g) == "done" for op in g.ops]
     partly = [g for g in changed if fared(g) == "partly"]
     skipped = [g for g in changed if fared(g) == "skipped"]
-    if partly or skipped or control.stopping:
+    if control.stopping or ((partly or skipped) and not failures):
         # A stop request is reported even when every write had already started: the run was
         # asked to end, so it does not go on to verify.
         raise _interrupted(the_plan, done, partly, skipped, deadline=not control.stopping)
