@@ -458,17 +458,6 @@ def _units(session: Session, writes: Sequence[Write]) -> list[tuple[Hashable, li
     return [(key[0], unit) for key, unit in units.items()]
 
 
-def _prepare_transitional(session: Session, writes: Sequence[Write]) -> None:
-    """TRANSITIONAL (issue #14): first-contract providers batch apply-time reads per cluster."""
-    by_cluster: dict[str, list[Write]] = {}
-    for write in writes:
-        by_cluster.setdefault(write.cluster, []).append(write)
-    for name, mine in by_cluster.items():
-        prepare = getattr(session.provider(session.loaded.cluster(name)), "prepare", None)
-        if prepare is not None:
-            prepare(mine)
-
-
 def _outcomes(
     groups: Sequence[GroupOps], writes: Sequence[Write], status: dict[tuple[str, str], str]
 ) -> dict[tuple[str, str], str]:
@@ -589,7 +578,6 @@ def apply(
     units = _units(session, the_plan.writes)
     status: dict[tuple[str, str], str] = {}
     failures: list[tuple[Write, PortsyncError]] = []
-    _prepare_transitional(session, the_plan.writes)
     #: Read scopes where a write failed or was stopped: no later phase runs there, so nothing
     #: is closed after something meant to open failed (a GCP target's rules span firewalls).
     halted: set[Hashable] = set()

@@ -47,7 +47,6 @@ from portsync.ops import DeleteRuleOp, GroupOps, Op, Plan, UpdateRuleOp
 from portsync.provider import Provider, Settings
 from portsync.registry import get_provider_class
 from portsync.tap import WriteTap
-from portsync.transitional import API as TRANSITIONAL_API
 
 __all__ = [
     "CloudCopy",
@@ -462,9 +461,7 @@ def _rehearse_cluster(
             # And the native calls: those the copy's plan compiled, with copy ids turned back
             # into live ids, are the live plan's; the copy received exactly that many.
             copy_writes = list(getattr(result.plan, "writes", ()))
-            # TRANSITIONAL: a provider on the first contract has no native writes to compare.
-            native = all(w.api != TRANSITIONAL_API for w in [*copy_writes, *real_writes])
-            if native and (real_writes or copy_writes):
+            if real_writes or copy_writes:
                 mapped = Counter(_write_text(w.canonical, back) for w in copy_writes)
                 planned = Counter(_write_text(w.canonical, _Back({})) for w in real_writes)
                 if mapped != planned:

@@ -28,7 +28,6 @@ from portsync.membership import memberships
 from portsync.model import TargetRule
 from portsync.provider import Provider, Settings, Target
 from portsync.registry import get_provider_class
-from portsync.transitional import contract
 from portsync.writes import Snapshot
 
 if TYPE_CHECKING:
@@ -118,7 +117,13 @@ class Session:
         if found is not None:
             return found
         cls = get_provider_class(cluster.provider)
-        made = contract(cls(cluster, settings=self.settings), cluster)
+        if not callable(getattr(cls, "compile", None)):
+            raise ConfigError(
+                f"cluster {cluster.name}: provider {cluster.provider} ({cls.__module__}) does not "
+                "implement read, compile and execute",
+                hint="upgrade the provider package to one written for this portsync release",
+            )
+        made: Provider = cls(cluster, settings=self.settings)
         with self._lock:
             return self.providers.setdefault(cluster.name, made)
 
@@ -140,7 +145,7 @@ class Session:
         """Forget every snapshot: the next read of each scope reads again."""
         with self._lock:
             self._snapshots = {}
-        self.settings.reads.new_round()  # TRANSITIONAL: providers that still have fetch
+        self.settings.reads.new_round()  # providers that keep their first-contract verbs use it
 
     def scope(self, cluster: ClusterConfig) -> Hashable:
         """The read scope of ``cluster``: its cloud and its provider's ``read_scope`` (a cluster

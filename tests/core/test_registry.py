@@ -41,3 +41,30 @@ def test_registry_two_packages_claiming_one_name_is_an_error(
     finally:
         monkeypatch.undo()
         registry._entry_points.cache_clear()
+
+
+def test_a_provider_without_the_three_verbs_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from portsync.config import parse_config
+    from portsync.provider import Settings
+    from portsync.session import Session
+
+    class FirstContract:
+        """A provider written for the first contract: fetch and apply, no compile."""
+
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            raise AssertionError("must not be built")
+
+        def fetch(self) -> None: ...
+
+        def apply(self) -> None: ...
+
+    loaded = parse_config(
+        "clusters:\n  - name: prod\n    provider: aws\n    region: eu-west-1\n"
+        "    roles: {worker: {security_group: sg-1}}\n"
+    )
+    monkeypatch.setattr("portsync.session.get_provider_class", lambda name: FirstContract)
+    session = Session(loaded, Settings())
+    with pytest.raises(ConfigError, match="does not implement read, compile and execute"):
+        session.provider(loaded.config.clusters[0])
