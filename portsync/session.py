@@ -145,7 +145,7 @@ class Session:
         """Forget every snapshot: the next read of each scope reads again."""
         with self._lock:
             self._snapshots = {}
-        self.settings.reads.new_round()  # providers that keep their first-contract verbs use it
+        self.settings.reads.new_round()  # GCP and Azure share raw list pages through it
 
     def scope(self, cluster: ClusterConfig) -> Hashable:
         """The read scope of ``cluster``: its cloud and its provider's ``read_scope`` (a cluster

@@ -160,7 +160,7 @@ def _check_cluster(
         by_target: dict[str, list[TargetRule]] = {}
         for rule in desired:
             by_target.setdefault(rule.target, []).append(rule)
-        # check_limits may read the cloud; only a provider's offline check is safe here.
+        # compile needs a read of the cloud; only a provider's offline check is safe here.
         offline = getattr(provider, "check_offline", None)
         if offline is None:
             check.warnings.append(

@@ -30,9 +30,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from portsync.config import Cidr as StrictCidr
 from portsync.config import ClusterConfig, Sources
-from portsync.diff import untouched
 from portsync.errors import ConflictError, NotFoundError, ProviderError
-from portsync.evaluate import access_of
 from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule, canonical_cidr
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
@@ -221,10 +219,6 @@ def cluster_layout(cluster: ClusterConfig, settings: Settings) -> ClusterLayout:
         bindings=bindings,
         adopt_legacy=settings.adopt_legacy,
     )
-
-
-def _same(value: Any) -> Any:
-    return value
 
 
 class _Adapter:
@@ -511,93 +505,3 @@ class AzureProvider:
                 Change(b.target, adds=tuple(desired.get(b.target, ()))) for b in layout.bindings
             ]
             translate.compose([], changes, layout)
-
-    # ------------------------------------------------------------------ TRANSITIONAL
-    # The first contract's verbs, for the engine that still calls them (issue #14). They keep
-    # nothing on the provider: what one round read, and which groups one apply changes, live in
-    # the run's shared reads (a per-round cache) until the engine compiles and executes itself.
-
-    def _round(self) -> tuple[Snapshot, list[tuple[ClusterLayout, str]]]:
-        key = ("azure-snapshot", *self.read_scope, self.cluster.name)
-        found: tuple[Snapshot, list[tuple[ClusterLayout, str]]] = self.settings.reads.get(
-            key, lambda: self._read(self.targets())
-        )
-        return found
-
-    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
-        """Live rules of ``targets``, from this round's snapshot.
-
-        Raises:
-            NotFoundError: a bound NSG does not exist in the resource group.
-        """
-        snapshot, missing = self._round()
-        ids = {t.id for t in targets}
-        missing = [(layout, t) for layout, t in missing if t in ids]
-        if missing:
-            raise self._not_found(missing)
-        return {t.id: list(snapshot.live(t.id)) for t in targets}
-
-    def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
-        """Compile the target's change alone (its NSG as read, other roles unchanged).
-
-        Raises:
-            ProviderLimitError: naming the NSG, the band or limit, and how much is missing.
-        """
-        snapshot, _missing = self._round()
-        # What the engine diffed: the deny rules are read for the evaluator only.
-        live = [r for r in snapshot.live(target.id) if access_of(r) != "deny"]
-        if untouched(final, live):
-            return
-        kept = {(r.key, r.native_id) for r in final}
-        ops_rules = (
-            tuple(r for r in final if r.native_id is None),
-            tuple(r for r in live if (r.key, r.native_id) not in kept),
-        )
-        nsg = self.layout.nsg_of(target.id)
-        raw = (snapshot.native or {}).get(nsg)
-        if raw is None:
-            return
-        change = Change(target.id, adds=ops_rules[0], removes=ops_rules[1])
-        rules = list((raw.body().get("properties") or {}).get("securityRules") or [])
-        translate.compose(rules, [change], self.layout.nsg_layout(nsg))
-
-    def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
-        """Compile this apply's writes from the round the plan read (the engine calls this
-        before it starts a new round), one PUT per NSG, and note each group's NSG and writes
-        for :meth:`apply` in the run's memo (keyed by the group object, which the apply of the
-        same plan hands back)."""
-        snapshot, _missing = self._round()
-        writes = self.compile(groups, snapshot)
-        by_id = {w.target.lower(): w for w in writes}
-        native = snapshot.native or {}
-        for group in groups:
-            nsg = self.layout.nsg_of(group.target)
-            raw = native.get(nsg)
-            found = by_id.get((raw.id or raw.name).lower()) if raw is not None else None
-            # The group itself is kept in the entry, so its id is never reused while the entry
-            # lives (a run's settings may serve several applies).
-            item = (group, nsg, (found,) if found is not None else ())
-            self.settings.reads.memo(("azure-apply", id(group)), partial(_same, item))
-
-    def apply(self, ops: GroupOps) -> None:
-        """Execute the write of the target's NSG compiled by :meth:`prepare_apply` (shared by
-        every group of that NSG: the first caller writes, the others wait for its result).
-
-        Raises:
-            ProviderError: or a subclass; the NSG is left as it was, or as written, and the next
-                run converges.
-        """
-
-        def unprepared() -> tuple[GroupOps, str, tuple[Write, ...]]:
-            snapshot, missing = self._round()
-            if any(t == ops.target for _layout, t in missing):
-                raise self._not_found([(lo, t) for lo, t in missing if t == ops.target])
-            return ops, self.layout.nsg_of(ops.target), self.compile([ops], snapshot)
-
-        _group, nsg, writes = self.settings.reads.memo(("azure-apply", id(ops)), unprepared)
-
-        def write() -> None:
-            for item in writes:
-                self.execute(item)
-
-        self.settings.reads.get(("azure-put", *self.read_scope, nsg), write)

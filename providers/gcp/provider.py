@@ -11,10 +11,6 @@ between them:
   final rules packed into firewalls and diffed against the listed ones, every limit checked, and
   the exact ``firewalls.insert``/``patch``/``update``/``delete`` calls returned;
 - :meth:`GcpProvider.execute`: one of those calls, retried and paced, waited for.
-
-The engine's older verbs (``fetch``, ``check_limits``, ``prepare_apply``, ``apply``) are kept on
-top of these three until every provider speaks the new contract; what they carry from one verb to
-the next lives in the run's :class:`~portsync.reads.SharedReads`, never on the provider.
 """
 
 from __future__ import annotations
@@ -22,28 +18,24 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portsync.config import Cidr, ClusterConfig, Sources
-from portsync.diff import untouched
 from portsync.errors import (
     ConflictError,
     NotFoundError,
-    PortsyncError,
     ProviderError,
     ProviderLimitError,
 )
-from portsync.evaluate import access_of
 from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
 from portsync.provider import Settings, Target
 from portsync.reads import sibling_configs
 from portsync.tools import ManagingTool
-from portsync.writes import Phase, Snapshot, Write
+from portsync.writes import Snapshot, Write
 
 from . import tools, translate
 from .limits import (
@@ -129,20 +121,6 @@ def _read_scope(config: GcpClusterConfig) -> tuple[str, ...]:
     return ("gcp", config.project, config.endpoint or "", config.credentials, listed)
 
 
-class _Tally:
-    """Firewalls the clusters of one plan insert into one project, added up as they report."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self.total = 0
-
-    def add(self, inserts: int) -> int:
-        """Add one cluster's inserts; the total so far, this cluster's included."""
-        with self._lock:
-            self.total += inserts
-            return self.total
-
-
 class _Client:
     """The Compute adapter, built on first use (google-cloud-compute is imported only then) and
     never replaced: a connection, the one thing the provider makes after construction."""
@@ -157,19 +135,6 @@ class _Client:
             if self._adapter is None:
                 self._adapter = self._build()
             return self._adapter
-
-
-class _Carry:
-    """What the engine's older verbs hand on from one call to the next for one cluster (the
-    last snapshot, the inserts counted per target for the quota, the compiled writes). It lives
-    in the run's :class:`~portsync.reads.SharedReads`, not on the provider."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.snapshot: Snapshot | None = None
-        self.pending: set[str] = set()
-        self.inserts: dict[str, int] = {}
-        self.writes: dict[str, tuple[Write, ...]] = {}
 
 
 def make_writer(cluster: ClusterConfig, settings: Settings) -> Writer:
@@ -299,7 +264,7 @@ class GcpProvider:
         self, target: Target, live: Snapshot | Sequence[TargetRule]
     ) -> ManagingTool | None:
         """CAPG, for a CAPG role tag its own firewalls target (from a snapshot, or the target's
-        live rules as the engine's older verbs pass them)."""
+        live rules)."""
         if not target.id.startswith("tag:"):
             return None
         rules = live.live(target.id) if isinstance(live, Snapshot) else live
@@ -448,84 +413,6 @@ class GcpProvider:
             raise ProviderError("a GCP compile needs a snapshot read by the GCP provider")
         return native
 
-    # ------------------------------------------------------------------ the engine's older verbs
-
-    def _carry(self) -> _Carry:
-        return self.settings.reads.memo(("gcp-carry", self.cluster.name), _Carry)
-
-    def fetch(self, targets: Sequence[Target]) -> dict[str, list[TargetRule]]:
-        """:meth:`read`, handed on to :meth:`check_limits` and :meth:`apply`.
-
-        Raises:
-            ProviderError: or a subclass, when the API refuses.
-        """
-        snapshot = self.read(targets)
-        carry = self._carry()
-        with carry.lock:
-            carry.snapshot = snapshot
-            carry.pending = {t.id for t in targets}
-            carry.inserts = {}
-            carry.writes = {}
-        return {target: list(rules) for target, rules in snapshot.rules.items()}
-
-    def _snapshot(self) -> Snapshot:
-        carry = self._carry()
-        with carry.lock:
-            snapshot = carry.snapshot
-        if snapshot is None:
-            self.fetch(self.targets())
-            with carry.lock:
-                snapshot = carry.snapshot
-        assert snapshot is not None
-        return snapshot
-
-    def check_limits(self, target: Target, final: Sequence[TargetRule]) -> None:
-        """Refuse, at plan time, a final state GCP would refuse or that cannot be applied safely:
-        the target's writes compiled from the last read (names, descriptions, exclusive-mode
-        removals from unmanaged firewalls), and ``firewall_quota`` over the whole project once
-        every target of the read has reported its inserts.
-
-        Raises:
-            ProviderLimitError: naming the target, the firewall and the limit.
-            ConflictError: a firewall name portsync wants belongs to someone else.
-        """
-        snapshot = self._snapshot()
-        # The rules the engine diffed: deny rules are read for the evaluator only.
-        live = [r for r in snapshot.live(target.id) if access_of(r) != "deny"]
-        inserts = 0
-        if not untouched(final, live):
-            # A target left as GCP holds it has nothing to pack, insert or remove.
-            done = translate.target_writes(
-                self.writer,
-                self._listing(snapshot),
-                target=target.id,
-                label=str(target),
-                final=final,
-                live=live,
-            )
-            inserts = done.inserts
-        self._report_inserts(snapshot, target.id, inserts)
-
-    def _report_inserts(self, snapshot: Snapshot, target: str, inserts: int) -> None:
-        if self.config.firewall_quota is None:
-            return
-        carry = self._carry()
-        with carry.lock:
-            if carry.snapshot is not snapshot or target not in carry.pending:
-                return
-            carry.inserts[target] = inserts
-            carry.pending.discard(target)
-            if carry.pending:
-                return
-            total = sum(carry.inserts.values())
-        if self._read_key is not None:
-            # Other clusters of this plan insert into the same project: their inserts count too.
-            # Whichever cluster adds the last share sees the project's whole peak.
-            total = self.settings.reads.get((*self._read_key, "inserts"), _Tally).add(total)
-        translate.check_quota(
-            self._listing(snapshot), [self.writer], total, together=self._read_key is not None
-        )
-
     def check_offline(self, desired: Mapping[str, Sequence[TargetRule]]) -> None:
         """``portsync validate``: the desired rules packed into firewalls as on an empty network,
         checked against GCP's limits (names, descriptions, ``firewall_quota``), no cloud read.
@@ -553,57 +440,3 @@ class GcpProvider:
                 f"firewall_quota {quota} before counting any other firewall of the project",
                 hint="raise the project's firewall quota (and firewall_quota), or bind fewer roles",
             )
-
-    def prepare_apply(self, groups: Sequence[GroupOps]) -> None:
-        """Compile the writes of every group of this cluster at once, from the last read (so an
-        unmanaged firewall several targets leave gets one write)."""
-        if not groups:
-            return
-        snapshot = self._snapshot()
-        placed = translate.compile_placed(
-            groups, self._listing(snapshot), {self.cluster.name: self.writer}
-        )
-        by_target: dict[str, list[Write]] = {g.target: [] for g in groups}
-        for (_cluster, target), write in placed:
-            by_target.setdefault(target, []).append(write)
-        carry = self._carry()
-        with carry.lock:
-            carry.writes = {
-                t: tuple(sorted(w, key=translate.write_order)) for t, w in by_target.items()
-            }
-
-    def apply(self, ops: GroupOps) -> None:
-        """Execute one target's writes: inserts, then patches that keep or widen access, then
-        the ones that narrow it and deletes; each phase in parallel (``max_workers``), and a
-        failed phase stops the target before anything is removed.
-
-        Raises:
-            ProviderError: or a subclass; what was done stays done and the next run converges.
-        """
-        carry = self._carry()
-        with carry.lock:
-            writes = carry.writes.get(ops.target)
-        if writes is None:
-            self.prepare_apply([ops])
-            with carry.lock:
-                writes = carry.writes.get(ops.target, ())
-        for phase in Phase:
-            self._run([w for w in writes if w.phase is phase])
-
-    def _run(self, writes: Sequence[Write]) -> None:
-        """Execute one phase's writes in parallel; raise the first failure after all finish."""
-        if not writes:
-            return
-        errors: list[BaseException] = []
-        workers = max(1, min(self.config.max_workers, len(writes)))
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gcp-apply") as pool:
-            futures = [pool.submit(self.execute, write) for write in writes]
-            for future in futures:
-                exc = future.exception()
-                if exc is not None:
-                    errors.append(exc)
-        if errors:
-            first = errors[0]
-            if isinstance(first, PortsyncError):
-                raise first
-            raise ProviderError(f"{self._where()}: apply failed: {first}") from first
