@@ -40,30 +40,22 @@ def _drift(world: AwsWorld) -> None:
     """Live state that needs every kind of write: an owned rule no longer wanted (revoke), an
     owned rule with a stale description (modify), a rule of an earlier release (adopt), and
     missing rules (authorize)."""
-    world.ec2.authorize_security_group_ingress(
-        GroupId=world.worker,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 9000,
-                "ToPort": 9000,
-                "IpRanges": [{"CidrIp": "10.9.0.0/16", "Description": "portsync: old"}],
-            }
-        ],
-        TagSpecifications=owned_by(),
-    )
-    world.ec2.authorize_security_group_ingress(
-        GroupId=world.cp,
-        IpPermissions=[
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 6443,
-                "ToPort": 6443,
-                "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "portsync: stale"}],
-            }
-        ],
-        TagSpecifications=owned_by(),
-    )
+    for group, port, cidr, description in (
+        (world.worker, 9000, "10.9.0.0/16", "portsync: old"),
+        (world.cp, 6443, "203.0.113.0/24", "portsync: stale"),
+    ):
+        world.ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": port,
+                    "ToPort": port,
+                    "IpRanges": [{"CidrIp": cidr, "Description": description}],
+                }
+            ],
+            TagSpecifications=owned_by(),
+        )
     world.ec2.authorize_security_group_ingress(
         GroupId=world.cp,
         IpPermissions=[
