@@ -518,8 +518,6 @@ def _writes(
     return writes
 
 
-
-
 def _no_errors(value: Any) -> None:
     """Plans written by earlier releases carry ``errors``, always an empty list; a plan that
     holds anything else there was not written by portsync."""

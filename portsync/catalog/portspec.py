@@ -28,7 +28,9 @@ _PORT = r"[0-9]{1,5}(?:\s*[-–]\s*[0-9]{1,5})?"
 _LIST = rf"{_PORT}(?:\s*(?:,|\bor\b|\band\b)\s*{_PORT})*"
 _PORT_FIRST = re.compile(rf"(?P<ports>{_PORT})\s*/\s*(?P<proto>tcp|udp|sctp)\b")
 _PROTO_FIRST = re.compile(rf"\b(?P<proto>tcp|udp|sctp)\s+(?P<ports>{_LIST})")
-_ICMP = re.compile(r"\bicmp(?:v6)?\b(?:\s*(?:type\s*)?(?P<type>[0-9]{1,3})\s*/\s*(?P<code>[0-9]{1,3}))?")
+_ICMP = re.compile(
+    r"\bicmp(?:v6)?\b(?:\s*(?:type\s*)?(?P<type>[0-9]{1,3})\s*/\s*(?P<code>[0-9]{1,3}))?"
+)
 _IPIP = re.compile(r"\bip[- ]?in[- ]?ip\b|\bipip\b|\bipencap\b|protocol number\s*4\b")
 _NOTE = re.compile(r"\([^)]*\)")
 _LIST_SPLIT = re.compile(r"\s*(?:,|\bor\b|\band\b)\s*")

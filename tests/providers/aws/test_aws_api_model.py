@@ -184,9 +184,9 @@ def test_every_call_portsync_makes_fits_the_ec2_model(
 )
 def test_moto_drops_prefix_list_rule_descriptions(aws_world: AwsWorld) -> None:
     ec2 = aws_world.ec2
-    pl = ec2.create_managed_prefix_list(
-        PrefixListName="lbs", AddressFamily="IPv4", MaxEntries=5
-    )["PrefixList"]["PrefixListId"]
+    pl = ec2.create_managed_prefix_list(PrefixListName="lbs", AddressFamily="IPv4", MaxEntries=5)[
+        "PrefixList"
+    ]["PrefixListId"]
     ec2.authorize_security_group_ingress(
         GroupId=aws_world.worker,
         IpPermissions=[

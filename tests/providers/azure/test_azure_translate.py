@@ -324,9 +324,7 @@ def test_expand_written_rules_diff_clean_against_desired() -> None:
     live: list[TargetRule] = []
     for rule in desired:
         binding = BINDINGS[rule.role or ""]
-        raw = _served(
-            translate.render(rule, name=translate.rule_name(STEM, rule), priority=1000)
-        )
+        raw = _served(translate.render(rule, name=translate.rule_name(STEM, rule), priority=1000))
         live += translate.expand(raw, binding=binding, owners=OWNERS, band=BAND)
     for target in ("cp-nsg", "node-nsg"):
         ops, unmanaged = diff_target(
@@ -355,7 +353,9 @@ def test_expand_multi_source_multi_port_rule_is_expanded_and_unmanaged() -> None
 
 def test_expand_deny_rules_yield_nothing_and_esp_rules_are_modelled() -> None:
     assert (
-        translate.expand(_foreign("deny", 1000, access="Deny"), binding=CP, owners=OWNERS, band=BAND)
+        translate.expand(
+            _foreign("deny", 1000, access="Deny"), binding=CP, owners=OWNERS, band=BAND
+        )
         == []
     )
     (esp,) = translate.expand(
