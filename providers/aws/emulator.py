@@ -46,9 +46,12 @@ class MotoServer:
         return self.url
 
     def reset(self) -> None:
-        """Forget every resource (moto's reset API)."""
+        """Forget every resource (moto's reset API).
+
+        Bounded at 60 s: a reset rebuilds moto's backends, which takes well under a second on an
+        idle machine but several seconds on a loaded one (parallel test workers)."""
         request = urllib.request.Request(f"{self.url}/moto-api/reset", method="POST", data=b"")
-        with urllib.request.urlopen(request, timeout=10):
+        with urllib.request.urlopen(request, timeout=60):
             pass
 
     def stop(self) -> None:
