@@ -12,7 +12,7 @@ translates neutral rules onto them, and then works in three verbs that pass only
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
@@ -22,7 +22,6 @@ from portsync.control import RunControl
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import DeleteRuleOp, Op
 from portsync.ratelimit import LimiterRegistry
-from portsync.reads import SharedReads
 from portsync.tools import ManagingTool
 from portsync.writes import Snapshot, Write
 
@@ -65,9 +64,6 @@ class Settings:
     max_workers: int = 8
     #: Client-side rate limiters shared by every provider of the run (see portsync.ratelimit).
     limiters: LimiterRegistry = field(default_factory=LimiterRegistry, compare=False)
-    #: TRANSITIONAL (until every provider reads through the session): listings shared by
-    #: clusters in one read scope for providers that still have ``fetch``.
-    reads: SharedReads = field(default_factory=SharedReads, compare=False)
     #: Every cluster of the run, so a provider can find the siblings it shares a read with.
     fleet: tuple[ClusterConfig, ...] = field(default=(), compare=False)
     #: The config's sources: what a read may need to look up beyond the targets themselves
@@ -75,6 +71,11 @@ class Settings:
     sources: Sources | None = field(default=None, compare=False)
     #: The run's deadline, stop request and retry notices (see portsync.control).
     control: RunControl = field(default_factory=RunControl, compare=False)
+    #: The provider of the run's cluster ``name``, as the session built it (set by
+    #: :class:`~portsync.session.Session`; None outside one). A provider that reads or compiles
+    #: for the other clusters of its read scope takes their owners and bindings from their own
+    #: providers rather than building them again for every read.
+    provider_of: Callable[[str], Provider] | None = field(default=None, compare=False, repr=False)
 
 
 @runtime_checkable

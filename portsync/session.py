@@ -97,14 +97,14 @@ class Session:
 
     def __post_init__(self) -> None:
         config = self.loaded.config
-        changes: dict[str, Any] = {}
+        changes: dict[str, Any] = {"provider_of": self._provider_named}
         if not self.settings.fleet:
             changes["fleet"] = tuple(config.clusters)
         if self.settings.sources is None:
             changes["sources"] = config.sources
-        if changes:
-            # Limiters, control and the transitional shared reads stay the same objects.
-            self.settings = replace(self.settings, **changes)
+        # Limiters and control stay the same objects; providers find their scope's siblings
+        # among this session's providers.
+        self.settings = replace(self.settings, **changes)
         if not self._selected:
             self._selected = tuple(c.name for c in config.clusters)
 
@@ -127,6 +127,16 @@ class Session:
         with self._lock:
             return self.providers.setdefault(cluster.name, made)
 
+    def _provider_named(self, name: str) -> Provider:
+        """The provider of the configured cluster ``name`` (``Settings.provider_of``).
+
+        Raises:
+            ConfigError: no cluster of that name is configured.
+        """
+        with self._lock:
+            found = self.providers.get(name)
+        return found if found is not None else self.provider(self.loaded.cluster(name))
+
     def select(self, names: Sequence[str] = ()) -> list[ClusterConfig]:
         """Select the clusters of the next rounds (all when ``names`` is empty) and start a new
         round. Reads cover the targets of the selected clusters only.
@@ -145,7 +155,6 @@ class Session:
         """Forget every snapshot: the next read of each scope reads again."""
         with self._lock:
             self._snapshots = {}
-        self.settings.reads.new_round()  # GCP and Azure share raw list pages through it
 
     def scope(self, cluster: ClusterConfig) -> Hashable:
         """The read scope of ``cluster``: its cloud and its provider's ``read_scope`` (a cluster

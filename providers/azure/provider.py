@@ -35,7 +35,6 @@ from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule, canonica
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
 from portsync.provider import Settings, Target
-from portsync.reads import sibling_configs
 from portsync.tools import ManagingTool
 from portsync.writes import Snapshot, Write
 
@@ -258,13 +257,6 @@ class AzureProvider:
         self._client = _Adapter(partial(self._make_adapter, client))
         #: At most ``max_workers`` NSG writes of this cluster in flight.
         self._writes = threading.BoundedSemaphore(self.config.max_workers)
-        siblings = any(
-            _read_scope(other) == self.read_scope
-            for other in sibling_configs(
-                settings.fleet, cluster, AzureClusterConfig, shared=settings.reads
-            )
-        )
-        self._shares_listing = siblings
 
     # ------------------------------------------------------------------ plumbing
 
@@ -306,17 +298,19 @@ class AzureProvider:
         return self.layout.where(nsg)
 
     def _layout_of(self, cluster: str) -> ClusterLayout:
-        """The layout of ``cluster`` (this one, or a sibling of the run sharing the read)."""
+        """The layout of ``cluster`` (this one, or a sibling of the run sharing the read: its
+        provider's, when the session has one)."""
         if not cluster or cluster == self.cluster.name:
             return self.layout
-        fleet = self.settings.fleet
-        config = next((c for c in fleet if c.name == cluster), None)
+        provider_of = self.settings.provider_of
+        if provider_of is not None:
+            other = provider_of(cluster)
+            if isinstance(other, AzureProvider):
+                return other.layout
+        config = next((c for c in self.settings.fleet if c.name == cluster), None)
         if config is None or config.provider != self.name:
             raise ValueError(f"cluster {cluster} is not an Azure cluster of this run")
-        return self.settings.reads.memo(
-            ("azure-layout", id(fleet), cluster, self.settings.adopt_legacy),
-            lambda: cluster_layout(config, self.settings),
-        )
+        return cluster_layout(config, self.settings)
 
     # ------------------------------------------------------------------ the contract
 
@@ -390,16 +384,15 @@ class AzureProvider:
         )
 
     def _pages(self) -> Iterable[list[dict[str, Any]]]:
-        adapter = self.adapter
-        if not self._shares_listing:
-            pages: Iterable[list[dict[str, Any]]] = adapter.nsg_pages()
-            return pages
-        return self.settings.reads.get(self.read_scope, lambda: list(adapter.nsg_pages()))
+        pages: Iterable[list[dict[str, Any]]] = self.adapter.nsg_pages()
+        return pages
 
     def _read(self, targets: Sequence[Target]) -> tuple[Snapshot, list[tuple[ClusterLayout, str]]]:
         wants: dict[str, list[tuple[ClusterLayout, str]]] = {}
+        layouts: dict[str, ClusterLayout] = {}
         for target in targets:
-            layout = self._layout_of(getattr(target, "cluster", ""))
+            name = getattr(target, "cluster", "")
+            layout = layouts.get(name) or layouts.setdefault(name, self._layout_of(name))
             wants.setdefault(layout.nsg_of(target.id), []).append((layout, target.id))
         reader = NsgReader(wants)
         # Each page of NSGs is expanded as it arrives, while the next one is on its way.
@@ -445,7 +438,8 @@ class AzureProvider:
                 more than 1,000 rules, or mode exclusive would remove only part of an unmanaged
                 rule.
         """
-        changes = [(self._layout_of(g.cluster), g) for g in groups]
+        layouts = {name: self._layout_of(name) for name in {g.cluster for g in groups}}
+        changes = [(layouts[g.cluster], g) for g in groups]
         return translate.compile_writes(changes, snapshot.native or {})
 
     def execute(self, write: Write) -> None:

@@ -33,7 +33,6 @@ from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
 from portsync.provider import Settings, Target
-from portsync.reads import sibling_configs
 from portsync.tools import ManagingTool
 from portsync.writes import Snapshot, Write
 
@@ -191,17 +190,9 @@ class GcpProvider:
         self.network = self.writer.network
         self._clients = (firewalls_client, operations_client)
         self._client = _Client(self._make_adapter)
-        # Clusters of one project that list the same firewalls share one list per plan.
-        scope = _read_scope(self.config)
-        siblings = any(
-            _read_scope(other) == scope
-            for other in sibling_configs(
-                settings.fleet, cluster, GcpClusterConfig, shared=settings.reads
-            )
-        )
-        self._read_key: tuple[str, ...] | None = scope if siblings else None
-        #: What one read serves: clusters with equal scopes are read and compiled together.
-        self.read_scope: tuple[str, ...] = scope
+        #: What one read serves: clusters with equal scopes are read (once a round, by the
+        #: session) and compiled together.
+        self.read_scope: tuple[str, ...] = _read_scope(self.config)
 
     # ------------------------------------------------------------------ plumbing
 
@@ -243,9 +234,15 @@ class GcpProvider:
         return self.writer.where
 
     def _writer_for(self, name: str) -> Writer:
-        """The writer of cluster ``name``: this one, or a GCP sibling of the run's fleet."""
+        """The writer of cluster ``name``: this one, or a GCP sibling of the run's fleet (its
+        provider's, when the session has one)."""
         if name == self.cluster.name:
             return self.writer
+        provider_of = self.settings.provider_of
+        if provider_of is not None:
+            other = provider_of(name)
+            if isinstance(other, GcpProvider):
+                return other.writer
         for cluster in self.settings.fleet:
             if cluster.name == name and cluster.provider == self.name:
                 return make_writer(cluster, self.settings)
@@ -300,13 +297,7 @@ class GcpProvider:
         """
         everywhere = self.config.firewall_quota is not None
         list_filter = None if everywhere else f'network = "{self.network}"'
-        pages: Iterable[list[dict[str, Any]]]
-        if self._read_key is None:
-            pages = self.adapter.firewall_pages(filter=list_filter)
-        else:
-            pages = self.settings.reads.get(
-                self._read_key, lambda: list(self.adapter.firewall_pages(filter=list_filter))
-            )
+        pages: Iterable[list[dict[str, Any]]] = self.adapter.firewall_pages(filter=list_filter)
         wanted: dict[str, set[str]] = {}
         for target in targets:
             # Target.cluster names the binding cluster once the engine reads whole scopes.

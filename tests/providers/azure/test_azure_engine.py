@@ -706,6 +706,33 @@ def test_clusters_of_one_resource_group_share_one_list(world: AzureWorld) -> Non
     assert world.emulator.calls["nsg.list"] == 1
 
 
+def test_clusters_of_one_resource_group_share_one_paged_list(world: AzureWorld) -> None:
+    _fleet(world)
+    world.emulator.page_size = 2
+    plan = _plan(world)
+    assert {g.cluster for g in plan.groups} == {"prod-azure", "apps"}
+    nsgs = 3  # the control-plane, node and app NSGs
+    assert world.emulator.calls["nsg.list"] == math.ceil(nsgs / 2) == 2
+
+
+def test_a_scope_read_takes_each_sibling_layout_from_the_sessions_provider(
+    world: AzureWorld,
+) -> None:
+    _fleet(world)
+    loaded = load_config(world.config_path)
+    session = api.Session(loaded, Settings(mode=loaded.config.mode))
+    mine: Any = session.provider(loaded.cluster("prod-azure"))
+    apps: Any = session.provider(loaded.cluster("apps"))
+    assert mine._layout_of("apps") is apps.layout
+    assert mine._layout_of("prod-azure") is mine.layout
+    # Outside a session the sibling's layout is built from the fleet, and it is the same.
+    alone: Any = AzureProvider(
+        loaded.cluster("prod-azure"),
+        settings=Settings(mode=loaded.config.mode, fleet=tuple(loaded.config.clusters)),
+    )
+    assert alone._layout_of("apps") == apps.layout
+
+
 def test_apply_over_clusters_of_one_resource_group_rereads_after_writing(
     world: AzureWorld,
 ) -> None:

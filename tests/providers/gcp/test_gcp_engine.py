@@ -31,9 +31,11 @@ from portsync.errors import (
 from portsync.model import Direction, Endpoint, EndpointKind, Protocol, RuleKey
 from portsync.ops import Plan
 from portsync.owners import NamedOwners
+from portsync.provider import Settings
 from portsync.providers.gcp import translate
 from portsync.providers.gcp.demo import GcpDemo, drift
 from portsync.providers.gcp.emulator import GcpEmulator
+from portsync.providers.gcp.provider import GcpProvider
 
 pytest.importorskip("google.cloud.compute_v1", reason="needs portsync[gcp]")
 
@@ -711,6 +713,24 @@ def test_clusters_of_one_project_and_network_share_one_list(gcp_world: GcpWorld)
     assert plan.summary()["add"] == RULES + 1
     assert {g.cluster for g in plan.groups} == {"prod-gcp", "apps"}
     assert gcp_world.emulator.calls["firewalls.list"] == 2  # 601 firewalls: two pages, once
+
+
+def test_a_scope_read_takes_each_sibling_writer_from_the_sessions_provider(
+    gcp_world: GcpWorld,
+) -> None:
+    _fleet(gcp_world)
+    loaded = load_config(gcp_world.config_path)
+    session = api.Session(loaded, Settings(mode=loaded.config.mode))
+    mine: Any = session.provider(loaded.cluster("prod-gcp"))
+    apps: Any = session.provider(loaded.cluster("apps"))
+    assert mine._writer_for("apps") is apps.writer
+    assert mine._writer_for("prod-gcp") is mine.writer
+    # Outside a session the sibling's writer is built from the fleet, and it is the same.
+    alone = GcpProvider(
+        loaded.cluster("prod-gcp"),
+        settings=Settings(mode=loaded.config.mode, fleet=tuple(loaded.config.clusters)),
+    )
+    assert alone._writer_for("apps") == apps.writer
 
 
 def test_clusters_on_different_networks_list_their_own(gcp_world: GcpWorld) -> None:
