@@ -22,6 +22,7 @@ from portsync.errors import (
     DeadlineExceeded,
     GuardrailError,
     Interrupted,
+    LifelineCutDuringApply,
     PlanFileError,
     PortsyncError,
     StalePlanError,
@@ -42,6 +43,7 @@ from portsync.provider import (
     fixed_defaults,
     split_cloud_defaults,
 )
+from portsync.recheck import Cut, LifelineWatch
 from portsync.session import Session, fan_out, select_clusters
 from portsync.synthesis import synthesize, translate_with_advice
 from portsync.tools import ManagingTool
@@ -67,6 +69,10 @@ class ApplyResult:
 
     plan: Plan
     applied: tuple[tuple[str, str, Op], ...] = ()
+    #: Reads made to re-check lifelines after writes (one per write on a target with lifelines).
+    lifeline_reads: int = 0
+    #: Lifelines (per target) kept and re-checked after every write.
+    lifelines_kept: int = 0
 
     @property
     def changed(self) -> bool:
@@ -480,6 +486,39 @@ def _outcomes(
     return out
 
 
+def _lifeline_cut(
+    cut: Cut, index: int, total: int, sent: int, write: Write, done: Sequence[tuple[str, str, Op]]
+) -> LifelineCutDuringApply:
+    """The error of an apply stopped because a lifeline was found cut after write ``index``."""
+    more = sent - index
+    inflight = f" ({more} already in flight on other targets)" if more > 0 else ""
+    return LifelineCutDuringApply(
+        f"lifeline {cut.lifeline!r} is cut after write {index} of {total} on {cut.where}: "
+        f"{cut.reason}",
+        hint=f"apply stopped after write {index} ({write.method} on {write.target}): {sent} of "
+        f"{total} writes sent{inflight}, none after it; restore the flow (`portsync explain` "
+        "shows the rule that decides it), then run `portsync plan` to see what remains",
+        lifeline=cut.lifeline,
+        where=cut.where,
+        write=index,
+        total=total,
+        reason=cut.reason,
+        unit=write.target,
+        method=write.method,
+        done=done,
+    )
+
+
+def _recheck_failed(write: Write, index: int, total: int, exc: PortsyncError) -> ApplyError:
+    """The error of an apply stopped because the read back after write ``index`` failed."""
+    return ApplyError(
+        f"reading back {write.target} after write {index} of {total} to re-check lifelines "
+        f"failed: {exc.message}",
+        hint="apply stopped so that no write is sent unchecked; fix the cause and run apply "
+        "again to converge",
+    )
+
+
 def apply(
     loaded: LoadedConfig,
     *,
@@ -572,6 +611,8 @@ def apply(
         raise GuardrailError("apply cancelled; nothing was changed")
 
     changed = [g for g in the_plan.groups if not g.is_empty()]
+    # The lifelines to keep, with the rules the plan read (before the round ends: no read).
+    watch = LifelineWatch(session, the_plan)
     session.new_round()  # a read during apply must not see the plan's listings
     control = session.settings.control
     control.begin_writes()
@@ -581,18 +622,26 @@ def apply(
     #: Read scopes where a write failed or was stopped: no later phase runs there, so nothing
     #: is closed after something meant to open failed (a GCP target's rules span firewalls).
     halted: set[Hashable] = set()
+    #: A lifeline found cut after a write (or not re-checked: the read back failed) stops every
+    #: scope: no write starts after it.
+    cuts: list[tuple[Cut, int, Write]] = []
+    everywhere = threading.Event()
+    sent = [0]
+    total = len(the_plan.writes)
     lock = threading.Lock()
 
     def run(job: tuple[Hashable, list[Write]]) -> None:
         scope, writes = job
         key = (writes[0].cluster, writes[0].target)
-        if scope in halted or control.stopping or control.expired():
+        if scope in halted or everywhere.is_set() or control.stopping or control.expired():
             status.setdefault(key, "skipped")
             return
         if progress:
             progress(f"applying {len(writes)} writes to {key[0]}/{key[1]}")
         status[key] = "partly"
         for write in writes:
+            if everywhere.is_set():
+                return
             try:
                 session.provider(loaded.cluster(write.cluster)).execute(write)
             except (StopRequested, DeadlineExceeded):
@@ -605,6 +654,24 @@ def apply(
                 with lock:
                     failures.append((write, exc))
                     halted.add(scope)
+                return
+            with lock:
+                sent[0] += 1
+                index = sent[0]
+            try:
+                cut = watch.after(write)
+            except PortsyncError as exc:
+                # Without the read back no lifeline can be vouched for: stop as if cut.
+                status[key] = "failed"
+                with lock:
+                    failures.append((write, _recheck_failed(write, index, total, exc)))
+                    halted.add(scope)
+                everywhere.set()
+                return
+            if cut is not None:
+                with lock:
+                    cuts.append((cut, index, write))
+                everywhere.set()
                 return
         status[key] = "done" if writes is units_last[key] else "partly"
 
@@ -630,6 +697,10 @@ def apply(
     done = [(g.cluster, g.target, op) for g in changed if fared(g) == "done" for op in g.ops]
     partly = [g for g in changed if fared(g) == "partly"]
     skipped = [g for g in changed if fared(g) == "skipped"]
+    if cuts:
+        # The first found (fewest writes sent), whatever else happened since in flight.
+        cut, index, write = min(cuts, key=lambda item: item[1])
+        raise _lifeline_cut(cut, index, total, sent[0], write, done)
     if control.stopping or ((partly or skipped) and not failures):
         # A stop request is reported even when every write had already started: the run was
         # asked to end, so it does not go on to verify.
@@ -671,4 +742,6 @@ def apply(
             datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
             ((c, t, op.rule.key) for c, t, op in done if isinstance(op, CreateRuleOp)),
         )
-    return ApplyResult(the_plan, tuple(done))
+    return ApplyResult(
+        the_plan, tuple(done), lifeline_reads=watch.reads, lifelines_kept=watch.lifelines()
+    )

@@ -22,7 +22,8 @@ one line and exits 1. Misuse of the Python API raises ``TypeError`` / ``ValueErr
     ├── GuardrailError          apply refused by a safety rule (--max-deletes, approval)
     ├── ApplyError              carries the failed op and the ops already done
     │   ├── ConvergenceError
-    │   └── Interrupted         SIGINT/SIGTERM or the deadline stopped apply between writes
+    │   ├── Interrupted         SIGINT/SIGTERM or the deadline stopped apply between writes
+    │   └── LifelineCutDuringApply  a re-read after a write found a lifeline cut
     └── StopRequested           raised inside a provider instead of starting a write
 """
 
@@ -145,3 +146,48 @@ class Interrupted(ApplyError):
     ) -> None:
         super().__init__(message, done=done, **context)
         self.total = total
+
+
+class LifelineCutDuringApply(ApplyError):
+    """A lifeline open before the apply was found cut when apply read its target back after a
+    write; no further write was sent.
+
+    ``lifeline`` names it, ``where`` the target (``cluster/label``), ``write`` the number of
+    writes sent when it was found (this one included), ``total`` the plan's writes, ``reason``
+    why the flow no longer passes, ``unit`` and ``method`` the write after which it was found.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        lifeline: str,
+        where: str,
+        write: int,
+        total: int,
+        reason: str,
+        unit: str = "",
+        method: str = "",
+        done: Sequence[Any] = (),
+        **context: Any,
+    ) -> None:
+        super().__init__(message, done=done, **context)
+        self.lifeline = lifeline
+        self.where = where
+        self.write = write
+        self.total = total
+        self.reason = reason
+        self.unit = unit
+        self.method = method
+
+    def to_dict(self) -> dict[str, Any]:
+        """The ``lifeline`` object of the JSON error document (docs/reports.md)."""
+        return {
+            "name": self.lifeline,
+            "target": self.where,
+            "write": self.write,
+            "of": self.total,
+            "reason": self.reason,
+            "unit": self.unit,
+            "method": self.method,
+        }

@@ -89,6 +89,8 @@ class Session:
     providers: dict[str, Provider] = field(default_factory=dict)
     #: Reads actually made (one per scope and round), for tests and benchmarks.
     reads: int = 0
+    #: Reads made by :meth:`read_back` (apply's lifeline re-checks), for tests and benchmarks.
+    read_backs: int = 0
     _selected: tuple[str, ...] = ()
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _snapshots: dict[Hashable, _Entry] = field(default_factory=dict, repr=False)
@@ -226,6 +228,21 @@ class Session:
             raise entry.error
         assert entry.value is not None
         return entry.value
+
+    def read_back(self, cluster: ClusterConfig, targets: Sequence[Target]) -> Snapshot:
+        """A fresh read of ``targets`` (of ``cluster``) outside the rounds, for apply's re-check
+        after a write: never served from a snapshot or a shared listing read before that write,
+        and never kept for another caller.
+
+        Raises:
+            ProviderError: the cloud refused the read.
+        """
+        # A listing shared through the transitional reads may predate the write: start its
+        # round again, so this read (or one that starts after this point) serves it.
+        self.settings.reads.new_round()
+        with self._lock:
+            self.read_backs += 1
+        return self.provider(cluster).read(list(targets))
 
     def live(
         self, cluster: ClusterConfig, targets: Iterable[Target] | None = None

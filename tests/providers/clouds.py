@@ -72,6 +72,15 @@ class Cloud:
     #: Someone else's out-of-band change: ssh-alt (tcp 2222 from 10.8.0.0/16) on the worker.
     drift: Callable[[], None]
     top: dict[str, Any] = field(default_factory=dict)
+    #: The listings the cloud served (one per portsync read of the scope): DescribeSecurityGroups,
+    #: firewalls.list, networkSecurityGroups.list.
+    listings: Callable[[], int] = lambda: 0
+    #: ``after_first_write(fn)``: run ``fn`` once, on the cloud's side, right after the first
+    #: write it accepts and before the writer hears back (another writer racing the apply).
+    after_first_write: Callable[[Callable[[], None]], None] = lambda fn: None
+    #: Someone else shuts the bastion's ssh to the workers (tcp 22 from 10.9.0.0/16): AWS
+    #: revokes the foreign rule; GCP and Azure put a deny rule ahead of it.
+    shut_ssh: Callable[[], None] = lambda: None
 
     def write_config(self, *, roles: dict[str, Any] | None = None, **top: Any) -> Path:
         """Rewrite the config: ``roles`` replaces the cluster's role bindings, ``top`` adds or
@@ -154,7 +163,35 @@ def aws_cloud(moto_url: str, tmp_path: Path) -> Iterator[Cloud]:
             ],
         )
 
+    def shut_ssh() -> None:
+        # Straight to moto, not through the proxy: the proxy counts portsync's calls only.
+        ec2.revoke_security_group_ingress(
+            GroupId=worker,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 22,
+                    "ToPort": 22,
+                    "IpRanges": [{"CidrIp": "10.9.0.0/16"}],
+                }
+            ],
+        )
+
     with EC2Proxy(moto_url) as proxy:
+
+        def after_first_write(fn: Callable[[], None]) -> None:
+            fired: list[bool] = []
+
+            def once(_params: object) -> None:
+                if not fired:
+                    fired.append(True)
+                    fn()
+
+            # Whichever write comes first consumes its action's fault; the others stay queued
+            # and do nothing when a later write of their action consumes them.
+            for action in AWS_WRITES:
+                proxy.inject("after", action=action, callback=once)
+
         cluster = {
             "name": "prod-aws",
             "provider": "aws",
@@ -175,6 +212,9 @@ def aws_cloud(moto_url: str, tmp_path: Path) -> Iterator[Cloud]:
             lambda: [_AWS_KIND[a] for a, _ in proxy.log if a in _AWS_KIND],
             drift,
             top={"sources": {**SOURCES, "load_balancers": [lb]}},
+            listings=lambda: proxy.calls["DescribeSecurityGroups"],
+            after_first_write=after_first_write,
+            shut_ssh=shut_ssh,
         )
         world.write_config()
         yield world
@@ -233,6 +273,34 @@ def gcp_cloud(gcp_emulator: Any, tmp_path: Path) -> Cloud:
         # The counter keeps arrival order; the emulator's public ``calls`` is a plain copy.
         return [_GCP_KIND[m] for m in gcp_emulator._calls.order() if m in _GCP_KIND]
 
+    def shut_ssh() -> None:
+        gcp_emulator.seed(
+            GCP_PROJECT,
+            [
+                {
+                    "name": "deny-ssh",
+                    "network": translate.network_url(GCP_PROJECT, "default"),
+                    "description": "someone else's deny",
+                    "priority": 100,
+                    "denied": [{"IPProtocol": "tcp", "ports": ["22"]}],
+                    "sourceRanges": ["10.9.0.0/16"],
+                    "targetTags": ["k8s-node"],
+                }
+            ],
+        )
+
+    def after_first_write(fn: Callable[[], None]) -> None:
+        fired: list[bool] = []
+
+        def observer(_project: str, _firewalls: object) -> None:
+            # Runs under the emulator's (reentrant) lock once the write took effect, before the
+            # operation reports it done; seeding from here notifies again, hence the flag.
+            if not fired:
+                fired.append(True)
+                fn()
+
+        gcp_emulator.add_observer(observer)
+
     world = Cloud(
         "gcp",
         tmp_path / "portsync.yaml",
@@ -242,6 +310,9 @@ def gcp_cloud(gcp_emulator: Any, tmp_path: Path) -> Cloud:
         lambda: gcp_emulator.calls.total(),
         order,
         drift,
+        listings=lambda: gcp_emulator.calls["firewalls.list"],
+        after_first_write=after_first_write,
+        shut_ssh=shut_ssh,
     )
     world.write_config()
     return world
@@ -297,6 +368,30 @@ def azure_cloud(azure_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyP
         }
         azure_emulator.seed_nsg(AZ_SUB, AZ_RG, "node-nsg", rules=[*rules, alt])
 
+    def shut_ssh() -> None:
+        node = azure_emulator.get_nsg(AZ_SUB, AZ_RG, "node-nsg")
+        deny = {
+            **ssh,
+            "name": "deny-ssh",
+            "description": "someone else's deny",
+            "access": "Deny",
+            "priority": 100,
+        }
+        rules = list(node["properties"]["securityRules"])
+        azure_emulator.seed_nsg(AZ_SUB, AZ_RG, "node-nsg", rules=[*rules, deny])
+
+    def after_first_write(fn: Callable[[], None]) -> None:
+        fired: list[bool] = []
+
+        def observer(_nsg: object) -> None:
+            # Runs under the emulator's (reentrant) lock once the write is committed; seeding
+            # notifies no observer.
+            if not fired:
+                fired.append(True)
+                fn()
+
+        azure_emulator.add_observer(observer)
+
     world = Cloud(
         "azure",
         tmp_path / "portsync.yaml",
@@ -306,6 +401,9 @@ def azure_cloud(azure_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyP
         lambda: azure_emulator.calls.total(),
         lambda: [_AZURE_KIND[o] for o in azure_emulator.calls.order() if o in _AZURE_KIND],
         drift,
+        listings=lambda: azure_emulator.calls["nsg.list"],
+        after_first_write=after_first_write,
+        shut_ssh=shut_ssh,
     )
     world.write_config()
     return world
