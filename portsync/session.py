@@ -231,15 +231,12 @@ class Session:
 
     def read_back(self, cluster: ClusterConfig, targets: Sequence[Target]) -> Snapshot:
         """A fresh read of ``targets`` (of ``cluster``) outside the rounds, for apply's re-check
-        after a write: never served from a snapshot or a shared listing read before that write,
-        and never kept for another caller.
+        after a write: never served from a snapshot read before that write, and never kept for
+        another caller.
 
         Raises:
             ProviderError: the cloud refused the read.
         """
-        # A listing shared through the transitional reads may predate the write: start its
-        # round again, so this read (or one that starts after this point) serves it.
-        self.settings.reads.new_round()
         with self._lock:
             self.read_backs += 1
         return self.provider(cluster).read(list(targets))
