@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -29,6 +29,7 @@ from portsync.errors import (
     ProviderError,
     ProviderLimitError,
 )
+from portsync.membership import Memberships
 from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
@@ -59,24 +60,56 @@ _PROJECT = r"^(?:[a-z][-a-z0-9.]*[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]$"
 
 
 class GcpRoleBinding(BaseModel):
-    """A role's firewall target: a network tag or a service account, exactly one."""
+    """A role's firewall target: a network tag, every network tag its machines carry (and the
+    one written to), or a service account; exactly one of the three."""
 
     model_config = ConfigDict(extra="forbid")
     target_tag: str | None = Field(default=None, pattern=_RFC1035)
+    #: Every network tag the role's machines carry; firewalls are written for ``write_to``
+    #: (default: the first), the others are read for coverage, explain and audit.
+    target_tags: list[Annotated[str, Field(pattern=_RFC1035)]] | None = None
+    write_to: str | None = Field(default=None, pattern=_RFC1035)
     service_account: str | None = Field(default=None, pattern=_EMAIL)
 
     @model_validator(mode="after")
     def _exactly_one(self) -> GcpRoleBinding:
-        if (self.target_tag is None) == (self.service_account is None):
-            raise ValueError("give exactly one of target_tag or service_account")
+        given = [v is not None for v in (self.target_tag, self.target_tags, self.service_account)]
+        if sum(given) != 1:
+            raise ValueError(
+                "give exactly one of target_tag (one network tag), target_tags (every network "
+                "tag the role's machines carry, with an optional write_to) or service_account"
+            )
+        if self.target_tags is not None:
+            if not self.target_tags:
+                raise ValueError("target_tags needs at least one network tag")
+            if len(set(self.target_tags)) != len(self.target_tags):
+                raise ValueError("target_tags lists a network tag twice")
+            if self.write_to is not None and self.write_to not in self.target_tags:
+                raise ValueError(
+                    f"write_to {self.write_to} is not one of target_tags; list it there too"
+                )
+        elif self.write_to is not None:
+            raise ValueError("write_to goes with target_tags (a list of the role's network tags)")
         return self
 
     @property
     def endpoint(self) -> Endpoint:
-        """The binding as an endpoint (``tag:…`` or ``sa:…``)."""
+        """The binding as an endpoint (``tag:…`` or ``sa:…``): the one firewalls are written
+        for."""
         if self.target_tag is not None:
             return Endpoint(EndpointKind.TAG, self.target_tag)
+        if self.target_tags is not None:
+            return Endpoint(EndpointKind.TAG, self.write_to or self.target_tags[0])
         return Endpoint(EndpointKind.SERVICE_ACCOUNT, str(self.service_account))
+
+    @property
+    def endpoints(self) -> tuple[Endpoint, ...]:
+        """Every tag (or the service account) of the role's machines, the written one first."""
+        written = self.endpoint
+        others = [
+            Endpoint(EndpointKind.TAG, t) for t in self.target_tags or () if t != written.value
+        ]
+        return (written, *others)
 
 
 class GcpClusterConfig(BaseModel):
@@ -101,16 +134,28 @@ class GcpClusterConfig(BaseModel):
     @field_validator("roles")
     @classmethod
     def _distinct(cls, value: dict[str, GcpRoleBinding]) -> dict[str, GcpRoleBinding]:
+        # Roles may share a tag their machines carry, but never the one written to: the
+        # firewalls of both would apply to every machine of either.
         seen: dict[str, str] = {}
         for role, binding in value.items():
             key = str(binding.endpoint)
             if key in seen:
                 raise ValueError(
-                    f"roles {seen[key]!r} and {role!r} are both bound to {key}; bind each role "
-                    "to its own network tag or service account"
+                    f"roles {seen[key]!r} and {role!r} both write to {key}; bind each role "
+                    "to its own network tag or service account to write to (write_to), and "
+                    "list shared tags under target_tags"
                 )
             seen[key] = role
         return value
+
+    def roles_by_target(self) -> dict[str, str]:
+        """Every bound target id (``tag:…``, ``sa:…``) → its role: the written targets, then
+        each role's other tags (a tag two roles carry reads as the first one's)."""
+        out = {str(b.endpoint): role for role, b in self.roles.items()}
+        for role, binding in self.roles.items():
+            for endpoint in binding.endpoints[1:]:
+                out.setdefault(str(endpoint), role)
+        return out
 
 
 def _read_scope(config: GcpClusterConfig) -> tuple[str, ...]:
@@ -143,14 +188,14 @@ def make_writer(cluster: ClusterConfig, settings: Settings) -> Writer:
         ConfigError: two owners of the run share a name hash.
     """
     config = GcpClusterConfig.model_validate(cluster.settings)
-    bindings = {role: b.endpoint for role, b in config.roles.items()}
     return Writer(
         cluster=cluster.name,
         project=config.project,
         network_name=config.network,
         network=translate.network_url(config.project, config.network),
         owners=named_owners(cluster, settings, config.name_prefix),
-        roles_by_target={str(ep): role for role, ep in bindings.items()},
+        # Read-only tags too: their firewalls are read as the role's (coverage, explain, audit).
+        roles_by_target=config.roles_by_target(),
         priority=config.priority,
         firewall_quota=config.firewall_quota,
         adopt_legacy=settings.adopt_legacy,
@@ -181,7 +226,7 @@ class GcpProvider:
         self.settings = settings
         self.config = GcpClusterConfig.model_validate(cluster.settings)
         self.bindings = {role: b.endpoint for role, b in self.config.roles.items()}
-        self.roles_by_target = {str(ep): role for role, ep in self.bindings.items()}
+        self.roles_by_target = self.config.roles_by_target()
         self.prefix = self.config.name_prefix
         self.writer = make_writer(cluster, settings)
         self.owners = self.writer.owners
@@ -256,6 +301,25 @@ class GcpProvider:
             Target(id=str(ep), role=role, label=f"{ep.value} ({role})")
             for role, ep in self.bindings.items()
         ]
+
+    def memberships(self) -> Memberships:
+        """The other network tags each role's machines carry (read only)."""
+        also: dict[str, tuple[Target, ...]] = {}
+        members: dict[Endpoint, frozenset[Endpoint]] = {}
+        for role, binding in self.config.roles.items():
+            written, *others = binding.endpoints
+            if not others:
+                continue
+            also[str(written)] = tuple(
+                Target(
+                    id=str(ep),
+                    role=self.roles_by_target[str(ep)],
+                    label=f"{ep.value} ({role}, read only)",
+                )
+                for ep in others
+            )
+            members[written] = frozenset(others)
+        return Memberships(also=also, members=members)
 
     def managing_tool(
         self, target: Target, live: Snapshot | Sequence[TargetRule]
