@@ -502,6 +502,7 @@ def _lifeline_cut(
         where=cut.where,
         write=index,
         total=total,
+        sent=sent,
         reason=cut.reason,
         unit=write.target,
         method=write.method,

@@ -23,10 +23,11 @@ try:  # recent typer vendors click privately; older ones use click itself
 except ImportError:  # pragma: no cover - depends on the typer version
     from click.exceptions import UsageError as _UsageError  # type: ignore[assignment]
 
-from portsync.errors import PortsyncError
-from portsync.output import Output
+from portsync.errors import LifelineCutDuringApply, PortsyncError
+from portsync.output import Output, literal
 
 if TYPE_CHECKING:
+    from portsync.api import ApplyResult
     from portsync.config import LoadedConfig
     from portsync.control import RunControl
     from portsync.fleet import Shard
@@ -74,6 +75,11 @@ class ExplainFormat(str, Enum):
 
 
 class RehearseFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
+class ApplyFormat(str, Enum):
     text = "text"
     json = "json"
 
@@ -254,14 +260,16 @@ def _error_document(exc: BaseException) -> str:
         kind, message, hint = "Interrupted", "interrupted", None
     else:
         kind, message, hint = "InternalError", f"{type(exc).__name__}: {exc}", None
-    body = {
-        "format_version": 1,
-        "error": {
-            "kind": kind,
-            "message": redact(str(message)),
-            "hint": redact(hint) if hint else None,
-        },
+    error: dict[str, Any] = {
+        "kind": kind,
+        "message": redact(str(message)),
+        "hint": redact(hint) if hint else None,
     }
+    if isinstance(exc, LifelineCutDuringApply):
+        error["lifeline"] = {
+            k: redact(v) if isinstance(v, str) else v for k, v in exc.to_dict().items()
+        }
+    body = {"format_version": 1, "error": error}
     return json.dumps(body, ensure_ascii=False)
 
 
@@ -741,6 +749,15 @@ def apply(
             "1 when not. Nothing is written to the cloud.",
         ),
     ] = False,
+    output: Annotated[
+        ApplyFormat,
+        typer.Option(
+            "--output",
+            "-o",
+            help="text for people; json for machines: one document on stdout (what was applied, "
+            "or the error), the plan shown for confirmation on stderr.",
+        ),
+    ] = ApplyFormat.text,
 ) -> None:
     """Make live rules match the port tables (or apply exactly a saved plan).
 
@@ -755,10 +772,19 @@ def apply(
     out = state.output
     reporter = _Progress()
     control = _control(deadline)
+    as_json = output is ApplyFormat.json
+    state.json_errors = as_json
+
+    def show(what: object) -> None:
+        # With -o json, stdout carries the one document only: people's text goes to stderr.
+        if as_json:
+            out.err.print(literal(what) if isinstance(what, str) else what)
+        else:
+            out.print(what)
 
     def confirm(the_plan: Plan) -> bool:
         with reporter.paused():
-            out.print(render_plan_text(the_plan))
+            show(render_plan_text(the_plan))
             if auto_approve:
                 return True
             if not out.interactive:
@@ -800,8 +826,10 @@ def apply(
                 allow_empty_target=allow_empty_target,
                 adopt_legacy=adopt_legacy,
             )
-            out.print(rehearsed.summary())
+            show(rehearsed.summary())
             if rehearse_only:
+                if as_json:
+                    out.raw(rehearsed.to_json())
                 raise typer.Exit(ExitCode.OK if rehearsed.ok else ExitCode.ERROR)
             if not rehearsed.ok:
                 from portsync.rehearse import RehearsalFailed
@@ -830,11 +858,15 @@ def apply(
     except typer.Exit:
         raise
     except _Cancelled:
+        if as_json:
+            out.raw(_error_document(GuardrailError("apply cancelled; nothing was changed")))
         out.error("cancelled, nothing changed")
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except Interrupted as exc:
         if state.debug:
             raise
+        if as_json:
+            out.raw(_error_document(exc))
         out.error(str(exc))
         stopped = not exc.context.get("deadline")
         raise typer.Exit(ExitCode.INTERRUPTED if stopped else ExitCode.ERROR) from None
@@ -849,14 +881,35 @@ def apply(
         raise typer.Exit(ExitCode.INTERRUPTED) from None
     except Exception as exc:
         _fail(exc)
+    if as_json:
+        out.raw(_apply_document(result))
     if not result.changed:
-        out.print(render_plan_text(result.plan))
+        show(render_plan_text(result.plan))
         return
     counts = result.plan.summary()
-    out.print(
+    show(
         f"Applied: {counts['add']} added, {counts['update']} updated, {counts['remove']} removed. "
         "Live rules now match."
     )
+    if result.lifelines_kept:
+        show(
+            f"{result.lifelines_kept} {'lifeline' if result.lifelines_kept == 1 else 'lifelines'} "
+            f"held after every write ({result.lifeline_reads} read back)."
+        )
+
+
+def _apply_document(result: ApplyResult) -> str:
+    """The JSON document of a finished apply (docs/schemas/apply.schema.json)."""
+    counts = result.plan.summary()
+    body = {
+        "format_version": 1,
+        "kind": "apply",
+        "changed": result.changed,
+        "summary": {key: counts[key] for key in ("add", "update", "remove")},
+        "writes": len(result.plan.writes) if result.changed else 0,
+        "lifelines": {"kept": result.lifelines_kept, "reads": result.lifeline_reads},
+    }
+    return json.dumps(body, ensure_ascii=False)
 
 
 def _rehearse(

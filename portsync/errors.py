@@ -153,8 +153,9 @@ class LifelineCutDuringApply(ApplyError):
     write; no further write was sent.
 
     ``lifeline`` names it, ``where`` the target (``cluster/label``), ``write`` the number of
-    writes sent when it was found (this one included), ``total`` the plan's writes, ``reason``
-    why the flow no longer passes, ``unit`` and ``method`` the write after which it was found.
+    writes sent when it was found (this one included), ``total`` the plan's writes, ``sent`` the
+    writes sent in all (``write`` and those already in flight on other targets), ``reason`` why
+    the flow no longer passes, ``unit`` and ``method`` the write after which it was found.
     """
 
     def __init__(
@@ -166,12 +167,14 @@ class LifelineCutDuringApply(ApplyError):
         write: int,
         total: int,
         reason: str,
+        sent: int = 0,
         unit: str = "",
         method: str = "",
         done: Sequence[Any] = (),
         **context: Any,
     ) -> None:
         super().__init__(message, done=done, **context)
+        self.sent = sent or write
         self.lifeline = lifeline
         self.where = where
         self.write = write
@@ -187,6 +190,7 @@ class LifelineCutDuringApply(ApplyError):
             "target": self.where,
             "write": self.write,
             "of": self.total,
+            "sent": self.sent,
             "reason": self.reason,
             "unit": self.unit,
             "method": self.method,

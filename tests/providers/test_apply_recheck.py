@@ -9,17 +9,26 @@ a target with a lifeline to keep, and nothing without lifelines (counted at the 
 
 from __future__ import annotations
 
+import json
 import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
+from typer.testing import CliRunner
 
 from portsync import api
+from portsync.cli import app
 from portsync.config import load_config
 from portsync.errors import LifelineCutDuringApply
 from portsync.provider import Settings
 from portsync.session import Session
 
 from .clouds import Cloud
+
+runner = CliRunner()
 
 LIFELINES = [
     # Held today by the foreign ssh rule on the workers.
@@ -130,3 +139,58 @@ def test_a_lifeline_closed_before_the_apply_does_not_stop_the_apply_that_opens_i
     assert result.lifelines_kept == 1  # bastion -> ssh only
     after = {s.name: s.status for g in api.plan(loaded).groups for s in g.lifelines}
     assert after == {"bastion -> ssh": "held", "ci -> api": "held"}
+
+
+def _schema(name: str) -> dict[str, Any]:
+    text = resources.files("portsync").joinpath("schemas", f"{name}.schema.json").read_text()
+    schema: dict[str, Any] = json.loads(text)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return schema
+
+
+def test_the_apply_schema_docs_copy_equals_the_package_copy() -> None:
+    docs = Path(__file__).parents[2] / "docs" / "schemas" / "apply.schema.json"
+    assert json.loads(docs.read_text(encoding="utf-8")) == _schema("apply")
+
+
+def test_the_cli_reports_the_cut_in_text_and_json(gcp_cloud: Cloud) -> None:
+    # The CLI path is the same for every cloud; GCP's plan has many writes in one phase, so the
+    # apply runs them in parallel as it does by default.
+    cloud = gcp_cloud
+    config = cloud.write_config(lifelines=LIFELINES)
+    total = len(api.plan(load_config(config)).writes)
+    cloud.after_first_write(cloud.shut_ssh)
+    done = runner.invoke(app, ["--config", str(config), "apply", "--auto-approve", "-o", "json"])
+
+    assert done.exit_code == 1, done.output
+    doc = json.loads(done.stdout)
+    jsonschema.Draft202012Validator(_schema("error")).validate(doc)
+    error = doc["error"]
+    assert error["kind"] == "LifelineCutDuringApply"
+    lifeline = error["lifeline"]
+    assert lifeline["name"] == "bastion -> ssh"
+    assert lifeline["target"] == "prod-gcp/k8s-node (worker)"
+    assert lifeline["of"] == total
+    assert lifeline["write"] == 1
+    # What was in flight on other firewalls finished; nothing started after the cut.
+    assert cloud.writes() == lifeline["sent"] < total
+    assert lifeline["reason"].startswith("deny rule deny-ssh (priority 100) stops tcp 22")
+    line = (
+        f"error: lifeline 'bastion -> ssh' is cut after write 1 of {total} on "
+        f"prod-gcp/k8s-node (worker): {lifeline['reason']}"
+    )
+    assert line in " ".join(done.stderr.split()), done.stderr
+    assert error["message"] == line.removeprefix("error: ")
+
+
+def test_the_cli_reports_a_finished_apply_in_json(azure_cloud: Cloud) -> None:
+    cloud = azure_cloud
+    config = cloud.write_config(lifelines=LIFELINES)
+    done = runner.invoke(app, ["--config", str(config), "apply", "--auto-approve", "-o", "json"])
+    assert done.exit_code == 0, done.output
+    doc = json.loads(done.stdout)
+    jsonschema.Draft202012Validator(_schema("apply")).validate(doc)
+    assert doc["changed"] is True
+    assert doc["writes"] == cloud.writes() == 2
+    assert doc["lifelines"] == {"kept": 1, "reads": 2}
+    assert "1 lifeline held after every write (2 read back)." in done.stderr
