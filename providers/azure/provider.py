@@ -31,6 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from portsync.config import Cidr as StrictCidr
 from portsync.config import ClusterConfig, Sources
 from portsync.errors import ConflictError, NotFoundError, ProviderError
+from portsync.membership import Memberships
 from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule, canonical_cidr
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
@@ -75,36 +76,75 @@ _NSG_ID = re.compile(
 Cidr = Annotated[str, AfterValidator(canonical_cidr)]
 
 
+def _check_asg(value: str) -> str:
+    if not _ASG_ID.match(value):
+        raise ValueError(
+            "an application security group is a resource id like /subscriptions/<sub>/"
+            "resourceGroups/<rg>/providers/Microsoft.Network/applicationSecurityGroups/<name>"
+        )
+    return value
+
+
+AsgId = Annotated[str, AfterValidator(_check_asg)]
+
+
 class AzureRoleBinding(BaseModel):
-    """A role's NSG and its side of the rules: address prefixes or an ASG, exactly one."""
+    """A role's NSG and its side of the rules: address prefixes, an ASG, or every ASG the role's
+    machines are in (and the one written to); exactly one of the three."""
 
     model_config = ConfigDict(extra="forbid")
     nsg: str = Field(pattern=_NAME)
     address_prefixes: list[Cidr] | None = None
-    asg: str | None = None
-
-    @field_validator("asg")
-    @classmethod
-    def _asg_id(cls, value: str | None) -> str | None:
-        if value is not None and not _ASG_ID.match(value):
-            raise ValueError(
-                "asg must be an application security group resource id like /subscriptions/"
-                "<sub>/resourceGroups/<rg>/providers/Microsoft.Network/"
-                "applicationSecurityGroups/<name>"
-            )
-        return value
+    asg: AsgId | None = None
+    #: Every application security group the role's machines are in; rules are written with
+    #: ``write_to`` (default: the first) as their destination, the rules of the NSG naming the
+    #: others are read for coverage, explain and audit.
+    asgs: list[AsgId] | None = None
+    write_to: AsgId | None = None
 
     @model_validator(mode="after")
     def _exactly_one(self) -> AzureRoleBinding:
-        if (self.address_prefixes is None) == (self.asg is None):
-            raise ValueError("give exactly one of address_prefixes or asg")
+        given = [v is not None for v in (self.address_prefixes, self.asg, self.asgs)]
+        if sum(given) != 1:
+            raise ValueError(
+                "give exactly one of address_prefixes, asg (one application security group) or "
+                "asgs (every application security group the role's machines are in, with an "
+                "optional write_to)"
+            )
         if self.address_prefixes is not None:
             if not self.address_prefixes:
                 raise ValueError("address_prefixes needs at least one CIDR")
             self.address_prefixes = sorted(
                 dict.fromkeys(self.address_prefixes), key=lambda p: (":" in p, p)
             )
+        if self.asgs is not None:
+            lowered = [a.lower() for a in self.asgs]
+            if not lowered:
+                raise ValueError("asgs needs at least one application security group")
+            if len(set(lowered)) != len(lowered):
+                raise ValueError("asgs lists an application security group twice")
+            if self.write_to is not None and self.write_to.lower() not in lowered:
+                raise ValueError(f"write_to {self.write_to} is not one of asgs; list it there too")
+        elif self.write_to is not None:
+            raise ValueError(
+                "write_to goes with asgs (a list of the role's application security groups)"
+            )
         return self
+
+    @property
+    def written_asg(self) -> str | None:
+        """The ASG rules are written for (as spelled in ``asgs``), or None for prefixes."""
+        if self.asgs is None:
+            return self.asg
+        if self.write_to is None:
+            return self.asgs[0]
+        return next(a for a in self.asgs if a.lower() == self.write_to.lower())
+
+    @property
+    def other_asgs(self) -> tuple[str, ...]:
+        """The role's ASGs besides the one written for (read only)."""
+        written = (self.written_asg or "").lower()
+        return tuple(a for a in self.asgs or () if a.lower() != written)
 
 
 class AzureClusterConfig(BaseModel):
@@ -161,15 +201,15 @@ class AzureClusterConfig(BaseModel):
                 continue
             seen: dict[str, str] = {}
             for role, binding in shared:
-                items = (
-                    [binding.asg.lower()] if binding.asg else list(binding.address_prefixes or ())
-                )
+                written = binding.written_asg
+                items = [written.lower()] if written else list(binding.address_prefixes or ())
                 for item in items:
                     if item in seen:
                         raise ValueError(
                             f"roles {seen[item]!r} and {role!r} share NSG {binding.nsg} and both "
-                            f"name {item}; roles sharing an NSG need distinct address_prefixes "
-                            "or asg, so that portsync can tell their rules apart"
+                            f"write to {item}; roles sharing an NSG need distinct "
+                            "address_prefixes or asg to write to (write_to), so that portsync "
+                            "can tell their rules apart; list shared ASGs under asgs"
                         )
                     seen[item] = role
         return value
@@ -205,7 +245,7 @@ def cluster_layout(cluster: ClusterConfig, settings: Settings) -> ClusterLayout:
             nsg=spec.nsg,
             target=spec.nsg if shared[spec.nsg.lower()] == 1 else f"{spec.nsg}/{role}",
             prefixes=tuple(spec.address_prefixes or ()),
-            asg=spec.asg,
+            asg=spec.written_asg,
         )
         for role, spec in config.roles.items()
     )
@@ -217,7 +257,35 @@ def cluster_layout(cluster: ClusterConfig, settings: Settings) -> ClusterLayout:
         band=config.priority_band,
         bindings=bindings,
         adopt_legacy=settings.adopt_legacy,
+        readonly=_readonly_bindings(config, bindings),
     )
+
+
+def _readonly_bindings(
+    config: AzureClusterConfig, bindings: Sequence[Binding]
+) -> tuple[Binding, ...]:
+    """One read-only binding per (NSG, ASG) that a role lists besides its written one and no
+    role of that NSG writes to: the rules of the NSG naming that ASG as their role side.
+
+    Its target is ``<nsg>/asg:<name>`` (the full ASG id when two such ASGs share a name).
+    """
+    written = {(b.nsg.lower(), b.asg.lower()) for b in bindings if b.asg}
+    wanted: dict[tuple[str, str], tuple[str, str, str]] = {}
+    for role, spec in config.roles.items():
+        for asg in spec.other_asgs:
+            key = (spec.nsg.lower(), asg.lower())
+            if key not in written:
+                wanted.setdefault(key, (role, spec.nsg, asg))
+    names: dict[tuple[str, str], int] = {}
+    for nsg, asg in wanted:
+        short = (nsg, asg.rsplit("/", 1)[-1])
+        names[short] = names.get(short, 0) + 1  # keys are lower-cased already
+    out = []
+    for (nsg_key, _asg), (role, nsg, asg) in wanted.items():
+        name = asg.rsplit("/", 1)[-1]
+        label = name if names[(nsg_key, name.lower())] == 1 else asg
+        out.append(Binding(role=role, nsg=nsg, target=f"{nsg}/asg:{label}", asg=asg))
+    return tuple(out)
 
 
 class _Adapter:
@@ -321,6 +389,42 @@ class AzureProvider:
             for role, b in self.bindings.items()
         ]
 
+    def memberships(self) -> Memberships:
+        """The other ASGs each role's machines are in (read only): for each, the target whose
+        rules name it in the role's NSG (another role's, when that role writes to it there)."""
+        also: dict[str, tuple[Target, ...]] = {}
+        members: dict[Endpoint, frozenset[Endpoint]] = {}
+        names = self.layout.asg_names
+        for role, spec in self.config.roles.items():
+            written = self.bindings[role]
+            others = spec.other_asgs
+            if not others or written.asg is None:
+                continue
+            holders = [self._holder(written.nsg, asg) for asg in others]
+            also[written.target] = tuple(
+                Target(
+                    id=b.target,
+                    role=b.role,
+                    label=f"{b.nsg} {str(b.asg).rsplit('/', 1)[-1]} ({role}, read only)",
+                )
+                for b in holders
+            )
+            members[Endpoint(EndpointKind.ASG, written.asg)] = frozenset(
+                Endpoint(EndpointKind.ASG, names.get(asg.lower(), asg)) for asg in others
+            )
+        return Memberships(also=also, members=members)
+
+    def _holder(self, nsg: str, asg: str) -> Binding:
+        """The binding whose target holds the rules of ``nsg`` naming ``asg``."""
+        for binding in (*self.layout.bindings, *self.layout.readonly):
+            if (
+                binding.nsg.lower() == nsg.lower()
+                and binding.asg is not None
+                and binding.asg.lower() == asg.lower()
+            ):
+                return binding
+        raise AssertionError(f"no binding reads ASG {asg} of NSG {nsg}")
+
     @staticmethod
     def is_cloud_default(rule: TargetRule) -> bool:
         """A rule of the NSG's ``defaultSecurityRules`` (AllowVnetInBound,
@@ -349,7 +453,7 @@ class AzureProvider:
         return held
 
     def _role_holding(self, endpoint: Endpoint) -> str | None:
-        for binding in self.layout.bindings:
+        for binding in (*self.layout.bindings, *self.layout.readonly):
             if endpoint.kind is EndpointKind.ASG:
                 if binding.asg is not None and binding.asg.lower() == endpoint.value.lower():
                     return binding.role

@@ -90,7 +90,7 @@ class CloudCopy:
         live = AzureProvider(cluster, settings=settings)
         nsgs = [nsg for page in live.adapter.nsg_pages() for nsg in page]
         sub, rg = config.subscription_id, config.resource_group
-        asgs = {b.asg for b in config.roles.values() if b.asg}
+        asgs = {a for b in config.roles.values() for a in (b.asg, *(b.asgs or ())) if a}
         for nsg in nsgs:
             asgs |= _asg_ids((nsg.get("properties") or {}).get("securityRules") or ())
         for asg in sorted(asgs):

@@ -759,13 +759,15 @@ class NsgLayout:
     asg_names: Mapping[str, str] = field(default_factory=dict)
     origins: Mapping[str, str] = field(default_factory=dict)
     adopt_legacy: bool = False
+    #: Read-only bindings on this NSG (see :attr:`ClusterLayout.readonly`).
+    readonly: tuple[Binding, ...] = ()
 
     def attribute(self, raw: Mapping[str, Any]) -> Binding:
         """The binding (target) a security rule belongs to: the first role whose binding its
-        role side names, else the NSG's first role."""
-        if len(self.bindings) > 1:
+        role side names, else a read-only binding it names, else the NSG's first role."""
+        if len(self.bindings) > 1 or self.readonly:
             items = role_items(raw, self.asg_names)
-            for binding in self.bindings:
+            for binding in (*self.bindings, *self.readonly):
                 if binding.covers(items):
                     return binding
         return self.bindings[0]
@@ -788,7 +790,7 @@ class NsgLayout:
     ) -> dict[str, list[TargetRule]]:
         """Target rules of every binding's target, in NSG order (the deny rules alone with
         ``denied``)."""
-        out: dict[str, list[TargetRule]] = {b.target: [] for b in self.bindings}
+        out: dict[str, list[TargetRule]] = {b.target: [] for b in (*self.bindings, *self.readonly)}
         for raw in rules:
             for rule in self.expand(raw, denied=denied):
                 out[rule.target].append(rule)
@@ -1061,6 +1063,9 @@ class ClusterLayout:
     band: tuple[int, int]
     bindings: tuple[Binding, ...]
     adopt_legacy: bool = False
+    #: Read-only bindings: the other ASGs of roles bound to several, in their roles' NSGs; the
+    #: rules naming them are read as targets of their own and never written.
+    readonly: tuple[Binding, ...] = ()
     by_target: Mapping[str, Binding] = field(init=False, repr=False, compare=False)
     by_nsg: Mapping[str, tuple[Binding, ...]] = field(init=False, repr=False, compare=False)
     asg_names: Mapping[str, str] = field(init=False, repr=False, compare=False)
@@ -1071,14 +1076,17 @@ class ClusterLayout:
         for b in self.bindings:
             by_nsg[b.nsg.lower()] = (*by_nsg.get(b.nsg.lower(), ()), b)
         origins: dict[str, str] = {}
-        for b in self.bindings:
+        asg_names: dict[str, str] = {}
+        for b in (*self.bindings, *self.readonly):
             for endpoint in b.endpoints():
                 origins.setdefault(str(endpoint), b.role)
-        object.__setattr__(self, "by_target", {b.target: b for b in self.bindings})
-        object.__setattr__(self, "by_nsg", by_nsg)
+            if b.asg:
+                asg_names.setdefault(b.asg.lower(), b.asg)
         object.__setattr__(
-            self, "asg_names", {b.asg.lower(): b.asg for b in self.bindings if b.asg}
+            self, "by_target", {b.target: b for b in (*self.bindings, *self.readonly)}
         )
+        object.__setattr__(self, "by_nsg", by_nsg)
+        object.__setattr__(self, "asg_names", asg_names)
         object.__setattr__(self, "origins", origins)
 
     def where(self, nsg: str | None = None) -> str:
@@ -1107,6 +1115,7 @@ class ClusterLayout:
             band=self.band,
             bindings=bindings,
             wanted=wanted,
+            readonly=tuple(b for b in self.readonly if b.nsg.lower() == nsg),
             asg_names=self.asg_names,
             origins=self.origins,
             adopt_legacy=self.adopt_legacy,
