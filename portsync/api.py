@@ -94,6 +94,19 @@ def config_digest(loaded: LoadedConfig, ruleset: RuleSet) -> str:
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """One target's diff before coverage settles it."""
+
+    target: Target
+    seen: list[TargetRule]
+    current: list[TargetRule]
+    ops: list[Op]
+    unmanaged: list[TargetRule]
+    cloud_defaults: list[TargetRule]
+    protected: list[TargetRule]
+
+
 def _plan_cluster(
     session: Session,
     cluster: ClusterConfig,
@@ -120,7 +133,7 @@ def _plan_cluster(
     live = session.live(cluster, member.read_targets(targets))
     snapshot = session.snapshot(cluster)
     protectors = config.protectors()
-    groups = []
+    prepared: list[_Prepared] = []
     for target in targets:
         wanted = desired_by_target.get(target.id, [])
         # Deny rules (GCP, Azure) are read for the evaluator only: portsync writes none, and the
@@ -133,12 +146,25 @@ def _plan_cluster(
         ops, protected = protect_ops(ops, current, protectors)
         if protected:
             unmanaged = [r for r in unmanaged if not is_protected(r, protectors)]
+        prepared.append(_Prepared(target, seen, current, ops, unmanaged, cloud_defaults, protected))
+    # Another role's target covers a role whose machines it also holds only with the rules that
+    # stay there: those this plan removes from it (owned and no longer wanted, or unmanaged in
+    # exclusive mode) admit nothing once it is applied.
+    staying = dict(live)
+    for item in prepared:
+        changes = [op for op in item.ops if not isinstance(op, CreateRuleOp)]
+        if changes:
+            staying[item.target.id] = final_state(live.get(item.target.id, []), changes)
+    groups = []
+    for item in prepared:
+        target, seen, current, ops = item.target, item.seen, item.current, item.ops
+        unmanaged, cloud_defaults, protected = item.unmanaged, item.cloud_defaults, item.protected
         satisfied: list[Satisfied] = []
         if cluster.covered == "satisfy":
             fixed_hook = getattr(provider, "is_fixed_default", None)
             covering = [r for r in current if fixed_hook is None or not fixed_hook(r)]
             ops, satisfied = settle_covered(
-                ops, covering, members=member.members, also=member.also_rules(target, live)
+                ops, covering, members=member.members, also=member.also_rules(target, staying)
             )
         others = sorted({r.owner for r in unmanaged if r.owner is not None})
         if others:

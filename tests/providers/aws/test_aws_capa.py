@@ -309,3 +309,41 @@ def test_a_group_shared_by_two_roles_is_allowed_unless_both_write_to_it() -> Non
     neither = "worker: {write_to: sg-lb}"
     with pytest.raises(ConfigError, match=r"give security_group \(one group\), or security_groups"):
         parse_config(_bindings(neither))
+
+
+def test_a_rule_from_a_group_the_peer_role_is_in_covers_with_no_rule_naming_its_own(
+    capa: CapaLayout,
+) -> None:
+    # The node group admits the kubelet only from the lb group, which control-plane machines are
+    # in; no rule anywhere on the node group names the control plane's own group.
+    node_rules = capa.ec2.describe_security_group_rules(
+        Filters=[{"Name": "group-id", "Values": [capa.node]}]
+    )["SecurityGroupRules"]
+    naming_cp = [
+        r["SecurityGroupRuleId"]
+        for r in node_rules
+        if not r["IsEgress"] and (r.get("ReferencedGroupInfo") or {}).get("GroupId") == capa.cp
+    ]
+    assert naming_cp
+    capa.ec2.revoke_security_group_ingress(GroupId=capa.node, SecurityGroupRuleIds=naming_cp)
+    capa.ec2.authorize_security_group_ingress(
+        GroupId=capa.node, IpPermissions=[_tcp(10250, 10250, capa.lb)]
+    )
+    text = capa.config.read_text().replace(
+        f"control-plane: {{security_group: {capa.cp}}}",
+        f"control-plane: {{security_groups: [{capa.cp}, {capa.lb}], write_to: {capa.cp}}}",
+    )
+    capa.config.write_text(text)
+    worker = next(g for g in capa.plan().groups if g.role == "worker")
+    kubelet = [
+        s
+        for s in worker.satisfied
+        if s.rule.origin == "role:control-plane" and s.rule.ports_text == "10250"
+    ]
+    assert [r.peer for s in kubelet for r in s.by] == [Endpoint(EndpointKind.GROUP, capa.lb)]
+    assert not [
+        op
+        for op in worker.adds
+        if op.rule.origin == "role:control-plane" and op.rule.ports_text == "10250"
+    ]
+    assert _explain(capa, "role:control-plane", "worker:10250/tcp") is Answer.ALLOWED

@@ -280,3 +280,79 @@ def test_both_roles_writing_to_one_tag_is_refused_before_any_cloud_call(layout: 
         assert "roles 'control-plane' and 'worker' both write to tag:capg-node" in result.stderr
         assert "write_to" in result.stderr
     assert dict(layout.emulator.calls) == before
+
+
+# --- coverage across roles: what another role's target will hold after the plan --------------
+
+SSH_FROM = "cidr:10.1.0.0/16"
+
+
+def _ssh(role: str) -> dict[str, Any]:
+    return {"role": role, "protocol": "tcp", "ports": 22, "peer": SSH_FROM}
+
+
+def test_a_rule_the_same_plan_removes_from_another_roles_tag_covers_nothing(
+    layout: Layout,
+) -> None:
+    # The control plane's machines carry the worker's written tag too, so the worker's ssh rule
+    # admits them as well and the control plane's own is satisfied by it.
+    roles = {
+        "control-plane": {"target_tags": [OWN_CP, OWN_NODE], "write_to": OWN_CP},
+        "worker": {"target_tag": OWN_NODE},
+    }
+    layout.write(roles, extra_rules=[_ssh("worker")])
+    api.apply(load_config(layout.config))
+    layout.write(roles, extra_rules=[_ssh("worker"), _ssh("control-plane")])
+    cp = next(g for g in layout.plan().groups if g.role == "control-plane")
+    ssh = [s for s in cp.satisfied if s.rule.ports_text == "22"]
+    assert [r.target for s in ssh for r in s.by] == [f"tag:{OWN_NODE}"]
+    # The worker's ssh goes: the plan that removes it must add the control plane's own.
+    layout.write(roles, extra_rules=[_ssh("control-plane")])
+    plan = layout.plan()
+    worker = next(g for g in plan.groups if g.role == "worker")
+    assert [op.rule.ports_text for op in worker.removes] == ["22"]
+    cp = next(g for g in plan.groups if g.role == "control-plane")
+    assert [op.rule.ports_text for op in cp.adds] == ["22"]
+    assert not [s for s in cp.satisfied if s.rule.ports_text == "22"]
+    api.apply(load_config(layout.config))
+    assert layout.plan().is_empty()
+    assert layout.explain("10.1.0.9", "control-plane:22/tcp").answer is Answer.ALLOWED
+
+
+def test_a_rule_from_a_tag_the_peer_role_carries_covers_without_any_rule_on_its_own_tag(
+    layout: Layout,
+) -> None:
+    # The control plane writes for ps-control-plane and also carries the tag "lb"; the only
+    # rule admitting it anywhere names "lb" as its source, and no rule names its own tag.
+    layout.emulator.seed(
+        layout.project,
+        [
+            {
+                "name": "kubelet-from-lb",
+                "network": layout.network,
+                "direction": "INGRESS",
+                "allowed": [{"IPProtocol": "tcp", "ports": ["10250"]}],
+                "sourceTags": ["lb"],
+                "targetTags": [OWN_NODE],
+            }
+        ],
+    )
+    layout.write(
+        {
+            "control-plane": {"target_tags": [OWN_CP, "lb"], "write_to": OWN_CP},
+            "worker": {"target_tag": OWN_NODE},
+        }
+    )
+    plan = layout.plan()
+    worker = next(g for g in plan.groups if g.role == "worker")
+    kubelet = [s for s in worker.satisfied if s.rule.origin == "role:control-plane"]
+    assert [s.rule.ports_text for s in kubelet] == ["10250"]
+    assert [r.native_id for r in kubelet[0].by] == ["kubelet-from-lb"]
+    assert not [
+        op
+        for op in worker.adds
+        if op.rule.origin == "role:control-plane" and op.rule.ports_text == "10250"
+    ]
+    answer = layout.explain("role:control-plane", "worker:10250/tcp")
+    assert answer.answer is Answer.ALLOWED
+    assert _allowing_firewalls(answer) == {"kubelet-from-lb"}
