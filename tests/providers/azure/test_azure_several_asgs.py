@@ -258,3 +258,15 @@ def test_both_roles_writing_to_one_asg_is_refused_before_any_cloud_call(asgs: Az
         assert "roles 'control-plane' and 'worker' share NSG" in result.stderr
         assert "both write to" in result.stderr
     assert asgs.emulator.calls.total() == before
+
+
+def test_a_rehearsal_with_several_asgs_converges_and_writes_nothing_live(
+    asgs: AzureWorld,
+) -> None:
+    from portsync.rehearse import rehearse
+
+    before = asgs.rules(NSG)
+    result = rehearse(load_config(asgs.config_path))
+    assert result.ok, result.problems
+    assert result.totals()["writes"] > 0
+    assert asgs.rules(NSG) == before

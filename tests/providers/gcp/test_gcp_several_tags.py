@@ -356,3 +356,14 @@ def test_a_rule_from_a_tag_the_peer_role_carries_covers_without_any_rule_on_its_
     answer = layout.explain("role:control-plane", "worker:10250/tcp")
     assert answer.answer is Answer.ALLOWED
     assert _allowing_firewalls(answer) == {"kubelet-from-lb"}
+
+
+def test_a_rehearsal_with_several_tags_converges_and_writes_nothing_live(layout: Layout) -> None:
+    from portsync.rehearse import rehearse
+
+    before, writes = layout.firewalls(), layout.mutations()
+    result = rehearse(load_config(layout.config))
+    assert result.ok, result.problems
+    assert result.totals()["writes"] > 0
+    assert layout.mutations() == writes
+    assert layout.firewalls() == before
