@@ -31,7 +31,7 @@ from pydantic import (
 from portsync import yamlstrict
 from portsync.errors import ConfigError
 from portsync.files import CONFIG_CAP, read_bounded
-from portsync.model import Peer, PortRange, Protocol, Rule, slugify, strict_cidr
+from portsync.model import Direction, Peer, PortRange, Protocol, Rule, slugify, strict_cidr
 from portsync.peers import native_kind
 from portsync.protect import Protector
 from portsync.roles import role_name_problem
@@ -129,10 +129,11 @@ class ExtraRule(_Strict):
 
     def roles(self, bound: Sequence[str]) -> list[str]:
         """The roles this rule is for; ``bound`` (every role the clusters bind) stands for ``*``."""
-        names = [self.role] if isinstance(self.role, str) else self.role
-        if EVERY_ROLE in names:
+        if isinstance(self.role, str):
+            return list(bound) if self.role == EVERY_ROLE else [self.role]
+        if EVERY_ROLE in self.role:
             return list(bound)
-        return list(dict.fromkeys(names))
+        return list(dict.fromkeys(self.role))
 
     def to_rules(self, bound: Sequence[str] = ()) -> list[Rule]:
         """The neutral rules, one per role (see :meth:`roles`).
@@ -143,11 +144,14 @@ class ExtraRule(_Strict):
         """
         ports = PortRange.parse(self.ports) if self.ports is not None else None
         peer = Peer.parse(self.peer)
+        # Converted once for every role, not by each rule.
+        direction = Direction(self.direction)
+        protocol = Protocol(self.protocol)
         return [
             Rule(
                 role=role,
-                direction=self.direction,  # type: ignore[arg-type]
-                protocol=Protocol(self.protocol),
+                direction=direction,
+                protocol=protocol,
                 ports=ports,
                 peer=peer,
                 purpose=self.purpose,

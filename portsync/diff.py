@@ -75,7 +75,11 @@ def diff_target(
         elif owned:
             keep = owned[0]
             adopt = keep.legacy
-            if adopt or keep.description != want.description or _compared(keep) != _compared(want):
+            if (
+                adopt
+                or keep.description != want.description
+                or (keep.extra != want.extra and _compared(keep) != _compared(want))
+            ):
                 log.info("stale attributes %s", key)
                 reason = _reason_update(keep, want)
                 if adopt:

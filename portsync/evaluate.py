@@ -119,7 +119,7 @@ def match_peer(
 def access_of(rule: TargetRule) -> str:
     """``allow`` or ``deny``, from the provider's ``extra`` (rules without one allow, as on AWS)."""
     for key, value in rule.extra:
-        if key.rsplit(".", 1)[-1].lower() in ("access", "action") and value.lower() == "deny":
+        if value.lower() == "deny" and key.rsplit(".", 1)[-1].lower() in ("access", "action"):
             return "deny"
     return "allow"
 

@@ -484,26 +484,41 @@ class Rule:
     )
 
     def __post_init__(self) -> None:
-        if not self.role or slugify(self.role) != self.role:
-            raise ValueError(f"role {self.role!r} must be a lowercase slug like 'control-plane'")
-        object.__setattr__(self, "direction", Direction(self.direction))
-        object.__setattr__(self, "protocol", Protocol(self.protocol))
-        if self.protocol.has_ports and self.ports is None:
-            raise ValueError(f"a {self.protocol.value} rule needs a port range")
-        if not self.protocol.has_ports and self.ports is not None:
-            raise ValueError(f"a {self.protocol.value} rule carries no ports")
-        _check_icmp(self.protocol, self.icmp_type, self.icmp_code)
-        object.__setattr__(self, "peer", self.peer.for_target(self.role))
-        object.__setattr__(self, "purpose", " ".join(self.purpose.split()))
-        low, high = _key_numbers(self.ports, self.icmp_type, self.icmp_code)
-        identity = (
-            self.role,
-            self.direction._value_,
-            self.protocol.value,
-            low,
-            high,
-            self.peer.text,
-        )
+        # A config of thousands of extra rules builds each of these on every plan: the checks
+        # below skip the enum lookups and the writes of values that are already right.
+        role = self.role
+        if not role or slugify(role) != role:
+            raise ValueError(f"role {role!r} must be a lowercase slug like 'control-plane'")
+        direction = self.direction
+        if type(direction) is not Direction:
+            direction = Direction(direction)
+            object.__setattr__(self, "direction", direction)
+        protocol = self.protocol
+        if type(protocol) is not Protocol:
+            protocol = Protocol(protocol)
+            object.__setattr__(self, "protocol", protocol)
+        ports = self.ports
+        if protocol.has_ports and ports is None:
+            raise ValueError(f"a {protocol.value} rule needs a port range")
+        if not protocol.has_ports and ports is not None:
+            raise ValueError(f"a {protocol.value} rule carries no ports")
+        icmp_type, icmp_code = self.icmp_type, self.icmp_code
+        if icmp_type is not None or icmp_code is not None:
+            _check_icmp(protocol, icmp_type, icmp_code)
+        peer = self.peer
+        if peer.kind is PeerKind.ROLE and peer.value == role:
+            peer = peer.for_target(role)
+            object.__setattr__(self, "peer", peer)
+        purpose = self.purpose
+        if purpose:
+            spaced = " ".join(purpose.split())
+            if spaced != purpose:
+                object.__setattr__(self, "purpose", spaced)
+        if ports is not None:
+            low, high = ports.from_port, ports.to_port
+        else:
+            low, high = _key_numbers(None, icmp_type, icmp_code)
+        identity = (role, direction._value_, protocol.value, low, high, peer.text)
         object.__setattr__(self, "_identity", identity)
 
     @property
@@ -625,8 +640,12 @@ class RuleSet:
         wanted = set(roles)
         if wanted >= index.keys():
             return self
-        picked = [r for role in wanted if role in index for r in index[role]]
-        return RuleSet(tuple(picked))
+        # A subset of a merged, sorted set is merged and sorted already: keep this set's order
+        # instead of merging and sorting it again.
+        picked = object.__new__(RuleSet)
+        object.__setattr__(picked, "rules", tuple(r for r in self.rules if r.role in wanted))
+        object.__setattr__(picked, "_by_role", None)
+        return picked
 
     def with_rules(self, rules: Iterable[Rule]) -> RuleSet:
         """A new set holding these rules and ``rules``."""

@@ -162,21 +162,15 @@ class LifelineStatus:
 _ORDER = {Action.ADD: 0, Action.UPDATE: 1, Action.REMOVE: 2}
 
 
-# One shared encoder: ``json.dumps`` with keyword arguments builds a new encoder on every call,
-# about a quarter of fingerprinting at fleet scale. Same settings, so the same text.
-_FINGERPRINT_JSON = json.JSONEncoder(ensure_ascii=False)
-
-
 def fingerprint(rules: Iterable[TargetRule]) -> str:
     """A digest of a target's live rules: identity, description, ownership and owner, order-free.
 
-    Native ids are left out on purpose: some clouds only reveal them at apply time.
+    Native ids are left out on purpose: some clouds only reveal them at apply time. Each rule is
+    written as the ``repr`` of a tuple of strings, ints, bools and None, which is unambiguous
+    (strings quoted and escaped, so no rule's text holds the newline between rules) and several
+    times cheaper than JSON: a plan fingerprints every live rule it reads.
     """
-    encode = _FINGERPRINT_JSON.encode
-    items = sorted(
-        encode([list(r.key), r.description, r.owned, r.owner, r.legacy, list(r.extra)])
-        for r in rules
-    )
+    items = sorted(repr((r.key, r.description, r.owned, r.owner, r.legacy, r.extra)) for r in rules)
     return hashlib.sha256("\n".join(items).encode()).hexdigest()[:32]
 
 

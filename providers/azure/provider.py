@@ -227,15 +227,19 @@ def _read_scope(config: AzureClusterConfig) -> tuple[str, ...]:
     )
 
 
-def cluster_layout(cluster: ClusterConfig, settings: Settings) -> ClusterLayout:
+def cluster_layout(
+    cluster: ClusterConfig, settings: Settings, config: AzureClusterConfig | None = None
+) -> ClusterLayout:
     """The layout of an Azure cluster: its bindings (a target per role: the NSG name, or
-    ``<nsg>/<role>`` when roles share an NSG), owner and band.
+    ``<nsg>/<role>`` when roles share an NSG), owner and band (``config``: the cluster's
+    settings already validated, so they are not validated again).
 
     Raises:
         pydantic.ValidationError: the cluster's settings are not a valid Azure config.
         ConfigError: two owners of the run share a name hash.
     """
-    config = AzureClusterConfig.model_validate(cluster.settings)
+    if config is None:
+        config = AzureClusterConfig.model_validate(cluster.settings)
     shared: dict[str, int] = {}
     for spec in config.roles.values():
         shared[spec.nsg.lower()] = shared.get(spec.nsg.lower(), 0) + 1
@@ -317,7 +321,7 @@ class AzureProvider:
         self.cluster = cluster
         self.settings = settings
         self.config = AzureClusterConfig.model_validate(cluster.settings)
-        self.layout = cluster_layout(cluster, settings)
+        self.layout = cluster_layout(cluster, settings, self.config)
         self.owners = self.layout.owners
         self.bindings: Mapping[str, Binding] = {b.role: b for b in self.layout.bindings}
         #: Clusters of the run whose providers have the same scope share one listing.

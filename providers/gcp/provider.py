@@ -181,13 +181,17 @@ class _Client:
             return self._adapter
 
 
-def make_writer(cluster: ClusterConfig, settings: Settings) -> Writer:
-    """The :class:`.Writer` of a GCP cluster, from its config alone.
+def make_writer(
+    cluster: ClusterConfig, settings: Settings, config: GcpClusterConfig | None = None
+) -> Writer:
+    """The :class:`.Writer` of a GCP cluster, from its config alone (``config``: its settings
+    already validated, so they are not validated again).
 
     Raises:
         ConfigError: two owners of the run share a name hash.
     """
-    config = GcpClusterConfig.model_validate(cluster.settings)
+    if config is None:
+        config = GcpClusterConfig.model_validate(cluster.settings)
     return Writer(
         cluster=cluster.name,
         project=config.project,
@@ -228,7 +232,7 @@ class GcpProvider:
         self.bindings = {role: b.endpoint for role, b in self.config.roles.items()}
         self.roles_by_target = self.config.roles_by_target()
         self.prefix = self.config.name_prefix
-        self.writer = make_writer(cluster, settings)
+        self.writer = make_writer(cluster, settings, self.config)
         self.owners = self.writer.owners
         #: Every firewall this owner writes is named ``<name_prefix>-<owner hash>-…``.
         self.stem = self.owners.stem

@@ -35,6 +35,7 @@ from portsync.model import (
     Direction,
     Endpoint,
     EndpointKind,
+    PeerKind,
     PortRange,
     Protocol,
     Rule,
@@ -329,6 +330,11 @@ def translate_rules(
     extra = ((PRIORITY, str(priority)),)
     peer_bindings = {role: (endpoint,) for role, endpoint in bindings.items()}
     pods = [Endpoint.cidr(c) for c in pod_ranges]
+    # A config repeats a few peers and purposes over thousands of rules: each distinct peer is
+    # resolved and checked once (a refusal is not kept: its message names the rule), and each
+    # purpose described once.
+    resolved: dict[tuple[Any, ...], list[Endpoint]] = {}
+    described: dict[str, str] = {}
     for rule in rules:
         target = bindings.get(rule.role)
         if target is None:
@@ -343,30 +349,42 @@ def translate_rules(
                 )
             )
             continue
-        try:
-            peers = _peers(
-                rule,
-                cluster=cluster,
-                bindings=peer_bindings,
-                sources_all=sources_all,
-                # Egress to a role names its tag, which GCP refuses either way (below).
-                pods=pods if rule.direction is Direction.INGRESS else (),
-            )
-            for peer in peers:
-                _check_peer(rule, target, peer, cluster=cluster)
-        except TranslationError as exc:
-            problems.add(exc)
-            continue
-        for peer in peers:
+        # What the peers depend on: the peer, the rule's own role for ``self``, the direction
+        # (pods, and what _check_peer allows), "All" membership, the target's kind.
+        peer = rule.peer
+        own = rule.role if peer.kind is PeerKind.SELF else None
+        memo = (peer, own, rule.direction, rule.via_all, target.kind)
+        peers = resolved.get(memo)
+        if peers is None:
+            try:
+                peers = _peers(
+                    rule,
+                    cluster=cluster,
+                    bindings=peer_bindings,
+                    sources_all=sources_all,
+                    # Egress to a role names its tag, which GCP refuses either way (below).
+                    pods=pods if rule.direction is Direction.INGRESS else (),
+                )
+                for endpoint in peers:
+                    _check_peer(rule, target, endpoint, cluster=cluster)
+            except TranslationError as exc:
+                problems.add(exc)
+                continue
+            resolved[memo] = peers
+        description = described.get(rule.purpose)
+        if description is None:
+            description = described[rule.purpose] = describe(rule.purpose)
+        target_id = str(target)
+        for endpoint in peers:
             out.append(
                 TargetRule.desired(
                     rule,
-                    target=str(target),
-                    peer=peer,
-                    description=describe(rule.purpose),
+                    target=target_id,
+                    peer=endpoint,
+                    description=description,
                     extra=extra,
                     # GCP keeps ICMP (1) and ICMPv6 (58) apart: icmp matches no IPv6 packet.
-                    protocol=icmp_for(rule.protocol, peer),
+                    protocol=icmp_for(rule.protocol, endpoint),
                 )
             )
     problems.raise_if_any()
@@ -563,6 +581,9 @@ def parse_description(description: str, tokens: Sequence[str]) -> dict[str, str]
 
 
 def _protocol(value: Any) -> Protocol | None:
+    known = _PROTOCOLS.get(value) if type(value) is str else None
+    if known is not None:
+        return known
     text = str(value or "").strip().lower()
     return _PROTOCOLS.get(text) or parse_protocol(text)
 
@@ -610,9 +631,10 @@ def _peers_of(firewall: Mapping[str, Any], direction: Direction) -> list[Endpoin
 
 
 def _origin(peer: Endpoint, target: str, roles_by_target: Mapping[str, str]) -> str | None:
-    if str(peer) == target:
+    text = peer.text
+    if text == target:
         return "self"
-    role = roles_by_target.get(str(peer))
+    role = roles_by_target.get(text)
     return f"role:{role}" if role else None
 
 
@@ -661,6 +683,8 @@ def _expand(
     roles_by_target: Mapping[str, str],
     adopt_legacy: bool,
 ) -> list[TargetRule]:
+    # Called for every firewall of every read: values that are the same for all the rules of
+    # the firewall are worked out once, before the loops.
     denying = owners is None
     named = targets_of(firewall)
     everywhere = not named
@@ -692,25 +716,29 @@ def _expand(
     out: list[TargetRule] = []
     seen: set[tuple[str, str, str, int, int, str]] = set()
     for target in bound:
+        role = roles_by_target[target]
+        origins = [(peer, _origin(peer, target, roles_by_target)) for peer in peers]
         for protocol, ports, text in entries:
-            for peer in peers:
+            rule_description = purposes.get(text, description)
+            for peer, origin in origins:
                 rule = TargetRule(
                     target=target,
-                    role=roles_by_target[target],
+                    role=role,
                     direction=direction,
                     protocol=protocol,
                     ports=ports,
                     peer=peer,
-                    description=purposes.get(text, description),
+                    description=rule_description,
                     owned=owned,
                     owner=owner,
                     legacy=legacy,
                     native_id=name,
-                    origin=_origin(peer, target, roles_by_target),
+                    origin=origin,
                     extra=extra,
                 )
-                if rule.key not in seen:
-                    seen.add(rule.key)
+                key = rule._key
+                if key not in seen:
+                    seen.add(key)
                     out.append(rule)
     return out
 
