@@ -111,6 +111,9 @@ class Sources(_Strict):
     load_balancers: tuple[SourceItem, ...] = ()
 
 
+#: An extra rule's ``direction`` (validated as one of these) as the enum member.
+_DIRECTIONS = {d.value: d for d in Direction}
+
 #: ``role: "*"`` in an extra rule: every role a cluster of the config binds.
 EVERY_ROLE = "*"
 
@@ -145,7 +148,7 @@ class ExtraRule(_Strict):
         ports = PortRange.parse(self.ports) if self.ports is not None else None
         peer = Peer.parse(self.peer)
         # Converted once for every role, not by each rule.
-        direction = Direction(self.direction)
+        direction = _DIRECTIONS[self.direction]
         protocol = Protocol(self.protocol)
         return [
             Rule(
