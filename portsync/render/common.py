@@ -13,6 +13,12 @@ if TYPE_CHECKING:
     from portsync.audit import AuditReport, Severity
 
 
+def elsewhere(rule: TargetRule, target: str) -> str:
+    """`` on <target>`` when ``rule`` lives on another target than ``target`` (another group,
+    tag or ASG the role's machines are in), else nothing."""
+    return f" on {rule.target}" if rule.target != target else ""
+
+
 def rule_text(rule: TargetRule) -> str:
     """``tcp 6443 from cidr:203.0.113.0/24 (any)``: one rule in one line."""
     peer = str(rule.peer)

@@ -156,7 +156,11 @@ def render_plan_markdown(plan: Plan, *, show_unmanaged: bool = False) -> str:
                     (
                         _code(g.label or g.target),
                         _code(rule_text(item.rule)),
-                        "; ".join(_code(rule_text(r)) for r in item.by),
+                        "; ".join(
+                            _code(rule_text(r))
+                            + (f" on {_code(r.target)}" if r.target != item.rule.target else "")
+                            for r in item.by
+                        ),
                     )
                     for g, item in satisfied
                 ],

@@ -17,6 +17,7 @@ from portsync.ruletable import RulesTable
 from .common import (
     audit_headline,
     covering_keys,
+    elsewhere,
     foreign_owners,
     leave_note,
     lifelines_text,
@@ -87,8 +88,9 @@ def render_op(op: Op) -> Text:
 
 
 def satisfied_text(item: Satisfied) -> str:
-    """``tcp 10250 from sg:sg-1 (self)  satisfied by 'all all from sg:sg-9'``."""
-    by = ", ".join(f"'{rule_text(r)}'" for r in item.by)
+    """``tcp 10250 from sg:sg-1 (self)  satisfied by 'all all from sg:sg-9'``, with `` on
+    <target>`` after a covering rule of another of the role's groups."""
+    by = ", ".join(f"'{rule_text(r)}'{elsewhere(r, item.rule.target)}" for r in item.by)
     return f"{rule_text(item.rule)}  satisfied by {by}"
 
 
@@ -268,7 +270,10 @@ def render_explain_text(explanation: Explanation) -> Group:
                     verb = {"yes": "matches", "partial": "partly matches", "unknown": "may match"}[
                         item.match.value
                     ]
-                    text = Text(f"      {item.access} rule {verb}: {rule_text(item.rule)}")
+                    text = Text(
+                        f"      {item.access} rule {verb}: {rule_text(item.rule)}"
+                        f"{elsewhere(item.rule, target.target.id)}"
+                    )
                     if item.rule.description:
                         text.append(f"  {item.rule.description!r}", style="dim")
                     if item.note:

@@ -367,3 +367,20 @@ def test_a_rehearsal_with_several_tags_converges_and_writes_nothing_live(layout:
     assert result.totals()["writes"] > 0
     assert layout.mutations() == writes
     assert layout.firewalls() == before
+
+
+def test_text_and_markdown_name_the_tag_a_covering_rule_is_on(layout: Layout) -> None:
+    def run(*args: str) -> str:
+        result = runner.invoke(app, ["--config", str(layout.config), *args])
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    by = "'all all from tag:capg-control-plane (self)'"
+    text = run("plan")
+    assert f"tcp 2379-2380 from tag:ps-control-plane (self)  satisfied by {by} on tag:{CP}" in (
+        text
+    )
+    markdown = run("plan", "--output", "markdown")
+    assert f"on `tag:{CP}`" in markdown
+    explained = run("explain", "role:worker", "control-plane:6443/tcp")
+    assert f"all all from tag:capg-node (role:worker) on tag:{CP}" in explained
