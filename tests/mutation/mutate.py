@@ -10,8 +10,14 @@ Then it makes the mutants written by hand in ``tests/mutation/named.yaml`` (chan
 not make: module tables, another variable, a dropped argument), one at a time and in memory, and
 fails when the test an entry names still passes.
 
+The write path (``writes``: the plan's native calls; ``aws``, ``gcp``, ``azure``: each
+provider's pure ``compile`` in its ``translate.py``) is mutated in a tree of its own per module,
+``mutants/stages/<module>/``: the package laid out as it is imported (``providers/`` as
+``portsync/providers/``, so mutmut's names match the modules the tests import) with its own,
+short test selection (the golden cases and the module's unit tests, see :data:`STAGED`).
+
 Usage: ``python -m tests.mutation.mutate [--fresh] [--named-only] [MODULE ...]``
-(``diff``, ``ops``, ...).
+(``diff``, ``ops``, ..., ``writes``, ``aws``, ``gcp``, ``azure``).
 """
 
 from __future__ import annotations
@@ -47,6 +53,121 @@ MODULES: dict[str, tuple[str, ...]] = {
     "planfile": ("portsync.planfile.*",),
     "api": ("portsync.api.x_check_*",),
 }
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A module mutated in a stage of its own: its file as imported (relative to the package
+    root), the functions mutated (mutmut names, fnmatch patterns) and the tests mutmut may run
+    against them: quick ones, with no emulator, so a module takes minutes on two cores."""
+
+    path: str
+    functions: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+_GOLDEN = "tests/providers/test_golden_cases.py"
+
+#: The write path: the plan's writes and each provider's pure compile (not its read half, which
+#: the emulator tests cover).
+STAGED: dict[str, Staged] = {
+    "writes": Staged(
+        "portsync/writes.py",
+        ("portsync.writes.*",),
+        (
+            "tests/core/test_ops.py",
+            "tests/core/test_guards.py",
+            _GOLDEN,
+        ),
+    ),
+    "aws": Staged(
+        "portsync/providers/aws/translate.py",
+        tuple(
+            f"portsync.providers.aws.translate.{f}"
+            for f in (
+                "x_compile_writes*",
+                "x_check_counts*",
+                "x_check_own_account*",
+                "x__tag_list*",
+                "x__rule_id*",
+                "x__append*",
+                "x_permissions_for*",
+                "x_modify_request*",
+                "x__ip_protocol*",
+                "x_owner_tags*",
+                "x_group_pair*",
+                "xǁAwsNativeǁ*",
+            )
+        ),
+        (_GOLDEN,),
+    ),
+    "gcp": Staged(
+        "portsync/providers/gcp/translate.py",
+        tuple(
+            f"portsync.providers.gcp.translate.{f}"
+            for f in (
+                "x_compile_writes*",
+                "x_write_order*",
+                "x_compile_placed*",
+                "x_check_quota*",
+                "x_target_writes*",
+                "x__unmanaged_drops*",
+                "x_drop_writes*",
+                "x_delete_body*",
+                "x__write*",
+                "x__keep_logging*",
+                "x__coverage*",
+                "x__names*",
+                "x_pack*",
+                "x__firewall_body*",
+                "x_check_firewall*",
+                "x__group_priority*",
+                "x__packed_description*",
+                "x__ports_text*",
+                "x_group_of*",
+                "x_patch_for*",
+                "x_canonical*",
+                "x__canonical_list*",
+                "x__port_sort_key*",
+            )
+        ),
+        (
+            _GOLDEN,
+            "tests/providers/gcp/test_gcp_translate.py",
+            "tests/providers/gcp/test_convert.py",
+        ),
+    ),
+    "azure": Staged(
+        "portsync/providers/azure/translate.py",
+        tuple(
+            f"portsync.providers.azure.translate.{f}"
+            for f in (
+                "x_compile_writes*",
+                "x__phase*",
+                "x__change_of*",
+                "x__security_rules*",
+                "x_compose*",
+                "x__entries*",
+                "xǁ_Entryǁ*",
+                "x_nsg_body*",
+                "x_render*",
+                "x__side_fields*",
+                "x__peer_item*",
+                "x__field_order*",
+                "x_strip*",
+                "x__semantic*",
+                "x_rule_name*",
+                "x_unique_name*",
+            )
+        ),
+        (
+            _GOLDEN,
+            "tests/providers/azure/test_azure_translate.py",
+            "tests/providers/azure/test_convert.py",
+        ),
+    ),
+}
+STAGES = MUTANTS / "stages"
 
 # mutmut's exit codes for a mutant's test run.
 _KILLED = {1, 3, 37}
@@ -109,12 +230,57 @@ def changed_lines(diff: str) -> tuple[list[str], list[str]]:
     return removed, added
 
 
-def _mutmut(*args: str) -> int:
-    """Run mutmut; its per-mutant listing goes to mutants/mutmut-run.log."""
+def _mutmut(*args: str, cwd: Path = ROOT) -> int:
+    """Run mutmut in ``cwd``; its per-mutant listing goes to ``cwd``'s mutants/mutmut-run.log."""
     exe = Path(sys.executable).with_name("mutmut")
-    MUTANTS.mkdir(exist_ok=True)
-    with open(MUTANTS / "mutmut-run.log", "w", encoding="utf-8") as log:
-        return subprocess.call([str(exe), *args], cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    (cwd / "mutants").mkdir(parents=True, exist_ok=True)
+    with open(cwd / "mutants" / "mutmut-run.log", "w", encoding="utf-8") as log:
+        return subprocess.call([str(exe), *args], cwd=cwd, stdout=log, stderr=subprocess.STDOUT)
+
+
+def _sync(source: Path, dest: Path, *, skip: Path | None = None) -> None:
+    """Copy every file of ``source`` that ``dest`` lacks or holds otherwise (caches aside)."""
+    for path in sorted(source.rglob("*")):
+        if not path.is_file() or "__pycache__" in path.parts or path == skip:
+            continue
+        target = dest / path.relative_to(source)
+        if not target.is_file() or target.read_bytes() != path.read_bytes():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, target)
+
+
+def _toml_list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(json.dumps(v) for v in values) + "]"
+
+
+def build_stage(name: str, staged: Staged) -> Path:
+    """Lay out (or bring up to date) the stage of one write-path module: the package as
+    imported, the tests, and a pyproject.toml holding the project's pytest settings and this
+    module's mutmut settings. Returns the stage's folder."""
+    stage = STAGES / name
+    _sync(ROOT / "portsync", stage / "portsync")
+    _sync(ROOT / "providers", stage / "portsync" / "providers")
+    _sync(ROOT / "tests", stage / "tests")
+    text = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    start = text.index("[tool.pytest.ini_options]")
+    end = text.index("\n[", start + 1)
+    config = (
+        text[start:end].rstrip()
+        + "\n\n[tool.mutmut]\n"
+        + 'source_paths = ["portsync/"]\n'
+        + f"only_mutate = {_toml_list((staged.path,))}\n"
+        + f"pytest_add_cli_args_test_selection = {_toml_list(staged.tests)}\n"
+        + 'pytest_add_cli_args = ["-p", "no:xdist", "-p", "no:cacheprovider"]\n'
+    )
+    pyproject = stage / "pyproject.toml"
+    if not pyproject.is_file() or pyproject.read_text(encoding="utf-8") != config:
+        pyproject.write_text(config, encoding="utf-8")
+    # mutmut copies the package into the stage's mutants/ once: keep what it does not mutate
+    # current there too.
+    copy = stage / "mutants" / "portsync"
+    if copy.is_dir():
+        _sync(stage / "portsync", copy, skip=stage / staged.path)
+    return stage
 
 
 def refresh_copies() -> list[Path]:
@@ -142,15 +308,31 @@ def refresh_copies() -> list[Path]:
 
 
 def _results(module: str) -> dict[str, int | None]:
-    meta = MUTANTS / "portsync" / f"{module}.py.meta"
+    if module in STAGED:
+        staged = STAGED[module]
+        meta = STAGES / module / "mutants" / f"{staged.path}.meta"
+        patterns = staged.functions
+    else:
+        meta = MUTANTS / "portsync" / f"{module}.py.meta"
+        patterns = MODULES[module]
     if not meta.is_file():
         return {}
     codes: dict[str, int | None] = json.loads(meta.read_text(encoding="utf-8"))["exit_code_by_key"]
-    patterns = MODULES[module]
     return {k: v for k, v in codes.items() if any(fnmatch.fnmatchcase(k, p) for p in patterns)}
 
 
-def _diff(name: str) -> str:
+def _diff(name: str, module: str) -> str:
+    if module in STAGED:
+        # mutmut's settings are read once per process: ask a fresh one in the stage.
+        exe = Path(sys.executable).with_name("mutmut")
+        done = subprocess.run(
+            [str(exe), "show", name],
+            cwd=STAGES / module,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        return done.stdout
     from mutmut.mutation.diff_apply import get_diff_for_mutant
 
     cwd = os.getcwd()
@@ -231,9 +413,18 @@ def check_named(workers: int) -> int:
     return 1 if bad else 0
 
 
+def _module_of(function: str) -> str:
+    """The ``make mutate`` module a mutant's function belongs to."""
+    for module, staged in STAGED.items():
+        if any(fnmatch.fnmatchcase(function + "__mutmut_1", p) for p in staged.functions):
+            return module
+    return function.split(".")[1]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("modules", nargs="*", help=f"any of {', '.join(MODULES)} (default: all)")
+    every = [*MODULES, *STAGED]
+    parser.add_argument("modules", nargs="*", help=f"any of {', '.join(every)} (default: all)")
     parser.add_argument("--fresh", action="store_true", help="forget earlier results first")
     parser.add_argument("--max-children", default="2", help="parallel mutant runs (default 2)")
     parser.add_argument(
@@ -242,19 +433,29 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.named_only:
         return check_named(int(args.max_children))
-    modules = args.modules or list(MODULES)
-    unknown = [m for m in modules if m not in MODULES]
+    modules = args.modules or every
+    unknown = [m for m in modules if m not in every]
     if unknown:
-        parser.error(f"unknown module {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+        parser.error(f"unknown module {', '.join(unknown)}; choose from {', '.join(every)}")
     allowed = load_allowed()
     if args.fresh and MUTANTS.exists():
         shutil.rmtree(MUTANTS)
     refresh_copies()
-    names = [p for m in modules for p in MODULES[m]]
-    code = _mutmut("run", "--max-children", args.max_children, *names)
-    if code != 0:
-        print(f"mutmut run failed (exit {code})", file=sys.stderr)
-        return code
+    names = [p for m in modules if m in MODULES for p in MODULES[m]]
+    if names:
+        code = _mutmut("run", "--max-children", args.max_children, *names)
+        if code != 0:
+            print(f"mutmut run failed (exit {code})", file=sys.stderr)
+            return code
+    # The write path's modules one at a time, each in its stage with its own tests.
+    for module in (m for m in modules if m in STAGED):
+        stage = build_stage(module, STAGED[module])
+        code = _mutmut(
+            "run", "--max-children", args.max_children, *STAGED[module].functions, cwd=stage
+        )
+        if code != 0:
+            print(f"mutmut run of {module} failed (exit {code})", file=sys.stderr)
+            return code
 
     used: set[Allowance] = set()
     unexplained: list[tuple[str, str, str]] = []
@@ -268,7 +469,7 @@ def main(argv: list[str] | None = None) -> int:
                 counts["timeout"] += 1
             elif exit_code in _SURVIVED or exit_code in _NO_TESTS:
                 function = name.partition("__mutmut_")[0]
-                diff = _diff(name)
+                diff = _diff(name, module)
                 removed, added = changed_lines(diff)
                 match = next((a for a in allowed if a.explains(function, removed, added)), None)
                 if match is None:
@@ -296,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
     for module, counts in rows:
         total = sum(counts.values())
         print(f"{module:10} {total:>8} " + " ".join(f"{counts[c]:>20}" for c in columns))
-    stale = [a for a in allowed if a not in used and a.function.split(".")[1] in modules]
+    stale = [a for a in allowed if a not in used and _module_of(a.function) in modules]
     for a in stale:
         print(f"note: allowed.yaml entry no longer matches a survivor: {a.function}: {a.line}")
     if unexplained:

@@ -20,7 +20,7 @@ tests/providers/README.md describes for people writing a case. In short::
     expect:
       writes: [...]                      # as the plan JSON's ``writes``, in execution order
       # or
-      error: {type: ProviderLimitError, match: <regular expression>}
+      error: {type: ProviderLimitError, match: <regular expression>, hint: <exact hint>}
 
 The snapshot is built by the provider's own read code from the listing (ownership, roles and
 the firewall or NSG holding each rule come from the read, not from the case), the operations are
@@ -373,12 +373,21 @@ def check_case(path: Path) -> None:
         try:
             case.compile()
         except kind as exc:
+            # The message alone (``str`` adds the hint in parentheses): ``hint`` is its own key.
+            message = str(getattr(exc, "message", exc))
             pattern = str(case.expect["error"].get("match", ""))
-            assert re.search(pattern, str(exc)), f"{path.name}: {exc} does not match {pattern!r}"
+            assert re.search(pattern, message), f"{path.name}: {message} does not match {pattern!r}"
+            if "hint" in case.expect["error"]:
+                # What the person is told to do, compared exactly: they act on it.
+                assert getattr(exc, "hint", None) == case.expect["error"]["hint"], path.name
             return
         raise AssertionError(f"{path.name}: compile did not raise {kind.__name__}")
+    want = case.expect["writes"]
+    writes_from_json(want)  # the plan schema's shape, or a ValueError naming the bad item
+    assert all("fingerprint" not in item for item in want), f"{path.name}: no fingerprint"
+    # Compared with the case's own text, not with a copy read back through Write: a bug in the
+    # plan form of a write must not be on both sides.
     got = [_comparable(w) for w in case.compile()]
-    want = [_comparable(w) for w in writes_from_json(case.expect["writes"])]
     assert got == want, f"{path.name}: writes differ"
 
 
