@@ -133,6 +133,7 @@ STAGED: dict[str, Staged] = {
         (
             _GOLDEN,
             "tests/providers/gcp/test_gcp_translate.py",
+            "tests/providers/gcp/test_gcp_compile_checks.py",
             "tests/providers/gcp/test_convert.py",
         ),
     ),
