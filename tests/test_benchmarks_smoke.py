@@ -4,14 +4,19 @@ should. Times are never asserted (docs/performance.md): the benchmarks measure s
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from benchmarks import __main__ as runner
 from benchmarks import bench_aws, bench_c7n, bench_diff, bench_gcp, bench_startup
 from benchmarks.common import COLUMNS
+from portsync.config import load_config
+from portsync.files import CONFIG_CAP
 from portsync.providers.gcp.limits import MAX_RESULTS_PER_PAGE
+from portsync.synthesis import synthesize
 
 
 def _check(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -49,6 +54,33 @@ def test_gcp_changes_are_distinct_and_as_many_as_asked() -> None:
     after, what = bench_gcp._changes(layout, 10)
     assert what == "5 inserts, 2 patches, 3 deletes"
     assert len(after) == len(before) - 3 * bench_gcp.PORTS_PER_FIREWALL + 2 + 5
+
+
+def test_gcp_config_groups_roles_and_means_the_same_rules(tmp_path: Path) -> None:
+    layout = bench_gcp._layout(25)  # roles 0-1 hold ten firewalls, role 2 five
+    roles = layout[-1][0] + 1
+    rules = bench_gcp._extra_rules(layout)
+    grouped = bench_gcp._grouped(rules, roles)
+    assert len(grouped) == 2 * bench_gcp.FIREWALLS_PER_ROLE
+    assert sum(r["role"] == "*" for r in grouped) == 2 * 5  # the peers every role has
+    path = bench_gcp._write_config(tmp_path / "a.yaml", "http://127.0.0.1:1", rules, roles)
+    loaded = load_config(path)
+    assert len(loaded.config.extra_rules) == len(grouped)
+    data = yaml.safe_load(path.read_text())
+    data["extra_rules"] = rules  # one rule per role, as before grouping
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(data))
+    one_each = load_config(tmp_path / "b.yaml")
+    assert len(one_each.config.extra_rules) == len(rules)
+    assert synthesize(loaded).rules == synthesize(one_each).rules
+
+
+def test_gcp_config_at_5000_firewalls_is_under_the_config_cap(tmp_path: Path) -> None:
+    layout = bench_gcp._layout(5000)
+    path = bench_gcp._write_config(
+        tmp_path / "p.yaml", "http://127.0.0.1:1", bench_gcp._extra_rules(layout), 500
+    )
+    assert path.stat().st_size < CONFIG_CAP
+    assert len(load_config(path).config.clusters[0].roles) == 500
 
 
 def test_diff_finds_exactly_the_drift() -> None:
