@@ -539,13 +539,22 @@ def _lifeline_cut(
     )
 
 
-def _recheck_failed(write: Write, index: int, total: int, exc: PortsyncError) -> ApplyError:
+def _recheck_failed(
+    write: Write,
+    index: int,
+    total: int,
+    sent: int,
+    exc: PortsyncError,
+    done: Sequence[tuple[str, str, Op]],
+) -> ApplyError:
     """The error of an apply stopped because the read back after write ``index`` failed."""
     return ApplyError(
-        f"reading back {write.target} after write {index} of {total} to re-check lifelines "
-        f"failed: {exc.message}",
-        hint="apply stopped so that no write is sent unchecked; fix the cause and run apply "
-        "again to converge",
+        f"apply stopped after write {index} of {total} ({write.method} on {write.target}): "
+        f"reading it back to re-check lifelines failed: {exc.message}",
+        hint=f"{sent} of {total} writes sent, none after it; fix the cause and run apply again "
+        "to converge",
+        done=done,
+        op=write,
     )
 
 
@@ -655,6 +664,7 @@ def apply(
     #: A lifeline found cut after a write (or not re-checked: the read back failed) stops every
     #: scope: no write starts after it.
     cuts: list[tuple[Cut, int, Write]] = []
+    unchecked: list[tuple[Write, int, PortsyncError]] = []
     everywhere = threading.Event()
     sent = [0]
     total = len(the_plan.writes)
@@ -692,10 +702,8 @@ def apply(
                 cut = watch.after(write)
             except PortsyncError as exc:
                 # Without the read back no lifeline can be vouched for: stop as if cut.
-                status[key] = "failed"
                 with lock:
-                    failures.append((write, _recheck_failed(write, index, total, exc)))
-                    halted.add(scope)
+                    unchecked.append((write, index, exc))
                 everywhere.set()
                 return
             if cut is not None:
@@ -731,6 +739,9 @@ def apply(
         # The first found (fewest writes sent), whatever else happened since in flight.
         cut, index, write = min(cuts, key=lambda item: item[1])
         raise _lifeline_cut(cut, index, total, sent[0], write, done)
+    if unchecked:
+        write, index, exc = min(unchecked, key=lambda item: item[1])
+        raise _recheck_failed(write, index, total, sent[0], exc, done)
     if control.stopping or ((partly or skipped) and not failures):
         # A stop request is reported even when every write had already started: the run was
         # asked to end, so it does not go on to verify.

@@ -147,7 +147,9 @@ def run_demo(out: Output, *, keep: bool = False) -> int:
             counts = result.plan.summary()
             out.print(
                 f"applied: {counts['add']} added, {counts['update']} updated, "
-                f"{counts['remove']} removed; {counts['unmanaged']} unmanaged rules left alone"
+                f"{counts['remove']} removed; {counts['unmanaged']} unmanaged rules left alone; "
+                f"{result.lifelines_kept} lifelines held after every write "
+                f"({result.lifeline_reads} read back)"
             )
 
             out.print(_step("\n3. portsync plan", " — again:"))

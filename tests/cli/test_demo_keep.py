@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import shlex
 import signal
 import subprocess
@@ -59,6 +60,10 @@ def test_demo_keep_prints_an_export_line_that_points_portsync_at_the_running_emu
             seen.append(line)
         text = "".join(seen)
         assert "Ctrl-C" in text
+        # The demo's lifeline (one per cloud) is re-checked after every write of the apply.
+        flat = " ".join(text.split())  # however the console wrapped it
+        held = re.search(r"; 3 lifelines held after every write \((\d+) read back\)", flat)
+        assert held is not None and int(held[1]) >= 3, text
         (export,) = [x.strip() for x in seen if x.strip().startswith("export PORTSYNC_CONFIG=")]
         config = shlex.split(export.removeprefix("export "))[0].partition("=")[2]
         assert Path(config).is_file()
