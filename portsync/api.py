@@ -34,6 +34,7 @@ from portsync.lifelines import check_target, flows_by_target
 from portsync.membership import memberships
 from portsync.model import RuleSet, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Op, Plan, Satisfied, fingerprint
+from portsync.peers import declared
 from portsync.planmatch import check_same, check_writes
 from portsync.protect import is_protected, protect_ops
 from portsync.provider import (
@@ -137,13 +138,16 @@ def _plan_cluster(
     snapshot = session.snapshot(cluster)
     protectors = config.protectors()
     prepared: list[_Prepared] = []
+    markers = declared(type(provider)).markers
     for target in targets:
         wanted = desired_by_target.get(target.id, [])
         # Deny rules (GCP, Azure) are read for the evaluator only: portsync writes none, and the
         # diff must never take one for a rule it wants.
         seen = live.get(target.id, [])
         current = [r for r in seen if access_of(r) != "deny"]
-        ops, found = diff_target(wanted, current, mode=config.mode, owner=cluster.owner_id)
+        ops, found = diff_target(
+            wanted, current, mode=config.mode, owner=cluster.owner_id, markers=markers
+        )
         ops, fixed = fixed_defaults(provider, ops)
         unmanaged, cloud_defaults = split_cloud_defaults(provider, [*found, *fixed])
         ops, protected = protect_ops(ops, current, protectors)

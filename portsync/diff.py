@@ -8,20 +8,17 @@ logged at INFO in sorted order.
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
 from portsync.evaluate import covering_rules
 from portsync.model import Endpoint, RuleKey, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, Op, Satisfied, UpdateRuleOp
+from portsync.peers import strip_marker
 
 __all__ = ["MODES", "diff_target", "final_state", "settle_covered", "untouched"]
 
 log = logging.getLogger(__name__)
-
-# Ownership markers providers put in front of a purpose; not worth repeating in a reason.
-_MARKER = re.compile(r"^(?:portsync: |\[portsync\] )")
 
 MODES = ("additive", "owned", "exclusive")
 
@@ -32,6 +29,7 @@ def diff_target(
     *,
     mode: str = "owned",
     owner: str | None = None,
+    markers: Sequence[str] = (),
 ) -> tuple[list[Op], list[TargetRule]]:
     """Compare one target's desired and live rules.
 
@@ -43,7 +41,8 @@ def diff_target(
     a ``legacy`` rule (an earlier release's, perhaps another config's, waiting to be adopted).
 
     ``owner`` is the current owner: an adopted legacy rule (owned, but carrying no identity yet)
-    gets an update that writes it.
+    gets an update that writes it. ``markers``: the description prefixes the provider writes
+    in front of a purpose (its :class:`~portsync.peers.CloudSyntax`), left out of reasons.
 
     Returns:
         ``(ops, unmanaged)``: the operations that make live match desired under ``mode``, and the
@@ -71,7 +70,7 @@ def diff_target(
         owned = [r for r in found if r.owned]
         if not found:
             log.info("missing %s", key)
-            ops.append(CreateRuleOp(want, _reason_add(want)))
+            ops.append(CreateRuleOp(want, _reason_add(want, markers)))
         elif owned:
             keep = owned[0]
             adopt = keep.legacy
@@ -138,9 +137,10 @@ def _reason_update(live: TargetRule, want: TargetRule) -> str:
     return "; ".join(parts)
 
 
-def _reason_add(rule: TargetRule) -> str:
+def _reason_add(rule: TargetRule, markers: Sequence[str]) -> str:
     origin = f" (from {rule.origin})" if rule.origin else ""
-    what = _MARKER.sub("", rule.description) if rule.description else "wanted rule"
+    # The marker says who wrote the rule; the reason is about its purpose.
+    what = strip_marker(rule.description, markers) if rule.description else "wanted rule"
     return f"missing: {what}{origin}"
 
 

@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Any
 
 from portsync.model import Endpoint, EndpointKind, Protocol, TargetRule
+from portsync.peers import native_spec
 
 __all__ = [
     "Answer",
@@ -45,12 +46,6 @@ class Match(str, Enum):
     PARTIAL = "partial"
     UNKNOWN = "unknown"
     NO = "no"
-
-
-_ANY_TAGS = frozenset({"*", "any"})
-#: Service tags standing for addresses inside the cloud network (Azure's virtual network and its
-#: load-balancer probes): never traffic from the public internet.
-_INTERNAL_TAGS = frozenset({"virtualnetwork", "vnet", "azureloadbalancer"})
 
 
 def _net(value: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
@@ -89,19 +84,18 @@ def match_peer(
             if source.overlaps(allowed):
                 return Match.PARTIAL, f"only {allowed} of {source} is allowed"
             return Match.NO, ""
-        if peer.kind is EndpointKind.SERVICE_TAG:
-            tag = peer.value.lower()
-            if tag in _ANY_TAGS or tag in ("0.0.0.0/0", "::/0"):
+        spec = native_spec(peer.kind)
+        if spec is not None and spec.addresses:
+            value = peer.value.lower()
+            if value in spec.everyone:
                 return Match.YES, ""
-            if tag == "internet":
+            if value in spec.world:
                 if is_world(endpoint):
-                    return Match.YES, "the Internet service tag holds the public part of it"
+                    return Match.YES, f"the {peer.value} {spec.noun} holds the public part of it"
                 return Match.NO, ""
-            if from_internet and tag in _INTERNAL_TAGS:
+            if from_internet and value in spec.internal:
                 return Match.NO, ""
-            return Match.UNKNOWN, f"the addresses behind service tag {peer.value} are not visible"
-        if peer.kind is EndpointKind.PREFIX_LIST:
-            return Match.UNKNOWN, f"prefix list {peer.value} is not read by portsync"
+            return Match.UNKNOWN, spec.unseen.format(value=peer.value)
         if from_internet or source.is_global:
             return Match.NO, ""  # identity peers never match traffic from the internet
         return Match.UNKNOWN, f"membership of {peer} is not visible to portsync"
@@ -109,9 +103,11 @@ def match_peer(
         return Match.YES, ""
     if peer.kind is EndpointKind.CIDR and _net(peer.value).prefixlen == 0:
         return Match.YES, f"{peer} holds every address"
-    if peer.kind is EndpointKind.SERVICE_TAG and peer.value.lower() in _ANY_TAGS:
-        return Match.YES, f"service tag {peer.value} holds every address"
-    if peer.kind in (EndpointKind.CIDR, EndpointKind.PREFIX_LIST, EndpointKind.SERVICE_TAG):
+    spec = native_spec(peer.kind)
+    addresses = spec is not None and spec.addresses
+    if spec is not None and addresses and peer.value.lower() in spec.everyone:
+        return Match.YES, f"{spec.noun} {peer.value} holds every address"
+    if peer.kind is EndpointKind.CIDR or addresses:
         return Match.UNKNOWN, f"the addresses of {endpoint} are not visible to portsync"
     return Match.NO, ""
 

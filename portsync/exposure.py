@@ -27,6 +27,7 @@ from portsync.model import (
     TargetRule,
     cidr_version,
 )
+from portsync.peers import native_kind, native_spec
 from portsync.versions import project_url
 
 if TYPE_CHECKING:
@@ -39,7 +40,6 @@ __all__ = [
     "DOCS_URL",
     "EXPOSURE_FLOOR",
     "WIDE_PREFIX",
-    "WORLD_SERVICE_TAGS",
     "Check",
     "ComponentPort",
     "FloorPort",
@@ -82,9 +82,6 @@ EXPOSURE_FLOOR = (
 #: the world whichever part of it they cover (``224.0.0.0/3``, ``fc00::/7``): nobody means to
 #: let that many hosts in.
 WIDE_PREFIX = {4: 8, 6: 16}
-
-#: Azure service tags that mean "anyone on the internet".
-WORLD_SERVICE_TAGS = frozenset({"internet", "*", "any"})
 
 
 # Address blocks that are not reachable from the public internet: the IANA IPv4 and IPv6
@@ -147,13 +144,12 @@ def is_world(endpoint: Endpoint) -> bool:
 
     A CIDR is the world when any part of it is globally routable (``0.0.0.0/0``, ``::/0``,
     ``0.0.0.0/1``, any public range) or when its prefix is shorter than /8 (IPv4) or /16 (IPv6)
-    whatever it covers (``fc00::/7``); ``10.0.0.0/8`` and documentation ranges are not. An Azure
-    service tag is the world when it means everyone (``Internet``, ``*``, ``Any``).
+    whatever it covers (``fc00::/7``); ``10.0.0.0/8`` and documentation ranges are not. A native
+    peer is the world when its provider says its value means anyone on the internet.
     """
-    if endpoint.kind is EndpointKind.SERVICE_TAG:
-        return endpoint.value.lower() in WORLD_SERVICE_TAGS
     if endpoint.kind is not EndpointKind.CIDR:
-        return False
+        spec = native_spec(endpoint.kind)
+        return spec is not None and endpoint.value.lower() in spec.world
     network = ipaddress.ip_network(endpoint.value)
     return is_wide(network) or _overlaps_public(network)
 
@@ -524,10 +520,11 @@ def config_warnings(loaded: LoadedConfig) -> list[str]:
     (a prefix shorter than /8 or /16, such as ``0.0.0.0/0`` or ``::/0``)."""
     lines = []
     for index, cidr in enumerate(loaded.config.sources.all):
-        if cidr_version(cidr) is None:
-            # A native peer: only the Internet service tag is the world; groups, prefix lists
-            # and other tags are judged per cloud by the audit.
-            world = cidr.removeprefix("service-tag:").lower() in WORLD_SERVICE_TAGS
+        spec = native_kind(cidr) if cidr_version(cidr) is None else None
+        if spec is not None:
+            # A native peer: the world only when its provider says so; the rest are judged per
+            # cloud by the audit.
+            world = spec.value_of(cidr).lower() in spec.world
         else:
             world = is_wide(ipaddress.ip_network(cidr))
         if world:

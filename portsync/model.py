@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, ClassVar
 
-from portsync.peers import PREFIX_LIST_RE, group_problem, native_kind, service_tag_problem
+from portsync.peers import CORE_PEERS, KIND_RE, known_kinds, native_forms, native_kind
 
 __all__ = [
     "IP_PROTOCOLS",
@@ -357,22 +357,16 @@ class PeerKind(str, Enum):
     ROLE = "role"
     CIDR = "cidr"
     LOAD_BALANCERS = "load-balancers"
-    #: Cloud-native peers (see :mod:`portsync.peers`); each provider refuses those its cloud
-    #: does not have.
-    SERVICE_TAG = "service-tag"
-    GROUP = "sg"
-    PREFIX_LIST = "pl"
-
-
-#: Native peer kinds whose string form is the value alone (``sg-0abc``, ``pl-0abc``).
-_BARE_KINDS = frozenset({PeerKind.GROUP, PeerKind.PREFIX_LIST})
+    #: A cloud-native peer (a provider's, see :mod:`portsync.peers`), held as written; each
+    #: provider refuses those its cloud does not have.
+    NATIVE = "native"
 
 
 @dataclass(frozen=True, slots=True, order=True)
 class Peer:
     """Who a neutral rule talks to. String forms: ``any``, ``self``, ``role:X``, ``cidr:P``,
-    ``load-balancers``, and the native ``service-tag:Name`` (Azure), ``sg-…`` or
-    ``123456789012/sg-…`` and ``pl-…`` (AWS)."""
+    ``load-balancers``, and the native peers the installed providers declare (see
+    :mod:`portsync.peers`), written as the config writes them."""
 
     kind: PeerKind
     value: str = ""
@@ -385,14 +379,17 @@ class Peer:
         elif self.kind is PeerKind.ROLE:
             if not self.value or slugify(self.value) != self.value:
                 raise ValueError(f"role name {self.value!r} must be a lowercase slug")
-        elif self.kind in _NATIVE_CHECKS:
-            problem = _NATIVE_CHECKS[self.kind](self.value)
+        elif self.kind is PeerKind.NATIVE:
+            spec = native_kind(self.value)
+            if spec is None:
+                raise ValueError(f"{self.value!r} is not a native peer of any installed provider")
+            problem = spec.problem(spec.value_of(self.value))
             if problem is not None:
                 raise ValueError(problem)
         elif self.value:
             raise ValueError(f"peer {self.kind.value!r} takes no value")
         kind = PeerKind(self.kind)._value_
-        if self.kind in _BARE_KINDS:
+        if self.kind is PeerKind.NATIVE:
             text = self.value
         elif self.value:
             text = f"{kind}:{self.value}"
@@ -420,14 +417,11 @@ class Peer:
             return cls(PeerKind.ROLE, rest)
         if sep and prefix == "cidr":
             return cls(PeerKind.CIDR, rest)
-        native = native_kind(text)
-        if native == "service-tag":
-            return cls(PeerKind.SERVICE_TAG, rest)
-        if native is not None:
-            return cls(PeerKind(native), text)
+        if native_kind(text) is not None:
+            return cls(PeerKind.NATIVE, text)
+        natives = native_forms()
         raise ValueError(
-            f"peer {text!r} is not one of any, self, load-balancers, role:<name>, cidr:<prefix>, "
-            "service-tag:<Name> (Azure), sg-… or <account>/sg-… and pl-… (AWS)"
+            f"peer {text!r} is not one of {CORE_PEERS}" + (f", {natives}" if natives else "")
         )
 
     def __str__(self) -> str:
@@ -438,19 +432,6 @@ class Peer:
         if self.kind is PeerKind.ROLE and self.value == role:
             return Peer(PeerKind.SELF)
         return self
-
-
-def _prefix_list_problem(text: str) -> str | None:
-    if PREFIX_LIST_RE.match(text):
-        return None
-    return f"{text!r} is not a managed prefix list id like pl-0abc…"
-
-
-_NATIVE_CHECKS = {
-    PeerKind.SERVICE_TAG: service_tag_problem,
-    PeerKind.GROUP: group_problem,
-    PeerKind.PREFIX_LIST: _prefix_list_problem,
-}
 
 
 @functools.lru_cache(maxsize=8192)
@@ -607,7 +588,14 @@ class RuleSet:
                         icmp_code=seen.icmp_code,
                         via_all=via_all,
                     )
-        object.__setattr__(self, "rules", tuple(sorted(merged.values(), key=_rule_sort_key)))
+        # Roles keep the order they are declared in (the port tables name the control plane
+        # first, then etcd and the workers; extra rules follow in config order); within a role,
+        # rules sort by identity so equal sets print alike.
+        rank: dict[str, int] = {}
+        for rule in self.rules:
+            rank.setdefault(rule.role, len(rank))
+        ordered = sorted(merged.values(), key=lambda r: (rank[r.role], *r.identity))
+        object.__setattr__(self, "rules", tuple(ordered))
 
     def __iter__(self) -> Iterator[Rule]:
         return iter(self.rules)
@@ -652,23 +640,42 @@ class RuleSet:
         return RuleSet((*self.rules, *rules))
 
 
-_ROLE_ORDER = {"control-plane": 0, "etcd": 1, "worker": 2}
+class EndpointKind(str):
+    """The kind of a concrete peer, the part before the colon of ``kind:value``.
+
+    ``cidr`` is the core's (:attr:`CIDR`); every other kind is a provider's (a security group,
+    a network tag, a service tag), declared in its :class:`~portsync.peers.CloudSyntax` and
+    defined in its own modules. Kinds are interned, so ``kind is EndpointKind.CIDR`` holds for
+    every ``cidr`` kind however it was made.
+    """
+
+    __slots__ = ()
+    CIDR: ClassVar[EndpointKind]
+    _interned: ClassVar[dict[str, EndpointKind]] = {}
+
+    def __new__(cls, value: str) -> EndpointKind:
+        if type(value) is cls:
+            return value
+        text = str(value)
+        found = cls._interned.get(text)
+        if found is None:
+            if not KIND_RE.match(text):
+                raise ValueError(
+                    f"{text!r} is not an endpoint kind (lowercase letters, digits and '-')"
+                )
+            found = cls._interned.setdefault(text, super().__new__(cls, text))
+        return found
+
+    @property
+    def value(self) -> str:
+        """The kind as a plain string (``sg``)."""
+        return str.__str__(self)
+
+    def __repr__(self) -> str:
+        return f"EndpointKind({str.__str__(self)!r})"
 
 
-def _rule_sort_key(rule: Rule) -> tuple[Any, ...]:
-    return (_ROLE_ORDER.get(rule.role, 9), *rule.identity)
-
-
-class EndpointKind(str, Enum):
-    """Kinds of concrete peer a provider can express."""
-
-    CIDR = "cidr"
-    GROUP = "sg"  # AWS security group
-    PREFIX_LIST = "pl"  # AWS managed prefix list
-    TAG = "tag"  # GCP network tag
-    SERVICE_ACCOUNT = "sa"  # GCP service account
-    SERVICE_TAG = "service-tag"  # Azure service tag
-    ASG = "asg"  # Azure application security group
+EndpointKind.CIDR = EndpointKind("cidr")
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -688,8 +695,8 @@ class Endpoint:
         if kind is EndpointKind.CIDR:
             object.__setattr__(self, "value", canonical_cidr(self.value))
         elif not self.value:
-            raise ValueError(f"endpoint {kind._value_} needs a value")
-        object.__setattr__(self, "text", f"{kind._value_}:{self.value}")
+            raise ValueError(f"endpoint {kind} needs a value")
+        object.__setattr__(self, "text", f"{kind}:{self.value}")
 
     @classmethod
     def parse(cls, text: str) -> Endpoint:
@@ -701,6 +708,11 @@ class Endpoint:
         kind, sep, value = str(text).partition(":")
         if not sep:
             raise ValueError(f"endpoint {text!r} must be written kind:value")
+        if kind != EndpointKind.CIDR and kind not in known_kinds():
+            known = ", ".join(sorted({EndpointKind.CIDR.value, *known_kinds()}))
+            raise ValueError(
+                f"endpoint {text!r}: no installed provider has kind {kind!r} ({known})"
+            )
         return cls(EndpointKind(kind), value)
 
     @classmethod

@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 
 from portsync.errors import TranslationError, UnsupportedFeatureError
 from portsync.model import Endpoint, EndpointKind, Peer, PeerKind, Rule, cidr_version
+from portsync.peers import native_kind, native_spec
 
 __all__ = [
     "TranslationProblems",
@@ -22,27 +23,16 @@ __all__ = [
     "with_pods",
 ]
 
-#: The endpoint kind of each native neutral peer kind.
-_NATIVE = {
-    PeerKind.SERVICE_TAG: EndpointKind.SERVICE_TAG,
-    PeerKind.GROUP: EndpointKind.GROUP,
-    PeerKind.PREFIX_LIST: EndpointKind.PREFIX_LIST,
-}
-
-#: What each native endpoint kind is, and on which cloud it exists, for refusals.
-_NATIVE_WHAT = {
-    EndpointKind.SERVICE_TAG: "an Azure service tag (only Azure NSG rules can name one)",
-    EndpointKind.GROUP: "an AWS security group (only AWS security group rules can name one)",
-    EndpointKind.PREFIX_LIST: "an AWS managed prefix list (only AWS security group rules can "
-    "name one)",
-}
-
 
 def native_endpoint(peer: Peer) -> Endpoint | None:
-    """The endpoint a native neutral peer (``service-tag:X``, ``sg-…``, ``pl-…``) names, or None
-    for the other kinds."""
-    kind = _NATIVE.get(peer.kind)
-    return Endpoint(kind, peer.value) if kind is not None else None
+    """The endpoint a native neutral peer (see :mod:`portsync.peers`) names, or None for the
+    other kinds."""
+    if peer.kind is not PeerKind.NATIVE:
+        return None
+    spec = native_kind(peer.value)
+    if spec is None:  # a native peer is checked against the declarations when it is made
+        return None
+    return Endpoint(EndpointKind(spec.kind), spec.value_of(peer.value))
 
 
 def source_endpoint(item: str) -> Endpoint:
@@ -76,10 +66,11 @@ def _check_kinds(
     for endpoint in endpoints:
         if native is None or endpoint.kind is EndpointKind.CIDR or endpoint.kind in native:
             continue
-        shown = endpoint.value if endpoint.kind is not EndpointKind.SERVICE_TAG else endpoint.text
+        spec = native_spec(endpoint.kind)
+        shown = spec.text_of(endpoint.value) if spec is not None else endpoint.text
+        what = spec.what if spec is not None else f"a peer of kind {endpoint.kind}"
         raise UnsupportedFeatureError(
-            f"{describe_rule(rule, cluster)}: {where} {shown} is {_NATIVE_WHAT[endpoint.kind]}; "
-            f"{cloud} cannot write it",
+            f"{describe_rule(rule, cluster)}: {where} {shown} is {what}; {cloud} cannot write it",
             hint=f"give this {cloud} cluster CIDRs instead (cidr: peers, or CIDRs in sources), "
             "or leave the rule to the roles of clusters on that cloud",
         )

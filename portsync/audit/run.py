@@ -52,11 +52,11 @@ from portsync.membership import memberships
 from portsync.model import (
     Direction,
     Endpoint,
-    EndpointKind,
     PortRange,
     Protocol,
     TargetRule,
 )
+from portsync.peers import native_spec
 from portsync.provider import Settings, Target, split_cloud_defaults
 
 from .findings import AuditReport, ClusterAudit, Finding, Reach, finding_order
@@ -65,8 +65,6 @@ log = logging.getLogger(__name__)
 
 
 # --- reach -------------------------------------------------------------------------------------
-
-_INTERNAL_TAGS = frozenset({"virtualnetwork", "azureloadbalancer", "vnet"})
 
 
 def classify_peer(peer: Endpoint, *, internal: Iterable[Endpoint] = ()) -> Reach:
@@ -87,10 +85,10 @@ def classify_peer(peer: Endpoint, *, internal: Iterable[Endpoint] = ()) -> Reach
         return Reach.INTERNAL
     if is_world(peer):
         return Reach.WORLD
-    if peer.kind is EndpointKind.SERVICE_TAG:
-        return Reach.INTERNAL if peer.value.strip().lower() in _INTERNAL_TAGS else Reach.UNKNOWN
-    if peer.kind is EndpointKind.PREFIX_LIST:
-        return Reach.UNKNOWN
+    spec = native_spec(peer.kind)
+    if spec is not None and spec.addresses:
+        # Addresses the cloud keeps: internal only when the provider says the value is.
+        return Reach.INTERNAL if peer.value.strip().lower() in spec.internal else Reach.UNKNOWN
     return Reach.INTERNAL
 
 

@@ -18,6 +18,8 @@ from portsync.export.hcl import Attribute, Block
 from portsync.export.model import OwnedTarget, TerraformResource
 from portsync.model import Direction, EndpointKind, Protocol, TargetRule
 
+from .peers import GROUP, PREFIX_LIST
+
 __all__ = ["terraform"]
 
 _NAMED = frozenset({Protocol.TCP, Protocol.UDP, Protocol.ICMP, Protocol.ICMPV6})
@@ -46,9 +48,9 @@ def _peer(rule: TargetRule) -> Attribute:
     peer = rule.peer
     if peer.kind is EndpointKind.CIDR:
         return Attribute("cidr_ipv4" if peer.ip_version == 4 else "cidr_ipv6", peer.value)
-    if peer.kind is EndpointKind.PREFIX_LIST:
+    if peer.kind is PREFIX_LIST:
         return Attribute("prefix_list_id", peer.value)
-    if peer.kind is EndpointKind.GROUP:
+    if peer.kind is GROUP:
         return Attribute("referenced_security_group_id", peer.value)
     raise UnsupportedFeatureError(f"security group rule {rule.native_id} has peer {peer}")
 

@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from portsync.config import ClusterConfig, Sources
 from portsync.errors import NotFoundError
 from portsync.membership import Memberships
-from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule
+from portsync.model import Endpoint, RuleSet, TargetRule
 from portsync.ops import GroupOps
+from portsync.peers import CloudSyntax
 from portsync.provider import Settings, Target
 from portsync.tools import ManagingTool
 from portsync.writes import Snapshot, Write
@@ -34,6 +35,7 @@ from .limits import (
     MIN_RESULTS_PER_PAGE,
     MUTATE_BUCKET,
 )
+from .peers import GROUP, PREFIX_LIST, SYNTAX
 
 __all__ = ["AwsClusterConfig", "AwsProvider"]
 
@@ -160,6 +162,8 @@ class AwsProvider:
 
     name: ClassVar[str] = "aws"
     config_model: ClassVar[type[BaseModel]] = AwsClusterConfig
+    #: Its native peers, endpoint kinds and description marker, for the core.
+    syntax: ClassVar[CloudSyntax] = SYNTAX
     demo: ClassVar[str] = "portsync.providers.aws.demo:AwsDemo"
     discover: ClassVar[str] = "portsync.providers.aws.discover:discover"
     #: What ``Write.removes`` counts (for ``--max-deletes``).
@@ -238,9 +242,7 @@ class AwsProvider:
                 Target(id=gid, role=self.roles_by_group[gid], label=f"{gid} ({role}, read only)")
                 for gid in others
             )
-            members[Endpoint(EndpointKind.GROUP, written)] = frozenset(
-                Endpoint(EndpointKind.GROUP, gid) for gid in others
-            )
+            members[Endpoint(GROUP, written)] = frozenset(Endpoint(GROUP, gid) for gid in others)
         return Memberships(also=also, members=members)
 
     def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
@@ -301,7 +303,7 @@ class AwsProvider:
             r.peer.value
             for found_rules in rules.values()
             for r in found_rules
-            if r.peer.kind is EndpointKind.PREFIX_LIST
+            if r.peer.kind is PREFIX_LIST
         }
         lists |= {lb for lb in (sources.load_balancers if sources else ()) if lb.startswith("pl-")}
         weights = self.adapter.prefix_list_weights(sorted(lists)) if lists else {}

@@ -37,6 +37,7 @@ from portsync.resolve import TranslationProblems, describe_rule, resolve_peer, s
 from portsync.writes import Phase, Snapshot, Write
 
 from .limits import MAX_DESCRIPTION_LENGTH
+from .peers import GROUP, MARKER, PREFIX_LIST
 
 __all__ = [
     "API",
@@ -59,10 +60,6 @@ __all__ = [
     "translate_rules",
 ]
 
-#: Description prefix portsync writes. It tells a reader where the rule came from and is never
-#: proof of ownership: anyone can type it. Rules of releases before owner identities carry only
-#: this marker (``legacy``).
-MARKER = "portsync: "
 #: Tag holding the owner identity of a rule portsync created: the only proof of ownership (an IAM
 #: policy can keep others from writing it).
 OWNER_TAG = "portsync:owner"
@@ -137,7 +134,7 @@ def owner_tags(owner: str, cluster: str) -> dict[str, str]:
 
 
 #: The native peers EC2 can name: security groups (of this or another account) and prefix lists.
-NATIVE_PEERS = frozenset({EndpointKind.GROUP, EndpointKind.PREFIX_LIST})
+NATIVE_PEERS = frozenset({GROUP, PREFIX_LIST})
 
 
 def group_endpoint(group_id: str, user_id: Any = None, owner_id: Any = None) -> Endpoint:
@@ -146,8 +143,8 @@ def group_endpoint(group_id: str, user_id: Any = None, owner_id: Any = None) -> 
     EC2 fills in ``UserId`` for references within one account too, so only a different account
     is named, exactly as the config writes it."""
     if user_id and owner_id and str(user_id) != str(owner_id):
-        return Endpoint(EndpointKind.GROUP, f"{user_id}/{group_id}")
-    return Endpoint(EndpointKind.GROUP, str(group_id))
+        return Endpoint(GROUP, f"{user_id}/{group_id}")
+    return Endpoint(GROUP, str(group_id))
 
 
 def group_pair(peer: Endpoint) -> dict[str, str]:
@@ -178,7 +175,7 @@ def translate_rules(
     """
     out: list[TargetRule] = []
     problems = TranslationProblems()
-    endpoints = {role: [Endpoint(EndpointKind.GROUP, gid)] for role, gid in groups.items()}
+    endpoints = {role: [Endpoint(GROUP, gid)] for role, gid in groups.items()}
     balancers = _load_balancers(load_balancers)
     for rule in rules:
         if rule.role not in groups:
@@ -268,7 +265,7 @@ def _numbers(rule: TargetRule) -> tuple[int, int] | None:
 
 
 def _label(peer: Endpoint, target: str, roles_by_group: Mapping[str, str]) -> str | None:
-    if peer.kind is EndpointKind.GROUP and peer.value in roles_by_group:
+    if peer.kind is GROUP and peer.value in roles_by_group:
         return "self" if peer.value == target else f"role:{roles_by_group[peer.value]}"
     return None
 
@@ -305,7 +302,7 @@ def rules_from_group(
                 for p in perm.get("UserIdGroupPairs", [])
             ]
             sources += [
-                (Endpoint(EndpointKind.PREFIX_LIST, p["PrefixListId"]), p.get("Description", ""))
+                (Endpoint(PREFIX_LIST, p["PrefixListId"]), p.get("Description", ""))
                 for p in perm.get("PrefixListIds", [])
             ]
             for peer, description in sources:
@@ -334,7 +331,7 @@ def _item_peer(item: Mapping[str, Any], owner_id: Any) -> Endpoint | None:
     if item.get("CidrIpv6"):
         return Endpoint.cidr(item["CidrIpv6"])
     if item.get("PrefixListId"):
-        return Endpoint(EndpointKind.PREFIX_LIST, item["PrefixListId"])
+        return Endpoint(PREFIX_LIST, item["PrefixListId"])
     referenced = item.get("ReferencedGroupInfo") or {}
     if referenced.get("GroupId"):
         return group_endpoint(
@@ -461,11 +458,11 @@ def permissions_for(rules: Iterable[TargetRule]) -> list[dict[str, Any]]:
             perm.setdefault("Ipv6Ranges", []).append(
                 {"CidrIpv6": peer.value, "Description": rule.description}
             )
-        elif peer.kind is EndpointKind.GROUP:
+        elif peer.kind is GROUP:
             perm.setdefault("UserIdGroupPairs", []).append(
                 {**group_pair(peer), "Description": rule.description}
             )
-        elif peer.kind is EndpointKind.PREFIX_LIST:
+        elif peer.kind is PREFIX_LIST:
             perm.setdefault("PrefixListIds", []).append(
                 {"PrefixListId": peer.value, "Description": rule.description}
             )
@@ -485,9 +482,9 @@ def modify_request(rule: TargetRule, rule_id: str) -> dict[str, Any]:
     peer = rule.peer
     if peer.kind is EndpointKind.CIDR:
         body["CidrIpv4" if peer.ip_version == 4 else "CidrIpv6"] = peer.value
-    elif peer.kind is EndpointKind.GROUP:
+    elif peer.kind is GROUP:
         body["ReferencedGroupId"] = group_pair(peer)["GroupId"]
-    elif peer.kind is EndpointKind.PREFIX_LIST:
+    elif peer.kind is PREFIX_LIST:
         body["PrefixListId"] = peer.value
     return {"SecurityGroupRuleId": rule_id, "SecurityGroupRule": body}
 
@@ -556,7 +553,7 @@ def check_counts(
             if rule.direction is not direction:
                 continue
             peer = rule.peer
-            if peer.kind is EndpointKind.PREFIX_LIST:
+            if peer.kind is PREFIX_LIST:
                 family, weight = (weights or {}).get(peer.value, ("", 1))
                 v4 += weight if family != "IPv6" else 0
                 v6 += weight if family != "IPv4" else 0
@@ -586,7 +583,7 @@ def check_own_account(where: str, gid: str, final: Sequence[TargetRule], owner_i
     """
     for rule in final:
         account, _sep, group = rule.peer.value.rpartition("/")
-        if rule.peer.kind is EndpointKind.GROUP and account and account == owner_id:
+        if rule.peer.kind is GROUP and account and account == owner_id:
             raise ConfigError(
                 f"{where}: peer {rule.peer.value} names the account {owner_id} that owns {gid} "
                 "itself",
@@ -666,7 +663,7 @@ def compile_writes(groups: Sequence[GroupOps], snapshot: Snapshot) -> tuple[Writ
         gid = group.target
         where = f"cluster {group.cluster}: {group.label or gid}"
         final = final_state(list(snapshot.live(gid)), group.ops)
-        lists = sorted({r.peer.value for r in final if r.peer.kind is EndpointKind.PREFIX_LIST})
+        lists = sorted({r.peer.value for r in final if r.peer.kind is PREFIX_LIST})
         absent = [pl for pl in lists if pl not in native.weights]
         if absent:
             region = f" in {native.region}" if native.region else ""

@@ -35,6 +35,7 @@ from portsync.membership import Memberships
 from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule, canonical_cidr
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
+from portsync.peers import CloudSyntax
 from portsync.provider import Settings, Target
 from portsync.tools import ManagingTool
 from portsync.writes import Snapshot, Write
@@ -51,6 +52,7 @@ from .limits import (
     RESOURCE_GROUP_PATTERN,
     WRITE_BUCKET,
 )
+from .peers import ASG, SERVICE_TAG, SYNTAX
 from .snapshot import NsgReader
 from .translate import Binding, Change, ClusterLayout
 
@@ -313,6 +315,8 @@ class AzureProvider:
 
     name: ClassVar[str] = "azure"
     config_model: ClassVar[type[BaseModel]] = AzureClusterConfig
+    #: Its native peers, endpoint kinds and description marker, for the core.
+    syntax: ClassVar[CloudSyntax] = SYNTAX
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.azure.demo:AzureDemo"
     discover: ClassVar[str] = "portsync.providers.azure.discover:discover"
@@ -413,8 +417,8 @@ class AzureProvider:
                 )
                 for b in holders
             )
-            members[Endpoint(EndpointKind.ASG, written.asg)] = frozenset(
-                Endpoint(EndpointKind.ASG, names.get(asg.lower(), asg)) for asg in others
+            members[Endpoint(ASG, written.asg)] = frozenset(
+                Endpoint(ASG, names.get(asg.lower(), asg)) for asg in others
             )
         return Memberships(also=also, members=members)
 
@@ -446,7 +450,7 @@ class AzureProvider:
         role's application security group, or lies within a role's address prefixes: the
         machines of roles bound to NSGs are in the virtual network."""
         peer = rule.peer
-        if peer.kind is not EndpointKind.SERVICE_TAG or peer.value.lower() != "virtualnetwork":
+        if peer.kind is not SERVICE_TAG or peer.value.lower() != "virtualnetwork":
             return None
         role = self._role_holding(endpoint)
         if role is None:
@@ -458,7 +462,7 @@ class AzureProvider:
 
     def _role_holding(self, endpoint: Endpoint) -> str | None:
         for binding in (*self.layout.bindings, *self.layout.readonly):
-            if endpoint.kind is EndpointKind.ASG:
+            if endpoint.kind is ASG:
                 if binding.asg is not None and binding.asg.lower() == endpoint.value.lower():
                     return binding.role
                 continue

@@ -56,6 +56,7 @@ from .limits import (
     MAX_RULES_PER_NSG,
     NAME_HASH_LENGTH,
 )
+from .peers import ASG, MARKER, SERVICE_TAG
 
 __all__ = [
     "ACCESS",
@@ -87,8 +88,6 @@ __all__ = [
     "unique_name",
 ]
 
-#: Description prefix of every rule portsync owns (together with the name prefix).
-MARKER = "[portsync]"
 #: Purpose written when a rule has none.
 DEFAULT_PURPOSE = "portsync rule"
 #: ``TargetRule.extra`` key: the role side of the rule (prefixes or ASG ids, comma-joined).
@@ -138,7 +137,7 @@ class Binding:
     def endpoints(self) -> list[Endpoint]:
         """The peers this role stands for when another rule names it (``self``, ``role:X``)."""
         if self.asg is not None:
-            return [Endpoint(EndpointKind.ASG, self.asg)]
+            return [Endpoint(ASG, self.asg)]
         return [Endpoint.cidr(p) for p in self.prefixes]
 
     def role_side(self, peer: Endpoint) -> tuple[str, ...]:
@@ -240,7 +239,7 @@ def _peers(
         load_balancers=_LOAD_BALANCERS,
         binding_keys="nsg binding",
         cloud="Azure",
-        native=(EndpointKind.SERVICE_TAG,),
+        native=(SERVICE_TAG,),
         pods=pods,
     )
 
@@ -248,13 +247,13 @@ def _peers(
 def canonical_tag(peer: Endpoint) -> Endpoint:
     """A service-tag peer in the spelling NSGs read back for the well-known tags (Azure takes
     ``virtualnetwork`` and returns ``VirtualNetwork``); any other endpoint as it is."""
-    if peer.kind is not EndpointKind.SERVICE_TAG:
+    if peer.kind is not SERVICE_TAG:
         return peer
     spelled = _WELL_KNOWN_TAGS.get(peer.value.lower(), peer.value)
-    return peer if spelled == peer.value else Endpoint(EndpointKind.SERVICE_TAG, spelled)
+    return peer if spelled == peer.value else Endpoint(SERVICE_TAG, spelled)
 
 
-_LOAD_BALANCERS = (Endpoint(EndpointKind.SERVICE_TAG, LOAD_BALANCER_TAG),)
+_LOAD_BALANCERS = (Endpoint(SERVICE_TAG, LOAD_BALANCER_TAG),)
 
 
 def translate_rules(
@@ -443,12 +442,12 @@ def _canonical_item(text: str, asg_names: Mapping[str, str]) -> str:
 
 def _endpoints(item: str) -> list[Endpoint]:
     if item.startswith("/"):
-        return [Endpoint(EndpointKind.ASG, item)]
+        return [Endpoint(ASG, item)]
     if item == "*":
         return [Endpoint.cidr("0.0.0.0/0"), Endpoint.cidr("::/0")]
     if _is_ip(item):
         return [Endpoint.cidr(item)]
-    return [Endpoint(EndpointKind.SERVICE_TAG, item)]
+    return [Endpoint(SERVICE_TAG, item)]
 
 
 def _port_texts(props: Mapping[str, Any], side: str) -> list[str]:
@@ -601,7 +600,7 @@ def expand(
 
 
 def _origin(peer: Endpoint, binding: Binding, origins: Mapping[str, str]) -> str | None:
-    if peer.kind is EndpointKind.SERVICE_TAG and peer.value == LOAD_BALANCER_TAG:
+    if peer.kind is SERVICE_TAG and peer.value == LOAD_BALANCER_TAG:
         return "load-balancers"
     role = origins.get(str(peer))
     if role is None:
@@ -622,7 +621,7 @@ def _side_fields(side: str, items: Sequence[str]) -> dict[str, Any]:
 
 def _peer_item(rule: TargetRule) -> str:
     peer = rule.peer
-    if peer.kind in (EndpointKind.CIDR, EndpointKind.SERVICE_TAG, EndpointKind.ASG):
+    if peer.kind in (EndpointKind.CIDR, SERVICE_TAG, ASG):
         return peer.value
     raise UnsupportedFeatureError(
         f"Azure security rules cannot name peer {peer} (target {rule.target})",

@@ -20,6 +20,7 @@ from portsync.export.model import OwnedTarget, TerraformResource
 from portsync.model import Direction, Endpoint, EndpointKind, PortRange, TargetRule
 
 from .limits import DEFAULT_PRIORITY
+from .peers import SERVICE_ACCOUNT, TAG
 from .provider import GcpClusterConfig
 from .translate import PRIORITY, api_protocol, network_url, pack
 
@@ -77,8 +78,8 @@ def _peers(rules: Sequence[TargetRule], name: str) -> list[Attribute]:
         if direction is Direction.EGRESS
         else {
             EndpointKind.CIDR: "source_ranges",
-            EndpointKind.TAG: "source_tags",
-            EndpointKind.SERVICE_ACCOUNT: "source_service_accounts",
+            TAG: "source_tags",
+            SERVICE_ACCOUNT: "source_service_accounts",
         }
     )
     out = []
@@ -96,7 +97,7 @@ def _targets(rules: Sequence[TargetRule]) -> list[Attribute]:
     accounts: list[str] = []
     for rule in rules:
         target = Endpoint.parse(rule.target)
-        (tags if target.kind is EndpointKind.TAG else accounts).append(target.value)
+        (tags if target.kind is TAG else accounts).append(target.value)
     out = []
     if tags:
         out.append(Attribute("target_tags", _unique(tags)))

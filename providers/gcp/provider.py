@@ -30,9 +30,10 @@ from portsync.errors import (
     ProviderLimitError,
 )
 from portsync.membership import Memberships
-from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule
+from portsync.model import Endpoint, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
+from portsync.peers import CloudSyntax
 from portsync.provider import Settings, Target
 from portsync.tools import ManagingTool
 from portsync.writes import Snapshot, Write
@@ -47,6 +48,7 @@ from .limits import (
     READ_BUCKET,
     WRITE_BUCKET,
 )
+from .peers import SERVICE_ACCOUNT, SYNTAX, TAG
 from .translate import Listing, Writer
 
 __all__ = ["GcpClusterConfig", "GcpProvider", "GcpRoleBinding"]
@@ -97,18 +99,16 @@ class GcpRoleBinding(BaseModel):
         """The binding as an endpoint (``tag:…`` or ``sa:…``): the one firewalls are written
         for."""
         if self.target_tag is not None:
-            return Endpoint(EndpointKind.TAG, self.target_tag)
+            return Endpoint(TAG, self.target_tag)
         if self.target_tags is not None:
-            return Endpoint(EndpointKind.TAG, self.write_to or self.target_tags[0])
-        return Endpoint(EndpointKind.SERVICE_ACCOUNT, str(self.service_account))
+            return Endpoint(TAG, self.write_to or self.target_tags[0])
+        return Endpoint(SERVICE_ACCOUNT, str(self.service_account))
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:
         """Every tag (or the service account) of the role's machines, the written one first."""
         written = self.endpoint
-        others = [
-            Endpoint(EndpointKind.TAG, t) for t in self.target_tags or () if t != written.value
-        ]
+        others = [Endpoint(TAG, t) for t in self.target_tags or () if t != written.value]
         return (written, *others)
 
 
@@ -212,6 +212,8 @@ class GcpProvider:
 
     name: ClassVar[str] = "gcp"
     config_model: ClassVar[type[BaseModel]] = GcpClusterConfig
+    #: Its native peers, endpoint kinds and description marker, for the core.
+    syntax: ClassVar[CloudSyntax] = SYNTAX
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.gcp.demo:GcpDemo"
     discover: ClassVar[str] = "portsync.providers.gcp.discover:discover"

@@ -61,6 +61,7 @@ from .limits import (
     NAME_HASH_LENGTH,
     NAME_PATTERN,
 )
+from .peers import MARKER, SERVICE_ACCOUNT, TAG
 
 __all__ = [
     "ACCESS",
@@ -100,10 +101,6 @@ __all__ = [
     "write_order",
 ]
 
-#: Description prefix portsync writes, for people reading the console. Never proof of ownership
-#: (anyone can type it): the owner digest in the name is. Firewalls of releases before owner
-#: identities carry only this marker and the name prefix (``legacy``).
-MARKER = "[portsync]"
 #: Purpose written when a rule has none.
 DEFAULT_PURPOSE = "portsync rule"
 #: ``TargetRule.extra`` key holding the firewall priority (compared by the diff).
@@ -130,8 +127,8 @@ _LIST_FIELDS = (
     "targetServiceAccounts",
 )
 _RANGE_FIELDS = frozenset({"sourceRanges", "destinationRanges"})
-_TAG = f"{EndpointKind.TAG.value}:"
-_ACCOUNT = f"{EndpointKind.SERVICE_ACCOUNT.value}:"
+_TAG = f"{TAG.value}:"
+_ACCOUNT = f"{SERVICE_ACCOUNT.value}:"
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -292,8 +289,8 @@ def _check_peer(rule: Rule, target: Endpoint, peer: Endpoint, *, cluster: str) -
             hint="use a cidr: peer for egress rules",
         )
     if peer.kind is not target.kind:
-        target_how = "network tag" if target.kind is EndpointKind.TAG else "service account"
-        peer_how = "network tag" if peer.kind is EndpointKind.TAG else "service account"
+        target_how = "network tag" if target.kind is TAG else "service account"
+        peer_how = "network tag" if peer.kind is TAG else "service account"
         raise TranslationError(
             f"{where}: the role is bound by {target_how} {target.value} but its peer "
             f"({rule.peer}) is the {peer_how} {peer.value}; GCP cannot combine target tags with "
@@ -513,16 +510,16 @@ def _firewall_body(
         body["destinationRanges"] = [peer.value]
     elif peer.kind is EndpointKind.CIDR:
         body["sourceRanges"] = [peer.value]
-    elif peer.kind is EndpointKind.TAG:
+    elif peer.kind is TAG:
         body["sourceTags"] = [peer.value]
-    elif peer.kind is EndpointKind.SERVICE_ACCOUNT:
+    elif peer.kind is SERVICE_ACCOUNT:
         body["sourceServiceAccounts"] = [peer.value]
     else:
         raise UnsupportedFeatureError(f"GCP firewalls cannot name peer {peer} ({name})")
     target = Endpoint.parse(first.target)
-    if target.kind is EndpointKind.TAG:
+    if target.kind is TAG:
         body["targetTags"] = [target.value]
-    elif target.kind is EndpointKind.SERVICE_ACCOUNT:
+    elif target.kind is SERVICE_ACCOUNT:
         body["targetServiceAccounts"] = [target.value]
     else:
         raise UnsupportedFeatureError(f"GCP firewalls cannot target {target} ({name})")
@@ -622,11 +619,8 @@ def _peers_of(firewall: Mapping[str, Any], direction: Direction) -> list[Endpoin
         ranges = firewall.get("destinationRanges") or ["0.0.0.0/0"]
         return [Endpoint.cidr(r) for r in ranges]
     peers += [Endpoint.cidr(r) for r in firewall.get("sourceRanges") or ()]
-    peers += [Endpoint(EndpointKind.TAG, t) for t in firewall.get("sourceTags") or ()]
-    peers += [
-        Endpoint(EndpointKind.SERVICE_ACCOUNT, a)
-        for a in firewall.get("sourceServiceAccounts") or ()
-    ]
+    peers += [Endpoint(TAG, t) for t in firewall.get("sourceTags") or ()]
+    peers += [Endpoint(SERVICE_ACCOUNT, a) for a in firewall.get("sourceServiceAccounts") or ()]
     return peers or [Endpoint.cidr("0.0.0.0/0")]
 
 
@@ -1071,10 +1065,8 @@ def drop_writes(writer: Writer, found: Listing, name: str, dropped: Iterable[str
     if not rest:
         body: Mapping[str, Any] = delete_body(writer.project, name)
         return _write(writer, name, "delete", body, phase=Phase.BREAK, removes=1)
-    tags = [t.partition(":")[2] for t in rest if t.startswith(f"{EndpointKind.TAG.value}:")]
-    accounts = [
-        t.partition(":")[2] for t in rest if t.startswith(f"{EndpointKind.SERVICE_ACCOUNT.value}:")
-    ]
+    tags = [t.partition(":")[2] for t in rest if t.startswith(f"{TAG.value}:")]
+    accounts = [t.partition(":")[2] for t in rest if t.startswith(f"{SERVICE_ACCOUNT.value}:")]
     had_tags = bool(firewall.get("targetTags"))
     had_accounts = bool(firewall.get("targetServiceAccounts"))
     if (had_tags and not tags) or (had_accounts and not accounts):

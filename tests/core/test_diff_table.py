@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 from portsync.diff import MODES, diff_target, final_state
 from portsync.model import Direction, Endpoint, PortRange, Protocol, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, Op, UpdateRuleOp
+from portsync.peers import syntax
 
 PORT = 6443
 
@@ -193,10 +194,15 @@ def test_only_the_first_desired_copy_of_a_key_counts() -> None:
 
 
 def test_reason_for_an_addition_names_the_purpose_without_the_marker_and_the_origin() -> None:
+    # The markers are the providers' own (their CloudSyntax), passed in by the engine.
+    aws, gcp = syntax("aws").markers, syntax("gcp").markers
     want = _rule(description="portsync: kube-apiserver").replace(origin="role:worker")
-    assert diff_target([want], [])[0][0].reason == "missing: kube-apiserver (from role:worker)"
+    reason = diff_target([want], [], markers=aws)[0][0].reason
+    assert reason == "missing: kube-apiserver (from role:worker)"
     bare = _rule(description="[portsync] etcd")
-    assert diff_target([bare], [])[0][0].reason == "missing: etcd"
+    assert diff_target([bare], [], markers=gcp)[0][0].reason == "missing: etcd"
+    # Another cloud's marker is part of the purpose: only the rule's own provider's is dropped.
+    assert diff_target([bare], [], markers=aws)[0][0].reason == "missing: [portsync] etcd"
     assert diff_target([_rule(description="")], [])[0][0].reason == "missing: wanted rule"
 
 

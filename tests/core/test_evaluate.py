@@ -8,12 +8,13 @@ import pytest
 
 from portsync.diff import diff_target, settle_covered
 from portsync.evaluate import covering_rules
-from portsync.model import Direction, Endpoint, EndpointKind, PortRange, Protocol, TargetRule
+from portsync.model import Direction, Endpoint, PortRange, Protocol, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp
+from portsync.providers.aws.peers import GROUP
 
-SG_CP = Endpoint(EndpointKind.GROUP, "sg-cp")
-SG_NODE = Endpoint(EndpointKind.GROUP, "sg-node")
-SG_LB = Endpoint(EndpointKind.GROUP, "sg-lb")
+SG_CP = Endpoint(GROUP, "sg-cp")
+SG_NODE = Endpoint(GROUP, "sg-node")
+SG_LB = Endpoint(GROUP, "sg-lb")
 
 
 def _rule(

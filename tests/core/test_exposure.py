@@ -11,8 +11,11 @@ import ipaddress
 import pytest
 
 from portsync import exposure
-from portsync.exposure import WORLD_SERVICE_TAGS, is_world
-from portsync.model import Endpoint, EndpointKind
+from portsync.exposure import is_world
+from portsync.model import Endpoint
+from portsync.providers.aws.peers import GROUP
+from portsync.providers.azure.peers import ASG, SERVICE_TAG, WORLD_TAGS
+from portsync.providers.gcp.peers import TAG
 
 WORLD, PRIVATE = True, False
 
@@ -175,22 +178,22 @@ def test_the_world_on_both_sides_of_every_special_block(cidr: str, world: bool) 
 
 @pytest.mark.parametrize("tag", ["Internet", "INTERNET", "internet", "Any", "ANY", "any", "*"])
 def test_world_service_tags_compare_case_insensitively(tag: str) -> None:
-    assert is_world(Endpoint(EndpointKind.SERVICE_TAG, tag))
+    assert is_world(Endpoint(SERVICE_TAG, tag))
 
 
 def test_world_service_tags_are_exactly_internet_any_and_star() -> None:
-    assert frozenset({"internet", "any", "*"}) == WORLD_SERVICE_TAGS
+    assert frozenset({"internet", "any", "*"}) == WORLD_TAGS
 
 
 @pytest.mark.parametrize(
     "endpoint",
     [
-        Endpoint(EndpointKind.SERVICE_TAG, "VirtualNetwork"),
-        Endpoint(EndpointKind.SERVICE_TAG, "AzureLoadBalancer"),
-        Endpoint(EndpointKind.SERVICE_TAG, "Internet2"),
-        Endpoint(EndpointKind.GROUP, "sg-0123"),
-        Endpoint(EndpointKind.TAG, "internet"),  # a GCP network tag, whatever its name
-        Endpoint(EndpointKind.ASG, "any"),
+        Endpoint(SERVICE_TAG, "VirtualNetwork"),
+        Endpoint(SERVICE_TAG, "AzureLoadBalancer"),
+        Endpoint(SERVICE_TAG, "Internet2"),
+        Endpoint(GROUP, "sg-0123"),
+        Endpoint(TAG, "internet"),  # a GCP network tag, whatever its name
+        Endpoint(ASG, "any"),
     ],
     ids=str,
 )

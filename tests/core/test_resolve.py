@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from portsync.errors import ProviderLimitError, TranslationError, UnsupportedFeatureError
-from portsync.model import Endpoint, EndpointKind, Peer, PortRange, Protocol, Rule
+from portsync.model import Endpoint, Peer, PortRange, Protocol, Rule
+from portsync.providers.aws.peers import GROUP
+from portsync.providers.azure.peers import SERVICE_TAG
 from portsync.resolve import TranslationProblems, resolve_peer
 
 GROUPS = {
-    "control-plane": [Endpoint(EndpointKind.GROUP, "sg-cp")],
-    "worker": [Endpoint(EndpointKind.GROUP, "sg-w")],
+    "control-plane": [Endpoint(GROUP, "sg-cp")],
+    "worker": [Endpoint(GROUP, "sg-w")],
 }
 
 
@@ -25,7 +27,7 @@ def _resolve(peer: str, **kwargs: object) -> list[str]:
         "cluster": "c",
         "bindings": GROUPS,
         "sources_all": ["203.0.113.0/24"],
-        "load_balancers": [Endpoint(EndpointKind.SERVICE_TAG, "AzureLoadBalancer")],
+        "load_balancers": [Endpoint(SERVICE_TAG, "AzureLoadBalancer")],
     }
     args.update(kwargs)
     return [str(e) for e in resolve_peer(_rule(peer), **args)]  # type: ignore[arg-type]

@@ -19,6 +19,9 @@ from portsync import api
 from portsync.cli import app
 from portsync.config import load_config
 from portsync.model import Direction, Endpoint, EndpointKind, PortRange, Protocol, TargetRule
+from portsync.providers.aws.peers import GROUP, PREFIX_LIST
+from portsync.providers.azure.peers import ASG, SERVICE_TAG
+from portsync.providers.gcp.peers import SERVICE_ACCOUNT, TAG
 from tests.providers.clouds import AZ_RG, AZ_SUB, GCP_PROJECT, Cloud
 
 runner = CliRunner()
@@ -99,8 +102,8 @@ def _aws_rules(kind: str, attrs: dict[str, Any]) -> list[TargetRule]:
     peers = {
         "cidr_ipv4": EndpointKind.CIDR,
         "cidr_ipv6": EndpointKind.CIDR,
-        "prefix_list_id": EndpointKind.PREFIX_LIST,
-        "referenced_security_group_id": EndpointKind.GROUP,
+        "prefix_list_id": PREFIX_LIST,
+        "referenced_security_group_id": GROUP,
     }
     (peer,) = [Endpoint(k, attrs[a]) for a, k in peers.items() if a in attrs]
     return [
@@ -121,10 +124,8 @@ def _gcp_rules(attrs: dict[str, Any]) -> list[TargetRule]:
     direction = Direction(attrs["direction"].lower())
     peers = [Endpoint.cidr(v) for v in attrs.get("source_ranges", [])]
     peers += [Endpoint.cidr(v) for v in attrs.get("destination_ranges", [])]
-    peers += [Endpoint(EndpointKind.TAG, v) for v in attrs.get("source_tags", [])]
-    peers += [
-        Endpoint(EndpointKind.SERVICE_ACCOUNT, v) for v in attrs.get("source_service_accounts", [])
-    ]
+    peers += [Endpoint(TAG, v) for v in attrs.get("source_tags", [])]
+    peers += [Endpoint(SERVICE_ACCOUNT, v) for v in attrs.get("source_service_accounts", [])]
     targets = [f"tag:{t}" for t in attrs.get("target_tags", [])]
     targets += [f"sa:{a}" for a in attrs.get("target_service_accounts", [])]
     out = []
@@ -151,15 +152,10 @@ def _azure_rules(attrs: dict[str, Any]) -> list[TargetRule]:
     items = [attrs[f"{side}_address_prefix"]] if f"{side}_address_prefix" in attrs else []
     items += attrs.get(f"{side}_address_prefixes", [])
     peers = [
-        Endpoint.cidr(i)
-        if re.match(r"[0-9a-fA-F:.]+/\d+$", i)
-        else Endpoint(EndpointKind.SERVICE_TAG, i)
+        Endpoint.cidr(i) if re.match(r"[0-9a-fA-F:.]+/\d+$", i) else Endpoint(SERVICE_TAG, i)
         for i in items
     ]
-    peers += [
-        Endpoint(EndpointKind.ASG, i)
-        for i in attrs.get(f"{side}_application_security_group_ids", [])
-    ]
+    peers += [Endpoint(ASG, i) for i in attrs.get(f"{side}_application_security_group_ids", [])]
     port = attrs["destination_port_range"]
     return [
         TargetRule(

@@ -24,8 +24,9 @@ from portsync.errors import GuardrailError
 from portsync.evaluate import covering_rules
 from portsync.explain import Answer, explain, parse_destination, parse_source
 from portsync.history import History
-from portsync.model import Endpoint, EndpointKind
+from portsync.model import Endpoint
 from portsync.ops import Plan
+from portsync.providers.aws.peers import GROUP
 
 CLUSTER = "capa"
 CAPA = "sigs.k8s.io/cluster-api-provider-aws"
@@ -241,8 +242,8 @@ def test_several_groups_per_role_plan_adds_nothing_covered_and_writes_only_to_wr
     live = _live(capa)
     groups = {"control-plane": [capa.cp, capa.node, capa.lb], "worker": [capa.node, capa.lb]}
     members = {
-        Endpoint(EndpointKind.GROUP, capa.cp): {Endpoint(EndpointKind.GROUP, capa.node)},
-        Endpoint(EndpointKind.GROUP, capa.node): {Endpoint(EndpointKind.GROUP, capa.lb)},
+        Endpoint(GROUP, capa.cp): {Endpoint(GROUP, capa.node)},
+        Endpoint(GROUP, capa.node): {Endpoint(GROUP, capa.lb)},
     }
     for group in plan.groups:
         rules = [r for gid in groups[group.role] for r in live[gid]]
@@ -340,7 +341,7 @@ def test_a_rule_from_a_group_the_peer_role_is_in_covers_with_no_rule_naming_its_
         for s in worker.satisfied
         if s.rule.origin == "role:control-plane" and s.rule.ports_text == "10250"
     ]
-    assert [r.peer for s in kubelet for r in s.by] == [Endpoint(EndpointKind.GROUP, capa.lb)]
+    assert [r.peer for s in kubelet for r in s.by] == [Endpoint(GROUP, capa.lb)]
     assert not [
         op
         for op in worker.adds

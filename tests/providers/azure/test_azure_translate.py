@@ -23,7 +23,6 @@ from portsync.errors import (
 from portsync.model import (
     Direction,
     Endpoint,
-    EndpointKind,
     Peer,
     PortRange,
     Protocol,
@@ -35,6 +34,7 @@ from portsync.owners import NamedOwners
 from portsync.providers.azure import errors as azure_errors
 from portsync.providers.azure import translate
 from portsync.providers.azure.limits import MAX_NAME_LENGTH, NAME_PATTERN
+from portsync.providers.azure.peers import ASG
 from portsync.providers.azure.provider import AzureClusterConfig
 from portsync.providers.azure.translate import Binding, Change, NsgLayout
 
@@ -284,7 +284,7 @@ def test_translate_asg_bindings_use_asg_peer_and_role_side() -> None:
     }
     rules = RuleSet((_rule("worker", "tcp", "10250", "role:control-plane", "kubelet API"),))
     (rule,) = _desired(rules, bindings=bindings)
-    assert rule.peer == Endpoint(EndpointKind.ASG, ASG_CP)
+    assert rule.peer == Endpoint(ASG, ASG_CP)
     body = translate.render(rule, name="n", priority=1000)["properties"]
     assert body["sourceApplicationSecurityGroups"] == [{"id": ASG_CP}]
     assert body["destinationApplicationSecurityGroups"] == [{"id": asg_node}]
@@ -407,7 +407,7 @@ def test_expand_asg_ids_match_configured_spelling_case_insensitively() -> None:
     (rule,) = translate.expand(
         raw, binding=binding, owners=OWNERS, band=BAND, asg_names={ASG_CP.lower(): ASG_CP}
     )
-    assert rule.peer == Endpoint(EndpointKind.ASG, ASG_CP)
+    assert rule.peer == Endpoint(ASG, ASG_CP)
 
 
 # --------------------------------------------------------------------------- composing an NSG

@@ -28,13 +28,14 @@ from portsync.errors import (
     ProviderLimitError,
     TranslationError,
 )
-from portsync.model import Direction, Endpoint, EndpointKind, Protocol, RuleKey
+from portsync.model import Direction, Endpoint, Protocol, RuleKey
 from portsync.ops import Plan
 from portsync.owners import NamedOwners
 from portsync.provider import Settings
 from portsync.providers.gcp import translate
 from portsync.providers.gcp.demo import GcpDemo, drift
 from portsync.providers.gcp.emulator import GcpEmulator
+from portsync.providers.gcp.peers import TAG
 from portsync.providers.gcp.provider import GcpProvider
 
 pytest.importorskip("google.cloud.compute_v1", reason="needs portsync[gcp]")
@@ -164,7 +165,7 @@ def _legacy(world: GcpWorld) -> list[dict[str, Any]]:
         purpose = rule.description.removeprefix("[portsync] ")
         if (port, peer) in {("30000-32767", "203.0.113.0/24"), ("10259", CP_TAG)}:
             purpose = "old words"
-        source = "sourceTags" if rule.peer.kind is EndpointKind.TAG else "sourceRanges"
+        source = "sourceTags" if rule.peer.kind is TAG else "sourceRanges"
         bodies.append(
             {
                 "name": f"{STEM}-legacy-{len(bodies):02d}",

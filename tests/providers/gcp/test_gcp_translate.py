@@ -23,7 +23,6 @@ from portsync.errors import (
 from portsync.model import (
     Direction,
     Endpoint,
-    EndpointKind,
     Peer,
     PortRange,
     Protocol,
@@ -35,6 +34,7 @@ from portsync.owners import NamedOwners
 from portsync.providers.gcp import errors as gcp_errors
 from portsync.providers.gcp import translate
 from portsync.providers.gcp.limits import MAX_NAME_LENGTH, NAME_PATTERN
+from portsync.providers.gcp.peers import SERVICE_ACCOUNT, TAG
 from portsync.providers.gcp.provider import GcpClusterConfig
 
 PROJECT = "proj-1234"
@@ -42,8 +42,8 @@ OWNERS = NamedOwners(prefix="portsync", owner="prod-gcp")
 #: The name stem of the owner's firewalls: ``portsync-<owner hash>``.
 STEM = OWNERS.stem
 NETWORK = translate.network_url(PROJECT, "default")
-CP = Endpoint(EndpointKind.TAG, "k8s-cp")
-NODE = Endpoint(EndpointKind.TAG, "k8s-node")
+CP = Endpoint(TAG, "k8s-cp")
+NODE = Endpoint(TAG, "k8s-node")
 TAGS = {"control-plane": CP, "worker": NODE}
 ROLES_BY_TARGET = {str(ep): role for role, ep in TAGS.items()}
 SOURCES = ["203.0.113.0/24", "2001:db8::/32"]
@@ -276,8 +276,8 @@ def test_pack_ipv4_and_ipv6_sources_go_to_separate_firewalls() -> None:
 
 def test_pack_service_account_bindings_use_service_account_fields() -> None:
     bindings = {
-        "control-plane": Endpoint(EndpointKind.SERVICE_ACCOUNT, "cp@p.iam.gserviceaccount.com"),
-        "worker": Endpoint(EndpointKind.SERVICE_ACCOUNT, "node@p.iam.gserviceaccount.com"),
+        "control-plane": Endpoint(SERVICE_ACCOUNT, "cp@p.iam.gserviceaccount.com"),
+        "worker": Endpoint(SERVICE_ACCOUNT, "node@p.iam.gserviceaccount.com"),
     }
     rules = RuleSet((_rule("worker", "tcp", "10250", "role:control-plane", "kubelet API"),))
     (body,) = _pack(_desired(rules, bindings=bindings)).values()
@@ -301,7 +301,7 @@ def test_translate_unbound_peer_role_raises_with_binding_hint() -> None:
 def test_translate_service_account_target_with_tag_peer_raises_translation_error() -> None:
     bindings = {
         "control-plane": CP,
-        "worker": Endpoint(EndpointKind.SERVICE_ACCOUNT, "node@p.iam.gserviceaccount.com"),
+        "worker": Endpoint(SERVICE_ACCOUNT, "node@p.iam.gserviceaccount.com"),
     }
     rules = RuleSet((_rule("worker", "tcp", "10250", "role:control-plane", "kubelet API"),))
     with pytest.raises(TranslationError, match="cannot combine"):
@@ -310,7 +310,7 @@ def test_translate_service_account_target_with_tag_peer_raises_translation_error
 
 def test_translate_tag_target_with_service_account_peer_raises_translation_error() -> None:
     bindings = {
-        "control-plane": Endpoint(EndpointKind.SERVICE_ACCOUNT, "cp@p.iam.gserviceaccount.com"),
+        "control-plane": Endpoint(SERVICE_ACCOUNT, "cp@p.iam.gserviceaccount.com"),
         "worker": NODE,
     }
     rules = RuleSet((_rule("worker", "tcp", "10250", "role:control-plane", "kubelet API"),))

@@ -1,0 +1,271 @@
+"""The core learns a cloud's spellings from the provider's ``syntax`` hook, never from its own
+code: a provider installed in-process (here a fake registered through the entry-point group)
+declares a native peer kind, and config parsing, resolution, the evaluator and the audit accept
+it with no core edit. The core's own modules hold no cloud literal."""
+
+from __future__ import annotations
+
+import ast
+import re
+from collections.abc import Iterator
+from importlib.metadata import EntryPoint, entry_points
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+
+from portsync import peers, registry
+from portsync.audit import Reach, classify_peer
+from portsync.config import parse_config
+from portsync.errors import ConfigError, UnsupportedFeatureError
+from portsync.evaluate import Match, match_peer
+from portsync.exposure import config_warnings, is_world
+from portsync.model import Endpoint, EndpointKind, Peer, PeerKind, PortRange, Protocol, Rule
+from portsync.peers import CloudSyntax, NativePeer
+from portsync.resolve import native_endpoint, resolve_peer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: The fake cloud's gateway peers: ``gw-<digits>``, or ``gw:everyone`` style names.
+GATEWAY = EndpointKind("gw")
+
+
+def _gateway_problem(value: str) -> str | None:
+    if re.fullmatch(r"gw-[0-9]{1,8}|gw-world|gw-inside", value):
+        return None
+    return f"{value!r} is not a gateway id like gw-42 (digits after gw-)"
+
+
+class FakeProvider:
+    """A cloud the core has never heard of; only its class-level declaration is used here."""
+
+    name: ClassVar[str] = "fakecloud"
+    syntax: ClassVar[CloudSyntax] = CloudSyntax(
+        peers=(
+            NativePeer(
+                kind=GATEWAY,
+                cloud="FakeCloud",
+                form="gw-<n>",
+                what="a FakeCloud gateway (only FakeCloud rules can name one)",
+                noun="gateway",
+                written=re.compile(r"^gw-"),
+                problem=_gateway_problem,
+                addresses=True,
+                unseen="gateway {value} keeps its addresses to itself",
+                world=frozenset({"gw-world"}),
+                internal=frozenset({"gw-inside"}),
+            ),
+        ),
+        kinds=("fk-node",),
+        markers=("(fake) ",),
+    )
+
+
+class ClaimsCidr:
+    name: ClassVar[str] = "badcloud"
+    syntax: ClassVar[CloudSyntax] = CloudSyntax(kinds=("cidr",))
+
+
+class ClaimsSg:
+    name: ClassVar[str] = "copycloud"
+    syntax: ClassVar[CloudSyntax] = CloudSyntax(kinds=("sg",))
+
+
+class WrongSyntax:
+    name: ClassVar[str] = "oddcloud"
+    syntax: ClassVar[dict[str, str]] = {"peers": "gw-"}
+
+
+def _install(monkeypatch: pytest.MonkeyPatch, **extra: str) -> None:
+    """Install the built-in providers plus ``extra`` (name → class in this module)."""
+    builtin = list(entry_points(group=registry.ENTRY_POINT_GROUP))
+    added = [
+        EntryPoint(name, f"{__name__}:{cls}", registry.ENTRY_POINT_GROUP)
+        for name, cls in extra.items()
+    ]
+    monkeypatch.setattr(registry, "entry_points", lambda group: [*builtin, *added])
+    _forget()
+
+
+def _forget() -> None:
+    registry._entry_points.cache_clear()
+    registry.get_provider_class.cache_clear()
+    peers.forget()
+    from portsync import model
+
+    model._parse_peer.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def _clean(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield
+    monkeypatch.undo()
+    _forget()
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> None:
+    _install(monkeypatch, fakecloud="FakeProvider")
+
+
+def test_without_the_provider_its_peer_is_not_a_peer(monkeypatch: pytest.MonkeyPatch) -> None:
+    _install(monkeypatch)
+    with pytest.raises(ValueError, match=r"peer 'gw-42' is not one of any, self") as err:
+        Peer.parse("gw-42")
+    # The list of forms is the installed providers' declarations.
+    assert "sg-… or <account>/sg-… and pl-… (AWS)" in str(err.value)
+    assert "service-tag:<Name> (Azure)" in str(err.value)
+    with pytest.raises(ValueError, match="no installed provider has kind 'gw'"):
+        Endpoint.parse("gw:gw-42")
+
+
+@pytest.mark.usefixtures("fake")
+def test_a_declared_native_peer_is_parsed_resolved_and_listed() -> None:
+    peer = Peer.parse("gw-42")
+    assert (peer.kind, str(peer)) == (PeerKind.NATIVE, "gw-42")
+    assert native_endpoint(peer) == Endpoint(GATEWAY, "gw-42")
+    assert Endpoint.parse("gw:gw-42") == Endpoint(GATEWAY, "gw-42")
+    assert Endpoint.parse("fk-node:n1").kind == "fk-node"
+    with pytest.raises(ValueError, match=r"gw-<n> \(FakeCloud\)"):
+        Peer.parse("nothing-like-a-peer")
+
+
+@pytest.mark.usefixtures("fake")
+def test_the_config_accepts_the_declared_peer_and_explains_a_misspelling_its_way() -> None:
+    loaded = parse_config(
+        "sources: {all: [gw-7], load_balancers: [gw-8]}\n"
+        "extra_rules: [{role: worker, protocol: tcp, ports: 9100, peer: gw-9}]\n"
+    )
+    assert loaded.config.sources.all == ("gw-7",)
+    assert str(loaded.config.extra_rules[0].to_rules()[0].peer) == "gw-9"
+    with pytest.raises(ConfigError, match=r"'gw-x' is not a gateway id like gw-42") as err:
+        parse_config("sources: {all: [gw-x]}\n")
+    assert str(err.value) == (
+        "<defaults>:1: sources.all.0: 'gw-x' is not a gateway id like gw-42 (digits after gw-)"
+    )
+
+
+@pytest.mark.usefixtures("fake")
+def test_a_cloud_without_the_kind_refuses_it_in_the_providers_words() -> None:
+    rule = Rule(
+        role="worker",
+        protocol=Protocol.TCP,
+        ports=PortRange(9100, 9100),
+        peer=Peer.parse("gw-9"),
+    )
+    with pytest.raises(UnsupportedFeatureError) as err:
+        resolve_peer(
+            rule,
+            cluster="prod",
+            bindings={"worker": [Endpoint.cidr("10.0.0.0/8")]},
+            sources_all=[],
+            load_balancers=[],
+            binding_keys="security_group",
+            load_balancers_hint="",
+            cloud="AWS",
+            native=(),
+        )
+    assert str(err.value).startswith(
+        "cluster prod: rule worker tcp 9100: peer gw-9 is a FakeCloud gateway (only FakeCloud "
+        "rules can name one); AWS cannot write it"
+    )
+
+
+@pytest.mark.usefixtures("fake")
+def test_the_evaluator_exposure_and_audit_ask_the_declaration() -> None:
+    world, inside, other = (Endpoint(GATEWAY, v) for v in ("gw-world", "gw-inside", "gw-3"))
+    public = Endpoint.cidr("0.0.0.0/0")
+    assert is_world(world) and not is_world(inside)
+    assert match_peer(public, world)[0] is Match.YES
+    assert match_peer(public, inside, from_internet=True)[0] is Match.NO
+    assert match_peer(Endpoint.cidr("10.0.0.1"), other) == (
+        Match.UNKNOWN,
+        "gateway gw-3 keeps its addresses to itself",
+    )
+    assert classify_peer(inside) is Reach.INTERNAL
+    assert classify_peer(other) is Reach.UNKNOWN
+    assert classify_peer(world) is Reach.WORLD
+    loaded = parse_config("sources: {all: [gw-world]}\n")
+    assert [line.split(" (")[0] for line in config_warnings(loaded)] == [
+        "sources.all holds gw-world"
+    ]
+
+
+@pytest.mark.usefixtures("fake")
+def test_the_markers_are_every_providers_own() -> None:
+    assert "(fake) " in peers.markers()
+    assert peers.syntax("fakecloud").markers == ("(fake) ",)
+    assert peers.strip_marker("(fake) kubelet", peers.syntax("fakecloud").markers) == "kubelet"
+
+
+@pytest.mark.parametrize(
+    ("name", "cls", "message"),
+    [
+        ("badcloud", "ClaimsCidr", "provider 'badcloud' declares the endpoint kind 'cidr', which "),
+        ("copycloud", "ClaimsSg", "providers 'aws' and 'copycloud' both declare the kind 'sg'"),
+        ("oddcloud", "WrongSyntax", "provider 'oddcloud' declares a syntax that is not"),
+    ],
+)
+def test_a_declaration_that_clashes_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, name: str, cls: str, message: str
+) -> None:
+    _install(monkeypatch, **{name: cls})
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        peers.known_kinds()
+
+
+# -- the core holds no cloud's spelling ---------------------------------------------------------
+
+#: Spellings of particular clouds: security groups, prefix lists, service tags, and the
+#: description markers providers write.
+CLOUD_LITERAL = re.compile(r"\bsg-|\bpl-[0-9a-z.]|service-tag|\[portsync\]|^portsync: ")
+
+#: The ``portsync init`` template is user-facing prose that shows each cloud's binding as an
+#: example; it decides nothing.
+PROSE = {"portsync/scaffold.py"}
+
+
+def _string_literals(path: Path) -> Iterator[tuple[int, str]]:
+    """Every string constant of ``path`` except docstrings."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docstrings: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                docstrings.add(id(first.value))
+    for node in ast.walk(tree):
+        is_text = isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if is_text and id(node) not in docstrings:
+            yield node.lineno, node.value
+
+
+def test_the_literal_finder_finds_a_cloud_literal(tmp_path: Path) -> None:
+    sample = tmp_path / "m.py"
+    sample.write_text('"""Docs may say sg-1."""\nX = "sg-1"\nY = f"{X}[portsync] "\n')
+    found = [line for line, text in _string_literals(sample) if CLOUD_LITERAL.search(text)]
+    assert found == [2, 3]
+
+
+def test_the_core_holds_no_cloud_literal() -> None:
+    found = [
+        f"{path.relative_to(ROOT)}:{line}: {text[:60]!r}"
+        for path in sorted((ROOT / "portsync").rglob("*.py"))
+        if str(path.relative_to(ROOT)) not in PROSE
+        for line, text in _string_literals(path)
+        if CLOUD_LITERAL.search(text)
+    ]
+    assert found == []
+
+
+def test_the_core_names_no_cloud_kind() -> None:
+    # The kinds live in the providers (providers/<cloud>/peers.py); the core has cidr only.
+    names = re.compile(r"\b(?:EndpointKind|PeerKind)\.(?!CIDR\b|ANY\b|SELF\b|ROLE\b)[A-Z_]+")
+    allowed = re.compile(r"PeerKind\.(?:LOAD_BALANCERS|NATIVE)\b")
+    found = [
+        f"{path.relative_to(ROOT)}:{n}"
+        for path in sorted((ROOT / "portsync").rglob("*.py"))
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if names.search(allowed.sub("", line))
+    ]
+    assert found == []
