@@ -20,7 +20,16 @@ from portsync.config import parse_config
 from portsync.errors import ConfigError, UnsupportedFeatureError
 from portsync.evaluate import Match, match_peer
 from portsync.exposure import config_warnings, is_world
-from portsync.model import Endpoint, EndpointKind, Peer, PeerKind, PortRange, Protocol, Rule
+from portsync.model import (
+    Endpoint,
+    EndpointKind,
+    Peer,
+    PeerKind,
+    PortRange,
+    Protocol,
+    Rule,
+    RuleSet,
+)
 from portsync.peers import CloudSyntax, NativePeer
 from portsync.resolve import native_endpoint, resolve_peer
 
@@ -269,3 +278,27 @@ def test_the_core_names_no_cloud_kind() -> None:
         if names.search(allowed.sub("", line))
     ]
     assert found == []
+
+
+# -- role order is the declared order -----------------------------------------------------------
+
+
+def _on(role: str, port: int) -> Rule:
+    return Rule(
+        role=role, protocol=Protocol.TCP, ports=PortRange(port, port), peer=Peer.parse("any")
+    )
+
+
+def test_roles_keep_the_order_they_are_declared_in() -> None:
+    # No role name is special: a table that names the workers first lists them first.
+    rules = RuleSet(
+        (_on("worker", 2), _on("bastion", 9), _on("control-plane", 1), _on("worker", 1))
+    )
+    assert [(r.role, r.ports_text) for r in rules] == [
+        ("worker", "1"),
+        ("worker", "2"),
+        ("bastion", "9"),
+        ("control-plane", "1"),
+    ]
+    picked = rules.for_roles(["control-plane", "worker"])
+    assert [r.role for r in picked] == ["worker", "worker", "control-plane"]
