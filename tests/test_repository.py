@@ -143,3 +143,22 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 def test_no_import_cycles() -> None:
     # Function-level and type-checking imports count: a cycle is a cycle however it is hidden.
     assert _cycles(_graph()) == []
+
+
+def test_every_package_is_listed_for_the_wheel() -> None:
+    # pyproject.toml lists the packages by hand (the providers live outside portsync/ on disk):
+    # a package left out installs in editable mode and is missing from the wheel.
+    import tomllib
+
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"][
+            "packages"
+        ]
+    )
+    found = {
+        _module_name(init)
+        for folder in PACKAGES.values()
+        for init in folder.rglob("__init__.py")
+        if not {"mutants", "__pycache__"}.intersection(init.parts)
+    }
+    assert found - listed == set()
