@@ -73,9 +73,9 @@ class _Strict(BaseModel):
 
 
 def _source(item: str) -> str:
-    """A ``sources`` entry: a CIDR, or a cloud-native peer (``service-tag:Name``, ``sg-…``,
-    ``123456789012/sg-…``, ``pl-…``) spelled right; which cloud can write it is checked per
-    cluster, when rules are resolved."""
+    """A ``sources`` entry: a CIDR, or a native peer an installed provider declares (see
+    :mod:`portsync.peers`), spelled right; which cloud can write it is checked per cluster, when
+    rules are resolved."""
     item = str(item).strip()
     if native_kind(item) is not None:
         Peer.parse(item)
@@ -105,7 +105,7 @@ Component = Literal[
 
 class Sources(_Strict):
     """Who the abstract peers ``any`` and ``load-balancers`` mean: CIDRs, or native peers of
-    the cloud (an Azure ``service-tag:Name``, an AWS ``sg-…`` or ``pl-…``)."""
+    the cloud (declared by its provider, see :mod:`portsync.peers`)."""
 
     all: tuple[SourceItem, ...] = ()
     load_balancers: tuple[SourceItem, ...] = ()

@@ -1,14 +1,19 @@
 """The commented ``portsync.yaml`` that ``portsync init`` writes.
 
-Values go through ``yaml.safe_dump``, so names read from a cloud (group names, tags) can never
+The examples are the installed providers' own (``init_example``, a cluster entry in YAML), so
+the template knows no cloud. Values go through ``yaml.safe_dump``, so names read from a cloud (group names, tags) can never
 break out of their string; comments quoting them are cut to one printable line.
 """
 
 from __future__ import annotations
 
+import textwrap
 from typing import TYPE_CHECKING, Any
 
 import yaml
+
+from portsync.peers import native_forms
+from portsync.registry import available_providers, get_provider_class
 
 if TYPE_CHECKING:
     from portsync.discover import Found
@@ -36,36 +41,40 @@ sources:
   all: []
 """
 
-_LB_COMMENT = """\
-  # AWS: the load balancers' security groups (sg-...), prefix lists or CIDRs, for the health
-  # checks of kube-proxy and the API server.
-"""
+#: What the load balancers are, before the list (the clouds' own peers are added after it).
+_LB_COMMENT = (
+    "The load balancers, for the health checks of kube-proxy and the API server: CIDRs, or a "
+    "peer of the cloud's own"
+)
 
-_EXAMPLES = """\
-clusters: []
-# Bind each role to the group its machines use, for example (see docs/providers/):
-#  - name: prod-aws
-#    provider: aws
-#    region: eu-west-1
-#    roles:
-#      control-plane: {security_group: sg-0aaa}
-#      worker: {security_group: sg-0bbb}
-#  - name: prod-gcp
-#    provider: gcp
-#    project: my-project
-#    network: default
-#    roles:
-#      control-plane: {target_tag: prod-control-plane}
-#      worker: {target_tag: prod-node}
-#  - name: prod-azure
-#    provider: azure
-#    subscription_id: 00000000-0000-0000-0000-000000000000
-#    resource_group: prod
-#    roles:
-#      control-plane: {nsg: prod-controlplane-nsg, address_prefixes: [10.0.0.0/16]}
-#      worker: {nsg: prod-node-nsg, address_prefixes: [10.1.0.0/16]}
-# `portsync init --discover aws|gcp|azure` finds the groups of an existing cluster.
-"""
+
+def _lb_comment() -> str:
+    forms = native_forms()
+    text = f"{_LB_COMMENT} ({forms})." if forms else f"{_LB_COMMENT}."
+    return "\n".join(f"  # {line}" for line in textwrap.wrap(text, width=94))
+
+
+def _examples() -> str:
+    """Every installed provider's example cluster entry (its ``init_example`` class attribute),
+    commented, and the clouds ``--discover`` knows."""
+    lines = [
+        "clusters: []",
+        "# Bind each role to the group its machines use, for example (see docs/providers/):",
+    ]
+    discoverable = []
+    for name in available_providers():
+        cls = get_provider_class(name)
+        example = getattr(cls, "init_example", None)
+        if isinstance(example, str):
+            lines.extend(f"#  {line}".rstrip() for line in example.strip("\n").splitlines())
+        if getattr(cls, "discover", None):
+            discoverable.append(name)
+    if discoverable:
+        clouds = "|".join(discoverable)
+        lines.append(
+            f"# `portsync init --discover {clouds}` finds the groups of an existing cluster."
+        )
+    return "\n".join(lines)
 
 
 def _comment(text: str) -> str:
@@ -82,7 +91,7 @@ def _dump(value: Any, indent: int) -> list[str]:
 def render_config(found: Found | None = None) -> str:
     """The config text: commented defaults, and the discovered cluster when there is one."""
     lines = [_HEADER.rstrip("\n")]
-    lines.append(_LB_COMMENT.rstrip("\n"))
+    lines.append(_lb_comment())
     if found is not None and found.load_balancers:
         lines.append("  load_balancers:")
         lines.extend(_dump(list(found.load_balancers), 2))
@@ -90,7 +99,7 @@ def render_config(found: Found | None = None) -> str:
         lines.append("  load_balancers: []")
     lines.append("")
     if found is None:
-        lines.append(_EXAMPLES.rstrip("\n"))
+        lines.append(_examples())
         return "\n".join(lines) + "\n"
     lines.append(f"# Found by `portsync init --discover` ({_comment(found.tool)}):")
     for role, why in found.evidence.items():

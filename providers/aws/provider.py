@@ -164,6 +164,15 @@ class AwsProvider:
     config_model: ClassVar[type[BaseModel]] = AwsClusterConfig
     #: Its native peers, endpoint kinds and description marker, for the core.
     syntax: ClassVar[CloudSyntax] = SYNTAX
+    #: The cluster entry ``portsync init`` shows as an example (YAML).
+    init_example: ClassVar[str] = """\
+- name: prod-aws
+  provider: aws
+  region: eu-west-1
+  roles:
+    control-plane: {security_group: sg-0aaa}
+    worker: {security_group: sg-0bbb}
+"""
     demo: ClassVar[str] = "portsync.providers.aws.demo:AwsDemo"
     discover: ClassVar[str] = "portsync.providers.aws.discover:discover"
     #: What ``Write.removes`` counts (for ``--max-deletes``).

@@ -317,6 +317,16 @@ class AzureProvider:
     config_model: ClassVar[type[BaseModel]] = AzureClusterConfig
     #: Its native peers, endpoint kinds and description marker, for the core.
     syntax: ClassVar[CloudSyntax] = SYNTAX
+    #: The cluster entry ``portsync init`` shows as an example (YAML).
+    init_example: ClassVar[str] = """\
+- name: prod-azure
+  provider: azure
+  subscription_id: 00000000-0000-0000-0000-000000000000
+  resource_group: prod
+  roles:
+    control-plane: {nsg: prod-controlplane-nsg, address_prefixes: [10.0.0.0/16]}
+    worker: {nsg: prod-node-nsg, address_prefixes: [10.1.0.0/16]}
+"""
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.azure.demo:AzureDemo"
     discover: ClassVar[str] = "portsync.providers.azure.discover:discover"

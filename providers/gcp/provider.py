@@ -214,6 +214,16 @@ class GcpProvider:
     config_model: ClassVar[type[BaseModel]] = GcpClusterConfig
     #: Its native peers, endpoint kinds and description marker, for the core.
     syntax: ClassVar[CloudSyntax] = SYNTAX
+    #: The cluster entry ``portsync init`` shows as an example (YAML).
+    init_example: ClassVar[str] = """\
+- name: prod-gcp
+  provider: gcp
+  project: my-project
+  network: default
+  roles:
+    control-plane: {target_tag: prod-control-plane}
+    worker: {target_tag: prod-node}
+"""
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.gcp.demo:GcpDemo"
     discover: ClassVar[str] = "portsync.providers.gcp.discover:discover"

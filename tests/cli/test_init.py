@@ -7,6 +7,7 @@ through the real SDK clients.
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,12 @@ import yaml
 from typer.testing import CliRunner
 
 from portsync.cli import app
-from portsync.config import load_config
+from portsync.config import load_config, parse_config
 from portsync.discover import Found
 from portsync.providers.azure.emulator import AzureEmulator
 from portsync.providers.gcp.emulator import GcpEmulator
 from portsync.providers.gcp.translate import network_url
+from portsync.registry import available_providers, get_provider_class
 from portsync.scaffold import render_config
 
 runner = CliRunner()
@@ -53,6 +55,16 @@ def test_init_writes_a_commented_config_that_loads() -> None:
     # and the next step says what is missing
     check = runner.invoke(app, ["validate"])
     assert check.exit_code == 1 and "no clusters configured" in check.stdout
+
+
+@pytest.mark.parametrize("name", available_providers())
+def test_each_providers_example_is_in_the_template_and_is_a_valid_cluster(name: str) -> None:
+    # The template knows no cloud: the examples are the providers' own, and each must load.
+    example = get_provider_class(name).init_example
+    commented = "\n".join(f"#  {line}".rstrip() for line in example.strip("\n").splitlines())
+    assert commented in render_config()
+    loaded = parse_config(f"clusters:\n{textwrap.indent(example, '  ')}")
+    assert [c.provider for c in loaded.config.clusters] == [name]
 
 
 def test_init_never_overwrites_without_force() -> None:
