@@ -75,6 +75,7 @@ STAGED: dict[str, Staged] = {
         "portsync/writes.py",
         ("portsync.writes.*",),
         (
+            "tests/core/test_writes.py",
             "tests/core/test_ops.py",
             "tests/core/test_guards.py",
             _GOLDEN,
