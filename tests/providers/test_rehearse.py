@@ -200,6 +200,9 @@ def test_a_lifeline_cut_on_the_copy_is_named_with_its_write(cloud: Cloud) -> Non
     live_worker = {"aws": None, "gcp": "k8s-node", "azure": "node-nsg"}[cloud.name]
     cut = [p for p in result.problems if "lifeline 'bastion -> ssh' was cut on" in p]
     assert len(cut) == 1, result.problems
+    # Said once: the copy's apply stops on the same cut, and its message (which names the
+    # copy's targets) is not repeated beside the rehearsal's own.
+    assert sum("bastion -> ssh" in p for p in result.problems) == 1, result.problems
     assert re.search(r"after write 1 of \d+$", cut[0]), cut[0]
     if live_worker is None:  # AWS: named by the live group id, never the copy's
         assert cloud.roles["worker"]["security_group"] in cut[0]
