@@ -3,7 +3,9 @@ test that cannot run fails (tests/strict_ci.py)."""
 
 from __future__ import annotations
 
+import signal
 import socket
+import threading
 from collections.abc import Iterator
 
 import pytest
@@ -34,6 +36,21 @@ _CLOUD_ENV = (
 
 def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(strict_ci, "portsync-strict-ci")
+    _interruptible()
+
+
+def _interruptible() -> None:
+    """Make SIGINT interrupt again when the run was started with it ignored.
+
+    A non-interactive shell starts a background command (``.ci/run &``) with SIGINT ignored, and
+    every process the tests start inherits that: a test that stops a child (or itself) with
+    SIGINT, as a user's Ctrl-C would, then waits for an interrupt that never comes. A handler
+    set here is reset to the default in each child at exec, so the children hear SIGINT too.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 _real_connect = socket.socket.connect
