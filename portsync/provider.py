@@ -12,9 +12,10 @@ translates neutral rules onto them, and then works in three verbs that pass only
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -29,7 +30,14 @@ if TYPE_CHECKING:
     from portsync.config import ClusterConfig, Sources
     from portsync.ops import GroupOps
 
-__all__ = ["Provider", "Settings", "Target", "fixed_defaults", "split_cloud_defaults"]
+__all__ = [
+    "LazyClient",
+    "Provider",
+    "Settings",
+    "Target",
+    "fixed_defaults",
+    "split_cloud_defaults",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +84,27 @@ class Settings:
     #: for the other clusters of its read scope takes their owners and bindings from their own
     #: providers rather than building them again for every read.
     provider_of: Callable[[str], Provider] | None = field(default=None, compare=False, repr=False)
+
+
+class LazyClient:
+    """A provider's cloud adapter, built on first use and never replaced.
+
+    Providers import their cloud SDK only when a verb first talks to the cloud (the CLI's start
+    stays free of SDKs). The adapter is a connection, not state between verbs: everything read
+    lives in the session's snapshots. Thread-safe: verbs of one provider run in parallel.
+    """
+
+    def __init__(self, build: Callable[[], Any]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._adapter: Any = None
+
+    def get(self) -> Any:
+        """The adapter, built now if this is the first call."""
+        with self._lock:
+            if self._adapter is None:
+                self._adapter = self._build()
+            return self._adapter
 
 
 @runtime_checkable

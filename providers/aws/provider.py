@@ -10,8 +10,7 @@ happens to share a key. ``execute`` sends one call as compiled.
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -23,7 +22,7 @@ from portsync.membership import Memberships
 from portsync.model import Endpoint, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.peers import CloudSyntax
-from portsync.provider import Settings, Target
+from portsync.provider import LazyClient, Settings, Target
 from portsync.tools import ManagingTool
 from portsync.writes import Snapshot, Write
 
@@ -138,25 +137,6 @@ def _read_scope(config: AwsClusterConfig) -> tuple[str, ...]:
     )
 
 
-class _Client:
-    """The EC2 adapter, built on first use (boto3 is imported only then) and never replaced.
-
-    The one thing a provider builds after construction: a connection, not state between
-    verbs. Everything read lives in the session's snapshots.
-    """
-
-    def __init__(self, build: Callable[[], Any]) -> None:
-        self._build = build
-        self._lock = threading.Lock()
-        self._adapter: Any = None
-
-    def get(self) -> Any:
-        with self._lock:
-            if self._adapter is None:
-                self._adapter = self._build()
-            return self._adapter
-
-
 class AwsProvider:
     """AWS security groups (see docs/providers/aws.md)."""
 
@@ -192,7 +172,7 @@ class AwsProvider:
         self.owner = cluster.owner_id
         # Clusters in the same account and region share one DescribeSecurityGroups per round.
         self.read_scope: tuple[str, ...] = _read_scope(self.config)
-        self._client = _Client(partial(self._make_adapter, client))
+        self._client = LazyClient(partial(self._make_adapter, client))
 
     @property
     def adapter(self) -> Any:

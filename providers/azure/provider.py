@@ -22,7 +22,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -36,7 +36,7 @@ from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule, canonica
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
 from portsync.peers import CloudSyntax
-from portsync.provider import Settings, Target
+from portsync.provider import LazyClient, Settings, Target
 from portsync.tools import ManagingTool
 from portsync.writes import Snapshot, Write
 
@@ -294,22 +294,6 @@ def _readonly_bindings(
     return tuple(out)
 
 
-class _Adapter:
-    """The NSG adapter, built on first use (the Azure SDK is imported only then) and never
-    replaced: the provider's attributes do not change after construction."""
-
-    def __init__(self, build: Callable[[], Any]) -> None:
-        self._build = build
-        self._lock = threading.Lock()
-        self._adapter: Any = None
-
-    def get(self) -> Any:
-        with self._lock:
-            if self._adapter is None:
-                self._adapter = self._build()
-            return self._adapter
-
-
 class AzureProvider:
     """Azure network security groups (see docs/providers/azure.md)."""
 
@@ -340,7 +324,7 @@ class AzureProvider:
         self.bindings: Mapping[str, Binding] = {b.role: b for b in self.layout.bindings}
         #: Clusters of the run whose providers have the same scope share one listing.
         self.read_scope: tuple[str, ...] = _read_scope(self.config)
-        self._client = _Adapter(partial(self._make_adapter, client))
+        self._client = LazyClient(partial(self._make_adapter, client))
         #: At most ``max_workers`` NSG writes of this cluster in flight.
         self._writes = threading.BoundedSemaphore(self.config.max_workers)
 

@@ -16,8 +16,7 @@ between them:
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -34,7 +33,7 @@ from portsync.model import Endpoint, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
 from portsync.peers import CloudSyntax
-from portsync.provider import Settings, Target
+from portsync.provider import LazyClient, Settings, Target
 from portsync.tools import ManagingTool
 from portsync.writes import Snapshot, Write
 
@@ -165,22 +164,6 @@ def _read_scope(config: GcpClusterConfig) -> tuple[str, ...]:
     return ("gcp", config.project, config.endpoint or "", config.credentials, listed)
 
 
-class _Client:
-    """The Compute adapter, built on first use (google-cloud-compute is imported only then) and
-    never replaced: a connection, the one thing the provider makes after construction."""
-
-    def __init__(self, build: Callable[[], Any]) -> None:
-        self._build = build
-        self._lock = threading.Lock()
-        self._adapter: Any = None
-
-    def get(self) -> Any:
-        with self._lock:
-            if self._adapter is None:
-                self._adapter = self._build()
-            return self._adapter
-
-
 def make_writer(
     cluster: ClusterConfig, settings: Settings, config: GcpClusterConfig | None = None
 ) -> Writer:
@@ -250,7 +233,7 @@ class GcpProvider:
         self.stem = self.owners.stem
         self.network = self.writer.network
         self._clients = (firewalls_client, operations_client)
-        self._client = _Client(self._make_adapter)
+        self._client = LazyClient(self._make_adapter)
         #: What one read serves: clusters with equal scopes are read (once a round, by the
         #: session) and compiled together.
         self.read_scope: tuple[str, ...] = _read_scope(self.config)
