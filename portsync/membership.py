@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from portsync.model import Endpoint, TargetRule
 from portsync.provider import Target
 
-__all__ = ["Memberships", "memberships"]
+__all__ = ["Memberships", "check_listed", "memberships"]
 
 
 @dataclass(frozen=True)
@@ -68,3 +68,33 @@ def memberships(provider: object) -> Memberships:
         return Memberships()
     found = hook()
     return found if isinstance(found, Memberships) else Memberships()
+
+
+def check_listed(
+    key: str,
+    listed: Sequence[str] | None,
+    write_to: str | None,
+    *,
+    noun: str,
+    plural: str,
+    fold_case: bool = False,
+) -> None:
+    """Check a binding that lists every group (tag, ASG) of a role's machines under ``key``,
+    with an optional ``write_to`` among them: at least one, none twice, ``write_to`` listed, and
+    no ``write_to`` without the list. ``fold_case`` compares names the cloud treats as
+    case-insensitive (Azure resource ids).
+
+    Raises:
+        ValueError: the binding breaks one of these, said in the config's own words.
+    """
+    if listed is None:
+        if write_to is not None:
+            raise ValueError(f"write_to goes with {key} (a list of the role's {plural})")
+        return
+    names = [n.lower() for n in listed] if fold_case else list(listed)
+    if not names:
+        raise ValueError(f"{key} needs at least one {noun}")
+    if len(set(names)) != len(names):
+        raise ValueError(f"{key} lists a{'n' if noun[0] in 'aeiou' else ''} {noun} twice")
+    if write_to is not None and (write_to.lower() if fold_case else write_to) not in names:
+        raise ValueError(f"write_to {write_to} is not one of {key}; list it there too")

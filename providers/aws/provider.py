@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from portsync.config import ClusterConfig, Sources
 from portsync.errors import NotFoundError
-from portsync.membership import Memberships
+from portsync.membership import Memberships, check_listed
 from portsync.model import Endpoint, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.peers import CloudSyntax
@@ -61,17 +61,9 @@ class AwsRoleBinding(BaseModel):
                 "give security_group (one group), or security_groups (every group the role's "
                 "machines are in) with an optional write_to"
             )
-        if self.security_groups is not None:
-            if not self.security_groups:
-                raise ValueError("security_groups needs at least one group")
-            if len(set(self.security_groups)) != len(self.security_groups):
-                raise ValueError("security_groups lists a group twice")
-            if self.write_to is not None and self.write_to not in self.security_groups:
-                raise ValueError(
-                    f"write_to {self.write_to} is not one of security_groups; list it there too"
-                )
-        elif self.write_to is not None:
-            raise ValueError("write_to goes with security_groups (a list of the role's groups)")
+        check_listed(
+            "security_groups", self.security_groups, self.write_to, noun="group", plural="groups"
+        )
         return self
 
     @property

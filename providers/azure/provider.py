@@ -31,7 +31,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from portsync.config import Cidr as StrictCidr
 from portsync.config import ClusterConfig, Sources
 from portsync.errors import ConflictError, NotFoundError, ProviderError
-from portsync.membership import Memberships
+from portsync.membership import Memberships, check_listed
 from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule, canonical_cidr
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
@@ -119,18 +119,14 @@ class AzureRoleBinding(BaseModel):
             self.address_prefixes = sorted(
                 dict.fromkeys(self.address_prefixes), key=lambda p: (":" in p, p)
             )
-        if self.asgs is not None:
-            lowered = [a.lower() for a in self.asgs]
-            if not lowered:
-                raise ValueError("asgs needs at least one application security group")
-            if len(set(lowered)) != len(lowered):
-                raise ValueError("asgs lists an application security group twice")
-            if self.write_to is not None and self.write_to.lower() not in lowered:
-                raise ValueError(f"write_to {self.write_to} is not one of asgs; list it there too")
-        elif self.write_to is not None:
-            raise ValueError(
-                "write_to goes with asgs (a list of the role's application security groups)"
-            )
+        check_listed(
+            "asgs",
+            self.asgs,
+            self.write_to,
+            noun="application security group",
+            plural="application security groups",
+            fold_case=True,
+        )
         return self
 
     @property

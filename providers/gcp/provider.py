@@ -28,7 +28,7 @@ from portsync.errors import (
     ProviderError,
     ProviderLimitError,
 )
-from portsync.membership import Memberships
+from portsync.membership import Memberships, check_listed
 from portsync.model import Endpoint, RuleSet, TargetRule
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
@@ -80,17 +80,13 @@ class GcpRoleBinding(BaseModel):
                 "give exactly one of target_tag (one network tag), target_tags (every network "
                 "tag the role's machines carry, with an optional write_to) or service_account"
             )
-        if self.target_tags is not None:
-            if not self.target_tags:
-                raise ValueError("target_tags needs at least one network tag")
-            if len(set(self.target_tags)) != len(self.target_tags):
-                raise ValueError("target_tags lists a network tag twice")
-            if self.write_to is not None and self.write_to not in self.target_tags:
-                raise ValueError(
-                    f"write_to {self.write_to} is not one of target_tags; list it there too"
-                )
-        elif self.write_to is not None:
-            raise ValueError("write_to goes with target_tags (a list of the role's network tags)")
+        check_listed(
+            "target_tags",
+            self.target_tags,
+            self.write_to,
+            noun="network tag",
+            plural="network tags",
+        )
         return self
 
     @property
