@@ -118,6 +118,15 @@ class CloudSyntax:
     #: reasons leave them out.
     markers: tuple[str, ...] = ()
 
+    @property
+    def writable(self) -> tuple[str, ...]:
+        """The native peer kinds this cloud's rules can name: those of its own :attr:`peers`.
+
+        A provider passes them to :func:`portsync.resolve.resolve_peer`, which refuses a native
+        peer of any other kind (another cloud's) by name.
+        """
+        return tuple(peer.kind for peer in self.peers)
+
 
 @dataclass(frozen=True, slots=True)
 class _Known:

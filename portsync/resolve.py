@@ -55,7 +55,7 @@ def _check_kinds(
     *,
     cluster: str,
     cloud: str,
-    native: Collection[EndpointKind] | None,
+    native: Collection[str] | None,
     where: str,
 ) -> list[Endpoint]:
     """``endpoints``, when the cloud can write every one of them (``native`` None: every kind).
@@ -92,7 +92,7 @@ def resolve_peer(
     binding_keys: str = "binding",
     load_balancers_hint: str = "set sources.load_balancers",
     cloud: str = "this cloud",
-    native: Collection[EndpointKind] | None = None,
+    native: Collection[str] | None = None,
     pods: Sequence[Endpoint] = (),
 ) -> list[Endpoint]:
     """The concrete endpoints ``rule.peer`` means on this cluster.
@@ -106,9 +106,9 @@ def resolve_peer(
         binding_keys: how the provider's config binds a role, for the hint (``security_group``).
         load_balancers_hint: how to configure load balancers when they are missing.
         cloud: the cloud's name, for refusals (``AWS``).
-        native: the native endpoint kinds the cloud can write (service tags, security groups,
-            prefix lists); a native peer of another kind, named by the rule or by
-            ``sources``, is refused. None (the default) refuses none.
+        native: the native endpoint kinds the cloud can write, as its declared syntax says
+            (:attr:`portsync.peers.CloudSyntax.writable`); a native peer of another kind, named
+            by the rule or by ``sources``, is refused. None (the default) refuses none.
         pods: the cluster's pod ranges, added to ``self`` and ``role:`` peers on clouds whose
             role endpoints (network tags, ASGs) do not match traffic from pods.
 

@@ -37,7 +37,7 @@ from portsync.resolve import TranslationProblems, describe_rule, resolve_peer, s
 from portsync.writes import Phase, Snapshot, Write
 
 from .limits import MAX_DESCRIPTION_LENGTH
-from .peers import GROUP, MARKER, PREFIX_LIST
+from .peers import GROUP, MARKER, PREFIX_LIST, SYNTAX
 
 __all__ = [
     "API",
@@ -133,10 +133,6 @@ def owner_tags(owner: str, cluster: str) -> dict[str, str]:
     return {MANAGED_TAG: "true", CLUSTER_TAG: cluster, OWNER_TAG: owner}
 
 
-#: The native peers EC2 can name: security groups (of this or another account) and prefix lists.
-NATIVE_PEERS = frozenset({GROUP, PREFIX_LIST})
-
-
 def group_endpoint(group_id: str, user_id: Any = None, owner_id: Any = None) -> Endpoint:
     """The peer of a group reference: ``sg-…``, or ``<account>/sg-…`` when the referenced
     group's account (``UserId``) is not the account that owns the rule's group (``OwnerId``).
@@ -200,7 +196,7 @@ def translate_rules(
                 load_balancers_hint="set sources.load_balancers to the load balancers' security "
                 "groups or CIDRs",
                 cloud="AWS",
-                native=NATIVE_PEERS,
+                native=SYNTAX.writable,
             )
         except TranslationError as exc:
             problems.add(exc)

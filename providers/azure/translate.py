@@ -56,7 +56,7 @@ from .limits import (
     MAX_RULES_PER_NSG,
     NAME_HASH_LENGTH,
 )
-from .peers import ASG, MARKER, SERVICE_TAG
+from .peers import ASG, MARKER, SERVICE_TAG, SYNTAX
 
 __all__ = [
     "ACCESS",
@@ -239,7 +239,7 @@ def _peers(
         load_balancers=_LOAD_BALANCERS,
         binding_keys="nsg binding",
         cloud="Azure",
-        native=(SERVICE_TAG,),
+        native=SYNTAX.writable,
         pods=pods,
     )
 

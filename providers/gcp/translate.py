@@ -61,7 +61,7 @@ from .limits import (
     NAME_HASH_LENGTH,
     NAME_PATTERN,
 )
-from .peers import MARKER, SERVICE_ACCOUNT, TAG
+from .peers import MARKER, SERVICE_ACCOUNT, SYNTAX, TAG
 
 __all__ = [
     "ACCESS",
@@ -269,7 +269,7 @@ def _peers(
         load_balancers=_HEALTH_CHECKERS,
         binding_keys="target_tag or service_account binding",
         cloud="GCP",
-        native=(),
+        native=SYNTAX.writable,
         pods=pods,
     )
 

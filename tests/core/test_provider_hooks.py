@@ -181,6 +181,29 @@ def test_a_cloud_without_the_kind_refuses_it_in_the_providers_words() -> None:
 
 
 @pytest.mark.usefixtures("fake")
+def test_a_cloud_writes_the_native_peers_it_declares_and_no_other() -> None:
+    # The kinds a provider hands to resolve_peer are its declaration's, never a second list.
+    assert peers.syntax("fakecloud").writable == (GATEWAY,)
+    assert peers.syntax("aws").writable == ("sg", "pl")
+    assert peers.syntax("azure").writable == ("service-tag",)
+    assert peers.syntax("gcp").writable == ()
+    rule = Rule(
+        role="worker", protocol=Protocol.TCP, ports=PortRange(9100, 9100), peer=Peer.parse("gw-9")
+    )
+    common = {
+        "cluster": "prod",
+        "bindings": {"worker": [Endpoint.cidr("10.0.0.0/8")]},
+        "sources_all": [],
+        "load_balancers": [],
+    }
+    written = resolve_peer(rule, **common, native=peers.syntax("fakecloud").writable)
+    assert written == [Endpoint(GATEWAY, "gw-9")]
+    for other in ("aws", "azure", "gcp"):
+        with pytest.raises(UnsupportedFeatureError, match="peer gw-9 is a FakeCloud gateway"):
+            resolve_peer(rule, **common, native=peers.syntax(other).writable)
+
+
+@pytest.mark.usefixtures("fake")
 def test_the_evaluator_exposure_and_audit_ask_the_declaration() -> None:
     world, inside, other = (Endpoint(GATEWAY, v) for v in ("gw-world", "gw-inside", "gw-3"))
     public = Endpoint.cidr("0.0.0.0/0")
