@@ -66,7 +66,9 @@ def _install() -> None:
         return
     mutant = json.loads(spec)
     path = ROOT / mutant["file"]
-    name = ".".join(Path(mutant["file"]).with_suffix("").parts)
+    parts = Path(mutant["file"]).with_suffix("").parts
+    # providers/ is installed as portsync.providers (pyproject's package-dir).
+    name = ".".join(("portsync", *parts) if parts[0] == "providers" else parts)
     if name in sys.modules:
         raise RuntimeError(f"{name} was imported before the mutant could be installed")
     sys.meta_path.insert(0, _Finder(name, path, mutated_source(path, mutant["from"], mutant["to"])))

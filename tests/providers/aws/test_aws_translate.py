@@ -44,9 +44,10 @@ V6 = ["cidr:fd00::1/128", "cidr:fd00::2/128"]
     [
         # A prefix list after other rules adds its weight to what is counted already.
         ([*V4, "pl:pl-4"], {"pl-4": ("IPv4", 8)}, 9, "10 IPv4 ingress"),
-        # An IPv6 list weighs nothing in IPv4, an IPv4 list nothing in IPv6.
-        ([*V4, "pl:pl-6"], {"pl-6": ("IPv6", 4)}, 4, None),
-        ([*V6, "pl:pl-4"], {"pl-4": ("IPv4", 4)}, 4, None),
+        # An IPv6 list weighs nothing in IPv4, an IPv4 list nothing in IPv6: each family at
+        # exactly the quota fits, so one rule more in the other family would be refused.
+        ([*V4, "pl:pl-6"], {"pl-6": ("IPv6", 2)}, 2, None),
+        ([*V6, "pl:pl-4"], {"pl-4": ("IPv4", 2)}, 2, None),
         # IPv6 ranges count in IPv6 only, one each.
         (V6, {}, 1, "2 IPv6 ingress"),
         (V6 + V4[:1], {}, 2, None),
@@ -96,6 +97,24 @@ def test_without_a_quota_read_the_ec2_default_of_60_applies() -> None:
     over = [*fits, CreateRuleOp(_rule("cidr:10.0.1.0/32"))]
     with pytest.raises(ProviderLimitError, match="61 IPv4 ingress rules, over the AWS quota of 60"):
         _compile(over, AwsNative())
+
+
+def test_a_snapshot_without_a_native_part_compiles_with_the_defaults() -> None:
+    """``Snapshot.native`` defaults to None (a snapshot no AWS read made): compile then knows
+    no prefix list, group or owner, and still writes, with the EC2 default quota."""
+    group = GroupOps(
+        cluster="prod",
+        provider="aws",
+        target="sg-0a",
+        role="worker",
+        label="sg-0a (worker)",
+        ops=(CreateRuleOp(_rule("cidr:10.0.0.0/8")),),
+    )
+    (write,) = compile_writes([group], Snapshot(provider="aws"))
+    assert write.method == "AuthorizeSecurityGroupIngress"
+    assert {"Key": "portsync:owner", "Value": "prod"} in (
+        write.body["TagSpecifications"][0]["Tags"]
+    )
 
 
 def test_without_an_owner_or_a_group_read_the_cluster_owns_and_nothing_is_refused() -> None:
