@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 try:  # recent typer vendors click privately; older ones use click itself
     from typer._click.exceptions import UsageError as _UsageError
@@ -1289,20 +1289,64 @@ def validate(
         raise typer.Exit(ExitCode.ERROR)
 
 
-class Cloud(str, Enum):
-    aws = "aws"
-    gcp = "gcp"
-    azure = "azure"
+def _discover_providers(incomplete: str) -> list[str]:
+    """Shell completion of ``--discover``: the installed providers that can discover."""
+    from portsync.discover import discoverable_providers
+
+    try:
+        return [name for name in discoverable_providers() if name.startswith(incomplete)]
+    except Exception:  # completion must never print a traceback into the shell
+        return []
 
 
-@app.command()
+def _own_options(ctx: Any) -> set[str]:
+    """The options ``init`` and the global group already take: no provider scope key may."""
+    taken: set[str] = {"--help"}
+    while ctx is not None:
+        for param in getattr(ctx.command, "params", ()):
+            taken.update(getattr(param, "opts", ()))
+            taken.update(getattr(param, "secondary_opts", ()))
+        ctx = ctx.parent
+    return taken
+
+
+class _InitCommand(TyperCommand):
+    """``init``: the scope options of ``--discover`` are each installed provider's own
+    (``discover_scope`` on its class), taken as extra arguments and listed in the help."""
+
+    def format_options(self, ctx: Any, formatter: Any) -> None:
+        super().format_options(ctx, formatter)
+        from portsync.discover import discoverable_providers, scope_keys
+
+        try:
+            names = discoverable_providers()
+            rows = []
+            for name in names:
+                for key in scope_keys(name, reserved=_own_options(ctx)):
+                    label = f"{key.option} {key.metavar}"
+                    rows.append(
+                        (label, f"{name}: {key.help}" + (" (required)" if key.required else ""))
+                    )
+        except PortsyncError as exc:
+            rows = [("(unavailable)", str(exc))]
+        with formatter.section("Scope options of --discover (per provider)"):
+            formatter.write_dl(rows or [("(none)", "no installed provider can discover")])
+
+
+@app.command(
+    cls=_InitCommand,
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+)
 def init(
+    ctx: typer.Context,
     discover: Annotated[
-        Cloud | None,
+        str | None,
         typer.Option(
             "--discover",
-            help="Read this cloud (read-only) and bind the groups of an existing cluster built "
-            "by kops, Cluster API, EKS or AKS.",
+            metavar="PROVIDER",
+            autocompletion=_discover_providers,
+            help="Read this provider's cloud (read-only) and bind the groups of an existing "
+            "cluster built by a tool it recognises; the scope options below say where.",
         ),
     ] = None,
     cluster: Annotated[
@@ -1311,20 +1355,8 @@ def init(
             "--cluster", metavar="NAME", help="The cluster to write when several are found."
         ),
     ] = None,
-    region: Annotated[str | None, typer.Option(metavar="REGION", help="AWS region.")] = None,
-    profile: Annotated[str | None, typer.Option(metavar="NAME", help="AWS profile.")] = None,
-    project: Annotated[str | None, typer.Option(metavar="PROJECT", help="GCP project.")] = None,
-    subscription: Annotated[
-        str | None, typer.Option(metavar="ID", help="Azure subscription id.")
-    ] = None,
-    resource_group: Annotated[
-        str | None, typer.Option(metavar="NAME", help="Azure resource group.")
-    ] = None,
     endpoint: Annotated[
         str | None, typer.Option(metavar="URL", help="API endpoint (an emulator, a VPC endpoint).")
-    ] = None,
-    ca_bundle: Annotated[
-        str | None, typer.Option(metavar="PEM", help="Azure: CA bundle of a private endpoint.")
     ] = None,
     anonymous: Annotated[
         bool, typer.Option("--anonymous", help="Send no credentials (local emulators only).")
@@ -1341,30 +1373,30 @@ def init(
 
     try:
         target = None if out == "-" else Path(out)
+        found = None
+        scope: dict[str, Any] = {}
+        if discover is not None:
+            from portsync.discover import parse_scope
+
+            # Every check of the command line comes before the file check and any cloud call.
+            scope = parse_scope(discover, ctx.args, reserved=_own_options(ctx))
+        elif ctx.args:
+            raise InputError(
+                f"init: {ctx.args[0]!r} is not an option of init without --discover",
+                hint="scope options such as --region go with --discover PROVIDER; "
+                "see `portsync init --help`",
+            )
         if target is not None and target.exists() and not force:
             raise InputError(f"{target} already exists", hint="pass --force to overwrite it")
-        found = None
         if discover is not None:
             from portsync.discover import discover as run_discover
-            from portsync.discover import pick
+            from portsync.discover import pick, where
 
-            scope = {
-                "region": region,
-                "profile": profile,
-                "project": project,
-                "subscription_id": subscription,
-                "resource_group": resource_group,
-                "endpoint": endpoint,
-                "ca_bundle": ca_bundle,
-                "credentials": "anonymous" if anonymous else None,
-            }
-            where = f"{discover.value} " + " ".join(
-                str(v)
-                for k, v in scope.items()
-                if v and k not in ("endpoint", "ca_bundle", "credentials")
-            )
-            state.output.info(f"reading {where.strip()} (read-only)")
-            found = pick(run_discover(discover.value, scope), cluster, where=where.strip())
+            scope["endpoint"] = endpoint
+            scope["credentials"] = "anonymous" if anonymous else None
+            place = where(discover, scope)
+            state.output.info(f"reading {place} (read-only)")
+            found = pick(run_discover(discover, scope), cluster, where=place)
         text = render_config(found)
         if target is None:
             state.output.raw(text)

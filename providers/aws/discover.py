@@ -17,7 +17,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from portsync.discover import Found
-from portsync.errors import InputError
 
 from .adapter import Ec2Adapter, make_client
 from .tools import CAPA_CLUSTER_PREFIX, CAPA_ROLE_TAG, EKS_TAG, KOPS_TAG, group_tags
@@ -134,15 +133,13 @@ def propose(groups: list[dict[str, Any]], scope: Mapping[str, Any]) -> list[Foun
 def discover(scope: Mapping[str, Any]) -> list[Found]:
     """Read the region's security groups once and propose the clusters found in them.
 
+    ``scope`` holds ``region`` (the core checks it is there, as ``discover_scope`` declares).
+
     Raises:
-        InputError: no region.
         ProviderError: EC2 refused the listing.
     """
-    region = scope.get("region")
-    if not region:
-        raise InputError("--discover aws needs --region", hint="e.g. --region eu-west-1")
     client = make_client(
-        region=str(region),
+        region=str(scope["region"]),
         endpoint=scope.get("endpoint"),
         profile=scope.get("profile"),
         anonymous=scope.get("credentials") == "anonymous",

@@ -17,6 +17,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portsync.config import ClusterConfig, Sources
+from portsync.discover import ScopeKey
 from portsync.errors import NotFoundError
 from portsync.membership import Memberships, check_listed
 from portsync.model import Endpoint, RuleSet, TargetRule
@@ -147,6 +148,11 @@ class AwsProvider:
 """
     demo: ClassVar[str] = "portsync.providers.aws.demo:AwsDemo"
     discover: ClassVar[str] = "portsync.providers.aws.discover:discover"
+    #: What ``portsync init --discover aws`` takes (``--region``, ``--profile``).
+    discover_scope: ClassVar[tuple[ScopeKey, ...]] = (
+        ScopeKey(name="region", help="AWS region to read", metavar="REGION", required=True),
+        ScopeKey(name="profile", help="AWS profile to sign with", metavar="NAME", locates=False),
+    )
     #: What ``Write.removes`` counts (for ``--max-deletes``).
     removes_unit: ClassVar[str] = "security-group rules"
 

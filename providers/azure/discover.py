@@ -19,7 +19,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from portsync.discover import Found
-from portsync.errors import InputError
 
 from .adapter import AzureAdapter, make_client
 from .tools import AKS_NSG, CAPZ_NSG
@@ -96,23 +95,12 @@ def propose(nsgs: Iterable[Mapping[str, Any]], scope: Mapping[str, Any]) -> list
 def discover(scope: Mapping[str, Any]) -> list[Found]:
     """List the resource group's NSGs once and propose the clusters found in them.
 
+    ``scope`` holds ``subscription_id`` and ``resource_group`` (the core checks they are
+    there, as ``discover_scope`` declares).
+
     Raises:
-        InputError: no subscription or resource group.
         ProviderError: ARM refused the listing.
     """
-    missing = [
-        flag
-        for flag, key in (
-            ("--subscription", "subscription_id"),
-            ("--resource-group", "resource_group"),
-        )
-        if not scope.get(key)
-    ]
-    if missing:
-        raise InputError(
-            f"--discover azure needs {' and '.join(missing)}",
-            hint="e.g. --subscription 00000000-0000-0000-0000-000000000000 --resource-group prod",
-        )
     client = make_client(
         subscription_id=str(scope["subscription_id"]),
         endpoint=scope.get("endpoint"),

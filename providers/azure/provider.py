@@ -30,6 +30,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from portsync.config import Cidr as StrictCidr
 from portsync.config import ClusterConfig, Sources
+from portsync.discover import ScopeKey
 from portsync.errors import ConflictError, NotFoundError, ProviderError
 from portsync.membership import Memberships, check_listed
 from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule, canonical_cidr
@@ -310,6 +311,29 @@ class AzureProvider:
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.azure.demo:AzureDemo"
     discover: ClassVar[str] = "portsync.providers.azure.discover:discover"
+    #: What ``portsync init --discover azure`` takes (``--subscription``, ``--resource-group``,
+    #: ``--ca-bundle``).
+    discover_scope: ClassVar[tuple[ScopeKey, ...]] = (
+        ScopeKey(
+            name="subscription_id",
+            flag="subscription",
+            help="Azure subscription id",
+            metavar="ID",
+            required=True,
+        ),
+        ScopeKey(
+            name="resource_group",
+            help="Azure resource group to read",
+            metavar="NAME",
+            required=True,
+        ),
+        ScopeKey(
+            name="ca_bundle",
+            help="CA bundle of a private endpoint",
+            metavar="PEM",
+            locates=False,
+        ),
+    )
 
     def __init__(self, cluster: ClusterConfig, *, settings: Settings, client: Any = None) -> None:
         self.cluster = cluster

@@ -12,7 +12,6 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from portsync.discover import Found
-from portsync.errors import InputError
 
 from .adapter import GcpAdapter, make_clients
 from .tools import CAPG_TAG
@@ -75,13 +74,12 @@ def propose(firewalls: Iterable[Mapping[str, Any]], scope: Mapping[str, Any]) ->
 def discover(scope: Mapping[str, Any]) -> list[Found]:
     """List the project's firewalls once and propose the clusters found in them.
 
+    ``scope`` holds ``project`` (the core checks it is there, as ``discover_scope`` declares).
+
     Raises:
-        InputError: no project.
         ProviderError: the API refused the listing.
     """
-    project = scope.get("project")
-    if not project:
-        raise InputError("--discover gcp needs --project", hint="e.g. --project my-project")
+    project = scope["project"]
     firewalls, operations = make_clients(
         endpoint=scope.get("endpoint"), anonymous=scope.get("credentials") == "anonymous"
     )

@@ -22,6 +22,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from portsync.config import Cidr, ClusterConfig, Sources
+from portsync.discover import ScopeKey
 from portsync.errors import (
     ConflictError,
     NotFoundError,
@@ -206,6 +207,10 @@ class GcpProvider:
     limits: ClassVar[dict[str, int]] = LIMITS
     demo: ClassVar[str] = "portsync.providers.gcp.demo:GcpDemo"
     discover: ClassVar[str] = "portsync.providers.gcp.discover:discover"
+    #: What ``portsync init --discover gcp`` takes (``--project``).
+    discover_scope: ClassVar[tuple[ScopeKey, ...]] = (
+        ScopeKey(name="project", help="GCP project to read", metavar="PROJECT", required=True),
+    )
     #: What ``Write.removes`` counts (for ``--max-deletes``).
     removes_unit: ClassVar[str] = "firewalls"
 

@@ -1,22 +1,27 @@
 """The core learns a cloud's spellings from the provider's ``syntax`` hook, never from its own
 code: a provider installed in-process (here a fake registered through the entry-point group)
 declares a native peer kind, and config parsing, resolution, the evaluator and the audit accept
-it with no core edit. The core's own modules hold no cloud literal."""
+it with no core edit; it declares a discovery and its scope options, and ``portsync init
+--discover`` takes them with no core edit. The core's own modules hold no cloud literal."""
 
 from __future__ import annotations
 
 import ast
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import ClassVar
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
 from portsync import peers, registry
 from portsync.audit import Reach, classify_peer
+from portsync.cli import app
 from portsync.config import parse_config
+from portsync.discover import Found, ScopeKey
 from portsync.errors import ConfigError, UnsupportedFeatureError
 from portsync.evaluate import Match, match_peer
 from portsync.exposure import config_warnings, is_world
@@ -68,6 +73,33 @@ class FakeProvider:
         kinds=("fk-node",),
         markers=("(fake) ",),
     )
+
+
+#: What the fake cloud's discovery was called with, one scope per call.
+DISCOVERED: list[dict[str, object]] = []
+
+
+def fake_discover(scope: Mapping[str, object]) -> list[Found]:
+    """The fake cloud's discovery: one cluster in the zone it is asked about."""
+    DISCOVERED.append(dict(scope))
+    entry = {"name": "fk-prod", "provider": "fakecloud", "zone": scope["zone"]}
+    entry["roles"] = {"worker": {"gateway": "gw-7"}}
+    return [Found(name="fk-prod", tool="fakebuilder", entry=entry, evidence={"worker": "gw-7"})]
+
+
+class DiscoveringProvider(FakeProvider):
+    """The fake cloud, able to discover: a zone to read and a key file to sign with."""
+
+    discover: ClassVar[str] = f"{__name__}:fake_discover"
+    discover_scope: ClassVar[tuple[ScopeKey, ...]] = (
+        ScopeKey(name="zone", help="FakeCloud zone to read", metavar="ZONE", required=True),
+        ScopeKey(name="key_file", flag="key", help="key to sign with", locates=False),
+    )
+
+
+class TakesOut(FakeProvider):
+    discover: ClassVar[str] = f"{__name__}:fake_discover"
+    discover_scope: ClassVar[tuple[ScopeKey, ...]] = (ScopeKey(name="out", help="clash"),)
 
 
 class ClaimsCidr:
@@ -244,6 +276,96 @@ def test_a_declaration_that_clashes_is_refused_by_name(
     _install(monkeypatch, **{name: cls})
     with pytest.raises(ConfigError, match=re.escape(message)):
         peers.known_kinds()
+
+
+# -- discovery: the scope options are the provider's ----------------------------------------
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def discovering(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
+    _install(monkeypatch, fakecloud="DiscoveringProvider")
+    DISCOVERED.clear()
+    return DISCOVERED
+
+
+def test_a_new_providers_discovery_takes_its_own_scope_options(
+    discovering: list[dict[str, object]],
+) -> None:
+    result = runner.invoke(
+        app, ["init", "--discover", "fakecloud", "--zone", "z1", "--key=k.pem", "--out", "-"]
+    )
+    assert result.exit_code == 0, result.output
+    assert discovering == [
+        {"zone": "z1", "key_file": "k.pem", "endpoint": None, "credentials": None}
+    ]
+    assert "reading fakecloud z1 (read-only)" in result.stderr  # the key file is not a place
+    (cluster,) = yaml.safe_load(result.stdout)["clusters"]
+    assert cluster == {
+        "name": "fk-prod",
+        "provider": "fakecloud",
+        "zone": "z1",
+        "roles": {"worker": {"gateway": "gw-7"}},
+    }
+    help_text = runner.invoke(app, ["init", "--help"]).stdout
+    assert (
+        "--zone ZONE" in help_text and "fakecloud: FakeCloud zone to read (required)" in help_text
+    )
+    assert "--region REGION" in help_text  # the built-in providers' options are listed the same way
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--discover", "fakecloud", "--zone", "z1", "--region", "eu-west-1"],
+            "error: --discover fakecloud: '--region' is not an option fakecloud discovery reads "
+            "(--region is read by aws) (fakecloud takes --zone ZONE, --key VALUE; see "
+            "`portsync init --help`)\n",
+        ),
+        (
+            ["--discover", "fakecloud", "--key", "k.pem"],
+            "error: --discover fakecloud needs --zone (add --zone ZONE (FakeCloud zone to read))\n",
+        ),
+        (
+            ["--discover", "fakecloud", "--zone"],
+            "error: --discover fakecloud: --zone needs a value (e.g. --zone ZONE)\n",
+        ),
+        (
+            ["--discover", "fakecloud", "--zone", "a", "--zone=b"],
+            "error: --discover fakecloud: --zone is given twice (give it once)\n",
+        ),
+        (
+            ["--discover", "nocloud", "--zone", "z1"],
+            "error: --discover nocloud: no provider named 'nocloud' is installed (providers "
+            "that can: aws, azure, fakecloud, gcp; a provider from another package is found "
+            "once pip-installed)\n",
+        ),
+        (
+            ["--zone", "z1"],
+            "error: init: '--zone' is not an option of init without --discover (scope options "
+            "such as --region go with --discover PROVIDER; see `portsync init --help`)\n",
+        ),
+    ],
+)
+def test_a_scope_option_the_provider_does_not_take_is_one_message_and_no_call(
+    discovering: list[dict[str, object]], args: list[str], message: str
+) -> None:
+    result = runner.invoke(app, ["init", *args, "--out", "-"])
+    assert (result.exit_code, result.stderr, result.stdout) == (1, message, "")
+    assert discovering == []
+
+
+def test_a_scope_key_that_takes_an_init_option_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _install(monkeypatch, fakecloud="TakesOut")
+    result = runner.invoke(app, ["init", "--discover", "fakecloud", "--out", "-"])
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "error: provider 'fakecloud': the scope key 'out' takes the option --out, init's own"
+    )
 
 
 # -- the core holds no cloud's spelling ---------------------------------------------------------
