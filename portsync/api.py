@@ -169,10 +169,14 @@ def _plan_cluster(
         satisfied: list[Satisfied] = []
         if cluster.covered == "satisfy":
             fixed_hook = getattr(provider, "is_fixed_default", None)
-            covering = [r for r in current if fixed_hook is None or not fixed_hook(r)]
-            ops, satisfied = settle_covered(
-                ops, covering, members=member.members, also=member.also_rules(target, staying)
-            )
+            # Deny rules count too: a flow one of them may touch is not covered.
+            covering = [r for r in seen if fixed_hook is None or not fixed_hook(r)]
+            also = [
+                r
+                for r in member.also_rules(target, staying)
+                if fixed_hook is None or not fixed_hook(r)
+            ]
+            ops, satisfied = settle_covered(ops, covering, members=member.members, also=also)
         others = sorted({r.owner for r in unmanaged if r.owner is not None})
         if others:
             log.warning(

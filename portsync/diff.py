@@ -11,7 +11,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
-from portsync.evaluate import covering_rules
+from portsync.evaluate import Match, covering_rules, reach_of
 from portsync.model import Endpoint, RuleKey, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, Op, Satisfied, UpdateRuleOp
 from portsync.peers import strip_marker
@@ -40,6 +40,11 @@ def diff_target(
     cover on this target, so a target with ingress rules only keeps its egress rules; and never
     a ``legacy`` rule (an earlier release's, perhaps another config's, waiting to be adopted).
 
+    A live rule that is not the owner's stands for a wanted rule of the same key only when it is
+    surely aimed at the wanted rule's role (:func:`~portsync.evaluate.reach_of`: Azure rules
+    say which roles their destination holds); ``exclusive`` never removes a rule surely aimed at
+    other machines than its target role's.
+
     ``owner`` is the current owner: an adopted legacy rule (owned, but carrying no identity yet)
     gets an update that writes it. ``markers``: the description prefixes the provider writes
     in front of a purpose (its :class:`~portsync.peers.CloudSyntax`), left out of reasons.
@@ -66,7 +71,9 @@ def diff_target(
     unmanaged: list[TargetRule] = []
     for key in sorted(wanted):
         want = wanted[key]
-        found = present.get(key, [])
+        # Someone else's rule with the same key stands for the wanted one only when it is aimed
+        # at the role's machines (an Azure rule for another subnet is not).
+        found = [r for r in present.get(key, []) if r.owned or reach_of(r, want.role) is Match.YES]
         owned = [r for r in found if r.owned]
         if not found:
             log.info("missing %s", key)
@@ -105,6 +112,7 @@ def diff_target(
                 and mode == "exclusive"
                 and key not in wanted
                 and rule.direction in directions
+                and reach_of(rule, rule.role) is not Match.NO
             ):
                 ops.append(DeleteRuleOp(rule, "unmanaged rule removed in exclusive mode"))
             else:

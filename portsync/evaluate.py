@@ -11,6 +11,11 @@ them can never disagree:
 Where a provider reports access and priority (``extra`` keys ending in ``access``/``action`` and
 ``priority``), deny rules count: a flow that a deny rule may touch is never called covered, since
 whether it passes depends on an order portsync does not control.
+
+Where a provider reports which roles' machines a live rule is aimed at (``extra`` keys
+:data:`REACHES` and :data:`MAY_REACH`, Azure: from a rule's destination), a rule counts for a
+role only as far as it reaches the role's machines (:func:`reach_of`): an allow rule covers and
+admits only when it surely reaches them, a deny rule blocks whenever it may.
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from portsync.model import Endpoint, EndpointKind, Protocol, TargetRule
 from portsync.peers import native_spec
 
 __all__ = [
+    "MAY_REACH",
+    "REACHES",
     "Answer",
     "Contains",
     "EndpointAnswer",
@@ -36,7 +43,15 @@ __all__ = [
     "decide",
     "match_peer",
     "priority_of",
+    "reach_of",
 ]
+
+#: ``TargetRule.extra`` key of a live rule: the roles (comma-separated) whose machines the rule's
+#: role side surely holds. A rule without it applies to its own target's machines.
+REACHES = "live.reaches"
+#: ``TargetRule.extra`` key of a live rule: the roles whose machines the rule's role side may or
+#: may not hold (portsync cannot tell).
+MAY_REACH = "live.may_reach"
 
 
 class Match(str, Enum):
@@ -131,6 +146,25 @@ def priority_of(rule: TargetRule) -> float:
     return float("inf")
 
 
+def reach_of(rule: TargetRule, role: str | None) -> Match:
+    """Whether a live rule applies to the machines of ``role``: ``YES``, ``NO``, or ``UNKNOWN``
+    when portsync cannot tell. A rule whose provider does not say (no :data:`REACHES` in its
+    ``extra``) applies to its target's machines, as every rule did before providers said."""
+    reaches = may = None
+    for key, value in rule.extra:
+        if key == REACHES:
+            reaches = value
+        elif key == MAY_REACH:
+            may = value
+    if reaches is None:
+        return Match.YES
+    if role is not None and role in reaches.split(","):
+        return Match.YES
+    if role is not None and may and role in may.split(","):
+        return Match.UNKNOWN
+    return Match.NO
+
+
 def _protocol_covers(live: TargetRule, want: TargetRule) -> bool:
     if live.protocol is Protocol.ALL:
         return True
@@ -177,8 +211,10 @@ def covering_rules(
     Coverage, not equality: the same direction and target; a protocol that covers it (``all``
     covers ``tcp``); port ranges that cover its range, possibly from several rules (2379 and
     2380 cover 2379-2380); a peer that covers it (a CIDR inside a live range, the same group,
-    every address, or a group the role's machines are also members of, per ``members``). A deny
-    rule that may touch any part of the flow makes it not covered.
+    every address, or a group the role's machines are also members of, per ``members``); and a
+    role side that surely holds the machines of ``want``'s role (:func:`reach_of`). A deny rule
+    that may touch any part of the flow, and may be aimed at the role's machines, makes it not
+    covered.
 
     Args:
         want: a desired rule.
@@ -193,7 +229,13 @@ def covering_rules(
     """
     members = members or {}
     same = {want.target, *targets}
-    relevant = [r for r in live if r.target in same and r.direction is want.direction]
+    relevant = [
+        r
+        for r in live
+        if r.target in same
+        and r.direction is want.direction
+        and reach_of(r, want.role) is not Match.NO
+    ]
     for rule in relevant:
         if (
             access_of(rule) == "deny"
@@ -208,6 +250,7 @@ def covering_rules(
         if access_of(r) == "allow"
         and _protocol_covers(r, want)
         and _peer_covers(r.peer, want.peer, members)
+        and reach_of(r, want.role) is Match.YES
     ]
     if not usable:
         return ()
@@ -301,6 +344,7 @@ def decide(
     from_internet: bool = False,
     contains: Contains | None = None,
     members: Mapping[Endpoint, Collection[Endpoint]] | None = None,
+    role: str | None = None,
 ) -> EndpointAnswer:
     """The answer for ``endpoint`` from the rules that apply to one port: rules are taken in
     priority order (lower first; a deny rule before an allow rule of the same priority, as GCP
@@ -316,6 +360,9 @@ def decide(
             matches, with its note.
         members: for an endpoint standing for a role's machines, the other groups they are in
             (a role bound to several): a rule from one of those matches them.
+        role: the role whose machines are asked about: a rule aimed elsewhere
+            (:func:`reach_of` ``NO``) is skipped, one that may be aimed at them matches at most
+            uncertainly.
     """
     members = members or {}
     ordered = sorted(rules, key=lambda r: (priority_of(r), access_of(r) != "deny", r.key))
@@ -332,6 +379,14 @@ def decide(
                 match, note = Match.YES, known
         if match is Match.NO:
             continue
+        reach = reach_of(rule, role)
+        if reach is Match.NO:
+            continue
+        if reach is not Match.YES and match is Match.YES:
+            match = Match.UNKNOWN
+            note = "; ".join(
+                n for n in (note, f"portsync cannot tell whether it is aimed at role {role}") if n
+            )
         item = RuleMatch(rule, match, access_of(rule), note)
         if allowing:
             # Already decided by an earlier allow rule; list the other allow rules that match.
@@ -401,7 +456,7 @@ def admits(flow: TargetRule, rules: Sequence[TargetRule], *, from_internet: bool
         points = [None]
     for port in points:
         applying = [r for r in relevant if _applies_at(r, flow, port)]
-        answer = decide(flow.peer, applying, from_internet=from_internet)
+        answer = decide(flow.peer, applying, from_internet=from_internet, role=flow.role)
         if answer.answer is not Answer.ALLOWED:
             return False
     return True

@@ -35,7 +35,7 @@ from typing import Any
 
 from portsync.config import ClusterConfig, LoadedConfig
 from portsync.errors import TranslationError
-from portsync.evaluate import access_of
+from portsync.evaluate import Match, access_of, reach_of
 
 # The checks, their severities, the component ports and the allow_exposure names are the
 # exposure knowledge the apply-time guard shares.
@@ -156,6 +156,8 @@ def audit_target(
     for rule in live:
         if rule.direction is not Direction.INGRESS or access_of(rule) == "deny":
             continue  # a deny rule (GCP, Azure) exposes nothing
+        if reach_of(rule, target.role) is Match.NO:
+            continue  # aimed at other machines than the role's (an Azure rule's destination)
         reach = classify_peer(rule.peer, internal=internal)
         reached = [p for p in relevant if p.reached_by(rule)]
         flagged = False

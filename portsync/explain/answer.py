@@ -102,7 +102,14 @@ def evaluate(
     """
     relevant = [r for r in rules if _applies(r, destination)]
     answers = tuple(
-        decide(e, relevant, from_internet=from_internet, contains=contains, members=members)
+        decide(
+            e,
+            relevant,
+            from_internet=from_internet,
+            contains=contains,
+            members=members,
+            role=target.role,
+        )
         for e in endpoints
     )
     return TargetAnswer(

@@ -155,8 +155,11 @@ def explain(
                             "apply would refuse this plan"
                         )
                     rules = final_state(rules, group.ops)
-            # A role bound to several groups: each of them admits its machines.
-            rules = [*rules, *_planned_also(member, target, live, groups, cluster.name)]
+            # A role bound to several groups: each of them admits its machines. A cloud's fixed
+            # defaults come with the target's own rules already, not again with each group's.
+            fixed = getattr(provider, "is_fixed_default", None)
+            also = _planned_also(member, target, live, groups, cluster.name)
+            rules = [*rules, *(r for r in also if fixed is None or not fixed(r))]
             try:
                 endpoints = _endpoints(provider, source, destination, target, loaded)
             except TranslationError as exc:

@@ -55,7 +55,7 @@ from .limits import (
 )
 from .peers import ASG, SERVICE_TAG, SYNTAX
 from .snapshot import NsgReader
-from .translate import Binding, Change, ClusterLayout
+from .translate import Binding, Change, ClusterLayout, Machines
 
 __all__ = ["AzureClusterConfig", "AzureProvider", "AzureRoleBinding"]
 
@@ -261,6 +261,15 @@ def cluster_layout(
         bindings=bindings,
         adopt_legacy=settings.adopt_legacy,
         readonly=_readonly_bindings(config, bindings),
+        machines=tuple(
+            Machines(
+                role,
+                tuple(spec.address_prefixes or ()),
+                tuple(spec.asgs or ([spec.asg] if spec.asg else [])),
+                complete=spec.asgs is not None,
+            )
+            for role, spec in config.roles.items()
+        ),
     )
 
 
@@ -413,27 +422,43 @@ class AzureProvider:
 
     def memberships(self) -> Memberships:
         """The other ASGs each role's machines are in (read only): for each, the target whose
-        rules name it in the role's NSG (another role's, when that role writes to it there)."""
+        rules name it in the role's NSG (another role's, when that role writes to it there).
+
+        Every other target of a role's NSG comes too: a rule is listed under one target of its
+        NSG, but counts for each role whose machines its role side holds (a rule for every
+        machine, listed under the first role, covers the others' rows as well)."""
         also: dict[str, tuple[Target, ...]] = {}
         members: dict[Endpoint, frozenset[Endpoint]] = {}
         names = self.layout.asg_names
         for role, spec in self.config.roles.items():
             written = self.bindings[role]
-            others = spec.other_asgs
-            if not others or written.asg is None:
-                continue
+            others = spec.other_asgs if written.asg is not None else ()
             holders = [self._holder(written.nsg, asg) for asg in others]
-            also[written.target] = tuple(
+            found = [
                 Target(
                     id=b.target,
                     role=b.role,
                     label=f"{b.nsg} {str(b.asg).rsplit('/', 1)[-1]} ({role}, read only)",
                 )
                 for b in holders
-            )
-            members[Endpoint(ASG, written.asg)] = frozenset(
-                Endpoint(ASG, names.get(asg.lower(), asg)) for asg in others
-            )
+            ]
+            seen = {written.target, *(t.id for t in found)}
+            for b in (*self.layout.bindings, *self.layout.readonly):
+                if b.nsg.lower() != written.nsg.lower() or b.target in seen:
+                    continue
+                seen.add(b.target)
+                label = (
+                    f"{b.nsg} ({b.role})"
+                    if b in self.layout.bindings
+                    else f"{b.nsg} {str(b.asg).rsplit('/', 1)[-1]} (read only)"
+                )
+                found.append(Target(id=b.target, role=b.role, label=label))
+            if found:
+                also[written.target] = tuple(found)
+            if others and written.asg is not None:
+                members[Endpoint(ASG, written.asg)] = frozenset(
+                    Endpoint(ASG, names.get(asg.lower(), asg)) for asg in others
+                )
         return Memberships(also=also, members=members)
 
     def _holder(self, nsg: str, asg: str) -> Binding:

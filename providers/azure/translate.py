@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import ipaddress
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +32,7 @@ from portsync.errors import (
     TranslationError,
     UnsupportedFeatureError,
 )
+from portsync.evaluate import MAY_REACH, REACHES, Match, reach_of
 from portsync.model import (
     Direction,
     Endpoint,
@@ -71,6 +73,7 @@ __all__ = [
     "Binding",
     "Change",
     "ClusterLayout",
+    "Machines",
     "NsgLayout",
     "RawNsg",
     "compile_writes",
@@ -163,6 +166,107 @@ class Binding:
         if self.asg is not None:
             return items == [self.asg.lower()]
         return set(items) <= {p.lower() for p in self.prefixes}
+
+
+#: Role-side items (lower case) that hold every machine an NSG filters: every address, and the
+#: virtual network, where every NIC an NSG applies to has its addresses (what a role's rows are
+#: aimed at; a load balancer's floating frontend IP is another destination, not the role's).
+_EVERY_MACHINE = frozenset({"*", "any", "virtualnetwork"})
+#: Service tags (lower case) that hold no machine's NIC address: the public internet outside
+#: the virtual network, and the host's probe address.
+_NO_MACHINE = frozenset({"internet", "azureloadbalancer"})
+
+_Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@dataclass(frozen=True)
+class Machines:
+    """What the config says of one role's machines, to tell whether a live rule's role side
+    (its destination inbound, its source outbound) holds them.
+
+    ``prefixes``: the role's ``address_prefixes`` (empty for a role bound by ASGs); ``asgs``:
+    every ASG the role is bound with; ``complete``: the binding lists every ASG the machines
+    are in (``asgs:``), so an ASG it does not list holds none of them.
+    """
+
+    role: str
+    prefixes: tuple[str, ...] = ()
+    asgs: tuple[str, ...] = ()
+    complete: bool = False
+    _nets: tuple[_Network, ...] = field(init=False, repr=False, compare=False, hash=False)
+    _asg_keys: frozenset[str] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_nets", tuple(ipaddress.ip_network(p) for p in self.prefixes))
+        object.__setattr__(self, "_asg_keys", frozenset(a.lower() for a in self.asgs))
+
+    @classmethod
+    def of(cls, binding: Binding) -> Machines:
+        """What a binding alone says: its prefixes, or its one ASG (perhaps not the only one)."""
+        return cls(binding.role, binding.prefixes, (binding.asg,) if binding.asg else ())
+
+    def _machine_nets(self, version: int | None) -> tuple[_Network, ...]:
+        # The machines a rule of a peer of this IP family can reach, as Binding.role_side.
+        if version is None:
+            return tuple(n for n in self._nets if n.version == 4) or self._nets
+        return tuple(n for n in self._nets if n.version == version)
+
+    def reach(self, items: Sequence[str], version: int | None) -> Match:
+        """Whether a role side of canonical ``items`` holds the role's machines, for a rule whose
+        peer is of IP ``version`` (None: a service tag or ASG): ``YES`` when surely, ``NO`` when
+        surely not, ``UNKNOWN`` when portsync cannot tell."""
+        if not items:
+            return Match.UNKNOWN
+        maybe = False
+        nets: list[_Network] = []
+        for item in items:
+            low = item.lower()
+            if low in _EVERY_MACHINE:
+                return Match.YES
+            if item.startswith("/"):
+                if low in self._asg_keys:
+                    return Match.YES
+                # Machines may be in ASGs their binding does not name, unless it names them all.
+                maybe = maybe or not self.complete
+            elif _is_ip(item):
+                nets.append(ipaddress.ip_network(item))
+            elif low not in _NO_MACHINE:
+                maybe = True  # a service tag whose addresses portsync does not read
+        if not nets:
+            return Match.UNKNOWN if maybe else Match.NO
+        if self.asgs:
+            # The machines' addresses are not in the config: only a prefix holding every
+            # address of the family (both, for a peer of either) surely holds them.
+            families = (version,) if version is not None else (4, 6)
+            if all(any(n.version == f and n.prefixlen == 0 for n in nets) for f in families):
+                return Match.YES
+            return Match.UNKNOWN
+        wanted = self._machine_nets(version)
+        if not wanted:
+            return Match.NO  # the role has no address of that family: no such packet reaches it
+        held = list(ipaddress.collapse_addresses(n for n in nets if n.version == 4)) + list(
+            ipaddress.collapse_addresses(n for n in nets if n.version == 6)
+        )
+        if all(any(w.subnet_of(h) for h in held if h.version == w.version) for w in wanted):  # type: ignore[arg-type]
+            return Match.YES
+        if maybe or any(w.overlaps(n) for w in wanted for n in nets if n.version == w.version):
+            return Match.UNKNOWN
+        return Match.NO
+
+
+def reach_extra(
+    machines: Sequence[Machines], items: Sequence[str], version: int | None
+) -> tuple[tuple[str, str], ...]:
+    """The ``extra`` items saying which roles of ``machines`` a role side of ``items`` surely
+    (``live.reaches``) and perhaps (``live.may_reach``) holds; none without ``machines``."""
+    if not machines:
+        return ()
+    found = [(m.role, m.reach(items, version)) for m in machines]
+    out = [(REACHES, ",".join(r for r, m in found if m is Match.YES))]
+    may = ",".join(r for r, m in found if m is Match.UNKNOWN)
+    if may:
+        out.append((MAY_REACH, may))
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- text helpers
@@ -522,9 +626,15 @@ def expand(
     origins: Mapping[str, str] | None = None,
     adopt_legacy: bool = False,
     denied: bool = False,
+    machines: Sequence[Machines] = (),
 ) -> list[TargetRule]:
     """Expand one security rule into target rules of ``binding``'s target: one per peer
     (source of an inbound rule, destination of an outbound one) × destination port range.
+
+    With ``machines`` (the roles bound to the rule's NSG), each rule says which roles its role
+    side surely or perhaps holds (``live.reaches``, ``live.may_reach``; see
+    :func:`portsync.evaluate.reach_of`), for the peer's IP family: only those roles' rows can it
+    cover.
 
     Deny rules yield nothing: a deny rule grants no access and must never satisfy a wanted allow
     rule. With ``denied`` it is the other way round: only deny rules yield rules, never owned and
@@ -571,13 +681,19 @@ def expand(
     if isinstance(priority, int) and not isinstance(priority, bool):
         # What the rule's place in the NSG is (explain and export read it); never compared.
         extra_items.append((LIVE_PRIORITY, str(priority)))
-    extra = tuple(sorted(extra_items))
     name = str(raw.get("name") or "")
     description = str(props.get("description") or "")
     out: list[TargetRule] = []
     seen: set[RuleKey] = set()
+    extras: dict[int | None, tuple[tuple[str, str], ...]] = {}
     for protocol, ports in pairs:
         for peer in peers:
+            version = peer.ip_version
+            extra = extras.get(version)
+            if extra is None:
+                extra = extras[version] = tuple(
+                    sorted((*extra_items, *reach_extra(machines, side, version)))
+                )
             rule = TargetRule(
                 target=binding.target,
                 role=binding.role,
@@ -760,10 +876,22 @@ class NsgLayout:
     adopt_legacy: bool = False
     #: Read-only bindings on this NSG (see :attr:`ClusterLayout.readonly`).
     readonly: tuple[Binding, ...] = ()
+    #: What the config says of the machines of each role bound to the NSG (default: what the
+    #: bindings say).
+    machines: tuple[Machines, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.machines:
+            object.__setattr__(self, "machines", tuple(Machines.of(b) for b in self.bindings))
 
     def attribute(self, raw: Mapping[str, Any]) -> Binding:
-        """The binding (target) a security rule belongs to: the first role whose binding its
-        role side names, else a read-only binding it names, else the NSG's first role."""
+        """The binding (target) a security rule is listed under: the first role whose binding
+        its role side names, else a read-only binding it names, else the NSG's first role.
+
+        Listing is not coverage: a rule counts for a role only as far as its role side holds
+        the role's machines (:class:`Machines`), whatever target lists it; a rule listed under
+        the first role because it names no binding covers nothing of that role unless it
+        reaches it."""
         if len(self.bindings) > 1 or self.readonly:
             items = role_items(raw, self.asg_names)
             for binding in (*self.bindings, *self.readonly):
@@ -782,6 +910,7 @@ class NsgLayout:
             origins=self.origins,
             adopt_legacy=self.adopt_legacy,
             denied=denied,
+            machines=self.machines,
         )
 
     def live(
@@ -928,10 +1057,12 @@ def compose(
             if holder is not None:
                 replace.setdefault(holder, rule)
                 continue
+            # Someone else's rule of the same key stands for it only when aimed at the role.
             satisfied = any(
-                rule.key in e.keys
+                live.key == rule.key and (live.owned or reach_of(live, rule.role) is Match.YES)
                 for j, e in enumerate(entries)
                 if j not in drop and e.target == change.target
+                for live in e.rules
             )
             if not satisfied and all(r.key != rule.key for r in new):
                 new.append(rule)
@@ -1065,10 +1196,13 @@ class ClusterLayout:
     #: Read-only bindings: the other ASGs of roles bound to several, in their roles' NSGs; the
     #: rules naming them are read as targets of their own and never written.
     readonly: tuple[Binding, ...] = ()
+    #: What the config says of each role's machines (default: what its binding says).
+    machines: tuple[Machines, ...] = ()
     by_target: Mapping[str, Binding] = field(init=False, repr=False, compare=False)
     by_nsg: Mapping[str, tuple[Binding, ...]] = field(init=False, repr=False, compare=False)
     asg_names: Mapping[str, str] = field(init=False, repr=False, compare=False)
     origins: Mapping[str, str] = field(init=False, repr=False, compare=False)
+    _nsg_machines: Mapping[str, tuple[Machines, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_nsg: dict[str, tuple[Binding, ...]] = {}
@@ -1087,6 +1221,15 @@ class ClusterLayout:
         object.__setattr__(self, "by_nsg", by_nsg)
         object.__setattr__(self, "asg_names", asg_names)
         object.__setattr__(self, "origins", origins)
+        given = {m.role: m for m in self.machines}
+        object.__setattr__(
+            self,
+            "_nsg_machines",
+            {
+                nsg: tuple(given.get(b.role) or Machines.of(b) for b in bindings)
+                for nsg, bindings in by_nsg.items()
+            },
+        )
 
     def where(self, nsg: str | None = None) -> str:
         """``cluster X (resource group Y)``, with ``: NSG Z`` when given."""
@@ -1118,6 +1261,7 @@ class ClusterLayout:
             asg_names=self.asg_names,
             origins=self.origins,
             adopt_legacy=self.adopt_legacy,
+            machines=self._nsg_machines[nsg],
         )
 
 
@@ -1145,6 +1289,7 @@ def expand_defaults(
             continue
         key = (
             id(layout.origins),
+            layout.machines,
             str(raw.get("name") or ""),
             *(_hashable(props.get(f)) for f in _DEFAULT_KEY_FIELDS),
         )
@@ -1165,6 +1310,7 @@ def expand_defaults(
                     band=layout.band,
                     asg_names=layout.asg_names,
                     origins=layout.origins,
+                    machines=layout.machines,
                 )
             ]
         for binding in layout.bindings:

@@ -738,3 +738,75 @@ def test_map_sdk_errors_other_exceptions_pass_through_unchanged() -> None:
     with pytest.raises(KeyError), azure_errors.map_sdk_errors("testing"):
         raise KeyError("not an SDK error")
     assert not azure_errors.is_sdk_error(KeyError("x"))
+
+
+# --------------------------------------------------------------------------- role side reach
+
+
+def _asg_id(name: str) -> str:
+    return (
+        "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/k8s/providers/"
+        f"Microsoft.Network/applicationSecurityGroups/{name}"
+    )
+
+
+@pytest.mark.parametrize(
+    ("items", "version", "expected"),
+    [
+        (["*"], 4, "yes"),
+        (["VirtualNetwork"], None, "yes"),
+        (["10.0.0.0/8"], 4, "yes"),
+        (["10.0.2.0/25", "10.0.2.128/25"], 4, "yes"),
+        (["10.0.2.0/25"], 4, "unknown"),
+        (["10.0.9.0/24"], 4, "no"),
+        (["10.0.0.0/8"], 6, "no"),  # the IPv6 machines are not in an IPv4 prefix
+        (["10.0.0.0/8", "fd00::/8"], 6, "yes"),
+        (["Internet"], 4, "no"),
+        (["AzureLoadBalancer"], 4, "no"),
+        (["Storage.WestEurope"], 4, "unknown"),
+        ([_asg_id("x")], 4, "unknown"),  # machines by prefix may be in any ASG
+        ([], 4, "unknown"),
+    ],
+)
+def test_a_prefix_role_is_reached_only_by_a_side_proven_to_hold_it(
+    items: list[str], version: int | None, expected: str
+) -> None:
+    from portsync.providers.azure.translate import Machines
+
+    machines = Machines("worker", prefixes=("10.0.2.0/24", "fd00:2::/64"))
+    assert machines.reach(items, version).value == expected
+
+
+@pytest.mark.parametrize(
+    ("complete", "items", "version", "expected"),
+    [
+        (False, [_asg_id("node")], None, "yes"),
+        (False, [_asg_id("NODE").upper()], None, "yes"),  # ARM compares ids without case
+        (False, [_asg_id("other")], None, "unknown"),  # the machines may be in it too
+        (True, [_asg_id("other")], None, "no"),  # asgs lists every ASG they are in
+        (True, ["0.0.0.0/0"], 4, "yes"),
+        (True, ["0.0.0.0/0"], None, "unknown"),  # a peer of either family, IPv6 not held
+        (True, ["0.0.0.0/0", "::/0"], None, "yes"),
+        (True, ["10.0.0.0/8"], 4, "unknown"),  # the machines' addresses are not configured
+    ],
+)
+def test_an_asg_role_is_reached_by_its_asgs_and_by_every_address(
+    complete: bool, items: list[str], version: int | None, expected: str
+) -> None:
+    from portsync.providers.azure.translate import Machines
+
+    machines = Machines("worker", asgs=(_asg_id("node"),), complete=complete)
+    assert machines.reach(items, version).value == expected
+
+
+def test_a_rule_without_reach_applies_to_its_own_target() -> None:
+    from portsync.evaluate import MAY_REACH, REACHES, Match, reach_of
+    from portsync.model import Endpoint, Protocol, TargetRule
+
+    plain = TargetRule(target="t", protocol=Protocol.TCP, peer=Endpoint.cidr("10.0.0.0/8"))
+    assert reach_of(plain, "worker") is Match.YES  # AWS and GCP rules say nothing
+    said = plain.replace(extra=((MAY_REACH, "worker"), (REACHES, "control-plane")))
+    assert reach_of(said, "control-plane") is Match.YES
+    assert reach_of(said, "worker") is Match.UNKNOWN
+    assert reach_of(said, "etcd") is Match.NO
+    assert reach_of(said, None) is Match.NO
