@@ -3,9 +3,15 @@ leave (read-only: DescribeSecurityGroups, paginated).
 
 - kops tags its groups ``KubernetesCluster=<cluster>`` and names them ``masters.<cluster>``,
   ``nodes.<cluster>``, ``api-elb.<cluster>`` (and ``bastion.<cluster>``, ``bastion-elb.<cluster>``).
+  Each instance group's machines are in their role's group only (plus groups the user adds).
 - Cluster API AWS (CAPA) tags them ``sigs.k8s.io/cluster-api-provider-aws/cluster/<cluster>`` and
   ``sigs.k8s.io/cluster-api-provider-aws/role`` = ``controlplane``, ``node``, ``apiserver-lb``,
-  ``lb`` or ``bastion``.
+  ``lb``, ``bastion`` (or ``node-eks-additional`` on EKS-managed clusters). Its machines are in
+  several groups: every machine in ``node`` and ``lb`` (``node-eks-additional`` instead of ``lb``
+  on EKS), control-plane machines in ``controlplane`` as well. Each role is proposed with every
+  group its machines are in (``security_groups``), written to its own (``write_to``);
+  ``apiserver-lb`` is the API load balancer's group. ``lb`` is not a load balancer's group: it
+  holds the rules the in-cluster cloud provider opens for Services, on every machine.
 - EKS tags the cluster security group it creates ``aws:eks:cluster-name=<cluster>``; that group is
   on the managed nodes and on the control plane's network interfaces, and EKS runs the control
   plane itself, so it is bound as ``worker``.
@@ -24,14 +30,24 @@ from .tools import CAPA_CLUSTER_PREFIX, CAPA_ROLE_TAG, EKS_TAG, KOPS_TAG, group_
 __all__ = ["discover", "propose"]
 
 
-#: CAPA role tag → portsync role, or "lb" for sources.load_balancers, or None (not a role).
-_CAPA_ROLES: dict[str, str | None] = {
-    "controlplane": "control-plane",
-    "node": "worker",
-    "apiserver-lb": "lb",
-    "lb": "lb",
-    "bastion": None,
+#: The CAPA role tags of the groups a portsync role's machines are in, the role's own first
+#: (CAPA's core security groups of a machine).
+_CAPA_MEMBERSHIP: dict[str, tuple[str, ...]] = {
+    "control-plane": ("controlplane", "node", "lb"),
+    "worker": ("node", "lb", "node-eks-additional"),
 }
+#: CAPA role tags of groups that are no portsync role's: the API load balancer's (for
+#: sources.load_balancers), or None (left out).
+_CAPA_OTHER: dict[str, str | None] = {"apiserver-lb": "lb", "bastion": None}
+#: Why each CAPA group is proposed where it is, for the evidence.
+_CAPA_WHY = {
+    "controlplane": "the control-plane machines' own group",
+    "node": "every machine's group",
+    "lb": "on every machine, for the Service load-balancer rules of the cloud provider",
+    "node-eks-additional": "on every node of an EKS-managed cluster",
+}
+#: The order roles are written in.
+_ORDER = ("control-plane", "worker")
 #: kops group name prefix → portsync role, "lb", or None.
 _KOPS_NAMES: dict[str, str | None] = {
     "masters.": "control-plane",
@@ -48,10 +64,12 @@ class _Cluster:
     def __init__(self, name: str, tool: str) -> None:
         self.name = name
         self.tool = tool
-        self.roles: dict[str, str] = {}
+        self.roles: dict[str, dict[str, Any]] = {}
         self.evidence: dict[str, str] = {}
         self.lbs: list[str] = []
         self.notes: list[str] = []
+        #: CAPA role tag → the groups carrying it, in listing order.
+        self.capa: dict[str, list[Mapping[str, Any]]] = {}
 
     def bind(self, role: str | None, group: Mapping[str, Any], why: str) -> None:
         gid = str(group.get("GroupId", ""))
@@ -63,12 +81,49 @@ class _Cluster:
             self.evidence[f"load balancer {gid}"] = why
         elif role in self.roles:
             self.notes.append(
-                f"{label} is another {role} group ({why}); {self.roles[role]} is bound, add "
+                f"{label} is another {role} group ({why}); {self.bound(role)} is bound, add "
                 "this one as a role of its own if portsync should manage it too"
             )
         else:
-            self.roles[role] = gid
+            self.roles[role] = {"security_group": gid}
             self.evidence[role] = f"{label}: {why}"
+
+    def bound(self, role: str) -> str:
+        """The group ``role``'s rules are written to."""
+        binding = self.roles[role]
+        return str(binding.get("write_to") or binding["security_group"])
+
+    def settle_capa(self) -> None:
+        """Bind each role to every CAPA group its machines are in, written to its own."""
+        for role, tags in _CAPA_MEMBERSHIP.items():
+            own = self.capa.get(tags[0], [])
+            if not own:
+                continue
+            groups = [own[0], *(g for tag in tags[1:] for g in self.capa.get(tag, []))]
+            ids = [str(g.get("GroupId", "")) for g in groups]
+            labels = "; ".join(
+                f"{g.get('GroupId', '')} ({g.get('GroupName', '')}): {_CAPA_WHY[tag]}"
+                for tag in tags
+                for g in self.capa.get(tag, [])[: 1 if tag == tags[0] else None]
+            )
+            if len(ids) == 1:
+                self.roles[role] = {"security_group": ids[0]}
+            else:
+                self.roles[role] = {"security_groups": ids, "write_to": ids[0]}
+            self.evidence[role] = (
+                f"Cluster API AWS role tags: {labels}; portsync writes to {ids[0]}"
+            )
+            for extra in own[1:]:
+                self.bind(role, extra, f"Cluster API AWS role tag {tags[0]}")
+        written = [self.bound(r) for r in self.roles]
+        if written:
+            self.notes.append(
+                f"Cluster API AWS revokes every ingress rule it did not create on its groups on "
+                f"each reconcile, so rules portsync writes to {' and '.join(written)} are "
+                "revoked again (plan reports a fight): add a group of your own to each role's "
+                "machines (AWSMachineTemplate additionalSecurityGroups, whose rules CAPA leaves "
+                "alone), list it in security_groups and make it the role's write_to"
+            )
 
 
 def _classify(group: Mapping[str, Any], clusters: dict[tuple[str, str], _Cluster]) -> None:
@@ -81,9 +136,11 @@ def _classify(group: Mapping[str, Any], clusters: dict[tuple[str, str], _Cluster
     capa = [k[len(CAPA_CLUSTER_PREFIX) :] for k in tags if k.startswith(CAPA_CLUSTER_PREFIX)]
     if capa and capa[0]:
         role_tag = tags.get(CAPA_ROLE_TAG, "")
-        if role_tag in _CAPA_ROLES:
+        if role_tag in _CAPA_WHY:
+            cluster(capa[0], "cluster-api-aws").capa.setdefault(role_tag, []).append(group)
+        elif role_tag in _CAPA_OTHER:
             cluster(capa[0], "cluster-api-aws").bind(
-                _CAPA_ROLES[role_tag], group, f"Cluster API AWS role tag {role_tag}"
+                _CAPA_OTHER[role_tag], group, f"Cluster API AWS role tag {role_tag}"
             )
         return
     if tags.get(KOPS_TAG):
@@ -104,13 +161,15 @@ def propose(groups: list[dict[str, Any]], scope: Mapping[str, Any]) -> list[Foun
         _classify(group, clusters)
     found = []
     for seen in clusters.values():
+        if seen.tool == "cluster-api-aws":
+            seen.settle_capa()
         if not seen.roles:
             continue
         entry: dict[str, Any] = {"name": seen.name, "provider": "aws", "region": scope["region"]}
         for key in ("profile", "endpoint", "credentials"):
             if scope.get(key):
                 entry[key] = scope[key]
-        entry["roles"] = {role: {"security_group": gid} for role, gid in seen.roles.items()}
+        entry["roles"] = {role: seen.roles[role] for role in _ORDER if role in seen.roles}
         notes = list(seen.notes)
         if seen.tool == "eks":
             notes.append(

@@ -1,9 +1,14 @@
 """Find the network tags of existing clusters in one GCP project, by the marks their builders
 leave (read-only: firewalls.list, paginated).
 
-Cluster API GCP (CAPG) tags a cluster's control-plane instances ``<cluster>-control-plane`` and its
-nodes ``<cluster>-node``, and its firewall rules target those tags; a tag pair seen on the
-project's firewalls names a cluster and its two roles.
+Cluster API GCP (CAPG) gives every instance it creates two network tags: its role's,
+``<cluster>-control-plane`` or ``<cluster>-node``, and the cluster's name, ``<cluster>``. Its
+firewalls (``allow-<cluster>-cluster``, ``allow-<cluster>-healthchecks``) target the role tags, so
+a role tag seen on the project's firewalls names a cluster and a role. Each role is proposed with
+both of its tags (``target_tags``), so that a firewall targeting the cluster's tag counts for
+coverage, ``explain`` and ``audit``; portsync writes for the role tag (``write_to``): CAPG
+reconciles only its own firewalls by name and leaves others on its tags alone, and the cluster's
+tag is on the machines of both roles, so it cannot be one role's own.
 """
 
 from __future__ import annotations
@@ -50,7 +55,9 @@ def propose(firewalls: Iterable[Mapping[str, Any]], scope: Mapping[str, Any]) ->
             if scope.get(option):
                 entry[option] = scope[option]
         ordered = {r: roles[r] for r in ("control-plane", "worker") if r in roles}
-        entry["roles"] = {role: {"target_tag": tag} for role, tag in ordered.items()}
+        entry["roles"] = {
+            role: {"target_tags": [tag, cluster], "write_to": tag} for role, tag in ordered.items()
+        }
         names = ", ".join(sorted(rules[(cluster, network)])[:5])
         found.append(
             Found(
@@ -58,13 +65,20 @@ def propose(firewalls: Iterable[Mapping[str, Any]], scope: Mapping[str, Any]) ->
                 tool="cluster-api-gcp",
                 entry=entry,
                 evidence={
-                    role: f"network tag {tag} (Cluster API GCP), targeted by firewalls {names}"
+                    role: f"network tags {tag} and {cluster}: Cluster API GCP tags each {role} "
+                    f"instance with its role tag and the cluster's name; {tag} is targeted by "
+                    f"firewalls {names}; portsync writes for {tag} (CAPG leaves firewalls it did "
+                    f"not create alone), {cluster} is on every machine of the cluster"
                     for role, tag in ordered.items()
                 },
                 notes=(
-                    ()
-                    if len(ordered) == 2
-                    else (f"only the {', '.join(ordered)} tag was seen on a firewall",)
+                    *(
+                        ()
+                        if len(ordered) == 2
+                        else (f"only the {', '.join(ordered)} tag was seen on a firewall",)
+                    ),
+                    "Cluster API GCP also puts a GCPMachine's additionalNetworkTags on its "
+                    "instance: add those to the role's target_tags if firewalls target them",
                 ),
             )
         )

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from portsync.cli import app
 from portsync.config import load_config, parse_config
 from portsync.discover import Found
+from portsync.providers.aws.discover import propose as propose_aws
 from portsync.providers.azure.emulator import AzureEmulator
 from portsync.providers.gcp.emulator import GcpEmulator
 from portsync.providers.gcp.translate import network_url
@@ -162,14 +163,18 @@ def test_discover_aws_cluster_api_layout_then_plan_reads_it(moto_url: str) -> No
     assert result.exit_code == 0, result.output
     data = _written()
     (cluster,) = data["clusters"]
+    # CAPA puts every machine in its node and lb groups, control-plane machines in controlplane
+    # too: each role lists them all and is written to its own.
+    cp, node, lb = ids["capa-controlplane"], ids["capa-node"], ids["capa-lb"]
     assert cluster["roles"] == {
-        "control-plane": {"security_group": ids["capa-controlplane"]},
-        "worker": {"security_group": ids["capa-node"]},
+        "control-plane": {"security_groups": [cp, node, lb], "write_to": cp},
+        "worker": {"security_groups": [node, lb], "write_to": node},
     }
-    assert sorted(data["sources"]["load_balancers"]) == sorted(
-        [ids["capa-apiserver-lb"], ids["capa-lb"]]
-    )
+    # lb is on the machines, not on a load balancer: only the API load balancer's group is one.
+    assert data["sources"]["load_balancers"] == [ids["capa-apiserver-lb"]]
     assert ids["capa-bastion"] not in Path("portsync.yaml").read_text().split("clusters:")[1]
+    assert f"portsync writes to {cp}" in Path("portsync.yaml").read_text()
+    assert f"rules portsync writes to {cp} and {node} are revoked again" in result.stderr
     # The proposal works as it stands, once "All" is said: validate, then a real plan.
     data["sources"]["all"] = ["203.0.113.0/24"]
     Path("portsync.yaml").write_text(yaml.safe_dump(data))
@@ -177,6 +182,34 @@ def test_discover_aws_cluster_api_layout_then_plan_reads_it(moto_url: str) -> No
     plan = runner.invoke(app, ["plan", "-o", "json"])
     assert plan.exit_code == 0, plan.output
     assert '"action": "add"' in plan.stdout
+
+
+def _capa_group(gid: str, role: str) -> dict[str, Any]:
+    tags = {f"{CAPA}eks-capa": "owned", CAPA_ROLE: role}
+    return {
+        "GroupId": gid,
+        "GroupName": f"eks-capa-{role}",
+        "Tags": [{"Key": k, "Value": v} for k, v in tags.items()],
+    }
+
+
+def test_capa_on_eks_binds_the_nodes_to_their_node_and_eks_additional_groups() -> None:
+    # On an EKS-managed CAPA cluster, EKS runs the control plane and CAPA puts its nodes in the
+    # node and node-eks-additional groups (no lb group).
+    groups = [
+        _capa_group("sg-0add", "node-eks-additional"),
+        _capa_group("sg-0node", "node"),
+        _capa_group("sg-0bast", "bastion"),
+    ]
+    (found,) = propose_aws(groups, {"region": "eu-west-1"})
+    assert found.entry["roles"] == {
+        "worker": {"security_groups": ["sg-0node", "sg-0add"], "write_to": "sg-0node"}
+    }
+    assert "sg-0bast (eks-capa-bastion) is not a Kubernetes role" in " ".join(found.notes)
+    # A second group with the role's own tag is named, never merged in.
+    (twice,) = propose_aws([*groups, _capa_group("sg-0node2", "node")], {"region": "eu-west-1"})
+    assert twice.entry["roles"] == found.entry["roles"]
+    assert "sg-0node2 (eks-capa-node) is another worker group" in " ".join(twice.notes)
 
 
 def test_discover_aws_eks_binds_the_cluster_security_group_as_worker(moto_url: str) -> None:
@@ -222,10 +255,16 @@ def test_discover_gcp_cluster_api_layout(gcp_emulator: GcpEmulator, gcp_project:
     (cluster,) = _written()["clusters"]
     assert cluster["name"] == "capg-prod" and cluster["project"] == gcp_project
     assert cluster["network"] == "default"
+    # CAPG tags every instance with its role's tag and the cluster's name: both are bound, and
+    # firewalls are written for the role's own tag.
     assert cluster["roles"] == {
-        "control-plane": {"target_tag": "capg-prod-control-plane"},
-        "worker": {"target_tag": "capg-prod-node"},
+        "control-plane": {
+            "target_tags": ["capg-prod-control-plane", "capg-prod"],
+            "write_to": "capg-prod-control-plane",
+        },
+        "worker": {"target_tags": ["capg-prod-node", "capg-prod"], "write_to": "capg-prod-node"},
     }
+    assert "additionalNetworkTags" in result.stderr
     assert runner.invoke(app, ["validate"]).exit_code == 1  # sources.all is still to be said
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from typer.testing import CliRunner
 
 from portsync import api
@@ -268,6 +269,45 @@ def _live(capa: CapaLayout) -> dict[str, list[Any]]:
         )["SecurityGroupRules"]
         out[gid] = live_rules(group, items, {}, owner=CLUSTER, cluster=CLUSTER)
     return out
+
+
+def _discovered(capa: CapaLayout, url: str) -> dict[str, Any]:
+    """Replace the layout's config with what ``portsync init --discover aws`` proposes on it
+    (with "All" said, which discovery leaves to the user), and return the proposal."""
+    args = ["init", "--discover", "aws", "--region", "eu-west-1", "--endpoint", url]
+    result = runner.invoke(app, [*args, "--anonymous", "--out", str(capa.config), "--force"])
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load(capa.config.read_text())
+    data["sources"]["all"] = ["203.0.113.0/24"]
+    capa.config.write_text(yaml.safe_dump(data))
+    proposed: dict[str, Any] = data
+    return proposed
+
+
+def test_discovery_binds_each_role_to_every_capa_group_its_machines_are_in(
+    capa: CapaLayout, moto_url: str
+) -> None:
+    data = _discovered(capa, moto_url)
+    (cluster,) = data["clusters"]
+    assert cluster["roles"] == {
+        "control-plane": {"security_groups": [capa.cp, capa.node, capa.lb], "write_to": capa.cp},
+        "worker": {"security_groups": [capa.node, capa.lb], "write_to": capa.node},
+    }
+    assert data["sources"]["load_balancers"] == [capa.apiserver_lb]
+    # What the proposal is for: explain sees the flows CAPA allows through a shared group ...
+    for source, destination in CAPA_FLOWS:
+        assert _explain(capa, source, destination) is Answer.ALLOWED, (source, destination)
+    # ... the plan writes only to each role's own group and adds nothing CAPA's rules cover ...
+    plan = capa.plan()
+    assert {g.target for g in plan.groups} == {capa.cp, capa.node}
+    cp = next(g for g in plan.groups if g.role == "control-plane")
+    assert {r.target for s in cp.satisfied if s.rule.ports_text == "10250" for r in s.by} == {
+        capa.node
+    }
+    # ... and apply converges without touching the shared lb group.
+    api.apply(load_config(capa.config), history=capa.history)
+    assert api.plan(load_config(capa.config)).is_empty()
+    assert capa._rule_ids(capa.lb) == set()
 
 
 def test_audit_reads_every_group_of_a_role(capa: CapaLayout) -> None:

@@ -5,6 +5,8 @@ instances tagged ``capg-control-plane``, nodes ``capg-node``; ``allow-capg-clust
 protocol between the two tags, ``allow-capg-healthchecks`` the health checkers to 6443), and
 each role also carries a tag of the user's own (``ps-control-plane``, ``ps-node``) that portsync
 writes to. Every role is bound to both of its tags: ``target_tags: [own, capg], write_to: own``.
+The last test binds what ``portsync init --discover gcp`` proposes instead: CAPG's role tag and
+the cluster's name, which CAPG puts on every instance.
 """
 
 from __future__ import annotations
@@ -384,3 +386,55 @@ def test_text_and_markdown_name_the_tag_a_covering_rule_is_on(layout: Layout) ->
     assert f"on `tag:{CP}`" in markdown
     explained = run("explain", "role:worker", "control-plane:6443/tcp")
     assert f"all all from tag:capg-node (role:worker) on tag:{CP}" in explained
+
+
+def test_discovery_binds_each_role_to_its_capg_tag_and_the_clusters_and_it_works(
+    layout: Layout,
+) -> None:
+    # CAPG tags every instance with its role's tag and the cluster's name ("capg"): a firewall
+    # of the user's aimed at the cluster's tag is on every machine, so it covers both roles.
+    layout.emulator.seed(
+        layout.project,
+        [
+            {
+                "name": "ssh-to-the-cluster",
+                "network": layout.network,
+                "direction": "INGRESS",
+                "allowed": [{"IPProtocol": "tcp", "ports": ["22"]}],
+                "sourceRanges": ["10.0.0.0/8"],
+                "targetTags": ["capg"],
+            }
+        ],
+    )
+    args = ["init", "--discover", "gcp", "--project", layout.project]
+    args += ["--endpoint", layout.emulator.url, "--anonymous", "--out", str(layout.config)]
+    result = runner.invoke(app, [*args, "--force"])
+    assert result.exit_code == 0, result.output
+    data = yaml.safe_load(layout.config.read_text())
+    (cluster,) = data["clusters"]
+    assert cluster["roles"] == {
+        "control-plane": {"target_tags": [CP, "capg"], "write_to": CP},
+        "worker": {"target_tags": [NODE, "capg"], "write_to": NODE},
+    }
+    data["sources"] = {"all": ["203.0.113.0/24"], "load_balancers": HEALTH_CHECKS}
+    data["extra_rules"] = [
+        {"role": role, "protocol": "tcp", "ports": 22, "peer": "cidr:10.1.0.0/16"}
+        for role in ("control-plane", "worker")
+    ]
+    layout.config.write_text(yaml.safe_dump(data, sort_keys=False))
+    for source, destination in CAPG_FLOWS:
+        answer = layout.explain(source, destination)
+        assert answer.answer is Answer.ALLOWED, (source, destination)
+        assert "allow-capg-cluster" in _allowing_firewalls(answer)
+    plan = layout.plan()
+    assert {g.target for g in plan.groups} == {f"tag:{CP}", f"tag:{NODE}"}
+    for group in plan.groups:
+        assert not any(op.rule.ports_text == "22" for op in group.adds), group.role
+        ssh = [s for s in group.satisfied if s.rule.ports_text == "22"]
+        assert [(r.target, r.native_id) for r in ssh[0].by] == [("tag:capg", "ssh-to-the-cluster")]
+    before = set(layout.firewalls())
+    api.apply(load_config(layout.config))
+    added = [fw for name, fw in layout.firewalls().items() if name not in before]
+    assert added
+    assert all(fw["targetTags"] in ([CP], [NODE]) for fw in added)
+    assert layout.plan().is_empty()
