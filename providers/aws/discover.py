@@ -39,13 +39,8 @@ _CAPA_MEMBERSHIP: dict[str, tuple[str, ...]] = {
 #: CAPA role tags of groups that are no portsync role's: the API load balancer's (for
 #: sources.load_balancers), or None (left out).
 _CAPA_OTHER: dict[str, str | None] = {"apiserver-lb": "lb", "bastion": None}
-#: Why each CAPA group is proposed where it is, for the evidence.
-_CAPA_WHY = {
-    "controlplane": "the control-plane machines' own group",
-    "node": "every machine's group",
-    "lb": "on every machine, for the Service load-balancer rules of the cloud provider",
-    "node-eks-additional": "on every node of an EKS-managed cluster",
-}
+#: The CAPA role tags of groups its machines are in.
+_CAPA_MEMBER_TAGS = frozenset({"controlplane", "node", "lb", "node-eks-additional"})
 #: The order roles are written in.
 _ORDER = ("control-plane", "worker")
 #: kops group name prefix → portsync role, "lb", or None.
@@ -101,8 +96,8 @@ class _Cluster:
                 continue
             groups = [own[0], *(g for tag in tags[1:] for g in self.capa.get(tag, []))]
             ids = [str(g.get("GroupId", "")) for g in groups]
-            labels = "; ".join(
-                f"{g.get('GroupId', '')} ({g.get('GroupName', '')}): {_CAPA_WHY[tag]}"
+            labels = ", ".join(
+                f"{g.get('GroupId', '')} ({tag})"
                 for tag in tags
                 for g in self.capa.get(tag, [])[: 1 if tag == tags[0] else None]
             )
@@ -110,19 +105,20 @@ class _Cluster:
                 self.roles[role] = {"security_group": ids[0]}
             else:
                 self.roles[role] = {"security_groups": ids, "write_to": ids[0]}
-            self.evidence[role] = (
-                f"Cluster API AWS role tags: {labels}; portsync writes to {ids[0]}"
-            )
+            self.evidence[role] = f"Cluster API AWS groups {labels}; written to {ids[0]}"
             for extra in own[1:]:
                 self.bind(role, extra, f"Cluster API AWS role tag {tags[0]}")
         written = [self.bound(r) for r in self.roles]
         if written:
             self.notes.append(
-                f"Cluster API AWS revokes every ingress rule it did not create on its groups on "
-                f"each reconcile, so rules portsync writes to {' and '.join(written)} are "
-                "revoked again (plan reports a fight): add a group of your own to each role's "
-                "machines (AWSMachineTemplate additionalSecurityGroups, whose rules CAPA leaves "
-                "alone), list it in security_groups and make it the role's write_to"
+                "CAPA puts every machine in its node and lb groups (node-eks-additional on EKS) "
+                "and control-plane machines in controlplane too; lb holds the cloud provider's "
+                "rules for Services and is never written to"
+            )
+            self.notes.append(
+                f"CAPA revokes rules it did not create on {' and '.join(written)} on each "
+                "reconcile: add a group of your own to the machines (additionalSecurityGroups) "
+                "and make it write_to"
             )
 
 
@@ -136,7 +132,7 @@ def _classify(group: Mapping[str, Any], clusters: dict[tuple[str, str], _Cluster
     capa = [k[len(CAPA_CLUSTER_PREFIX) :] for k in tags if k.startswith(CAPA_CLUSTER_PREFIX)]
     if capa and capa[0]:
         role_tag = tags.get(CAPA_ROLE_TAG, "")
-        if role_tag in _CAPA_WHY:
+        if role_tag in _CAPA_MEMBER_TAGS:
             cluster(capa[0], "cluster-api-aws").capa.setdefault(role_tag, []).append(group)
         elif role_tag in _CAPA_OTHER:
             cluster(capa[0], "cluster-api-aws").bind(

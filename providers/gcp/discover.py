@@ -33,7 +33,8 @@ def _network(firewall: Mapping[str, Any]) -> str:
 def propose(firewalls: Iterable[Mapping[str, Any]], scope: Mapping[str, Any]) -> list[Found]:
     """The clusters recognisable in ``firewalls`` (firewalls.list items)."""
     seen: dict[tuple[str, str], dict[str, str]] = {}
-    rules: dict[tuple[str, str], set[str]] = {}
+    #: (cluster, network, tag) → the firewalls targeting that tag.
+    rules: dict[tuple[str, str, str], set[str]] = {}
     for firewall in firewalls:
         network = _network(firewall)
         for tag in firewall.get("targetTags") or []:
@@ -42,7 +43,7 @@ def propose(firewalls: Iterable[Mapping[str, Any]], scope: Mapping[str, Any]) ->
                 continue
             where = (match["cluster"], network)
             seen.setdefault(where, {})[_ROLES[match["role"]]] = str(tag)
-            rules.setdefault(where, set()).add(str(firewall.get("name", "")))
+            rules.setdefault((*where, str(tag)), set()).add(str(firewall.get("name", "")))
     found = []
     for (cluster, network), roles in seen.items():
         entry: dict[str, Any] = {
@@ -58,17 +59,15 @@ def propose(firewalls: Iterable[Mapping[str, Any]], scope: Mapping[str, Any]) ->
         entry["roles"] = {
             role: {"target_tags": [tag, cluster], "write_to": tag} for role, tag in ordered.items()
         }
-        names = ", ".join(sorted(rules[(cluster, network)])[:5])
         found.append(
             Found(
                 name=cluster,
                 tool="cluster-api-gcp",
                 entry=entry,
                 evidence={
-                    role: f"network tags {tag} and {cluster}: Cluster API GCP tags each {role} "
-                    f"instance with its role tag and the cluster's name; {tag} is targeted by "
-                    f"firewalls {names}; portsync writes for {tag} (CAPG leaves firewalls it did "
-                    f"not create alone), {cluster} is on every machine of the cluster"
+                    role: f"Cluster API GCP tags {tag} (targeted by "
+                    f"{', '.join(sorted(rules[(cluster, network, tag)])[:3])}; written to) and "
+                    f"{cluster} (the cluster's name, on every machine)"
                     for role, tag in ordered.items()
                 },
                 notes=(

@@ -173,8 +173,9 @@ def test_discover_aws_cluster_api_layout_then_plan_reads_it(moto_url: str) -> No
     # lb is on the machines, not on a load balancer: only the API load balancer's group is one.
     assert data["sources"]["load_balancers"] == [ids["capa-apiserver-lb"]]
     assert ids["capa-bastion"] not in Path("portsync.yaml").read_text().split("clusters:")[1]
-    assert f"portsync writes to {cp}" in Path("portsync.yaml").read_text()
-    assert f"rules portsync writes to {cp} and {node} are revoked again" in result.stderr
+    written = Path("portsync.yaml").read_text()
+    assert f"groups {cp} (controlplane), {node} (node), {lb} (lb); written to {cp}" in written
+    assert f"CAPA revokes rules it did not create on {cp} and {node} on each" in result.stderr
     # The proposal works as it stands, once "All" is said: validate, then a real plan.
     data["sources"]["all"] = ["203.0.113.0/24"]
     Path("portsync.yaml").write_text(yaml.safe_dump(data))
@@ -231,22 +232,34 @@ def test_discover_aws_needs_a_region() -> None:
 
 
 def test_discover_gcp_cluster_api_layout(gcp_emulator: GcpEmulator, gcp_project: str) -> None:
-    def firewall(name: str, tags: list[str], ports: list[str]) -> dict[str, Any]:
-        return {
-            "name": name,
-            "network": network_url(gcp_project, "default"),
-            "allowed": [{"IPProtocol": "tcp", "ports": ports}],
-            "sourceRanges": ["10.0.0.0/8"],
-            "targetTags": tags,
-        }
-
+    # CAPG's two firewalls as it creates them: the health checkers to the control plane's 6443,
+    # and every protocol between the cluster's role tags.
+    network = network_url(gcp_project, "default")
     cluster_tags = ["capg-prod-control-plane", "capg-prod-node"]
     gcp_emulator.seed(
         gcp_project,
         [
-            firewall("allow-capg-prod-healthchecks", cluster_tags, ["6443"]),
-            firewall("allow-capg-prod-cluster", cluster_tags, ["1-65535"]),
-            firewall("web", ["web"], ["443"]),
+            {
+                "name": "allow-capg-prod-healthchecks",
+                "network": network,
+                "allowed": [{"IPProtocol": "tcp", "ports": ["6443"]}],
+                "sourceRanges": ["35.191.0.0/16", "130.211.0.0/22"],
+                "targetTags": ["capg-prod-control-plane"],
+            },
+            {
+                "name": "allow-capg-prod-cluster",
+                "network": network,
+                "allowed": [{"IPProtocol": "all"}],
+                "sourceTags": cluster_tags,
+                "targetTags": cluster_tags,
+            },
+            {
+                "name": "web",
+                "network": network,
+                "allowed": [{"IPProtocol": "tcp", "ports": ["443"]}],
+                "sourceRanges": ["10.0.0.0/8"],
+                "targetTags": ["web"],
+            },
         ],
     )
     args = ["init", "--discover", "gcp", "--project", gcp_project, "--endpoint", gcp_emulator.url]
@@ -265,6 +278,14 @@ def test_discover_gcp_cluster_api_layout(gcp_emulator: GcpEmulator, gcp_project:
         "worker": {"target_tags": ["capg-prod-node", "capg-prod"], "write_to": "capg-prod-node"},
     }
     assert "additionalNetworkTags" in result.stderr
+    # The evidence names the firewalls that target each role's tag.
+    evidence = {
+        line.split(":")[0].strip("# "): line
+        for line in Path("portsync.yaml").read_text().splitlines()
+        if "Cluster API GCP tags" in line
+    }
+    assert "allow-capg-prod-cluster, allow-capg-prod-healthchecks" in evidence["control-plane"]
+    assert "(targeted by allow-capg-prod-cluster; written to)" in evidence["worker"]
     assert runner.invoke(app, ["validate"]).exit_code == 1  # sources.all is still to be said
 
 
