@@ -21,8 +21,8 @@ from portsync import peers, registry
 from portsync.audit import Reach, classify_peer
 from portsync.cli import app
 from portsync.config import parse_config
-from portsync.discover import Found, ScopeKey
-from portsync.errors import ConfigError, UnsupportedFeatureError
+from portsync.discover import Found, ScopeKey, discover
+from portsync.errors import ConfigError, InputError, UnsupportedFeatureError
 from portsync.evaluate import Match, match_peer
 from portsync.exposure import config_warnings, is_world
 from portsync.model import (
@@ -355,6 +355,20 @@ def test_a_scope_option_the_provider_does_not_take_is_one_message_and_no_call(
     result = runner.invoke(app, ["init", *args, "--out", "-"])
     assert (result.exit_code, result.stderr, result.stdout) == (1, message, "")
     assert discovering == []
+
+
+def test_the_discover_function_checks_the_scope_against_the_declaration_too(
+    discovering: list[dict[str, object]],
+) -> None:
+    # Callers of portsync.discover.discover (not only the CLI) get the same checks, before the
+    # provider's function runs.
+    with pytest.raises(InputError, match=r"fakecloud discovery does not read region \(it reads"):
+        discover("fakecloud", {"zone": "z1", "region": "eu-west-1"})
+    with pytest.raises(InputError, match=r"^--discover fakecloud needs --zone "):
+        discover("fakecloud", {"key_file": "k.pem", "endpoint": None})
+    assert discovering == []
+    (found,) = discover("fakecloud", {"zone": "z2", "credentials": "anonymous"})
+    assert found.entry["zone"] == "z2"
 
 
 def test_a_scope_key_that_takes_an_init_option_is_refused_by_name(
