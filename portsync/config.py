@@ -150,19 +150,16 @@ class ExtraRule(_Strict):
         # Converted once for every role, not by each rule.
         direction = _DIRECTIONS[self.direction]
         protocol = Protocol(self.protocol)
-        return [
-            Rule(
-                role=role,
-                direction=direction,
-                protocol=protocol,
-                ports=ports,
-                peer=peer,
-                purpose=self.purpose,
-                icmp_type=self.icmp_type,
-                icmp_code=self.icmp_code,
-            )
-            for role in self.roles(bound)
-        ]
+        return Rule.for_each_role(
+            self.roles(bound),
+            direction=direction,
+            protocol=protocol,
+            ports=ports,
+            peer=peer,
+            purpose=self.purpose,
+            icmp_type=self.icmp_type,
+            icmp_code=self.icmp_code,
+        )
 
     @field_validator("role")
     @classmethod

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import operator
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -502,6 +503,59 @@ class Rule:
         identity = (role, direction._value_, protocol.value, low, high, peer.text)
         object.__setattr__(self, "_identity", identity)
 
+    @classmethod
+    def for_each_role(
+        cls,
+        roles: Iterable[str],
+        *,
+        direction: Direction = Direction.INGRESS,
+        protocol: Protocol,
+        ports: PortRange | None,
+        peer: Peer,
+        purpose: str = "",
+        icmp_type: int | None = None,
+        icmp_code: int | None = None,
+    ) -> list[Rule]:
+        """``[Rule(role=role, ...) for role in roles]``: one rule a role, the same otherwise. A
+        config's ``role: "*"`` rule stands for hundreds of roles; the checks that do not depend
+        on the role (protocol, ports, ICMP, purpose) run once, on the first rule, and each
+        further role's rule is that one with its own role, identity and peer (``role:X`` on
+        role X is ``self``), its role name checked as the constructor checks it."""
+        first: Rule | None = None
+        out: list[Rule] = []
+        for role in roles:
+            if first is None or cls is not Rule:
+                rule = cls(
+                    role=role,
+                    direction=direction,
+                    protocol=protocol,
+                    ports=ports,
+                    peer=peer,
+                    purpose=purpose,
+                    icmp_type=icmp_type,
+                    icmp_code=icmp_code,
+                )
+                first = rule
+                out.append(rule)
+                continue
+            if not role or slugify(role) != role:
+                raise ValueError(f"role {role!r} must be a lowercase slug like 'control-plane'")
+            own_peer = peer.for_target(role) if peer.kind is PeerKind.ROLE else peer
+            identity = first._identity
+            rule = _new_object(Rule)
+            _set_rule_role(rule, role)
+            _set_rule_direction(rule, first.direction)
+            _set_rule_protocol(rule, first.protocol)
+            _set_rule_ports(rule, first.ports)
+            _set_rule_peer(rule, own_peer)
+            _set_rule_purpose(rule, first.purpose)
+            _set_rule_icmp_type(rule, first.icmp_type)
+            _set_rule_icmp_code(rule, first.icmp_code)
+            _set_rule_via_all(rule, first.via_all)
+            _set_rule_identity(rule, (role, *identity[1:5], own_peer.text))
+            out.append(rule)
+        return out
+
     @property
     def ports_text(self) -> str:
         """``6443``, ``2379-2380``, ``type 3 code 4`` (ICMP) or ``all``."""
@@ -552,6 +606,25 @@ class Rule:
         )
 
 
+#: What orders a role's rules in a :class:`RuleSet`.
+_IDENTITY = operator.attrgetter("_identity")
+#: :meth:`Rule.for_each_role` writes each slot through its descriptor.
+_new_object = object.__new__
+_RULE_SETTERS = {name: Rule.__dict__[name].__set__ for name in Rule.__dataclass_fields__}
+_set_rule_role = _RULE_SETTERS.pop("role")
+_set_rule_direction = _RULE_SETTERS.pop("direction")
+_set_rule_protocol = _RULE_SETTERS.pop("protocol")
+_set_rule_ports = _RULE_SETTERS.pop("ports")
+_set_rule_peer = _RULE_SETTERS.pop("peer")
+_set_rule_purpose = _RULE_SETTERS.pop("purpose")
+_set_rule_icmp_type = _RULE_SETTERS.pop("icmp_type")
+_set_rule_icmp_code = _RULE_SETTERS.pop("icmp_code")
+_set_rule_via_all = _RULE_SETTERS.pop("via_all")
+_set_rule_identity = _RULE_SETTERS.pop("_identity")
+if _RULE_SETTERS:  # a field added to Rule that for_each_role would leave unset
+    raise TypeError(f"Rule.for_each_role does not write {', '.join(sorted(_RULE_SETTERS))}")
+
+
 @dataclass(frozen=True, slots=True)
 class RuleSet:
     """An ordered, duplicate-free set of neutral rules.
@@ -591,10 +664,14 @@ class RuleSet:
         # Roles keep the order they are declared in (the port tables name the control plane
         # first, then etcd and the workers; extra rules follow in config order); within a role,
         # rules sort by identity so equal sets print alike.
-        rank: dict[str, int] = {}
+        # (An identity starts with the role: sorting each role's rules by identity, roles in
+        # declared order, is sorting by (rank, identity) without a key tuple per rule.)
+        by_role: dict[str, list[Rule]] = {}
         for rule in self.rules:
-            rank.setdefault(rule.role, len(rank))
-        ordered = sorted(merged.values(), key=lambda r: (rank[r.role], *r.identity))
+            by_role.setdefault(rule.role, [])
+        for rule in merged.values():
+            by_role[rule.role].append(rule)
+        ordered = [rule for rules in by_role.values() for rule in sorted(rules, key=_IDENTITY)]
         object.__setattr__(self, "rules", tuple(ordered))
 
     def __iter__(self) -> Iterator[Rule]:
@@ -890,6 +967,19 @@ class TargetRule:
         owned, described as the provider writes it, remembering the neutral peer as its origin.
         ``protocol`` replaces the rule's own when the cloud spells it differently for this peer
         (ICMPv6, see :func:`icmp_for`)."""
+        if rule.icmp_type is None and rule.icmp_code is None:
+            return cls.made(
+                target=target,
+                role=rule.role,
+                direction=rule.direction,
+                protocol=protocol or rule.protocol,
+                ports=rule.ports,
+                peer=peer,
+                description=description,
+                owned=True,
+                origin=str(rule.peer),
+                extra=extra,
+            )
         return cls(
             target=target,
             role=rule.role,
@@ -905,6 +995,74 @@ class TargetRule:
             extra=extra,
         )
 
+    @classmethod
+    def made(
+        cls,
+        *,
+        target: str,
+        role: str | None,
+        direction: Direction,
+        protocol: Protocol,
+        ports: PortRange | None,
+        peer: Endpoint,
+        description: str = "",
+        owned: bool = False,
+        owner: str | None = None,
+        legacy: bool = False,
+        native_id: str | None = None,
+        origin: str | None = None,
+        extra: tuple[tuple[str, str], ...] = (),
+    ) -> TargetRule:
+        """``TargetRule(...)`` with these values (no ICMP type or code, no tags), built without
+        the frozen dataclass's generic per-field writes: providers build thousands of rules a
+        plan, and those writes were most of the cost. The same checks as the constructor apply
+        (a direction or protocol that is not the enum member goes through it)."""
+        if (
+            type(direction) is not Direction
+            or type(protocol) is not Protocol
+            or cls is not TargetRule
+        ):
+            return cls(
+                target=target,
+                role=role,
+                direction=direction,
+                protocol=protocol,
+                ports=ports,
+                peer=peer,
+                description=description,
+                owned=owned,
+                owner=owner,
+                legacy=legacy,
+                native_id=native_id,
+                origin=origin,
+                extra=extra,
+            )
+        if ports is None:
+            low = high = -1
+        elif protocol.has_ports:
+            low, high = ports.from_port, ports.to_port
+        else:
+            ports, low, high = None, -1, -1
+        rule = _new_object(TargetRule)
+        _set_target(rule, target)
+        _set_role(rule, role)
+        _set_direction(rule, direction)
+        _set_protocol(rule, protocol)
+        _set_ports(rule, ports)
+        _set_peer(rule, peer)
+        _set_icmp_type(rule, None)
+        _set_icmp_code(rule, None)
+        _set_description(rule, description)
+        _set_owned(rule, owned)
+        _set_owner(rule, owner)
+        _set_legacy(rule, legacy)
+        _set_native_id(rule, native_id)
+        _set_origin(rule, origin)
+        _set_extra(rule, extra)
+        _set_tags(rule, ())
+        _set_key(rule, (target, direction._value_, protocol.value, low, high, peer.text))
+        return rule
+
     def replace(self, **changes: Any) -> TargetRule:
         """A copy with ``changes`` applied."""
         values = {
@@ -912,6 +1070,29 @@ class TargetRule:
         }
         values.update(changes)
         return TargetRule(**values)
+
+
+#: :meth:`TargetRule.made` writes each slot through its descriptor.
+_SETTERS = {name: TargetRule.__dict__[name].__set__ for name in TargetRule.__dataclass_fields__}
+_set_target = _SETTERS.pop("target")
+_set_role = _SETTERS.pop("role")
+_set_direction = _SETTERS.pop("direction")
+_set_protocol = _SETTERS.pop("protocol")
+_set_ports = _SETTERS.pop("ports")
+_set_peer = _SETTERS.pop("peer")
+_set_icmp_type = _SETTERS.pop("icmp_type")
+_set_icmp_code = _SETTERS.pop("icmp_code")
+_set_description = _SETTERS.pop("description")
+_set_owned = _SETTERS.pop("owned")
+_set_owner = _SETTERS.pop("owner")
+_set_legacy = _SETTERS.pop("legacy")
+_set_native_id = _SETTERS.pop("native_id")
+_set_origin = _SETTERS.pop("origin")
+_set_extra = _SETTERS.pop("extra")
+_set_tags = _SETTERS.pop("tags")
+_set_key = _SETTERS.pop("_key")
+if _SETTERS:  # a field added to TargetRule that made() would leave unset
+    raise TypeError(f"TargetRule.made does not write {', '.join(sorted(_SETTERS))}")
 
 
 def _key_numbers(

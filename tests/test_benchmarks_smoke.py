@@ -110,6 +110,7 @@ def test_aws_plan_reads_groups_and_rules_once() -> None:
     rows = _check(bench_aws.run(12, apply_groups=2, repeats=1))
     # One DescribeSecurityGroups and one DescribeSecurityGroupRules (rule ids and owner tags).
     assert rows["plan"]["calls_read"] == 2
+    assert "baseline 2 calls" in rows["plan"]["note"]  # the bare side makes the same reads
     assert rows["plan, 2 clusters"]["calls_read"] == 2  # both shared by the fleet
     assert rows["apply +1 rule x2"]["calls_write"] == 2
 

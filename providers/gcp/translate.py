@@ -15,6 +15,7 @@ ranges and never has an empty source (which GCP would read as 0.0.0.0/0).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import ipaddress
 import re
@@ -577,6 +578,13 @@ def parse_description(description: str, tokens: Sequence[str]) -> dict[str, str]
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _purposes(description: str, tokens: tuple[str, ...]) -> Mapping[str, str]:
+    """:func:`parse_description`, read-only and remembered: firewalls of one project repeat the
+    same few descriptions (one per service and port set), and each is parsed once."""
+    return MappingProxyType(parse_description(description, tokens))
+
+
 def _protocol(value: Any) -> Protocol | None:
     known = _PROTOCOLS.get(value) if type(value) is str else None
     if known is not None:
@@ -596,31 +604,49 @@ def _entries(
     """(protocol, ports, port text) of every modelled entry of ``allowed`` (or ``denied``)."""
     out: list[tuple[Protocol, PortRange | None, str]] = []
     for entry in firewall.get(field) or ():
-        protocol = _protocol(entry.get("IPProtocol"))
-        if protocol is None:
-            continue  # not an IP protocol: nothing portsync could compare
-        if not protocol.has_ports:
-            out.append((protocol, None, ""))
-            continue
-        texts = [str(p) for p in entry.get("ports") or ()]
-        if not texts:
-            out.append((protocol, PortRange(0, 65535), "0-65535"))
-        for text in texts:
-            try:
-                out.append((protocol, PortRange.parse(text), text))
-            except ValueError:
-                continue
+        protocol, ports = entry.get("IPProtocol"), tuple(entry.get("ports") or ())
+        try:
+            out += _entry(protocol, ports)
+        except TypeError:  # a value that cannot be a cache key: not from an API answer
+            out += _entry.__wrapped__(protocol, ports)
     return out
 
 
+@functools.lru_cache(maxsize=4096)
+def _entry(
+    value: Any, ports: tuple[Any, ...]
+) -> tuple[tuple[Protocol, PortRange | None, str], ...]:
+    """One ``allowed`` (or ``denied``) entry as :func:`_entries` gives it; remembered, as the
+    firewalls of a project repeat the same few protocol and port lists."""
+    protocol = _protocol(value)
+    if protocol is None:
+        return ()  # not an IP protocol: nothing portsync could compare
+    if not protocol.has_ports:
+        return ((protocol, None, ""),)
+    texts = [str(p) for p in ports]
+    if not texts:
+        return ((protocol, PortRange(0, 65535), "0-65535"),)
+    out: list[tuple[Protocol, PortRange | None, str]] = []
+    for text in texts:
+        try:
+            out.append((protocol, PortRange.parse(text), text))
+        except ValueError:
+            continue
+    return tuple(out)
+
+
 def _peers_of(firewall: Mapping[str, Any], direction: Direction) -> list[Endpoint]:
-    peers: list[Endpoint] = []
     if direction is Direction.EGRESS:
         ranges = firewall.get("destinationRanges") or ["0.0.0.0/0"]
         return [Endpoint.cidr(r) for r in ranges]
-    peers += [Endpoint.cidr(r) for r in firewall.get("sourceRanges") or ()]
-    peers += [Endpoint(TAG, t) for t in firewall.get("sourceTags") or ()]
-    peers += [Endpoint(SERVICE_ACCOUNT, a) for a in firewall.get("sourceServiceAccounts") or ()]
+    ranges = firewall.get("sourceRanges")
+    tags = firewall.get("sourceTags")
+    accounts = firewall.get("sourceServiceAccounts")
+    peers = [Endpoint.cidr(r) for r in ranges] if ranges else []
+    if tags:
+        peers += [Endpoint(TAG, t) for t in tags]
+    if accounts:
+        peers += [Endpoint(SERVICE_ACCOUNT, a) for a in accounts]
     return peers or [Endpoint.cidr("0.0.0.0/0")]
 
 
@@ -705,7 +731,7 @@ def _expand(
         extra = tuple(sorted(extra_items))
     entries = _entries(firewall, "denied" if denying else "allowed")
     marked = owned or legacy or owner is not None
-    purposes = parse_description(description, [t for _p, _r, t in entries if t]) if marked else {}
+    purposes = _purposes(description, tuple(t for _p, _r, t in entries if t)) if marked else {}
     peers = _peers_of(firewall, direction)
     out: list[TargetRule] = []
     seen: set[tuple[str, str, str, int, int, str]] = set()
@@ -715,7 +741,7 @@ def _expand(
         for protocol, ports, text in entries:
             rule_description = purposes.get(text, description)
             for peer, origin in origins:
-                rule = TargetRule(
+                rule = TargetRule.made(
                     target=target,
                     role=role,
                     direction=direction,
