@@ -152,16 +152,21 @@ def _gcp_snapshot(case: Case, listing: Mapping[str, Any]) -> Snapshot:
         {"network": network, "priority": 1000, "direction": "INGRESS", **fw}
         for fw in listing.get("firewalls") or ()
     ]
+    # As the read: with firewall_quota set the list is not filtered to the network (the quota
+    # counts every network's firewalls) and each cluster picks its network's out of it.
+    everywhere = case.first.config.firewall_quota is not None
     rules: dict[str, list[TargetRule]] = {}
     for provider in case.providers.values():
         ids = {t.id for t in provider.targets()}
         for target in ids:
             rules.setdefault(target, [])
         for firewall in firewalls:
+            if everywhere and not provider.writer.on_network(firewall):
+                continue
             for rule in provider.writer.expand(firewall):
                 if rule.target in ids:
                     rules[rule.target].append(rule)
-    found = translate.listing(firewalls, count=listing.get("count"))
+    found = translate.listing(firewalls, count=listing.get("count"), one_network=not everywhere)
     return Snapshot(provider="gcp", rules=rules, native=found, quotas={"firewalls": found.count})
 
 
