@@ -428,14 +428,21 @@ def _applies_at(rule: TargetRule, flow: TargetRule, port: int | None) -> bool:
     return rule.ports.from_port <= port <= rule.ports.to_port
 
 
-def admits(flow: TargetRule, rules: Sequence[TargetRule], *, from_internet: bool = False) -> bool:
+def admits(
+    flow: TargetRule,
+    rules: Sequence[TargetRule],
+    *,
+    from_internet: bool = False,
+    contains: Contains | None = None,
+) -> bool:
     """Whether ``rules`` let every packet of ``flow`` through, decided exactly as ``explain``
     decides (:func:`decide`): priorities and deny rules count, and an uncertain match does not
     admit.
 
     ``flow`` is a rule-shaped flow: its peer is the source (ingress) and its ports the range that
     must pass. The range is cut where any rule's range starts or ends, and one port of each piece
-    is decided: every port of a piece meets the same rules.
+    is decided: every port of a piece meets the same rules. ``contains``: the provider's
+    ``peer_contains`` hook, as for :func:`decide`.
     """
     relevant = [
         r
@@ -456,7 +463,9 @@ def admits(flow: TargetRule, rules: Sequence[TargetRule], *, from_internet: bool
         points = [None]
     for port in points:
         applying = [r for r in relevant if _applies_at(r, flow, port)]
-        answer = decide(flow.peer, applying, from_internet=from_internet, role=flow.role)
+        answer = decide(
+            flow.peer, applying, from_internet=from_internet, contains=contains, role=flow.role
+        )
         if answer.answer is not Answer.ALLOWED:
             return False
     return True

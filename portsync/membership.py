@@ -78,18 +78,20 @@ def check_listed(
     noun: str,
     plural: str,
     fold_case: bool = False,
+    write_key: str = "write_to",
 ) -> None:
     """Check a binding that lists every group (tag, ASG) of a role's machines under ``key``,
     with an optional ``write_to`` among them: at least one, none twice, ``write_to`` listed, and
     no ``write_to`` without the list. ``fold_case`` compares names the cloud treats as
-    case-insensitive (Azure resource ids).
+    case-insensitive (Azure resource ids). ``write_key``: the config key that names the one
+    written to (Azure's ``nsgs`` take it from ``nsg``).
 
     Raises:
         ValueError: the binding breaks one of these, said in the config's own words.
     """
     if listed is None:
         if write_to is not None:
-            raise ValueError(f"write_to goes with {key} (a list of the role's {plural})")
+            raise ValueError(f"{write_key} goes with {key} (a list of the role's {plural})")
         return
     names = [n.lower() for n in listed] if fold_case else list(listed)
     if not names:
@@ -97,4 +99,4 @@ def check_listed(
     if len(set(names)) != len(names):
         raise ValueError(f"{key} lists a{'n' if noun[0] in 'aeiou' else ''} {noun} twice")
     if write_to is not None and (write_to.lower() if fold_case else write_to) not in names:
-        raise ValueError(f"write_to {write_to} is not one of {key}; list it there too")
+        raise ValueError(f"{write_key} {write_to} is not one of {key}; list it there too")

@@ -57,6 +57,43 @@ def _planned_also(
     return out
 
 
+def _through_path(
+    provider: Any,
+    session: Any,
+    cluster: Any,
+    found: TargetAnswer,
+    endpoints: Sequence[Endpoint],
+    source: Source,
+    destination: Destination,
+    member: Memberships,
+    notes: list[str],
+) -> TargetAnswer:
+    """``found``, with every other group of rules on the path of the role's machines asked too
+    (the provider's optional ``path_live(target, snapshot)``: an Azure subnet's NSG in front of
+    the NICs'): a flow passes only when each of them lets it through, so the answer is the
+    least of theirs, and each is named in a note."""
+    hook = getattr(provider, "path_live", None)
+    if hook is None:
+        return found
+    answer = found.answer
+    for path, rules in hook(found.target, session.snapshot(cluster)):
+        passed = evaluate(
+            path,
+            rules,
+            endpoints,
+            destination,
+            from_internet=source.from_internet,
+            contains=getattr(provider, "peer_contains", None),
+            members=member.members,
+        )
+        notes.append(
+            f"{found.target}: {path.label or path.id}, also on the path of the role's machines, "
+            f"answers {passed.answer}"
+        )
+        answer = min(answer, passed.answer, key=lambda a: RANK[a])
+    return TargetAnswer(found.target, answer, found.endpoints, found.port_rules)
+
+
 def explain(
     loaded: LoadedConfig,
     source: Source,
@@ -170,15 +207,18 @@ def explain(
                 notes.append(f"{source.peer} resolves to no endpoint on {target}")
                 results.append(TargetAnswer(target, Answer.UNKNOWN))
                 continue
+            found = evaluate(
+                target,
+                rules,
+                endpoints,
+                destination,
+                from_internet=source.from_internet,
+                contains=getattr(provider, "peer_contains", None),
+                members=member.members,
+            )
             results.append(
-                evaluate(
-                    target,
-                    rules,
-                    endpoints,
-                    destination,
-                    from_internet=source.from_internet,
-                    contains=getattr(provider, "peer_contains", None),
-                    members=member.members,
+                _through_path(
+                    provider, session, cluster, found, endpoints, source, destination, member, notes
                 )
             )
         best = max((r.answer for r in results), key=lambda a: RANK[a])

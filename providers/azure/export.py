@@ -107,7 +107,7 @@ def terraform(cluster: ClusterConfig, owned: Sequence[OwnedTarget]) -> list[Terr
                 rule,
                 subscription=config.subscription_id,
                 resource_group=config.resource_group,
-                nsg=binding.nsg,
+                nsg=binding.written_nsg,
             )
             if made.import_id not in seen:
                 seen.add(made.import_id)

@@ -31,9 +31,17 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from portsync.config import Cidr as StrictCidr
 from portsync.config import ClusterConfig, Sources
 from portsync.discover import ScopeKey
-from portsync.errors import ConflictError, NotFoundError, ProviderError
+from portsync.errors import ConflictError, GuardrailError, NotFoundError, ProviderError
+from portsync.evaluate import admits
 from portsync.membership import Memberships, check_listed
-from portsync.model import Endpoint, EndpointKind, RuleSet, TargetRule, canonical_cidr
+from portsync.model import (
+    Direction,
+    Endpoint,
+    EndpointKind,
+    RuleSet,
+    TargetRule,
+    canonical_cidr,
+)
 from portsync.ops import GroupOps
 from portsync.owners import named_owners
 from portsync.peers import CloudSyntax
@@ -89,6 +97,7 @@ def _check_asg(value: str) -> str:
 
 
 AsgId = Annotated[str, AfterValidator(_check_asg)]
+NsgName = Annotated[str, Field(pattern=_NAME)]
 
 
 class AzureRoleBinding(BaseModel):
@@ -96,7 +105,11 @@ class AzureRoleBinding(BaseModel):
     machines are in (and the one written to); exactly one of the three."""
 
     model_config = ConfigDict(extra="forbid")
-    nsg: str = Field(pattern=_NAME)
+    #: The NSG portsync writes the role's rules to (default: the first of ``nsgs``).
+    nsg: str | None = Field(default=None, pattern=_NAME)
+    #: Every NSG on the path of the role's machines (the subnet's and the NICs'); Azure lets a
+    #: flow through only when each of them allows it. The ones besides ``nsg`` are read only.
+    nsgs: list[NsgName] | None = None
     address_prefixes: list[Cidr] | None = None
     asg: AsgId | None = None
     #: Every application security group the role's machines are in; rules are written with
@@ -107,6 +120,22 @@ class AzureRoleBinding(BaseModel):
 
     @model_validator(mode="after")
     def _exactly_one(self) -> AzureRoleBinding:
+        if self.nsg is None and self.nsgs is None:
+            raise ValueError(
+                "give nsg (the role's network security group) or nsgs (every network security "
+                "group on the path of the role's machines, e.g. the subnet's and the NICs')"
+            )
+        check_listed(
+            "nsgs",
+            self.nsgs,
+            self.nsg if self.nsgs is not None else None,
+            noun="network security group",
+            plural="network security groups",
+            fold_case=True,
+            write_key="nsg",
+        )
+        if self.nsg is None and self.nsgs:
+            self.nsg = self.nsgs[0]
         given = [v is not None for v in (self.address_prefixes, self.asg, self.asgs)]
         if sum(given) != 1:
             raise ValueError(
@@ -138,6 +167,17 @@ class AzureRoleBinding(BaseModel):
         if self.write_to is None:
             return self.asgs[0]
         return next(a for a in self.asgs if a.lower() == self.write_to.lower())
+
+    @property
+    def written_nsg(self) -> str:
+        """The NSG the role's rules are written to."""
+        return self.nsg or (self.nsgs or [""])[0]
+
+    @property
+    def path_nsgs(self) -> tuple[str, ...]:
+        """The other NSGs on the path of the role's machines (read only)."""
+        written = self.written_nsg.lower()
+        return tuple(n for n in self.nsgs or () if n.lower() != written)
 
     @property
     def other_asgs(self) -> tuple[str, ...]:
@@ -194,7 +234,7 @@ class AzureClusterConfig(BaseModel):
             raise ValueError("bind at least one role, e.g. control-plane: {nsg: ..., ...}")
         by_nsg: dict[str, list[tuple[str, AzureRoleBinding]]] = {}
         for role, binding in value.items():
-            by_nsg.setdefault(binding.nsg.lower(), []).append((role, binding))
+            by_nsg.setdefault(binding.written_nsg.lower(), []).append((role, binding))
         for shared in by_nsg.values():
             if len(shared) < 2:
                 continue
@@ -205,7 +245,7 @@ class AzureClusterConfig(BaseModel):
                 for item in items:
                     if item in seen:
                         raise ValueError(
-                            f"roles {seen[item]!r} and {role!r} share NSG {binding.nsg} and both "
+                            f"roles {seen[item]!r} and {role!r} share NSG {binding.written_nsg} and both "
                             f"write to {item}; roles sharing an NSG need distinct "
                             "address_prefixes or asg to write to (write_to), so that portsync "
                             "can tell their rules apart; list shared ASGs under asgs"
@@ -241,12 +281,14 @@ def cluster_layout(
         config = AzureClusterConfig.model_validate(cluster.settings)
     shared: dict[str, int] = {}
     for spec in config.roles.values():
-        shared[spec.nsg.lower()] = shared.get(spec.nsg.lower(), 0) + 1
+        shared[spec.written_nsg.lower()] = shared.get(spec.written_nsg.lower(), 0) + 1
     bindings = tuple(
         Binding(
             role=role,
-            nsg=spec.nsg,
-            target=spec.nsg if shared[spec.nsg.lower()] == 1 else f"{spec.nsg}/{role}",
+            nsg=spec.written_nsg,
+            target=spec.written_nsg
+            if shared[spec.written_nsg.lower()] == 1
+            else f"{spec.written_nsg}/{role}",
             prefixes=tuple(spec.address_prefixes or ()),
             asg=spec.written_asg,
         )
@@ -261,6 +303,9 @@ def cluster_layout(
         bindings=bindings,
         adopt_legacy=settings.adopt_legacy,
         readonly=_readonly_bindings(config, bindings),
+        paths=tuple(
+            (role, spec.path_nsgs) for role, spec in config.roles.items() if spec.path_nsgs
+        ),
         machines=tuple(
             Machines(
                 role,
@@ -285,9 +330,9 @@ def _readonly_bindings(
     wanted: dict[tuple[str, str], tuple[str, str, str]] = {}
     for role, spec in config.roles.items():
         for asg in spec.other_asgs:
-            key = (spec.nsg.lower(), asg.lower())
+            key = (spec.written_nsg.lower(), asg.lower())
             if key not in written:
-                wanted.setdefault(key, (role, spec.nsg, asg))
+                wanted.setdefault(key, (role, spec.written_nsg, asg))
     names: dict[tuple[str, str], int] = {}
     for nsg, asg in wanted:
         short = (nsg, asg.rsplit("/", 1)[-1])
@@ -298,6 +343,86 @@ def _readonly_bindings(
         label = name if names[(nsg_key, name.lower())] == 1 else asg
         out.append(Binding(role=role, nsg=nsg, target=f"{nsg}/asg:{label}", asg=asg))
     return tuple(out)
+
+
+def _vnet_holds(layout: ClusterLayout, endpoint: Endpoint, rule: TargetRule) -> str | None:
+    """Why ``rule``'s peer, the ``VirtualNetwork`` tag, holds ``endpoint`` (a role's ASG or
+    addresses within a role's prefixes: the machines of roles bound to NSGs are in the virtual
+    network), or None."""
+    peer = rule.peer
+    if peer.kind is not SERVICE_TAG or peer.value.lower() != "virtualnetwork":
+        return None
+    role = _role_holding(layout, endpoint)
+    if role is None:
+        return None
+    held = f"the machines of role {role} are in the virtual network"
+    if AzureProvider.is_cloud_default(rule):
+        return f"Azure's default rule {rule.native_id} admits the virtual network; {held}"
+    return held
+
+
+def _role_holding(layout: ClusterLayout, endpoint: Endpoint) -> str | None:
+    for binding in (*layout.bindings, *layout.readonly):
+        if endpoint.kind is ASG:
+            if binding.asg is not None and binding.asg.lower() == endpoint.value.lower():
+                return binding.role
+            continue
+        if endpoint.kind is not EndpointKind.CIDR:
+            return None
+        network = ipaddress.ip_network(endpoint.value)
+        for prefix in binding.prefixes:
+            held = ipaddress.ip_network(prefix)
+            if held.version == network.version and network.subnet_of(held):  # type: ignore[arg-type]
+                return binding.role
+    return None
+
+
+def _flow_text(rule: TargetRule) -> str:
+    side = "from" if rule.direction is Direction.INGRESS else "to"
+    return f"{rule.direction.value} {rule.protocol.value} {rule.ports_text} {side} {rule.peer}"
+
+
+def _check_paths(
+    changes: Sequence[tuple[ClusterLayout, GroupOps]], native: Mapping[str, translate.RawNsg]
+) -> None:
+    """Refuse to write a rule that another NSG on the path of its role's machines does not let
+    through: Azure admits a flow only when the subnet's NSG and the NIC's both allow it, so such
+    a rule opens nothing, and a plan that counts it as open would be wrong.
+
+    Raises:
+        GuardrailError: every such rule, at once, with the NSG that stops it.
+    """
+    problems: list[str] = []
+    for layout, group in changes:
+        paths = layout.path_nsgs(group.role)
+        flows = [*(op.rule for op in group.adds), *(op.after for op in group.updates)]
+        if not paths or not flows:
+            continue
+        written = layout.by_target[group.target].nsg
+        contains = partial(_vnet_holds, layout)
+        for nsg in paths:
+            raw = native.get(nsg.lower())
+            if raw is None:
+                continue  # the read refused a missing NSG already
+            path = layout.path_layout(group.role, nsg)
+            rules = translate.path_rules(path, raw)
+            target = path.bindings[0].target
+            for flow in flows:
+                if not admits(flow.replace(target=target), rules, contains=contains):
+                    problems.append(
+                        f"role {group.role}: {_flow_text(flow)} would be written to NSG "
+                        f"{written}, but NSG {nsg}, also on the path of the role's machines, "
+                        "does not let it through"
+                    )
+    if problems:
+        where = changes[0][0].where()
+        raise GuardrailError(
+            f"{where}: Azure lets a flow through only when every NSG on its path (the subnet's "
+            "and the NIC's) allows it; portsync would write rules that open nothing:\n  - "
+            + "\n  - ".join(problems),
+            hint="add the rules to those NSGs as well (their owner's way), or remove an NSG "
+            "from the role's nsgs if the role's machines are not behind it",
+        )
 
 
 class AzureProvider:
@@ -491,28 +616,30 @@ class AzureProvider:
         peer = rule.peer
         if peer.kind is not SERVICE_TAG or peer.value.lower() != "virtualnetwork":
             return None
-        role = self._role_holding(endpoint)
-        if role is None:
-            return None
-        held = f"the machines of role {role} are in the virtual network"
-        if self.is_cloud_default(rule):
-            return f"Azure's default rule {rule.native_id} admits the virtual network; {held}"
-        return held
+        return _vnet_holds(self.layout, endpoint, rule)
 
-    def _role_holding(self, endpoint: Endpoint) -> str | None:
-        for binding in (*self.layout.bindings, *self.layout.readonly):
-            if endpoint.kind is ASG:
-                if binding.asg is not None and binding.asg.lower() == endpoint.value.lower():
-                    return binding.role
+    def path_live(
+        self, target: Target, snapshot: Snapshot
+    ) -> list[tuple[Target, list[TargetRule]]]:
+        """For ``explain``: the rules of each other NSG on the path of ``target``'s machines
+        (``nsgs``), each as one read-only target: a flow passes only when each lets it through."""
+        binding = self.layout.by_target.get(target.id)
+        if binding is None or binding not in self.layout.bindings:
+            return []
+        out: list[tuple[Target, list[TargetRule]]] = []
+        for nsg in self.layout.path_nsgs(binding.role):
+            raw = (snapshot.native or {}).get(nsg.lower())
+            if raw is None:
                 continue
-            if endpoint.kind is not EndpointKind.CIDR:
-                return None
-            network = ipaddress.ip_network(endpoint.value)
-            for prefix in binding.prefixes:
-                held = ipaddress.ip_network(prefix)
-                if held.version == network.version and network.subnet_of(held):  # type: ignore[arg-type]
-                    return binding.role
-        return None
+            path = self.layout.path_layout(binding.role, nsg)
+            label = f"{nsg} ({binding.role}, read only)"
+            out.append(
+                (
+                    Target(id=path.bindings[0].target, role=binding.role, label=label),
+                    translate.path_rules(path, raw),
+                )
+            )
+        return out
 
     def managing_tool(self, target: Target, seen: object = None) -> ManagingTool | None:
         """CAPZ or AKS, recognised by the NSG's name."""
@@ -541,15 +668,28 @@ class AzureProvider:
     def _read(self, targets: Sequence[Target]) -> tuple[Snapshot, list[tuple[ClusterLayout, str]]]:
         wants: dict[str, list[tuple[ClusterLayout, str]]] = {}
         layouts: dict[str, ClusterLayout] = {}
+        paths: dict[str, str] = {}  # lower-cased NSG on a role's path -> "NSG (role R)"
         for target in targets:
             name = getattr(target, "cluster", "")
             layout = layouts.get(name) or layouts.setdefault(name, self._layout_of(name))
             wants.setdefault(layout.nsg_of(target.id), []).append((layout, target.id))
+            for nsg in layout.path_nsgs(target.role):
+                paths.setdefault(nsg.lower(), f"{nsg} (on the path of role {target.role})")
+        for nsg in paths:
+            # Kept as read, with no target of its own: the compile checks flows against it.
+            wants.setdefault(nsg, [])
         reader = NsgReader(wants)
         # Each page of NSGs is expanded as it arrives, while the next one is on its way.
         for page in self._pages():
             for body in page:
                 reader.add(body)
+        gone = [paths[n] for n in reader.missing_nsgs() if n in paths]
+        if gone:
+            raise NotFoundError(
+                f"{self._where()}: network security group {', '.join(gone)} does not exist in "
+                f"subscription {self.config.subscription_id}",
+                hint="check the nsgs of the role, resource_group and subscription_id in the config",
+            )
         return reader.snapshot(), reader.missing()
 
     def _not_found(self, missing: Sequence[tuple[ClusterLayout, str]]) -> NotFoundError:
@@ -591,6 +731,7 @@ class AzureProvider:
         """
         layouts = {name: self._layout_of(name) for name in {g.cluster for g in groups}}
         changes = [(layouts[g.cluster], g) for g in groups]
+        _check_paths(changes, snapshot.native or {})
         return translate.compile_writes(changes, snapshot.native or {})
 
     def execute(self, write: Write) -> None:

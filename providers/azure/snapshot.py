@@ -41,8 +41,8 @@ class NsgReader:
         """Take one NSG of the listing (ARM JSON); NSGs nobody binds are skipped."""
         nsg = str(body.get("name") or "").lower()
         wanted = self._wants.get(nsg)
-        if not wanted:
-            return
+        if wanted is None:
+            return  # an NSG with no targets (on the path of a role's machines) is kept as read
         raw = RawNsg.of(body)
         self._native[nsg] = raw
         self._fingerprints[raw.id or raw.name] = raw.etag
@@ -71,6 +71,10 @@ class NsgReader:
         return [
             pair for nsg, pairs in self._wants.items() if nsg not in self._native for pair in pairs
         ]
+
+    def missing_nsgs(self) -> list[str]:
+        """The NSGs ``wants`` names (lower case) that the listing did not hold."""
+        return sorted(nsg for nsg in self._wants if nsg not in self._native)
 
     def snapshot(self) -> Snapshot:
         """The immutable snapshot of what was read."""

@@ -84,6 +84,8 @@ __all__ = [
     "has_legacy_marks",
     "nsg_body",
     "ownership",
+    "path_rules",
+    "path_target",
     "render",
     "rule_name",
     "strip",
@@ -1198,11 +1200,15 @@ class ClusterLayout:
     readonly: tuple[Binding, ...] = ()
     #: What the config says of each role's machines (default: what its binding says).
     machines: tuple[Machines, ...] = ()
+    #: ``(role, NSGs)``: the other NSGs on the path of a role's machines (``nsgs`` besides the
+    #: one written to), read only; a flow reaches the machines only when each of them allows it.
+    paths: tuple[tuple[str, tuple[str, ...]], ...] = ()
     by_target: Mapping[str, Binding] = field(init=False, repr=False, compare=False)
     by_nsg: Mapping[str, tuple[Binding, ...]] = field(init=False, repr=False, compare=False)
     asg_names: Mapping[str, str] = field(init=False, repr=False, compare=False)
     origins: Mapping[str, str] = field(init=False, repr=False, compare=False)
     _nsg_machines: Mapping[str, tuple[Machines, ...]] = field(init=False, repr=False, compare=False)
+    _role_machines: Mapping[str, Machines] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_nsg: dict[str, tuple[Binding, ...]] = {}
@@ -1222,6 +1228,11 @@ class ClusterLayout:
         object.__setattr__(self, "asg_names", asg_names)
         object.__setattr__(self, "origins", origins)
         given = {m.role: m for m in self.machines}
+        object.__setattr__(
+            self,
+            "_role_machines",
+            {b.role: given.get(b.role) or Machines.of(b) for b in self.bindings},
+        )
         object.__setattr__(
             self,
             "_nsg_machines",
@@ -1263,6 +1274,48 @@ class ClusterLayout:
             adopt_legacy=self.adopt_legacy,
             machines=self._nsg_machines[nsg],
         )
+
+    def path_nsgs(self, role: str) -> tuple[str, ...]:
+        """The other NSGs on the path of ``role``'s machines (none for most roles)."""
+        return next((nsgs for r, nsgs in self.paths if r == role), ())
+
+    def path_layout(self, role: str, nsg: str) -> NsgLayout:
+        """An :class:`NsgLayout` that reads every rule of ``nsg``, an NSG on the path of
+        ``role``'s machines, as rules of one read-only target (:func:`path_target`)."""
+        binding = next(b for b in self.bindings if b.role == role)
+        path = Binding(role, nsg, path_target(nsg, role), binding.prefixes, binding.asg)
+        return NsgLayout(
+            nsg=nsg,
+            where=self.where(nsg),
+            owners=self.owners,
+            band=self.band,
+            bindings=(path,),
+            asg_names=self.asg_names,
+            origins=self.origins,
+            machines=(self._role_machines[role],),
+        )
+
+
+def path_target(nsg: str, role: str) -> str:
+    """The read-only target of an NSG on the path of ``role``'s machines: ``<nsg>/path:<role>``."""
+    return f"{nsg}/path:{role}"
+
+
+def path_rules(layout: NsgLayout, raw: RawNsg) -> list[TargetRule]:
+    """Every rule of the NSG ``raw`` as ``layout`` (a :meth:`ClusterLayout.path_layout`) reads
+    it: the allow rules, the deny rules and the allow rules of its default security rules."""
+    body = raw.body()
+    rules = _security_rules(body)
+    defaults = list(_props(body).get("defaultSecurityRules") or ())
+    out: list[TargetRule] = []
+    for found in (
+        layout.live(rules),
+        layout.live(rules, denied=True),
+        expand_defaults(defaults, layout),
+    ):
+        for listed in found.values():
+            out.extend(listed)
+    return out
 
 
 def expand_defaults(

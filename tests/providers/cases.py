@@ -185,6 +185,9 @@ def _azure_snapshot(case: Case, listing: Mapping[str, Any]) -> Snapshot:
         layout = cluster_layout(provider.cluster, case.settings)
         for binding in layout.bindings:
             wants.setdefault(binding.nsg.lower(), []).append((layout, binding.target))
+        for _role, nsgs in layout.paths:
+            for nsg in nsgs:
+                wants.setdefault(nsg.lower(), [])  # read, with no target of its own
     reader = NsgReader(wants)
     for spec in listing.get("nsgs") or ():
         nsg = copy.deepcopy(dict(spec))
