@@ -659,6 +659,9 @@ def _origin(peer: Endpoint, target: str, roles_by_target: Mapping[str, str]) -> 
 
 
 _DIRECTIONS = {"INGRESS": Direction.INGRESS, "EGRESS": Direction.EGRESS}
+#: ``extra`` of the rules of a firewall of each priority met, made once (GCP priorities are
+#: 0-65535, and a project uses a few).
+_PRIORITY_EXTRA: dict[int, tuple[tuple[str, str], ...]] = {}
 
 
 def expand(
@@ -715,13 +718,22 @@ def _expand(
         owned, owner, legacy = False, None, False
     else:
         owned, owner, legacy = _ownership(firewall, len(named) == 1, owners, adopt_legacy)
-    name = str(firewall.get("name", ""))
-    description = str(firewall.get("description") or "")
+    name = firewall.get("name", "")
+    if type(name) is not str:
+        name = str(name)
+    description = firewall.get("description") or ""
+    if type(description) is not str:
+        description = str(description)
     direction = _DIRECTIONS.get(firewall.get("direction") or "INGRESS") or Direction(
         str(firewall.get("direction")).lower()
     )
-    priority = (PRIORITY, str(int(firewall.get("priority", DEFAULT_PRIORITY))))
-    extra: tuple[tuple[str, str], ...] = (priority,)
+    value = firewall.get("priority", DEFAULT_PRIORITY)
+    extra = _PRIORITY_EXTRA.get(value) if type(value) is int else None
+    if extra is None:
+        extra = ((PRIORITY, str(int(value))),)
+        if type(value) is int and 0 <= value <= 65535:
+            _PRIORITY_EXTRA[value] = extra
+    priority = extra[0]
     if everywhere or denying:
         extra_items = [priority]
         if everywhere:
