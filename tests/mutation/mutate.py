@@ -164,6 +164,7 @@ STAGED: dict[str, Staged] = {
         (
             _GOLDEN,
             "tests/providers/azure/test_azure_translate.py",
+            "tests/providers/azure/test_azure_compile_checks.py",
             "tests/providers/azure/test_convert.py",
         ),
     ),
