@@ -78,7 +78,6 @@ __all__ = [
     "check_firewall",
     "check_quota",
     "clean_purpose",
-    "compile_placed",
     "compile_writes",
     "delete_body",
     "describe",
@@ -990,7 +989,7 @@ def target_writes(
             f"{where}: " + "; ".join(problems),
             hint="shorten the purposes or name_prefix, or split the rules over more roles",
         )
-    drops = _unmanaged_drops(writer, found, target, where, final, live)
+    drops = _unmanaged_drops(found, target, where, final, live)
     writes: list[Write] = []
     inserts = 0
     for name, body in sorted(desired.items()):
@@ -1039,7 +1038,6 @@ def target_writes(
 
 
 def _unmanaged_drops(
-    writer: Writer,
     found: Listing,
     target: str,
     where: str,
@@ -1131,23 +1129,9 @@ def compile_writes(
         ProviderLimitError: a limit a write would break, naming the cluster, target and limit.
         ConflictError: a firewall name portsync wants belongs to someone else.
     """
-    placed = compile_placed(groups, found, writers)
-    return tuple(sorted((w for _where, w in placed), key=write_order))
-
-
-def write_order(write: Write) -> tuple[int, str, str]:
-    """Execution order: phase (make, change, break), then firewall name."""
-    return (write.phase, write.target, write.method)
-
-
-def compile_placed(
-    groups: Iterable[GroupOps], found: Listing, writers: Mapping[str, Writer]
-) -> list[tuple[tuple[str, str], Write]]:
-    """:func:`compile_writes`, each write with the (cluster, target) of the group it came from
-    (a firewall several targets leave goes with the first of them). Unsorted."""
-    writes: list[tuple[tuple[str, str], Write]] = []
+    writes: list[Write] = []
     inserts = 0
-    drops: dict[str, tuple[Writer, tuple[str, str], list[str]]] = {}
+    drops: dict[str, tuple[Writer, list[str]]] = {}
     clusters: list[Writer] = []
     for group in groups:
         if not group.ops:
@@ -1155,7 +1139,6 @@ def compile_placed(
         writer = writers[group.cluster]
         if writer not in clusters:
             clusters.append(writer)
-        where = (group.cluster, group.target)
         current = [
             rule
             for name in _names(writer, found, group.target, everywhere=True)
@@ -1170,21 +1153,24 @@ def compile_placed(
             final=final_state(current, group.ops),
             live=current,
         )
-        writes.extend((where, w) for w in done.writes)
+        writes.extend(done.writes)
         inserts += done.inserts
         for name, target in done.drops:
-            drops.setdefault(name, (writer, where, []))[2].append(target)
-    for name, (writer, where, targets) in sorted(drops.items()):
+            drops.setdefault(name, (writer, []))[1].append(target)
+    for name, (writer, targets) in sorted(drops.items()):
         write = drop_writes(writer, found, name, targets)
         if write is not None:
-            writes.append((where, write))
+            writes.append(write)
     check_quota(found, clusters, inserts)
-    return writes
+    return tuple(sorted(writes, key=write_order))
 
 
-def check_quota(
-    found: Listing, writers: Sequence[Writer], inserts: int, *, together: bool | None = None
-) -> None:
+def write_order(write: Write) -> tuple[int, str, str]:
+    """Execution order: phase (make, change, break), then firewall name."""
+    return (write.phase, write.target, write.method)
+
+
+def check_quota(found: Listing, writers: Sequence[Writer], inserts: int) -> None:
     """Refuse a plan whose inserts would take the project over a cluster's ``firewall_quota``
     (the peak: inserts run before deletes).
 
@@ -1192,7 +1178,7 @@ def check_quota(
         ProviderLimitError: naming the cluster, the peak and the quota.
     """
     peak = found.count + inserts
-    many = len(writers) > 1 if together is None else together
+    many = len(writers) > 1
     for writer in writers:
         quota = writer.firewall_quota
         if quota is not None and peak > quota:

@@ -108,7 +108,6 @@ STAGED: dict[str, Staged] = {
             for f in (
                 "x_compile_writes*",
                 "x_write_order*",
-                "x_compile_placed*",
                 "x_check_quota*",
                 "x_target_writes*",
                 "x__unmanaged_drops*",
