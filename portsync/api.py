@@ -209,6 +209,12 @@ def _plan_cluster(
             group.ops,
         )
         groups.append(replace(group, lifelines=tuple(statuses)) if statuses else group)
+    # A provider whose machines sit behind several rule sets (an Azure subnet's NSG and the
+    # NICs') refuses a plan that counts a flow open, written or already in place, that another
+    # of them stops.
+    check_path = getattr(provider, "check_path", None)
+    if check_path is not None:
+        check_path([(g, desired_by_target.get(g.target, [])) for g in groups], snapshot)
     return groups
 
 

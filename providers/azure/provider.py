@@ -382,6 +382,60 @@ def _flow_text(rule: TargetRule) -> str:
     return f"{rule.direction.value} {rule.protocol.value} {rule.ports_text} {side} {rule.peer}"
 
 
+def _path_problems(
+    layout: ClusterLayout,
+    group: GroupOps,
+    flows: Sequence[tuple[TargetRule, str]],
+    native: Mapping[str, translate.RawNsg],
+) -> list[str]:
+    """Each of ``flows`` (a wanted rule of ``group``'s target, and how the plan holds it open:
+    ``would be written to NSG …``, ``is satisfied by …``) that another NSG on the path of the
+    role's machines does not let through, with that NSG."""
+    paths = layout.path_nsgs(group.role)
+    if not paths or not flows:
+        return []
+    problems: list[str] = []
+    contains = partial(_vnet_holds, layout)
+    for nsg in paths:
+        raw = native.get(nsg.lower())
+        if raw is None:
+            continue  # the read refused a missing NSG already
+        path = layout.path_layout(group.role, nsg)
+        rules = translate.path_rules(path, raw)
+        target = path.bindings[0].target
+        for flow, how in flows:
+            if not admits(flow.replace(target=target), rules, contains=contains):
+                problems.append(
+                    f"role {group.role}: {_flow_text(flow)} {how}, but NSG {nsg}, also on the "
+                    "path of the role's machines, does not let it through"
+                )
+    return problems
+
+
+def _refuse_paths(layout: ClusterLayout, problems: Sequence[str]) -> None:
+    """Raise the refusal for ``problems`` (:func:`_path_problems`), if any.
+
+    Raises:
+        GuardrailError: every problem, at once.
+    """
+    if problems:
+        raise GuardrailError(
+            f"{layout.where()}: Azure lets a flow through only when every NSG on its path (the "
+            "subnet's and the NIC's) allows it; portsync would write, or count as open, rules "
+            "that open nothing:\n  - " + "\n  - ".join(problems),
+            hint="add the rules to those NSGs as well (their owner's way), or remove an NSG "
+            "from the role's nsgs if the role's machines are not behind it",
+        )
+
+
+def _written_flows(layout: ClusterLayout, group: GroupOps) -> list[tuple[TargetRule, str]]:
+    written = f"would be written to NSG {layout.by_target[group.target].nsg}"
+    return [
+        *((op.rule, written) for op in group.adds),
+        *((op.after, written) for op in group.updates),
+    ]
+
+
 def _check_paths(
     changes: Sequence[tuple[ClusterLayout, GroupOps]], native: Mapping[str, translate.RawNsg]
 ) -> None:
@@ -394,35 +448,9 @@ def _check_paths(
     """
     problems: list[str] = []
     for layout, group in changes:
-        paths = layout.path_nsgs(group.role)
-        flows = [*(op.rule for op in group.adds), *(op.after for op in group.updates)]
-        if not paths or not flows:
-            continue
-        written = layout.by_target[group.target].nsg
-        contains = partial(_vnet_holds, layout)
-        for nsg in paths:
-            raw = native.get(nsg.lower())
-            if raw is None:
-                continue  # the read refused a missing NSG already
-            path = layout.path_layout(group.role, nsg)
-            rules = translate.path_rules(path, raw)
-            target = path.bindings[0].target
-            for flow in flows:
-                if not admits(flow.replace(target=target), rules, contains=contains):
-                    problems.append(
-                        f"role {group.role}: {_flow_text(flow)} would be written to NSG "
-                        f"{written}, but NSG {nsg}, also on the path of the role's machines, "
-                        "does not let it through"
-                    )
-    if problems:
-        where = changes[0][0].where()
-        raise GuardrailError(
-            f"{where}: Azure lets a flow through only when every NSG on its path (the subnet's "
-            "and the NIC's) allows it; portsync would write rules that open nothing:\n  - "
-            + "\n  - ".join(problems),
-            hint="add the rules to those NSGs as well (their owner's way), or remove an NSG "
-            "from the role's nsgs if the role's machines are not behind it",
-        )
+        problems.extend(_path_problems(layout, group, _written_flows(layout, group), native))
+    if changes:
+        _refuse_paths(changes[0][0], problems)
 
 
 class AzureProvider:
@@ -640,6 +668,36 @@ class AzureProvider:
                 )
             )
         return out
+
+    def check_path(
+        self, planned: Sequence[tuple[GroupOps, Sequence[TargetRule]]], snapshot: Snapshot
+    ) -> None:
+        """For ``plan``: refuse a plan that counts a wanted rule as open (to be written, already
+        satisfied by live rules, or in place) while another NSG on the path of its role's
+        machines does not let it through. ``planned``: each target's group with its wanted
+        rules.
+
+        Raises:
+            GuardrailError: every such rule, at once, with the NSG that stops it.
+        """
+        problems: list[str] = []
+        for group, wanted in planned:
+            binding = self.layout.by_target.get(group.target)
+            if binding is None or not self.layout.path_nsgs(group.role):
+                continue
+            flows = _written_flows(self.layout, group)
+            flows.extend(
+                (s.rule, f"is satisfied by live rules of NSG {binding.nsg}")
+                for s in group.satisfied
+            )
+            held = {rule.key for rule, _ in flows}
+            flows.extend(
+                (rule, f"is in place in NSG {binding.nsg}")
+                for rule in wanted
+                if rule.key not in held
+            )
+            problems.extend(_path_problems(self.layout, group, flows, snapshot.native or {}))
+        _refuse_paths(self.layout, problems)
 
     def managing_tool(self, target: Target, seen: object = None) -> ManagingTool | None:
         """CAPZ or AKS, recognised by the NSG's name."""

@@ -185,3 +185,55 @@ def test_explain_lets_a_flow_through_only_when_every_nsg_on_the_path_does(
         }
     )
     assert ask().answer is Answer.ALLOWED
+
+
+@pytest.mark.parametrize(
+    ("source", "held"),
+    [
+        # Someone else's rule equal to the row: the row is in place.
+        ("203.0.113.0/24", "is in place in NSG nic-nsg"),
+        # A broader one: the row is satisfied by it (coverage).
+        ("203.0.112.0/23", "is satisfied by live rules of NSG nic-nsg"),
+    ],
+)
+def test_a_row_the_nic_nsg_holds_open_and_the_subnet_nsg_stops_is_refused(
+    path: AzureWorld, source: str, held: str
+) -> None:
+    # The plan would write nothing for the NodePorts row and count it open; the subnet's NSG
+    # (Azure's defaults only) stops that flow, so nothing is open: the plan refuses, as it does
+    # for a rule it would add.
+    nic_rule = {**FROM_ALL, "name": "nodeports-on-the-nic"}
+    nic_rule["properties"] = {**FROM_ALL["properties"], "sourceAddressPrefix": source}
+    path.seed(NIC, nic_rule)
+    with pytest.raises(GuardrailError) as caught:
+        api.plan(load_config(path.config_path))
+    message = str(caught.value)
+    assert (
+        f"role worker: ingress tcp 30000-32767 from cidr:203.0.113.0/24 {held}, but NSG "
+        "subnet-nsg, also on the path of the role's machines, does not let it through"
+    ) in message
+    # Nothing else is named: the other rows pass the subnet's AllowVnetInBound.
+    assert message.count("role worker:") == 1, message
+    result = runner.invoke(app, ["--config", str(path.config_path), "apply", "--auto-approve"])
+    assert result.exit_code == 1, result.output
+    assert held in result.stderr
+    assert "nsg.put" not in path.emulator.calls.snapshot()
+    # Once the subnet's NSG lets it in, the plan goes on and writes nothing for the row.
+    path.seed(SUBNET, FROM_ALL)
+    plan = api.plan(load_config(path.config_path))
+    worker = next(g for g in plan.groups if g.role == "worker")
+    assert not [op for op in worker.adds if str(op.rule.peer) == "cidr:203.0.113.0/24"]
+    satisfied = [s.rule.ports_text for s in worker.satisfied]
+    assert satisfied == (["30000-32767"] if "satisfied" in held else [])
+
+
+def test_a_rule_portsync_wrote_is_refused_once_the_subnet_nsg_stops_it(path: AzureWorld) -> None:
+    # Converged with the subnet's NSG letting the NodePorts in; then its owner takes that out.
+    path.seed(SUBNET, FROM_ALL)
+    api.apply(load_config(path.config_path))
+    assert api.plan(load_config(path.config_path)).is_empty()
+    path.emulator.seed_nsg(SUB, RG, SUBNET)
+    with pytest.raises(
+        GuardrailError, match=r"30000-32767 from cidr:203\.0\.113\.0/24 is in place"
+    ):
+        api.plan(load_config(path.config_path))
