@@ -39,6 +39,7 @@ __all__ = [
     "RuleMatch",
     "access_of",
     "admits",
+    "answers",
     "covering_rules",
     "decide",
     "match_peer",
@@ -437,7 +438,20 @@ def admits(
 ) -> bool:
     """Whether ``rules`` let every packet of ``flow`` through, decided exactly as ``explain``
     decides (:func:`decide`): priorities and deny rules count, and an uncertain match does not
-    admit.
+    admit. See :func:`answers`."""
+    found = answers(flow, rules, from_internet=from_internet, contains=contains)
+    return found == {Answer.ALLOWED}
+
+
+def answers(
+    flow: TargetRule,
+    rules: Sequence[TargetRule],
+    *,
+    from_internet: bool = False,
+    contains: Contains | None = None,
+) -> set[Answer]:
+    """The answers ``rules`` give the packets of ``flow``, one per piece of its range: every
+    piece allowed means the whole flow passes, every piece denied that none of it does.
 
     ``flow`` is a rule-shaped flow: its peer is the source (ingress) and its ports the range that
     must pass. The range is cut where any rule's range starts or ends, and one port of each piece
@@ -461,11 +475,11 @@ def admits(
         points = list(sorted(cuts))
     else:
         points = [None]
+    found: set[Answer] = set()
     for port in points:
         applying = [r for r in relevant if _applies_at(r, flow, port)]
         answer = decide(
             flow.peer, applying, from_internet=from_internet, contains=contains, role=flow.role
         )
-        if answer.answer is not Answer.ALLOWED:
-            return False
-    return True
+        found.add(answer.answer)
+    return found

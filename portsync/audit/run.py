@@ -35,7 +35,7 @@ from typing import Any
 
 from portsync.config import ClusterConfig, LoadedConfig
 from portsync.errors import TranslationError
-from portsync.evaluate import Match, access_of, reach_of
+from portsync.evaluate import Answer, Contains, Match, access_of, answers, reach_of
 
 # The checks, their severities, the component ports and the allow_exposure names are the
 # exposure knowledge the apply-time guard shares.
@@ -245,6 +245,69 @@ def lifeline_findings(
     return out
 
 
+def through_path(
+    findings: Sequence[Finding],
+    paths: Sequence[tuple[Target, Sequence[TargetRule]]],
+    *,
+    contains: Contains | None = None,
+) -> tuple[list[Finding], list[str]]:
+    """``findings`` of one target held against the other groups of rules on the path of its
+    role's machines (``paths``, the provider's ``path_live``: an Azure subnet's NSG in front of
+    the NICs'), pure.
+
+    A flow reaches the machines only when each of them lets it through, so an exposure of a
+    component's ports (a finding with ``exposed``) is reported only when no group on the path
+    stops all of it, and its message says how the path answers. The traffic is asked as coming
+    from the internet: the exposure is to the world, and a rule for the virtual network does not
+    let the world in.
+
+    Returns:
+        ``(findings, notes)``: the findings kept, and a note for each one a group on the path
+        stops entirely.
+    """
+    if not paths:
+        return list(findings), []
+    kept: list[Finding] = []
+    notes: list[str] = []
+    for finding in findings:
+        if finding.exposed is None or finding.reach is not Reach.WORLD:
+            kept.append(finding)
+            continue
+        protocol, ports = finding.exposed
+        stopped: str | None = None
+        partly: list[str] = []
+        passed: list[str] = []
+        for path, rules in paths:
+            flow = replace(finding.rule, target=path.id, protocol=protocol, ports=ports, extra=())
+            name = path.label or path.id
+            found = answers(flow, rules, from_internet=True, contains=contains)
+            if found == {Answer.ALLOWED}:
+                passed.append(name)
+            elif found == {Answer.DENIED}:
+                stopped = name
+                break
+            else:
+                partly.append(name)
+        if stopped is not None:
+            notes.append(
+                f"not reported: {finding.message}, but {stopped}, also on the path of the "
+                "role's machines, does not let it through"
+            )
+            continue
+        if partly:
+            more = (
+                f"; {', '.join(partly)}, also on the path of the role's machines, lets "
+                "through only part of it, or portsync cannot tell"
+            )
+        else:
+            more = (
+                f"; {', '.join(passed)}, also on the path of the role's machines, lets it "
+                "through as well"
+            )
+        kept.append(replace(finding, message=finding.message + more))
+    return kept, notes
+
+
 # --- allow_exposure ----------------------------------------------------------------------------
 
 
@@ -332,22 +395,29 @@ def audit(
                     lifelines=lifelines.get(target.id, {}),
                 )
             )
-            findings.extend(
-                audit_target(
-                    cluster=cluster.name,
-                    provider=cluster.provider,
-                    target=target,
-                    live=live.get(target.id, []),
-                    ports=ports,
-                    desired=(
-                        None
-                        if desired is None or target.id in read_only
-                        else [r for r in desired if r.target == target.id]
-                    ),
-                    internal=internal,
-                    defaults=split_cloud_defaults(provider, live.get(target.id, []))[1],
-                )
+            exposed = audit_target(
+                cluster=cluster.name,
+                provider=cluster.provider,
+                target=target,
+                live=live.get(target.id, []),
+                ports=ports,
+                desired=(
+                    None
+                    if desired is None or target.id in read_only
+                    else [r for r in desired if r.target == target.id]
+                ),
+                internal=internal,
+                defaults=split_cloud_defaults(provider, live.get(target.id, []))[1],
             )
+            path_live = getattr(provider, "path_live", None)
+            if path_live is not None:
+                exposed, stopped = through_path(
+                    exposed,
+                    path_live(target, session.snapshot(cluster)),
+                    contains=getattr(provider, "peer_contains", None),
+                )
+                notes.extend(stopped)
+            findings.extend(exposed)
         summary = ClusterAudit(
             cluster=cluster.name,
             provider=cluster.provider,

@@ -237,3 +237,61 @@ def test_a_rule_portsync_wrote_is_refused_once_the_subnet_nsg_stops_it(path: Azu
         GuardrailError, match=r"30000-32767 from cidr:203\.0\.113\.0/24 is in place"
     ):
         api.plan(load_config(path.config_path))
+
+
+#: The kubelet open to everyone, on the NIC's NSG portsync writes to.
+KUBELET_FROM_EVERYONE = {
+    "name": "kubelet-from-everyone",
+    "properties": {
+        "protocol": "Tcp",
+        "access": "Allow",
+        "direction": "Inbound",
+        "priority": 250,
+        "sourcePortRange": "*",
+        "sourceAddressPrefix": "0.0.0.0/0",
+        "destinationPortRange": "10250",
+        "destinationAddressPrefix": "*",
+    },
+}
+
+
+def test_audit_reports_an_exposure_only_when_every_nsg_on_the_path_lets_it_through(
+    path: AzureWorld,
+) -> None:
+    from portsync.audit import audit
+
+    def kubelet(report: Any) -> list[Any]:
+        return [f for f in report.findings if f.id == "PS-EXPOSED-KUBELET" and f.target == NIC]
+
+    path.seed(NIC, KUBELET_FROM_EVERYONE)
+    # The subnet's NSG has Azure's defaults only: nothing from the internet reaches the kubelet.
+    report = audit(load_config(path.config_path))
+    assert kubelet(report) == []
+    (notes,) = [c.notes for c in report.clusters]
+    assert any(
+        n.startswith(
+            "not reported: kubelet tcp/10250 on nic-nsg (worker) is open to cidr:0.0.0.0/0"
+        )
+        and "but subnet-nsg (worker, read only), also on the path of the role's machines, does "
+        "not let it through"
+        in n
+        for n in notes
+    ), notes
+    # The subnet's NSG lets the whole internet in on 10250: exposed, and said to be through both.
+    path.seed(SUBNET, {**KUBELET_FROM_EVERYONE, "name": "kubelet-on-the-subnet"})
+    report = audit(load_config(path.config_path))
+    (finding,) = kubelet(report)
+    assert (
+        "subnet-nsg (worker, read only), also on the path of the role's machines, lets it through as well"
+        in (finding.message)
+    )
+    # Only part of the internet on the subnet's NSG: reported, with the NSG that may stop part.
+    part = {**KUBELET_FROM_EVERYONE, "name": "kubelet-on-the-subnet"}
+    part["properties"] = {**part["properties"], "sourceAddressPrefix": "203.0.113.0/24"}
+    path.emulator.seed_nsg(SUB, RG, SUBNET)
+    path.seed(SUBNET, part)
+    (finding,) = kubelet(audit(load_config(path.config_path)))
+    assert (
+        "subnet-nsg (worker, read only), also on the path of the role's machines, lets through only part of it"
+        in (finding.message)
+    )
