@@ -18,6 +18,7 @@ rule sitting outside the band carries ``extra["priority"]`` (so it is moved into
 from __future__ import annotations
 
 import copy
+import functools
 import hashlib
 import ipaddress
 import json
@@ -217,6 +218,12 @@ class Machines:
         """Whether a role side of canonical ``items`` holds the role's machines, for a rule whose
         peer is of IP ``version`` (None: a service tag or ASG): ``YES`` when surely, ``NO`` when
         surely not, ``UNKNOWN`` when portsync cannot tell."""
+        # Every rule of an NSG asks this for each role, and most name the same role side: the
+        # answer depends on nothing else, and parsing the prefixes each time was most of the
+        # Azure plan's own cost.
+        return _reach(self, tuple(items), version)
+
+    def _reach(self, items: tuple[str, ...], version: int | None) -> Match:
         if not items:
             return Match.UNKNOWN
         maybe = False
@@ -254,6 +261,11 @@ class Machines:
         if maybe or any(w.overlaps(n) for w in wanted for n in nets if n.version == w.version):
             return Match.UNKNOWN
         return Match.NO
+
+
+#: :meth:`Machines.reach`, remembered: a pure function of the role's binding and the rule's
+#: role side (Machines compares and hashes by its fields). Bounded, for long-running serve.
+_reach = functools.lru_cache(maxsize=4096)(Machines._reach)
 
 
 def reach_extra(
