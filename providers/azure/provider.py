@@ -583,6 +583,11 @@ class AzureProvider:
         also: dict[str, tuple[Target, ...]] = {}
         members: dict[Endpoint, frozenset[Endpoint]] = {}
         names = self.layout.asg_names
+        # Each role looks only at the bindings of its own NSG: grouped once, not scanned per
+        # role (a resource group of a thousand NSGs made that a million comparisons).
+        by_nsg: dict[str, list[Binding]] = {}
+        for b in (*self.layout.bindings, *self.layout.readonly):
+            by_nsg.setdefault(b.nsg.lower(), []).append(b)
         for role, spec in self.config.roles.items():
             written = self.bindings[role]
             others = spec.other_asgs if written.asg is not None else ()
@@ -596,8 +601,8 @@ class AzureProvider:
                 for b in holders
             ]
             seen = {written.target, *(t.id for t in found)}
-            for b in (*self.layout.bindings, *self.layout.readonly):
-                if b.nsg.lower() != written.nsg.lower() or b.target in seen:
+            for b in by_nsg.get(written.nsg.lower(), ()):
+                if b.target in seen:
                     continue
                 seen.add(b.target)
                 label = (
