@@ -57,6 +57,27 @@ def _planned_also(
     return out
 
 
+def _ask(
+    provider: Any,
+    target: Target,
+    rules: Sequence[TargetRule],
+    endpoints: Sequence[Endpoint],
+    source: Source,
+    destination: Destination,
+    member: Memberships,
+) -> TargetAnswer:
+    """One group of rules' answer for the flow, with the provider's own peer knowledge."""
+    return evaluate(
+        target,
+        rules,
+        endpoints,
+        destination,
+        from_internet=source.from_internet,
+        contains=getattr(provider, "peer_contains", None),
+        members=member.members,
+    )
+
+
 def _through_path(
     provider: Any,
     session: Any,
@@ -77,15 +98,7 @@ def _through_path(
         return found
     answer = found.answer
     for path, rules in hook(found.target, session.snapshot(cluster)):
-        passed = evaluate(
-            path,
-            rules,
-            endpoints,
-            destination,
-            from_internet=source.from_internet,
-            contains=getattr(provider, "peer_contains", None),
-            members=member.members,
-        )
+        passed = _ask(provider, path, rules, endpoints, source, destination, member)
         notes.append(
             f"{found.target}: {path.label or path.id}, also on the path of the role's machines, "
             f"answers {passed.answer}"
@@ -207,15 +220,7 @@ def explain(
                 notes.append(f"{source.peer} resolves to no endpoint on {target}")
                 results.append(TargetAnswer(target, Answer.UNKNOWN))
                 continue
-            found = evaluate(
-                target,
-                rules,
-                endpoints,
-                destination,
-                from_internet=source.from_internet,
-                contains=getattr(provider, "peer_contains", None),
-                members=member.members,
-            )
+            found = _ask(provider, target, rules, endpoints, source, destination, member)
             results.append(
                 _through_path(
                     provider, session, cluster, found, endpoints, source, destination, member, notes
