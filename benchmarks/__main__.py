@@ -65,7 +65,7 @@ def _reset_moto() -> None:
 
 
 def _startup_rows(raw: Rows, repeat: int) -> Rows:
-    """bench_startup's rows (medians and ratios to both floors) in the common columns."""
+    """bench_startup's rows (best times and ratios to both floors) in the common columns."""
     typer = next((r["seconds"] for r in raw if "import typer" in str(r["what"])), None)
     rows = []
     for row in raw:
@@ -84,7 +84,7 @@ def _startup_rows(raw: Rows, repeat: int) -> Rows:
                     "floor; " if floor else "baseline = python -c 'import typer' (target <= 1.5); "
                 )
                 + f"{row.get('ratio_to_python')}x python -c pass; "
-                f"median of {repeat}",
+                f"best of {repeat}",
             )
         )
     return rows

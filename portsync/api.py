@@ -167,7 +167,7 @@ def _plan_cluster(
         target, seen, current, ops = item.target, item.seen, item.current, item.ops
         unmanaged, cloud_defaults, protected = item.unmanaged, item.cloud_defaults, item.protected
         satisfied: list[Satisfied] = []
-        if cluster.covered == "satisfy":
+        if cluster.covered == "satisfy" and any(isinstance(op, CreateRuleOp) for op in ops):
             fixed_hook = getattr(provider, "is_fixed_default", None)
             # Deny rules count too: a flow one of them may touch is not covered.
             covering = [r for r in seen if fixed_hook is None or not fixed_hook(r)]

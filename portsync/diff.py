@@ -8,7 +8,6 @@ logged at INFO in sorted order.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
 from portsync.evaluate import Match, covering_rules, reach_of
@@ -59,21 +58,48 @@ def diff_target(
     """
     if mode not in MODES:
         raise ValueError(f"unknown mode {mode!r}; expected one of {MODES}")
+    # A plan diffs every rule of a fleet, and nearly all of them are in place: each key is looked
+    # at once, in the order read, and only the few that change something are sorted (ops and
+    # log lines come out in key order, as if every key had been visited sorted).
     wanted: dict[RuleKey, TargetRule] = {}
     for rule in desired:
-        wanted.setdefault(rule.key, rule)
+        if rule.key not in wanted:
+            wanted[rule.key] = rule
     directions = {rule.direction for rule in wanted.values()}
-    present: dict[RuleKey, list[TargetRule]] = defaultdict(list)
+    present: dict[RuleKey, TargetRule] = {}
+    more: dict[RuleKey, list[TargetRule]] = {}  # every rule of a key read more than once
     for rule in live:
-        present[rule.key].append(rule)
+        key = rule.key
+        first = present.get(key)
+        if first is None:
+            present[key] = rule
+        elif key in more:
+            more[key].append(rule)
+        else:
+            more[key] = [first, rule]
 
-    ops: list[Op] = []
-    unmanaged: list[TargetRule] = []
-    for key in sorted(wanted):
-        want = wanted[key]
+    changed: list[tuple[RuleKey, TargetRule, list[TargetRule]]] = []
+    for key, want in wanted.items():
+        first = present.get(key)
+        if first is not None and key not in more:
+            if first.owned:
+                if (
+                    first.legacy
+                    or first.description != want.description
+                    or first.extra != want.extra
+                ):
+                    changed.append((key, want, [first]))
+            elif reach_of(first, want.role) is not Match.YES:
+                changed.append((key, want, []))
+            continue
         # Someone else's rule with the same key stands for the wanted one only when it is aimed
         # at the role's machines (an Azure rule for another subnet is not).
-        found = [r for r in present.get(key, []) if r.owned or reach_of(r, want.role) is Match.YES]
+        found = [r for r in more.get(key, ()) if r.owned or reach_of(r, want.role) is Match.YES]
+        changed.append((key, want, found))
+
+    ops: list[Op] = []
+    changed.sort(key=_first)
+    for key, want, found in changed:
         owned = [r for r in found if r.owned]
         if not found:
             log.info("missing %s", key)
@@ -100,8 +126,15 @@ def diff_target(
             if mode != "additive":
                 for extra in owned[1:]:
                     ops.append(DeleteRuleOp(extra, "duplicate of another portsync rule"))
-    for key in sorted(present):
-        for rule in present[key]:
+
+    # Live rules: an owned rule of a wanted key was dealt with above; every other rule is
+    # removed or left alone.
+    unmanaged: list[TargetRule] = []
+    left = sorted(
+        key for key, rule in present.items() if key in more or not rule.owned or key not in wanted
+    )
+    for key in left:
+        for rule in more.get(key) or (present[key],):
             if rule.owned:
                 if key not in wanted and mode != "additive":
                     log.info("unwanted %s", key)
@@ -118,6 +151,10 @@ def diff_target(
             else:
                 unmanaged.append(rule)
     return ops, unmanaged
+
+
+def _first(item: tuple[RuleKey, TargetRule, list[TargetRule]]) -> RuleKey:
+    return item[0]
 
 
 #: ``extra`` keys that start with this are facts a provider read about a live rule (its priority
@@ -197,6 +234,8 @@ def settle_covered(
         ``(ops, satisfied)``: the operations left, and each dropped addition with the live rules
         that cover it.
     """
+    if not any(isinstance(op, CreateRuleOp) for op in ops):
+        return list(ops), []  # nothing to settle (most targets of a plan)
     surviving = final_state(live, [op for op in ops if not isinstance(op, CreateRuleOp)])
     surviving.extend(also)
     others = {r.target for r in also}
