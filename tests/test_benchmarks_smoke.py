@@ -30,9 +30,10 @@ def _check(rows: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 
 
 def test_gcp_plan_and_apply_count_the_minimum_calls() -> None:
-    rows = _check(bench_gcp.run(12, changes=4, latency=0.0, repeats=1))
+    rows = _check(bench_gcp.run(12, changes=4, latency=0.0, repeats=1, plan_repeats=2))
     plan = rows["plan"]
     assert plan["calls_read"] == math.ceil(12 / MAX_RESULTS_PER_PAGE) == 1
+    assert "CPU time (every thread)" in plan["note"] and "best of 2" in plan["note"]
     assert plan["calls_write"] == 0
     assert "plan empty" in plan["note"]
     parallel = rows[f"apply 4 changes, {bench_gcp.WORKERS} workers"]
@@ -44,7 +45,7 @@ def test_gcp_plan_and_apply_count_the_minimum_calls() -> None:
 
 def test_gcp_plan_pages_at_500_firewalls() -> None:
     scale = MAX_RESULTS_PER_PAGE + 1
-    rows = _check(bench_gcp.run(scale, latency=0.0, repeats=1, apply=False))
+    rows = _check(bench_gcp.run(scale, latency=0.0, repeats=1, apply=False, plan_repeats=1))
     assert rows["plan"]["calls_read"] == math.ceil(scale / MAX_RESULTS_PER_PAGE) == 2
 
 

@@ -227,6 +227,28 @@ class GcpAdapter:
             ProviderError: or a subclass, when the API refuses after retries (raised where the
                 failing page would have been).
         """
+        from .convert import items_to_dicts
+
+        for page in self._pages(filter):
+            yield items_to_dicts(page)
+
+    def firewall_reads(
+        self, fields: frozenset[str], *, filter: str | None = None
+    ) -> Iterator[list[tuple[dict[str, Any], Any]]]:
+        """As :meth:`firewall_pages`, each firewall as ``(its fields named in fields, the raw
+        message)``: the dict holds what a read looks at, :class:`.convert.Converted` gives the
+        whole firewall from the message when a write needs it.
+
+        Raises:
+            ProviderError: or a subclass, as :meth:`firewall_pages`.
+        """
+        from .convert import items_with_fields
+
+        for page in self._pages(filter):
+            yield items_with_fields(page, fields)
+
+    def _pages(self, filter: str | None) -> Iterator[Any]:
+        """The list pages as the SDK gives them, read ahead (see :meth:`firewall_pages`)."""
         request = self._compute.ListFirewallsRequest(
             project=self.project, max_results=MAX_RESULTS_PER_PAGE
         )
@@ -245,15 +267,13 @@ class GcpAdapter:
                 if page.next_page_token:
                     take(self.read_bucket)  # the next page is one more request
 
-        from .convert import items_to_dicts
-
         stream = read_ahead(pages, name=f"gcp-list-{self.project}")
         while True:
             with self._errors(what, "compute.firewalls.list"):
                 page = next(stream, None)
             if page is None:
                 return
-            yield items_to_dicts(page)
+            yield page
 
     def get_firewall(self, name: str) -> dict[str, Any] | None:
         """One firewall, or None when it does not exist.

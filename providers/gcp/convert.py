@@ -10,11 +10,13 @@ against ``to_dict`` field for field.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-__all__ = ["items_to_dicts", "message_to_dict"]
+__all__ = ["Converted", "items_to_dicts", "items_with_fields", "message_to_dict"]
 
 # JSON has no 64-bit integers: json_format writes these as decimal strings, and so does the API.
 _INT64_TYPES = frozenset(
@@ -65,6 +67,38 @@ def items_to_dicts(page: Any) -> list[dict[str, Any]]:
     return [_pb_to_dict(item) for item in type(page).pb(page).items]
 
 
+def items_with_fields(page: Any, fields: frozenset[str]) -> list[tuple[dict[str, Any], Any]]:
+    """The ``items`` of a list page as ``(only those fields, the raw message)``: each dict is
+    :func:`message_to_dict`'s, restricted to the top-level ``fields`` (JSON names; their values
+    whole). A read looks at a few fields of every firewall and at all of them only for the few it
+    writes: :class:`Converted` converts those on demand."""
+    return [(_pb_to_dict(item, fields), item) for item in type(page).pb(page).items]
+
+
+class Converted(Mapping[str, Mapping[str, Any]]):
+    """Raw messages by name, each given as :func:`message_to_dict` gives it (read-only),
+    converted the first time it is asked for."""
+
+    __slots__ = ("_done", "_messages")
+
+    def __init__(self, messages: Mapping[str, Any]) -> None:
+        self._messages = dict(messages)
+        self._done: dict[str, Mapping[str, Any]] = {}
+
+    def __getitem__(self, name: str) -> Mapping[str, Any]:
+        found = self._done.get(name)
+        if found is None:
+            # Two threads may convert one message at once: both get equal dicts.
+            found = self._done[name] = MappingProxyType(_pb_to_dict(self._messages[name]))
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._messages)
+
+    def __len__(self) -> int:
+        return len(self._messages)
+
+
 #: How a field's values convert: as they are, as decimal text (64-bit integers), by enum name, or
 #: as a nested message.
 _PLAIN, _TEXT, _ENUM, _MESSAGE = range(4)
@@ -92,10 +126,12 @@ def _field(fd: FieldDescriptor) -> tuple[str, bool, bool, int, Any]:
     return found
 
 
-def _pb_to_dict(pb: Any) -> dict[str, Any]:
+def _pb_to_dict(pb: Any, only: frozenset[str] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for fd, value in pb.ListFields():
         name, repeated, is_map, kind, extra = _field_cache.get(fd) or _field(fd)
+        if only is not None and name not in only:
+            continue
         if is_map:
             out[name] = {str(k): _convert(kind, extra, v) for k, v in value.items()}
         elif repeated:
@@ -108,7 +144,7 @@ def _pb_to_dict(pb: Any) -> dict[str, Any]:
         else:
             out[name] = _convert(kind, extra, value)
     for name, is_map in _repeated_cache.get(pb.DESCRIPTOR) or _repeated_fields(pb.DESCRIPTOR):
-        if name not in out:
+        if name not in out and (only is None or name in only):
             out[name] = {} if is_map else []
     return out
 

@@ -359,9 +359,15 @@ class GcpProvider:
         Raises:
             ProviderError: or a subclass, when the API refuses.
         """
+        from .convert import Converted
+
         everywhere = self.config.firewall_quota is not None
         list_filter = None if everywhere else f'network = "{self.network}"'
-        pages: Iterable[list[dict[str, Any]]] = self.adapter.firewall_pages(filter=list_filter)
+        # Each firewall as the fields the read looks at and the raw message, converted whole
+        # only when a write needs it (a plan that changes nothing converts none).
+        pages: Iterable[list[tuple[dict[str, Any], Any]]] = self.adapter.firewall_reads(
+            translate.READ_FIELDS, filter=list_filter
+        )
         wanted: dict[str, set[str]] = {}
         for target in targets:
             # Target.cluster names the binding cluster once the engine reads whole scopes.
@@ -369,14 +375,16 @@ class GcpProvider:
             wanted.setdefault(cluster, set()).add(target.id)
         readers = [(self._writer_for(name), ids) for name, ids in wanted.items()]
         listed: list[dict[str, Any]] = []
+        messages: dict[str, Any] = {}
         expanded: dict[str, list[TargetRule]] = {}
         denied: dict[str, list[TargetRule]] = {}
         count = 0
         # Each page is expanded as it arrives, while the next one is on its way.
         for page in pages:
             count += len(page)
-            listed.extend(page)
-            for firewall in page:
+            for firewall, message in page:
+                listed.append(firewall)
+                messages[str(firewall["name"])] = message
                 found: list[TargetRule] = []
                 denying = bool(firewall.get("denied"))
                 for writer, ids in readers:
@@ -401,7 +409,9 @@ class GcpProvider:
         return Snapshot(
             provider=self.name,
             rules={target: tuple(found) for target, found in live.items()},
-            native=translate.listing(listed, count=count, one_network=not everywhere),
+            native=translate.listing(
+                listed, count=count, one_network=not everywhere, whole=Converted(messages)
+            ),
             quotas={"firewalls": count},
         )
 

@@ -71,6 +71,7 @@ __all__ = [
     "APPLIES_TO",
     "MARKER",
     "PRIORITY",
+    "READ_FIELDS",
     "Listing",
     "Writer",
     "api_protocol",
@@ -658,6 +659,9 @@ def _origin(peer: Endpoint, target: str, roles_by_target: Mapping[str, str]) -> 
 
 
 _DIRECTIONS = {"INGRESS": Direction.INGRESS, "EGRESS": Direction.EGRESS}
+#: ``extra`` of the rules of a firewall of each priority met, made once (GCP priorities are
+#: 0-65535, and a project uses a few).
+_PRIORITY_EXTRA: dict[int, tuple[tuple[str, str], ...]] = {}
 
 
 def expand(
@@ -714,13 +718,22 @@ def _expand(
         owned, owner, legacy = False, None, False
     else:
         owned, owner, legacy = _ownership(firewall, len(named) == 1, owners, adopt_legacy)
-    name = str(firewall.get("name", ""))
-    description = str(firewall.get("description") or "")
+    name = firewall.get("name", "")
+    if type(name) is not str:
+        name = str(name)
+    description = firewall.get("description") or ""
+    if type(description) is not str:
+        description = str(description)
     direction = _DIRECTIONS.get(firewall.get("direction") or "INGRESS") or Direction(
         str(firewall.get("direction")).lower()
     )
-    priority = (PRIORITY, str(int(firewall.get("priority", DEFAULT_PRIORITY))))
-    extra: tuple[tuple[str, str], ...] = (priority,)
+    value = firewall.get("priority", DEFAULT_PRIORITY)
+    extra = _PRIORITY_EXTRA.get(value) if type(value) is int else None
+    if extra is None:
+        extra = ((PRIORITY, str(int(value))),)
+        if type(value) is int and 0 <= value <= 65535:
+            _PRIORITY_EXTRA[value] = extra
+    priority = extra[0]
     if everywhere or denying:
         extra_items = [priority]
         if everywhere:
@@ -851,24 +864,58 @@ class Listing:
     one_network: bool = True
 
 
+#: The fields of a firewall that reading it looks at: what :func:`expand`, :func:`expand_denied`,
+#: :func:`targets_of`, :meth:`Writer.on_network` and :func:`listing` read. A read may hand them a
+#: firewall holding only these (``tests/providers/gcp/test_convert.py`` checks that the rules come
+#: out the same).
+READ_FIELDS = frozenset(
+    {
+        "name",
+        "description",
+        "network",
+        "direction",
+        "priority",
+        "disabled",
+        "allowed",
+        "denied",
+        "sourceRanges",
+        "sourceTags",
+        "sourceServiceAccounts",
+        "destinationRanges",
+        "targetTags",
+        "targetServiceAccounts",
+    }
+)
+
+
 def listing(
-    firewalls: Iterable[Mapping[str, Any]], *, count: int | None = None, one_network: bool = True
+    firewalls: Iterable[Mapping[str, Any]],
+    *,
+    count: int | None = None,
+    one_network: bool = True,
+    whole: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> Listing:
-    """A :class:`Listing` of ``firewalls``; ``count`` defaults to how many there are."""
+    """A :class:`Listing` of ``firewalls``; ``count`` defaults to how many there are.
+
+    ``whole``: the firewalls by name, read-only, when ``firewalls`` hold only
+    :data:`READ_FIELDS` of each (the listing then keeps ``whole`` for the writes to work from).
+    """
     raw: dict[str, Mapping[str, Any]] = {}
     by_target: dict[str, list[str]] = {}
     for firewall in firewalls:
         name = str(firewall["name"])
-        # Read-only views: a listing is shared by the clusters of a read scope and never changes.
-        raw[name] = (
-            firewall if isinstance(firewall, MappingProxyType) else MappingProxyType(firewall)
-        )
+        if whole is None:
+            # Read-only views: a listing is shared by the clusters of a read scope and never
+            # changes.
+            raw[name] = (
+                firewall if isinstance(firewall, MappingProxyType) else MappingProxyType(firewall)
+            )
         for target in targets_of(firewall) or [""]:
             by_target.setdefault(target, []).append(name)
     return Listing(
-        firewalls=MappingProxyType(raw),
+        firewalls=MappingProxyType(raw) if whole is None else whole,
         by_target=MappingProxyType({t: tuple(n) for t, n in by_target.items()}),
-        count=len(raw) if count is None else count,
+        count=(len(raw) if whole is None else len(whole)) if count is None else count,
         one_network=one_network,
     )
 

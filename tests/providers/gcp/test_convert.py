@@ -89,3 +89,89 @@ _firewalls = st.fixed_dictionaries(
 def test_any_firewall_converts_like_the_sdk(body: dict[str, Any]) -> None:
     message = compute_v1.Firewall.from_json(json.dumps(body))
     assert message_to_dict(message) == _sdk(message)
+
+
+# --------------------------------------------------------------------------- what a read converts
+
+
+def _writer(tags: list[str]) -> Any:
+    from portsync.owners import NamedOwners
+    from portsync.providers.gcp.translate import Writer, network_url
+
+    return Writer(
+        cluster="c",
+        project="p",
+        network_name="default",
+        network=network_url("p", "default"),
+        owners=NamedOwners(prefix="portsync", owner="c"),
+        roles_by_target={f"tag:{t}": f"role-{i}" for i, t in enumerate(tags)},
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(_firewalls, st.lists(_names, max_size=3))
+def test_a_read_s_fields_give_the_same_rules_as_the_whole_firewall(
+    body: dict[str, Any], bound: list[str]
+) -> None:
+    """A read converts only READ_FIELDS of each firewall: those are the whole firewall's values,
+    and expanding, listing and network checks see no difference."""
+    from portsync.providers.gcp import translate
+    from portsync.providers.gcp.convert import Converted, items_with_fields
+
+    message = compute_v1.Firewall.from_json(json.dumps(body))
+    whole = message_to_dict(message)
+    page = compute_v1.FirewallList(items=[message])
+    [(fields, raw)] = items_with_fields(page, translate.READ_FIELDS)
+    assert fields == {k: v for k, v in whole.items() if k in translate.READ_FIELDS}
+    assert dict(Converted({"x": raw})["x"]) == whole
+    writer = _writer(bound + list(body.get("targetTags") or [])[:1])
+    assert writer.expand(fields) == writer.expand(whole)
+    assert translate.expand_denied(
+        fields, roles_by_target=writer.roles_by_target
+    ) == translate.expand_denied(whole, roles_by_target=writer.roles_by_target)
+    assert translate.targets_of(fields) == translate.targets_of(whole)
+    assert writer.on_network(fields) == writer.on_network(whole)
+
+
+def test_converted_gives_each_whole_firewall_once_and_read_only() -> None:
+    from portsync.providers.gcp.convert import Converted
+
+    first = compute_v1.Firewall.from_json(json.dumps(FULL))
+    second = compute_v1.Firewall.from_json(json.dumps({"name": "b", "priority": 10}))
+    raw = {"b": compute_v1.Firewall.pb(second), "a": compute_v1.Firewall.pb(first)}
+    converted = Converted(raw)
+    assert list(converted) == ["b", "a"] and len(converted) == 2
+    assert dict(converted["a"]) == message_to_dict(first)
+    assert dict(converted["b"]) == message_to_dict(second)
+    assert converted["a"] is converted["a"]  # converted once
+    with pytest.raises(TypeError):
+        converted["a"]["name"] = "x"  # type: ignore[index]
+    with pytest.raises(KeyError):
+        converted["missing"]
+    assert converted.get("missing") is None
+
+
+def test_a_read_converts_the_named_fields_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """items_with_fields converts each item's named fields, never the whole item (that waits for
+    Converted, when a write needs the firewall)."""
+    from portsync.providers.gcp import convert
+
+    calls: list[frozenset[str] | None] = []
+    real = convert._pb_to_dict
+
+    def counting(pb: Any, only: frozenset[str] | None = None) -> dict[str, Any]:
+        calls.append(only)
+        return real(pb, only)
+
+    monkeypatch.setattr(convert, "_pb_to_dict", counting)
+    listed = convert.items_with_fields(
+        compute_v1.FirewallList(items=[compute_v1.Firewall.from_json(json.dumps(FULL))]),
+        frozenset({"name", "allowed"}),
+    )
+    allowed = [
+        {"IPProtocol": "tcp", "ports": ["10250", "30000-32767"]},
+        {"IPProtocol": "icmp", "ports": []},
+    ]
+    assert [f for f, _m in listed] == [{"name": FULL["name"], "allowed": allowed}]
+    # The item with its field set, then its two allowed entries whole (nested values are whole).
+    assert calls == [frozenset({"name", "allowed"}), None, None]
