@@ -98,7 +98,7 @@ def diff_target(
         changed.append((key, want, found))
 
     ops: list[Op] = []
-    changed.sort(key=_first)
+    changed.sort()  # by key: keys are unique, so no two entries compare further
     for key, want, found in changed:
         owned = [r for r in found if r.owned]
         if not found:
@@ -151,10 +151,6 @@ def diff_target(
             else:
                 unmanaged.append(rule)
     return ops, unmanaged
-
-
-def _first(item: tuple[RuleKey, TargetRule, list[TargetRule]]) -> RuleKey:
-    return item[0]
 
 
 #: ``extra`` keys that start with this are facts a provider read about a live rule (its priority

@@ -456,7 +456,7 @@ class Plan:
                 mode=str(data.get("mode", "owned")),
                 config_digest=str(data.get("config_digest", "")),
                 created_at=str(data.get("created_at", "")),
-                writes=_writes(data.get("writes", []), groups, source),
+                writes=_writes(data["writes"], groups, source),
             )
         except PlanFileError:
             raise

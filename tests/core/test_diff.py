@@ -120,3 +120,88 @@ def test_diff_ignores_live_only_extra_but_not_other_extra() -> None:
     ops, _ = diff_target([rule(1)], [changed])
     assert len(ops) == 1 and isinstance(ops[0], UpdateRuleOp)
     assert "live.priority" not in ops[0].reason
+
+
+# -- whose machines a live rule is aimed at (providers that say so, such as Azure) ------------
+
+REACHES = "live.reaches"
+MAY_REACH = "live.may_reach"
+
+
+def aimed(live: TargetRule, reaches: str, may: str = "") -> TargetRule:
+    extra = ((REACHES, reaches),) + (((MAY_REACH, may),) if may else ())
+    return live.replace(owned=False, extra=extra)
+
+
+def test_someone_else_s_rule_aimed_at_the_role_stands_for_the_wanted_rule() -> None:
+    want = rule(1).replace(role="worker")
+    ops, unmanaged = diff_target([want], [aimed(rule(1), "worker")])
+    assert ops == []
+    assert [r.key for r in unmanaged] == [want.key]
+
+
+@pytest.mark.parametrize("reaches, may", [("control-plane", ""), ("control-plane", "worker")])
+def test_someone_else_s_rule_aimed_elsewhere_does_not_stand_for_the_wanted_rule(
+    reaches: str, may: str
+) -> None:
+    want = rule(1).replace(role="worker")
+    ops, unmanaged = diff_target([want], [aimed(rule(1), reaches, may)])
+    assert [(type(op), op.rule) for op in ops] == [(CreateRuleOp, want)]
+    assert len(unmanaged) == 1
+
+
+def test_of_two_rules_with_one_key_only_the_one_aimed_at_the_role_stands_for_it() -> None:
+    want = rule(1).replace(role="worker")
+    elsewhere = aimed(rule(1), "control-plane").replace(native_id="a")
+    here = aimed(rule(1), "worker").replace(native_id="b")
+    assert diff_target([want], [elsewhere, here])[0] == []
+    ops, unmanaged = diff_target([want], [elsewhere, elsewhere.replace(native_id="c")])
+    assert [type(op) for op in ops] == [CreateRuleOp]
+    assert [r.native_id for r in unmanaged] == ["a", "c"]
+    # An owned copy counts wherever it is aimed: portsync wrote it for this target.
+    mine = rule(1).replace(native_id="d", extra=((REACHES, "control-plane"),))
+    ops, _ = diff_target([want.replace(extra=mine.extra)], [elsewhere, mine])
+    assert ops == []
+
+
+def test_exclusive_keeps_an_unmanaged_rule_surely_aimed_at_other_machines() -> None:
+    want = rule(1).replace(role="worker")
+    other = aimed(rule(2), "control-plane").replace(role="worker")
+    maybe = aimed(rule(3), "control-plane", "worker").replace(role="worker")
+    ours = aimed(rule(4), "worker").replace(role="worker")
+    ops, unmanaged = diff_target([want], [want, other, maybe, ours], mode="exclusive")
+    assert sorted(op.rule.ports.from_port for op in ops if op.rule.ports) == [3, 4]
+    assert all(isinstance(op, DeleteRuleOp) for op in ops)
+    assert unmanaged == [other]
+
+
+def test_adopting_a_legacy_rule_says_so_and_names_the_owner() -> None:
+    legacy = rule(1).replace(legacy=True, native_id="sgr-1")
+    ops, _ = diff_target([rule(1)], [legacy], owner="own-1")
+    assert len(ops) == 1 and isinstance(ops[0], UpdateRuleOp)
+    assert ops[0].reason == (
+        "adopt a rule an earlier portsync release wrote ('portsync: x') as owner own-1"
+    )
+    assert ops[0].after.owner == "own-1" and ops[0].after.owned
+    stale = rule(1, desc="portsync: old").replace(legacy=True)
+    ops, _ = diff_target([rule(1)], [stale])
+    assert ops[0].reason == (
+        "adopt a rule an earlier portsync release wrote ('portsync: old'); "
+        "description is 'portsync: old', wanted 'portsync: x'"
+    )
+
+
+def test_changes_come_out_in_key_order_whatever_the_order_read() -> None:
+    desired = [rule(p) for p in (5, 1, 4, 2, 3)]
+    live = [rule(p, desc="portsync: old") for p in (3, 5)] + [rule(p) for p in (9, 7, 8)]
+    ops, _ = diff_target(desired, live)
+    assert [(type(op).__name__, op.rule.ports.from_port) for op in ops if op.rule.ports] == [
+        ("CreateRuleOp", 1),
+        ("CreateRuleOp", 2),
+        ("UpdateRuleOp", 3),
+        ("CreateRuleOp", 4),
+        ("UpdateRuleOp", 5),
+        ("DeleteRuleOp", 7),
+        ("DeleteRuleOp", 8),
+        ("DeleteRuleOp", 9),
+    ]

@@ -210,3 +210,24 @@ def test_admits_a_range_only_when_every_piece_of_it_passes() -> None:
     # A rule for every protocol admits, a partial peer does not.
     assert admits(flow, [_flow_rule(None, "cidr:0.0.0.0/0", protocol="all")])
     assert not admits(flow, [_flow_rule((2379, 2380), "cidr:10.0.1.0/25")])
+
+
+def test_settle_covered_counts_the_rules_of_the_role_s_other_groups() -> None:
+    """A role bound to two groups (sg-cp and sg-cp-extra): a rule in the other group admits the
+    same machines, so it covers; the same rule on an unrelated target does not."""
+    cover = _rule(None, SG_CP, protocol=Protocol.ALL, target="sg-cp-extra")
+    ops, _ = diff_target([WANT_ETCD], [])
+    kept, satisfied = settle_covered(ops, [], also=[cover])
+    assert kept == [] and [(s.rule, s.by) for s in satisfied] == [(WANT_ETCD, (cover,))]
+    # Without it among ``also`` (only the target's own rules count), the addition stays.
+    kept, satisfied = settle_covered(ops, [cover])
+    assert [op.rule for op in kept] == [WANT_ETCD] and satisfied == []
+
+
+def test_settle_covered_leaves_a_target_with_nothing_to_add_as_it_is() -> None:
+    old = _rule((22, 22), SG_CP, owned=True)
+    ops, _ = diff_target([], [old])
+    assert [type(op) for op in ops] == [DeleteRuleOp]
+    kept, satisfied = settle_covered(ops, [old], also=[_rule(None, SG_CP, protocol=Protocol.ALL)])
+    assert (kept, satisfied) == (ops, [])
+    assert settle_covered([], [old]) == ([], [])

@@ -181,3 +181,87 @@ def test_fingerprint_ignores_order_and_native_ids_but_not_descriptions() -> None
     a, b = _rule(1), _rule(2)
     assert fingerprint([a, b]) == fingerprint([b.replace(native_id="x"), a])
     assert fingerprint([a]) != fingerprint([a.replace(description="portsync: y")])
+
+
+def _everything() -> Plan:
+    """A plan using every part of the format: each kind of op, live rules of each kind, the
+    target's facts (tool, fight, lifelines) and a write."""
+    from portsync.ops import Fight, LifelineStatus, Satisfied
+    from portsync.tools import ManagingTool
+
+    base = _with_writes()
+    group = dataclasses.replace(
+        base.groups[0],
+        label="workers",
+        live_count=4,
+        cloud_defaults=(_rule(443, "default rule").replace(owned=False),),
+        satisfied=(Satisfied(_rule(10250), (_rule(10250, "broad").replace(owned=False),)),),
+        protected=(_rule(9000, "keep").replace(owned=False),),
+        managed_by=ManagingTool(name="kops", marker="tag x", behaviour="b", route="r"),
+        fight=Fight(count=2, since="2026-01-01T00:00:00Z", writer="kops"),
+        lifelines=(LifelineStatus(name="ssh", status="held"),),
+    )
+    return dataclasses.replace(base, groups=(group,), mode="exclusive")
+
+
+def test_every_part_of_a_plan_survives_the_round_trip(tmp_path: Path) -> None:
+    plan = _everything()
+    data = json.loads(plan.to_json())
+    assert [(u["rule"]["purpose"], u.get("cloud_default")) for u in data["unmanaged"]] == [
+        ("ssh", None),
+        ("default rule", True),
+    ]
+    assert data["unmanaged"][1]["target"] == "sg-1"
+    assert data["targets"][0]["lifelines"] == [{"name": "ssh", "status": "held"}]
+    path = tmp_path / "plan.json"
+    path.write_text(plan.to_json())
+    again = Plan.load(str(path))
+    assert again == plan
+    assert again.groups[0].cloud_defaults == plan.groups[0].cloud_defaults
+    assert again.groups[0].lifelines == plan.groups[0].lifelines
+
+
+def _resealed(data: dict[str, object], path: Path) -> str:
+    del data["checksum"]
+    data["checksum"] = _checksum(data)
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    "lifelines, why",
+    [
+        (["ssh"], "TypeError: a lifeline status must be an object"),
+        ([{"name": "ssh", "status": "cut"}], "ValueError: unknown lifeline status 'cut'"),
+        ([{"status": "held"}], "KeyError: 'name'"),
+        ([{"name": "ssh"}], "KeyError: 'status'"),
+    ],
+)
+def test_plan_load_bad_lifeline_status_is_refused(
+    tmp_path: Path, lifelines: object, why: str
+) -> None:
+    data = json.loads(_everything().to_json())
+    data["targets"][0]["lifelines"] = lifelines
+    path = _resealed(data, tmp_path / "plan.json")
+    with pytest.raises(PlanFileError) as caught:
+        Plan.load(path)
+    assert str(caught.value).startswith(f"{path}: malformed plan ({why}")
+
+
+def test_plan_load_without_its_writes_is_refused(tmp_path: Path) -> None:
+    data = json.loads(_with_writes().to_json())
+    del data["writes"]
+    path = _resealed(data, tmp_path / "plan.json")
+    with pytest.raises(PlanFileError, match="malformed plan \\(KeyError: 'writes'\\)"):
+        Plan.load(path)
+
+
+def test_plan_load_names_the_file_and_the_write_of_an_unknown_cluster(tmp_path: Path) -> None:
+    data = json.loads(_with_writes().to_json())
+    data["writes"][0]["cluster"] = "someone-else"
+    path = _resealed(data, tmp_path / "plan.json")
+    with pytest.raises(PlanFileError) as caught:
+        Plan.load(path)
+    assert str(caught.value).startswith(
+        f"{path}: writes[0] names cluster 'someone-else', which the plan's targets do not list"
+    )
