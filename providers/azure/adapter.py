@@ -24,6 +24,7 @@ from portsync.readahead import read_ahead
 
 from .errors import is_busy, map_sdk_errors
 from .limits import DEFAULT_ENDPOINT
+from .listing import list_pages
 
 __all__ = ["NO_ANSWER_BACKOFF", "AzureAdapter", "make_client"]
 
@@ -197,13 +198,12 @@ class AzureAdapter:
         """
         rg = self.resource_group
 
-        def pages() -> Iterator[list[Any]]:
+        def pages() -> Iterator[list[dict[str, Any]]]:
             self.control.check(f"listing the NSGs of resource group {rg} (cluster {self.cluster})")
             take(self.read_bucket)
-            pager = self.client.network_security_groups.list(rg).by_page()
-            for page in pager:
-                yield list(page)  # deserialised here, in the reader thread
-                if getattr(pager, "continuation_token", None):
+            for page in list_pages(self.client.network_security_groups, rg):
+                yield page.bodies  # parsed and deserialised here, in the reader thread
+                if page.more:
                     take(self.read_bucket)  # the next page is one more request
 
         stream = read_ahead(pages, name=f"azure-list-{rg}")
@@ -212,7 +212,7 @@ class AzureAdapter:
                 page = next(stream, None)
             if page is None:
                 return
-            yield [_as_dict(nsg) for nsg in page]
+            yield page
 
     def get_nsg(self, name: str) -> dict[str, Any]:
         """One NSG (used only to re-read after a 412).

@@ -3,7 +3,9 @@
 The SDK's models are mappings over the REST JSON they were built from (camelCase keys, nested
 models for nested objects). Their own ``as_dict`` returns the same thing but, for every key of
 every nested model, scans the model's field table: listing 200 NSGs of 20 rules costs about as much
-as the list call itself. This walks the same mapping without that scan.
+as the list call itself. This walks the same mapping without that scan. The listing itself takes
+each page's JSON as the response parsed it (:mod:`.listing`) and comes here only for a page it
+cannot take that way; single NSGs (a GET, the answer to a PUT) are converted here.
 ``tests/providers/azure/test_convert.py`` checks the result against ``as_dict`` on real
 responses.
 """

@@ -923,6 +923,25 @@ def test_provider_attributes_do_not_change_across_read_compile_and_execute(
     assert _plan(world).is_empty()
 
 
+def test_the_listing_read_stays_as_read_through_plan_compile_and_execute(
+    world: AzureWorld,
+) -> None:
+    # The snapshot holds the listing's own JSON (no copy): nothing downstream may change it.
+    world.seed(CP_NSG, _rule("foreign", 1000, "8080"), _rule("blocked", 1001, "22", access="Deny"))
+    served = {name: world.nsg(name) for name in (CP_NSG, NODE_NSG)}
+    loaded = load_config(world.config_path)
+    session = api.Session(loaded, Settings(mode=loaded.config.mode))
+    plan = api.plan(loaded, session=session)
+    provider = session.provider(loaded.cluster("prod-azure"))
+    snapshot = session.snapshot(loaded.cluster("prod-azure"))
+    writes = provider.compile(list(plan.groups), snapshot)
+    assert writes
+    for write in writes:
+        provider.execute(write)
+    for name, body in served.items():
+        assert json.loads(snapshot.native[name].text) == body
+
+
 def test_snapshot_raw_nsgs_are_immutable(world: AzureWorld) -> None:
     _provider, snapshot, _writes = _compiled(world)
     raw = snapshot.native[CP_NSG]
