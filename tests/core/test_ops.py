@@ -199,7 +199,10 @@ def _everything() -> Plan:
         protected=(_rule(9000, "keep").replace(owned=False),),
         managed_by=ManagingTool(name="kops", marker="tag x", behaviour="b", route="r"),
         fight=Fight(count=2, since="2026-01-01T00:00:00Z", writer="kops"),
-        lifelines=(LifelineStatus(name="ssh", status="held"),),
+        lifelines=tuple(
+            LifelineStatus(name=name, status=status)
+            for name, status in (("ssh", "held"), ("api", "opened"), ("dns", "closed"))
+        ),
     )
     return dataclasses.replace(base, groups=(group,), mode="exclusive")
 
@@ -212,7 +215,11 @@ def test_every_part_of_a_plan_survives_the_round_trip(tmp_path: Path) -> None:
         ("default rule", True),
     ]
     assert data["unmanaged"][1]["target"] == "sg-1"
-    assert data["targets"][0]["lifelines"] == [{"name": "ssh", "status": "held"}]
+    assert data["targets"][0]["lifelines"] == [
+        {"name": "ssh", "status": "held"},
+        {"name": "api", "status": "opened"},
+        {"name": "dns", "status": "closed"},
+    ]
     path = tmp_path / "plan.json"
     path.write_text(plan.to_json())
     again = Plan.load(str(path))
