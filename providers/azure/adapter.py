@@ -1,4 +1,5 @@
-"""The only module that talks to Azure: azure-mgmt-network NSG calls, imported lazily.
+"""The only module that talks to Azure: azure-mgmt-network NSG calls, imported lazily (the
+listing's pages are asked by :mod:`.listing`, with this module's client).
 
 azure-core's retry policy already retries 429, 5xx and dropped connections (honouring
 ``Retry-After``); this adapter adds what it does not: a bounded, jittered retry of writes refused
@@ -24,7 +25,7 @@ from portsync.readahead import read_ahead
 
 from .errors import is_busy, map_sdk_errors
 from .limits import DEFAULT_ENDPOINT
-from .listing import list_pages
+from .listing import nsg_pages
 
 __all__ = ["NO_ANSWER_BACKOFF", "AzureAdapter", "make_client"]
 
@@ -151,6 +152,7 @@ class AzureAdapter:
         self,
         client: Any,
         *,
+        subscription_id: str,
         resource_group: str,
         polling_interval: float = 1.0,
         busy_retries: int = BUSY_RETRIES,
@@ -169,6 +171,7 @@ class AzureAdapter:
         self.read_bucket = read_bucket
         self.write_bucket = write_bucket
         self.client = client
+        self.subscription_id = subscription_id
         self.resource_group = resource_group
         self.polling_interval = polling_interval
         self.busy_retries = busy_retries
@@ -187,7 +190,8 @@ class AzureAdapter:
             yield
 
     def nsg_pages(self) -> Iterator[list[dict[str, Any]]]:
-        """The resource group's NSGs page by page (``nextLink``), rules and etag inline.
+        """The resource group's NSGs page by page (``nextLink``), rules and etag inline, as the
+        JSON ARM sent (:func:`.listing.nsg_pages`: the SDK's own request, no models).
 
         A reader thread walks the pages while the caller works on the ones already here, so on
         a real network the caller's work on page k overlaps the round trip of page k + 1.
@@ -201,8 +205,8 @@ class AzureAdapter:
         def pages() -> Iterator[list[dict[str, Any]]]:
             self.control.check(f"listing the NSGs of resource group {rg} (cluster {self.cluster})")
             take(self.read_bucket)
-            for page in list_pages(self.client.network_security_groups, rg):
-                yield page.bodies  # parsed and deserialised here, in the reader thread
+            for page in nsg_pages(self.client, self.subscription_id, rg):
+                yield page.bodies  # parsed here, in the reader thread
                 if page.more:
                     take(self.read_bucket)  # the next page is one more request
 

@@ -107,5 +107,9 @@ def discover(scope: Mapping[str, Any]) -> list[Found]:
         ca_bundle=scope.get("ca_bundle"),
         anonymous=scope.get("credentials") == "anonymous",
     )
-    adapter = AzureAdapter(client, resource_group=str(scope["resource_group"]))
+    adapter = AzureAdapter(
+        client,
+        subscription_id=str(scope["subscription_id"]),
+        resource_group=str(scope["resource_group"]),
+    )
     return propose((n for page in adapter.nsg_pages() for n in page), scope)

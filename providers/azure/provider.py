@@ -530,6 +530,7 @@ class AzureProvider:
         limiters = self.settings.limiters
         return AzureAdapter(
             client,
+            subscription_id=self.config.subscription_id,
             resource_group=self.config.resource_group,
             polling_interval=self.config.polling_interval,
             read_bucket=limiters.get((*scope, "read"), rate=READ_BUCKET[1], burst=READ_BUCKET[0]),
