@@ -109,7 +109,8 @@ def make_retry(*, deadline: float = RETRY_WINDOW) -> Any:
 class GcpAdapter:
     """Firewall reads and writes for one project. The clients are injectable for tests.
 
-    Firewalls cross this boundary as plain dicts in the REST JSON shape (camelCase keys).
+    Firewalls cross this boundary as plain dicts in the REST JSON shape (camelCase keys), or
+    as their raw protobuf messages for a read to look at (:meth:`firewall_messages`).
     """
 
     def __init__(
@@ -232,20 +233,18 @@ class GcpAdapter:
         for page in self._pages(filter):
             yield items_to_dicts(page)
 
-    def firewall_reads(
-        self, fields: frozenset[str], *, filter: str | None = None
-    ) -> Iterator[list[tuple[dict[str, Any], Any]]]:
-        """As :meth:`firewall_pages`, each firewall as ``(its fields named in fields, the raw
-        message)``: the dict holds what a read looks at, :class:`.convert.Converted` gives the
-        whole firewall from the message when a write needs it.
+    def firewall_messages(self, *, filter: str | None = None) -> Iterator[list[Any]]:
+        """As :meth:`firewall_pages`, each firewall as its raw protobuf message: a read expands
+        them from their fields (:func:`.convert.view_of_message`) and converts one whole
+        (:class:`.convert.Converted`) only when a write needs it.
 
         Raises:
             ProviderError: or a subclass, as :meth:`firewall_pages`.
         """
-        from .convert import items_with_fields
+        from .convert import items_of
 
         for page in self._pages(filter):
-            yield items_with_fields(page, fields)
+            yield items_of(page)
 
     def _pages(self, filter: str | None) -> Iterator[Any]:
         """The list pages as the SDK gives them, read ahead (see :meth:`firewall_pages`)."""

@@ -6,6 +6,10 @@ much as the list calls themselves. The firewalls portsync reads only need the JS
 walks the fields that are set (``ListFields``, implemented natively by the upb backend) and fills
 in the empty lists ``to_dict`` adds. ``tests/providers/gcp/test_convert.py`` checks the result
 against ``to_dict`` field for field.
+
+A read needs the JSON shape of none of the firewalls it lists: it expands each one from the
+fields of its message (:func:`view_of_message`), and :class:`Converted` converts a firewall whole
+only when a write needs it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,18 @@ from typing import Any
 
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 
-__all__ = ["Converted", "items_to_dicts", "items_with_fields", "message_to_dict"]
+from .limits import DEFAULT_PRIORITY
+from .peers import SERVICE_ACCOUNT, TAG
+from .translate import FirewallShape, FirewallView, RawEntries, is_egress
+
+__all__ = [
+    "Converted",
+    "items_of",
+    "items_to_dicts",
+    "message_to_dict",
+    "targets_of_message",
+    "view_of_message",
+]
 
 # JSON has no 64-bit integers: json_format writes these as decimal strings, and so does the API.
 _INT64_TYPES = frozenset(
@@ -28,6 +43,9 @@ _INT64_TYPES = frozenset(
         FieldDescriptor.TYPE_SFIXED64,
     }
 )
+
+_TAG = f"{TAG.value}:"
+_ACCOUNT = f"{SERVICE_ACCOUNT.value}:"
 
 _repeated_cache: dict[Descriptor, tuple[tuple[str, bool], ...]] = {}
 
@@ -67,12 +85,69 @@ def items_to_dicts(page: Any) -> list[dict[str, Any]]:
     return [_pb_to_dict(item) for item in type(page).pb(page).items]
 
 
-def items_with_fields(page: Any, fields: frozenset[str]) -> list[tuple[dict[str, Any], Any]]:
-    """The ``items`` of a list page as ``(only those fields, the raw message)``: each dict is
-    :func:`message_to_dict`'s, restricted to the top-level ``fields`` (JSON names; their values
-    whole). A read looks at a few fields of every firewall and at all of them only for the few it
-    writes: :class:`Converted` converts those on demand."""
-    return [(_pb_to_dict(item, fields), item) for item in type(page).pb(page).items]
+def items_of(page: Any) -> list[Any]:
+    """The raw protobuf ``items`` of a list page (a proto-plus message), unconverted."""
+    return list(type(page).pb(page).items)
+
+
+def targets_of_message(pb: Any) -> list[str]:
+    """:func:`.translate.targets_of` of a raw ``Firewall`` message."""
+    tags = pb.target_tags
+    accounts = pb.target_service_accounts
+    if not len(accounts):
+        # The common case, one tag, without a loop.
+        return [_TAG + tags[0]] if len(tags) == 1 else [_TAG + t for t in tags]
+    return [_TAG + t for t in tags] + [_ACCOUNT + a for a in accounts]
+
+
+def view_of_message(pb: Any, targets: list[str] | None = None) -> FirewallView:
+    """``translate.view_of(message_to_dict(message))`` of a raw ``Firewall`` message, read from
+    its fields directly (``targets``: its :func:`targets_of_message`, when already known).
+
+    A read expands every listed firewall, and converting each into the JSON shape first cost
+    more than expanding it. Every field read here is a proto3 ``optional`` or repeated field, so
+    an absent one reads as its empty value, as its missing key does in the JSON shape;
+    ``priority`` alone has a default other than zero, so its presence is asked. A repeated field
+    costs a container object each time it is read: each is read once, and only on the side
+    (sources or destinations) the direction looks at."""
+    denied = pb.denied
+    denying = len(denied) > 0
+    direction = pb.direction or "INGRESS"
+    if is_egress(direction):
+        ranges: tuple[Any, ...] = tuple(pb.destination_ranges[:])
+        tags: tuple[Any, ...] = ()
+        accounts: tuple[Any, ...] = ()
+    else:
+        ranges = tuple(pb.source_ranges[:])
+        tags = pb.source_tags
+        tags = tuple(tags[:]) if len(tags) else ()
+        accounts = pb.source_service_accounts
+        accounts = tuple(accounts[:]) if len(accounts) else ()
+    return FirewallView(
+        pb.name,
+        targets_of_message(pb) if targets is None else targets,
+        pb.disabled,
+        pb.network,
+        FirewallShape(
+            pb.description,
+            direction,
+            pb.priority if pb.HasField("priority") else DEFAULT_PRIORITY,
+            denying,
+            _entries(denied if denying else pb.allowed),
+            ranges,
+            tags,
+            accounts,
+        ),
+    )
+
+
+def _entries(entries: Any) -> RawEntries:
+    """``allowed`` (or ``denied``) as :data:`.translate.RawEntries`."""
+    if len(entries) == 1:
+        # The common case, one entry, without a loop.
+        entry = entries[0]
+        return ((entry.I_p_protocol, tuple(entry.ports[:])),)
+    return tuple([(e.I_p_protocol, tuple(e.ports[:])) for e in entries])
 
 
 class Converted(Mapping[str, Mapping[str, Any]]):
@@ -126,12 +201,10 @@ def _field(fd: FieldDescriptor) -> tuple[str, bool, bool, int, Any]:
     return found
 
 
-def _pb_to_dict(pb: Any, only: frozenset[str] | None = None) -> dict[str, Any]:
+def _pb_to_dict(pb: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for fd, value in pb.ListFields():
         name, repeated, is_map, kind, extra = _field_cache.get(fd) or _field(fd)
-        if only is not None and name not in only:
-            continue
         if is_map:
             out[name] = {str(k): _convert(kind, extra, v) for k, v in value.items()}
         elif repeated:
@@ -144,7 +217,7 @@ def _pb_to_dict(pb: Any, only: frozenset[str] | None = None) -> dict[str, Any]:
         else:
             out[name] = _convert(kind, extra, value)
     for name, is_map in _repeated_cache.get(pb.DESCRIPTOR) or _repeated_fields(pb.DESCRIPTOR):
-        if name not in out and (only is None or name in only):
+        if name not in out:
             out[name] = {} if is_map else []
     return out
 

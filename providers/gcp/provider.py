@@ -359,22 +359,27 @@ class GcpProvider:
         Raises:
             ProviderError: or a subclass, when the API refuses.
         """
-        from .convert import Converted
+        from .convert import Converted, targets_of_message, view_of_message
 
         everywhere = self.config.firewall_quota is not None
         list_filter = None if everywhere else f'network = "{self.network}"'
-        # Each firewall as the fields the read looks at and the raw message, converted whole
-        # only when a write needs it (a plan that changes nothing converts none).
-        pages: Iterable[list[tuple[dict[str, Any], Any]]] = self.adapter.firewall_reads(
-            translate.READ_FIELDS, filter=list_filter
-        )
+        # Each firewall as its raw message: expanded from its fields, converted whole only when
+        # a write needs it (a plan that changes nothing converts none).
+        pages: Iterable[list[Any]] = self.adapter.firewall_messages(filter=list_filter)
         wanted: dict[str, set[str]] = {}
         for target in targets:
             # Target.cluster names the binding cluster once the engine reads whole scopes.
             cluster = getattr(target, "cluster", "") or self.cluster.name
             wanted.setdefault(cluster, set()).add(target.id)
-        readers = [(self._writer_for(name), ids) for name, ids in wanted.items()]
-        listed: list[dict[str, Any]] = []
+        # Per reader: its writer, the targets asked for, and whether those are all it binds
+        # (then every rule it expands is wanted).
+        readers = [
+            (writer, ids, ids.issuperset(writer.roles_by_target))
+            for writer, ids in ((self._writer_for(name), ids) for name, ids in wanted.items())
+        ]
+        # What many firewalls repeat (entries, purposes, peers) is worked out once this read.
+        memo = translate.ReadMemo()
+        listed: list[tuple[str, list[str]]] = []
         messages: dict[str, Any] = {}
         expanded: dict[str, list[TargetRule]] = {}
         denied: dict[str, list[TargetRule]] = {}
@@ -382,23 +387,25 @@ class GcpProvider:
         # Each page is expanded as it arrives, while the next one is on its way.
         for page in pages:
             count += len(page)
-            for firewall, message in page:
-                listed.append(firewall)
-                messages[str(firewall["name"])] = message
+            for message in page:
+                named = targets_of_message(message)
+                view = None
                 found: list[TargetRule] = []
-                denying = bool(firewall.get("denied"))
-                for writer, ids in readers:
-                    if everywhere and not writer.on_network(firewall):
+                for writer, ids, every in readers:
+                    # A firewall none of the reader's targets has is not looked at further.
+                    if not writer.binds(named):
                         continue
-                    if denying:
-                        rules = translate.expand_denied(
-                            firewall, roles_by_target=writer.roles_by_target
-                        )
-                    else:
-                        rules = writer.expand(firewall)
-                    found += [r for r in rules if r.target in ids]
-                if found:
-                    (denied if denying else expanded)[str(firewall["name"])] = found
+                    if view is None:
+                        view = view_of_message(message, named)
+                    if everywhere and not writer.has_network(view.network):
+                        continue
+                    rules = writer.expand_view(view, memo)
+                    found += rules if every else [r for r in rules if r.target in ids]
+                name = message.name
+                listed.append((name, named))
+                messages[name] = message
+                if found and view is not None:
+                    (denied if view.shape.denying else expanded)[name] = found
         live: dict[str, list[TargetRule]] = {t.id: [] for t in targets}
         # Allow rules first, then the rules of denying firewalls: read for the evaluator that
         # explain and lifelines share, kept out of the diff by the engine, never written.
@@ -409,8 +416,8 @@ class GcpProvider:
         return Snapshot(
             provider=self.name,
             rules={target: tuple(found) for target, found in live.items()},
-            native=translate.listing(
-                listed, count=count, one_network=not everywhere, whole=Converted(messages)
+            native=translate.listing_of(
+                listed, Converted(messages), count=count, one_network=not everywhere
             ),
             quotas={"firewalls": count},
         )

@@ -15,14 +15,14 @@ ranges and never has an empty source (which GCP would read as 0.0.0.0/0).
 
 from __future__ import annotations
 
-import functools
+import dataclasses
 import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from portsync.diff import final_state
 from portsync.errors import (
@@ -71,8 +71,10 @@ __all__ = [
     "APPLIES_TO",
     "MARKER",
     "PRIORITY",
-    "READ_FIELDS",
+    "FirewallShape",
+    "FirewallView",
     "Listing",
+    "ReadMemo",
     "Writer",
     "api_protocol",
     "canonical",
@@ -85,11 +87,15 @@ __all__ = [
     "drop_writes",
     "expand",
     "expand_denied",
+    "expand_view",
+    "expand_view_denied",
     "firewall_name",
     "group_of",
     "has_legacy_marks",
+    "is_egress",
     "is_owned",
     "listing",
+    "listing_of",
     "network_matches",
     "network_url",
     "ownership",
@@ -99,6 +105,7 @@ __all__ = [
     "target_writes",
     "targets_of",
     "translate_rules",
+    "view_of",
     "write_order",
 ]
 
@@ -204,15 +211,23 @@ def _ownership(
     firewall: Mapping[str, Any], single: bool, owners: NamedOwners, adopt_legacy: bool
 ) -> tuple[bool, str | None, bool]:
     """:func:`ownership`, given whether the firewall has exactly one target."""
-    name = str(firewall.get("name", ""))
+    return _owner_marks(
+        str(firewall.get("name", "")),
+        str(firewall.get("description") or ""),
+        single,
+        owners,
+        adopt_legacy,
+    )
+
+
+def _owner_marks(
+    name: str, description: str, single: bool, owners: NamedOwners, adopt_legacy: bool
+) -> tuple[bool, str | None, bool]:
+    """:func:`ownership` of a firewall with this name and description."""
     owner = owners.owner_of(name) if single else None
     if owner is not None:
         return owner == owners.owner, owner, False
-    legacy = (
-        single
-        and name.startswith(f"{owners.prefix}-")
-        and str(firewall.get("description") or "").startswith(MARKER)
-    )
+    legacy = single and name.startswith(f"{owners.prefix}-") and description.startswith(MARKER)
     return legacy and adopt_legacy, None, legacy
 
 
@@ -578,13 +593,6 @@ def parse_description(description: str, tokens: Sequence[str]) -> dict[str, str]
     return out
 
 
-@functools.lru_cache(maxsize=4096)
-def _purposes(description: str, tokens: tuple[str, ...]) -> Mapping[str, str]:
-    """:func:`parse_description`, read-only and remembered: firewalls of one project repeat the
-    same few descriptions (one per service and port set), and each is parsed once."""
-    return MappingProxyType(parse_description(description, tokens))
-
-
 def _protocol(value: Any) -> Protocol | None:
     known = _PROTOCOLS.get(value) if type(value) is str else None
     if known is not None:
@@ -598,35 +606,30 @@ def api_protocol(protocol: Protocol) -> str:
     return protocol.value if protocol.value in _API_NAMES else str(protocol.number)
 
 
-def _entries(
-    firewall: Mapping[str, Any], field: str = "allowed"
-) -> list[tuple[Protocol, PortRange | None, str]]:
-    """(protocol, ports, port text) of every modelled entry of ``allowed`` (or ``denied``)."""
-    out: list[tuple[Protocol, PortRange | None, str]] = []
-    for entry in firewall.get(field) or ():
-        protocol, ports = entry.get("IPProtocol"), tuple(entry.get("ports") or ())
-        try:
-            out += _entry(protocol, ports)
-        except TypeError:  # a value that cannot be a cache key: not from an API answer
-            out += _entry.__wrapped__(protocol, ports)
-    return out
+#: A modelled ``allowed`` (or ``denied``) entry's port: (protocol, ports, port text).
+Entry = tuple[Protocol, PortRange | None, str]
+#: ``allowed`` (or ``denied``) as listed: (``IPProtocol`` or ``""``, ports) of each entry.
+RawEntries = tuple[tuple[Any, tuple[Any, ...]], ...]
 
 
-@functools.lru_cache(maxsize=4096)
-def _entry(
-    value: Any, ports: tuple[Any, ...]
-) -> tuple[tuple[Protocol, PortRange | None, str], ...]:
-    """One ``allowed`` (or ``denied``) entry as :func:`_entries` gives it; remembered, as the
-    firewalls of a project repeat the same few protocol and port lists."""
+def _raw_entries(entries: Any) -> RawEntries:
+    """A JSON ``allowed`` (or ``denied``) list as :data:`RawEntries`. A missing ``IPProtocol``
+    reads as ``""``, which :func:`_protocol` takes for no protocol, like every empty value."""
+    return tuple((e.get("IPProtocol") or "", tuple(e.get("ports") or ())) for e in entries or ())
+
+
+def _entry(value: Any, ports: tuple[Any, ...]) -> tuple[Entry, ...]:
+    """The modelled ports of one ``allowed`` (or ``denied``) entry; none when its protocol is
+    not an IP protocol (nothing portsync could compare)."""
     protocol = _protocol(value)
     if protocol is None:
-        return ()  # not an IP protocol: nothing portsync could compare
+        return ()
     if not protocol.has_ports:
         return ((protocol, None, ""),)
     texts = [str(p) for p in ports]
     if not texts:
         return ((protocol, PortRange(0, 65535), "0-65535"),)
-    out: list[tuple[Protocol, PortRange | None, str]] = []
+    out: list[Entry] = []
     for text in texts:
         try:
             out.append((protocol, PortRange.parse(text), text))
@@ -635,19 +638,39 @@ def _entry(
     return tuple(out)
 
 
+def _parsed_entries(raw: RawEntries) -> tuple[tuple[Entry, ...], bool]:
+    """Every modelled port of ``raw``, and whether no two of them give the same rule key."""
+    entries = tuple(entry for value, ports in raw for entry in _entry(value, ports))
+    keys = {
+        (p.value, r.from_port, r.to_port) if r is not None else (p.value, -1, -1)
+        for p, r, _t in entries
+    }
+    return entries, len(keys) == len(entries)
+
+
+def _listed_peers(
+    direction: Direction, ranges: Sequence[Any], tags: Sequence[Any], accounts: Sequence[Any]
+) -> list[Endpoint]:
+    """A firewall's peers: the destination ranges of an egress firewall (``ranges``), else its
+    source ranges, tags and service accounts; GCP reads a firewall without any as the whole
+    IPv4 internet."""
+    if direction is Direction.EGRESS:
+        return [Endpoint.cidr(r) for r in ranges or ("0.0.0.0/0",)]
+    peers = [Endpoint.cidr(r) for r in ranges]
+    peers += [Endpoint(TAG, t) for t in tags]
+    peers += [Endpoint(SERVICE_ACCOUNT, a) for a in accounts]
+    return peers or [Endpoint.cidr("0.0.0.0/0")]
+
+
 def _peers_of(firewall: Mapping[str, Any], direction: Direction) -> list[Endpoint]:
     if direction is Direction.EGRESS:
-        ranges = firewall.get("destinationRanges") or ["0.0.0.0/0"]
-        return [Endpoint.cidr(r) for r in ranges]
-    ranges = firewall.get("sourceRanges")
-    tags = firewall.get("sourceTags")
-    accounts = firewall.get("sourceServiceAccounts")
-    peers = [Endpoint.cidr(r) for r in ranges] if ranges else []
-    if tags:
-        peers += [Endpoint(TAG, t) for t in tags]
-    if accounts:
-        peers += [Endpoint(SERVICE_ACCOUNT, a) for a in accounts]
-    return peers or [Endpoint.cidr("0.0.0.0/0")]
+        return _listed_peers(direction, tuple(firewall.get("destinationRanges") or ()), (), ())
+    return _listed_peers(
+        direction,
+        tuple(firewall.get("sourceRanges") or ()),
+        tuple(firewall.get("sourceTags") or ()),
+        tuple(firewall.get("sourceServiceAccounts") or ()),
+    )
 
 
 def _origin(peer: Endpoint, target: str, roles_by_target: Mapping[str, str]) -> str | None:
@@ -659,9 +682,170 @@ def _origin(peer: Endpoint, target: str, roles_by_target: Mapping[str, str]) -> 
 
 
 _DIRECTIONS = {"INGRESS": Direction.INGRESS, "EGRESS": Direction.EGRESS}
-#: ``extra`` of the rules of a firewall of each priority met, made once (GCP priorities are
-#: 0-65535, and a project uses a few).
-_PRIORITY_EXTRA: dict[int, tuple[tuple[str, str], ...]] = {}
+
+
+def _direction(value: Any) -> Direction:
+    """A listed ``direction`` (``INGRESS`` when empty)."""
+    return _DIRECTIONS.get(value) or Direction(str(value).lower())
+
+
+def is_egress(value: Any) -> bool:
+    """Whether a listed ``direction`` (``INGRESS`` when empty) reads as egress: such a firewall's
+    peers are its destination ranges, any other's its sources."""
+    if value == "EGRESS":
+        return True
+    return value != "INGRESS" and str(value).lower() == Direction.EGRESS.value
+
+
+def _extra(value: Any, everywhere: bool, denying: bool) -> tuple[tuple[str, str], ...]:
+    """``extra`` of the rules of a firewall of priority ``value``."""
+    priority = (PRIORITY, str(int(value)))
+    if not (everywhere or denying):
+        return (priority,)
+    items = [priority]
+    if everywhere:
+        items.append((APPLIES_TO, ALL_INSTANCES))
+    if denying:
+        items.append((ACCESS, "deny"))
+    return tuple(sorted(items))
+
+
+class FirewallShape(NamedTuple):
+    """What the rules of a firewall take from it besides its name and targets, as listed. The
+    firewalls of a project share a few shapes (one per service and peer), and a read works out
+    what each shape gives once (:class:`ReadMemo`)."""
+
+    description: str
+    #: ``direction`` as listed, ``INGRESS`` when empty.
+    direction: Any
+    #: ``priority`` as listed, :data:`DEFAULT_PRIORITY` when absent.
+    priority: Any
+    #: Whether it has ``denied`` entries: ``entries`` are then those, else ``allowed``.
+    denying: bool
+    entries: RawEntries
+    #: The source ranges; the destination ranges of an egress firewall (:func:`is_egress`).
+    ranges: tuple[Any, ...]
+    #: The source tags and service accounts; none for an egress firewall.
+    tags: tuple[Any, ...]
+    accounts: tuple[Any, ...]
+
+
+class FirewallView(NamedTuple):
+    """What expanding one firewall into rules looks at: from its JSON shape (:func:`view_of`)
+    or straight from a listed message (``convert.view_of_message``). Equal views expand into
+    equal rules."""
+
+    name: str
+    #: Target ids (``tag:…``, ``sa:…``), as :func:`targets_of` gives them.
+    targets: list[str]
+    disabled: bool
+    #: ``network`` as listed, ``""`` when absent.
+    network: Any
+    shape: FirewallShape
+
+
+def view_of(firewall: Mapping[str, Any], targets: list[str] | None = None) -> FirewallView:
+    """The :class:`FirewallView` of a firewall in its JSON shape (``targets``: its
+    :func:`targets_of`, when already known)."""
+    denying = bool(firewall.get("denied"))
+    direction = firewall.get("direction") or "INGRESS"
+    if is_egress(direction):
+        ranges: tuple[Any, ...] = tuple(firewall.get("destinationRanges") or ())
+        tags: tuple[Any, ...] = ()
+        accounts: tuple[Any, ...] = ()
+    else:
+        ranges = tuple(firewall.get("sourceRanges") or ())
+        tags = tuple(firewall.get("sourceTags") or ())
+        accounts = tuple(firewall.get("sourceServiceAccounts") or ())
+    return FirewallView(
+        str(firewall.get("name", "")),
+        targets_of(firewall) if targets is None else targets,
+        bool(firewall.get("disabled")),
+        firewall.get("network") or "",
+        FirewallShape(
+            str(firewall.get("description") or ""),
+            direction,
+            firewall.get("priority", DEFAULT_PRIORITY),
+            denying,
+            _raw_entries(firewall.get("denied" if denying else "allowed")),
+            ranges,
+            tags,
+            accounts,
+        ),
+    )
+
+
+class _ShapeRules:
+    """What every firewall of one shape gives its rules; ``purposes`` (the packed description
+    split by port) is worked out for the first one whose name marks it portsync's."""
+
+    __slots__ = ("direction", "entries", "extra", "peers", "purposes", "unique")
+
+    def __init__(self, shape: FirewallShape, everywhere: bool, memo: ReadMemo) -> None:
+        self.direction = _direction(shape.direction)
+        self.extra = _extra(shape.priority, everywhere, shape.denying)
+        self.entries, distinct_entries = memo.parsed(shape.entries)
+        self.peers, distinct_peers = memo.peers_of(self.direction, shape)
+        #: Whether the rules of one target have distinct keys (no repeated port or peer).
+        self.unique = distinct_entries and distinct_peers
+        self.purposes: Mapping[str, str] | None = None
+
+    def purposes_of(self, description: str) -> Mapping[str, str]:
+        if self.purposes is None:
+            tokens = tuple(t for _p, _r, t in self.entries if t)
+            self.purposes = parse_description(description, tokens)
+        return self.purposes
+
+
+class ReadMemo:
+    """What expanding firewalls works out once per distinct listed value: per shape
+    (:class:`FirewallShape`), and per entry list and peer list that shapes share. Made for one
+    read (or one expansion) and dropped with it, so every plan parses what it reads again."""
+
+    __slots__ = ("entries", "peers", "shapes")
+
+    def __init__(self) -> None:
+        self.shapes: dict[tuple[FirewallShape, bool], _ShapeRules] = {}
+        self.entries: dict[RawEntries, tuple[tuple[Entry, ...], bool]] = {}
+        self.peers: dict[tuple[Any, ...], tuple[list[Endpoint], bool]] = {}
+
+    def shape(self, shape: FirewallShape, everywhere: bool) -> _ShapeRules:
+        """What a firewall of ``shape`` (applying to every instance when ``everywhere``) gives
+        its rules, worked out once."""
+        key = (shape, everywhere)
+        try:
+            found = self.shapes.get(key)
+        except TypeError:  # a value that cannot be a key: not from an API answer
+            return _ShapeRules(shape, everywhere, self)
+        if found is None:
+            found = self.shapes[key] = _ShapeRules(shape, everywhere, self)
+        return found
+
+    def parsed(self, raw: RawEntries) -> tuple[tuple[Entry, ...], bool]:
+        """:func:`_parsed_entries` of ``raw``, worked out once."""
+        try:
+            found = self.entries.get(raw)
+        except TypeError:
+            return _parsed_entries(raw)
+        if found is None:
+            found = self.entries[raw] = _parsed_entries(raw)
+        return found
+
+    def peers_of(self, direction: Direction, shape: FirewallShape) -> tuple[list[Endpoint], bool]:
+        """The peers of a firewall of ``shape`` (:func:`_listed_peers`), and whether no two give
+        the same rule key; worked out once."""
+        key = (direction, shape.ranges, shape.tags, shape.accounts)
+        try:
+            found = self.peers.get(key)
+        except TypeError:
+            return _distinct_peers(_listed_peers(*key))
+        if found is None:
+            found = self.peers[key] = _distinct_peers(_listed_peers(*key))
+        return found
+
+
+def _distinct_peers(peers: list[Endpoint]) -> tuple[list[Endpoint], bool]:
+    return peers, len({p.text for p in peers}) == len(peers)
 
 
 def expand(
@@ -670,6 +854,7 @@ def expand(
     owners: NamedOwners,
     roles_by_target: Mapping[str, str],
     adopt_legacy: bool = False,
+    memo: ReadMemo | None = None,
 ) -> list[TargetRule]:
     """Expand one firewall into target rules: one per (allowed entry × port × source × target).
 
@@ -681,13 +866,23 @@ def expand(
     """
     if firewall.get("denied") or firewall.get("disabled"):
         return []
+    named = targets_of(firewall)
+    if not _binds(named, roles_by_target):
+        return []
     return _expand(
-        firewall, owners=owners, roles_by_target=roles_by_target, adopt_legacy=adopt_legacy
+        view_of(firewall, named),
+        owners=owners,
+        roles_by_target=roles_by_target,
+        adopt_legacy=adopt_legacy,
+        memo=memo or ReadMemo(),
     )
 
 
 def expand_denied(
-    firewall: Mapping[str, Any], *, roles_by_target: Mapping[str, str]
+    firewall: Mapping[str, Any],
+    *,
+    roles_by_target: Mapping[str, str],
+    memo: ReadMemo | None = None,
 ) -> list[TargetRule]:
     """The rules of a denying firewall on the bound targets, for the evaluator that ``explain``
     and lifelines share: one per denied entry × port × source × target, never owned, with
@@ -696,55 +891,101 @@ def expand_denied(
     rule must never stand in for a wanted allow rule."""
     if not firewall.get("denied") or firewall.get("disabled"):
         return []
-    return _expand(firewall, owners=None, roles_by_target=roles_by_target, adopt_legacy=False)
+    named = targets_of(firewall)
+    if not _binds(named, roles_by_target):
+        return []
+    return _expand(
+        view_of(firewall, named),
+        owners=None,
+        roles_by_target=roles_by_target,
+        adopt_legacy=False,
+        memo=memo or ReadMemo(),
+    )
+
+
+def expand_view(
+    view: FirewallView,
+    *,
+    owners: NamedOwners,
+    roles_by_target: Mapping[str, str],
+    adopt_legacy: bool = False,
+    memo: ReadMemo,
+    mine: str | None = None,
+) -> list[TargetRule]:
+    """:func:`expand` of the firewall ``view`` shows (``mine``: what the current owner's names
+    start with, ``<stem>-``, when the caller knows it)."""
+    if view.shape.denying or view.disabled:
+        return []
+    return _expand(
+        view,
+        owners=owners,
+        roles_by_target=roles_by_target,
+        adopt_legacy=adopt_legacy,
+        memo=memo,
+        mine=mine,
+    )
+
+
+def expand_view_denied(
+    view: FirewallView, *, roles_by_target: Mapping[str, str], memo: ReadMemo
+) -> list[TargetRule]:
+    """:func:`expand_denied` of the firewall ``view`` shows."""
+    if not view.shape.denying or view.disabled:
+        return []
+    return _expand(
+        view, owners=None, roles_by_target=roles_by_target, adopt_legacy=False, memo=memo
+    )
+
+
+def _binds(targets: Sequence[str], roles_by_target: Mapping[str, str]) -> bool:
+    """Whether a firewall with these targets applies to a bound target (one without any
+    applies to every instance)."""
+    if not targets:
+        return bool(roles_by_target)
+    return not roles_by_target.keys().isdisjoint(targets)
 
 
 def _expand(
-    firewall: Mapping[str, Any],
+    view: FirewallView,
     *,
     owners: NamedOwners | None,
     roles_by_target: Mapping[str, str],
     adopt_legacy: bool,
+    memo: ReadMemo,
+    mine: str | None = None,
 ) -> list[TargetRule]:
-    # Called for every firewall of every read: values that are the same for all the rules of
-    # the firewall are worked out once, before the loops.
-    denying = owners is None
-    named = targets_of(firewall)
+    # Called for every firewall of every read: what the firewall's shape gives is worked out
+    # once a read (``memo``), what its name gives once a firewall, before the loops.
+    named = view.targets
     everywhere = not named
-    bound = list(roles_by_target) if everywhere else [t for t in named if t in roles_by_target]
+    if everywhere:
+        bound = list(roles_by_target)
+    elif len(named) == 1:
+        bound = named if named[0] in roles_by_target else []
+    else:
+        bound = [t for t in named if t in roles_by_target]
     if not bound:
         return []
+    shape = view.shape
+    given = memo.shape(shape, everywhere)
+    name = view.name
+    description = shape.description
     if owners is None:
         owned, owner, legacy = False, None, False
+    elif mine is not None and len(named) == 1 and name.startswith(mine):
+        # The current owner's digest (what owners.owner_of reads), without parsing it again.
+        owned, owner, legacy = True, owners.owner, False
     else:
-        owned, owner, legacy = _ownership(firewall, len(named) == 1, owners, adopt_legacy)
-    name = firewall.get("name", "")
-    if type(name) is not str:
-        name = str(name)
-    description = firewall.get("description") or ""
-    if type(description) is not str:
-        description = str(description)
-    direction = _DIRECTIONS.get(firewall.get("direction") or "INGRESS") or Direction(
-        str(firewall.get("direction")).lower()
-    )
-    value = firewall.get("priority", DEFAULT_PRIORITY)
-    extra = _PRIORITY_EXTRA.get(value) if type(value) is int else None
-    if extra is None:
-        extra = ((PRIORITY, str(int(value))),)
-        if type(value) is int and 0 <= value <= 65535:
-            _PRIORITY_EXTRA[value] = extra
-    priority = extra[0]
-    if everywhere or denying:
-        extra_items = [priority]
-        if everywhere:
-            extra_items.append((APPLIES_TO, ALL_INSTANCES))
-        if denying:
-            extra_items.append((ACCESS, "deny"))
-        extra = tuple(sorted(extra_items))
-    entries = _entries(firewall, "denied" if denying else "allowed")
-    marked = owned or legacy or owner is not None
-    purposes = _purposes(description, tuple(t for _p, _r, t in entries if t)) if marked else {}
-    peers = _peers_of(firewall, direction)
+        owned, owner, legacy = _owner_marks(
+            name, description, len(named) == 1, owners, adopt_legacy
+        )
+    purposes = given.purposes_of(description) if owned or legacy or owner is not None else {}
+    direction = given.direction
+    extra = given.extra
+    entries = given.entries
+    peers = given.peers
+    # Rules of one firewall share a key only when it repeats a port, a peer or a target.
+    unique = given.unique and (len(bound) == 1 or len(set(bound)) == len(bound))
     out: list[TargetRule] = []
     seen: set[tuple[str, str, str, int, int, str]] = set()
     for target in bound:
@@ -768,6 +1009,9 @@ def _expand(
                     origin=origin,
                     extra=extra,
                 )
+                if unique:
+                    out.append(rule)
+                    continue
                 key = rule._key
                 if key not in seen:
                     seen.add(key)
@@ -864,58 +1108,49 @@ class Listing:
     one_network: bool = True
 
 
-#: The fields of a firewall that reading it looks at: what :func:`expand`, :func:`expand_denied`,
-#: :func:`targets_of`, :meth:`Writer.on_network` and :func:`listing` read. A read may hand them a
-#: firewall holding only these (``tests/providers/gcp/test_convert.py`` checks that the rules come
-#: out the same).
-READ_FIELDS = frozenset(
-    {
-        "name",
-        "description",
-        "network",
-        "direction",
-        "priority",
-        "disabled",
-        "allowed",
-        "denied",
-        "sourceRanges",
-        "sourceTags",
-        "sourceServiceAccounts",
-        "destinationRanges",
-        "targetTags",
-        "targetServiceAccounts",
-    }
-)
-
-
 def listing(
-    firewalls: Iterable[Mapping[str, Any]],
-    *,
-    count: int | None = None,
-    one_network: bool = True,
-    whole: Mapping[str, Mapping[str, Any]] | None = None,
+    firewalls: Iterable[Mapping[str, Any]], *, count: int | None = None, one_network: bool = True
 ) -> Listing:
-    """A :class:`Listing` of ``firewalls``; ``count`` defaults to how many there are.
-
-    ``whole``: the firewalls by name, read-only, when ``firewalls`` hold only
-    :data:`READ_FIELDS` of each (the listing then keeps ``whole`` for the writes to work from).
-    """
+    """A :class:`Listing` of ``firewalls``; ``count`` defaults to how many there are."""
     raw: dict[str, Mapping[str, Any]] = {}
     by_target: dict[str, list[str]] = {}
     for firewall in firewalls:
         name = str(firewall["name"])
-        if whole is None:
-            # Read-only views: a listing is shared by the clusters of a read scope and never
-            # changes.
-            raw[name] = (
-                firewall if isinstance(firewall, MappingProxyType) else MappingProxyType(firewall)
-            )
+        # Read-only views: a listing is shared by the clusters of a read scope and never changes.
+        raw[name] = (
+            firewall if isinstance(firewall, MappingProxyType) else MappingProxyType(firewall)
+        )
         for target in targets_of(firewall) or [""]:
             by_target.setdefault(target, []).append(name)
+    return _listing(MappingProxyType(raw), by_target, count, one_network)
+
+
+def listing_of(
+    targets: Iterable[tuple[str, Sequence[str]]],
+    whole: Mapping[str, Mapping[str, Any]],
+    *,
+    count: int | None = None,
+    one_network: bool = True,
+) -> Listing:
+    """A :class:`Listing` of the firewalls ``whole`` gives by name (read-only, in the JSON
+    shape), from each one's name and :func:`targets_of` in listed order (``targets``)."""
+    by_target: dict[str, list[str]] = {}
+    for name, named in targets:
+        for target in named or [""]:
+            by_target.setdefault(target, []).append(name)
+    return _listing(whole, by_target, count, one_network)
+
+
+def _listing(
+    firewalls: Mapping[str, Mapping[str, Any]],
+    by_target: Mapping[str, list[str]],
+    count: int | None,
+    one_network: bool,
+) -> Listing:
     return Listing(
-        firewalls=MappingProxyType(raw) if whole is None else whole,
+        firewalls=firewalls,
         by_target=MappingProxyType({t: tuple(n) for t, n in by_target.items()}),
-        count=(len(raw) if whole is None else len(whole)) if count is None else count,
+        count=len(firewalls) if count is None else count,
         one_network=one_network,
     )
 
@@ -936,6 +1171,11 @@ class Writer:
     adopt_legacy: bool = False
     #: Mode ``additive`` never deletes, not even a duplicate of a kept firewall.
     additive: bool = False
+    #: What the names of this owner's firewalls start with: ``<name stem>-``.
+    mine: str = dataclasses.field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "mine", f"{self.owners.stem}-")
 
     @property
     def where(self) -> str:
@@ -944,16 +1184,39 @@ class Writer:
 
     def on_network(self, firewall: Mapping[str, Any]) -> bool:
         """Whether ``firewall`` is on this cluster's network."""
-        value = firewall.get("network")
+        return self.has_network(firewall.get("network"))
+
+    def has_network(self, value: Any) -> bool:
+        """Whether a firewall's ``network`` field names this cluster's network."""
         return value == self.network or network_matches(value, self.project, self.network_name)
 
-    def expand(self, firewall: Mapping[str, Any]) -> list[TargetRule]:
+    def binds(self, targets: Sequence[str]) -> bool:
+        """Whether a firewall with these target ids applies to a target of this cluster."""
+        return _binds(targets, self.roles_by_target)
+
+    def expand(self, firewall: Mapping[str, Any], memo: ReadMemo | None = None) -> list[TargetRule]:
         """``firewall`` as this cluster's target rules (see :func:`expand`)."""
         return expand(
             firewall,
             owners=self.owners,
             roles_by_target=self.roles_by_target,
             adopt_legacy=self.adopt_legacy,
+            memo=memo,
+        )
+
+    def expand_view(self, view: FirewallView, memo: ReadMemo) -> list[TargetRule]:
+        """The firewall ``view`` shows as this cluster's rules: :func:`expand_view`, or
+        :func:`expand_view_denied` for a denying firewall."""
+        if view.disabled:
+            return []
+        # expand_view or expand_view_denied, called for every firewall a read lists.
+        return _expand(
+            view,
+            owners=None if view.shape.denying else self.owners,
+            roles_by_target=self.roles_by_target,
+            adopt_legacy=self.adopt_legacy,
+            memo=memo,
+            mine=self.mine,
         )
 
 
