@@ -14,6 +14,7 @@ only when a write needs it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
@@ -123,22 +124,32 @@ def view_of_message(pb: Any, targets: list[str] | None = None) -> FirewallView:
         tags = tuple(tags[:]) if len(tags) else ()
         accounts = pb.source_service_accounts
         accounts = tuple(accounts[:]) if len(accounts) else ()
-    return FirewallView(
-        pb.name,
-        targets_of_message(pb) if targets is None else targets,
-        pb.disabled,
-        pb.network,
-        FirewallShape(
-            pb.description,
-            direction,
-            pb.priority if pb.HasField("priority") else DEFAULT_PRIORITY,
-            denying,
-            _entries(denied if denying else pb.allowed),
-            ranges,
-            tags,
-            accounts,
-        ),
+    return _view(
+        (
+            pb.name,
+            targets_of_message(pb) if targets is None else targets,
+            pb.disabled,
+            pb.network,
+            _shape(
+                (
+                    pb.description,
+                    direction,
+                    pb.priority if pb.HasField("priority") else DEFAULT_PRIORITY,
+                    denying,
+                    _entries(denied if denying else pb.allowed),
+                    ranges,
+                    tags,
+                    accounts,
+                )
+            ),
+        )
     )
+
+
+#: ``FirewallView(*values)`` and ``FirewallShape(*values)`` without the Python-level ``__new__``
+#: named tuples are given: two of each listed firewall.
+_view = functools.partial(tuple.__new__, FirewallView)
+_shape = functools.partial(tuple.__new__, FirewallShape)
 
 
 def _entries(entries: Any) -> RawEntries:

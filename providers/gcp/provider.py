@@ -147,9 +147,16 @@ class GcpClusterConfig(BaseModel):
     def roles_by_target(self) -> dict[str, str]:
         """Every bound target id (``tag:…``, ``sa:…``) → its role: the written targets, then
         each role's other tags (a tag two roles carry reads as the first one's)."""
-        out = {str(b.endpoint): role for role, b in self.roles.items()}
+        out: dict[str, str] = {}
+        others: list[tuple[str, tuple[Endpoint, ...]]] = []
         for role, binding in self.roles.items():
-            for endpoint in binding.endpoints[1:]:
+            # Each binding's endpoints made once: a config binds hundreds of roles.
+            written, *rest = binding.endpoints
+            out[str(written)] = role
+            if rest:
+                others.append((role, tuple(rest)))
+        for role, endpoints in others:
+            for endpoint in endpoints:
                 out.setdefault(str(endpoint), role)
         return out
 
@@ -162,10 +169,14 @@ def _read_scope(config: GcpClusterConfig) -> tuple[str, ...]:
 
 
 def make_writer(
-    cluster: ClusterConfig, settings: Settings, config: GcpClusterConfig | None = None
+    cluster: ClusterConfig,
+    settings: Settings,
+    config: GcpClusterConfig | None = None,
+    roles_by_target: Mapping[str, str] | None = None,
 ) -> Writer:
     """The :class:`.Writer` of a GCP cluster, from its config alone (``config``: its settings
-    already validated, so they are not validated again).
+    already validated, so they are not validated again; ``roles_by_target``: its
+    :meth:`GcpClusterConfig.roles_by_target`, when already worked out).
 
     Raises:
         ConfigError: two owners of the run share a name hash.
@@ -179,7 +190,7 @@ def make_writer(
         network=translate.network_url(config.project, config.network),
         owners=named_owners(cluster, settings, config.name_prefix),
         # Read-only tags too: their firewalls are read as the role's (coverage, explain, audit).
-        roles_by_target=config.roles_by_target(),
+        roles_by_target=config.roles_by_target() if roles_by_target is None else roles_by_target,
         priority=config.priority,
         firewall_quota=config.firewall_quota,
         adopt_legacy=settings.adopt_legacy,
@@ -228,7 +239,7 @@ class GcpProvider:
         self.bindings = {role: b.endpoint for role, b in self.config.roles.items()}
         self.roles_by_target = self.config.roles_by_target()
         self.prefix = self.config.name_prefix
-        self.writer = make_writer(cluster, settings, self.config)
+        self.writer = make_writer(cluster, settings, self.config, self.roles_by_target)
         self.owners = self.writer.owners
         #: Every firewall this owner writes is named ``<name_prefix>-<owner hash>-…``.
         self.stem = self.owners.stem
@@ -238,6 +249,11 @@ class GcpProvider:
         #: What one read serves: clusters with equal scopes are read (once a round, by the
         #: session) and compiled together.
         self.read_scope: tuple[str, ...] = _read_scope(self.config)
+        # Made once with the provider, however often a plan asks for them.
+        self._targets = tuple(
+            Target(id=str(ep), role=role, label=f"{ep.value} ({role})")
+            for role, ep in self.bindings.items()
+        )
 
     # ------------------------------------------------------------------ plumbing
 
@@ -297,10 +313,7 @@ class GcpProvider:
 
     def targets(self) -> list[Target]:
         """One target per role: ``tag:<tag>`` or ``sa:<email>``."""
-        return [
-            Target(id=str(ep), role=role, label=f"{ep.value} ({role})")
-            for role, ep in self.bindings.items()
-        ]
+        return list(self._targets)
 
     def memberships(self) -> Memberships:
         """The other network tags each role's machines carry (read only)."""
@@ -326,10 +339,12 @@ class GcpProvider:
     ) -> ManagingTool | None:
         """CAPG, for a CAPG role tag its own firewalls target (from a snapshot, or the target's
         live rules)."""
-        if not target.id.startswith("tag:"):
+        tag = target.id[len("tag:") :]
+        # Most tags are not CAPG's: their rules are not looked up.
+        if not target.id.startswith("tag:") or not tools.is_capg_tag(tag):
             return None
         rules = live.live(target.id) if isinstance(live, Snapshot) else live
-        return tools.managing_tool(target.id[len("tag:") :], rules)
+        return tools.managing_tool(tag, rules)
 
     def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
         """Neutral rules → rules on tags and service accounts.
@@ -400,12 +415,20 @@ class GcpProvider:
                     if everywhere and not writer.has_network(view.network):
                         continue
                     rules = writer.expand_view(view, memo)
-                    found += rules if every else [r for r in rules if r.target in ids]
-                name = message.name
+                    if not every:
+                        rules = [r for r in rules if r.target in ids]
+                    if found:
+                        found += rules
+                    else:
+                        found = rules
+                if view is None:
+                    name = message.name
+                else:
+                    name = view.name
+                    if found:
+                        (denied if view.shape.denying else expanded)[name] = found
                 listed.append((name, named))
                 messages[name] = message
-                if found and view is not None:
-                    (denied if view.shape.denying else expanded)[name] = found
         live: dict[str, list[TargetRule]] = {t.id: [] for t in targets}
         # Allow rules first, then the rules of denying firewalls: read for the evaluator that
         # explain and lifelines share, kept out of the diff by the engine, never written.

@@ -16,9 +16,14 @@ from collections.abc import Sequence
 from portsync.model import TargetRule
 from portsync.tools import ManagingTool
 
-__all__ = ["CAPG_TAG", "managing_tool"]
+__all__ = ["CAPG_TAG", "is_capg_tag", "managing_tool"]
 
 CAPG_TAG = re.compile(r"^(?P<cluster>[a-z](?:[-a-z0-9]*[a-z0-9])?)-(?P<role>control-plane|node)$")
+
+
+def is_capg_tag(tag: str) -> bool:
+    """Whether ``tag`` is named as CAPG names its role tags."""
+    return CAPG_TAG.match(tag) is not None
 
 
 def managing_tool(tag: str, live: Sequence[TargetRule]) -> ManagingTool | None:

@@ -870,11 +870,7 @@ def expand(
     if not _binds(named, roles_by_target):
         return []
     return _expand(
-        view_of(firewall, named),
-        owners=owners,
-        roles_by_target=roles_by_target,
-        adopt_legacy=adopt_legacy,
-        memo=memo or ReadMemo(),
+        view_of(firewall, named), owners, roles_by_target, adopt_legacy, memo or ReadMemo()
     )
 
 
@@ -894,13 +890,7 @@ def expand_denied(
     named = targets_of(firewall)
     if not _binds(named, roles_by_target):
         return []
-    return _expand(
-        view_of(firewall, named),
-        owners=None,
-        roles_by_target=roles_by_target,
-        adopt_legacy=False,
-        memo=memo or ReadMemo(),
-    )
+    return _expand(view_of(firewall, named), None, roles_by_target, False, memo or ReadMemo())
 
 
 def expand_view(
@@ -916,14 +906,7 @@ def expand_view(
     start with, ``<stem>-``, when the caller knows it)."""
     if view.shape.denying or view.disabled:
         return []
-    return _expand(
-        view,
-        owners=owners,
-        roles_by_target=roles_by_target,
-        adopt_legacy=adopt_legacy,
-        memo=memo,
-        mine=mine,
-    )
+    return _expand(view, owners, roles_by_target, adopt_legacy, memo, mine)
 
 
 def expand_view_denied(
@@ -932,9 +915,7 @@ def expand_view_denied(
     """:func:`expand_denied` of the firewall ``view`` shows."""
     if not view.shape.denying or view.disabled:
         return []
-    return _expand(
-        view, owners=None, roles_by_target=roles_by_target, adopt_legacy=False, memo=memo
-    )
+    return _expand(view, None, roles_by_target, False, memo)
 
 
 def _binds(targets: Sequence[str], roles_by_target: Mapping[str, str]) -> bool:
@@ -947,15 +928,15 @@ def _binds(targets: Sequence[str], roles_by_target: Mapping[str, str]) -> bool:
 
 def _expand(
     view: FirewallView,
-    *,
     owners: NamedOwners | None,
     roles_by_target: Mapping[str, str],
     adopt_legacy: bool,
     memo: ReadMemo,
     mine: str | None = None,
 ) -> list[TargetRule]:
-    # Called for every firewall of every read: what the firewall's shape gives is worked out
-    # once a read (``memo``), what its name gives once a firewall, before the loops.
+    # Called for every firewall of every read (positional arguments: they cost less): what the
+    # firewall's shape gives is worked out once a read (``memo``), what its name gives once a
+    # firewall, before the loops.
     named = view.targets
     everywhere = not named
     if everywhere:
@@ -967,7 +948,10 @@ def _expand(
     if not bound:
         return []
     shape = view.shape
-    given = memo.shape(shape, everywhere)
+    try:
+        given = memo.shapes[shape, everywhere]
+    except (KeyError, TypeError):
+        given = memo.shape(shape, everywhere)
     name = view.name
     description = shape.description
     if owners is None:
@@ -990,7 +974,10 @@ def _expand(
     seen: set[tuple[str, str, str, int, int, str]] = set()
     for target in bound:
         role = roles_by_target[target]
-        origins = [(peer, _origin(peer, target, roles_by_target)) for peer in peers]
+        if len(peers) == 1:
+            origins = [(peers[0], _origin(peers[0], target, roles_by_target))]
+        else:
+            origins = [(peer, _origin(peer, target, roles_by_target)) for peer in peers]
         for protocol, ports, text in entries:
             rule_description = purposes.get(text, description)
             for peer, origin in origins:
@@ -1210,14 +1197,8 @@ class Writer:
         if view.disabled:
             return []
         # expand_view or expand_view_denied, called for every firewall a read lists.
-        return _expand(
-            view,
-            owners=None if view.shape.denying else self.owners,
-            roles_by_target=self.roles_by_target,
-            adopt_legacy=self.adopt_legacy,
-            memo=memo,
-            mine=self.mine,
-        )
+        owners = None if view.shape.denying else self.owners
+        return _expand(view, owners, self.roles_by_target, self.adopt_legacy, memo, self.mine)
 
 
 @dataclass(frozen=True, slots=True)
