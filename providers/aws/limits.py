@@ -18,6 +18,12 @@ MIN_RESULTS_PER_PAGE = 5
 #: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Using_Filtering.html
 MAX_FILTER_VALUES = 200
 
+#: How many describe calls of one read are in flight at once (the groups, and the rules of each
+#: 200 groups): a read of 2,000 groups makes 1 + 10 such listings, and waiting for each answer
+#: in turn is most of its time on a real account. Each call still takes a token of the describe
+#: bucket below, so the pace stays EC2's.
+READ_WORKERS = 4
+
 #: EC2 request throttling, token buckets per account and region: describe calls (bucket, refill
 #: per second) and mutating security-group calls (authorize, revoke, modify).
 #: https://docs.aws.amazon.com/ec2/latest/devguide/ec2-api-throttling.html

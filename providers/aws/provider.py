@@ -252,7 +252,8 @@ class AwsProvider:
             NotFoundError: a target's security group does not exist.
         """
         ids = sorted({t.id for t in targets})
-        found = {g["GroupId"]: g for g in self.adapter.describe_groups(ids)}
+        groups, items = self.adapter.describe_groups_and_rules(ids)
+        found = {g["GroupId"]: g for g in groups}
         missing = [t for t in targets if t.id not in found]
         if missing:
             names = ", ".join(f"{t.id} (role {t.role})" for t in missing)
@@ -262,7 +263,6 @@ class AwsProvider:
                 f"{self.config.region}",
                 hint="check the security_group ids and the region in the config",
             )
-        items = self.adapter.describe_rules(ids)
         by_group: dict[str, list[Any]] = {gid: [] for gid in ids}
         for item in items:
             if item.get("GroupId") in by_group:
