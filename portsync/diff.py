@@ -81,7 +81,7 @@ def diff_target(
     changed: list[tuple[RuleKey, TargetRule, list[TargetRule]]] = []
     for key, want in wanted.items():
         first = present.get(key)
-        if first is not None and key not in more:
+        if first is not None and not (more and key in more):
             if first.owned:
                 if (
                     first.legacy
@@ -130,8 +130,12 @@ def diff_target(
     # Live rules: an owned rule of a wanted key was dealt with above; every other rule is
     # removed or left alone.
     unmanaged: list[TargetRule] = []
+    # Keys read but not wanted (the dicts' stored hashes, no key hashed again), with those of
+    # rules that are not the owner's and of keys read more than once.
     left = sorted(
-        key for key, rule in present.items() if key in more or not rule.owned or key not in wanted
+        (present.keys() - wanted.keys()).union(
+            [key for key, rule in present.items() if not rule.owned], more
+        )
     )
     for key in left:
         for rule in more.get(key) or (present[key],):

@@ -60,7 +60,8 @@ def fan_out(
 ) -> list[R]:
     """``[fn(item) for item in items]``, run on at most ``workers`` threads, results in order.
 
-    The one fan-out of plan, apply, audit and explain: the first exception raised is re-raised
+    The one fan-out of plan, apply, audit and explain (and of a provider's listings that can
+    run side by side, such as AWS's rule listings): the first exception raised is re-raised
     once every started call has returned.
     """
     if not items:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from portsync.control import RunControl
 from portsync.errors import ConfigError, ProviderError
 from portsync.ratelimit import TokenBucket, take
+from portsync.session import fan_out
 
 from .errors import map_sdk_errors
 from .limits import MAX_FILTER_VALUES, MAX_RESULTS_PER_PAGE, READ_WORKERS
@@ -223,7 +224,8 @@ class Ec2Adapter:
                 )
             )
 
-        return [item for items in side_by_side(listing, chunks) for item in items]
+        listings = fan_out(listing, chunks, workers=READ_WORKERS, name="aws-rules")
+        return [item for items in listings for item in items]
 
     def describe_groups_and_rules(
         self, group_ids: Sequence[str]
@@ -251,18 +253,6 @@ class Ec2Adapter:
         self._before_write(what)
         with self._errors(what):
             operation(**params)
-
-
-def side_by_side(
-    fn: Callable[[list[str]], list[dict[str, Any]]], chunks: list[list[str]]
-) -> list[list[dict[str, Any]]]:
-    """``[fn(chunk) for chunk in chunks]``, at most :data:`~.limits.READ_WORKERS` at once,
-    results in order; the first error is raised once every started call has returned."""
-    if len(chunks) <= 1:
-        return [fn(chunk) for chunk in chunks]
-    workers = min(READ_WORKERS, len(chunks))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="aws-rules") as pool:
-        return list(pool.map(fn, chunks))
 
 
 def _what(method: str, body: Mapping[str, Any]) -> str:
