@@ -138,3 +138,19 @@ def test_unmanaged_rules_removed_in_exclusive_mode_do_not_count_as_owned_ones() 
     )
     with pytest.raises(GuardrailError, match="removes all 1 rules"):
         check_empty_targets(LOADED, the_plan)
+
+
+def test_the_clouds_own_default_rules_do_not_count_as_owned_ones() -> None:
+    """A group whose live rules are its 2 owned ones and the cloud's allow-all egress: removing
+    both owned rules empties it, the default left alone or not."""
+    default = _rule(0, owned=False)
+    the_plan = Plan(
+        groups=(
+            dataclasses.replace(
+                _plan(DeleteRuleOp(_rule(10250)), DeleteRuleOp(_rule(10256)), live=3).groups[0],
+                cloud_defaults=(default,),
+            ),
+        )
+    )
+    with pytest.raises(GuardrailError, match="removes all 2 rules portsync owns there"):
+        check_empty_targets(LOADED, the_plan)

@@ -7,15 +7,21 @@ would let etcd or the kubelet be opened to real public addresses without a word.
 from __future__ import annotations
 
 import ipaddress
+from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 from portsync import exposure
-from portsync.exposure import is_world
-from portsync.model import Endpoint
+from portsync.config import LoadedConfig, parse_config
+from portsync.exposure import ComponentPort, component_ports, guarded_ports, is_world
+from portsync.model import Endpoint, PortRange, Protocol
+from portsync.peers import native_kind
 from portsync.providers.aws.peers import GROUP
 from portsync.providers.azure.peers import ASG, SERVICE_TAG, WORLD_TAGS
 from portsync.providers.gcp.peers import TAG
+from portsync.synthesis import load_catalogs
 
 WORLD, PRIVATE = True, False
 
@@ -216,3 +222,209 @@ def test_special_blocks_minus_their_reachable_parts_are_exactly_what_is_not_glob
     assert size == sum(b.num_addresses for b in special) - sum(h.num_addresses for h in holes)
     assert len(blocks) > len(special)  # the holes were cut out of the blocks, not dropped
     assert blocks == exposure._NOT_GLOBAL
+
+
+# --- the component ports the audit reports and apply guards ---------------------------------------
+
+
+def _loaded(**top: object) -> LoadedConfig:
+    data = {
+        "sources": {"all": ["203.0.113.0/24"]},
+        **top,
+        "clusters": [
+            {
+                "name": "prod",
+                "provider": "aws",
+                "region": "eu-west-1",
+                "roles": {
+                    "control-plane": {"security_group": "sg-1"},
+                    "worker": {"security_group": "sg-2"},
+                },
+            }
+        ],
+    }
+    return parse_config(yaml.safe_dump(data, sort_keys=False), path=Path("portsync.yaml"))
+
+
+def _at(ports: list[ComponentPort], low: int, high: int | None = None) -> list[ComponentPort]:
+    """The entries of ``ports`` on exactly ``low``-``high``."""
+    return [p for p in ports if p.ports == PortRange(low, low if high is None else high)]
+
+
+def _row(loaded: LoadedConfig, purpose_start: str) -> Any:
+    return next(
+        r for c in load_catalogs(loaded) for r in c.rows if r.purpose.startswith(purpose_start)
+    )
+
+
+def test_without_a_catalog_the_component_ports_are_exactly_the_floor() -> None:
+    assert component_ports(_loaded(catalog=[], extra_rules=[])) == [
+        ComponentPort(
+            check=exposure.COMPONENT_CHECKS[floor.component],
+            component=floor.component,
+            protocol=floor.protocol,
+            ports=floor.ports,
+            roles=None,
+            purpose=floor.why,
+        )
+        for floor in exposure.EXPOSURE_FLOOR
+    ]
+
+
+def test_a_catalog_row_names_its_component_check_roles_and_purpose() -> None:
+    loaded = _loaded(catalog=["kubernetes"])
+    ports = component_ports(loaded)
+    assert _at(ports, 6443) == [
+        ComponentPort(
+            check="PS-EXPOSED-APISERVER",
+            component="kube-apiserver",
+            protocol=Protocol.TCP,
+            ports=PortRange(6443, 6443),
+            roles=frozenset({"control-plane"}),
+            purpose=_row(loaded, "Kubernetes API server").purpose,
+        )
+    ]
+    # The floor comes last: on a floor port the catalog's wording stays, the roles become all.
+    (etcd,) = _at(ports, 2379, 2380)
+    assert etcd.check == "PS-EXPOSED-ETCD" and etcd.roles is None
+    catalog_purpose = _row(loaded, "etcd server").purpose
+    assert etcd.purpose == catalog_purpose != exposure.EXPOSURE_FLOOR[0].why
+
+
+def test_a_port_of_several_roles_is_one_entry_for_all_of_them_and_portless_rows_none() -> None:
+    """Cilium lists its ports on both roles, an ICMP row between them, and egress rows too."""
+    loaded = _loaded(catalog=["kubernetes", "cilium"])
+    ports = component_ports(loaded)
+    assert all(p.ports is not None for p in ports)
+    assert [p for p in _at(ports, 8472) if p.component is None] == [
+        ComponentPort(
+            check="PS-EXPOSED-TABLE-PORT",
+            component=None,
+            protocol=Protocol.UDP,
+            ports=PortRange(8472, 8472),
+            roles=frozenset({"control-plane", "worker"}),
+            purpose=_row(loaded, "Cilium VXLAN").purpose,
+        )
+    ]
+    (health,) = [p for p in _at(ports, 4240) if p.component is None]
+    assert health.roles == frozenset({"control-plane", "worker"})
+
+
+@pytest.mark.parametrize(
+    ("etcd", "role"),
+    [("stacked", "control-plane"), ("external", "etcd")],
+    ids=["stacked", "external"],
+)
+def test_etcd_ports_belong_to_the_etcd_role_only_when_etcd_is_external(
+    etcd: str, role: str
+) -> None:
+    # Moved off the floor's range, so the row's own roles show.
+    loaded = _loaded(catalog=["kubernetes"], etcd=etcd, overrides={"etcd": "12379-12380"})
+    ports = component_ports(loaded)
+    (moved,) = _at(ports, 12379, 12380)
+    assert (moved.check, moved.component, moved.roles) == (
+        "PS-EXPOSED-ETCD",
+        "etcd",
+        frozenset({role}),
+    )
+    (api,) = _at(ports, 6443)
+    assert api.roles == frozenset({"control-plane"})
+
+
+def test_sensitive_and_retired_ports_of_a_catalog() -> None:
+    loaded = _loaded(catalog=["kubernetes", "kops", "calico"])
+    ports = component_ports(loaded)
+    catalogs = {c.name: c for c in load_catalogs(loaded)}
+    manager = next(s for s in catalogs["kops"].sensitive if s.component == "etcd-manager")
+    assert [p for p in _at(ports, 3994, 3997) if p.check == "PS-EXPOSED-SENSITIVE-PORT"] == [
+        ComponentPort(
+            check="PS-EXPOSED-SENSITIVE-PORT",
+            component="etcd-manager",
+            protocol=Protocol.TCP,
+            ports=PortRange(3994, 3997),
+            roles=frozenset({"control-plane"}),
+            purpose=f"kops: {manager.why}",
+        )
+    ]
+    # A sensitive port of a component with a check of its own is reported under that check.
+    assert [p.check for p in _at(ports, 4001, 4002)] == ["PS-EXPOSED-ETCD"]
+    # No roles listed: every role.
+    bgp = next(s for s in catalogs["calico"].sensitive if s.component == "calico-bgp")
+    assert [p for p in _at(ports, 179) if p.component == "calico-bgp"] == [
+        ComponentPort(
+            check="PS-EXPOSED-SENSITIVE-PORT",
+            component="calico-bgp",
+            protocol=Protocol.TCP,
+            ports=PortRange(179, 179),
+            roles=None,
+            purpose=f"calico: {bgp.why}",
+        )
+    ]
+    retired = next(r for r in catalogs["kubernetes"].retired if r.component == "kube-scheduler")
+    assert _at(ports, 10251) == [
+        ComponentPort(
+            check="PS-EXPOSED-RETIRED-PORT",
+            component="kube-scheduler",
+            protocol=Protocol.TCP,
+            ports=PortRange(10251, 10251),
+            roles=frozenset({"control-plane"}),
+            purpose=retired.why,
+        )
+    ]
+
+
+def _port(check: str, component: str | None, purpose: str = "") -> ComponentPort:
+    return ComponentPort(
+        check=check,
+        component=component,
+        protocol=Protocol.TCP,
+        ports=PortRange(10251, 10252),
+        roles=frozenset({"control-plane"}),
+        purpose=purpose,
+    )
+
+
+def test_how_findings_name_a_port() -> None:
+    retired = "PS-EXPOSED-RETIRED-PORT"
+    assert _port(retired, "kube-scheduler").label() == "retired kube-scheduler port tcp/10251-10252"
+    assert _port(retired, None, "old").label() == "retired Kubernetes port tcp/10251-10252"
+    table = "PS-EXPOSED-TABLE-PORT"
+    assert _port(table, "kubelet", "kubelet API").label() == "kubelet tcp/10251-10252"
+    assert _port(table, None, "Cilium health").label() == "Cilium health tcp/10251-10252"
+    assert _port(table, None).label() == "port tcp/10251-10252"
+
+
+def test_a_port_of_some_roles_applies_to_those_and_to_roles_the_tables_do_not_know() -> None:
+    port = _port("PS-EXPOSED-RETIRED-PORT", "kube-scheduler")
+    known = frozenset({"control-plane", "worker"})
+    assert port.applies_to("control-plane", known)
+    assert not port.applies_to("worker", known)
+    assert port.applies_to("bastion", known)
+    assert port.applies_to(None, known)
+
+
+def test_apply_guards_the_high_checks_only() -> None:
+    """The API server and NodePorts are warnings: apply never refuses to open them."""
+    names = {name for _port, name in guarded_ports(_loaded(catalog=["kubernetes"]))}
+    assert names == {"etcd", "kubelet", "kube-scheduler", "kube-controller-manager", "retired"}
+
+
+def test_every_check_is_filed_under_its_own_id() -> None:
+    for key, check in exposure.CHECKS.items():
+        assert check.id == key
+        assert check.sarif_id.startswith(("portsync/exposure/", "portsync/lifeline/"))
+        assert isinstance(check.severity, exposure.Severity)
+        assert check.title and check.why and check.fix
+    etcd = exposure.CHECKS["PS-EXPOSED-ETCD"]
+    assert (etcd.sarif_id, etcd.severity, etcd.title) == (
+        "portsync/exposure/etcd",
+        exposure.Severity.HIGH,
+        "etcd reachable from the internet",
+    )
+    assert etcd.fix.startswith("Allow 2379-2380 only from the control plane")
+    assert etcd.why.startswith("etcd stores every Secret")
+
+
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0", "10.0.0.0/8", "2001:db8::/32"])
+def test_no_native_peer_is_written_like_a_network(cidr: str) -> None:
+    assert native_kind(cidr) is None

@@ -182,7 +182,10 @@ def test_world_in_sources_all_is_a_warning_on_every_plan() -> None:
     loaded = _loaded(sources={"all": ["0.0.0.0/0", "::/0", "203.0.113.0/24"]})
     lines = config_warnings(loaded)
     assert len(lines) == 2
-    assert lines[0].startswith("sources.all holds 0.0.0.0/0 (portsync.yaml:3)")
+    assert lines[0] == (
+        "sources.all holds 0.0.0.0/0 (portsync.yaml:3): every rule whose peer is any (the API "
+        "server, NodePorts, …) is open to the whole internet"
+    )
     assert lines[1].startswith("sources.all holds ::/0 (portsync.yaml:4)")
     assert config_warnings(_loaded()) == []
 

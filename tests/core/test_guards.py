@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from portsync.api import check_exposure, check_managed, check_removals
+from portsync.api import check_exposure, check_fresh, check_managed, check_removals
 from portsync.config import parse_config
 from portsync.errors import GuardrailError, PlanFileError, StalePlanError
 from portsync.model import Direction, Endpoint, PortRange, Protocol, TargetRule
@@ -26,7 +26,7 @@ from portsync.ops import (
     _checksum,
     fingerprint,
 )
-from portsync.planmatch import check_writes
+from portsync.planmatch import check_writes, write_differences
 from portsync.tools import ManagingTool
 from portsync.writes import Phase, Write
 
@@ -636,3 +636,118 @@ def test_a_plan_whose_errors_are_not_empty_was_not_written_by_portsync() -> None
     data = _data()
     data["errors"] = ["injected"]
     _refused(_resealed(data), r"malformed plan \(TypeError: errors must be an empty list")
+
+
+def test_the_writes_limit_names_the_clouds_unit_and_how_to_allow_it() -> None:
+    the_plan = Plan(groups=(_group(),), writes=(dataclasses.replace(_write(), removes=2),))
+    with pytest.raises(GuardrailError) as exc:
+        check_removals(the_plan, max_deletes=1, allow_exclusive=False)
+    # A caller that does not say what the cloud deletes gets the neutral name.
+    assert (
+        exc.value.message == "the plan's writes delete 2 cloud objects, more than --max-deletes 1"
+    )
+    assert exc.value.hint == (
+        "review the plan (`portsync show --writes PLAN.json`), then pass --max-deletes N to allow it"
+    )
+
+
+def test_a_world_opening_after_a_harmless_change_is_still_refused(kubernetes: Any) -> None:
+    harmless = _group(CreateRuleOp(ETCD_TO_WORLD.replace(peer=Endpoint.cidr("10.0.0.0/8"))))
+    opening = _group(CreateRuleOp(ETCD_TO_WORLD.replace(target="sg-2")), target="sg-2")
+    with pytest.raises(GuardrailError, match=r"sg-2 tcp/2379 from cidr:0\.0\.0\.0/0"):
+        check_exposure(kubernetes, Plan(groups=(harmless, opening)))
+
+
+# -- freshness of the targets' live rules -------------------------------------------------------
+
+
+def test_a_plan_whose_targets_are_unchanged_is_fresh() -> None:
+    saved = Plan(groups=(_group(fp="a"), _group(target="sg-2", fp="b")))
+    check_fresh(saved, Plan(groups=(_group(target="sg-2", fp="b"), _group(fp="a"))))
+
+
+def test_every_target_whose_live_rules_changed_is_named() -> None:
+    saved = Plan(
+        groups=(
+            _group(fp="a", label="control-plane (sg-1)"),
+            _group(target="sg-2", fp="b"),
+            _group(target="sg-3", fp="c"),
+        )
+    )
+    current = Plan(groups=(_group(fp="a2"), _group(target="sg-2", fp="b")))
+    with pytest.raises(StalePlanError) as exc:
+        check_fresh(saved, current)
+    # sg-1 changed, sg-3 is gone (no fingerprint now), sg-2 is as it was.
+    assert exc.value.message == (
+        "the saved plan is stale: live rules changed on prod/control-plane (sg-1), prod/sg-3 "
+        "since it was made"
+    )
+    assert exc.value.hint == "run `portsync plan --out PLAN.json` again and review the new plan"
+
+
+# -- what differs between the saved writes and the recomputed ones ------------------------------
+
+
+def test_each_surplus_copy_of_a_write_is_named_once() -> None:
+    three = tuple(_write() for _ in range(3))
+    assert (
+        write_differences(three, three[:1])
+        == ["prod/sg-1: break RevokeSecurityGroupIngress is no longer called for"] * 2
+    )
+    assert (
+        write_differences(three[:1], three)
+        == [
+            "prod/sg-1: break RevokeSecurityGroupIngress is called for now, and missing from the file"
+        ]
+        * 2
+    )
+
+
+def test_a_call_made_from_another_state_is_one_difference_not_two() -> None:
+    assert write_differences((_write(fp="before"),), (_write(fp="after"),)) == [
+        "prod/sg-1: break RevokeSecurityGroupIngress differs (its body, or the state it was "
+        "compiled from)"
+    ]
+
+
+def test_changed_calls_pair_up_one_to_one() -> None:
+    """Three changed copies of one call on each side are three differences; two saved against one
+    recomputed are one changed call and one no longer called for, and the reverse."""
+    where = "prod/sg-1: break RevokeSecurityGroupIngress"
+    differs = f"{where} differs (its body, or the state it was compiled from)"
+    saved = tuple(_write(fp=f"old-{i}") for i in range(3))
+    now = tuple(_write(fp=f"new-{i}") for i in range(3))
+    assert write_differences(saved, now) == [differs] * 3
+    assert write_differences(saved[:2], now[:1]) == [differs, f"{where} is no longer called for"]
+    assert write_differences(saved[:1], now[:2]) == [
+        differs,
+        f"{where} is called for now, and missing from the file",
+    ]
+
+
+def test_a_new_call_after_a_changed_one_is_still_named() -> None:
+    new = _write("sg-2", "AuthorizeSecurityGroupIngress")
+    assert write_differences((_write(fp="before"),), (_write(fp="after"), new)) == [
+        "prod/sg-1: break RevokeSecurityGroupIngress differs (its body, or the state it was "
+        "compiled from)",
+        "prod/sg-2: make AuthorizeSecurityGroupIngress is called for now, and missing from the "
+        "file",
+    ]
+
+
+def test_the_stale_refusal_spells_out_the_differences() -> None:
+    saved = Plan(writes=(_write(), _write("sg-2")))
+    with pytest.raises(StalePlanError) as exc:
+        check_writes(saved, Plan())
+    assert exc.value.message == (
+        "the saved plan is stale: the writes it holds differ from those the config and the live "
+        "state call for now, so it was not applied: prod/sg-1: break RevokeSecurityGroupIngress "
+        "is no longer called for; prod/sg-2: break RevokeSecurityGroupIngress is no longer "
+        "called for"
+    )
+    ten = Plan(writes=tuple(_write(f"sg-{i}") for i in range(10)))
+    with pytest.raises(StalePlanError) as exc:
+        check_writes(ten, Plan())
+    assert exc.value.message.endswith(
+        "sg-9: break RevokeSecurityGroupIngress is no longer called for"
+    )

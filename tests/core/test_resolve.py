@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from portsync.errors import ProviderLimitError, TranslationError, UnsupportedFeatureError
-from portsync.model import Endpoint, Peer, PortRange, Protocol, Rule
+from portsync.model import Endpoint, EndpointKind, Peer, PortRange, Protocol, Rule
 from portsync.providers.aws.peers import GROUP
 from portsync.providers.azure.peers import SERVICE_TAG
-from portsync.resolve import TranslationProblems, resolve_peer
+from portsync.resolve import TranslationProblems, resolve_peer, source_endpoint
 
 GROUPS = {
     "control-plane": [Endpoint(GROUP, "sg-cp")],
@@ -124,3 +124,62 @@ def test_role_peer_of_all_is_skipped_where_the_role_is_not_bound() -> None:
     )
     with pytest.raises(TranslationError, match="'etcd'"):
         resolve_peer(explicit, **args)  # type: ignore[arg-type]
+
+
+def test_a_native_source_the_cloud_cannot_write_is_refused_where_it_is_named() -> None:
+    """An AWS group in sources.all, after a CIDR the cloud can write, on a cloud that writes
+    service tags only: the refusal names the rule, the sources entry, what it is and the fix."""
+    with pytest.raises(UnsupportedFeatureError) as exc:
+        _resolve(
+            "any",
+            sources_all=["203.0.113.0/24", "sg-0123"],
+            cloud="Azure",
+            native={SERVICE_TAG},
+        )
+    assert str(exc.value) == (
+        "cluster c: rule worker tcp 1: sources.all entry sg-0123 is an AWS security group (only "
+        "AWS security group rules can name one); Azure cannot write it (give this Azure cluster "
+        "CIDRs instead (cidr: peers, or CIDRs in sources), or leave the rule to the roles of "
+        "clusters on that cloud)"
+    )
+
+
+def test_a_load_balancer_the_cloud_cannot_write_is_refused_where_it_is_named() -> None:
+    """A load balancer endpoint of a kind no provider declares (a provider's own, such as a
+    network tag) is named by its text and its kind."""
+    tag = Endpoint(EndpointKind("net-tag"), "lb")
+    lbs = [Endpoint.cidr("10.0.0.0/8"), tag]
+    with pytest.raises(UnsupportedFeatureError) as exc:
+        _resolve("load-balancers", load_balancers=lbs, native=set(), cloud="GCP")
+    assert str(exc.value) == (
+        "cluster c: rule worker tcp 1: sources.load_balancers entry net-tag:lb is a peer of kind "
+        "net-tag; GCP cannot write it (give this GCP cluster CIDRs instead (cidr: peers, or "
+        "CIDRs in sources), or leave the rule to the roles of clusters on that cloud)"
+    )
+    # A caller that does not name its cloud gets a neutral name.
+    with pytest.raises(UnsupportedFeatureError, match="; this cloud cannot write it"):
+        _resolve("load-balancers", load_balancers=lbs, native=set())
+
+
+def test_native_sources_the_cloud_writes_pass_through() -> None:
+    assert _resolve("any", sources_all=["sg-0123"], native={GROUP}) == ["sg:sg-0123"]
+    lbs = [Endpoint(SERVICE_TAG, "AzureLoadBalancer")]
+    assert _resolve("load-balancers", load_balancers=lbs, native={SERVICE_TAG}) == [
+        "service-tag:AzureLoadBalancer"
+    ]
+
+
+def test_pod_ranges_follow_a_roles_endpoints_once() -> None:
+    pods = [Endpoint.cidr("10.244.0.0/16"), Endpoint(GROUP, "sg-w")]
+    assert _resolve("self", pods=pods) == ["sg:sg-w", "cidr:10.244.0.0/16"]
+    assert _resolve("role:control-plane", pods=pods) == [
+        "sg:sg-cp",
+        "cidr:10.244.0.0/16",
+        "sg:sg-w",
+    ]
+
+
+def test_a_sources_entry_that_is_neither_a_cidr_nor_a_native_peer_is_refused() -> None:
+    # A neutral peer parses, but names no address or native peer.
+    with pytest.raises(ValueError, match=r"^'any' is not a CIDR or a native peer$"):
+        source_endpoint("any")
