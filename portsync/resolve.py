@@ -70,8 +70,10 @@ def _check_kinds(
         shown = spec.text_of(endpoint.value) if spec is not None else endpoint.text
         what = spec.what if spec is not None else f"a peer of kind {endpoint.kind}"
         raise UnsupportedFeatureError(
-            f"{describe_rule(rule, cluster)}: {where} {shown} is {what}; {cloud} cannot write it",
-            hint=f"give this {cloud} cluster CIDRs instead (cidr: peers, or CIDRs in sources), "
+            f"{describe_rule(rule, cluster)}: {where} {shown} is {what}; "
+            f"{cloud or 'this cloud'} cannot write it",
+            hint=f"give this {cloud + ' ' if cloud else ''}cluster CIDRs instead (cidr: peers, "
+            "or CIDRs in sources), "
             "or leave the rule to the roles of clusters on that cloud",
         )
     return list(endpoints)
@@ -91,7 +93,7 @@ def resolve_peer(
     load_balancers: Sequence[Endpoint],
     binding_keys: str = "binding",
     load_balancers_hint: str = "set sources.load_balancers",
-    cloud: str = "this cloud",
+    cloud: str = "",
     native: Collection[str] | None = None,
     pods: Sequence[Endpoint] = (),
 ) -> list[Endpoint]:
