@@ -12,8 +12,9 @@ the answer's ``nextLink``, a status other than 200 raises the SDK's error for it
 
 Stricter than the SDK, since the answer is treated as hostile: a body that is not an object
 whose ``value`` is a list of objects raises ``DecodeError`` (the models would carry anything
-along), and a ``nextLink`` to another host than the one asked is not followed (the SDK would
-send the credentials there).
+along), an NSG whose rules do not have the shape the read walks is refused (:func:`check_nsg`),
+and a ``nextLink`` to another host than the one asked is not followed (the SDK would send the
+credentials there).
 
 The SDK's models keep the JSON's keys and values as they are (no field of the NSG models has a
 client-side default), so a body here is what ``as_dict`` of the SDK's model gives;
@@ -33,7 +34,17 @@ from portsync.errors import ProviderError
 
 from .convert import model_to_dict
 
-__all__ = ["Page", "json_pages", "list_pages", "nsg_pages", "page_bodies"]
+__all__ = ["Page", "check_nsg", "json_pages", "list_pages", "nsg_pages", "page_bodies"]
+
+#: The fields of a security rule's properties that the read walks as lists.
+_RULE_LISTS = (
+    "sourceAddressPrefixes",
+    "destinationAddressPrefixes",
+    "sourcePortRanges",
+    "destinationPortRanges",
+    "sourceApplicationSecurityGroups",
+    "destinationApplicationSecurityGroups",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +57,57 @@ class Page:
     more: bool
     models: tuple[Any, ...] = ()
     from_response: bool = True
+
+
+def _shape_problem(nsg: dict[str, Any]) -> str | None:
+    if not isinstance(nsg.get("name"), str):
+        return "its name is not a string"
+    props = nsg.get("properties")
+    if props is None:
+        return None
+    if type(props) is not dict:
+        return "its properties are not an object"
+    for key in ("securityRules", "defaultSecurityRules"):
+        rules = props.get(key)
+        if rules is None:
+            continue
+        if type(rules) is not list:
+            return f"properties.{key} is not a list"
+        for index, rule in enumerate(rules):
+            where = f"properties.{key}[{index}]"
+            if type(rule) is not dict:
+                return f"{where} is not an object"
+            fields = rule.get("properties")
+            if fields is None:
+                continue
+            if type(fields) is not dict:
+                return f"{where}.properties is not an object"
+            for name in _RULE_LISTS:
+                value = fields.get(name)
+                if value is not None and type(value) is not list:
+                    return f"{where}.properties.{name} is not a list"
+    return None
+
+
+def check_nsg(nsg: dict[str, Any], resource_group: str) -> None:
+    """Refuse a listed NSG whose rules do not have the shape the read walks: the properties an
+    object, the rule lists lists of objects, and a rule's address, port and ASG lists lists.
+
+    Raises:
+        ProviderError: naming the NSG (its position in the page when its name is not text) and
+            the field.
+    """
+    problem = _shape_problem(nsg)
+    if problem is None:
+        return
+    name = nsg.get("name")
+    what = f"NSG {name[:80]!r}" if isinstance(name, str) else "an NSG"
+    raise ProviderError(
+        f"Azure listing of the network security groups of resource group {resource_group}: "
+        f"{what} does not have Azure Resource Manager's shape: {problem}",
+        hint="check the cluster's endpoint: (it must be Azure Resource Manager) and any proxy "
+        "in between",
+    )
 
 
 def _request_builder() -> Callable[..., Any] | None:
@@ -138,6 +200,8 @@ def json_pages(client: Any, request: Any, resource_group: str) -> Iterator[Page]
                     hint="check the cluster's endpoint: and any proxy in between; Azure Resource "
                     "Manager's pages stay on its own host",
                 )
+        for body in values:
+            check_nsg(body, resource_group)
         yield Page(bodies=values, more=next_link is not None)
         if next_link is None:
             return
@@ -195,6 +259,8 @@ def list_pages(operations: Any, resource_group: str) -> Iterator[Page]:
     for page in pager:
         models = list(page)
         bodies, from_response = page_bodies(models, last.response)
+        for body in bodies:
+            check_nsg(body, resource_group)
         yield Page(
             bodies=bodies,
             more=bool(getattr(pager, "continuation_token", None)),

@@ -224,8 +224,50 @@ def test_an_answer_other_than_200_raises_the_sdks_error(
             b'{"value": [], "nextLink": "https://collector.example/page2"}',
             "nextLink leads to https://collector.example",
         ),
+        (
+            b'{"value": [{"name": "cp-nsg", "properties": {"securityRules": "abc"}}]}',
+            "properties.securityRules is not a list",
+        ),
+        (
+            b'{"value": [{"name": "cp-nsg", "properties": {"securityRules": ["abc"]}}]}',
+            "properties.securityRules[0] is not an object",
+        ),
+        (
+            b'{"value": [{"name": "cp-nsg", "properties": {"securityRules": [{"name": "r", "properties": "p"}]}}]}',
+            "properties.securityRules[0].properties is not an object",
+        ),
+        (
+            b'{"value": [{"name": "cp-nsg", "properties": {"securityRules": [{"name": "r", "properties": {"access": "Allow", "sourceAddressPrefixes": 7}}]}}]}',
+            "properties.securityRules[0].properties.sourceAddressPrefixes is not a list",
+        ),
+        (
+            b'{"value": [{"name": "cp-nsg", "properties": {"securityRules": [], "defaultSecurityRules": 5}}]}',
+            "properties.defaultSecurityRules is not a list",
+        ),
+        (
+            b'{"value": [{"name": "cp-nsg", "properties": []}]}',
+            "NSG 'cp-nsg' does not have Azure Resource Manager's shape: its properties are not an object",
+        ),
+        (
+            b'{"value": [{"name": 5, "properties": {}}]}',
+            "an NSG does not have Azure Resource Manager's shape: its name is not a string",
+        ),
     ],
-    ids=["value not a list", "items not objects", "not an object", "nextLink", "not json", "away"],
+    ids=[
+        "value not a list",
+        "items not objects",
+        "not an object",
+        "nextLink",
+        "not json",
+        "away",
+        "rules not a list",
+        "rule not an object",
+        "rule properties",
+        "prefixes not a list",
+        "defaults not a list",
+        "properties not an object",
+        "name not text",
+    ],
 )
 def test_a_hostile_listing_is_one_clear_error(body: bytes, message: str) -> None:
     with CannedEndpoint(200, body, content_type="application/json") as canned:
