@@ -235,7 +235,13 @@ class Ec2Adapter:
         longer holds up the rules'."""
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aws-groups") as pool:
             groups = pool.submit(self.describe_groups, group_ids)
-            rules = self.describe_rules(group_ids)
+            try:
+                rules = self.describe_rules(group_ids)
+            except BaseException:
+                # Both failing (no credentials, access denied) reports the groups' call, the
+                # first of a read, as a read one call after another would.
+                groups.result()
+                raise
             return groups.result(), rules
 
     def call(self, method: str, body: Mapping[str, Any]) -> None:

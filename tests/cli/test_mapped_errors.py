@@ -190,7 +190,9 @@ def test_aws_access_denied_names_the_call_and_the_action(
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with CannedEndpoint(403, _AWS_DENIED, content_type="text/xml") as canned:
         result = _plan(_write(tmp_path, _cluster("aws", canned.url)))
-        assert canned.count == 1  # a refusal is not retried
+        # The groups' and the rules' listings go out side by side, each once: a refusal is
+        # not retried.
+        assert canned.count == 2
     assert (
         "cluster prod-aws: AWS describe_security_groups was denied (UnauthorizedOperation): the "
         "caller may not call ec2:DescribeSecurityGroups" in result.stderr
