@@ -172,18 +172,23 @@ def _seed(emu: AzureEmulator, rules_by_nsg: dict[str, list[dict[str, Any]]]) -> 
         emu.seed_nsg(SUBSCRIPTION, RESOURCE_GROUP, name, rules=rules)
 
 
-def _bare_list(emu: AzureEmulator) -> int:
-    """What a perfect tool reads: a new client (portsync's client settings) and one paged
-    ``network_security_groups.list`` of the resource group, every page consumed."""
+def _client(emu: AzureEmulator) -> Any:
+    """A new client with portsync's client settings (its creation is timed on both sides)."""
     from portsync.providers.azure.adapter import make_client
 
-    client = make_client(
+    return make_client(
         subscription_id=SUBSCRIPTION,
         endpoint=emu.base_url,
         ca_bundle=emu.ca_bundle_path,
         anonymous=True,
         polling_interval=POLLING_INTERVAL,
     )
+
+
+def _bare_list(emu: AzureEmulator) -> int:
+    """What a perfect tool reads: a new client (portsync's client settings) and one paged
+    ``network_security_groups.list`` of the resource group, every page consumed."""
+    client = _client(emu)
     rules = 0
     for nsg in client.network_security_groups.list(RESOURCE_GROUP):
         rules += len(nsg.security_rules or ())
@@ -193,16 +198,9 @@ def _bare_list(emu: AzureEmulator) -> int:
 def _json_list(emu: AzureEmulator) -> int:
     """The same requests as :func:`_bare_list`, each page read as JSON the way portsync's read
     takes it (no models): what is left of the plan beyond it is portsync's own work."""
-    from portsync.providers.azure.adapter import make_client
     from portsync.providers.azure.listing import nsg_pages
 
-    client = make_client(
-        subscription_id=SUBSCRIPTION,
-        endpoint=emu.base_url,
-        ca_bundle=emu.ca_bundle_path,
-        anonymous=True,
-        polling_interval=POLLING_INTERVAL,
-    )
+    client = _client(emu)
     rules = 0
     for page in nsg_pages(client, SUBSCRIPTION, RESOURCE_GROUP):
         for nsg in page.bodies:

@@ -7,14 +7,12 @@ would let etcd or the kubelet be opened to real public addresses without a word.
 from __future__ import annotations
 
 import ipaddress
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from portsync import exposure
-from portsync.config import LoadedConfig, parse_config
+from portsync.config import LoadedConfig
 from portsync.exposure import ComponentPort, component_ports, guarded_ports, is_world
 from portsync.model import Endpoint, PortRange, Protocol
 from portsync.peers import native_kind
@@ -22,6 +20,8 @@ from portsync.providers.aws.peers import GROUP
 from portsync.providers.azure.peers import ASG, SERVICE_TAG, WORLD_TAGS
 from portsync.providers.gcp.peers import TAG
 from portsync.synthesis import load_catalogs
+
+from .worlds import prod_config
 
 WORLD, PRIVATE = True, False
 
@@ -227,23 +227,7 @@ def test_special_blocks_minus_their_reachable_parts_are_exactly_what_is_not_glob
 # --- the component ports the audit reports and apply guards ---------------------------------------
 
 
-def _loaded(**top: object) -> LoadedConfig:
-    data = {
-        "sources": {"all": ["203.0.113.0/24"]},
-        **top,
-        "clusters": [
-            {
-                "name": "prod",
-                "provider": "aws",
-                "region": "eu-west-1",
-                "roles": {
-                    "control-plane": {"security_group": "sg-1"},
-                    "worker": {"security_group": "sg-2"},
-                },
-            }
-        ],
-    }
-    return parse_config(yaml.safe_dump(data, sort_keys=False), path=Path("portsync.yaml"))
+_loaded = prod_config
 
 
 def _at(ports: list[ComponentPort], low: int, high: int | None = None) -> list[ComponentPort]:

@@ -3,38 +3,20 @@ built by hand, the configs only parsed)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from portsync.api import check_exposure
 from portsync.audit import ALLOW_NAMES
-from portsync.config import parse_config
 from portsync.errors import ConfigError, GuardrailError
 from portsync.exposure import config_warnings, is_world
 from portsync.model import Endpoint, PortRange, Protocol, TargetRule
 from portsync.ops import CreateRuleOp, GroupOps, Plan
 
+from .worlds import prod_config
 
-def _loaded(**top: Any) -> Any:
-    data: dict[str, Any] = {
-        "sources": {"all": ["203.0.113.0/24"]},
-        **top,
-        "clusters": [
-            {
-                "name": "prod",
-                "provider": "aws",
-                "region": "eu-west-1",
-                "roles": {
-                    "control-plane": {"security_group": "sg-1"},
-                    "worker": {"security_group": "sg-2"},
-                },
-            }
-        ],
-    }
-    return parse_config(yaml.safe_dump(data, sort_keys=False), path=Path("portsync.yaml"))
+_loaded = prod_config
 
 
 def _opening(
