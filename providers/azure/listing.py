@@ -20,7 +20,7 @@ The SDK's models keep the JSON's keys and values as they are (no field of the NS
 client-side default), so a body here is what ``as_dict`` of the SDK's model gives;
 ``tests/providers/azure/test_listing.py`` checks that on random NSGs read from the emulator.
 When the request builder is not where this SDK release has it, :func:`list_pages` reads the
-models and takes each page's JSON from the response they were built from (or converts them).
+SDK's models and converts them.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from portsync.errors import ProviderError
 
 from .convert import model_to_dict
 
-__all__ = ["Page", "check_nsg", "json_pages", "list_pages", "nsg_pages", "page_bodies"]
+__all__ = ["Page", "check_nsg", "json_pages", "list_pages", "nsg_pages"]
 
 #: The fields of a security rule's properties that the read walks as lists.
 _RULE_LISTS = (
@@ -50,13 +50,11 @@ _RULE_LISTS = (
 @dataclass(frozen=True, slots=True)
 class Page:
     """One page of a listing: its NSGs as REST JSON, whether a ``nextLink`` follows, and (from
-    :func:`list_pages` only) the SDK's models of them and whether the bodies are the response's
-    own JSON (else converted from the models)."""
+    :func:`list_pages` only) the SDK's models they were converted from."""
 
     bodies: list[dict[str, Any]]
     more: bool
     models: tuple[Any, ...] = ()
-    from_response: bool = True
 
 
 def _shape_problem(nsg: dict[str, Any]) -> str | None:
@@ -208,62 +206,23 @@ def json_pages(client: Any, request: Any, resource_group: str) -> Iterator[Page]
         request = HttpRequest("GET", next_link)
 
 
-class _LastResponse:
-    """A ``raw_response_hook`` that keeps the latest HTTP response of a call (every attempt and
-    redirect calls it; the last one is what the SDK deserialised)."""
-
-    __slots__ = ("response",)
-
-    def __init__(self) -> None:
-        self.response: Any = None
-
-    def __call__(self, pipeline_response: Any) -> None:
-        self.response = getattr(pipeline_response, "http_response", None)
-
-
-def page_bodies(models: list[Any], response: Any) -> tuple[list[dict[str, Any]], bool]:
-    """The NSGs of one page as REST JSON, and whether they are ``response``'s own ``value``
-    (when it holds one object per model, in order and under the same names; otherwise each
-    model is converted)."""
-    values: Any = None
-    if response is not None:
-        try:
-            parsed = response.json()  # cached by the response: the SDK parsed it already
-        except ValueError:
-            parsed = None
-        if isinstance(parsed, dict):
-            values = parsed.get("value")
-    if (
-        isinstance(values, list)
-        and len(values) == len(models)
-        and all(
-            type(body) is dict and body.get("name") == model.get("name")
-            for body, model in zip(values, models, strict=True)
-        )
-    ):
-        return values, True
-    return [model_to_dict(model) for model in models], False
-
-
 def list_pages(operations: Any, resource_group: str) -> Iterator[Page]:
     """``operations.list(resource_group)`` (a client's ``network_security_groups``) page by
-    page, through the SDK's models: each page's JSON is taken from the response the models were
-    built from (azure-core's per-call ``raw_response_hook``; the response keeps the JSON it
-    parsed), or converted from the models when it does not match them.
+    page, through the SDK's pager and models, each model converted (:mod:`.convert`): the way
+    the read takes when this SDK release has no request builder where portsync looks for it,
+    and the reference the tests compare :func:`json_pages` with.
 
     Raises:
         azure.core.exceptions.HttpResponseError: or a subclass, as the SDK raises it for a page.
     """
-    last = _LastResponse()
-    pager = operations.list(resource_group, raw_response_hook=last).by_page()
+    pager = operations.list(resource_group).by_page()
     for page in pager:
-        models = list(page)
-        bodies, from_response = page_bodies(models, last.response)
+        models = tuple(page)
+        bodies = [model_to_dict(model) for model in models]
         for body in bodies:
             check_nsg(body, resource_group)
         yield Page(
             bodies=bodies,
             more=bool(getattr(pager, "continuation_token", None)),
-            models=tuple(models),
-            from_response=from_response,
+            models=models,
         )

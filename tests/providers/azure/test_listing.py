@@ -18,7 +18,7 @@ from azure.core.exceptions import HttpResponseError
 from portsync.errors import ProviderError
 from portsync.providers.azure.adapter import AzureAdapter, make_client
 from portsync.providers.azure.emulator import AzureEmulator
-from portsync.providers.azure.listing import list_pages, nsg_pages, page_bodies
+from portsync.providers.azure.listing import list_pages, nsg_pages
 from tests.reliability.endpoints import CannedEndpoint
 
 from .conftest import SUBSCRIPTION_ID
@@ -126,9 +126,8 @@ def test_random_nsgs_list_as_the_sdk_converts_them(
     for body in listed:
         stored = azure_emulator.get_nsg(SUBSCRIPTION_ID, RG, body["name"])
         assert body == stored  # what the emulator serves, value for value
-    # The model path (the fallback) gives the same, each page from its response's own JSON.
+    # The model path (the fallback) gives the same.
     model_pages = list(list_pages(network_client.network_security_groups, RG))
-    assert all(page.from_response for page in model_pages)
     assert [b for page in model_pages for b in page.bodies] == listed
     for page in model_pages:
         assert page.bodies == [model.as_dict() for model in page.models]
@@ -166,7 +165,6 @@ def test_a_retried_page_is_the_answer_that_succeeded(
     assert azure_emulator.calls.snapshot().get("nsg.list", 0) == 4
     azure_emulator.inject("server_error", route="nsg.list", status=503, times=1)
     model_pages = list(list_pages(network_client.network_security_groups, RG))
-    assert all(page.from_response for page in model_pages)
     assert [page.bodies for page in model_pages] == [page.bodies for page in pages]
 
 
@@ -280,50 +278,3 @@ def test_a_hostile_listing_is_one_clear_error(body: bytes, message: str) -> None
         count = canned.count
     assert message in str(caught.value)
     assert count == 1  # nothing followed, nothing retried
-
-
-class _Answer:
-    """An HTTP answer whose body is ``parsed`` (``None``: not JSON)."""
-
-    def __init__(self, parsed: Any) -> None:
-        self.parsed = parsed
-
-    def json(self) -> Any:
-        if self.parsed is None:
-            raise ValueError("not JSON")
-        return self.parsed
-
-
-def _models(network_client: Any) -> list[Any]:
-    return [
-        model
-        for page in list_pages(network_client.network_security_groups, RG)
-        for model in page.models
-    ]
-
-
-@pytest.mark.parametrize(
-    "answer",
-    [
-        lambda bodies: None,
-        lambda bodies: _Answer(None),
-        lambda bodies: _Answer([]),
-        lambda bodies: _Answer({"value": bodies[:1]}),
-        lambda bodies: _Answer({"value": list(reversed(bodies))}),
-        lambda bodies: _Answer({"value": ["nsg-0", "nsg-1"]}),
-    ],
-    ids=["no answer", "not json", "not an object", "fewer", "other order", "not objects"],
-)
-def test_a_page_the_answer_does_not_match_is_converted_from_its_models(
-    azure_emulator: AzureEmulator, network_client: Any, answer: Callable[[list[Any]], Any]
-) -> None:
-    _seed(
-        azure_emulator,
-        [{"name": f"nsg-{i}", "rules": [], "tags": {"i": str(i)}} for i in range(2)],
-    )
-    models = _models(network_client)
-    expected = [model.as_dict() for model in models]
-    bodies, from_response = page_bodies(models, answer(expected))
-    assert not from_response
-    assert bodies == expected
-    assert all(type(body) is dict for body in bodies)
