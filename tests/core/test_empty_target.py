@@ -15,24 +15,10 @@ from portsync.errors import GuardrailError
 from portsync.model import Endpoint, PortRange, Protocol, TargetRule
 from portsync.ops import CreateRuleOp, DeleteRuleOp, GroupOps, Plan
 
+from .worlds import PROD_CLUSTER
+
 LOADED = parse_config(
-    yaml.safe_dump(
-        {
-            "clusters": [
-                {
-                    "name": "prod",
-                    "provider": "aws",
-                    "region": "eu-west-1",
-                    "roles": {
-                        "control-plane": {"security_group": "sg-1"},
-                        "worker": {"security_group": "sg-2"},
-                    },
-                }
-            ]
-        },
-        sort_keys=False,
-    ),
-    path=Path("portsync.yaml"),
+    yaml.safe_dump({"clusters": [PROD_CLUSTER]}, sort_keys=False), path=Path("portsync.yaml")
 )
 
 
