@@ -1098,18 +1098,19 @@ class Listing:
 def listing(
     firewalls: Iterable[Mapping[str, Any]], *, count: int | None = None, one_network: bool = True
 ) -> Listing:
-    """A :class:`Listing` of ``firewalls``; ``count`` defaults to how many there are."""
-    raw: dict[str, Mapping[str, Any]] = {}
-    by_target: dict[str, list[str]] = {}
-    for firewall in firewalls:
-        name = str(firewall["name"])
-        # Read-only views: a listing is shared by the clusters of a read scope and never changes.
-        raw[name] = (
-            firewall if isinstance(firewall, MappingProxyType) else MappingProxyType(firewall)
-        )
-        for target in targets_of(firewall) or [""]:
-            by_target.setdefault(target, []).append(name)
-    return _listing(MappingProxyType(raw), by_target, count, one_network)
+    """A :class:`Listing` of ``firewalls`` (in the JSON shape, such as a test's or a rehearsal's
+    firewalls); ``count`` defaults to how many there are."""
+    # Read-only views: a listing is shared by the clusters of a read scope and never changes.
+    raw = {
+        str(fw["name"]): fw if isinstance(fw, MappingProxyType) else MappingProxyType(fw)
+        for fw in firewalls
+    }
+    return listing_of(
+        ((name, targets_of(fw)) for name, fw in raw.items()),
+        MappingProxyType(raw),
+        count=count,
+        one_network=one_network,
+    )
 
 
 def listing_of(
@@ -1125,19 +1126,10 @@ def listing_of(
     for name, named in targets:
         for target in named or [""]:
             by_target.setdefault(target, []).append(name)
-    return _listing(whole, by_target, count, one_network)
-
-
-def _listing(
-    firewalls: Mapping[str, Mapping[str, Any]],
-    by_target: Mapping[str, list[str]],
-    count: int | None,
-    one_network: bool,
-) -> Listing:
     return Listing(
-        firewalls=firewalls,
+        firewalls=whole,
         by_target=MappingProxyType({t: tuple(n) for t, n in by_target.items()}),
-        count=len(firewalls) if count is None else count,
+        count=len(whole) if count is None else count,
         one_network=one_network,
     )
 
