@@ -11,6 +11,7 @@ rate-limits the client for a few seconds.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -411,12 +412,25 @@ def test_apply_rule_added_between_plan_and_apply_fails_that_group_and_the_next_r
 ) -> None:
     _configure(aws_world, proxy.url)
 
-    def another_run(_params: object) -> None:
-        # Straight to moto: another portsync run adds one of the planned rules.
-        _add_ingress(
-            aws_world, aws_world.cp, 6443, "203.0.113.0/24", "portsync: Kubernetes API server"
-        )
+    answered: list[object] = []
+    lock = threading.Lock()
 
+    def another_run(params: object) -> None:
+        # The plan's two listings go out side by side: once both are answered (this callback
+        # runs after moto answered, before the client sees it), another portsync run adds one
+        # of the planned rules, straight to moto.
+        with lock:
+            answered.append(params)
+            if len(answered) == 2:
+                _add_ingress(
+                    aws_world,
+                    aws_world.cp,
+                    6443,
+                    "203.0.113.0/24",
+                    "portsync: Kubernetes API server",
+                )
+
+    proxy.inject("after", action=DSG, callback=another_run)
     proxy.inject("after", action=DSGR, callback=another_run)
     # EC2 refuses the control plane's whole batch as a duplicate (its calls are atomic); the
     # workers' batch goes through.
