@@ -1012,8 +1012,9 @@ class TargetRule:
         native_id: str | None = None,
         origin: str | None = None,
         extra: tuple[tuple[str, str], ...] = (),
+        tags: tuple[tuple[str, str], ...] = (),
     ) -> TargetRule:
-        """``TargetRule(...)`` with these values (no ICMP type or code, no tags), built without
+        """``TargetRule(...)`` with these values (no ICMP type or code), built without
         the frozen dataclass's generic per-field writes: providers build thousands of rules a
         plan, and those writes were most of the cost. The same checks as the constructor apply
         (a direction or protocol that is not the enum member goes through it)."""
@@ -1036,6 +1037,7 @@ class TargetRule:
                 native_id=native_id,
                 origin=origin,
                 extra=extra,
+                tags=tags,
             )
         if ports is None:
             low = high = -1
@@ -1059,7 +1061,7 @@ class TargetRule:
         _set_native_id(rule, native_id)
         _set_origin(rule, origin)
         _set_extra(rule, extra)
-        _set_tags(rule, ())
+        _set_tags(rule, tags)
         _set_key(rule, (target, direction._value_, protocol.value, low, high, peer.text))
         return rule
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from types import MappingProxyType
 from typing import Any
 
@@ -231,7 +231,14 @@ def _ports(protocol: Protocol, from_port: Any, to_port: Any) -> PortRange | None
         return _EVERY_PORT  # SCTP: EC2 admits every port whatever the rule says
     if from_port is None:
         return None
-    return PortRange(int(from_port), int(to_port))
+    return _port_range(int(from_port), int(to_port))
+
+
+@lru_cache(maxsize=4096)
+def _port_range(from_port: int, to_port: int) -> PortRange:
+    """Port ranges are immutable, and a read meets the same few over and over (a refused
+    range raises and is not kept)."""
+    return PortRange(from_port, to_port)
 
 
 def _icmp(protocol: Protocol, from_port: Any, to_port: Any) -> tuple[int | None, int | None]:
@@ -266,12 +273,23 @@ def _label(peer: Endpoint, target: str, roles_by_group: Mapping[str, str]) -> st
     return None
 
 
+def _rule(
+    *, icmp_type: int | None, icmp_code: int | None, **fields: Any
+) -> TargetRule:
+    """A target rule with these fields, by the cheaper builder when it has no ICMP type or code
+    (a plan reads every rule of every group, and most are port rules)."""
+    if icmp_type is None and icmp_code is None:
+        return TargetRule.made(**fields)
+    return TargetRule(icmp_type=icmp_type, icmp_code=icmp_code, **fields)
+
+
 def rules_from_group(
     group: Mapping[str, Any], roles_by_group: Mapping[str, str]
 ) -> list[TargetRule]:
     """Expand one DescribeSecurityGroups item into one target rule per source, none of them
     owned: ownership lives in rule tags, which this item does not carry (see :func:`live_rules`)."""
     target = str(group["GroupId"])
+    role = roles_by_group.get(target)
     owner_id = group.get("OwnerId")
     out: list[TargetRule] = []
     for direction, key in (
@@ -303,9 +321,9 @@ def rules_from_group(
             ]
             for peer, description in sources:
                 out.append(
-                    TargetRule(
+                    _rule(
                         target=target,
-                        role=roles_by_group.get(target),
+                        role=role,
                         direction=direction,
                         protocol=protocol,
                         ports=ports,
@@ -336,8 +354,9 @@ def _item_peer(item: Mapping[str, Any], owner_id: Any) -> Endpoint | None:
     return None
 
 
-def _sg_rule(item: Mapping[str, Any], owner_id: Any = None) -> TargetRule | None:
-    """One DescribeSecurityGroupRules item as a target rule (None when it is not an IP rule)."""
+def _item_fields(item: Mapping[str, Any], owner_id: Any) -> dict[str, Any] | None:
+    """The fields of a target rule that one DescribeSecurityGroupRules item states (None when
+    it is not an IP rule portsync can compare)."""
     protocol = _protocol(item.get("IpProtocol", ""))
     if protocol is None:
         return None
@@ -345,17 +364,16 @@ def _sg_rule(item: Mapping[str, Any], owner_id: Any = None) -> TargetRule | None
     if peer is None:
         return None
     icmp_type, icmp_code = _icmp(protocol, item.get("FromPort"), item.get("ToPort"))
-    return TargetRule(
-        target=str(item["GroupId"]),
-        direction=Direction.EGRESS if item.get("IsEgress") else Direction.INGRESS,
-        protocol=protocol,
-        ports=_ports(protocol, item.get("FromPort"), item.get("ToPort")),
-        peer=peer,
-        icmp_type=icmp_type,
-        icmp_code=icmp_code,
-        description=str(item.get("Description") or ""),
-        native_id=str(item["SecurityGroupRuleId"]),
-    )
+    return {
+        "target": str(item["GroupId"]),
+        "direction": Direction.EGRESS if item.get("IsEgress") else Direction.INGRESS,
+        "protocol": protocol,
+        "ports": _ports(protocol, item.get("FromPort"), item.get("ToPort")),
+        "peer": peer,
+        "icmp_type": icmp_type,
+        "icmp_code": icmp_code,
+        "native_id": str(item["SecurityGroupRuleId"]),
+    }
 
 
 def live_rules(
@@ -378,6 +396,8 @@ def live_rules(
     that item shows is kept, unmanaged and without an id.
     """
     target = str(group["GroupId"])
+    role = roles_by_group.get(target)
+    owner_id = group.get("OwnerId")
     described = rules_from_group(group, roles_by_group)
     by_key: dict[tuple[str, str, str, int, int, str], str] = {}
     for seen_rule in described:
@@ -387,32 +407,36 @@ def live_rules(
     for item in items:
         if str(item.get("GroupId")) != target:
             continue
-        rule = _sg_rule(item, group.get("OwnerId"))
-        if rule is None:
+        fields = _item_fields(item, owner_id)
+        if fields is None:
             continue
         tags = {
             str(t.get("Key")): str(t.get("Value"))
             for t in item.get("Tags") or ()
-            if isinstance(t, Mapping)
+            if type(t) is dict or isinstance(t, Mapping)
         }
-        description = rule.description if "Description" in item else by_key.get(rule.key, "")
+        if "Description" in item:
+            description = str(item.get("Description") or "")
+        else:
+            # Rare (moto's group references): the rule's key finds the groups' listing's text.
+            description = by_key.get(_rule(**fields, role=role).key, "")
         tagged = tags.get(OWNER_TAG)
         legacy = tagged is None and is_owned(description)
         made_by = tags.get(CLUSTER_TAG, cluster)
         if legacy and made_by != cluster:
             # Another cluster's run wrote it (the tag says so): that cluster's to adopt.
             legacy, tagged = False, made_by
-        out.append(
-            rule.replace(
-                role=roles_by_group.get(target),
-                description=description,
-                owner=tagged,
-                owned=tagged == owner or (legacy and adopt_legacy),
-                legacy=legacy,
-                origin=_label(rule.peer, target, roles_by_group),
-                tags=tuple(sorted(tags.items())),
-            )
+        rule = _rule(
+            **fields,
+            role=role,
+            description=description,
+            owner=tagged,
+            owned=tagged == owner or (legacy and adopt_legacy),
+            legacy=legacy,
+            origin=_label(fields["peer"], target, roles_by_group),
+            tags=tuple(sorted(tags.items())),
         )
+        out.append(rule)
         seen.add(rule.key)
     out.extend(r for r in described if r.key not in seen)
     return out

@@ -65,6 +65,7 @@ def test_target_rule_made_is_the_constructor(
         "native_id": "fw-1",
         "origin": "role:lb",
         "extra": (("priority", "1000"),),
+        "tags": (("portsync:cluster", "prod"), ("portsync:owner", "team-a")),
     }
     if ports is None and protocol.has_ports:
         return  # the constructor's own check, below
