@@ -273,9 +273,7 @@ def _label(peer: Endpoint, target: str, roles_by_group: Mapping[str, str]) -> st
     return None
 
 
-def _rule(
-    *, icmp_type: int | None, icmp_code: int | None, **fields: Any
-) -> TargetRule:
+def _rule(*, icmp_type: int | None, icmp_code: int | None, **fields: Any) -> TargetRule:
     """A target rule with these fields, by the cheaper builder when it has no ICMP type or code
     (a plan reads every rule of every group, and most are port rules)."""
     if icmp_type is None and icmp_code is None:
