@@ -295,27 +295,28 @@ def rules_from_group(
         (Direction.EGRESS, "IpPermissionsEgress"),
     ):
         for perm in group.get(key, []):
-            protocol = _protocol(perm.get("IpProtocol", ""))
+            protocol = _protocol(perm.get("IpProtocol"))
             if protocol is None:
                 continue  # not an IP protocol at all: nothing portsync could compare
             ports = _ports(protocol, perm.get("FromPort"), perm.get("ToPort"))
             icmp_type, icmp_code = _icmp(protocol, perm.get("FromPort"), perm.get("ToPort"))
-            sources: list[tuple[Endpoint, str]] = []
-            sources += [
-                (Endpoint.cidr(r["CidrIp"]), r.get("Description", ""))
-                for r in perm.get("IpRanges", [])
-            ]
-            sources += [
-                (Endpoint.cidr(r["CidrIpv6"]), r.get("Description", ""))
-                for r in perm.get("Ipv6Ranges", [])
-            ]
-            sources += [
-                (group_endpoint(p["GroupId"], p.get("UserId"), owner_id), p.get("Description", ""))
-                for p in perm.get("UserIdGroupPairs", [])
-            ]
-            sources += [
-                (Endpoint(PREFIX_LIST, p["PrefixListId"]), p.get("Description", ""))
-                for p in perm.get("PrefixListIds", [])
+            sources: list[tuple[Endpoint, str | None]] = [
+                *(
+                    (Endpoint.cidr(r["CidrIp"]), r.get("Description"))
+                    for r in perm.get("IpRanges", ())
+                ),
+                *(
+                    (Endpoint.cidr(r["CidrIpv6"]), r.get("Description"))
+                    for r in perm.get("Ipv6Ranges", ())
+                ),
+                *(
+                    (group_endpoint(p["GroupId"], p.get("UserId"), owner_id), p.get("Description"))
+                    for p in perm.get("UserIdGroupPairs", ())
+                ),
+                *(
+                    (Endpoint(PREFIX_LIST, p["PrefixListId"]), p.get("Description"))
+                    for p in perm.get("PrefixListIds", ())
+                ),
             ]
             for peer, description in sources:
                 out.append(
@@ -355,7 +356,7 @@ def _item_peer(item: Mapping[str, Any], owner_id: Any) -> Endpoint | None:
 def _item_fields(item: Mapping[str, Any], owner_id: Any) -> dict[str, Any] | None:
     """The fields of a target rule that one DescribeSecurityGroupRules item states (None when
     it is not an IP rule portsync can compare)."""
-    protocol = _protocol(item.get("IpProtocol", ""))
+    protocol = _protocol(item.get("IpProtocol"))
     if protocol is None:
         return None
     peer = _item_peer(item, owner_id)
@@ -411,7 +412,7 @@ def live_rules(
         tags = {
             str(t.get("Key")): str(t.get("Value"))
             for t in item.get("Tags") or ()
-            if type(t) is dict or isinstance(t, Mapping)
+            if isinstance(t, Mapping)
         }
         if "Description" in item:
             description = str(item.get("Description") or "")

@@ -97,9 +97,27 @@ STAGED: dict[str, Staged] = {
                 "x__ip_protocol*",
                 "x_owner_tags*",
                 "x_group_pair*",
+                # The read: which live rules a group has, and which of them are whose.
+                "x_live_rules*",
+                "x_rules_from_group*",
+                "x__rule*",
+                "x__item_fields*",
+                "x__item_peer*",
+                "x__protocol*",
+                "x__ports*",
+                "x__port_range*",
+                "x__icmp*",
+                "x__label*",
+                "x_group_endpoint*",
+                "x_is_owned*",
+                "x_is_default_egress*",
             )
         ),
-        (_GOLDEN, "tests/providers/aws/test_aws_translate.py"),
+        (
+            _GOLDEN,
+            "tests/providers/aws/test_aws_translate.py",
+            "tests/providers/aws/test_aws_read.py",
+        ),
     ),
     "gcp": Staged(
         "portsync/providers/gcp/translate.py",
