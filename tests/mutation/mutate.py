@@ -52,6 +52,14 @@ MODULES: dict[str, tuple[str, ...]] = {
     "planmatch": ("portsync.planmatch.*",),
     "planfile": ("portsync.planfile.*",),
     "api": ("portsync.api.x_check_*",),
+    # Which rules of a target two clusters bind each of them owns.
+    "session": (
+        "portsync.session.x__seen_by*",
+        "portsync.session.xǁSessionǁlive*",
+        "portsync.session.xǁSessionǁ_shared_targets*",
+        "portsync.session.xǁSessionǁmembers*",
+        "portsync.session.xǁSessionǁscope*",
+    ),
 }
 
 

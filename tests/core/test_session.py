@@ -1,0 +1,185 @@
+"""The session's part in ownership: clusters of one read scope share one snapshot, and a target
+two selected clusters bind holds rules each of them sees with its own eyes — a rule carrying an
+owner identity is owned by the cluster whose owner it names, and by no other.
+
+No cloud: each cluster gets a provider whose read hands back prebuilt rules, so what is tested is
+the session alone."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel
+
+from portsync.config import LoadedConfig, Sources, parse_config
+from portsync.model import Direction, Endpoint, PortRange, Protocol, RuleSet, TargetRule
+from portsync.ops import GroupOps
+from portsync.provider import Settings, Target
+from portsync.session import Session
+from portsync.writes import Snapshot, Write
+
+_CONFIG = """
+catalog: []
+clusters:
+  - name: a
+    provider: gcp
+    project: proj-one
+    credentials: anonymous
+    roles: {web: {target_tag: web}}
+  - name: b
+    provider: gcp
+    project: proj-one
+    credentials: anonymous
+    owner: team-b
+    roles: {web: {target_tag: web}}
+  - name: c
+    provider: gcp
+    project: proj-one
+    credentials: anonymous
+    roles: {web: {target_tag: web}}
+"""
+
+SHARED, ONLY_A, ONLY_B = "shared", "only-a", "only-b"
+
+
+def _rule(port: int, *, target: str = SHARED, owner: str | None, owned: bool) -> TargetRule:
+    return TargetRule(
+        target=target,
+        role="web",
+        direction=Direction.INGRESS,
+        protocol=Protocol.TCP,
+        ports=PortRange(port, port),
+        peer=Endpoint.cidr("10.0.0.0/8"),
+        owner=owner,
+        owned=owned,
+    )
+
+
+class _Config(BaseModel):
+    pass
+
+
+class _Stub:
+    """A provider of one read scope whose read returns the same prebuilt rules every time, as
+    the read would mark them for the first cluster binding each target (cluster ``a``)."""
+
+    name: ClassVar[str] = "stub"
+    config_model: ClassVar[type[BaseModel]] = _Config
+    read_scope = ("stub", "scope-1")
+
+    def __init__(self, targets: Sequence[str], rules: Mapping[str, list[TargetRule]]) -> None:
+        self._targets = [Target(id=t, role="web") for t in targets]
+        self._rules = rules
+        self.reads: list[list[Target]] = []
+
+    def targets(self) -> list[Target]:
+        return list(self._targets)
+
+    def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
+        return []
+
+    def read(self, targets: Sequence[Target]) -> Snapshot:
+        self.reads.append(list(targets))
+        return Snapshot(
+            provider=self.name, rules={t.id: self._rules.get(t.id, []) for t in targets}
+        )
+
+    def managing_tool(self, target: Target, snapshot: Snapshot) -> None:
+        return None
+
+    def compile(self, groups: Sequence[GroupOps], snapshot: Snapshot) -> tuple[Write, ...]:
+        return ()
+
+    def execute(self, write: Write) -> None:
+        raise NotImplementedError
+
+
+#: As read: ``a``'s rule marked owned, ``team-b``'s not, one without owner, and on the targets
+#: only one cluster binds, rules whose marks the session must leave alone.
+READ = {
+    SHARED: [
+        _rule(1, owner="a", owned=True),
+        _rule(2, owner="team-b", owned=False),
+        _rule(3, owner=None, owned=False),
+        _rule(4, owner=None, owned=True),  # an adopted legacy rule: no owner identity
+        _rule(5, owner="someone-else", owned=False),
+    ],
+    ONLY_A: [_rule(6, target=ONLY_A, owner="team-b", owned=True)],
+    ONLY_B: [_rule(7, target=ONLY_B, owner="a", owned=True)],
+}
+
+
+def _session(selected: Sequence[str] = ()) -> tuple[Session, dict[str, _Stub]]:
+    loaded: LoadedConfig = parse_config(_CONFIG)
+    session = Session(loaded, Settings())
+    stubs = {
+        "a": _Stub([SHARED, ONLY_A], READ),
+        "b": _Stub([SHARED, ONLY_B], READ),
+        "c": _Stub([], READ),
+    }
+    for name, stub in stubs.items():
+        session.providers[name] = stub  # type: ignore[assignment]
+    if selected:
+        session.select(selected)
+    return session, stubs
+
+
+def _owned(rules: list[TargetRule]) -> list[tuple[int, bool]]:
+    return [(r.ports.from_port if r.ports else -1, r.owned) for r in rules]
+
+
+def test_each_cluster_owns_the_rules_its_owner_names_on_a_shared_target() -> None:
+    session, _stubs = _session()
+    a = session.live(session.loaded.cluster("a"))
+    b = session.live(session.loaded.cluster("b"))
+    assert _owned(a[SHARED]) == [(1, True), (2, False), (3, False), (4, True), (5, False)]
+    assert _owned(b[SHARED]) == [(1, False), (2, True), (3, False), (4, True), (5, False)]
+
+
+def test_rules_change_only_their_ownership_and_unchanged_ones_are_the_very_rules_read() -> None:
+    session, _stubs = _session()
+    b = session.live(session.loaded.cluster("b"))[SHARED]
+    assert [r.replace(owned=False) for r in b] == [r.replace(owned=False) for r in READ[SHARED]]
+    # Rules whose marks already fit are passed on as read, not copied.
+    assert all(seen is read for seen, read in zip(b[2:], READ[SHARED][2:], strict=True))
+
+
+def test_a_target_only_one_cluster_binds_keeps_the_read_s_marks() -> None:
+    session, _stubs = _session()
+    assert _owned(session.live(session.loaded.cluster("a"))[ONLY_A]) == [(6, True)]
+    assert _owned(session.live(session.loaded.cluster("b"))[ONLY_B]) == [(7, True)]
+
+
+def test_a_target_is_shared_only_with_selected_clusters() -> None:
+    session, _stubs = _session(["b"])
+    b = session.live(session.loaded.cluster("b"))
+    # Cluster a is not selected: b is the only binder, and the read's marks stand.
+    assert _owned(b[SHARED]) == [(1, True), (2, False), (3, False), (4, True), (5, False)]
+
+
+def test_the_clusters_of_one_scope_share_one_read_of_every_target() -> None:
+    session, stubs = _session()
+    for name in ("a", "b", "c"):
+        session.live(session.loaded.cluster(name))
+    assert session.reads == 1
+    reads = [read for stub in stubs.values() for read in stub.reads]
+    assert len(reads) == 1
+    ids = sorted(t.id for t in reads[0])
+    assert ids == sorted([SHARED, ONLY_A, SHARED, ONLY_B])
+    # Each target is read as the cluster binding it (its name and owner identity).
+    assert {(t.id, t.cluster, t.owner) for t in reads[0]} == {
+        (SHARED, "a", "a"),
+        (ONLY_A, "a", "a"),
+        (SHARED, "b", "team-b"),
+        (ONLY_B, "b", "team-b"),
+    }
+
+
+def test_live_of_chosen_targets_only() -> None:
+    session, _stubs = _session()
+    cluster = session.loaded.cluster("b")
+    only = [t for t in session.targets(cluster) if t.id == SHARED]
+    got: dict[str, Any] = session.live(cluster, only)
+    assert list(got) == [SHARED]
+    assert _owned(got[SHARED])[1] == (2, True)
