@@ -38,6 +38,21 @@ clusters:
     project: proj-one
     credentials: anonymous
     roles: {web: {target_tag: web}}
+  - name: d
+    provider: gcp
+    project: proj-one
+    credentials: anonymous
+    roles: {web: {target_tag: web}}
+  - name: e
+    provider: gcp
+    project: proj-one
+    credentials: anonymous
+    roles: {web: {target_tag: web}}
+  - name: f
+    provider: gcp
+    project: proj-one
+    credentials: anonymous
+    roles: {web: {target_tag: web}}
 """
 
 SHARED, ONLY_A, ONLY_B = "shared", "only-a", "only-b"
@@ -66,9 +81,15 @@ class _Stub:
 
     name: ClassVar[str] = "stub"
     config_model: ClassVar[type[BaseModel]] = _Config
-    read_scope = ("stub", "scope-1")
 
-    def __init__(self, targets: Sequence[str], rules: Mapping[str, list[TargetRule]]) -> None:
+    def __init__(
+        self,
+        targets: Sequence[str],
+        rules: Mapping[str, list[TargetRule]],
+        read_scope: tuple[str, ...] | None = ("stub", "scope-1"),
+    ) -> None:
+        if read_scope is not None:
+            self.read_scope = read_scope
         self._targets = [Target(id=t, role="web") for t in targets]
         self._rules = rules
         self.reads: list[list[Target]] = []
@@ -110,6 +131,10 @@ READ = {
 }
 
 
+#: What clusters d and e read: a rule their reads mark owned although it names owner a.
+OTHER_SCOPE = {SHARED: [_rule(8, owner="a", owned=True)]}
+
+
 def _session(selected: Sequence[str] = ()) -> tuple[Session, dict[str, _Stub]]:
     loaded: LoadedConfig = parse_config(_CONFIG)
     session = Session(loaded, Settings())
@@ -117,6 +142,11 @@ def _session(selected: Sequence[str] = ()) -> tuple[Session, dict[str, _Stub]]:
         "a": _Stub([SHARED, ONLY_A], READ),
         "b": _Stub([SHARED, ONLY_B], READ),
         "c": _Stub([], READ),
+        # Another read scope, and two providers that name none (each its own scope); each binds
+        # the shared target's id alone, and reads it as its own.
+        "d": _Stub([SHARED], OTHER_SCOPE, read_scope=("stub", "scope-2")),
+        "e": _Stub([SHARED], OTHER_SCOPE, read_scope=None),
+        "f": _Stub([SHARED], OTHER_SCOPE, read_scope=None),
     }
     for name, stub in stubs.items():
         session.providers[name] = stub  # type: ignore[assignment]
@@ -163,7 +193,7 @@ def test_the_clusters_of_one_scope_share_one_read_of_every_target() -> None:
     for name in ("a", "b", "c"):
         session.live(session.loaded.cluster(name))
     assert session.reads == 1
-    reads = [read for stub in stubs.values() for read in stub.reads]
+    reads = [read for name in ("a", "b", "c") for read in stubs[name].reads]
     assert len(reads) == 1
     ids = sorted(t.id for t in reads[0])
     assert ids == sorted([SHARED, ONLY_A, SHARED, ONLY_B])
@@ -183,3 +213,16 @@ def test_live_of_chosen_targets_only() -> None:
     got: dict[str, Any] = session.live(cluster, only)
     assert list(got) == [SHARED]
     assert _owned(got[SHARED])[1] == (2, True)
+
+
+def test_a_target_id_bound_in_another_scope_is_not_shared() -> None:
+    """Clusters d, e and f bind a target of the same id, but in scopes of their own (another
+    read_scope, and none named): each reads alone and its marks stand."""
+    session, stubs = _session()
+    session.live(session.loaded.cluster("a"))
+    for name in ("d", "e", "f"):
+        got = session.live(session.loaded.cluster(name))
+        assert _owned(got[SHARED]) == [(8, True)]
+        assert [[t.id for t in read] for read in stubs[name].reads] == [[SHARED]]
+    assert session.reads == 4
+    assert len({session.scope(session.loaded.cluster(n)) for n in ("a", "b", "d", "e", "f")}) == 4

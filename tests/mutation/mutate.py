@@ -320,6 +320,14 @@ def refresh_copies() -> list[Path]:
     copied: list[Path] = []
     if not MUTANTS.is_dir():
         return copied
+    # A module newly added to MODULES has a plain copy here, newer than its source, which mutmut
+    # would keep instead of mutating it: without its mutants' metadata, the copy goes.
+    for module in {
+        pattern.rsplit(".", 1)[0] for patterns in MODULES.values() for pattern in patterns
+    }:
+        plain = MUTANTS / (module.replace(".", "/") + ".py")
+        if plain.is_file() and not plain.with_name(plain.name + ".meta").is_file():
+            plain.unlink()
     for top in ("portsync", "providers", "benchmarks"):
         for path in sorted((ROOT / top).rglob("*")):
             if not path.is_file() or "__pycache__" in path.parts:
