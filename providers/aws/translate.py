@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache, partial
+from functools import partial
 from types import MappingProxyType
 from typing import Any
 
@@ -231,14 +231,7 @@ def _ports(protocol: Protocol, from_port: Any, to_port: Any) -> PortRange | None
         return _EVERY_PORT  # SCTP: EC2 admits every port whatever the rule says
     if from_port is None:
         return None
-    return _port_range(int(from_port), int(to_port))
-
-
-@lru_cache(maxsize=4096)
-def _port_range(from_port: int, to_port: int) -> PortRange:
-    """Port ranges are immutable, and a read meets the same few over and over (a refused
-    range raises and is not kept)."""
-    return PortRange(from_port, to_port)
+    return PortRange(int(from_port), int(to_port))
 
 
 def _icmp(protocol: Protocol, from_port: Any, to_port: Any) -> tuple[int | None, int | None]:

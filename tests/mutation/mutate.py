@@ -113,7 +113,6 @@ STAGED: dict[str, Staged] = {
                 "x__item_peer*",
                 "x__protocol*",
                 "x__ports*",
-                "x__port_range*",
                 "x__icmp*",
                 "x__label*",
                 "x_group_endpoint*",
