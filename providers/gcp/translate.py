@@ -87,11 +87,8 @@ __all__ = [
     "drop_writes",
     "expand",
     "expand_denied",
-    "expand_view",
-    "expand_view_denied",
     "firewall_name",
     "group_of",
-    "has_legacy_marks",
     "is_egress",
     "is_owned",
     "listing",
@@ -179,18 +176,6 @@ def targets_of(firewall: Mapping[str, Any]) -> list[str]:
     if accounts:
         out += [_ACCOUNT + a for a in accounts]
     return out
-
-
-def has_legacy_marks(firewall: Mapping[str, Any], prefix: str) -> bool:
-    """Whether a firewall has what a release before owner identities took for ownership: the
-    name prefix, the description marker, exactly one target."""
-    name = str(firewall.get("name", ""))
-    description = str(firewall.get("description") or "")
-    return (
-        name.startswith(f"{prefix}-")
-        and description.startswith(MARKER)
-        and len(targets_of(firewall)) == 1
-    )
 
 
 def ownership(
@@ -893,31 +878,6 @@ def expand_denied(
     return _expand(view_of(firewall, named), None, roles_by_target, False, memo or ReadMemo())
 
 
-def expand_view(
-    view: FirewallView,
-    *,
-    owners: NamedOwners,
-    roles_by_target: Mapping[str, str],
-    adopt_legacy: bool = False,
-    memo: ReadMemo,
-    mine: str | None = None,
-) -> list[TargetRule]:
-    """:func:`expand` of the firewall ``view`` shows (``mine``: what the current owner's names
-    start with, ``<stem>-``, when the caller knows it)."""
-    if view.shape.denying or view.disabled:
-        return []
-    return _expand(view, owners, roles_by_target, adopt_legacy, memo, mine)
-
-
-def expand_view_denied(
-    view: FirewallView, *, roles_by_target: Mapping[str, str], memo: ReadMemo
-) -> list[TargetRule]:
-    """:func:`expand_denied` of the firewall ``view`` shows."""
-    if not view.shape.denying or view.disabled:
-        return []
-    return _expand(view, None, roles_by_target, False, memo)
-
-
 def _binds(targets: Sequence[str], roles_by_target: Mapping[str, str]) -> bool:
     """Whether a firewall with these targets applies to a bound target (one without any
     applies to every instance)."""
@@ -1184,11 +1144,12 @@ class Writer:
         )
 
     def expand_view(self, view: FirewallView, memo: ReadMemo) -> list[TargetRule]:
-        """The firewall ``view`` shows as this cluster's rules: :func:`expand_view`, or
-        :func:`expand_view_denied` for a denying firewall."""
+        """The firewall ``view`` shows as this cluster's rules: as :func:`expand` gives them,
+        or :func:`expand_denied` for a denying firewall (the ``mine`` shortcut aside, the same
+        rules)."""
         if view.disabled:
             return []
-        # expand_view or expand_view_denied, called for every firewall a read lists.
+        # Called for every firewall a read lists: straight to _expand.
         owners = None if view.shape.denying else self.owners
         return _expand(view, owners, self.roles_by_target, self.adopt_legacy, memo, self.mine)
 

@@ -11,7 +11,8 @@ not make: module tables, another variable, a dropped argument), one at a time an
 fails when the test an entry names still passes.
 
 The write path (``writes``: the plan's native calls; ``aws``, ``gcp``, ``azure``: each
-provider's pure ``compile`` in its ``translate.py``) is mutated in a tree of its own per module,
+provider's pure ``compile`` in its ``translate.py``, and for ``gcp`` the read that decides which
+live firewalls are portsync's) is mutated in a tree of its own per module,
 ``mutants/stages/<module>/``: the package laid out as it is imported (``providers/`` as
 ``portsync/providers/``, so mutmut's names match the modules the tests import) with its own,
 short test selection (the golden cases and the module's unit tests, see :data:`STAGED`).
@@ -76,8 +77,9 @@ class Staged:
 
 _GOLDEN = "tests/providers/test_golden_cases.py"
 
-#: The write path: the plan's writes and each provider's pure compile (not its read half, which
-#: the emulator tests cover, nor the snapshot types the read builds, such as ``AwsNative``).
+#: The write path: the plan's writes and each provider's pure compile (not the snapshot types
+#: the read builds, such as ``AwsNative``). For GCP the read half too: which live firewalls are
+#: portsync's and what each one expands to, with its offline unit tests.
 STAGED: dict[str, Staged] = {
     "writes": Staged(
         "portsync/writes.py",
@@ -153,12 +155,45 @@ STAGED: dict[str, Staged] = {
                 "x_canonical*",
                 "x__canonical_list*",
                 "x__port_sort_key*",
+                # The read half: which live firewalls are portsync's (owned rules are the ones
+                # a plan removes) and what each one expands to.
+                "x_network_matches*",
+                "x__purpose_of*",
+                "x_targets_of*",
+                "x_ownership*",
+                "x__ownership*",
+                "x__owner_marks*",
+                "x_is_owned*",
+                "x_parse_description*",
+                "x__protocol*",
+                "x__raw_entries*",
+                "x__entry*",
+                "x__parsed_entries*",
+                "x__listed_peers*",
+                "x__peers_of*",
+                "x__origin*",
+                "x__direction*",
+                "x_is_egress*",
+                "x__extra*",
+                "x_view_of*",
+                "xǁ_ShapeRulesǁ*",
+                "xǁReadMemoǁ*",
+                "x__distinct_peers*",
+                "x_expand*",
+                "x__binds*",
+                "x__expand*",
+                "x_listing*",
+                "xǁWriterǁon_network*",
+                "xǁWriterǁhas_network*",
+                "xǁWriterǁbinds*",
+                "xǁWriterǁexpand*",
             )
         ),
         (
             _GOLDEN,
             "tests/providers/gcp/test_gcp_translate.py",
             "tests/providers/gcp/test_gcp_compile_checks.py",
+            "tests/providers/gcp/test_gcp_read.py",
             "tests/providers/gcp/test_convert.py",
         ),
     ),
