@@ -23,18 +23,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
-
-from pydantic import BaseModel
+from typing import Any
 
 from benchmarks.common import best_of, command_line, emit, make_row, ratio
 from portsync import api
-from portsync.config import ClusterConfig, LoadedConfig, Sources, parse_config
+from portsync.config import ClusterConfig, LoadedConfig, parse_config
 from portsync.diff import diff_target
 from portsync.model import Endpoint, EndpointKind, PortRange, Protocol, RuleSet, TargetRule
-from portsync.ops import GroupOps, Plan
+from portsync.ops import Plan
 from portsync.provider import Settings, Target
-from portsync.writes import Snapshot, Write
+from portsync.testing.stub import StubProvider
 
 __all__ = ["DEFAULT_SCALES", "main", "make_rules", "run"]
 
@@ -114,51 +112,18 @@ def make_rules(
     return desired, live, drift
 
 
-class _StubConfig(BaseModel):
-    pass
-
-
-class _StubProvider:
-    """A provider whose reads cost nothing: it hands back prebuilt rules."""
-
-    name: ClassVar[str] = "stub"
-    config_model: ClassVar[type[BaseModel]] = _StubConfig
-
-    def __init__(self, desired: Sequence[TargetRule], live: Sequence[TargetRule]) -> None:
-        self.read_scope = ("stub",)
-        self.desired = list(desired)
-        self.live: dict[str, list[TargetRule]] = {}
-        for r in live:
-            self.live.setdefault(r.target, []).append(r)
-        seen = dict.fromkeys(r.target for r in [*desired, *live])
-        self._targets = [Target(id=t, role=t.partition(":")[2]) for t in seen]
-
-    def targets(self) -> list[Target]:
-        return list(self._targets)
-
-    def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
-        return self.desired
-
-    def read(self, targets: Sequence[Target]) -> Snapshot:
-        return Snapshot(provider=self.name, rules={t.id: self.live.get(t.id, []) for t in targets})
-
-    def managing_tool(self, target: Target, snapshot: Snapshot) -> None:
-        return None
-
-    def compile(self, groups: Sequence[GroupOps], snapshot: Snapshot) -> tuple[Write, ...]:
-        return ()
-
-    def execute(self, write: Write) -> None:
-        raise NotImplementedError
-
-
 def _engine_plan(
     loaded: LoadedConfig, desired: Sequence[TargetRule], live: Sequence[TargetRule]
 ) -> Plan:
     settings = Settings(mode=loaded.config.mode)
     session = api.Session(loaded, settings)
     cluster: ClusterConfig = loaded.cluster(CLUSTER)
-    session.providers[cluster.name] = _StubProvider(desired, live)
+    by_target: dict[str, list[TargetRule]] = {}
+    for r in live:
+        by_target.setdefault(r.target, []).append(r)
+    seen = dict.fromkeys(r.target for r in [*desired, *live])
+    targets = [Target(id=t, role=t.partition(":")[2]) for t in seen]
+    session.providers[cluster.name] = StubProvider(targets, by_target, desired=desired)
     return api.plan(loaded, session=session, settings=settings, ruleset=RuleSet())
 
 

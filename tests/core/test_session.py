@@ -8,54 +8,36 @@ the session alone."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from typing import Any
 
-from pydantic import BaseModel
+import yaml
 
-from portsync.config import LoadedConfig, Sources, parse_config
-from portsync.model import Direction, Endpoint, PortRange, Protocol, RuleSet, TargetRule
-from portsync.ops import GroupOps
+from portsync.config import LoadedConfig, parse_config
+from portsync.model import Direction, Endpoint, PortRange, Protocol, TargetRule
 from portsync.provider import Settings, Target
 from portsync.session import Session
-from portsync.writes import Snapshot, Write
+from portsync.testing.stub import StubProvider
 
-_CONFIG = """
-catalog: []
-clusters:
-  - name: a
-    provider: gcp
-    project: proj-one
-    credentials: anonymous
-    roles: {web: {target_tag: web}}
-  - name: b
-    provider: gcp
-    project: proj-one
-    credentials: anonymous
-    owner: team-b
-    roles: {web: {target_tag: web}}
-  - name: c
-    provider: gcp
-    project: proj-one
-    credentials: anonymous
-    roles: {web: {target_tag: web}}
-  - name: d
-    provider: gcp
-    project: proj-one
-    credentials: anonymous
-    roles: {web: {target_tag: web}}
-  - name: e
-    provider: gcp
-    project: proj-one
-    credentials: anonymous
-    roles: {web: {target_tag: web}}
-  - name: f
-    provider: gcp
-    project: proj-one
-    credentials: anonymous
-    roles: {web: {target_tag: web}}
-"""
+_OWNERS = {"b": "team-b"}
+_CONFIG = yaml.safe_dump(
+    {
+        "catalog": [],
+        "clusters": [
+            {
+                "name": name,
+                "provider": "gcp",
+                "project": "proj-one",
+                "credentials": "anonymous",
+                "roles": {"web": {"target_tag": "web"}},
+                **({"owner": _OWNERS[name]} if name in _OWNERS else {}),
+            }
+            for name in "abcdef"
+        ],
+    }
+)
 
 SHARED, ONLY_A, ONLY_B = "shared", "only-a", "only-b"
+SCOPE = ("stub", "scope-1")
 
 
 def _rule(port: int, *, target: str = SHARED, owner: str | None, owned: bool) -> TargetRule:
@@ -69,51 +51,6 @@ def _rule(port: int, *, target: str = SHARED, owner: str | None, owned: bool) ->
         owner=owner,
         owned=owned,
     )
-
-
-class _Config(BaseModel):
-    pass
-
-
-class _Stub:
-    """A provider of one read scope whose read returns the same prebuilt rules every time, as
-    the read would mark them for the first cluster binding each target (cluster ``a``)."""
-
-    name: ClassVar[str] = "stub"
-    config_model: ClassVar[type[BaseModel]] = _Config
-
-    def __init__(
-        self,
-        targets: Sequence[str],
-        rules: Mapping[str, list[TargetRule]],
-        read_scope: tuple[str, ...] | None = ("stub", "scope-1"),
-    ) -> None:
-        if read_scope is not None:
-            self.read_scope = read_scope
-        self._targets = [Target(id=t, role="web") for t in targets]
-        self._rules = rules
-        self.reads: list[list[Target]] = []
-
-    def targets(self) -> list[Target]:
-        return list(self._targets)
-
-    def translate(self, rules: RuleSet, sources: Sources) -> list[TargetRule]:
-        return []
-
-    def read(self, targets: Sequence[Target]) -> Snapshot:
-        self.reads.append(list(targets))
-        return Snapshot(
-            provider=self.name, rules={t.id: self._rules.get(t.id, []) for t in targets}
-        )
-
-    def managing_tool(self, target: Target, snapshot: Snapshot) -> None:
-        return None
-
-    def compile(self, groups: Sequence[GroupOps], snapshot: Snapshot) -> tuple[Write, ...]:
-        return ()
-
-    def execute(self, write: Write) -> None:
-        raise NotImplementedError
 
 
 #: As read: ``a``'s rule marked owned, ``team-b``'s not, one without owner, and on the targets
@@ -135,24 +72,33 @@ READ = {
 OTHER_SCOPE = {SHARED: [_rule(8, owner="a", owned=True)]}
 
 
-def _session(selected: Sequence[str] = ()) -> tuple[Session, dict[str, _Stub]]:
+def _session(
+    selected: Sequence[str] = (),
+) -> tuple[Session, dict[str, list[list[Target]]]]:
+    """A session over the six clusters, each with a stub provider; returns the reads each
+    provider made."""
     loaded: LoadedConfig = parse_config(_CONFIG)
     session = Session(loaded, Settings())
-    stubs = {
-        "a": _Stub([SHARED, ONLY_A], READ),
-        "b": _Stub([SHARED, ONLY_B], READ),
-        "c": _Stub([], READ),
-        # Another read scope, and two providers that name none (each its own scope); each binds
-        # the shared target's id alone, and reads it as its own.
-        "d": _Stub([SHARED], OTHER_SCOPE, read_scope=("stub", "scope-2")),
-        "e": _Stub([SHARED], OTHER_SCOPE, read_scope=None),
-        "f": _Stub([SHARED], OTHER_SCOPE, read_scope=None),
+    # Cluster a and b share one read scope (c binds nothing in it); d has another, and e and f
+    # name none, so each is a scope of its own. d, e and f each bind the shared target's id
+    # alone, and read it as their own.
+    bindings: dict[str, tuple[list[str], Mapping[str, list[TargetRule]], Any]] = {
+        "a": ([SHARED, ONLY_A], READ, SCOPE),
+        "b": ([SHARED, ONLY_B], READ, SCOPE),
+        "c": ([], READ, SCOPE),
+        "d": ([SHARED], OTHER_SCOPE, ("stub", "scope-2")),
+        "e": ([SHARED], OTHER_SCOPE, None),
+        "f": ([SHARED], OTHER_SCOPE, None),
     }
-    for name, stub in stubs.items():
-        session.providers[name] = stub  # type: ignore[assignment]
+    reads: dict[str, list[list[Target]]] = {}
+    for name, (ids, rules, scope) in bindings.items():
+        reads[name] = []
+        session.providers[name] = StubProvider(
+            [Target(id=i, role="web") for i in ids], rules, read_scope=scope, reads=reads[name]
+        )
     if selected:
         session.select(selected)
-    return session, stubs
+    return session, reads
 
 
 def _owned(rules: list[TargetRule]) -> list[tuple[int, bool]]:
@@ -193,7 +139,7 @@ def test_the_clusters_of_one_scope_share_one_read_of_every_target() -> None:
     for name in ("a", "b", "c"):
         session.live(session.loaded.cluster(name))
     assert session.reads == 1
-    reads = [read for name in ("a", "b", "c") for read in stubs[name].reads]
+    reads = [read for name in ("a", "b", "c") for read in stubs[name]]
     assert len(reads) == 1
     ids = sorted(t.id for t in reads[0])
     assert ids == sorted([SHARED, ONLY_A, SHARED, ONLY_B])
@@ -223,6 +169,6 @@ def test_a_target_id_bound_in_another_scope_is_not_shared() -> None:
     for name in ("d", "e", "f"):
         got = session.live(session.loaded.cluster(name))
         assert _owned(got[SHARED]) == [(8, True)]
-        assert [[t.id for t in read] for read in stubs[name].reads] == [[SHARED]]
+        assert [[t.id for t in read] for read in stubs[name]] == [[SHARED]]
     assert session.reads == 4
     assert len({session.scope(session.loaded.cluster(n)) for n in ("a", "b", "d", "e", "f")}) == 4
