@@ -1361,20 +1361,16 @@ def expand_defaults(
         templates = cache.get(key)
         if templates is None:
             extra_item = (CLOUD_DEFAULT, str(props.get("priority")))
+            # A template lends its fields to each target's rule below, which is built afresh:
+            # with no owner (no call changes a default rule) and the origin of its own role.
             templates = cache[key] = [
-                rule.replace(
-                    owned=False,
-                    owner=None,
-                    legacy=False,
-                    extra=tuple(sorted((*rule.extra, extra_item))),
-                )
+                rule.replace(extra=tuple(sorted((*rule.extra, extra_item))))
                 for rule in expand(
                     raw,
                     binding=first,
                     owners=layout.owners,
                     band=layout.band,
                     asg_names=layout.asg_names,
-                    origins=layout.origins,
                     machines=layout.machines,
                 )
             ]

@@ -11,14 +11,15 @@ not make: module tables, another variable, a dropped argument), one at a time an
 fails when the test an entry names still passes.
 
 The write path (``writes``: the plan's native calls; ``aws``, ``gcp``, ``azure``: each
-provider's pure ``compile`` in its ``translate.py``, and for ``gcp`` the read that decides which
-live firewalls are portsync's) is mutated in a tree of its own per module,
-``mutants/stages/<module>/``: the package laid out as it is imported (``providers/`` as
-``portsync/providers/``, so mutmut's names match the modules the tests import) with its own,
-short test selection (the golden cases and the module's unit tests, see :data:`STAGED`).
+provider's pure ``compile`` in its ``translate.py``, and for ``gcp`` and ``azure`` the read
+that decides which live rules are portsync's; ``azure-read``: the Azure snapshot) is mutated in a
+tree of its own per module, ``mutants/stages/<module>/``: the package laid out as it is imported
+(``providers/`` as ``portsync/providers/``, so mutmut's names match the modules the tests
+import) with its own, short test selection (the golden cases and the module's unit tests, see
+:data:`STAGED`).
 
 Usage: ``python -m tests.mutation.mutate [--fresh] [--named-only] [MODULE ...]``
-(``diff``, ``ops``, ..., ``writes``, ``aws``, ``gcp``, ``azure``).
+(``diff``, ``ops``, ..., ``writes``, ``aws``, ``gcp``, ``azure``, ``azure-read``).
 """
 
 from __future__ import annotations
@@ -79,7 +80,8 @@ _GOLDEN = "tests/providers/test_golden_cases.py"
 
 #: The write path: the plan's writes and each provider's pure compile (not the snapshot types
 #: the read builds, such as ``AwsNative``). For GCP the read half too: which live firewalls are
-#: portsync's and what each one expands to, with its offline unit tests.
+#: portsync's and what each one expands to, with its offline unit tests; for Azure likewise
+#: (which live security rules are owned, the ones a plan removes) and its snapshot.
 STAGED: dict[str, Staged] = {
     "writes": Staged(
         "portsync/writes.py",
@@ -218,14 +220,45 @@ STAGED: dict[str, Staged] = {
                 "x__semantic*",
                 "x_rule_name*",
                 "x_unique_name*",
+                # The read: which live security rules are portsync's (owned rules are the ones
+                # a plan removes) and what each expands to.
+                "x_has_legacy_marks*",
+                "x_ownership*",
+                "x__props*",
+                "x__items*",
+                "x__is_ip*",
+                "x__canonical_item*",
+                "x__endpoints*",
+                "x__port_texts*",
+                "x__parse_port*",
+                "x__protocols*",
+                "x__direction*",
+                "x__sides*",
+                "x_role_items*",
+                "x_expand*",
+                "x__origin*",
+                "x_reach_extra*",
+                "xǁMachinesǁ*",
+                "x_path_rules*",
+                "x__hashable*",
+                "xǁBindingǁcovers*",
+                "xǁNsgLayoutǁ*",
             )
         ),
         (
             _GOLDEN,
+            "tests/providers/azure/test_azure_read.py",
             "tests/providers/azure/test_azure_translate.py",
             "tests/providers/azure/test_azure_compile_checks.py",
             "tests/providers/azure/test_convert.py",
         ),
+    ),
+    # The Azure read's other half: which NSGs of a listing are kept and, per cluster, which
+    # of their rules each target holds (allow, deny, defaults) with that cluster's owner.
+    "azure-read": Staged(
+        "portsync/providers/azure/snapshot.py",
+        ("portsync.providers.azure.snapshot.*",),
+        (_GOLDEN, "tests/providers/azure/test_azure_read.py"),
     ),
 }
 STAGES = MUTANTS / "stages"

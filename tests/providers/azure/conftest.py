@@ -25,6 +25,7 @@ import pytest
 import requests
 
 from portsync.providers.azure.emulator import AzureEmulator
+from portsync.providers.azure.translate import _reach
 
 SUBSCRIPTION_ID = "00000000-0000-0000-0000-000000000000"
 ARM_SCOPE = "https://management.azure.com/.default"
@@ -128,6 +129,16 @@ def _no_azure_identity(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in _AZURE_ENV_VARS:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_reach_cache() -> Iterator[None]:
+    """Each test computes which roles a rule reaches itself: the answers are remembered per
+    process, and one remembered by an earlier test (or by the process a mutation run forks
+    from) would hide what the code under test says."""
+    _reach.cache_clear()
+    yield
+    _reach.cache_clear()
 
 
 @pytest.fixture(scope="session")
