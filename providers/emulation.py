@@ -433,6 +433,9 @@ class EmulatorHTTPServer(ThreadingHTTPServer, Generic[AppT]):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog is 5: sixteen clients connecting at once on a loaded
+    # machine would see SYNs dropped and wait on retransmits, which no cloud endpoint makes them do.
+    request_queue_size = 128
 
     def __init__(
         self,

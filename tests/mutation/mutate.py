@@ -11,15 +11,15 @@ not make: module tables, another variable, a dropped argument), one at a time an
 fails when the test an entry names still passes.
 
 The write path (``writes``: the plan's native calls; ``aws``, ``gcp``, ``azure``: each
-provider's pure ``compile`` in its ``translate.py``, and for ``gcp`` and ``azure`` the read
-that decides which live rules are portsync's; ``azure-read``: the Azure snapshot) is mutated in a
+provider's pure ``compile`` in its ``translate.py``, and the read that decides which live
+rules are portsync's; ``azure-read``: the Azure snapshot) is mutated in a
 tree of its own per module, ``mutants/stages/<module>/``: the package laid out as it is imported
 (``providers/`` as ``portsync/providers/``, so mutmut's names match the modules the tests
 import) with its own, short test selection (the golden cases and the module's unit tests, see
 :data:`STAGED`).
 
 Usage: ``python -m tests.mutation.mutate [--fresh] [--named-only] [MODULE ...]``
-(``diff``, ``ops``, ..., ``writes``, ``aws``, ``gcp``, ``azure``, ``azure-read``).
+(``diff``, ``ops``, ..., ``session``, ``writes``, ``aws``, ``gcp``, ``azure``, ``azure-read``).
 """
 
 from __future__ import annotations
