@@ -410,7 +410,8 @@ def live_rules(
         if "Description" in item:
             description = str(item.get("Description") or "")
         else:
-            # Rare (moto's group references): the rule's key finds the groups' listing's text.
+            # EC2 leaves the field out of a rule without a description, and moto out of group
+            # references: the groups' listing may hold the text, found by the rule's key.
             description = by_key.get(_rule(**fields, role=role).key, "")
         tagged = tags.get(OWNER_TAG)
         legacy = tagged is None and is_owned(description)
