@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -232,17 +231,16 @@ class Ec2Adapter:
     ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         """:meth:`describe_groups` and :meth:`describe_rules` of ``group_ids``, side by side: the
         groups' listing (the region's, above 200 groups) is the largest answer of a read and no
-        longer holds up the rules'."""
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="aws-groups") as pool:
-            groups = pool.submit(self.describe_groups, group_ids)
-            try:
-                rules = self.describe_rules(group_ids)
-            except BaseException:
-                # Both failing (no credentials, access denied) reports the groups' call, the
-                # first of a read, as a read one call after another would.
-                groups.result()
-                raise
-            return groups.result(), rules
+        longer holds up the rules'. When both fail (no credentials, access denied), the groups'
+        error is the one raised, as a read one call after another would report it."""
+        listings: list[Callable[[Sequence[str]], list[dict[str, Any]]]] = [
+            self.describe_groups,
+            self.describe_rules,
+        ]
+        groups, rules = fan_out(
+            lambda list_: list_(group_ids), listings, workers=2, name="aws-read"
+        )
+        return groups, rules
 
     def call(self, method: str, body: Mapping[str, Any]) -> None:
         """Send one compiled write: the EC2 operation ``method`` (its API name, such as

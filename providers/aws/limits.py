@@ -18,8 +18,8 @@ MIN_RESULTS_PER_PAGE = 5
 #: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/Using_Filtering.html
 MAX_FILTER_VALUES = 200
 
-#: How many describe calls of one read are in flight at once (the groups, and the rules of each
-#: 200 groups): a read of 2,000 groups makes 1 + 10 such listings, and waiting for each answer
+#: How many rule listings (one per 200 groups) of one read are in flight at once, beside the
+#: groups' listing: a read of 2,000 groups makes 1 + 10 listings, and waiting for each answer
 #: in turn is most of its time on a real account. Each call still takes a token of the describe
 #: bucket below, so the pace stays EC2's.
 READ_WORKERS = 4
