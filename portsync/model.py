@@ -967,20 +967,7 @@ class TargetRule:
         owned, described as the provider writes it, remembering the neutral peer as its origin.
         ``protocol`` replaces the rule's own when the cloud spells it differently for this peer
         (ICMPv6, see :func:`icmp_for`)."""
-        if rule.icmp_type is None and rule.icmp_code is None:
-            return cls.made(
-                target=target,
-                role=rule.role,
-                direction=rule.direction,
-                protocol=protocol or rule.protocol,
-                ports=rule.ports,
-                peer=peer,
-                description=description,
-                owned=True,
-                origin=str(rule.peer),
-                extra=extra,
-            )
-        return cls(
+        return cls.made(
             target=target,
             role=rule.role,
             direction=rule.direction,
@@ -1013,15 +1000,20 @@ class TargetRule:
         origin: str | None = None,
         extra: tuple[tuple[str, str], ...] = (),
         tags: tuple[tuple[str, str], ...] = (),
+        icmp_type: int | None = None,
+        icmp_code: int | None = None,
     ) -> TargetRule:
-        """``TargetRule(...)`` with these values (no ICMP type or code), built without
-        the frozen dataclass's generic per-field writes: providers build thousands of rules a
-        plan, and those writes were most of the cost. The same checks as the constructor apply
-        (a direction or protocol that is not the enum member goes through it)."""
+        """``TargetRule(...)`` with these values, built without the frozen dataclass's generic
+        per-field writes: providers build thousands of rules a plan, and those writes were most
+        of the cost. The same checks as the constructor apply: a direction or protocol that is
+        not the enum member, or an ICMP type or code (checked against the protocol), goes
+        through it."""
         if (
             type(direction) is not Direction
             or type(protocol) is not Protocol
             or cls is not TargetRule
+            or icmp_type is not None
+            or icmp_code is not None
         ):
             return cls(
                 target=target,
@@ -1030,6 +1022,8 @@ class TargetRule:
                 protocol=protocol,
                 ports=ports,
                 peer=peer,
+                icmp_type=icmp_type,
+                icmp_code=icmp_code,
                 description=description,
                 owned=owned,
                 owner=owner,

@@ -266,14 +266,6 @@ def _label(peer: Endpoint, target: str, roles_by_group: Mapping[str, str]) -> st
     return None
 
 
-def _rule(*, icmp_type: int | None, icmp_code: int | None, **fields: Any) -> TargetRule:
-    """A target rule with these fields, by the cheaper builder when it has no ICMP type or code
-    (a plan reads every rule of every group, and most are port rules)."""
-    if icmp_type is None and icmp_code is None:
-        return TargetRule.made(**fields)
-    return TargetRule(icmp_type=icmp_type, icmp_code=icmp_code, **fields)
-
-
 def rules_from_group(
     group: Mapping[str, Any], roles_by_group: Mapping[str, str]
 ) -> list[TargetRule]:
@@ -313,7 +305,7 @@ def rules_from_group(
             ]
             for peer, description in sources:
                 out.append(
-                    _rule(
+                    TargetRule.made(
                         target=target,
                         role=role,
                         direction=direction,
@@ -412,14 +404,14 @@ def live_rules(
         else:
             # EC2 leaves the field out of a rule without a description, and moto out of group
             # references: the groups' listing may hold the text, found by the rule's key.
-            description = by_key.get(_rule(**fields, role=role).key, "")
+            description = by_key.get(TargetRule.made(**fields, role=role).key, "")
         tagged = tags.get(OWNER_TAG)
         legacy = tagged is None and is_owned(description)
         made_by = tags.get(CLUSTER_TAG, cluster)
         if legacy and made_by != cluster:
             # Another cluster's run wrote it (the tag says so): that cluster's to adopt.
             legacy, tagged = False, made_by
-        rule = _rule(
+        rule = TargetRule.made(
             **fields,
             role=role,
             description=description,

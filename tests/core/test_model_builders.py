@@ -72,6 +72,39 @@ def test_target_rule_made_is_the_constructor(
     _same(TargetRule.made(**values), TargetRule(**values))
 
 
+@pytest.mark.parametrize(("icmp_type", "icmp_code"), [(3, 4), (8, None), (0, 0)])
+def test_target_rule_made_with_icmp_numbers_is_the_constructor(
+    icmp_type: int, icmp_code: int | None
+) -> None:
+    values: dict[str, Any] = {
+        "target": "sg-1",
+        "role": "worker",
+        "direction": Direction.INGRESS,
+        "protocol": Protocol("icmp"),
+        "ports": None,
+        "peer": Endpoint.cidr("10.0.0.0/8"),
+        "icmp_type": icmp_type,
+        "icmp_code": icmp_code,
+        "owned": True,
+        "tags": (("portsync:owner", "team-a"),),
+    }
+    _same(TargetRule.made(**values), TargetRule(**values))
+
+
+def test_target_rule_made_refuses_icmp_numbers_as_the_constructor_does() -> None:
+    values: dict[str, Any] = {
+        "target": "sg-1",
+        "role": None,
+        "direction": Direction.INGRESS,
+        "protocol": Protocol("tcp"),
+        "ports": PortRange(22, 22),
+        "peer": Endpoint.cidr("10.0.0.0/8"),
+        "icmp_type": 3,
+    }
+    with pytest.raises(ValueError, match="no icmp_type"):
+        TargetRule.made(**values)
+
+
 def test_target_rule_made_defaults_are_the_constructor_s() -> None:
     values: dict[str, Any] = {
         "target": "sg-1",

@@ -112,7 +112,6 @@ STAGED: dict[str, Staged] = {
                 # The read: which live rules a group has, and which of them are whose.
                 "x_live_rules*",
                 "x_rules_from_group*",
-                "x__rule*",
                 "x__item_fields*",
                 "x__item_peer*",
                 "x__protocol*",
